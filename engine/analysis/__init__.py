@@ -1,0 +1,1 @@
+"""Analysis of trained models: evaluation reports, comparisons, risk monitors."""

@@ -1,0 +1,320 @@
+"""The headless command line: ``python main.py <command> ...`` (or ``kiln <command>``).
+
+Exit status: 0 on success, 2 for bad input (one readable paragraph on stderr, no
+traceback), 1 for anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any, Sequence
+
+from engine.errors import KilnError
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own usage errors are bad input too
+        raise KilnError(f"{message[0].upper()}{message[1:]}.", hint=f"See '{self.prog} --help'.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="kiln", description="Kiln: train from scratch or fine-tune, head to head.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for unexpected errors")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = commands.add_parser("train", help="train a model and save it with its run record")
+    train.add_argument("--data", help="image folder, CSV, .npz/.npy, .h5, or demo:NAME")
+    train.add_argument("--out", required=True, type=Path, help="run folder: model.keras, history.json, run.json")
+    train.add_argument("--config", type=Path, help="a run config (TOML or JSON); flags given here override it")
+    train.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
+    scratch = train.add_argument_group("model from scratch")
+    scratch.add_argument("--arch", help="preset: mlp, cnn, resnet")
+    scratch.add_argument("--init", dest="kernel_initializer", help="kernel initializer, e.g. he_normal, glorot_uniform")
+    scratch.add_argument("--bias-init", dest="bias_initializer", help="bias initializer, e.g. zeros")
+    scratch.add_argument("--init-scale", type=float, help="std / limit of plain random_normal / random_uniform")
+    scratch.add_argument("--depth", type=int, help="number of blocks / hidden layers")
+    scratch.add_argument("--width", type=int, help="units / base filters")
+    scratch.add_argument("--activation", help="relu, gelu, tanh, selu, ...")
+    scratch.add_argument("--dropout", type=float)
+    scratch.add_argument("--batch-norm", action=argparse.BooleanOptionalAction, default=None)
+    finetune = train.add_argument_group("fine-tuning")
+    finetune.add_argument("--backbone", help="catalogue name, TF Hub URL, Kaggle handle, SavedModel folder, .keras/.h5")
+    finetune.add_argument("--cut-layer", help="for your own model file: the layer to cut at")
+    finetune.add_argument("--freeze", help="all | none | top:N | from:LAYER")
+    finetune.add_argument("--two-phase", action=argparse.BooleanOptionalAction, default=None)
+    finetune.add_argument("--head-epochs", type=int, help="two-phase: epochs with the backbone frozen")
+    finetune.add_argument("--backbone-lr-mult", type=float, help="backbone learns at this fraction of the rate")
+    finetune.add_argument("--l2sp", type=float, help="L2-SP strength (pull towards the pretrained weights)")
+    data = train.add_argument_group("data")
+    data.add_argument("--target", help="CSV label column (default: the last)")
+    data.add_argument("--val-split", type=float)
+    data.add_argument("--test-split", type=float)
+    data.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"))
+    data.add_argument("--augment", help="comma list: flip,rotation=0.05,zoom=0.1,contrast=0.2")
+    fit = train.add_argument_group("training")
+    fit.add_argument("--epochs", type=int)
+    fit.add_argument("--batch-size", type=int)
+    fit.add_argument("--learning-rate", type=float)
+    fit.add_argument("--optimizer", help="adam, adamw, sgd, rmsprop")
+    fit.add_argument("--schedule", help="constant, step, cosine, plateau")
+    fit.add_argument("--early-stopping", type=int, metavar="PATIENCE")
+    fit.add_argument("--class-weights", action=argparse.BooleanOptionalAction, default=None)
+    fit.add_argument("--seed", type=int)
+    fit.add_argument("--distribution", help="auto, none, mirrored, multiworker (uses TF_CONFIG)")
+    fit.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction, default=None)
+    fit.add_argument("--xla", action=argparse.BooleanOptionalAction, default=None)
+
+    inspect = commands.add_parser("inspect", help="report on a dataset without training")
+    inspect.add_argument("--data", required=True)
+    inspect.add_argument("--target")
+    inspect.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    evaluate = commands.add_parser("evaluate", help="evaluate a saved model on a dataset")
+    evaluate.add_argument("model", type=Path)
+    evaluate.add_argument("--data", required=True)
+    evaluate.add_argument("--target")
+    evaluate.add_argument("--trust", action="store_true", help="load a model with SavedModel layers Kiln did not write")
+
+    predict = commands.add_parser("predict", help="top-k predictions as JSON lines")
+    predict.add_argument("model", type=Path)
+    predict.add_argument("inputs", nargs="+", help="image files, or CSV rows like '5.1,3.5,1.4'")
+    predict.add_argument("--top-k", type=int, default=3)
+    predict.add_argument("--trust", action="store_true")
+
+    export = commands.add_parser("export", help="convert a saved model")
+    export.add_argument("model", type=Path)
+    export.add_argument("--format", required=True, choices=["keras", "h5", "savedmodel", "tflite"])
+    export.add_argument("--out", required=True, type=Path)
+    export.add_argument("--trust", action="store_true")
+
+    commands.add_parser("backbones", help="list the backbone catalogue")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("KILN_DEBUG") == "1"
+    try:
+        args = build_parser().parse_args(argv)
+        handler = {
+            "train": cmd_train,
+            "inspect": cmd_inspect,
+            "evaluate": cmd_evaluate,
+            "predict": cmd_predict,
+            "export": cmd_export,
+            "backbones": cmd_backbones,
+        }[args.command]
+        return handler(args)
+    except KilnError as exc:
+        print(textwrap.fill(exc.sentence, width=100), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:  # noqa: BLE001 - the last line of defence of a command-line tool
+        if debug:
+            raise
+        print(f"Kiln failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
+        print("Run again with --debug for the full traceback.", file=sys.stderr)
+        return EXIT_FAILED
+
+
+# -- train --------------------------------------------------------------------------------
+
+_SECTIONS = {
+    "model": [
+        "arch", "kernel_initializer", "bias_initializer", "init_scale", "depth", "width", "activation", "dropout",
+        "batch_norm", "backbone", "cut_layer", "freeze", "two_phase", "head_epochs", "backbone_lr_mult", "l2sp",
+    ],
+    "data": ["target", "val_split", "test_split"],
+    "train": [
+        "epochs", "batch_size", "learning_rate", "optimizer", "schedule", "early_stopping", "class_weights", "seed",
+        "distribution", "mixed_precision", "xla",
+    ],
+}
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    """The run config: ``--config`` (or the run folder's own when resuming), then the flags on top."""
+    from engine.training.config import RunConfig
+
+    if args.config:
+        config = RunConfig.load(args.config)
+    elif args.resume and (args.out / "config.toml").exists():
+        config = RunConfig.load(args.out / "config.toml")
+    else:
+        config = RunConfig()
+    changes: dict[str, dict[str, Any]] = {section: {} for section in _SECTIONS}
+    for section, names in _SECTIONS.items():
+        for name in names:
+            value = getattr(args, name, None)
+            if value is not None:
+                changes[section][name] = value
+    if args.data:
+        changes["data"]["source"] = args.data
+    if args.image_size:
+        changes["data"]["image_size"] = tuple(args.image_size)
+    if args.augment:
+        changes["data"]["augment"] = parse_augment(args.augment)
+    if args.seed is not None:
+        changes["data"]["seed"] = args.seed
+        changes["model"]["seed"] = args.seed
+    if args.backbone:
+        changes["model"]["kind"] = "finetune"
+    if not (args.data or args.config or args.resume):
+        raise KilnError("Say which data to train on with --data.", hint="For example: --data demo:digits.")
+    return config.replace(**{k: v for k, v in changes.items() if v}, name=args.out.name or "run")
+
+
+def parse_augment(text: str) -> Any:
+    from engine.training.config import AugmentConfig
+
+    values: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, number = item.partition("=")
+        if name == "flip":
+            values["flip"] = True
+        elif name in ("rotation", "zoom", "contrast"):
+            try:
+                values[name] = float(number) if number else {"rotation": 0.05, "zoom": 0.1, "contrast": 0.2}[name]
+            except ValueError:
+                raise KilnError(f"--augment {name} needs a number, not '{number}'.") from None
+        else:
+            raise KilnError(f"'{name}' is not an augmentation.", hint="Use flip, rotation=F, zoom=F, contrast=F.")
+    return AugmentConfig(**values)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from engine.training.job import run_training
+    from engine.training.progress import TerminalProgress
+
+    config = config_from_args(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    if not args.resume:
+        config.save(args.out / "config.toml")
+    with TerminalProgress() as progress:
+        result = run_training(config, sink=progress, out_dir=args.out, resume=args.resume)
+    summary = ", ".join(f"{k} {v:.4g}" for k, v in result.metrics.items())
+    print(f"{result.reason.replace('_', ' ')}: {summary}")
+    print(f"{result.samples_per_second:.0f} samples/s over {result.seconds:.1f} s. Saved to {args.out}/model.keras")
+    return EXIT_OK
+
+
+# -- inspect / evaluate / predict / export --------------------------------------------------
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from engine.data import load_dataset
+    from engine.training.config import DataConfig
+
+    dataset = load_dataset(DataConfig(source=args.data, target=args.target))
+    report = dataset.summary()
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return EXIT_OK
+    print(f"{report['source']}: {report['source_kind']}, {report['task']}, {report['num_samples']} samples, "
+          f"input {tuple(report['input_shape'])}")
+    for name, count in report["class_counts"].items():
+        print(f"  {name:<24} {count}")
+    for split, info in report["splits"].items():
+        print(f"  split {split}: {info['size']}")
+    for problem in report["problems"]:
+        print(f"  note: {problem}")
+    if report["skipped"]:
+        print(f"  {len(report['skipped'])} skipped:")
+        for item in report["skipped"]:
+            print(f"    {item['path']}: {item['reason']}")
+    return EXIT_OK
+
+
+def find_run_record(model_path: Path) -> dict[str, Any]:
+    """The run record saved beside a model (``NAME.run.json`` or the run folder's ``run.json``)."""
+    for candidate in (model_path.with_name(model_path.stem + ".run.json"), model_path.parent / "run.json"):
+        if candidate.is_file():
+            try:
+                return json.loads(candidate.read_text())
+            except ValueError:
+                continue
+    return {}
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from engine.export import load_model
+
+    return load_model(args.model, trusted=args.trust)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from engine.analysis.evaluation import evaluate_model
+    from engine.data import load_dataset
+    from engine.training.config import DataConfig
+
+    model = _load(args)
+    record = find_run_record(args.model)
+    dataset = load_dataset(DataConfig(source=args.data, target=args.target, val_split=0.0))
+    dataset.splits = {"all": np.arange(dataset.num_samples)}
+    trained_names = record.get("dataset", {}).get("class_names")
+    if trained_names and dataset.is_classification and trained_names != dataset.class_names:
+        unknown = sorted(set(dataset.class_names) - set(trained_names))
+        if unknown:
+            raise KilnError(
+                f"The data has classes the model was not trained on: {', '.join(unknown[:5])}.",
+                hint="Evaluate on data with the model's classes.",
+            )
+        remap = np.array([trained_names.index(name) for name in dataset.class_names])
+        dataset.labels = remap[dataset.labels]
+        dataset.class_names = list(trained_names)
+    size = record.get("model", {}).get("image_size") or _model_image_size(model)
+    report = evaluate_model(model, dataset, split="all", image_size=tuple(size) if size else None)
+    print(json.dumps({"metrics": report.metrics, "per_class": report.per_class}, indent=2))
+    return EXIT_OK
+
+
+def _model_image_size(model: Any) -> tuple[int, int] | None:
+    shape = model.input_shape
+    return (shape[1], shape[2]) if len(shape) == 4 and shape[1] and shape[2] else None
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from engine.analysis.evaluation import predict_top_k
+    from engine.data.inputs import load_inputs_for_prediction
+
+    model = _load(args)
+    record = find_run_record(args.model)
+    summary = record.get("dataset", {})
+    size = record.get("model", {}).get("image_size") or _model_image_size(model)
+    inputs = load_inputs_for_prediction(args.inputs, summary, tuple(size) if size else None)
+    names = summary.get("class_names") or []
+    if not names and summary.get("task") != "regression":
+        names = [str(i) for i in range(int(model.output_shape[-1]) if model.output_shape[-1] > 1 else 2)]
+    for source, top in zip(args.inputs, predict_top_k(model, inputs, names, k=args.top_k)):
+        print(json.dumps({"input": source, "top_k": [{"label": n, "score": round(p, 6)} for n, p in top]}))
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from engine.export import save_model
+
+    model = _load(args)
+    record = find_run_record(args.model) or None
+    path = save_model(model, args.out, format=args.format, record=record)
+    print(f"Exported {args.format} to {path}")
+    return EXIT_OK
+
+
+def cmd_backbones(args: argparse.Namespace) -> int:
+    from engine.models.catalogue import load_catalogue
+
+    for entry in load_catalogue():
+        data = entry if isinstance(entry, dict) else entry.__dict__
+        print(f"{data.get('name', '?'):<28} {data.get('source', ''):<20} {data.get('licence', data.get('license', ''))}")
+    return EXIT_OK

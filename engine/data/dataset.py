@@ -1,0 +1,110 @@
+"""`Dataset`: one description of any data source, plus how to read its samples.
+
+Every source (image folder, CSV, arrays, HDF5, demo) produces a `Dataset`. The description
+part (task, input spec, classes, counts, problems) is plain data for reports and the GUI;
+the `loader` knows how to turn sample indices into a `tf.data` pipeline without loading
+the whole source into memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+CLASSIFICATION = "classification"
+REGRESSION = "regression"
+IMAGE = "image"
+VECTOR = "vector"
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    path: str
+    reason: str  # unreadable | truncated | not an image | zero bytes | wrong shape | ... (plain words)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "reason": self.reason}
+
+
+class SampleLoader(Protocol):
+    """Reads samples of one source by index. Implementations live beside each source."""
+
+    def tf_dataset(self, indices: np.ndarray, image_size: tuple[int, int] | None) -> tf.data.Dataset:
+        """Unbatched ``x`` elements (float32) for ``indices``, in that order.
+
+        Images come out as ``(H, W, C)`` float32 in the 0..255 range, resized to
+        ``image_size`` when given; vectors as ``(F,)`` float32, already encoded/standardised.
+        """
+        ...
+
+    def read(self, indices: np.ndarray, image_size: tuple[int, int] | None = None) -> np.ndarray:
+        """The same samples as one NumPy batch (for thumbnails, evaluation views, tests)."""
+        ...
+
+
+@dataclass
+class Dataset:
+    source: str
+    source_kind: str  # images | csv | arrays | hdf5 | demo
+    task: str  # classification | regression
+    input_kind: str  # image | vector
+    input_shape: tuple[int, ...]  # per sample: (H, W, C) as decoded by default, or (F,)
+    class_names: list[str]  # empty for regression
+    labels: np.ndarray  # per sample: class index (int64) or target value (float32)
+    splits: dict[str, np.ndarray]  # "train" / "val" / "test" -> sample indices
+    loader: SampleLoader
+    skipped: list[SkippedFile] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # plain sentences, shown in reports
+    feature_names: list[str] = field(default_factory=list)
+    paths: list[str] | None = None  # per sample, where there are files
+    preprocessing: dict[str, Any] = field(default_factory=dict)  # how raw inputs are encoded
+
+    @property
+    def num_samples(self) -> int:
+        return int(len(self.labels))
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def is_classification(self) -> bool:
+        return self.task == CLASSIFICATION
+
+    def class_counts(self, split: str | None = None) -> dict[str, int]:
+        """Samples per class name, over one split or the whole set."""
+        if not self.is_classification:
+            return {}
+        labels = self.labels if split is None else self.labels[self.splits.get(split, np.array([], int))]
+        counts = np.bincount(labels.astype(np.int64), minlength=self.num_classes)
+        return {name: int(n) for name, n in zip(self.class_names, counts)}
+
+    def split_sizes(self) -> dict[str, int]:
+        return {name: int(len(idx)) for name, idx in self.splits.items()}
+
+    def summary(self) -> dict[str, Any]:
+        """The dataset report: plain JSON-able data (run.json's ``dataset`` section)."""
+        return {
+            "source": self.source,
+            "source_kind": self.source_kind,
+            "task": self.task,
+            "input_kind": self.input_kind,
+            "input_shape": list(self.input_shape),
+            "num_samples": self.num_samples,
+            "num_classes": self.num_classes,
+            "class_names": list(self.class_names),
+            "class_counts": self.class_counts(),
+            "splits": {
+                name: {"size": int(len(idx)), "class_counts": self.class_counts(name)}
+                for name, idx in self.splits.items()
+            },
+            "feature_names": list(self.feature_names),
+            "skipped": [s.to_dict() for s in self.skipped],
+            "problems": list(self.problems),
+            "preprocessing": self.preprocessing,
+        }

@@ -1,0 +1,37 @@
+"""Errors that carry a sentence a person can act on.
+
+Anything raised as a :class:`KilnError` is the user's input being unusable (exit status 2
+on the command line, a plain dialog in the GUI). Everything else is a bug or an
+environment failure and is reported with details.
+"""
+
+from __future__ import annotations
+
+
+class KilnError(Exception):
+    """A problem with the user's input, explained in one readable paragraph."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(self.sentence)
+
+    @property
+    def sentence(self) -> str:
+        return f"{self.message} {self.hint}" if self.hint else self.message
+
+
+class DataError(KilnError):
+    """A data source that cannot be used at all."""
+
+
+class ModelError(KilnError):
+    """A model recipe or model file that cannot be built or loaded."""
+
+
+class BackboneUnavailable(ModelError):
+    """A pretrained backbone that cannot be fetched or opened."""
+
+
+class ConfigError(KilnError):
+    """A run configuration that is invalid."""

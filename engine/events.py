@@ -1,0 +1,116 @@
+"""Plain-Python events a training job reports through its sink.
+
+The sink is any callable taking one event. The CLI prints them, the GUI's worker turns them
+into Qt signals, a cluster job logs them. Events hold only plain values (str, int, float,
+dict, list), never tensors, so they can cross threads and be serialised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Union
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    """The model is built and compiled; fitting starts next."""
+
+    run_name: str
+    dataset: dict[str, Any]  # Dataset.summary()
+    model: dict[str, Any]  # {"name", "params", "trainable_params", "layers": [...]}
+    epochs: int
+    steps_per_epoch: int
+    initial_epoch: int = 0
+    device: str = "CPU"
+
+
+@dataclass(frozen=True)
+class PhaseStarted:
+    """A training phase begins (fine-tuning's two-phase recipe has two)."""
+
+    name: str
+    index: int
+    count: int
+    first_epoch: int
+    last_epoch: int
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class BatchEnd:
+    """Throttled: at most a few per second reach the sink."""
+
+    epoch: int  # 0-based
+    batch: int  # 0-based, within the epoch
+    steps: int  # batches per epoch
+    logs: dict[str, float]
+    global_step: int = 0
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    epoch: int  # 0-based
+    epochs: int
+    logs: dict[str, float]  # Keras names: loss, accuracy, val_loss, val_accuracy, ...
+    learning_rate: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class RunWarning:
+    """Something the user should know in plain words (NaN loss, skipped files, ...)."""
+
+    message: str
+    kind: str = "warning"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Progress of a non-training task: scanning a dataset, downloading a backbone, saving."""
+
+    task: str
+    done: int
+    total: int | None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Finished:
+    history: dict[str, list[float]]
+    metrics: dict[str, float]
+    stopped: bool
+    seconds: float
+    out_dir: str | None = None
+    reason: str = "completed"  # completed | stopped | early_stopping | nan
+
+
+@dataclass(frozen=True)
+class Failed:
+    message: str  # one sentence for the user
+    details: str = ""  # traceback, for a "details" fold
+
+
+Event = Union[RunStarted, PhaseStarted, BatchEnd, EpochEnd, RunWarning, Progress, Finished, Failed]
+EventSink = Callable[[Event], None]
+
+
+def ignore_events(event: Event) -> None:
+    """A sink that drops everything."""
+
+
+@dataclass
+class EventRecorder:
+    """A sink that keeps every event; handy in tests and for run records."""
+
+    events: list[Event] = field(default_factory=list)
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+
+    def of_type(self, kind: type) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """Serialisable form: ``{"type": "EpochEnd", ...fields}``."""
+    return {"type": type(event).__name__, **asdict(event)}

@@ -1,0 +1,1 @@
+"""Models: from-scratch builders with chosen initializers, and pretrained backbones."""

@@ -1,0 +1,74 @@
+"""`build_model`: a recipe and a dataset -> a `BuiltModel` ready for the training job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from engine.data.dataset import Dataset
+from engine.training.config import ModelRecipe
+
+
+@dataclass
+class TrainingPhase:
+    """One stretch of epochs with a fixed set of trainable weights and a learning-rate factor.
+
+    A from-scratch model has one phase. Fine-tuning's two-phase recipe has two: head only
+    (backbone frozen), then unfrozen at a lower rate. ``prepare`` sets the trainable flags
+    on the model before the phase is compiled.
+    """
+
+    name: str
+    epochs: int
+    learning_rate_factor: float = 1.0
+    prepare: Callable[[Any], None] | None = None
+    description: str = ""
+
+
+@dataclass
+class BuiltModel:
+    model: Any  # keras.Model
+    phases: list[TrainingPhase]
+    image_size: tuple[int, int] | None  # the (H, W) images must be resized to; None for vectors
+    info: dict[str, Any] = field(default_factory=dict)  # for the run record: initializers, backbone card
+    # Fine-tuning hooks, used by `engine.training.compile`: which variables count as the
+    # backbone (for the learning-rate multiplier) and the anchors for L2-SP.
+    backbone_variables: list[Any] = field(default_factory=list)
+    custom_objects: dict[str, Any] = field(default_factory=dict)
+
+
+def build_model(recipe: ModelRecipe, dataset: Dataset, *, epochs: int, image_size: tuple[int, int] | None = None) -> BuiltModel:
+    """Build (not compile) the model for ``dataset``. Call on the thread that will train it."""
+    if recipe.kind == "finetune":
+        from engine.models.finetune import build_finetune_model
+
+        return build_finetune_model(recipe, dataset, epochs=epochs, image_size=image_size)
+
+    from engine.models.scratch import build_scratch_model, expand_preset
+
+    input_shape = tuple(dataset.input_shape)
+    size = None
+    if dataset.input_kind == "image":
+        size = tuple(image_size) if image_size else tuple(input_shape[:2])
+        input_shape = (*size, input_shape[2])
+    model = build_scratch_model(
+        recipe,
+        input_shape=input_shape,
+        input_kind=dataset.input_kind,
+        task=dataset.task,
+        num_classes=dataset.num_classes,
+    )
+    layers = [layer_spec.__dict__ for layer_spec in expand_preset(recipe, dataset.input_kind)]
+    return BuiltModel(
+        model=model,
+        phases=[TrainingPhase("train", epochs=epochs)],
+        image_size=size,
+        info={
+            "kind": "scratch",
+            "arch": recipe.arch,
+            "layers": layers,
+            "kernel_initializer": recipe.kernel_initializer,
+            "bias_initializer": recipe.bias_initializer,
+            "init_scale": recipe.init_scale,
+        },
+    )

@@ -1,0 +1,168 @@
+"""From-scratch models: presets that expand into an editable layer list, and the builder.
+
+A preset is only a starting layer list (`expand_preset`); the GUI's layer editor and the
+run config both hold the list itself, so whatever a person edits is what gets built.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.errors import ModelError
+from engine.models.heads import head_units_and_activation
+from engine.models.initializers import make_initializer
+from engine.training.config import LayerSpec, ModelRecipe
+
+PRESETS: dict[str, str] = {
+    "mlp": "Multi-layer perceptron: dense layers on tabular or flattened input.",
+    "cnn": "Small convolutional network: conv blocks with pooling, then global pooling.",
+    "resnet": "Small residual CNN: a conv stem and residual blocks (easier to train deeper).",
+}
+
+LAYER_TYPES = ("dense", "conv2d", "residual", "maxpool", "avgpool", "globalpool", "flatten", "dropout", "batchnorm")
+ACTIVATIONS = ("relu", "gelu", "swish", "elu", "selu", "tanh", "sigmoid", "linear")
+
+
+def expand_preset(recipe: ModelRecipe, input_kind: str) -> tuple[LayerSpec, ...]:
+    """The layer list a preset stands for, given depth / width / activation / dropout / batch norm."""
+    if recipe.layers:
+        return recipe.layers
+    act, width, depth = recipe.activation, max(1, recipe.width), max(1, recipe.depth)
+    extras: list[LayerSpec] = []
+    layers: list[LayerSpec] = []
+    arch = recipe.arch
+    if arch in ("cnn", "resnet") and input_kind != "image":
+        arch = "mlp"  # convolutions need images; tabular data gets the MLP
+    if arch == "mlp":
+        for _ in range(depth):
+            layers.append(LayerSpec("dense", units=width, activation=act))
+            if recipe.batch_norm:
+                layers.append(LayerSpec("batchnorm"))
+            if recipe.dropout > 0:
+                layers.append(LayerSpec("dropout", rate=recipe.dropout))
+        return tuple(layers)
+    if arch == "cnn":
+        for i in range(depth):
+            layers.append(LayerSpec("conv2d", units=width * 2**i, kernel_size=3, activation=act))
+            if recipe.batch_norm:
+                layers.append(LayerSpec("batchnorm"))
+            layers.append(LayerSpec("maxpool"))
+    elif arch == "resnet":
+        layers.append(LayerSpec("conv2d", units=width, kernel_size=3, activation=act))
+        for i in range(depth):
+            layers.append(LayerSpec("residual", units=width * 2**i, kernel_size=3, activation=act))
+            if i < depth - 1:
+                layers.append(LayerSpec("maxpool"))
+    else:
+        raise ModelError(f"'{recipe.arch}' is not a model preset.", hint=f"Choose one of: {', '.join(PRESETS)}.")
+    layers.append(LayerSpec("globalpool"))
+    if recipe.dropout > 0:
+        extras.append(LayerSpec("dropout", rate=recipe.dropout))
+    return tuple(layers + extras)
+
+
+def build_scratch_model(
+    recipe: ModelRecipe,
+    *,
+    input_shape: tuple[int, ...],
+    input_kind: str,
+    task: str,
+    num_classes: int,
+) -> Any:
+    """A functional Keras model from the recipe's layer list. Images come in as 0..255 floats."""
+    import keras
+
+    layer_specs = expand_preset(recipe, input_kind)
+    seed_counter = iter(range(recipe.seed, recipe.seed + 10_000))
+
+    def kernel_init(spec: LayerSpec | None) -> Any:
+        name = (spec.kernel_initializer if spec and spec.kernel_initializer else None) or recipe.kernel_initializer
+        return make_initializer(name, scale=recipe.init_scale, seed=next(seed_counter))
+
+    def bias_init() -> Any:
+        return make_initializer(recipe.bias_initializer, scale=recipe.init_scale, seed=next(seed_counter))
+
+    inputs = keras.Input(shape=input_shape, name="inputs")
+    x = keras.layers.Rescaling(1.0 / 255.0, name="scale_0_1")(inputs) if input_kind == "image" else inputs
+    for index, spec in enumerate(layer_specs):
+        name = f"{spec.type}_{index}"
+        spatial = len(x.shape) == 4
+        if spec.type in ("conv2d", "residual", "maxpool", "avgpool", "globalpool") and not spatial:
+            raise ModelError(
+                f"Layer {index + 1} ({spec.type}) needs image-shaped input, but its input is flat.",
+                hint="Move it above any Dense/Flatten layer, or use the MLP preset for tabular data.",
+            )
+        if spec.type == "dense":
+            if len(x.shape) > 2:
+                x = keras.layers.Flatten(name=f"flatten_before_{index}")(x)
+            x = keras.layers.Dense(
+                _positive(spec.units, index),
+                activation=spec.activation,
+                kernel_initializer=kernel_init(spec),
+                bias_initializer=bias_init(),
+                name=name,
+            )(x)
+        elif spec.type == "conv2d":
+            x = keras.layers.Conv2D(
+                _positive(spec.units, index),
+                spec.kernel_size,
+                padding="same",
+                activation=spec.activation,
+                kernel_initializer=kernel_init(spec),
+                bias_initializer=bias_init(),
+                name=name,
+            )(x)
+        elif spec.type == "residual":
+            x = _residual_block(x, spec, name, kernel_init, bias_init, recipe.batch_norm)
+        elif spec.type in ("maxpool", "avgpool"):
+            if min(x.shape[1], x.shape[2]) >= 2:  # pooling a 1x1 map would fail; skip it instead
+                pool = keras.layers.MaxPooling2D if spec.type == "maxpool" else keras.layers.AveragePooling2D
+                x = pool(2, name=name)(x)
+        elif spec.type == "globalpool":
+            x = keras.layers.GlobalAveragePooling2D(name=name)(x)
+        elif spec.type == "flatten":
+            if len(x.shape) > 2:
+                x = keras.layers.Flatten(name=name)(x)
+        elif spec.type == "dropout":
+            x = keras.layers.Dropout(spec.rate, seed=next(seed_counter), name=name)(x)
+        elif spec.type == "batchnorm":
+            x = keras.layers.BatchNormalization(name=name)(x)
+        else:
+            raise ModelError(f"Layer {index + 1} has unknown type '{spec.type}'.", hint=f"Use one of {LAYER_TYPES}.")
+    if len(x.shape) > 2:
+        x = keras.layers.Flatten(name="flatten_head")(x)
+    units, activation = head_units_and_activation(task, num_classes)
+    outputs = keras.layers.Dense(
+        units, activation=activation, kernel_initializer=kernel_init(None), bias_initializer="zeros", name="head"
+    )(x)
+    return keras.Model(inputs, outputs, name=f"scratch_{recipe.arch}")
+
+
+def _residual_block(x: Any, spec: LayerSpec, name: str, kernel_init: Any, bias_init: Any, batch_norm: bool) -> Any:
+    import keras
+
+    filters = _positive(spec.units, 0)
+    shortcut = x
+    if x.shape[-1] != filters:
+        shortcut = keras.layers.Conv2D(filters, 1, kernel_initializer=kernel_init(spec), name=f"{name}_proj")(x)
+    y = keras.layers.Conv2D(
+        filters, spec.kernel_size, padding="same", kernel_initializer=kernel_init(spec),
+        bias_initializer=bias_init(), name=f"{name}_conv1",
+    )(x)
+    if batch_norm:
+        y = keras.layers.BatchNormalization(name=f"{name}_bn1")(y)
+    y = keras.layers.Activation(spec.activation, name=f"{name}_act1")(y)
+    y = keras.layers.Conv2D(
+        filters, spec.kernel_size, padding="same", kernel_initializer=kernel_init(spec),
+        bias_initializer=bias_init(), name=f"{name}_conv2",
+    )(y)
+    if batch_norm:
+        y = keras.layers.BatchNormalization(name=f"{name}_bn2")(y)
+    y = keras.layers.Add(name=f"{name}_add")([shortcut, y])
+    return keras.layers.Activation(spec.activation, name=f"{name}_out")(y)
+
+
+def _positive(units: int, index: int) -> int:
+    if units <= 0:
+        raise ModelError(f"Layer {index + 1} needs a positive number of units or filters, not {units}.")
+    return int(units)

@@ -1,0 +1,160 @@
+"""Keras callbacks that connect a fit to Kiln: events, stop/pause, NaN guard, checkpoints."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from engine.events import BatchEnd, EpochEnd, EventSink, RunWarning
+from engine.training.control import RunControl
+
+
+def _plain(logs: dict[str, Any] | None) -> dict[str, float]:
+    return {k: float(v) for k, v in (logs or {}).items() if _is_number(v)}
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def current_learning_rate(model: Any) -> float:
+    try:
+        return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    except (AttributeError, TypeError, ValueError):
+        return float("nan")
+
+
+class EventReporter(keras.callbacks.Callback):
+    """Turns Keras's callbacks into Kiln events and honours stop/pause between batches.
+
+    Batch events are throttled to ``batch_interval`` seconds so a fast model cannot flood a
+    GUI's event queue; epoch events are never dropped.
+    """
+
+    def __init__(self, sink: EventSink, control: RunControl, *, epochs: int, steps: int, batch_interval: float = 0.1):
+        super().__init__()
+        self.sink = sink
+        self.control = control
+        self.epochs = epochs
+        self.steps = steps
+        self.batch_interval = batch_interval
+        self._last_emit = 0.0
+        self._epoch = 0
+        self._epoch_started = 0.0
+        self.global_step = 0
+        self.stopped_by_user = False
+        self.nan_detected = False
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch = epoch
+        self._epoch_started = time.perf_counter()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.global_step += 1
+        values = _plain(logs)
+        loss = values.get("loss")
+        if loss is not None and not math.isfinite(loss):
+            self.nan_detected = True
+            self.model.stop_training = True
+            self.sink(
+                RunWarning(
+                    f"The loss became {loss} at epoch {self._epoch + 1}, batch {batch + 1}, so training stopped. "
+                    "The learning rate is probably too high, or the initial weights too large: lower the rate, "
+                    "or pick He/Glorot initialisation. The weights from the last finished epoch were kept.",
+                    kind="nan",
+                )
+            )
+            return
+        now = time.perf_counter()
+        if now - self._last_emit >= self.batch_interval or batch + 1 == self.steps:
+            self._last_emit = now
+            self.sink(BatchEnd(self._epoch, batch, self.steps, values, self.global_step))
+        if self.control.paused:
+            self.control.wait_while_paused()
+        if self.control.stop_requested:
+            self.stopped_by_user = True
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        values = _plain(logs)
+        if self.nan_detected:
+            return
+        lr = values.pop("learning_rate", None)
+        if lr is None:
+            lr = current_learning_rate(self.model)
+        self.sink(EpochEnd(epoch, self.epochs, values, float(lr), time.perf_counter() - self._epoch_started))
+        if self.control.stop_requested:  # a stop asked for during the epoch's last batch or its validation
+            self.stopped_by_user = True
+            self.model.stop_training = True
+
+
+class NanWeightsGuard(keras.callbacks.Callback):
+    """Keeps the last finite weights so a NaN blow-up does not ruin the model."""
+
+    def __init__(self, reporter: EventReporter):
+        super().__init__()
+        self.reporter = reporter
+        self._weights: list[Any] | None = None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._weights = self.model.get_weights()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if not self.reporter.nan_detected:
+            self._weights = self.model.get_weights()
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self.reporter.nan_detected and self._weights is not None:
+            self.model.set_weights(self._weights)
+
+
+class EpochLearningRate(keras.callbacks.Callback):
+    """Sets the rate at each epoch start from an epoch-wise schedule (step, cosine)."""
+
+    def __init__(self, rate_for_epoch: Any):
+        super().__init__()
+        self.rate_for_epoch = rate_for_epoch
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.model.optimizer.learning_rate.assign(float(self.rate_for_epoch(epoch)))
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is not None:
+            logs["learning_rate"] = current_learning_rate(self.model)
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Saves the whole model (optimizer state included) and the history so far after every epoch.
+
+    ``--resume`` reads ``checkpoint/state.json`` and continues from the next epoch.
+    """
+
+    def __init__(self, folder: Path, history: dict[str, list[float]], phase_index: int):
+        super().__init__()
+        self.folder = folder
+        self.history = history
+        self.phase_index = phase_index
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        from engine.export.atomic import atomic_path, atomic_write_text
+
+        values = _plain(logs)
+        if any(not math.isfinite(v) for v in values.values()):
+            return  # never checkpoint a blown-up model
+        history = {k: list(v) for k, v in self.history.items()}
+        for key, value in values.items():
+            history.setdefault(key, []).append(value)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.folder / "last.keras") as tmp:
+            self.model.save(tmp)
+        state = {"completed_epochs": epoch + 1, "phase_index": self.phase_index, "history": history}
+        atomic_write_text(self.folder / "state.json", json.dumps(state, indent=1))

@@ -1,0 +1,32 @@
+"""Compile a built model for one training phase: optimizer, loss, metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.models.build import BuiltModel, TrainingPhase
+from engine.models.heads import loss_and_metrics
+from engine.training.config import RunConfig
+from engine.training.optimizers import make_optimizer
+
+
+def phase_learning_rate(config: RunConfig, phase: TrainingPhase) -> float:
+    return config.train.learning_rate * phase.learning_rate_factor
+
+
+def compile_for_phase(built: BuiltModel, phase: TrainingPhase, config: RunConfig, *, task: str, num_classes: int) -> Any:
+    """Apply the phase's trainable flags and compile. Returns the model."""
+    model = built.model
+    if phase.prepare is not None:
+        phase.prepare(model)
+    learning_rate = phase_learning_rate(config, phase)
+    optimizer = make_optimizer(config.train, learning_rate)
+    if built.backbone_variables and config.model.backbone_lr_mult != 1.0:
+        from engine.models.finetune import discriminative_optimizer
+
+        optimizer = discriminative_optimizer(
+            optimizer, built, backbone_lr_mult=config.model.backbone_lr_mult, config=config, learning_rate=learning_rate
+        )
+    loss, metrics = loss_and_metrics(task, num_classes)
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=bool(config.train.xla))
+    return model

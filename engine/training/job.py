@@ -1,0 +1,320 @@
+"""The training job: config -> dataset -> model -> fit -> evaluate -> save.
+
+`run_training` runs entirely on the calling thread (Keras state is thread-local): the
+GUI's worker QThread, the CLI's main thread, or a cluster job all call it the same way and
+watch it through the event sink.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.data.dataset import Dataset
+from engine.errors import ConfigError, KilnError
+from engine.events import EventSink, Failed, Finished, PhaseStarted, RunStarted, RunWarning, ignore_events
+from engine.training.config import RunConfig
+from engine.training.control import RunControl
+
+CHECKPOINT_DIR = "checkpoint"
+
+
+@dataclass
+class RunResult:
+    model: Any
+    dataset: Dataset
+    history: dict[str, list[float]]
+    metrics: dict[str, float]
+    stopped: bool
+    reason: str  # completed | stopped | early_stopping | nan
+    seconds: float
+    samples_per_second: float
+    record: dict[str, Any] = field(default_factory=dict)
+    out_dir: Path | None = None
+    image_size: tuple[int, int] | None = None
+
+
+def run_training(
+    config: RunConfig,
+    *,
+    sink: EventSink = ignore_events,
+    control: RunControl | None = None,
+    dataset: Dataset | None = None,
+    out_dir: str | Path | None = None,
+    resume: bool = False,
+) -> RunResult:
+    """Train as ``config`` says, reporting through ``sink``; save into ``out_dir`` if given.
+
+    Raises `KilnError` for unusable input (after emitting `Failed` with its sentence); any
+    other exception also emits `Failed` (with the traceback as details) and propagates.
+    """
+    control = control or RunControl()
+    try:
+        return _run(config, sink, control, dataset, Path(out_dir) if out_dir else None, resume)
+    except KilnError as exc:
+        sink(Failed(exc.sentence, traceback.format_exc()))
+        raise
+    except Exception as exc:  # noqa: BLE001 - reported, then re-raised for the caller
+        sink(Failed(_explain(exc), traceback.format_exc()))
+        raise
+
+
+def _explain(exc: Exception) -> str:
+    name = type(exc).__name__
+    if name == "ResourceExhaustedError" or isinstance(exc, MemoryError):
+        return "Training ran out of memory. Lower the batch size or the image size, or pick a smaller model."
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"Training failed with {name}: {first_line[:300]}"
+
+
+def _run(
+    config: RunConfig, sink: EventSink, control: RunControl, dataset: Dataset | None, out_dir: Path | None, resume: bool
+) -> RunResult:
+    import keras
+
+    from engine.data import load_dataset, make_pipelines
+    from engine.environment import device_label, environment_report
+    from engine.models.build import build_model
+    from engine.training.compile import compile_for_phase, phase_learning_rate
+    from engine.training.distribution import distribution_strategy
+
+    _validate(config)
+    keras.utils.set_random_seed(config.train.seed)
+    if dataset is None:
+        dataset = load_dataset(config.data, progress=sink)
+    if dataset.skipped:
+        sink(RunWarning(_skipped_sentence(dataset), kind="skipped"))
+    _apply_precision(config, sink)
+
+    strategy = distribution_strategy(config.train.distribution)
+    checkpoint = _read_checkpoint(out_dir) if resume else None
+    if resume and checkpoint is None:
+        raise ConfigError(
+            f"There is no checkpoint to resume in {out_dir}.", hint="Start the run without --resume first."
+        )
+    with strategy.scope():
+        built = build_model(config.model, dataset, epochs=config.train.epochs, image_size=config.data.image_size)
+    pipelines = make_pipelines(
+        dataset,
+        batch_size=config.train.batch_size * strategy.num_replicas_in_sync,
+        image_size=built.image_size,
+        augment=config.data.augment,
+        seed=config.data.seed,
+        cache=config.data.cache,
+    )
+    class_weight = _class_weights(dataset) if config.train.class_weights and dataset.is_classification else None
+
+    history: dict[str, list[float]] = {}
+    start_epoch = 0
+    start_phase = 0
+    if checkpoint is not None:
+        with strategy.scope():
+            built.model = keras.models.load_model(
+                out_dir / CHECKPOINT_DIR / "last.keras", custom_objects=built.custom_objects, safe_mode=False
+            )
+        history = checkpoint["history"]
+        start_epoch = int(checkpoint["completed_epochs"])
+        start_phase = int(checkpoint["phase_index"])
+
+    model_info = _model_summary(built)
+    sink(
+        RunStarted(
+            run_name=config.name,
+            dataset=dataset.summary(),
+            model=model_info,
+            epochs=config.train.epochs,
+            steps_per_epoch=pipelines.steps_per_epoch,
+            initial_epoch=start_epoch,
+            device=device_label(),
+        )
+    )
+
+    from engine.training.callbacks import Checkpointer, EpochLearningRate, EventReporter, NanWeightsGuard
+    from engine.training.optimizers import scheduled_rate
+
+    reporter = EventReporter(sink, control, epochs=config.train.epochs, steps=pipelines.steps_per_epoch)
+    reason = "completed"
+    phase_end = 0
+    fit_seconds = 0.0
+    epochs_run = 0
+    for index, phase in enumerate(built.phases):
+        phase_start = phase_end
+        phase_end = phase_start + phase.epochs
+        if index < start_phase or phase_end <= start_epoch:
+            continue
+        first_epoch = max(phase_start, start_epoch)
+        resuming_this_phase = checkpoint is not None and index == start_phase
+        with strategy.scope():
+            if not resuming_this_phase:
+                compile_for_phase(built, phase, config, task=dataset.task, num_classes=dataset.num_classes)
+        model = built.model
+        if len(built.phases) > 1:
+            sink(PhaseStarted(phase.name, index, len(built.phases), first_epoch, phase_end - 1, phase.description))
+        base_rate = phase_learning_rate(config, phase)
+        callbacks: list[Any] = [reporter, NanWeightsGuard(reporter)]
+        if config.train.schedule in ("step", "cosine"):
+            callbacks.append(
+                EpochLearningRate(
+                    lambda e, s=phase_start, n=phase.epochs, r=base_rate: scheduled_rate(config.train, r, e - s, n)
+                )
+            )
+        elif config.train.schedule == "plateau":
+            callbacks.append(
+                keras.callbacks.ReduceLROnPlateau(
+                    monitor="val_loss" if pipelines.val is not None else "loss",
+                    factor=config.train.step_factor,
+                    patience=config.train.plateau_patience,
+                    min_lr=base_rate * 1e-4,
+                )
+            )
+        early = None
+        if config.train.early_stopping > 0:
+            early = keras.callbacks.EarlyStopping(
+                monitor="val_loss" if pipelines.val is not None else "loss",
+                patience=config.train.early_stopping,
+                restore_best_weights=True,
+            )
+            callbacks.append(early)
+        if out_dir is not None and config.train.checkpoint:
+            callbacks.append(Checkpointer(out_dir / CHECKPOINT_DIR, history, index))
+        started = time.perf_counter()
+        fit_history = model.fit(
+            pipelines.train,
+            validation_data=pipelines.val,
+            epochs=phase_end,
+            initial_epoch=first_epoch,
+            callbacks=callbacks,
+            class_weight=class_weight,
+            shuffle=False,  # the pipeline shuffles, seeded
+            verbose=0,
+        )
+        fit_seconds += time.perf_counter() - started
+        new = {k: [float(v) for v in vals] for k, vals in fit_history.history.items()}
+        epochs_run += len(new.get("loss", []))
+        for key, values in new.items():
+            history.setdefault(key, []).extend(values)
+        if reporter.nan_detected:
+            reason = "nan"
+            break
+        if reporter.stopped_by_user:
+            reason = "stopped"
+            break
+        if early is not None and early.stopped_epoch > 0:
+            reason = "early_stopping"
+            break
+
+    model = built.model
+    metrics = _final_metrics(model, pipelines, history)
+    n_train = len(dataset.splits["train"])
+    samples_per_second = (n_train * epochs_run / fit_seconds) if fit_seconds > 0 else 0.0
+    stopped = reason != "completed"
+    record = {
+        "config": config.to_dict(),
+        "environment": environment_report(),
+        "dataset": dataset.summary(),
+        "model": {**model_info, **built.info, "image_size": list(built.image_size) if built.image_size else None},
+        "history": history,
+        "metrics": metrics,
+        "timing": {
+            "seconds": round(fit_seconds, 3),
+            "epochs_run": epochs_run,
+            "samples_per_second": round(samples_per_second, 1),
+        },
+        "stopped": stopped,
+        "reason": reason,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    if out_dir is not None:
+        from engine.export.save import save_run
+
+        save_run(model, out_dir, record)
+    sink(Finished(history, metrics, stopped, fit_seconds, str(out_dir) if out_dir else None, reason))
+    return RunResult(
+        model=model,
+        dataset=dataset,
+        history=history,
+        metrics=metrics,
+        stopped=stopped,
+        reason=reason,
+        seconds=fit_seconds,
+        samples_per_second=samples_per_second,
+        record=record,
+        out_dir=out_dir,
+        image_size=built.image_size,
+    )
+
+
+def _validate(config: RunConfig) -> None:
+    train = config.train
+    if train.epochs < 1:
+        raise ConfigError(f"Epochs must be at least 1, not {train.epochs}.")
+    if train.batch_size < 1:
+        raise ConfigError(f"Batch size must be at least 1, not {train.batch_size}.")
+    if not train.learning_rate > 0:
+        raise ConfigError(f"The learning rate must be positive, not {train.learning_rate}.")
+    if not 0 <= config.data.val_split < 1 or not 0 <= config.data.test_split < 1:
+        raise ConfigError("Validation and test fractions must be between 0 and 1.")
+    if config.data.val_split + config.data.test_split >= 1:
+        raise ConfigError("Validation and test fractions together must leave data to train on.")
+
+
+def _apply_precision(config: RunConfig, sink: EventSink) -> None:
+    import keras
+    import tensorflow as tf
+
+    if config.train.mixed_precision and tf.config.list_physical_devices("GPU"):
+        keras.mixed_precision.set_global_policy("mixed_float16")
+        return
+    if config.train.mixed_precision:
+        sink(RunWarning("Mixed precision needs a GPU; this run trains in float32.", kind="device"))
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def _skipped_sentence(dataset: Dataset) -> str:
+    first = "; ".join(f"{s.path}: {s.reason}" for s in dataset.skipped[:3])
+    more = f" and {len(dataset.skipped) - 3} more" if len(dataset.skipped) > 3 else ""
+    return f"{len(dataset.skipped)} file(s) skipped ({first}{more}). Training goes on with the rest."
+
+
+def _class_weights(dataset: Dataset) -> dict[int, float]:
+    """Balanced weights n / (k * n_c) from the training split's counts."""
+    counts = np.array(list(dataset.class_counts("train").values()), dtype=np.float64)
+    total, k = counts.sum(), np.count_nonzero(counts)
+    return {i: float(total / (k * c)) if c > 0 else 0.0 for i, c in enumerate(counts)}
+
+
+def _model_summary(built: Any) -> dict[str, Any]:
+    model = built.model
+    trainable = int(sum(np.prod(v.shape) for v in model.trainable_weights))
+    return {
+        "name": model.name,
+        "params": int(model.count_params()),
+        "trainable_params": trainable,
+        "layers": [{"name": layer.name, "type": type(layer).__name__} for layer in model.layers],
+    }
+
+
+def _final_metrics(model: Any, pipelines: Any, history: dict[str, list[float]]) -> dict[str, float]:
+    """Last epoch's training metrics, plus validation/test metrics of the final weights."""
+    metrics = {k: v[-1] for k, v in history.items() if v and not k.startswith("val_") and k != "learning_rate"}
+    for prefix, data in (("val_", pipelines.val), ("test_", pipelines.test)):
+        if data is None:
+            continue
+        scores = model.evaluate(data, verbose=0, return_dict=True)
+        metrics.update({prefix + k: float(v) for k, v in scores.items()})
+    return metrics
+
+
+def _read_checkpoint(out_dir: Path | None) -> dict[str, Any] | None:
+    if out_dir is None:
+        return None
+    state = out_dir / CHECKPOINT_DIR / "state.json"
+    if not state.exists() or not (out_dir / CHECKPOINT_DIR / "last.keras").exists():
+        return None
+    return json.loads(state.read_text())

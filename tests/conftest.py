@@ -1,0 +1,27 @@
+"""Shared test setup: quiet TensorFlow, a private trust registry, small configs."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _private_kiln_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The trust registry of models Kiln wrote lives here, never in the real home folder.
+    monkeypatch.setenv("KILN_DATA_DIR", str(tmp_path_factory.mktemp("kiln-data")))
+
+
+@pytest.fixture
+def tiny_config():
+    """A from-scratch MLP on the digits demo that trains in about a second."""
+    from engine.training.config import RunConfig
+
+    return RunConfig().replace(
+        model={"arch": "mlp", "depth": 1, "width": 16},
+        train={"epochs": 2, "batch_size": 64, "learning_rate": 0.005, "checkpoint": True},
+    )

@@ -1,0 +1,140 @@
+"""The training job: learns, reports, stops, pauses, resumes, guards against NaN."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from engine.events import BatchEnd, EpochEnd, EventRecorder, Failed, Finished, RunStarted, RunWarning
+from engine.training.control import RunControl
+from engine.training.job import run_training
+
+
+def test_loss_decreases_and_events_arrive_in_order(tiny_config) -> None:
+    recorder = EventRecorder()
+    result = run_training(tiny_config.replace(train={"epochs": 3}), sink=recorder)
+    losses = result.history["loss"]
+    assert len(losses) == 3 and losses[-1] < losses[0] * 0.8
+    assert result.metrics["val_accuracy"] > 0.5
+    kinds = [type(e) for e in recorder.events]
+    assert kinds[0] is RunStarted and kinds[-1] is Finished
+    epochs = recorder.of_type(EpochEnd)
+    assert [e.epoch for e in epochs] == [0, 1, 2]
+    assert epochs[-1].logs["val_loss"] == pytest.approx(result.history["val_loss"][-1])
+    assert recorder.of_type(BatchEnd), "batch progress is reported"
+    assert result.samples_per_second > 0
+
+
+def test_same_config_gives_same_history(tiny_config) -> None:
+    first = run_training(tiny_config).history
+    second = run_training(tiny_config).history
+    assert first == second
+
+
+def test_stop_ends_within_a_batch_and_saves(tiny_config, tmp_path) -> None:
+    control = RunControl()
+    seen: list[BatchEnd] = []
+
+    def sink(event) -> None:
+        if isinstance(event, BatchEnd):
+            seen.append(event)
+            control.stop()
+
+    config = tiny_config.replace(train={"epochs": 5, "batch_size": 8})
+    result = run_training(config, sink=sink, control=control, out_dir=tmp_path)
+    assert result.stopped and result.reason == "stopped"
+    assert len(result.history["loss"]) == 1  # stopped inside the first epoch
+    assert seen[0].batch == 0 and seen[0].epoch == 0
+    assert (tmp_path / "model.keras").exists()
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert record["stopped"] is True and record["reason"] == "stopped"
+
+
+def test_pause_blocks_between_batches_until_resumed(tiny_config) -> None:
+    control = RunControl()
+    paused_at: list[float] = []
+    resumed_after: list[float] = []
+
+    def sink(event) -> None:
+        if isinstance(event, BatchEnd) and not paused_at:
+            paused_at.append(time.perf_counter())
+            control.pause()
+            threading.Timer(0.5, control.resume).start()
+        elif isinstance(event, (BatchEnd, EpochEnd)) and paused_at and not resumed_after:
+            resumed_after.append(time.perf_counter() - paused_at[0])
+
+    result = run_training(tiny_config.replace(train={"epochs": 1}), sink=sink, control=control)
+    assert result.reason == "completed"
+    assert resumed_after[0] >= 0.45
+
+
+def test_resume_continues_from_the_last_checkpoint(tiny_config, tmp_path) -> None:
+    control = RunControl()
+
+    def stop_after_first_epoch(event) -> None:
+        if isinstance(event, EpochEnd):
+            control.stop()
+
+    config = tiny_config.replace(train={"epochs": 3})
+    first = run_training(config, sink=stop_after_first_epoch, control=control, out_dir=tmp_path)
+    assert len(first.history["loss"]) == 1
+    state = json.loads((tmp_path / "checkpoint" / "state.json").read_text())
+    assert state["completed_epochs"] == 1
+
+    recorder = EventRecorder()
+    resumed = run_training(config, sink=recorder, out_dir=tmp_path, resume=True)
+    assert [e.epoch for e in recorder.of_type(EpochEnd)] == [1, 2]
+    assert len(resumed.history["loss"]) == 3
+    assert resumed.history["loss"][0] == pytest.approx(first.history["loss"][0])
+    assert resumed.history["loss"][2] < resumed.history["loss"][0]
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tiny_config, tmp_path) -> None:
+    from engine.errors import ConfigError
+
+    recorder = EventRecorder()
+    with pytest.raises(ConfigError, match="no checkpoint"):
+        run_training(tiny_config, sink=recorder, out_dir=tmp_path, resume=True)
+    assert "no checkpoint" in recorder.of_type(Failed)[0].message
+
+
+def test_nan_loss_stops_with_a_plain_warning_and_keeps_finite_weights(tiny_config) -> None:
+    config = tiny_config.replace(
+        model={"kernel_initializer": "random_normal", "init_scale": 1e6, "depth": 3},
+        train={"optimizer": "sgd", "learning_rate": 1e6, "epochs": 3},
+    )
+    recorder = EventRecorder()
+    result = run_training(config, sink=recorder)
+    assert result.reason == "nan"
+    warnings = [w for w in recorder.of_type(RunWarning) if w.kind == "nan"]
+    assert warnings and "learning rate" in warnings[0].message
+    assert all(np.isfinite(w).all() for w in result.model.get_weights())
+
+
+def test_step_schedule_and_class_weights(tiny_config) -> None:
+    config = tiny_config.replace(train={"epochs": 3, "schedule": "step", "step_every": 1, "step_factor": 0.5,
+                                        "class_weights": True})
+    recorder = EventRecorder()
+    run_training(config, sink=recorder)
+    rates = [e.learning_rate for e in recorder.of_type(EpochEnd)]
+    assert rates == pytest.approx([5e-3, 2.5e-3, 1.25e-3])
+
+
+def test_bad_config_fails_with_a_sentence(tiny_config) -> None:
+    from engine.errors import ConfigError
+
+    recorder = EventRecorder()
+    with pytest.raises(ConfigError):
+        run_training(tiny_config.replace(train={"epochs": 0}), sink=recorder)
+    assert recorder.of_type(Failed)[0].message.startswith("Epochs must be")
+
+
+@pytest.mark.parametrize("arch", ["cnn", "resnet"])
+def test_convolutional_presets_train(tiny_config, arch: str) -> None:
+    config = tiny_config.replace(model={"arch": arch, "depth": 1, "width": 8, "batch_norm": True}, train={"epochs": 2})
+    result = run_training(config)
+    assert result.history["loss"][-1] < result.history["loss"][0]
