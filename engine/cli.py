@@ -11,8 +11,9 @@ import json
 import os
 import sys
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from engine.errors import KilnError
 
@@ -103,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv or os.environ.get("KILN_DEBUG") == "1"
     try:
         args = build_parser().parse_args(argv)
+        from engine.runtime import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
         handler = {
             "train": cmd_train,
             "inspect": cmd_inspect,
@@ -130,13 +134,36 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 _SECTIONS = {
     "model": [
-        "arch", "kernel_initializer", "bias_initializer", "init_scale", "depth", "width", "activation", "dropout",
-        "batch_norm", "backbone", "cut_layer", "freeze", "two_phase", "head_epochs", "backbone_lr_mult", "l2sp",
+        "arch",
+        "kernel_initializer",
+        "bias_initializer",
+        "init_scale",
+        "depth",
+        "width",
+        "activation",
+        "dropout",
+        "batch_norm",
+        "backbone",
+        "cut_layer",
+        "freeze",
+        "two_phase",
+        "head_epochs",
+        "backbone_lr_mult",
+        "l2sp",
     ],
     "data": ["target", "val_split", "test_split"],
     "train": [
-        "epochs", "batch_size", "learning_rate", "optimizer", "schedule", "early_stopping", "class_weights", "seed",
-        "distribution", "mixed_precision", "xla",
+        "epochs",
+        "batch_size",
+        "learning_rate",
+        "optimizer",
+        "schedule",
+        "early_stopping",
+        "class_weights",
+        "seed",
+        "distribution",
+        "mixed_precision",
+        "xla",
     ],
 }
 
@@ -219,8 +246,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return EXIT_OK
-    print(f"{report['source']}: {report['source_kind']}, {report['task']}, {report['num_samples']} samples, "
-          f"input {tuple(report['input_shape'])}")
+    print(
+        f"{report['source']}: {report['source_kind']}, {report['task']}, {report['num_samples']} samples, "
+        f"input {tuple(report['input_shape'])}"
+    )
     for name, count in report["class_counts"].items():
         print(f"  {name:<24} {count}")
     for split, info in report["splits"].items():
@@ -316,5 +345,7 @@ def cmd_backbones(args: argparse.Namespace) -> int:
 
     for entry in load_catalogue():
         data = entry if isinstance(entry, dict) else entry.__dict__
-        print(f"{data.get('name', '?'):<28} {data.get('source', ''):<20} {data.get('licence', data.get('license', ''))}")
+        print(
+            f"{data.get('name', '?'):<28} {data.get('source', ''):<20} {data.get('licence', data.get('license', ''))}"
+        )
     return EXIT_OK

@@ -97,7 +97,13 @@ def classification_report(
         recall = tp / support if support else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         per_class.append(
-            {"name": name, "precision": float(precision), "recall": float(recall), "f1": float(f1), "support": int(support)}
+            {
+                "name": name,
+                "precision": float(precision),
+                "recall": float(recall),
+                "f1": float(f1),
+                "support": int(support),
+            }
         )
     wrong = np.flatnonzero(y_pred != y_true)
     confidence = probs[np.arange(len(y_pred)), y_pred]

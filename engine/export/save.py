@@ -32,7 +32,9 @@ def format_for_path(path: str | Path) -> str:
     return {".keras": "keras", ".h5": "h5", ".hdf5": "h5", ".tflite": "tflite"}.get(suffix, "savedmodel")
 
 
-def save_model(model: Any, path: str | Path, *, format: str | None = None, record: dict[str, Any] | None = None) -> Path:
+def save_model(
+    model: Any, path: str | Path, *, format: str | None = None, record: dict[str, Any] | None = None
+) -> Path:
     """Write ``model`` to ``path`` in ``format`` (default: from the suffix) and return the path.
 
     The previous file at ``path`` survives any failure mid-write.
@@ -100,7 +102,6 @@ def _json_default(value: Any) -> Any:
 
 
 # -- loading ------------------------------------------------------------------------------
-
 
 
 def _mark_written_by_kiln(path: Path) -> None:

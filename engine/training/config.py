@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
+
+import tomllib
 
 from engine.errors import ConfigError
 
@@ -163,7 +164,9 @@ class RunConfig:
             else:
                 data = tomllib.loads(raw.decode("utf-8-sig"))
         except (ValueError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"The run config {path} is not valid {path.suffix[1:].upper() or 'TOML'}: {exc}.") from exc
+            raise ConfigError(
+                f"The run config {path} is not valid {path.suffix[1:].upper() or 'TOML'}: {exc}."
+            ) from exc
         return cls.from_dict(data)
 
 

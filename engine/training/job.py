@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,6 +185,9 @@ def _run(
         if out_dir is not None and config.train.checkpoint:
             callbacks.append(Checkpointer(out_dir / CHECKPOINT_DIR, history, index))
         started = time.perf_counter()
+        # Keras warns "input ran out of data" whenever a pipeline's length is not known up
+        # front (streamed sources); every epoch still sees every batch, so the note is noise.
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
         fit_history = model.fit(
             pipelines.train,
             validation_data=pipelines.val,

@@ -35,7 +35,9 @@ def make_optimizer(train: TrainConfig, learning_rate: float) -> Any:
         return keras.optimizers.SGD(learning_rate=learning_rate, momentum=train.momentum)
     if name == "rmsprop":
         return keras.optimizers.RMSprop(learning_rate=learning_rate, momentum=train.momentum)
-    raise ConfigError(f"'{train.optimizer}' is not an optimizer Kiln offers.", hint=f"Choose one of: {', '.join(OPTIMIZERS)}.")
+    raise ConfigError(
+        f"'{train.optimizer}' is not an optimizer Kiln offers.", hint=f"Choose one of: {', '.join(OPTIMIZERS)}."
+    )
 
 
 def scheduled_rate(train: TrainConfig, base_rate: float, epoch: int, total_epochs: int) -> float:
@@ -50,4 +52,6 @@ def scheduled_rate(train: TrainConfig, base_rate: float, epoch: int, total_epoch
         return base_rate * train.step_factor ** (epoch // max(1, train.step_every))
     if schedule == "cosine":
         return base_rate * 0.5 * (1.0 + math.cos(math.pi * epoch / max(1, total_epochs)))
-    raise ConfigError(f"'{train.schedule}' is not a learning-rate schedule.", hint=f"Choose one of: {', '.join(SCHEDULES)}.")
+    raise ConfigError(
+        f"'{train.schedule}' is not a learning-rate schedule.", hint=f"Choose one of: {', '.join(SCHEDULES)}."
+    )
