@@ -1,4 +1,4 @@
-"""Kiln's launcher: no arguments starts the desktop app; a subcommand runs headless."""
+"""Kiln's launcher: no arguments (or ``gui``) starts the desktop app; a subcommand runs headless."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] == "gui":
         from gui.app import main as gui_main
 
-        return gui_main(argv)
+        return gui_main(argv[1:])
     from engine.cli import main as cli_main
 
     return cli_main(argv)

@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     finetune.add_argument("--l2sp", type=float, help="L2-SP strength (pull towards the pretrained weights)")
     data = train.add_argument_group("data")
     data.add_argument("--target", help="CSV label column (default: the last)")
+    data.add_argument("--x-key", help="inputs array in .npz / HDF5 (default: x)")
+    data.add_argument("--y-key", help="labels array in .npz / HDF5 (default: y)")
     data.add_argument("--val-split", type=float)
     data.add_argument("--test-split", type=float)
     data.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"))
@@ -95,6 +97,17 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, type=Path)
     export.add_argument("--trust", action="store_true")
 
+    compare = commands.add_parser("compare", help="from scratch against fine-tuning, head to head on the same data")
+    compare.add_argument("--data", required=True)
+    compare.add_argument("--target")
+    compare.add_argument("--backbone", default="demo", help="the backbone to fine-tune (default: the demo backbone)")
+    compare.add_argument("--arch", default="cnn", help="the from-scratch preset (default: cnn)")
+    compare.add_argument("--epochs", type=int, default=5)
+    compare.add_argument("--two-phase", action=argparse.BooleanOptionalAction, default=True)
+    compare.add_argument("--fractions", default="1.0", help="training-data fractions, e.g. 0.1,0.3,1.0")
+    compare.add_argument("--seed", type=int, default=42)
+    compare.add_argument("--out", type=Path, help="write compare.json here")
+
     commands.add_parser("backbones", help="list the backbone catalogue")
     return parser
 
@@ -114,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "predict": cmd_predict,
             "export": cmd_export,
             "backbones": cmd_backbones,
+            "compare": cmd_compare,
         }[args.command]
         return handler(args)
     except KilnError as exc:
@@ -151,7 +165,7 @@ _SECTIONS = {
         "backbone_lr_mult",
         "l2sp",
     ],
-    "data": ["target", "val_split", "test_split"],
+    "data": ["target", "x_key", "y_key", "val_split", "test_split"],
     "train": [
         "epochs",
         "batch_size",
@@ -348,4 +362,40 @@ def cmd_backbones(args: argparse.Namespace) -> int:
         print(
             f"{data.get('name', '?'):<28} {data.get('source', ''):<20} {data.get('licence', data.get('license', ''))}"
         )
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from engine.analysis.compare import compare_approaches
+    from engine.data import load_dataset
+    from engine.training.config import RunConfig
+    from engine.training.progress import TerminalProgress
+
+    try:
+        fractions = tuple(sorted({float(f) for f in args.fractions.split(",") if f.strip()}))
+    except ValueError:
+        raise KilnError(f"--fractions takes numbers like 0.1,0.5,1.0, not '{args.fractions}'.") from None
+    if not fractions or any(not 0 < f <= 1 for f in fractions):
+        raise KilnError("Each --fractions value must be above 0 and at most 1.")
+    base = RunConfig().replace(
+        data={"source": args.data, "target": args.target, "seed": args.seed},
+        train={"epochs": args.epochs, "seed": args.seed, "checkpoint": False},
+    )
+    scratch = base.replace(model={"kind": "scratch", "arch": args.arch, "seed": args.seed}, name="scratch")
+    finetune = base.replace(
+        model={"kind": "finetune", "backbone": args.backbone, "two_phase": args.two_phase, "seed": args.seed},
+        name="finetune",
+    )
+    dataset = load_dataset(base.data)
+    with TerminalProgress() as progress:
+        comparison = compare_approaches(scratch, finetune, dataset, fractions=fractions, sink=progress)
+    print(f"{'approach':<10} {'data':>6} {'samples':>8} {'score':>16} {'seconds':>8} {'trainable':>10}")
+    for row in comparison.rows:
+        print(f"{row.approach:<10} {row.data_fraction:>6.0%} {row.train_samples:>8} "
+              f"{row.score_name + ' ' + format(row.score, '.3f'):>16} {row.seconds:>8.1f} {row.trainable_params:>10,}")
+    if args.out:
+        from engine.export.atomic import atomic_write_text
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(args.out / "compare.json", json.dumps(comparison.to_dict(), indent=2))
     return EXIT_OK

@@ -53,6 +53,9 @@ class EventReporter(keras.callbacks.Callback):
         self.global_step = 0
         self.stopped_by_user = False
         self.nan_detected = False
+        from engine.analysis.monitors import OverfittingWatch
+
+        self.overfitting = OverfittingWatch()
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._epoch = epoch
@@ -92,6 +95,9 @@ class EventReporter(keras.callbacks.Callback):
         if lr is None:
             lr = current_learning_rate(self.model)
         self.sink(EpochEnd(epoch, self.epochs, values, float(lr), time.perf_counter() - self._epoch_started))
+        overfitting = self.overfitting.update(epoch, values)
+        if overfitting:
+            self.sink(RunWarning(overfitting, kind="overfitting"))
         if self.control.stop_requested:  # a stop asked for during the epoch's last batch or its validation
             self.stopped_by_user = True
             self.model.stop_training = True

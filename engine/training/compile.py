@@ -14,7 +14,9 @@ def phase_learning_rate(config: RunConfig, phase: TrainingPhase) -> float:
     return config.train.learning_rate * phase.learning_rate_factor
 
 
-def compile_for_phase(built: BuiltModel, phase: TrainingPhase, config: RunConfig, *, task: str, num_classes: int) -> Any:
+def compile_for_phase(
+    built: BuiltModel, phase: TrainingPhase, config: RunConfig, *, task: str, num_classes: int
+) -> Any:
     """Apply the phase's trainable flags and compile. Returns the model."""
     model = built.model
     if phase.prepare is not None:

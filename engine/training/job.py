@@ -91,6 +91,11 @@ def _run(
         dataset = load_dataset(config.data, progress=sink)
     if dataset.skipped:
         sink(RunWarning(_skipped_sentence(dataset), kind="skipped"))
+    from engine.analysis.monitors import small_data_warning
+
+    small_data = small_data_warning(dataset, config.model.kind)
+    if small_data:
+        sink(RunWarning(small_data, kind="small_data"))
     _apply_precision(config, sink)
 
     strategy = distribution_strategy(config.train.distribution)
@@ -123,6 +128,8 @@ def _run(
         start_epoch = int(checkpoint["completed_epochs"])
         start_phase = int(checkpoint["phase_index"])
 
+    if built.phases and built.phases[0].prepare is not None and checkpoint is None:
+        built.phases[0].prepare(built.model)  # so the summary counts what phase 1 will train
     model_info = _model_summary(built)
     sink(
         RunStarted(
