@@ -303,19 +303,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     model = _load(args)
     record = find_run_record(args.model)
-    dataset = load_dataset(DataConfig(source=args.data, target=args.target, val_split=0.0))
+    # The model's own encoder, scaling and class order, so new data is read as the training data was.
+    preprocessing = record.get("dataset", {}).get("preprocessing") or None
+    dataset = load_dataset(DataConfig(source=args.data, target=args.target, val_split=0.0), preprocessing=preprocessing)
     dataset.splits = {"all": np.arange(dataset.num_samples)}
-    trained_names = record.get("dataset", {}).get("class_names")
-    if trained_names and dataset.is_classification and trained_names != dataset.class_names:
-        unknown = sorted(set(dataset.class_names) - set(trained_names))
-        if unknown:
-            raise KilnError(
-                f"The data has classes the model was not trained on: {', '.join(unknown[:5])}.",
-                hint="Evaluate on data with the model's classes.",
-            )
-        remap = np.array([trained_names.index(name) for name in dataset.class_names])
-        dataset.labels = remap[dataset.labels]
-        dataset.class_names = list(trained_names)
     size = record.get("model", {}).get("image_size") or _model_image_size(model)
     report = evaluate_model(model, dataset, split="all", image_size=tuple(size) if size else None)
     print(json.dumps({"metrics": report.metrics, "per_class": report.per_class}, indent=2))
@@ -329,18 +320,21 @@ def _model_image_size(model: Any) -> tuple[int, int] | None:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from engine.analysis.evaluation import predict_top_k
-    from engine.data.inputs import load_inputs_for_prediction
+    from engine.data.inputs import expand_folders, load_inputs_for_prediction
 
     model = _load(args)
     record = find_run_record(args.model)
     summary = record.get("dataset", {})
     size = record.get("model", {}).get("image_size") or _model_image_size(model)
-    inputs = load_inputs_for_prediction(args.inputs, summary, tuple(size) if size else None)
     names = summary.get("class_names") or []
     if not names and summary.get("task") != "regression":
         names = [str(i) for i in range(int(model.output_shape[-1]) if model.output_shape[-1] > 1 else 2)]
-    for source, top in zip(args.inputs, predict_top_k(model, inputs, names, k=args.top_k)):
-        print(json.dumps({"input": source, "top_k": [{"label": n, "score": round(p, 6)} for n, p in top]}))
+    # One JSON line per sample: a folder stands for its images, a CSV file for its rows.
+    for source in expand_folders(args.inputs):
+        inputs = load_inputs_for_prediction([source], summary, tuple(size) if size else None)
+        labels = [str(source)] if len(inputs) == 1 else [f"{source}[{i}]" for i in range(len(inputs))]
+        for label, top in zip(labels, predict_top_k(model, inputs, names, k=args.top_k)):
+            print(json.dumps({"input": label, "top_k": [{"label": n, "score": round(p, 6)} for n, p in top]}))
     return EXIT_OK
 
 

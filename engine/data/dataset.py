@@ -47,6 +47,12 @@ class SampleLoader(Protocol):
         ...
 
 
+# Kiln's own loaders (engine/data/loader.py) also offer
+#   tf_pairs(indices, labels, image_size, *, shuffle=False, seed=None) -> tf.data.Dataset of (x, y)
+# which `make_pipelines` prefers: it shuffles indices before decoding, so the shuffle buffer
+# holds numbers rather than decoded pictures. A loader without it still works (zip + shuffle).
+
+
 @dataclass
 class Dataset:
     source: str
@@ -69,6 +75,11 @@ class Dataset:
         return int(len(self.labels))
 
     @property
+    def image_size(self) -> tuple[int, int] | None:
+        """The default ``(height, width)`` of image samples; None for feature vectors."""
+        return (int(self.input_shape[0]), int(self.input_shape[1])) if self.input_kind == IMAGE else None
+
+    @property
     def num_classes(self) -> int:
         return len(self.class_names)
 
@@ -82,7 +93,7 @@ class Dataset:
             return {}
         labels = self.labels if split is None else self.labels[self.splits.get(split, np.array([], int))]
         counts = np.bincount(labels.astype(np.int64), minlength=self.num_classes)
-        return {name: int(n) for name, n in zip(self.class_names, counts)}
+        return {name: int(n) for name, n in zip(self.class_names, counts, strict=False)}
 
     def split_sizes(self) -> dict[str, int]:
         return {name: int(len(idx)) for name, idx in self.splits.items()}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from engine.data.dataset import Dataset
 from engine.training.config import ModelRecipe
@@ -37,13 +38,16 @@ class BuiltModel:
     custom_objects: dict[str, Any] = field(default_factory=dict)
 
 
-def build_model(recipe: ModelRecipe, dataset: Dataset, *, epochs: int, image_size: tuple[int, int] | None = None) -> BuiltModel:
+def build_model(
+    recipe: ModelRecipe, dataset: Dataset, *, epochs: int, image_size: tuple[int, int] | None = None
+) -> BuiltModel:
     """Build (not compile) the model for ``dataset``. Call on the thread that will train it."""
     if recipe.kind == "finetune":
         from engine.models.finetune import build_finetune_model
 
         return build_finetune_model(recipe, dataset, epochs=epochs, image_size=image_size)
 
+    from engine.models.heads import target_scale_of
     from engine.models.scratch import build_scratch_model, expand_preset
 
     input_shape = tuple(dataset.input_shape)
@@ -57,6 +61,7 @@ def build_model(recipe: ModelRecipe, dataset: Dataset, *, epochs: int, image_siz
         input_kind=dataset.input_kind,
         task=dataset.task,
         num_classes=dataset.num_classes,
+        target_scale=target_scale_of(dataset.preprocessing),
     )
     layers = [layer_spec.__dict__ for layer_spec in expand_preset(recipe, dataset.input_kind)]
     return BuiltModel(

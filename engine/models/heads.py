@@ -16,6 +16,24 @@ def head_units_and_activation(task: str, num_classes: int) -> tuple[int, str]:
     return num_classes, "softmax"
 
 
+def target_scale_of(preprocessing: dict[str, Any]) -> tuple[float, float] | None:
+    """(mean, std) of a regression target, as the data source measured it."""
+    mean, std = preprocessing.get("target_mean"), preprocessing.get("target_std")
+    if mean is None or std is None:
+        return None
+    return float(mean), float(std) if float(std) > 0 else 1.0
+
+
+def regression_output(outputs: Any, task: str, target_scale: tuple[float, float] | None) -> Any:
+    """Map a standardised regression prediction back to the target's units (a plain Keras layer)."""
+    if task != "regression" or target_scale is None:
+        return outputs
+    import keras
+
+    mean, std = target_scale
+    return keras.layers.Rescaling(scale=std, offset=mean, name="target_units")(outputs)
+
+
 def loss_and_metrics(task: str, num_classes: int) -> tuple[str, list[str]]:
     if task == "regression":
         return "mse", ["mae"]

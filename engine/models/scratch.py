@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.errors import ModelError
-from engine.models.heads import head_units_and_activation
+from engine.models.heads import head_units_and_activation, regression_output
 from engine.models.initializers import make_initializer
 from engine.training.config import LayerSpec, ModelRecipe
 
@@ -68,8 +68,13 @@ def build_scratch_model(
     input_kind: str,
     task: str,
     num_classes: int,
+    target_scale: tuple[float, float] | None = None,
 ) -> Any:
-    """A functional Keras model from the recipe's layer list. Images come in as 0..255 floats."""
+    """A functional Keras model from the recipe's layer list. Images come in as 0..255 floats.
+
+    ``target_scale`` = (mean, std) of a regression target: the head predicts a standardised
+    value and a last layer maps it back, so training starts near the right scale.
+    """
     import keras
 
     layer_specs = expand_preset(recipe, input_kind)
@@ -135,6 +140,7 @@ def build_scratch_model(
     outputs = keras.layers.Dense(
         units, activation=activation, kernel_initializer=kernel_init(None), bias_initializer="zeros", name="head"
     )(x)
+    outputs = regression_output(outputs, task, target_scale)
     return keras.Model(inputs, outputs, name=f"scratch_{recipe.arch}")
 
 

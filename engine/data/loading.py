@@ -1,0 +1,105 @@
+"""`load_dataset`: pick the source reader for a path or ``demo:NAME``."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from engine.data.dataset import Dataset
+from engine.errors import DataError
+from engine.events import EventSink
+from engine.training.config import DataConfig
+
+
+def load_dataset(
+    config: DataConfig | str,
+    *,
+    progress: EventSink | None = None,
+    cancel: threading.Event | None = None,
+    preprocessing: dict[str, Any] | None = None,
+) -> Dataset:
+    """Scan a data source and describe it. Raises `DataError` with a sentence when unusable.
+
+    Sources: ``demo:NAME``; a folder with one subfolder of images per class; a folder with
+    ``x.npy`` and ``y.npy``; a CSV file; ``.npz``; ``.npy`` (labels in a sibling file); HDF5.
+    ``progress`` receives `Progress` events while a folder is scanned; setting ``cancel``
+    aborts the scan (raising `DataError`). ``preprocessing`` is a trained model's stored
+    ``Dataset.preprocessing`` (run.json ``dataset.preprocessing``): pass it to evaluate new
+    data the way the model's training data was encoded (same encoder, scaling, class order).
+    """
+    if isinstance(config, str):
+        config = DataConfig(source=config)
+    if cancel is not None and cancel.is_set():
+        raise DataError("Scanning was cancelled.")
+    source = config.source.strip()
+    split = {
+        "val_split": config.val_split,
+        "test_split": config.test_split,
+        "seed": config.seed,
+        "fitted": preprocessing or None,
+    }
+    if not source:
+        raise DataError(
+            "No data source was given.", hint="Choose a folder of images, a CSV file, an array file or a demo."
+        )
+    if source.startswith("demo:"):
+        from engine.data.demo import load_demo
+
+        return load_demo(source[5:].strip(), **split)
+
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise DataError(
+            f"The data source {path} does not exist.", hint="Check the path, or choose the folder or file again."
+        )
+    if path.is_dir():
+        return _load_folder(path, config, split, progress, cancel)
+    suffix = path.suffix.lower()
+
+    from engine.data.csvread import CSV_SUFFIXES
+    from engine.data.hdf5 import HDF5_SUFFIXES
+
+    if suffix in CSV_SUFFIXES:
+        from engine.data.tabular import load_csv
+
+        return load_csv(path, target=config.target, **split)
+    if suffix == ".npz":
+        from engine.data.arrays import dataset_from_arrays, load_npz
+
+        x, y, keys = load_npz(path, x_key=config.x_key, y_key=config.y_key)
+        return dataset_from_arrays(
+            x, y, source=str(path), source_kind="arrays", extra={"x_key": keys[0], "y_key": keys[1]}, **split
+        )
+    if suffix == ".npy":
+        return _load_npy(path, config, split)
+    if suffix in HDF5_SUFFIXES:
+        from engine.data.hdf5 import load_hdf5
+
+        return load_hdf5(path, x_key=config.x_key, y_key=config.y_key, **split)
+    raise DataError(
+        f"Kiln cannot read {path.name}: '{suffix or 'no extension'}' is not a data file type it knows.",
+        hint="Use a folder of class subfolders with images, a .csv, .npz, .npy or .h5 file, or a demo.",
+    )
+
+
+def _load_folder(path: Path, config: DataConfig, split: dict, progress: EventSink | None, cancel) -> Dataset:
+    has_subfolders = any(p.is_dir() and not p.name.startswith(".") for p in path.iterdir())
+    if not has_subfolders and (path / f"{config.x_key}.npy").exists():
+        return _load_npy(path, config, split)
+    from engine.data.images import load_image_folder
+
+    return load_image_folder(path, progress=progress, cancel=cancel, **split)
+
+
+def _load_npy(path: Path, config: DataConfig, split: dict) -> Dataset:
+    import numpy as np
+
+    from engine.data.arrays import dataset_from_arrays, npy_pair, open_npy
+
+    x_path, y_path = npy_pair(path, x_key=config.x_key, y_key=config.y_key)
+    x = open_npy(x_path)
+    y = np.asarray(open_npy(y_path))  # labels are one value per sample: small enough to hold
+    return dataset_from_arrays(
+        x, y, source=str(path), source_kind="arrays", extra={"x_file": x_path.name, "y_file": y_path.name}, **split
+    )
