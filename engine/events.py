@@ -7,8 +7,9 @@ dict, list), never tensors, so they can cross threads and be serialised.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Union
+from typing import Any, Union
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,12 @@ def build_scratch_model(
         x = keras.layers.Flatten(name="flatten_head")(x)
     units, activation = head_units_and_activation(task, num_classes)
     outputs = keras.layers.Dense(
-        units, activation=activation, kernel_initializer=kernel_init(None), bias_initializer="zeros", name="head"
+        units,
+        activation=activation,
+        kernel_initializer=kernel_init(None),
+        bias_initializer="zeros",
+        dtype="float32",  # softmax and losses stay in float32 under mixed precision
+        name="head",
     )(x)
     outputs = regression_output(outputs, task, target_scale)
     return keras.Model(inputs, outputs, name=f"scratch_{recipe.arch}")

@@ -23,7 +23,7 @@ def compile_for_phase(
         phase.prepare(model)
     learning_rate = phase_learning_rate(config, phase)
     optimizer = make_optimizer(config.train, learning_rate)
-    if built.backbone_variables and config.model.backbone_lr_mult != 1.0:
+    if built.backbone_variables and (config.model.backbone_lr_mult != 1.0 or config.model.l2sp > 0):
         from engine.models.finetune import discriminative_optimizer
 
         optimizer = discriminative_optimizer(

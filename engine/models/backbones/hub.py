@@ -1,0 +1,142 @@
+"""TF Hub URLs and Kaggle Models handles -> a local SavedModel folder, via `tensorflow_hub`.
+
+`tensorflow_hub` downloads, unpacks and caches (``TFHUB_CACHE_DIR``, or Kiln's cache folder
+when that is unset). Kiln adds a network timeout, download progress through the event sink,
+and one sentence a person can act on when a handle cannot be fetched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from engine.errors import BackboneUnavailable
+from engine.events import EventSink, Progress, ignore_events
+
+DEFAULT_TIMEOUT_S = 30.0
+KAGGLE_MODELS = "https://www.kaggle.com/models/"
+_FRAMEWORKS = {"tensorflow2", "tensorflow1", "tfjs", "tflite", "keras"}
+_DEMO_HINT = "or use a local SavedModel folder or the built-in demo backbone 'demo'"
+_patch_lock = threading.Lock()
+
+
+def hub_cache_dir() -> Path:
+    """Where downloaded handles are kept: ``TFHUB_CACHE_DIR``, else ``KILN_HUB_CACHE``, else ~/.cache/kiln/tfhub."""
+    configured = os.environ.get("TFHUB_CACHE_DIR") or os.environ.get("KILN_HUB_CACHE")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    return Path(base) / "kiln" / "tfhub"
+
+
+def download_timeout() -> float:
+    """Seconds a network read may stall before the download is given up (``KILN_DOWNLOAD_TIMEOUT``)."""
+    try:
+        return float(os.environ.get("KILN_DOWNLOAD_TIMEOUT", DEFAULT_TIMEOUT_S))
+    except ValueError:
+        return DEFAULT_TIMEOUT_S
+
+
+def is_hub_handle(spec: str) -> bool:
+    """A URL (tfhub.dev, kaggle.com, any http(s) or gs:// tarball) or a Kaggle Models handle."""
+    return spec.startswith(("http://", "https://", "gs://", "kaggle:")) or _looks_like_kaggle(spec)
+
+
+def _looks_like_kaggle(spec: str) -> bool:
+    parts = spec.strip("/").split("/")
+    return 4 <= len(parts) <= 5 and parts[2].lower() in _FRAMEWORKS and not os.path.exists(spec)
+
+
+def normalise_handle(spec: str) -> str:
+    """``kaggle:owner/model/framework/variation[/version]`` (or the bare path) -> a kaggle.com URL."""
+    spec = spec.strip()
+    if spec.startswith("kaggle:"):
+        return KAGGLE_MODELS + spec[len("kaggle:") :].strip("/")
+    if _looks_like_kaggle(spec):
+        return KAGGLE_MODELS + spec.strip("/")
+    return spec
+
+
+def resolve_handle(
+    handle: str, *, sink: EventSink = ignore_events, timeout: float | None = None, cache_dir: str | Path | None = None
+) -> str:
+    """Download (once) and return the local folder of ``handle``; raises `BackboneUnavailable`."""
+    url = normalise_handle(handle)
+    timeout = download_timeout() if timeout is None else float(timeout)
+    cache = Path(cache_dir) if cache_dir else hub_cache_dir()
+    sink(Progress("download", 0, None, f"Fetching backbone {handle}"))
+    try:
+        import tensorflow_hub as hub
+
+        with _download_settings(cache, timeout, sink, handle):
+            folder = hub.resolve(url)
+    except Exception as exc:  # noqa: BLE001 - any failure to fetch becomes one actionable sentence
+        raise BackboneUnavailable(
+            f"Could not fetch the backbone '{handle}' ({_reason(exc)}): check the network connection and the "
+            f"handle's spelling, {_DEMO_HINT}."
+        ) from exc
+    if not (Path(folder) / "saved_model.pb").exists():
+        raise BackboneUnavailable(
+            f"The backbone '{handle}' downloaded, but it is not a TF2 SavedModel: "
+            f"pick a TF2 / Keras handle, {_DEMO_HINT}."
+        )
+    sink(Progress("download", 1, 1, f"Backbone {handle} ready"))
+    return str(folder)
+
+
+def _reason(exc: BaseException) -> str:
+    code = getattr(exc, "code", None)
+    if code == 404:
+        return "not found (HTTP 404)"
+    if isinstance(code, int):
+        return f"HTTP {code}"
+    if isinstance(exc, (socket.timeout, TimeoutError)) or "timed out" in str(exc).lower():
+        return "the connection timed out"
+    reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+    if isinstance(reason, socket.gaierror) or "Name or service not known" in str(reason):
+        return "no network connection, or an unknown host"
+    text = re.sub(r"\s+", " ", str(reason)).strip()
+    return text[:120]
+
+
+@contextlib.contextmanager
+def _download_settings(cache: Path, timeout: float, sink: EventSink, handle: str) -> Iterator[None]:
+    """Cache folder, socket timeout and a progress hook, for the duration of one download.
+
+    ``tensorflow_hub`` reads its cache folder from the environment and logs progress from
+    ``DownloadManager._log_progress``; both are process-wide, hence the lock.
+    """
+    from tensorflow_hub import compressed_module_resolver, resolver
+
+    with _patch_lock:
+        saved_env = os.environ.get("TFHUB_CACHE_DIR")
+        saved_timeout = socket.getdefaulttimeout()
+        saved_log = resolver.DownloadManager._log_progress
+        saved_lock_timeout = compressed_module_resolver.LOCK_FILE_TIMEOUT_SEC
+
+        def log_progress(self: Any, bytes_downloaded: int) -> None:
+            saved_log(self, bytes_downloaded)
+            total = int(self._total_bytes_downloaded)
+            sink(Progress("download", total, None, f"Downloading {handle}: {total / 1e6:.1f} MB"))
+
+        os.environ["TFHUB_CACHE_DIR"] = str(cache)
+        socket.setdefaulttimeout(timeout)
+        resolver.DownloadManager._log_progress = log_progress
+        # A lock left by a crashed download is taken over after this long, not hub's 10 minutes.
+        compressed_module_resolver.LOCK_FILE_TIMEOUT_SEC = max(60, int(4 * timeout))
+        try:
+            yield
+        finally:
+            resolver.DownloadManager._log_progress = saved_log
+            compressed_module_resolver.LOCK_FILE_TIMEOUT_SEC = saved_lock_timeout
+            socket.setdefaulttimeout(saved_timeout)
+            if saved_env is None:
+                os.environ.pop("TFHUB_CACHE_DIR", None)
+            else:
+                os.environ["TFHUB_CACHE_DIR"] = saved_env

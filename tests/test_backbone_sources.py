@@ -1,0 +1,144 @@
+"""Backbone sources: catalogue, bad handles, SavedModel folders, Keras Applications, model files."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from engine.errors import BackboneUnavailable, ModelError
+from tests.backbone_fixtures import make_h5_classifier, make_hub_savedmodel, make_keras3_export
+
+
+@pytest.fixture(scope="module")
+def hub_folder(tmp_path_factory):
+    return make_hub_savedmodel(tmp_path_factory.mktemp("hub") / "feature_vector")
+
+
+def test_catalogue_offers_the_offline_demo_first_with_full_metadata():
+    from engine.models.catalogue import find_entry, load_catalogue, offline_entries
+
+    entries = load_catalogue()
+    assert entries[0].name == "demo" and offline_entries()[0].name == "demo"
+    assert entries[0].file.exists() and entries[0].file.stat().st_size < 1_000_000
+    assert "How it was made" in entries[0].card_text()
+    sources = {e.source for e in entries}
+    assert sources == {"demo", "keras_applications", "hub"}
+    for entry in entries:
+        assert entry.licence != "unknown" and entry.pretraining_data != "unknown" and entry.params > 0
+        assert entry.feature_dim > 0 and len(entry.input_size) == 2 and entry.input_range[0] < entry.input_range[1]
+    assert find_entry("MOBILENET_V2").handle == "MobileNetV2"
+
+
+@pytest.mark.parametrize("handle", ["https://tfhub.dev/kiln-tests/no-such-model/1", "kaggle:kiln/none/tensorFlow2/x/1"])
+def test_unreachable_handle_gives_one_sentence_quickly(handle, tmp_path):
+    from engine.events import EventRecorder, Progress
+    from engine.models.backbones.hub import resolve_handle
+
+    sink = EventRecorder()
+    started = time.perf_counter()
+    with pytest.raises(BackboneUnavailable) as caught:
+        resolve_handle(handle, sink=sink, timeout=5, cache_dir=tmp_path)
+    assert time.perf_counter() - started < 30
+    sentence = caught.value.sentence
+    assert handle in sentence and "demo" in sentence and sentence.count(". ") == 0
+    assert sink.of_type(Progress)[0].task == "download"
+
+
+def test_unknown_backbone_lists_what_is_accepted():
+    from engine.models.backbones import load_backbone
+
+    with pytest.raises(BackboneUnavailable, match="catalogue name"):
+        load_backbone("no_such_backbone")
+
+
+def test_hub_format_savedmodel_is_a_keras3_layer_with_its_variables(hub_folder):
+    from engine.models.backbones import load_backbone
+
+    backbone = load_backbone(str(hub_folder))
+    layer = backbone.layer
+    assert layer.accepts_training and backbone.feature_shape == (8,) and backbone.input_size == (16, 16)
+    assert len(layer.weights) == 12 and len(layer.learnable_weights) == 8  # BN statistics are not learnable
+    assert all(":" not in w.path for w in layer.weights)
+    x = np.random.default_rng(0).uniform(0, 1, (4, 16, 16, 3)).astype("float32")
+    # training reaches the SavedModel: batch statistics differ from the moving ones
+    assert not np.allclose(layer(x, training=True), layer(x, training=False))
+    layer.trainable = False
+    assert np.allclose(layer(x, training=True), layer(x, training=False))
+
+
+def test_keras3_export_folder_is_a_backbone(tmp_path):
+    from engine.models.backbones import load_backbone
+
+    backbone = load_backbone(str(make_keras3_export(tmp_path / "export")))
+    assert backbone.layer.endpoint == "serve" and not backbone.layer.accepts_training
+    assert backbone.feature_shape == (8,) and any("inference mode" in note for note in backbone.info()["notes"])
+
+
+@pytest.mark.parametrize(
+    "name, size, features",
+    [
+        ("MobileNetV2", 32, 1280),
+        ("MobileNetV3Small", 32, 576),
+        ("EfficientNetV2B0", 32, 1280),
+        ("resnet50v2", 32, 2048),
+        ("keras:ConvNeXtTiny", 32, 768),
+    ],
+)
+def test_keras_applications_build_offline_with_their_preprocessing(name, size, features):
+    from engine.models.backbones import load_backbone
+
+    backbone = load_backbone(name, input_size=(size, size), pretrained=False)
+    assert backbone.feature_shape == (features,) and backbone.card.source == "keras_applications"
+    assert tuple(backbone.layer.output.shape[1:]) == (features,)
+    expected_range = (-1.0, 1.0) if name.lower() in ("mobilenetv2", "resnet50v2") else (0.0, 255.0)
+    assert backbone.input_range == expected_range
+
+
+def test_keras_application_without_cached_weights_offline_is_unavailable(monkeypatch):
+    import os
+
+    import keras
+    from keras.src.utils import file_utils
+
+    from engine.models.backbones import load_backbone
+
+    cached = os.path.join(keras.config.keras_home() if hasattr(keras.config, "keras_home") else "~/.keras", "models")
+    name = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_96_no_top.h5"
+    if os.path.exists(os.path.join(os.path.expanduser(cached), name)):
+        pytest.skip("the weights are cached on this machine")
+
+    def offline(*args, **kwargs):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(file_utils, "urlretrieve", offline)
+    with pytest.raises(BackboneUnavailable, match="MobileNetV2.*demo"):
+        load_backbone("MobileNetV2", input_size=(96, 96))
+
+
+def test_own_h5_model_is_cut_below_its_classifier(tmp_path):
+    from engine.models.backbones import load_backbone
+
+    path = make_h5_classifier(tmp_path / "mine.h5")
+    backbone = load_backbone(str(path))
+    # the features the old classifier read: its input, past the Dropout in between
+    assert backbone.layer.layers[-1].name == "hidden" and backbone.feature_shape == (16,)
+    assert backbone.input_range == (0.0, 255.0)  # the model starts with its own Rescaling
+    from engine.models.backbones.model_file import open_model_file
+
+    assert open_model_file(path, cut_layer="conv2").feature_shape == (8, 8, 8)
+    with pytest.raises(ModelError, match="no layer called 'nope'"):
+        open_model_file(path, cut_layer="nope")
+
+
+def test_channel_adapter_converts_gray_and_colour():
+    from engine.models.layers import ChannelAdapter
+
+    gray = np.arange(8, dtype="float32").reshape(2, 2, 2, 1)
+    rgb = np.asarray(ChannelAdapter(3)(gray))
+    assert rgb.shape == (2, 2, 2, 3) and np.allclose(rgb[..., 2], gray[..., 0])
+    back = np.asarray(ChannelAdapter(1)(rgb))
+    assert np.allclose(back, gray, atol=1e-5)
+    rgba = np.concatenate([rgb, np.ones_like(gray)], axis=-1)
+    assert np.allclose(ChannelAdapter(3)(rgba), rgb)
