@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.data.dataset import Dataset
+from engine.events import EventSink, ignore_events
 from engine.training.config import ModelRecipe
 
 
@@ -39,13 +40,21 @@ class BuiltModel:
 
 
 def build_model(
-    recipe: ModelRecipe, dataset: Dataset, *, epochs: int, image_size: tuple[int, int] | None = None
+    recipe: ModelRecipe,
+    dataset: Dataset,
+    *,
+    epochs: int,
+    image_size: tuple[int, int] | None = None,
+    sink: EventSink = ignore_events,
 ) -> BuiltModel:
-    """Build (not compile) the model for ``dataset``. Call on the thread that will train it."""
+    """Build (not compile) the model for ``dataset``. Call on the thread that will train it.
+
+    ``sink`` receives `Progress` events while a pretrained backbone downloads.
+    """
     if recipe.kind == "finetune":
         from engine.models.finetune import build_finetune_model
 
-        return build_finetune_model(recipe, dataset, epochs=epochs, image_size=image_size)
+        return build_finetune_model(recipe, dataset, epochs=epochs, image_size=image_size, sink=sink)
 
     from engine.models.heads import target_scale_of
     from engine.models.scratch import build_scratch_model, expand_preset

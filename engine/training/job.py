@@ -105,7 +105,9 @@ def _run(
             f"There is no checkpoint to resume in {out_dir}.", hint="Start the run without --resume first."
         )
     with strategy.scope():
-        built = build_model(config.model, dataset, epochs=config.train.epochs, image_size=config.data.image_size)
+        built = build_model(
+            config.model, dataset, epochs=config.train.epochs, image_size=config.data.image_size, sink=sink
+        )
     pipelines = make_pipelines(
         dataset,
         batch_size=config.train.batch_size * strategy.num_replicas_in_sync,
