@@ -160,3 +160,13 @@ def test_pipelines_know_their_length():
     assert int(pipes.train.cardinality()) == pipes.steps_per_epoch == 8
     assert int(pipes.val.cardinality()) == 2
     assert int(dataset.loader.tf_dataset(dataset.splits["val"], None).cardinality()) == 120
+
+
+def test_with_split_returns_a_new_split_and_leaves_the_original() -> None:
+    from engine.data import load_dataset
+
+    dataset = load_dataset("demo:digits")
+    resplit = dataset.with_split(0.5, 0.1, seed=3)
+    assert len(dataset.splits["val"]) == 359
+    assert abs(len(resplit.splits["val"]) - 1797 * 0.5) < 10 and abs(len(resplit.splits["test"]) - 180) < 10
+    assert sum(len(v) for v in resplit.splits.values()) == 1797

@@ -95,6 +95,18 @@ class Dataset:
         counts = np.bincount(labels.astype(np.int64), minlength=self.num_classes)
         return {name: int(n) for name, n in zip(self.class_names, counts, strict=False)}
 
+    def with_split(self, val_fraction: float, test_fraction: float = 0.0, seed: int = 42) -> Dataset:
+        """The same samples split anew (stratified for classification); this one is left as it is."""
+        import dataclasses
+
+        from engine.data.split import stratified_split
+
+        splits = stratified_split(
+            self.labels, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed,
+            stratify=self.is_classification,
+        )
+        return dataclasses.replace(self, splits=splits)
+
     def split_sizes(self) -> dict[str, int]:
         return {name: int(len(idx)) for name, idx in self.splits.items()}
 

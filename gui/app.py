@@ -1,0 +1,76 @@
+"""Start the Kiln GUI: ``gui.app.main(argv)`` (``python main.py`` calls it)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
+
+from gui import theme
+from gui.main_window import MainWindow
+from gui.settings import AppSettings
+
+
+def default_runs_folder() -> str:
+    """Each GUI run keeps a folder (model, history, run record) here, so nothing trained is lost."""
+    from PySide6.QtCore import QStandardPaths
+
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
+    return os.path.join(base or os.path.expanduser("~/.kiln"), "runs")
+
+
+def create_window(settings: AppSettings | None = None, *, runs_folder: str | None = None) -> MainWindow:
+    """The main window with its theme applied; TensorFlow loads once it is shown."""
+    app = QApplication.instance()
+    settings = settings or AppSettings()
+    if isinstance(app, QApplication):
+        theme.apply_theme(app, settings.theme())
+        # Follow the desktop live when the user chose "system".
+        QGuiApplication.styleHints().colorSchemeChanged.connect(
+            lambda _scheme: theme.apply_theme(app, "system") if settings.theme() == "system" else None
+        )
+    return MainWindow(settings, runs_folder=runs_folder)
+
+
+def parse_arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="kiln gui", description="Open Kiln's desktop app.")
+    parser.add_argument("path", nargs="?", help="a dataset, a model file or a run config to open")
+    parser.add_argument("--data", help="a dataset to open: a folder, a file, or demo:NAME")
+    parser.add_argument("--model", help="a .keras / .h5 model to open")
+    parser.add_argument("--config", help="a run config (TOML or JSON) to open")
+    # Options Kiln does not know are left for QApplication, which receives the whole list.
+    known, _qt_options = parser.parse_known_args(argv)
+    return known
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the GUI and return its exit status.
+
+    Args:
+        argv: the arguments after the program name (``main.py`` passes what follows ``gui``):
+            ``--data SOURCE``, ``--model FILE``, ``--config FILE``, or one path of any kind.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    options = parse_arguments(args)
+    app = QApplication.instance() or QApplication([sys.argv[0], *args])
+    app.setApplicationName("Kiln")
+    app.setOrganizationName("Kiln")
+    app.setApplicationDisplayName("Kiln")
+    window = create_window(runs_folder=default_runs_folder())
+    window.show()
+    # TensorFlow takes seconds to import: do it after the window is on screen, off the UI thread.
+    QTimer.singleShot(0, window.load_engine)
+    if options.data:
+        QTimer.singleShot(0, lambda: window.open_dataset(options.data))
+    for path in (options.config, options.model, options.path):
+        if path:
+            QTimer.singleShot(0, lambda p=path: window.open_path(p))
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

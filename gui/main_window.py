@@ -1,0 +1,620 @@
+"""The main window: the Data -> Model -> Train -> Evaluate -> Export flow in a sidebar.
+
+It owns the session, the pages, the menus, toolbar and status bar, window-wide drag and
+drop, settings persistence, and the start-up worker that imports TensorFlow after the
+window is on screen.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt, QTimer, QUrl
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QStackedWidget,
+    QStyle,
+    QToolBar,
+    QWidget,
+)
+
+from engine.training.config import RunConfig
+from gui import theme
+from gui.dialogs.error_dialog import ErrorDialog, show_error
+from gui.pages.data_page import DataPage
+from gui.pages.evaluate_page import IMAGE_SUFFIXES, EvaluatePage
+from gui.pages.export_page import ExportPage
+from gui.pages.model_page import ModelPage
+from gui.pages.train_page import TrainPage
+from gui.session import EngineInfo, Session
+from gui.settings import AppSettings
+from gui.workers import WorkerContext, WorkerError, run_in_background, running_workers
+
+PAGES = ("Data", "Model", "Train", "Evaluate", "Export")
+MODEL_SUFFIXES = {".keras", ".h5", ".hdf5"}
+CONFIG_SUFFIXES = {".toml", ".json"}
+DEMO_BACKBONE = "demo"  # the catalogue name of the backbone Kiln ships (engine.models catalogue)
+
+
+def load_engine(_context: WorkerContext) -> dict[str, Any]:
+    """Import TensorFlow and Keras and find the compute device (runs on a worker thread)."""
+    from engine.runtime import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    import keras
+    import tensorflow as tf
+
+    from engine.environment import compute_devices, device_label
+
+    gpus = tuple(d["name"] for d in compute_devices())
+    catalogue: list[dict[str, Any]] = []
+    catalogue_error = ""
+    try:
+        from gui.pages.model_page import read_catalogue
+
+        catalogue = read_catalogue()
+    except Exception as exc:  # noqa: BLE001 - a missing catalogue must not stop the app
+        catalogue_error = f"{type(exc).__name__}: {exc}"
+    return {
+        "info": EngineInfo(device_label() if gpus else "CPU", gpus, tf.__version__, keras.__version__),
+        "catalogue": catalogue,
+        "catalogue_error": catalogue_error,
+    }
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: AppSettings, *, runs_folder: str | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.session = Session(self)
+        self._close_when_stopped = False
+        self.setWindowTitle("Kiln: train from scratch or fine-tune")
+        self.setAcceptDrops(True)
+        self.resize(1280, 800)
+        self.setMinimumSize(1100, 680)
+
+        self.data_page = DataPage(self.session)
+        self.model_page = ModelPage(self.session)
+        self.train_page = TrainPage(self.session, runs_folder=runs_folder)
+        self.evaluate_page = EvaluatePage(self.session)
+        self.export_page = ExportPage(self.session)
+        self.pages = [self.data_page, self.model_page, self.train_page, self.evaluate_page, self.export_page]
+
+        self.stack = QStackedWidget()
+        for page in self.pages:
+            self.stack.addWidget(page)
+            page.busy.connect(self.show_activity)
+            page.failed.connect(self.show_failure)
+        self.sidebar = self._build_sidebar()
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.sidebar)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self._build_status_bar()
+        self._connect()
+        self._restore_settings()
+        self.go_to(0)
+
+    # -- construction ---------------------------------------------------------------------
+
+    def _build_sidebar(self) -> QListWidget:
+        sidebar = QListWidget()
+        sidebar.setObjectName("Sidebar")
+        sidebar.setFixedWidth(196)
+        sidebar.setIconSize(QSize(20, 20))
+        sidebar.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        icons = [
+            QStyle.StandardPixmap.SP_DirOpenIcon,
+            QStyle.StandardPixmap.SP_FileDialogDetailedView,
+            QStyle.StandardPixmap.SP_MediaPlay,
+            QStyle.StandardPixmap.SP_FileDialogContentsView,
+            QStyle.StandardPixmap.SP_DialogSaveButton,
+        ]
+        for index, (name, icon) in enumerate(zip(PAGES, icons)):
+            item = QListWidgetItem(self.style().standardIcon(icon), f"{index + 1}  {name}")
+            item.setToolTip(f"{name} (Ctrl+{index + 1})")
+            sidebar.addItem(item)
+        sidebar.currentRowChanged.connect(self._on_page_selected)
+        return sidebar
+
+    def _build_actions(self) -> None:
+        style = self.style()
+        sp = QStyle.StandardPixmap
+
+        def action(text: str, slot: Any, shortcut: Any = None, icon: Any = None, tip: str = "") -> QAction:
+            act = QAction(text, self)
+            if icon is not None:
+                act.setIcon(style.standardIcon(icon))
+            if shortcut is not None:
+                act.setShortcut(QKeySequence(shortcut))
+            act.setToolTip(tip or text.replace("…", "").replace("&", ""))
+            act.setStatusTip(act.toolTip())
+            act.triggered.connect(slot)
+            return act
+
+        self.open_file_action = action(
+            "&Open dataset…",
+            self.choose_dataset_file,
+            QKeySequence.StandardKey.Open,
+            sp.SP_DialogOpenButton,
+            "Open a dataset file: CSV, .npz or .h5 (Ctrl+O)",
+        )
+        self.open_folder_action = action(
+            "Open dataset &folder…",
+            self.choose_dataset_folder,
+            "Ctrl+Shift+O",
+            sp.SP_DirOpenIcon,
+            "Open a folder of images, one sub-folder per class",
+        )
+        self.open_model_action = action(
+            "Open &model…",
+            self.export_page.choose_model_to_open,
+            "Ctrl+Shift+M",
+            tip="Open a saved .keras or .h5 model to evaluate or fine-tune it",
+        )
+        self.open_config_action = action("Open run &config…", self.export_page.choose_config_to_open, "Ctrl+Shift+L")
+        self.save_config_action = action("Save run config…", self.export_page.choose_config_save_path, "Ctrl+Shift+S")
+        self.save_model_action = action(
+            "&Save model…",
+            self.save_model,
+            QKeySequence.StandardKey.Save,
+            sp.SP_DialogSaveButton,
+            "Save the trained model (Ctrl+S)",
+        )
+        self.quit_action = action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.start_action = action(
+            "&Start training", self.start_training, "Ctrl+R", sp.SP_MediaPlay, "Start training (Ctrl+R)"
+        )
+        self.pause_action = action(
+            "&Pause / resume",
+            self.train_page.toggle_pause,
+            "Ctrl+P",
+            sp.SP_MediaPause,
+            "Pause or resume training (Ctrl+P)",
+        )
+        self.stop_action = action(
+            "S&top training",
+            self.train_page.stop,
+            "Ctrl+.",
+            sp.SP_MediaStop,
+            "Stop training after the current batch (Ctrl+.)",
+        )
+        self.count_action = action(
+            "&Count parameters",
+            self._count_parameters,
+            "Ctrl+B",
+            tip="Build the chosen model and count its parameters (Ctrl+B)",
+        )
+        self.evaluate_action = action("&Evaluate", self._evaluate, "Ctrl+E", tip="Evaluate the trained model (Ctrl+E)")
+        self.page_actions = []
+        for index, name in enumerate(PAGES):
+            self.page_actions.append(
+                action(f"&{index + 1} {name}", lambda _=False, i=index: self.go_to(i), f"Ctrl+{index + 1}")
+            )
+        self.theme_group = QActionGroup(self)
+        self.theme_actions: dict[str, QAction] = {}
+        for key, label in (("system", "Follow the &system"), ("light", "&Light"), ("dark", "&Dark")):
+            act = QAction(label, self, checkable=True)
+            act.triggered.connect(lambda _=False, k=key: self.set_theme(k))
+            self.theme_group.addAction(act)
+            self.theme_actions[key] = act
+        self.about_action = action("&About Kiln", self.show_about)
+        self.docs_action = action("Engine &API (for scripts)", self._open_api_docs)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.open_file_action)
+        file_menu.addAction(self.open_folder_action)
+        self.recent_datasets_menu = file_menu.addMenu("Recent &datasets")
+        file_menu.addSeparator()
+        file_menu.addAction(self.open_model_action)
+        self.recent_models_menu = file_menu.addMenu("Recent mode&ls")
+        file_menu.addAction(self.save_model_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.open_config_action)
+        file_menu.addAction(self.save_config_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        run_menu = bar.addMenu("&Run")
+        for act in (self.count_action, self.start_action, self.pause_action, self.stop_action, self.evaluate_action):
+            run_menu.addAction(act)
+        view_menu = bar.addMenu("&View")
+        for act in self.page_actions:
+            view_menu.addAction(act)
+        view_menu.addSeparator()
+        theme_menu = view_menu.addMenu("&Theme")
+        for act in self.theme_actions.values():
+            theme_menu.addAction(act)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.docs_action)
+        help_menu.addAction(self.about_action)
+        self._refresh_recent_menus()
+
+    def _build_toolbar(self) -> None:
+        toolbar = QToolBar("Main")
+        toolbar.setObjectName("MainToolbar")
+        toolbar.setMovable(False)
+        toolbar.setIconSize(QSize(18, 18))
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for act in (self.open_file_action, self.open_folder_action):
+            toolbar.addAction(act)
+        toolbar.addSeparator()
+        for act in (self.start_action, self.pause_action, self.stop_action):
+            toolbar.addAction(act)
+        toolbar.addSeparator()
+        toolbar.addAction(self.save_model_action)
+        self.addToolBar(toolbar)
+        self.toolbar = toolbar
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.activity_label = QLabel("Ready.")
+        self.activity_bar = QProgressBar()
+        self.activity_bar.setRange(0, 0)
+        self.activity_bar.setFixedWidth(120)
+        self.activity_bar.setFixedHeight(12)
+        self.activity_bar.setVisible(False)
+        self.device_label = QLabel("Loading TensorFlow…")
+        self.device_label.setToolTip("The compute device training will use")
+        bar.addWidget(self.activity_label, 1)
+        bar.addPermanentWidget(self.activity_bar)
+        bar.addPermanentWidget(self.device_label)
+
+    def _connect(self) -> None:
+        self.data_page.start.open_folder.connect(self.choose_dataset_folder)
+        self.data_page.start.open_file.connect(self.choose_dataset_file)
+        self.data_page.start.load_source.connect(self.open_dataset)
+        self.data_page.start.demo_backbone.connect(self.start_demo_backbone)
+        self.data_page.loaded.connect(self._on_dataset_loaded)
+        self.train_page.run_state_changed.connect(self._on_run_state)
+        self.train_page.run_completed.connect(self._on_run_completed)
+        self.export_page.model_saved.connect(self._remember_model)
+        self.export_page.model_opened.connect(self._remember_model)
+        self.export_page.evaluate_requested.connect(lambda: self.go_to(3))
+        self.export_page.finetune_requested.connect(self._finetune_model_file)
+        self.session.dataset_changed.connect(lambda _d: self._update_sidebar())
+        self.session.model_changed.connect(lambda _m: self._update_actions())
+        self.session.config_changed.connect(lambda _c: self._update_sidebar())
+        self._update_actions()
+
+    # -- engine start-up ------------------------------------------------------------------
+
+    def load_engine(self) -> None:
+        """Import TensorFlow in the background; the window is usable meanwhile."""
+        self.show_activity("Loading TensorFlow…")
+        run_in_background(
+            load_engine,
+            task="loading TensorFlow",
+            on_result=self._on_engine_loaded,
+            on_error=self._on_engine_error,
+            parent=self,
+        )
+
+    def _on_engine_loaded(self, loaded: dict[str, Any]) -> None:
+        info: EngineInfo = loaded["info"]
+        self.session.set_engine(info)
+        self.model_page.set_catalogue(loaded["catalogue"])
+        self.device_label.setText(("GPU: " if info.has_gpu else "") + info.device)
+        self.device_label.setToolTip(
+            f"TensorFlow {info.tensorflow}, Keras {info.keras}"
+            + (f"; GPUs: {', '.join(info.gpus)}" if info.gpus else "; no GPU found")
+        )
+        if loaded["catalogue_error"]:
+            self.train_page.log.add(
+                f"The backbone catalogue could not be read ({loaded['catalogue_error']}); "
+                "enter a backbone handle or file instead.",
+                "warning",
+            )
+        self.show_activity("")
+
+    def _on_engine_error(self, error: WorkerError) -> None:
+        self.device_label.setText("TensorFlow unavailable")
+        self.show_activity("")
+        self.show_failure(
+            "TensorFlow could not be loaded",
+            WorkerError(
+                "TensorFlow could not be loaded, so Kiln cannot build or train models. " + error.sentence,
+                error.details,
+                False,
+                error.kind,
+            ),
+        )
+
+    # -- navigation -----------------------------------------------------------------------
+
+    def go_to(self, index: int) -> None:
+        self.sidebar.setCurrentRow(index)
+
+    def current_page(self) -> QWidget:
+        return self.stack.currentWidget()
+
+    def _on_page_selected(self, index: int) -> None:
+        if index < 0:
+            return
+        self.stack.setCurrentIndex(index)
+        if self.pages[index] is self.evaluate_page and self.evaluate_page.needs_evaluation:
+            QTimer.singleShot(0, self.evaluate_page.evaluate)
+
+    def _update_sidebar(self) -> None:
+        dataset = self.session.dataset
+        recipe = self.session.config.model
+        notes = [
+            (dataset.source.removeprefix("demo:") if dataset is not None else "no data"),
+            "fine-tune" if recipe.kind == "finetune" else f"scratch: {recipe.arch}",
+            f"{len(self.session.runs)} run{'s' if len(self.session.runs) != 1 else ''}",
+            self.session.trained.name if self.session.trained else "no model",
+            "",
+        ]
+        for index, (name, note) in enumerate(zip(PAGES, notes)):
+            item = self.sidebar.item(index)
+            short = Path(note).name if "/" in note else note
+            item.setText(f"{index + 1}  {name}" + (f"\n     {short[:22]}" if short else ""))
+        self._update_actions()
+
+    def _update_actions(self) -> None:
+        running = self.train_page.running
+        self.start_action.setEnabled(self.session.dataset is not None and not running)
+        self.pause_action.setEnabled(running)
+        self.stop_action.setEnabled(running)
+        self.save_model_action.setEnabled(self.session.trained is not None)
+        self.evaluate_action.setEnabled(self.session.trained is not None and self.session.dataset is not None)
+
+    # -- data -----------------------------------------------------------------------------
+
+    def open_dataset(self, source: str) -> None:
+        self.go_to(0)
+        self.data_page.load(source)
+
+    def choose_dataset_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Open a dataset",
+            self._last_folder(),
+            "Datasets (*.csv *.tsv *.txt *.npz *.npy *.h5 *.hdf5);;All files (*)",
+        )
+        if path:
+            self.open_dataset(path)
+
+    def choose_dataset_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(
+            self, "Open a folder of images (one sub-folder per class)", self._last_folder()
+        )
+        if path:
+            self.open_dataset(path)
+
+    def _last_folder(self) -> str:
+        for source in self.settings.recent_datasets():
+            if not source.startswith("demo:"):
+                return str(Path(source).parent)
+        return str(Path.home())
+
+    def _on_dataset_loaded(self, source: str) -> None:
+        self.settings.add_recent_dataset(source)
+        self._refresh_recent_menus()
+        dataset = self.session.dataset
+        self.show_activity(f"Loaded {dataset.num_samples:,} samples." if dataset is not None else "")
+
+    def start_demo_backbone(self) -> None:
+        """The start page's fine-tuning demo: digits + the backbone Kiln ships."""
+        self.model_page.use_backbone(DEMO_BACKBONE)
+        self.open_dataset("demo:digits")
+
+    # -- drag and drop anywhere -----------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        if event.mimeData().hasUrls() and any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.open_path(paths[0])
+
+    def open_path(self, path: str) -> None:
+        """What a dropped path means: a model, a run config, or (anything else) a dataset."""
+        suffix = Path(path).suffix.lower()
+        if suffix in IMAGE_SUFFIXES and self.current_page() is self.evaluate_page and self.session.trained is not None:
+            self.evaluate_page.try_image(path)  # "Try it" on whatever part of the page it lands
+        elif suffix in MODEL_SUFFIXES:
+            self.go_to(4)
+            self.export_page.open_model(path)
+        elif suffix in CONFIG_SUFFIXES and _looks_like_run_config(path):
+            self.export_page.open_config(path)
+        else:
+            self.open_dataset(path)
+
+    # -- train / evaluate / export ---------------------------------------------------------
+
+    def start_training(self) -> None:
+        if self.session.dataset is None:
+            self.go_to(0)
+            self.show_activity("Load a dataset first.")
+            return
+        self.go_to(2)
+        self.train_page.start()
+
+    def _count_parameters(self) -> None:
+        self.go_to(1)
+        self.model_page.count_parameters()
+
+    def _evaluate(self) -> None:
+        self.go_to(3)
+        self.evaluate_page.evaluate()
+
+    def save_model(self) -> None:
+        if self.session.trained is None:
+            self.show_activity("Nothing to save yet: train a model or open one.")
+            return
+        self.go_to(4)
+        self.export_page.choose_save_path()
+
+    def _on_run_state(self, running: bool) -> None:
+        self._update_actions()
+        if not running and self._close_when_stopped:
+            self._close_when_stopped = False
+            QTimer.singleShot(0, self.close)
+
+    def _on_run_completed(self, summary: Any) -> None:
+        self._update_sidebar()
+        self.statusBar().showMessage(
+            f"{summary.name}: {summary.reason.replace('_', ' ')}. Evaluate it on page 4.", 8000
+        )
+
+    def _remember_model(self, path: str) -> None:
+        if path:
+            self.settings.add_recent_model(path)
+            self._refresh_recent_menus()
+
+    def _finetune_model_file(self, path: str) -> None:
+        self.model_page.use_backbone(path)
+        self.go_to(1)
+
+    # -- status, errors -------------------------------------------------------------------
+
+    def show_activity(self, text: str) -> None:
+        """What is running now, in the status bar ("" = idle)."""
+        running = self.train_page.running
+        self.activity_label.setText(text or ("Training…" if running else "Ready."))
+        self.activity_bar.setVisible(bool(text) or running)
+
+    def show_failure(self, title: str, error: WorkerError) -> ErrorDialog:
+        self.show_activity("")
+        return show_error(self, title, error)
+
+    # -- theme, settings ------------------------------------------------------------------
+
+    def set_theme(self, name: str) -> None:
+        self.settings.set_theme(name)
+        self.theme_actions[name].setChecked(True)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            theme.apply_theme(app, name)
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.geometry()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = self.settings.window_state()
+        if state is not None:
+            self.restoreState(state)
+        self.theme_actions[self.settings.theme()].setChecked(True)
+        choices = self.settings.last_choices("config")
+        if choices:
+            try:
+                config = RunConfig.from_dict(choices)
+            except Exception:  # noqa: BLE001 - stale or hand-edited settings: start from defaults
+                config = None
+            if config is not None:
+                self.session.load_config(config)
+        self.data_page.start.set_recent(self.settings.recent_datasets())
+
+    def save_settings(self) -> None:
+        self.settings.set_geometry(self.saveGeometry())
+        self.settings.set_window_state(self.saveState())
+        self.settings.set_last_page(self.stack.currentIndex())
+        self.settings.set_last_choices("config", self.session.config.to_dict())
+        self.settings.sync()
+
+    def _refresh_recent_menus(self) -> None:
+        for menu, items, opener in (
+            (self.recent_datasets_menu, self.settings.recent_datasets(), self.open_dataset),
+            (self.recent_models_menu, self.settings.recent_models(), self.export_page.open_model),
+        ):
+            menu.clear()
+            for item in items:
+                act = menu.addAction(item)
+                act.triggered.connect(lambda _=False, p=item, o=opener: o(p))
+            menu.setEnabled(bool(items))
+            if items:
+                menu.addSeparator()
+                clear = menu.addAction("Clear list")
+                clear.triggered.connect(self._clear_recent)
+        self.data_page.start.set_recent(self.settings.recent_datasets())
+
+    def _clear_recent(self) -> None:
+        self.settings.clear_recent()
+        self._refresh_recent_menus()
+
+    def show_about(self) -> None:
+        info = self.session.engine
+        versions = f"TensorFlow {info.tensorflow}, Keras {info.keras}, {info.device}" if info else "TensorFlow loading…"
+        QMessageBox.about(
+            self, "About Kiln", f"<b>Kiln</b><br>Train from scratch, or fine-tune a pretrained model.<br><br>{versions}"
+        )
+
+    def _open_api_docs(self) -> None:
+        docs = Path(__file__).resolve().parents[1] / "docs" / "ENGINE_API.md"
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(docs)))
+
+    # -- closing --------------------------------------------------------------------------
+
+    def confirm_stop_training(self) -> bool:
+        """Ask before closing during a run (tests replace this)."""
+        answer = QMessageBox.question(
+            self,
+            "Stop training and quit?",
+            "A model is training. Stop it after the current batch and close Kiln? Unsaved results are lost.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if self.train_page.running:
+            event.ignore()
+            if self._close_when_stopped or self.confirm_stop_training():
+                # Stop cleanly, then close once the training thread has ended (see _on_run_state).
+                self._close_when_stopped = True
+                self.train_page.stop()
+                self.show_activity("Stopping the run before closing…")
+            return
+        self.data_page.cancel_scan()
+        self.save_settings()
+        for worker in running_workers():
+            worker.cancel()
+        for worker in running_workers():
+            worker.wait(10_000)
+        event.accept()
+
+
+def _looks_like_run_config(path: str) -> bool:
+    """A .json file may be a dataset sidecar too; a run config has the [data]/[model]/[train] sections."""
+    if Path(path).suffix.lower() == ".toml":
+        return True
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and bool({"data", "model", "train"} & set(data))

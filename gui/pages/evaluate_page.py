@@ -1,0 +1,432 @@
+"""Evaluate page: how the trained model does on held-out data, and a place to try it.
+
+Classification: confusion matrix, per-class precision / recall / F1, misclassified
+examples. Regression: predicted against true values, and residuals. "Try it" predicts on
+a dropped image or a typed CSV row. Evaluation and prediction run in workers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui import theme
+from gui.plots import style_plot
+from gui.session import Session
+from gui.widgets.confusion_matrix import ConfusionMatrixPlot
+from gui.widgets.forms import muted_label, title_label
+from gui.widgets.image_grid import ImageGrid
+from gui.widgets.images import array_to_pixmap
+from gui.widgets.top_k_bars import TopKBars
+from gui.workers import Worker, WorkerContext, run_in_background
+
+MISCLASSIFIED_SHOWN = 32
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+
+
+def evaluate(trained: Any, dataset: Any, split: str) -> dict[str, Any]:
+    """Run the engine's evaluation and read the misclassified pictures (worker thread)."""
+    from engine.analysis.evaluation import evaluate_model
+
+    report = evaluate_model(trained.model, dataset, split=split, image_size=trained.image_size)
+    pictures = None
+    if report.task == "classification" and dataset.input_kind == "image" and report.misclassified:
+        worst = sorted(report.misclassified, key=lambda m: -m.confidence)[:MISCLASSIFIED_SHOWN]
+        indices = np.array([m.index for m in worst], dtype=np.int64)
+        pictures = (worst, dataset.loader.read(indices))
+    return {"report": report, "pictures": pictures}
+
+
+def predict_inputs(trained: Any, dataset_summary: dict[str, Any], inputs: Any, k: int) -> dict[str, Any]:
+    from engine.analysis.evaluation import predict_top_k
+    from engine.data.inputs import load_inputs_for_prediction
+
+    batch = load_inputs_for_prediction(inputs, dataset_summary, trained.image_size)
+    names = list(dataset_summary.get("class_names") or [])
+    return {"top_k": predict_top_k(trained.model, batch, names, k=k)[0], "input": batch[0], "regression": not names}
+
+
+class TryItPanel(QGroupBox):
+    """Drop an image (or type a CSV row) and see the model's top-k answers."""
+
+    predict_image = Signal(str)
+    predict_row = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__("Try it")
+        self.setAcceptDrops(True)
+        layout = QVBoxLayout(self)
+        self.hint = muted_label("Drop an image here, or open one, to see what the model answers.")
+        layout.addWidget(self.hint)
+        row = QHBoxLayout()
+        self.open_button = QPushButton("Open image…")
+        self.open_button.setToolTip("Predict the class of an image file")
+        self.open_button.clicked.connect(self._open)
+        row.addWidget(self.open_button)
+        self.row_edit = QLineEdit()
+        self.row_edit.setPlaceholderText("CSV row, e.g. 120, 3, 15, 2.5, north")
+        self.row_edit.setToolTip("The input columns in the file's order, comma-separated; the target may be left out")
+        self.row_edit.returnPressed.connect(lambda: self.predict_row.emit(self.row_edit.text()))
+        self.row_button = QPushButton("Predict")
+        self.row_button.setToolTip("Predict the typed row")
+        self.row_button.clicked.connect(lambda: self.predict_row.emit(self.row_edit.text()))
+        row.addWidget(self.row_edit, 1)
+        row.addWidget(self.row_button)
+        layout.addLayout(row)
+        body = QHBoxLayout()
+        self.picture = QLabel()
+        self.picture.setFixedSize(96, 96)
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.picture.setStyleSheet("border: 1px dashed palette(mid); border-radius: 6px;")
+        self.picture.setText("drop\nimage")
+        body.addWidget(self.picture)
+        self.bars = TopKBars()
+        body.addWidget(self.bars, 1)
+        layout.addLayout(body)
+        layout.addStretch(1)
+
+    def clear(self) -> None:
+        """Forget the last answer (another model or dataset now)."""
+        self.bars.set_predictions([])
+        self.picture.clear()
+        self.picture.setText("drop\nimage")
+
+    def set_input_kind(self, kind: str) -> None:
+        image = kind == "image"
+        self.open_button.setVisible(image)
+        self.picture.setVisible(image)
+        self.row_edit.setVisible(not image)
+        self.row_button.setVisible(not image)
+        self.hint.setText(
+            "Drop an image here, or open one, to see what the model answers."
+            if image
+            else "Type one row of input values, comma-separated, and press Enter."
+        )
+
+    def show_result(self, result: dict[str, Any]) -> None:
+        if result.get("input") is not None and np.asarray(result["input"]).ndim == 3:
+            self.picture.setPixmap(array_to_pixmap(result["input"], 92))
+        self.bars.set_predictions(result["top_k"], regression=result["regression"])
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        urls = event.mimeData().urls()
+        if urls and Path(urls[0].toLocalFile()).suffix.lower() in IMAGE_SUFFIXES:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+        urls = event.mimeData().urls()
+        if urls:
+            self.predict_image.emit(urls[0].toLocalFile())
+            event.acceptProposedAction()
+
+    def _open(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open an image", "", "Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ")"
+        )
+        if path:
+            self.predict_image.emit(path)
+
+
+class EvaluatePage(QWidget):
+    busy = Signal(str)
+    failed = Signal(str, object)
+    evaluated = Signal(object)  # EvaluationReport
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+        self._worker: Worker | None = None
+
+        header = QHBoxLayout()
+        titles = QVBoxLayout()
+        self.title = title_label("Evaluate")
+        self.subtitle = muted_label("Train a model (or open one) to see how it does on data it has not learned from.")
+        titles.addWidget(self.title)
+        titles.addWidget(self.subtitle)
+        header.addLayout(titles, 1)
+        self.split_combo = QComboBox()
+        self.split_combo.setToolTip("Which part of the data to evaluate on")
+        for label, split in (("Validation split", "val"), ("Test split", "test"), ("Training split", "train")):
+            self.split_combo.addItem(label, split)
+        self.evaluate_button = QPushButton("Evaluate")
+        self.evaluate_button.setProperty("role", "primary")
+        self.evaluate_button.setToolTip("Run the model over the chosen split (in the background)")
+        self.evaluate_button.clicked.connect(self.evaluate)
+        header.addWidget(self.split_combo, 0, Qt.AlignmentFlag.AlignTop)
+        header.addWidget(self.evaluate_button, 0, Qt.AlignmentFlag.AlignTop)
+
+        self.metrics_label = QLabel("")
+        self.metrics_label.setProperty("role", "big-number")
+        self.metrics_label.setWordWrap(True)
+
+        self.results = QStackedWidget()
+        self.results.addWidget(self._build_classification())
+        self.results.addWidget(self._build_regression())
+        self.try_it = TryItPanel()
+        self.try_it.predict_image.connect(self.try_image)
+        self.try_it.predict_row.connect(self.try_row)
+        self.try_it.setMaximumWidth(320)
+
+        body = QSplitter(Qt.Orientation.Horizontal)
+        body.setChildrenCollapsible(False)
+        body.addWidget(self.results)
+        body.addWidget(self.try_it)
+        body.setStretchFactor(0, 1)
+        body.setSizes([960, 280])
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(18, 14, 18, 14)
+        layout.addLayout(header)
+        layout.addWidget(self.metrics_label)
+        layout.addWidget(body, 1)
+        session.model_changed.connect(self._on_model_changed)
+        session.dataset_changed.connect(lambda _d: self._on_model_changed(self.session.trained))
+        self._on_model_changed(None)
+
+    def _build_classification(self) -> QWidget:
+        panel = QWidget()
+        layout = QVBoxLayout(panel)
+        layout.setContentsMargins(0, 0, 0, 0)
+        top = QSplitter(Qt.Orientation.Horizontal)
+        matrix_box = QGroupBox("Confusion matrix (rows: true class, colour: share of the row)")
+        matrix_layout = QVBoxLayout(matrix_box)
+        self.confusion = ConfusionMatrixPlot()
+        matrix_layout.addWidget(self.confusion)
+        table_box = QGroupBox("Per class")
+        table_layout = QVBoxLayout(table_box)
+        self.per_class = QTableWidget(0, 5)
+        self.per_class.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Support"])
+        self.per_class.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.per_class.setAlternatingRowColors(True)
+        self.per_class.verticalHeader().setVisible(False)
+        self.per_class.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.per_class.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        table_layout.addWidget(self.per_class)
+        top.addWidget(matrix_box)
+        top.addWidget(table_box)
+        top.setSizes([480, 420])
+        self.misclassified_box = QGroupBox("Misclassified (most confident mistakes first)")
+        mis_layout = QVBoxLayout(self.misclassified_box)
+        self.misclassified = ImageGrid(tile_size=52)
+        self.misclassified.setMinimumHeight(150)
+        mis_layout.addWidget(self.misclassified)
+        layout.addWidget(top, 3)
+        layout.addWidget(self.misclassified_box, 2)
+        return panel
+
+    def _build_regression(self) -> QWidget:
+        panel = QWidget()
+        layout = QHBoxLayout(panel)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.scatter_plot = pg.PlotWidget()
+        self.scatter_plot.getPlotItem().setTitle("Predicted vs true")
+        self.scatter_plot.setLabel("bottom", "true value")
+        self.scatter_plot.setLabel("left", "predicted value")
+        self.scatter = pg.ScatterPlotItem(size=6, pen=None)
+        self.diagonal = pg.PlotDataItem(pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine))
+        self.scatter_plot.addItem(self.diagonal)
+        self.scatter_plot.addItem(self.scatter)
+        self.residual_plot = pg.PlotWidget()
+        self.residual_plot.getPlotItem().setTitle("Residuals (predicted − true)")
+        self.residual_plot.setLabel("bottom", "true value")
+        self.residual_plot.setLabel("left", "residual")
+        self.residuals = pg.ScatterPlotItem(size=6, pen=None)
+        self.residual_plot.addItem(self.residuals)
+        self.residual_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine)))
+        for plot in (self.scatter_plot, self.residual_plot):
+            plot.getPlotItem().showGrid(x=True, y=True, alpha=0.25)
+        layout.addWidget(self.scatter_plot)
+        layout.addWidget(self.residual_plot)
+        self._restyle_regression()
+        theme.theme_changes.changed.connect(self._restyle_regression)
+        return panel
+
+    def _restyle_regression(self, _dark: bool = False) -> None:
+        colors = theme.plot_colors()
+        style_plot(self.scatter_plot, "Predicted vs true")
+        style_plot(self.residual_plot, "Residuals (predicted − true)")
+        brush = pg.mkBrush(colors.curves[0] + "aa")
+        self.scatter.setBrush(brush)
+        self.residuals.setBrush(pg.mkBrush(colors.curves[1] + "aa"))
+
+    # -- state ----------------------------------------------------------------------------
+
+    def _on_model_changed(self, trained: Any) -> None:
+        ready = trained is not None and self.session.dataset is not None
+        self.try_it.clear()
+        self.evaluate_button.setEnabled(ready)
+        self.try_it.setEnabled(trained is not None)
+        dataset = self.session.dataset
+        if dataset is not None:
+            self.try_it.set_input_kind(dataset.input_kind)
+            self.results.setCurrentIndex(0 if dataset.is_classification else 1)
+            for i in range(self.split_combo.count()):
+                split = self.split_combo.itemData(i)
+                has = len(dataset.splits.get(split, [])) > 0
+                self.split_combo.model().item(i).setEnabled(has)
+        if trained is None:
+            self.title.setText("Evaluate")
+            self.subtitle.setText("Train a model (or open one) to see how it does on data it has not learned from.")
+        else:
+            self.title.setText(f"Evaluate {trained.name}")
+            self.subtitle.setText("Not evaluated yet." if ready else "Load the data to evaluate it on.")
+        self.metrics_label.setText("")
+
+    @property
+    def needs_evaluation(self) -> bool:
+        return (
+            self.session.trained is not None
+            and self.session.dataset is not None
+            and self.session.evaluation is None
+            and not (self._worker and self._worker.running)
+        )
+
+    def evaluate(self) -> Worker | None:
+        trained, dataset = self.session.trained, self.session.dataset
+        if trained is None or dataset is None:
+            return None
+        if self._worker is not None and self._worker.running:
+            return self._worker
+        split = self.split_combo.currentData()
+        if len(dataset.splits.get(split, [])) == 0:
+            split = "val" if len(dataset.splits.get("val", [])) else "train"
+        self.evaluate_button.setEnabled(False)
+        self.subtitle.setText(f"Evaluating on the {split} split…")
+        self.busy.emit(f"Evaluating {trained.name}…")
+        self._worker = run_in_background(
+            lambda _c: evaluate(trained, dataset, split),
+            task="evaluating the model",
+            on_result=self._show_report,
+            on_error=lambda e: self.failed.emit("Evaluation failed", e),
+            on_finished=self._on_finished,
+            parent=self,
+        )
+        return self._worker
+
+    def _on_finished(self) -> None:
+        self.evaluate_button.setEnabled(self.session.trained is not None)
+        self.busy.emit("")
+
+    def _show_report(self, result: dict[str, Any]) -> None:
+        report = result["report"]
+        self.session.evaluation = report
+        n = len(report.y_true)
+        self.subtitle.setText(f"{n:,} samples of the {report.split} split.")
+        if report.task == "classification":
+            self.results.setCurrentIndex(0)
+            accuracy = report.metrics.get("accuracy")
+            wrong = len(report.misclassified)
+            text = f"Accuracy {accuracy * 100:.1f} %" if accuracy is not None else ""
+            self.metrics_label.setText(f"{text}  ·  {wrong:,} of {n:,} wrong")
+            self.confusion.set_matrix(report.confusion, report.class_names)
+            self._fill_per_class(report.per_class)
+            self._show_misclassified(report, result["pictures"])
+        else:
+            self.results.setCurrentIndex(1)
+            metrics = report.metrics
+            self.metrics_label.setText(
+                "  ·  ".join(f"{k.upper() if len(k) <= 4 else k} {v:.4g}" for k, v in metrics.items() if k != "samples")
+            )
+            y_true, y_pred = np.asarray(report.y_true, float), np.asarray(report.y_pred, float)
+            self.scatter.setData(y_true, y_pred)
+            low, high = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
+            self.diagonal.setData([low, high], [low, high])
+            self.residuals.setData(y_true, y_pred - y_true)
+        self.evaluated.emit(report)
+
+    def _fill_per_class(self, rows: list[dict[str, Any]]) -> None:
+        self.per_class.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            values = [row["name"], row["precision"], row["recall"], row["f1"], row["support"]]
+            for c, value in enumerate(values):
+                text = f"{value:.3f}" if isinstance(value, float) else str(value)
+                item = QTableWidgetItem(text)
+                if c:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.per_class.setItem(r, c, item)
+
+    def _show_misclassified(self, report: Any, pictures: Any) -> None:
+        names = report.class_names
+        if not report.misclassified:
+            self.misclassified.show_message("No mistakes on this split.")
+            return
+        if pictures is None:
+            lines = [
+                f"#{m.index}: true {names[m.true]}, predicted {names[m.predicted]} ({m.confidence:.0%})"
+                for m in report.misclassified[:MISCLASSIFIED_SHOWN]
+            ]
+            self.misclassified.show_message("\n".join(lines))
+            return
+        worst, images = pictures
+        self.misclassified.set_images(
+            [
+                (
+                    image,
+                    f"{names[m.predicted]} ✗\ntrue {names[m.true]}",
+                    f"Sample {m.index}: predicted {names[m.predicted]} with {m.confidence:.0%} confidence; it is "
+                    f"{names[m.true]}",
+                )
+                for m, image in zip(worst, images)
+            ]
+        )
+        self.misclassified_box.setTitle(
+            f"Misclassified: {len(report.misclassified):,} (showing the {len(worst)} most confident mistakes)"
+        )
+
+    # -- try it ---------------------------------------------------------------------------
+
+    def try_image(self, path: str) -> Worker | None:
+        return self._predict(path)
+
+    def try_array(self, image: np.ndarray) -> Worker | None:
+        """Predict on one sample given as an array (shaped like the training samples)."""
+        return self._predict([image])
+
+    def try_row(self, text: str) -> Worker | None:
+        values = [v.strip() for v in text.split(",")]
+        if not text.strip():
+            return None
+        return self._predict([values])
+
+    def _predict(self, inputs: Any) -> Worker | None:
+        trained = self.session.trained
+        if trained is None:
+            return None
+        summary = trained.record.get("dataset") or (self.session.dataset.summary() if self.session.dataset else {})
+        if not summary:
+            self.try_it.hint.setText("Kiln does not know how this model's inputs were prepared; load its dataset.")
+            return None
+
+        def predict(_context: WorkerContext) -> dict[str, Any]:
+            return predict_inputs(trained, summary, inputs, k=5)
+
+        return run_in_background(
+            predict,
+            task="predicting",
+            on_result=self.try_it.show_result,
+            on_error=lambda e: self.failed.emit("Cannot predict on this input", e),
+            parent=self,
+        )

@@ -1,0 +1,379 @@
+"""Export page: save the model (four formats), save or open the run config, open a saved model.
+
+Every write goes through the engine (atomic, with the run record beside the model) in a
+worker. A run config saved here reruns unchanged from the command line.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QFileDialog,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.export.save import EXPORT_FORMATS, SUFFIXES
+from engine.training.config import RunConfig
+from gui.session import Session, TrainedModel
+from gui.widgets.forms import muted_label, title_label
+from gui.workers import Worker, WorkerContext, WorkerError, run_in_background
+
+FORMAT_LABELS = {
+    "keras": "Keras (.keras)",
+    "h5": "Legacy HDF5 (.h5)",
+    "savedmodel": "SavedModel (folder)",
+    "tflite": "TensorFlow Lite (.tflite)",
+}
+
+
+def read_run_record(model_path: Path) -> dict[str, Any]:
+    """The run record Kiln writes beside a saved model, or {} when there is none."""
+    candidates = [model_path.with_name(model_path.stem + ".run.json"), model_path.with_name("run.json")]
+    for candidate in candidates:
+        if candidate.is_file():
+            try:
+                return json.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return {}
+    return {}
+
+
+def open_model_file(path: str, trusted: bool) -> TrainedModel:
+    """Load a .keras / .h5 model and its run record (worker thread)."""
+    from engine.export.save import load_model
+
+    model = load_model(path, trusted=trusted)
+    record = read_run_record(Path(path))
+    shape = tuple(model.input_shape[1:3]) if len(getattr(model, "input_shape", ())) == 4 else None
+    image_size = tuple(int(s) for s in shape) if shape and all(shape) else None
+    return TrainedModel(model, Path(path).stem, image_size, record, "file", str(path))
+
+
+class ExportPage(QWidget):
+    busy = Signal(str)
+    failed = Signal(str, object)
+    model_saved = Signal(str)  # the path written
+    model_opened = Signal(str)
+    evaluate_requested = Signal()
+    finetune_requested = Signal(str)  # a model path to use as the backbone
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+        self._worker: Worker | None = None
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(18, 14, 18, 14)
+        layout.setSpacing(12)
+        layout.addWidget(title_label("Export"))
+        layout.addWidget(
+            muted_label(
+                "Save the trained model for use elsewhere, keep the run config to rerun it "
+                "from the command line or on a cluster, or open a model saved earlier."
+            )
+        )
+
+        row = QHBoxLayout()
+        row.setSpacing(12)
+        row.addWidget(self._build_save_box(), 3)
+        right = QVBoxLayout()
+        right.addWidget(self._build_config_box())
+        right.addWidget(self._build_open_box())
+        right.addStretch(1)
+        row.addLayout(right, 2)
+        layout.addLayout(row)
+        layout.addStretch(1)
+        session.model_changed.connect(self._on_model_changed)
+        session.config_changed.connect(lambda _c: self._update_command())
+        self._on_model_changed(None)
+
+    # -- layout ---------------------------------------------------------------------------
+
+    def _build_save_box(self) -> QGroupBox:
+        box = QGroupBox("Save the model")
+        layout = QVBoxLayout(box)
+        self.model_label = QLabel("")
+        self.model_label.setWordWrap(True)
+        layout.addWidget(self.model_label)
+        self.format_group = QButtonGroup(self)
+        grid = QGridLayout()
+        grid.setColumnStretch(1, 1)
+        for row, (fmt, explanation) in enumerate(EXPORT_FORMATS.items()):
+            radio = QRadioButton(FORMAT_LABELS.get(fmt, fmt))
+            radio.setProperty("format", fmt)
+            radio.setToolTip(explanation)
+            radio.setChecked(fmt == "keras")
+            self.format_group.addButton(radio, row)
+            note = muted_label(explanation.split(":", 1)[-1].strip() if ":" in explanation else explanation)
+            grid.addWidget(radio, row, 0, Qt.AlignmentFlag.AlignTop)
+            grid.addWidget(note, row, 1)
+        layout.addLayout(grid)
+        layout.addWidget(
+            muted_label(
+                "The file is written to a temporary name and renamed when complete, so a "
+                "failed save never damages an earlier file. The run record (config, data "
+                "report, history, metrics, environment) goes beside it as .run.json."
+            )
+        )
+        buttons = QHBoxLayout()
+        self.save_button = QPushButton("Save model…")
+        self.save_button.setProperty("role", "primary")
+        self.save_button.setToolTip("Choose where to save the model in the selected format (Ctrl+S)")
+        self.save_button.clicked.connect(self.choose_save_path)
+        buttons.addWidget(self.save_button)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
+        self.save_result = muted_label("")
+        self.save_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.save_result)
+        layout.addStretch(1)
+        return box
+
+    def _build_config_box(self) -> QGroupBox:
+        box = QGroupBox("Run config")
+        layout = QVBoxLayout(box)
+        layout.addWidget(
+            muted_label(
+                "Everything about this run (data, model, training) in one TOML or JSON "
+                "file. Rerun it from the command line:"
+            )
+        )
+        self.command_edit = QLineEdit()
+        self.command_edit.setReadOnly(True)
+        self.command_edit.setToolTip("The command that reruns the saved config; select and copy it")
+        layout.addWidget(self.command_edit)
+        buttons = QHBoxLayout()
+        save = QPushButton("Save run config…")
+        save.setToolTip("Save the current data, model and training choices (Ctrl+Shift+S)")
+        save.clicked.connect(self.choose_config_save_path)
+        open_button = QPushButton("Open run config…")
+        open_button.setToolTip("Load the choices of a saved run config into every page")
+        open_button.clicked.connect(self.choose_config_to_open)
+        buttons.addWidget(save)
+        buttons.addWidget(open_button)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
+        self.config_result = muted_label("")
+        layout.addWidget(self.config_result)
+        self.last_config_path: str | None = None
+        self._update_command()
+        return box
+
+    def _build_open_box(self) -> QGroupBox:
+        box = QGroupBox("Open a saved model")
+        layout = QVBoxLayout(box)
+        layout.addWidget(
+            muted_label(
+                "A .keras or .h5 file: evaluate it on the loaded data, or fine-tune it further "
+                "as the backbone of a new model."
+            )
+        )
+        buttons = QHBoxLayout()
+        open_button = QPushButton("Open model…")
+        open_button.setToolTip("Open a .keras or .h5 model file")
+        open_button.clicked.connect(self.choose_model_to_open)
+        self.evaluate_button = QPushButton("Evaluate it")
+        self.evaluate_button.setToolTip("Go to the Evaluate page with this model")
+        self.evaluate_button.clicked.connect(self.evaluate_requested)
+        self.finetune_button = QPushButton("Fine-tune it further")
+        self.finetune_button.setToolTip("Use this model file as the backbone of a new fine-tuning run")
+        self.finetune_button.clicked.connect(self._finetune_opened)
+        for button in (open_button, self.evaluate_button, self.finetune_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
+        self.open_result = muted_label("")
+        layout.addWidget(self.open_result)
+        return box
+
+    # -- state ----------------------------------------------------------------------------
+
+    def _on_model_changed(self, trained: TrainedModel | None) -> None:
+        self.save_button.setEnabled(trained is not None)
+        if trained is None:
+            self.model_label.setText("No model yet: train one on the Train page, or open a saved model.")
+        else:
+            where = f"opened from {trained.path}" if trained.source == "file" else "trained in this session"
+            metrics = trained.record.get("metrics") or {}
+            numbers = ", ".join(f"{k} {v:.4f}" for k, v in list(metrics.items())[:4])
+            self.model_label.setText(f"<b>{trained.name}</b>, {where}." + (f"<br>{numbers}" if numbers else ""))
+        opened = trained is not None and trained.source == "file"
+        self.evaluate_button.setEnabled(trained is not None)
+        self.finetune_button.setEnabled(opened)
+
+    def selected_format(self) -> str:
+        button = self.format_group.checkedButton()
+        return button.property("format") if button is not None else "keras"
+
+    def _update_command(self) -> None:
+        config = self.last_config_path or "run.toml"
+        self.command_edit.setText(f"python main.py train --config {config} --out runs/{self.session.config.name}")
+        self.command_edit.setCursorPosition(0)
+
+    # -- save model -----------------------------------------------------------------------
+
+    def choose_save_path(self) -> None:
+        trained = self.session.trained
+        if trained is None:
+            return
+        fmt = self.selected_format()
+        default = str(Path.home() / f"{trained.name}{SUFFIXES.get(fmt, '')}")
+        if fmt == "savedmodel":
+            path, _ = QFileDialog.getSaveFileName(self, "Save as a SavedModel folder", default, "Folder (*)")
+        else:
+            pattern = f"{FORMAT_LABELS[fmt]} (*{SUFFIXES[fmt]})"
+            path, _ = QFileDialog.getSaveFileName(self, "Save the model", default, pattern)
+        if path:
+            self.save_model_to(path, fmt)
+
+    def save_model_to(self, path: str, fmt: str | None = None) -> Worker | None:
+        """Save the current model in a worker (atomic; run record beside it)."""
+        trained = self.session.trained
+        if trained is None:
+            return None
+        fmt = fmt or self.selected_format()
+        record = dict(trained.record) if trained.record else {"config": self.session.config.to_dict()}
+        self.save_button.setEnabled(False)
+        self.save_result.setText(f"Saving to {path}…")
+        self.busy.emit(f"Saving the model as {FORMAT_LABELS.get(fmt, fmt)}…")
+
+        def save(_context: WorkerContext) -> str:
+            from engine.export.save import save_model
+
+            return str(save_model(trained.model, path, format=fmt, record=record))
+
+        self._worker = run_in_background(
+            save,
+            task="saving the model",
+            on_result=self._on_saved,
+            on_error=self._on_save_error,
+            on_finished=self._on_save_finished,
+            parent=self,
+        )
+        return self._worker
+
+    def _on_saved(self, path: str) -> None:
+        self.save_result.setText(f"Saved {path} (run record beside it).")
+        self.model_saved.emit(path)
+
+    def _on_save_error(self, error: WorkerError) -> None:
+        self.save_result.setText("Not saved; any earlier file there is unchanged.")
+        self.failed.emit("The model was not saved", error)
+
+    def _on_save_finished(self) -> None:
+        self.save_button.setEnabled(self.session.trained is not None)
+        self.busy.emit("")
+
+    # -- run config -----------------------------------------------------------------------
+
+    def choose_config_save_path(self) -> None:
+        default = str(Path.home() / f"{self.session.config.name}.toml")
+        path, _ = QFileDialog.getSaveFileName(self, "Save the run config", default, "TOML (*.toml);;JSON (*.json)")
+        if path:
+            self.save_config_to(path)
+
+    def save_config_to(self, path: str) -> Worker:
+        config = self.session.config
+
+        def save(_context: WorkerContext) -> str:
+            config.save(path)
+            return path
+
+        return run_in_background(
+            save,
+            task="saving the run config",
+            on_result=self._on_config_saved,
+            on_error=lambda e: self.failed.emit("The run config was not saved", e),
+            parent=self,
+        )
+
+    def _on_config_saved(self, path: str) -> None:
+        self.last_config_path = path
+        self.config_result.setText(f"Saved {path}.")
+        self._update_command()
+
+    def choose_config_to_open(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a run config", "", "Run configs (*.toml *.json)")
+        if path:
+            self.open_config(path)
+
+    def open_config(self, path: str) -> Worker:
+        return run_in_background(
+            lambda _c: RunConfig.load(path),
+            task="reading the run config",
+            on_result=lambda config: self._on_config_opened(path, config),
+            on_error=lambda e: self.failed.emit("Cannot open this run config", e),
+            parent=self,
+        )
+
+    def _on_config_opened(self, path: str, config: RunConfig) -> None:
+        self.session.load_config(config)
+        self.last_config_path = path
+        self.config_result.setText(f"Opened {path}: every page now shows its choices.")
+        self._update_command()
+
+    # -- open model -----------------------------------------------------------------------
+
+    def choose_model_to_open(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a model", "", "Keras models (*.keras *.h5 *.hdf5)")
+        if path:
+            self.open_model(path)
+
+    def open_model(self, path: str, *, trusted: bool = False) -> Worker:
+        self.open_result.setText(f"Opening {path}…")
+        self.busy.emit(f"Opening {Path(path).name}…")
+        worker = run_in_background(
+            lambda _c: open_model_file(path, trusted),
+            task="opening the model",
+            on_result=self._on_model_opened,
+            on_error=lambda e: self._on_open_error(path, e),
+            on_finished=lambda: self.busy.emit(""),
+            parent=self,
+        )
+        return worker
+
+    def _on_model_opened(self, trained: TrainedModel) -> None:
+        self.session.set_trained(trained)
+        params = trained.model.count_params() if hasattr(trained.model, "count_params") else None
+        size = f" ({params:,} parameters)" if params else ""
+        self.open_result.setText(f"Opened {trained.path}{size}.")
+        self.model_opened.emit(trained.path or "")
+
+    def _on_open_error(self, path: str, error: WorkerError) -> None:
+        self.open_result.setText("")
+        if error.kind == "UntrustedModel":
+            answer = self.ask_trust(path, error.sentence)
+            if answer:
+                self.open_model(path, trusted=True)
+            return
+        self.failed.emit("Cannot open this model", error)
+
+    def ask_trust(self, path: str, sentence: str) -> bool:
+        """Ask before loading code from a model file Kiln did not write (tests replace this)."""
+        answer = QMessageBox.question(
+            self,
+            "Open this model?",
+            f"{sentence}\n\nOpen {Path(path).name} anyway?",
+            QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Open
+
+    def _finetune_opened(self) -> None:
+        trained = self.session.trained
+        if trained is not None and trained.path:
+            self.finetune_requested.emit(trained.path)

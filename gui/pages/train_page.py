@@ -1,0 +1,717 @@
+"""Train page: hyperparameters, start / pause / stop, live plots and the run log.
+
+Engine events arrive as signals from the training thread. Handlers only append numbers to
+plot buffers and update labels; the plots redraw from a 25 Hz timer.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine import events as ev
+from engine.training.config import TrainConfig
+from gui.plots import LivePlot, PlotRefresher
+from gui.session import RunSummary, Session, TrainedModel
+from gui.training_runner import TrainingRunner
+from gui.widgets.forms import LearningRateSpin, combo, float_spin, int_spin, muted_label, select
+from gui.widgets.log_panel import LogPanel
+from gui.workers import WorkerError
+
+OPTIMIZERS = {
+    "adam": "Adam: adaptive per-weight steps; a safe default.",
+    "adamw": "AdamW: Adam with decoupled weight decay; often better for fine-tuning.",
+    "sgd": "SGD with momentum: simple, needs a tuned learning rate, can generalise well.",
+    "rmsprop": "RMSprop: adaptive steps, older than Adam.",
+}
+SCHEDULES = {
+    "constant": "Constant: the same learning rate for every epoch.",
+    "step": "Step: multiply the rate by a factor every few epochs.",
+    "cosine": "Cosine: glide smoothly from the rate down to near zero by the last epoch.",
+    "plateau": "On plateau: cut the rate when the validation loss stops improving.",
+}
+SMOOTHING = 0.3  # exponential moving average weight of a new batch loss point
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def metric_key(task: str, logs: dict[str, float]) -> str | None:
+    """The task's headline metric in Keras's log names: accuracy, or MAE for regression."""
+    preferred = (
+        ("accuracy", "sparse_categorical_accuracy", "binary_accuracy")
+        if task == "classification"
+        else ("mae", "mean_absolute_error")
+    )
+    for key in preferred:
+        if key in logs:
+            return key
+    others = [k for k in logs if not k.startswith("val_") and k not in ("loss", "learning_rate")]
+    return others[0] if others else None
+
+
+class TrainPage(QWidget):
+    busy = Signal(str)
+    failed = Signal(str, object)
+    run_state_changed = Signal(bool)  # True while a run is in progress
+    run_completed = Signal(object)  # RunSummary
+
+    def __init__(self, session: Session, runs_folder: str | None = None) -> None:
+        super().__init__()
+        self.session = session
+        self.runs_folder = runs_folder  # where each run keeps its folder (model, history, run.json); None: none
+        self.runner = TrainingRunner(self)
+        self.runner.event.connect(self.on_event)
+        self.runner.result.connect(self._on_result)
+        self.runner.error.connect(self._on_error)
+        self.runner.finished.connect(self._on_finished)
+        self.runner.paused_changed.connect(self._on_paused)
+        self._task = "classification"
+        self._metric: str | None = None
+        self._run_started_at = 0.0
+        self._epochs = 0
+        self._steps = 1
+        self._initial_epoch = 0
+        self._smoothed: float | None = None
+        self._overlaid_runs = 0
+        self._current_name = ""
+        self._last_failed: ev.Failed | None = None
+        self._finished_event: ev.Finished | None = None
+
+        form = self._build_form()
+        plots = self._build_plots()
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.setChildrenCollapsible(False)
+        splitter.addWidget(form)
+        splitter.addWidget(plots)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([330, 900])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 10)
+        layout.addWidget(splitter)
+
+        self.refresher = PlotRefresher([self.loss_plot, self.metric_plot, self.lr_plot], self)
+        session.config_loaded.connect(self.show_config)
+        session.engine_ready.connect(self._on_engine_ready)
+        session.dataset_changed.connect(lambda _d: self._update_buttons())
+        self.show_config(session.config)
+        self._update_buttons()
+
+    # -- layout ---------------------------------------------------------------------------
+
+    def _build_form(self) -> QWidget:
+        t = TrainConfig()
+        self.optimizer_combo = combo(OPTIMIZERS, t.optimizer, "How the weights are updated from the gradients")
+        self.lr_spin = LearningRateSpin(
+            t.learning_rate, "Learning rate: the step size. Arrow keys halve or double it; type a value such as 3e-4"
+        )
+        self.momentum_spin = float_spin(
+            t.momentum,
+            0.0,
+            0.999,
+            "Momentum (SGD, RMSprop): how much of the last step carries into the next",
+            step=0.05,
+            decimals=3,
+        )
+        self.decay_spin = float_spin(
+            t.weight_decay, 0.0, 0.5, "Weight decay (AdamW): shrinks weights each step", step=1e-4, decimals=5
+        )
+        self.schedule_combo = combo(SCHEDULES, t.schedule, "How the learning rate changes over the epochs")
+        self.step_every_spin = int_spin(t.step_every, 1, 1000, "Step schedule: epochs between two drops of the rate")
+        self.step_factor_spin = float_spin(
+            t.step_factor,
+            0.01,
+            0.99,
+            "Step and plateau schedules: the rate is multiplied by this at each drop",
+            step=0.05,
+        )
+        self.patience_spin = int_spin(
+            t.plateau_patience, 1, 100, "Plateau schedule: epochs without improvement before the rate drops"
+        )
+        self.batch_spin = int_spin(
+            t.batch_size,
+            1,
+            4096,
+            "Batch size: samples per weight update. Larger is faster per epoch but needs more memory",
+        )
+        self.epochs_spin = int_spin(t.epochs, 1, 10000, "Epochs: passes over the training split")
+        self.early_spin = int_spin(
+            t.early_stopping,
+            0,
+            1000,
+            "Early stopping: stop when the validation loss has "
+            "not improved for this many epochs, and keep the best weights (0 = off)",
+            special="off",
+            suffix=" epochs",
+        )
+        self.class_weights_check = QCheckBox("Balance classes")
+        self.class_weights_check.setToolTip("Weight the loss so rare classes count as much as common ones")
+        self.seed_spin = int_spin(t.seed, 0, 2**31 - 1, "Random seed: the same seed gives the same run")
+        self.mixed_check = QCheckBox("Mixed precision (float16)")
+        self.xla_check = QCheckBox("XLA compilation")
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("named automatically")
+        self.name_edit.setToolTip("A name for this run: it labels the curves when runs are compared")
+
+        optimizer_box = QGroupBox("Optimizer")
+        f1 = QFormLayout(optimizer_box)
+        f1.addRow("Optimizer", self.optimizer_combo)
+        f1.addRow("Learning rate", self.lr_spin)
+        f1.addRow("Momentum", self.momentum_spin)
+        f1.addRow("Weight decay", self.decay_spin)
+        f1.addRow("Schedule", self.schedule_combo)
+        f1.addRow("Drop every", self.step_every_spin)
+        f1.addRow("Drop factor", self.step_factor_spin)
+        f1.addRow("Plateau patience", self.patience_spin)
+
+        run_box = QGroupBox("Run")
+        f2 = QFormLayout(run_box)
+        f2.addRow("Epochs", self.epochs_spin)
+        f2.addRow("Batch size", self.batch_spin)
+        f2.addRow("Early stopping", self.early_spin)
+        f2.addRow("Seed", self.seed_spin)
+        f2.addRow("", self.class_weights_check)
+        f2.addRow("Name", self.name_edit)
+
+        device_box = QGroupBox("Device")
+        f3 = QVBoxLayout(device_box)
+        f3.addWidget(self.mixed_check)
+        f3.addWidget(self.xla_check)
+        self.device_note = muted_label("Waiting for TensorFlow…")
+        f3.addWidget(self.device_note)
+
+        inner = QWidget()
+        column = QVBoxLayout(inner)
+        column.setContentsMargins(0, 0, 8, 0)
+        column.addWidget(optimizer_box)
+        column.addWidget(run_box)
+        column.addWidget(device_box)
+        column.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(inner)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setMinimumWidth(300)
+
+        for widget in (self.optimizer_combo, self.schedule_combo):
+            widget.currentIndexChanged.connect(self._on_form_changed)
+        for widget in (
+            self.lr_spin,
+            self.momentum_spin,
+            self.decay_spin,
+            self.step_every_spin,
+            self.step_factor_spin,
+            self.patience_spin,
+            self.batch_spin,
+            self.epochs_spin,
+            self.early_spin,
+            self.seed_spin,
+        ):
+            widget.valueChanged.connect(self._on_form_changed)
+        for widget in (self.class_weights_check, self.mixed_check, self.xla_check):
+            widget.toggled.connect(self._on_form_changed)
+        self.mixed_check.setEnabled(False)
+        self.xla_check.setEnabled(False)
+        return scroll
+
+    def _build_plots(self) -> QWidget:
+        panel = QWidget()
+        layout = QVBoxLayout(panel)
+        layout.setContentsMargins(8, 0, 0, 0)
+
+        controls = QHBoxLayout()
+        style = self.style()
+        self.start_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay), "Start")
+        self.start_button.setProperty("role", "primary")
+        self.start_button.setToolTip("Build the model and train it (Ctrl+R)")
+        self.pause_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaPause), "Pause")
+        self.pause_button.setToolTip("Pause between two batches; resume where it stopped")
+        self.stop_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaStop), "Stop")
+        self.stop_button.setToolTip("Stop after the current batch and keep the model as it is (Ctrl+.)")
+        self.start_button.clicked.connect(self.start)
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.stop_button.clicked.connect(self.stop)
+        for button in (self.start_button, self.pause_button, self.stop_button):
+            controls.addWidget(button)
+        controls.addSpacing(12)
+        progress_column = QVBoxLayout()
+        progress_column.setSpacing(2)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(False)
+        self.progress.setFixedHeight(10)
+        self.progress_label = QLabel("Not started.")
+        progress_column.addWidget(self.progress)
+        progress_column.addWidget(self.progress_label)
+        controls.addLayout(progress_column, 1)
+        layout.addLayout(controls)
+
+        view_controls = QHBoxLayout()
+        self.log_check = QCheckBox("Log scale (loss)")
+        self.log_check.setToolTip("Show the loss on a logarithmic axis, where late small improvements are visible")
+        self.log_check.toggled.connect(lambda on: self.loss_plot.set_log_y(on))
+        self.compare_check = QCheckBox("Compare with earlier runs")
+        self.compare_check.setChecked(True)
+        self.compare_check.setToolTip("Draw the curves of this session's earlier runs, dashed, behind the live ones")
+        self.compare_check.toggled.connect(self._set_overlays_visible)
+        clear_button = QPushButton("Clear earlier runs")
+        clear_button.setToolTip("Remove the dashed curves of earlier runs")
+        clear_button.clicked.connect(self.clear_overlays)
+        save_button = QPushButton("Save plots…")
+        save_button.setToolTip("Save the three plots as PNG images")
+        save_button.clicked.connect(self._save_plots)
+        view_controls.addWidget(self.log_check)
+        view_controls.addWidget(self.compare_check)
+        view_controls.addStretch(1)
+        view_controls.addWidget(clear_button)
+        view_controls.addWidget(save_button)
+        layout.addLayout(view_controls)
+
+        self.loss_plot = LivePlot("Loss", y_label="loss")
+        self.loss_plot.add_curve("batch", "train (batches, smoothed)", color=2, width=1.5)
+        self.loss_plot.add_curve("train", "train", color=0, markers=True)
+        self.loss_plot.add_curve("val", "validation", color=1, markers=True)
+        self.metric_plot = LivePlot("Accuracy", y_label="accuracy")
+        self.metric_plot.add_curve("train", "train", color=0, markers=True)
+        self.metric_plot.add_curve("val", "validation", color=1, markers=True)
+        self.lr_plot = LivePlot("Learning rate", y_label="rate")
+        self.lr_plot.add_curve("lr", "learning rate", color=3, markers=True)
+        self.lr_plot.set_log_y(True)  # rates span decades (schedules, two phases)
+        self.log = LogPanel()
+
+        grid = QGridLayout()
+        grid.setSpacing(8)
+        grid.addWidget(self.loss_plot, 0, 0)
+        grid.addWidget(self.metric_plot, 0, 1)
+        grid.addWidget(self.lr_plot, 1, 0)
+        log_box = QGroupBox("Run log")
+        log_layout = QVBoxLayout(log_box)
+        log_layout.setContentsMargins(6, 6, 6, 6)
+        log_layout.addWidget(self.log)
+        grid.addWidget(log_box, 1, 1)
+        grid.setRowStretch(0, 3)
+        grid.setRowStretch(1, 2)
+        layout.addLayout(grid, 1)
+        return panel
+
+    # -- config <-> form ------------------------------------------------------------------
+
+    def train_config(self) -> TrainConfig:
+        current = self.session.config.train
+        has_gpu = self.session.engine is not None and self.session.engine.has_gpu
+        return TrainConfig(
+            epochs=self.epochs_spin.value(),
+            batch_size=self.batch_spin.value(),
+            optimizer=self.optimizer_combo.currentData(),
+            learning_rate=self.lr_spin.value(),
+            momentum=self.momentum_spin.value(),
+            weight_decay=self.decay_spin.value(),
+            schedule=self.schedule_combo.currentData(),
+            step_every=self.step_every_spin.value(),
+            step_factor=self.step_factor_spin.value(),
+            plateau_patience=self.patience_spin.value(),
+            early_stopping=self.early_spin.value(),
+            class_weights=self.class_weights_check.isChecked(),
+            seed=self.seed_spin.value(),
+            mixed_precision=self.mixed_check.isChecked() and has_gpu,
+            xla=self.xla_check.isChecked() and has_gpu,
+            distribution=current.distribution,
+            checkpoint=current.checkpoint,
+        )
+
+    def show_config(self, config: Any) -> None:
+        t = config.train
+        widgets = self._form_widgets()
+        for widget in widgets:
+            widget.blockSignals(True)
+        select(self.optimizer_combo, t.optimizer)
+        select(self.schedule_combo, t.schedule)
+        self.lr_spin.setValue(t.learning_rate)
+        self.momentum_spin.setValue(t.momentum)
+        self.decay_spin.setValue(t.weight_decay)
+        self.step_every_spin.setValue(t.step_every)
+        self.step_factor_spin.setValue(t.step_factor)
+        self.patience_spin.setValue(t.plateau_patience)
+        self.batch_spin.setValue(t.batch_size)
+        self.epochs_spin.setValue(t.epochs)
+        self.early_spin.setValue(t.early_stopping)
+        self.seed_spin.setValue(t.seed)
+        self.class_weights_check.setChecked(t.class_weights)
+        self.mixed_check.setChecked(t.mixed_precision)
+        self.xla_check.setChecked(t.xla)
+        for widget in widgets:
+            widget.blockSignals(False)
+        self._update_form_visibility()
+
+    def _form_widgets(self) -> list[QWidget]:
+        return [
+            self.optimizer_combo,
+            self.schedule_combo,
+            self.lr_spin,
+            self.momentum_spin,
+            self.decay_spin,
+            self.step_every_spin,
+            self.step_factor_spin,
+            self.patience_spin,
+            self.batch_spin,
+            self.epochs_spin,
+            self.early_spin,
+            self.seed_spin,
+            self.class_weights_check,
+            self.mixed_check,
+            self.xla_check,
+        ]
+
+    def _on_form_changed(self) -> None:
+        self._update_form_visibility()
+        self.session.update(train=self.train_config())
+
+    def _update_form_visibility(self) -> None:
+        optimizer = self.optimizer_combo.currentData()
+        schedule = self.schedule_combo.currentData()
+        self.momentum_spin.setEnabled(optimizer in ("sgd", "rmsprop"))
+        self.decay_spin.setEnabled(optimizer == "adamw")
+        self.step_every_spin.setEnabled(schedule == "step")
+        self.step_factor_spin.setEnabled(schedule in ("step", "plateau"))
+        self.patience_spin.setEnabled(schedule == "plateau")
+
+    def _on_engine_ready(self, info: Any) -> None:
+        self.mixed_check.setEnabled(info.has_gpu)
+        self.xla_check.setEnabled(info.has_gpu)
+        if info.has_gpu:
+            self.device_note.setText(f"Training runs on {info.device}.")
+            self.mixed_check.setToolTip("Compute in float16 on the GPU: faster, half the memory; weights stay float32")
+            self.xla_check.setToolTip("Compile the model with XLA: often faster on GPUs after a slower first epoch")
+        else:
+            self.device_note.setText("No GPU found: training runs on the CPU. Mixed precision and XLA need a GPU.")
+            for check in (self.mixed_check, self.xla_check):
+                check.setChecked(False)
+                check.setToolTip("Needs a GPU; none was found")
+
+    # -- commands -------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self.runner.running
+
+    def can_start(self) -> bool:
+        return self.session.dataset is not None and not self.runner.running
+
+    def start(self) -> bool:
+        """Start training with the session's config; False (and a note) when it cannot start."""
+        if self.runner.running:
+            return False
+        dataset = self.session.dataset
+        if dataset is None:
+            self.log.add("Load a dataset first (Data page or Ctrl+O).", "warning")
+            return False
+        self.session.update(train=self.train_config())
+        name = self.name_edit.text().strip() or self._auto_name()
+        config = self.session.update(name=name)
+        self._current_name = name
+        self._reset_for_run()
+        out_dir = None
+        if self.runs_folder:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)
+            out_dir = str(Path(self.runs_folder) / f"{stamp}-{safe}")
+        self.log.add(
+            f"Starting {name}: {config.train.epochs} epochs, batch size {config.train.batch_size}, "
+            f"{config.train.optimizer} at learning rate {config.train.learning_rate:g}."
+        )
+        self.progress_label.setText("Building the model…")
+        self.progress.setRange(0, 0)
+        self.busy.emit(f"Training {name}: building the model…")
+        self.runner.start(config, dataset, out_dir=out_dir)
+        self._update_buttons()
+        self.run_state_changed.emit(True)
+        return True
+
+    def stop(self) -> None:
+        if self.runner.running:
+            self.runner.stop()
+            self.log.add("Stopping after the current batch…")
+            self.progress_label.setText("Stopping after the current batch…")
+            self.stop_button.setEnabled(False)
+            self.pause_button.setEnabled(False)
+
+    def toggle_pause(self) -> None:
+        if not self.runner.running:
+            return
+        if self.runner.paused:
+            self.runner.resume()
+        else:
+            self.runner.pause()
+
+    def clear_overlays(self) -> None:
+        for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
+            plot.clear_overlays()
+        self._overlaid_runs = len(self.session.runs)  # cleared runs do not come back
+
+    def _auto_name(self) -> str:
+        recipe = self.session.config.model
+        if recipe.kind == "finetune":
+            base = "finetune-" + Path(str(recipe.backbone or "backbone")).name.split(":")[-1][:24]
+        else:
+            base = f"scratch-{recipe.arch}"
+        return f"{base}-{len(self.session.runs) + 1}"
+
+    def _reset_for_run(self) -> None:
+        self._add_overlays_for_earlier_runs()
+        for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
+            plot.reset()
+            plot.clear_markers()
+        self._smoothed = None
+        self._metric = None
+        self._last_failed = None
+        self._finished_event = None
+        self.progress.setValue(0)
+        self.refresher.start()
+
+    def _add_overlays_for_earlier_runs(self) -> None:
+        current = self.session.dataset.source if self.session.dataset is not None else ""
+        for summary in self.session.runs[self._overlaid_runs :]:
+            if summary.dataset != current:
+                continue  # curves on other data are not comparable
+            history = summary.history
+            epochs = [float(i + 1) for i in range(len(history.get("loss", [])))]
+            self.loss_plot.add_overlay(f"{summary.name} train", epochs, history.get("loss", []), color=0)
+            if "val_loss" in history:
+                self.loss_plot.add_overlay(f"{summary.name} val", epochs, history["val_loss"], color=1)
+            key = metric_key(self._task, history)
+            if key:
+                self.metric_plot.add_overlay(f"{summary.name} train", epochs, history[key], color=0)
+                if f"val_{key}" in history:
+                    self.metric_plot.add_overlay(f"{summary.name} val", epochs, history[f"val_{key}"], color=1)
+            if "learning_rate" in history:
+                self.lr_plot.add_overlay(summary.name, epochs, history["learning_rate"], color=3)
+        self._overlaid_runs = len(self.session.runs)
+        self._set_overlays_visible(self.compare_check.isChecked())
+
+    def _set_overlays_visible(self, visible: bool) -> None:
+        for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
+            plot.set_overlays_visible(visible)
+
+    def _save_plots(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Save plots into folder")
+        if not folder:
+            return
+        name = self._current_name or "plots"
+        try:
+            paths = [
+                plot.save_png(Path(folder) / f"{name}-{key}.png")
+                for key, plot in (("loss", self.loss_plot), ("metric", self.metric_plot), ("lr", self.lr_plot))
+            ]
+        except OSError as exc:
+            self.failed.emit("Cannot save the plots", WorkerError(f"The plots could not be saved: {exc}.", "", True))
+            return
+        self.log.add(f"Saved {len(paths)} plots to {folder}.", "success")
+
+    # -- engine events --------------------------------------------------------------------
+
+    def on_event(self, event: Any) -> None:
+        if isinstance(event, ev.BatchEnd):
+            self._on_batch(event)
+        elif isinstance(event, ev.EpochEnd):
+            self._on_epoch(event)
+        elif isinstance(event, ev.RunStarted):
+            self._on_run_started(event)
+        elif isinstance(event, ev.PhaseStarted):
+            for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
+                plot.add_marker(float(event.first_epoch), event.name)
+            self.log.add(
+                f"Phase {event.index + 1} of {event.count}: {event.name} (epochs {event.first_epoch + 1}"
+                f"-{event.last_epoch + 1}). {event.description}".strip()
+            )
+        elif isinstance(event, ev.RunWarning):
+            self.log.add(event.message, "warning")
+        elif isinstance(event, ev.Progress):
+            self.progress_label.setText(event.message or f"{event.task}…")
+        elif isinstance(event, ev.Finished):
+            self._finished_event = event
+        elif isinstance(event, ev.Failed):
+            self._last_failed = event
+            self.log.add(event.message, "error")
+
+    def _on_run_started(self, event: ev.RunStarted) -> None:
+        self._task = event.dataset.get("task", "classification")
+        self._epochs = event.epochs
+        self._steps = max(1, event.steps_per_epoch)
+        self._initial_epoch = event.initial_epoch
+        self._run_started_at = time.perf_counter()
+        self.metric_plot.set_title(
+            "Mean absolute error" if self._task == "regression" else "Accuracy",
+            "MAE" if self._task == "regression" else "accuracy",
+        )
+        self.progress.setRange(0, 1000)
+        params = event.model.get("params")
+        trainable = event.model.get("trainable_params")
+        size = f"{params:,} parameters ({trainable:,} trainable)" if params is not None else "model built"
+        self.log.add(
+            f"{event.model.get('name', 'Model')}: {size}; {event.steps_per_epoch} batches per epoch on {event.device}."
+        )
+        self.busy.emit(f"Training {event.run_name} on {event.device}")
+
+    def _on_batch(self, event: ev.BatchEnd) -> None:
+        loss = event.logs.get("loss")
+        x = event.epoch + (event.batch + 1) / max(1, event.steps)
+        if loss is not None and math.isfinite(loss):
+            self._smoothed = loss if self._smoothed is None else (1 - SMOOTHING) * self._smoothed + SMOOTHING * loss
+            self.loss_plot.append("batch", x, self._smoothed)
+        self._steps = max(1, event.steps)
+        self._show_progress(event.epoch, event.batch + 1)
+
+    def _on_epoch(self, event: ev.EpochEnd) -> None:
+        logs = event.logs
+        x = float(event.epoch + 1)
+        if self._metric is None:
+            self._metric = metric_key(self._task, logs)
+        if "loss" in logs:
+            self.loss_plot.append("train", x, logs["loss"])
+        if "val_loss" in logs:
+            self.loss_plot.append("val", x, logs["val_loss"])
+        if self._metric:
+            if self._metric in logs:
+                self.metric_plot.append("train", x, logs[self._metric])
+            if f"val_{self._metric}" in logs:
+                self.metric_plot.append("val", x, logs[f"val_{self._metric}"])
+        self.lr_plot.append("lr", x, event.learning_rate)
+        self._epochs = event.epochs
+        self._show_progress(event.epoch + 1, 0)
+        loss = logs.get("loss", math.nan)
+        parts = [f"Epoch {event.epoch + 1}/{event.epochs} ({event.seconds:.1f} s): loss {loss:.4f}"]
+        if "val_loss" in logs:
+            parts.append(f"val loss {logs['val_loss']:.4f}")
+        if self._metric and self._metric in logs:
+            parts.append(f"{self._metric} {logs[self._metric]:.4f}")
+        if self._metric and f"val_{self._metric}" in logs:
+            parts.append(f"val {self._metric} {logs[f'val_{self._metric}']:.4f}")
+        self.log.add(", ".join(parts))
+
+    def _show_progress(self, epoch: int, batch: int) -> None:
+        total = max(1, (self._epochs - self._initial_epoch) * self._steps)
+        done = max(0, (epoch - self._initial_epoch) * self._steps + batch)
+        fraction = min(1.0, done / total)
+        self.progress.setValue(int(fraction * 1000))
+        elapsed = time.perf_counter() - self._run_started_at
+        eta = f" · ETA {format_duration(elapsed * (1 - fraction) / fraction)}" if fraction > 0.01 else ""
+        shown_epoch = min(self._epochs, epoch + (1 if batch else 0))
+        paused = " · paused" if self.runner.paused else ""
+        self.progress_label.setText(
+            f"Epoch {max(1, shown_epoch)}/{self._epochs} · batch {batch}/{self._steps} · "
+            f"{format_duration(elapsed)} elapsed{eta}{paused}"
+        )
+
+    # -- run end --------------------------------------------------------------------------
+
+    def _on_result(self, result: Any) -> None:
+        name = self._current_name
+        summary = RunSummary(
+            name, dict(result.history), dict(result.metrics), result.reason, getattr(result.dataset, "source", "")
+        )
+        self.session.set_trained(
+            TrainedModel(
+                result.model,
+                name,
+                result.image_size,
+                dict(result.record),
+                "run",
+                str(result.out_dir) if result.out_dir else None,
+            )
+        )
+        self.session.add_run(summary)
+        words = {
+            "completed": "finished",
+            "stopped": "stopped by you",
+            "early_stopping": "stopped early (no improvement)",
+            "nan": "stopped: the loss became NaN",
+        }
+        metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
+        level = "warning" if result.reason == "nan" else "success"
+        self.log.add(f"{name} {words.get(result.reason, result.reason)} after {result.seconds:.1f} s. {metrics}", level)
+        if result.out_dir:
+            self.log.add(f"Run folder: {result.out_dir}")
+        self.run_completed.emit(summary)
+
+    def _on_error(self, error: WorkerError) -> None:
+        if self._last_failed is not None and not error.user_error:
+            error = WorkerError(
+                self._last_failed.message, self._last_failed.details or error.details, False, error.kind
+            )
+        elif self._last_failed is None:
+            self.log.add(error.sentence, "error")
+        self.failed.emit("Training failed", error)
+
+    def _on_finished(self) -> None:
+        self.refresher.stop()
+        self.progress.setRange(0, 1000)
+        if self._finished_event is not None:
+            self.progress_label.setText(
+                f"Done: {self._finished_event.reason.replace('_', ' ')} after "
+                f"{format_duration(self._finished_event.seconds)}."
+            )
+            if self._finished_event.reason == "completed":
+                self.progress.setValue(1000)
+        else:
+            self.progress_label.setText("The run did not finish; see the log.")
+        self._on_paused(False)
+        self._update_buttons()
+        self.busy.emit("")
+        self.run_state_changed.emit(False)
+
+    def _on_paused(self, paused: bool) -> None:
+        style = self.style()
+        if paused:
+            self.pause_button.setText("Resume")
+            self.pause_button.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay))
+            self.progress_label.setText(self.progress_label.text() + " · paused")
+            self.busy.emit("Training paused")
+        else:
+            self.pause_button.setText("Pause")
+            self.pause_button.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_MediaPause))
+
+    def _update_buttons(self) -> None:
+        running = self.runner.running
+        self.start_button.setEnabled(self.session.dataset is not None and not running)
+        if self.session.dataset is None:
+            self.start_button.setToolTip("Load a dataset first (Ctrl+O)")
+        else:
+            self.start_button.setToolTip("Build the model and train it (Ctrl+R)")
+        self.pause_button.setEnabled(running)
+        self.stop_button.setEnabled(running)
+        for widget in self._form_widgets():
+            widget.setEnabled(not running)
+        if not running:
+            self._update_form_visibility()
+            if self.session.engine is not None:
+                self.mixed_check.setEnabled(self.session.engine.has_gpu)
+                self.xla_check.setEnabled(self.session.engine.has_gpu)
+            else:
+                self.mixed_check.setEnabled(False)
+                self.xla_check.setEnabled(False)

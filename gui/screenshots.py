@@ -1,0 +1,206 @@
+"""Render every page with real data to PNG: ``python -m gui.screenshots OUTDIR``.
+
+Drives the real window through the demo datasets (digits for images, housing for a
+regression table): scan, build, train a few epochs, evaluate, and grabs each page at
+1280x800. Used to review the look, and by the docs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+
+SIZE = (1280, 800)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 120.0, what: str = "") -> None:
+    """Process events until ``condition()`` holds; raise TimeoutError after ``timeout`` seconds."""
+    app = QApplication.instance()
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what or 'the window'}")
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def settle(seconds: float = 0.3) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        QApplication.instance().processEvents()
+        time.sleep(0.01)
+
+
+def grab(widget: QWidget, path: Path) -> Path:
+    settle()
+    if not widget.grab().save(str(path), "PNG"):
+        raise OSError(f"could not write {path}")
+    print(path)
+    return path
+
+
+def make_picture_folder(root: Path, per_class: int = 40) -> Path:
+    """A folder of PNGs, one sub-folder per class, from the generated shapes demo, plus two bad files."""
+    from PIL import Image
+
+    from engine.data.demo import SHAPE_CLASSES, shapes_arrays
+
+    x, y = shapes_arrays(count=per_class * len(SHAPE_CLASSES))
+    for name in SHAPE_CLASSES:
+        (root / name).mkdir(parents=True, exist_ok=True)
+    for i, (image, label) in enumerate(zip(x, y)):
+        Image.fromarray(np.asarray(image, dtype=np.uint8)).save(root / SHAPE_CLASSES[label] / f"{i:04d}.png")
+    (root / "circle" / "notes.png").write_bytes(b"this is not an image")
+    (root / "square" / "empty.png").write_bytes(b"")
+    return root
+
+
+def render_all(out_dir: Path, *, epochs: int = 4) -> list[Path]:
+    from gui import theme
+    from gui.app import create_window
+    from gui.settings import AppSettings
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scratch_dir = Path(tempfile.mkdtemp(prefix="kiln-screens-"))
+    settings = AppSettings(str(scratch_dir / "settings.ini"))
+    settings.set_theme("light")
+    window = create_window(settings, runs_folder=str(scratch_dir / "runs"))
+    window.resize(*SIZE)
+    window.show()
+    window.load_engine()
+    shots: list[Path] = []
+    shots.append(grab(window, out_dir / "01-start.png"))
+    wait_until(lambda: window.session.engine is not None, 180, "TensorFlow")
+
+    # Data: digits, with augmentation switched on to show the preview.
+    window.open_dataset("demo:digits")
+    wait_until(lambda: window.session.dataset is not None, 60, "the digits scan")
+    page = window.data_page
+    page.rotation_spin.setValue(0.08)
+    page.zoom_spin.setValue(0.15)
+    page.refresh_augment_preview()
+    wait_until(lambda: page.augment_preview.count > 0, 60, "the augmentation preview")
+    wait_until(lambda: page.thumbnails.rows > 0, 30, "thumbnails")
+    shots.append(grab(window, out_dir / "02-data-images.png"))
+    page.rotation_spin.setValue(0.0)
+    page.zoom_spin.setValue(0.0)
+
+    # An image folder with a few broken files: the kind, classes and the problems list.
+    folder = make_picture_folder(scratch_dir / "shapes")
+    window.open_dataset(str(folder))
+    wait_until(
+        lambda: window.session.dataset is not None and window.session.dataset.source == str(folder),
+        60,
+        "the folder scan",
+    )
+    wait_until(lambda: page.thumbnails.rows > 0, 30, "folder thumbnails")
+    shots.append(grab(window, out_dir / "02b-data-folder.png"))
+    window.open_dataset("demo:digits")
+    wait_until(lambda: window.session.dataset.source == "demo:digits", 60, "the digits scan")
+
+    # Model: from scratch (a small CNN), parameters counted.
+    window.go_to(1)
+    model_page = window.model_page
+    model_page.scratch.preset_combo.setCurrentIndex(model_page.scratch.preset_combo.findData("cnn"))
+    model_page.scratch.width_spin.setValue(16)
+    worker = model_page.count_parameters()
+    wait_until(
+        lambda: worker is not None and not worker.running and "parameters" in model_page.params_label.text(),
+        60,
+        "the parameter count",
+    )
+    shots.append(grab(window, out_dir / "03-model-scratch.png"))
+
+    # Train twice (the second run overlays the first): live plots, log.
+    window.session.update(train={"epochs": epochs})
+    window.train_page.show_config(window.session.config)
+    window.go_to(2)
+    for _ in range(2):
+        window.start_training()
+        wait_until(lambda: not window.train_page.running, 300, "training")
+        window.train_page.lr_spin.setValue(window.train_page.lr_spin.value() * 3)
+    shots.append(grab(window, out_dir / "04-train.png"))
+
+    window.go_to(3)
+    wait_until(lambda: window.session.evaluation is not None, 60, "evaluation")
+    sample = window.session.dataset.loader.read(np.array([int(window.session.dataset.splits["val"][5])]))[0]
+    window.evaluate_page.try_array(sample)
+    wait_until(lambda: bool(window.evaluate_page.try_it.bars.predictions), 30, "a prediction")
+    shots.append(grab(window, out_dir / "05-evaluate-classification.png"))
+
+    window.go_to(4)
+    shots.append(grab(window, out_dir / "06-export.png"))
+
+    # Fine-tuning the demo backbone.
+    window.go_to(1)
+    model_page.use_backbone("demo")
+    worker = model_page.count_parameters()
+    wait_until(lambda: worker is not None and not worker.running, 120, "the fine-tuned model")
+    shots.append(grab(window, out_dir / "07-model-finetune.png"))
+
+    # A regression table: housing.
+    window.open_dataset("demo:housing")
+    wait_until(
+        lambda: window.session.dataset is not None and window.session.dataset.source == "demo:housing",
+        60,
+        "the housing scan",
+    )
+    settle(0.5)
+    shots.append(grab(window, out_dir / "08-data-table.png"))
+    model_page.scratch.radio.setChecked(True)
+    model_page.scratch.preset_combo.setCurrentIndex(model_page.scratch.preset_combo.findData("mlp"))
+    window.session.update(train={"epochs": max(epochs * 5, 20), "learning_rate": 1e-2})
+    window.train_page.show_config(window.session.config)
+    window.train_page.clear_overlays()
+    window.start_training()
+    wait_until(lambda: not window.train_page.running, 300, "regression training")
+    window.go_to(3)
+    wait_until(lambda: window.session.evaluation is not None, 60, "regression evaluation")
+    shots.append(grab(window, out_dir / "09-evaluate-regression.png"))
+
+    # Dark theme, and what a failure looks like.
+    window.go_to(2)
+    theme.apply_theme(QApplication.instance(), "dark")
+    shots.append(grab(window, out_dir / "10-train-dark.png"))
+    theme.apply_theme(QApplication.instance(), "light")
+    from gui.workers import WorkerError
+
+    dialog = window.show_failure(
+        "Cannot use this data",
+        WorkerError(
+            "3 files skipped: truncated JPEG in cats/img_12.jpg, zero bytes in dogs/d_3.png, and 1 more; "
+            "and the folder 'birds' holds no images, so Kiln cannot train on it.",
+            "Traceback (most recent call last): ...",
+            True,
+            "DataError",
+        ),
+    )
+    settle()
+    shots.append(grab(dialog, out_dir / "11-error-dialog.png"))
+    dialog.close()
+    window.close()
+    return shots
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        print("usage: python -m gui.screenshots OUTDIR", file=sys.stderr)
+        return 2
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("Kiln")
+    render_all(Path(argv[0]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

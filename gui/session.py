@@ -1,0 +1,101 @@
+"""The state one window works on: the run config being edited, the dataset, the model.
+
+Pages edit the `RunConfig` through :meth:`Session.update` and listen to the signals to
+refresh. The session holds engine objects (a `Dataset`, a Keras model) only to hand them
+back to the engine in a worker; the UI thread never computes with them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from engine.training.config import RunConfig
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What the startup worker found once TensorFlow was imported."""
+
+    device: str  # "GPU: NVIDIA H100" or "CPU"
+    gpus: tuple[str, ...]
+    tensorflow: str
+    keras: str
+
+    @property
+    def has_gpu(self) -> bool:
+        return bool(self.gpus)
+
+
+@dataclass
+class TrainedModel:
+    """A model the user can evaluate, try and save: from a run in this session or a file."""
+
+    model: Any  # keras.Model, only ever touched by workers
+    name: str
+    image_size: tuple[int, int] | None
+    record: dict[str, Any] = field(default_factory=dict)  # the run record saved beside exports
+    source: str = "run"  # run | file
+    path: str | None = None
+
+
+@dataclass
+class RunSummary:
+    """A finished run's curves, kept for overlays on later runs."""
+
+    name: str
+    history: dict[str, list[float]]
+    metrics: dict[str, float]
+    reason: str
+    dataset: str = ""  # the data source it trained on: only runs on the same data are compared
+
+
+class Session(QObject):
+    config_changed = Signal(object)  # RunConfig, after any update
+    config_loaded = Signal(object)  # RunConfig, replaced wholesale (opened from a file): pages re-read it
+    dataset_changed = Signal(object)  # Dataset or None
+    model_changed = Signal(object)  # TrainedModel or None
+    run_finished = Signal(object)  # RunSummary
+    engine_ready = Signal(object)  # EngineInfo
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.config = RunConfig()
+        self.dataset: Any = None
+        self.trained: TrainedModel | None = None
+        self.runs: list[RunSummary] = []
+        self.engine: EngineInfo | None = None
+        self.evaluation: Any = None  # the last EvaluationReport
+
+    def update(self, **sections: Any) -> RunConfig:
+        """Merge changes into the config (``update(train={"epochs": 3})``) and announce them."""
+        new = self.config.replace(**sections)
+        if new != self.config:
+            self.config = new
+            self.config_changed.emit(new)
+        return new
+
+    def load_config(self, config: RunConfig) -> None:
+        self.config = config
+        self.config_loaded.emit(config)
+        self.config_changed.emit(config)
+
+    def set_dataset(self, dataset: Any) -> None:
+        self.dataset = dataset
+        self.evaluation = None
+        self.dataset_changed.emit(dataset)
+
+    def set_trained(self, trained: TrainedModel | None) -> None:
+        self.trained = trained
+        self.evaluation = None
+        self.model_changed.emit(trained)
+
+    def add_run(self, summary: RunSummary) -> None:
+        self.runs.append(summary)
+        self.run_finished.emit(summary)
+
+    def set_engine(self, info: EngineInfo) -> None:
+        self.engine = info
+        self.engine_ready.emit(info)

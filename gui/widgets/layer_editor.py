@@ -1,0 +1,216 @@
+"""The from-scratch layer list editor: add, remove, reorder and edit `LayerSpec` rows.
+
+Each row's cells are real editors (combo boxes, spin boxes). Only the fields that matter
+for a row's layer type are enabled, so a dropout row shows its rate and a conv row its
+filters, kernel and activation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QSizePolicy,
+    QTableWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.training.config import LayerSpec
+from gui.widgets.forms import float_spin, int_spin
+
+LAYER_LABELS = {
+    "dense": "Dense",
+    "conv2d": "Conv2D",
+    "residual": "Residual block",
+    "maxpool": "Max pooling",
+    "avgpool": "Average pooling",
+    "globalpool": "Global pooling",
+    "flatten": "Flatten",
+    "dropout": "Dropout",
+    "batchnorm": "Batch norm",
+}
+# Which LayerSpec fields each type uses (the rest are greyed out).
+FIELDS = {
+    "dense": {"units", "activation", "init"},
+    "conv2d": {"units", "kernel", "activation", "init"},
+    "residual": {"units", "kernel", "activation", "init"},
+    "dropout": {"rate"},
+}
+DEFAULTS = {
+    "dense": LayerSpec("dense", units=64),
+    "conv2d": LayerSpec("conv2d", units=32, kernel_size=3),
+    "residual": LayerSpec("residual", units=32, kernel_size=3),
+    "dropout": LayerSpec("dropout", rate=0.25),
+}
+COLUMNS = ["Layer", "Units / filters", "Kernel", "Activation", "Rate", "Initializer"]
+
+
+class LayerEditor(QWidget):
+    changed = Signal()  # the list was edited by the user
+
+    def __init__(self, activations: tuple[str, ...], initializers: dict[str, str]) -> None:
+        super().__init__()
+        self.activations = activations
+        self.initializers = initializers
+        self._specs: list[LayerSpec] = []
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().setDefaultSectionSize(28)
+        header = self.table.horizontalHeader()
+        # Columns share the width: the table never forces its card wider than the window.
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(40)
+        self.table.setMinimumWidth(0)
+        self.table.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Expanding)
+
+        self.add_button = QToolButton()
+        self.add_button.setText("Add")
+        self.add_button.setToolTip("Add a layer below the selected one")
+        self.add_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.add_button)
+        for kind, label in LAYER_LABELS.items():
+            action = menu.addAction(label)
+            action.triggered.connect(lambda _=False, k=kind: self.add_layer(k))
+        self.add_button.setMenu(menu)
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.setToolTip("Remove the selected layer")
+        self.up_button = QPushButton("Up")
+        self.up_button.setToolTip("Move the selected layer one place towards the input")
+        self.down_button = QPushButton("Down")
+        self.down_button.setToolTip("Move the selected layer one place towards the output")
+        self.remove_button.clicked.connect(self.remove_selected)
+        self.up_button.clicked.connect(lambda: self.move_selected(-1))
+        self.down_button.clicked.connect(lambda: self.move_selected(1))
+
+        buttons = QHBoxLayout()
+        for button in (self.add_button, self.remove_button, self.up_button, self.down_button):
+            buttons.addWidget(button)
+        self.note = QLabel("")
+        self.note.setProperty("role", "muted")
+        self.note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # may be cut, never widens
+        buttons.addWidget(self.note, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+
+    def set_note(self, text: str) -> None:
+        self.note.setText(text)
+
+    # -- list -----------------------------------------------------------------------------
+
+    def specs(self) -> tuple[LayerSpec, ...]:
+        return tuple(self._specs)
+
+    def set_specs(self, specs: tuple[LayerSpec, ...] | list[LayerSpec]) -> None:
+        self._specs = list(specs)
+        self._rebuild()
+
+    def add_layer(self, kind: str) -> None:
+        row = self.table.currentRow()
+        at = row + 1 if row >= 0 else len(self._specs)
+        self._specs.insert(at, DEFAULTS.get(kind, LayerSpec(kind)))
+        self._rebuild()
+        self.table.selectRow(at)
+        self.changed.emit()
+
+    def remove_selected(self) -> None:
+        row = self.table.currentRow()
+        if 0 <= row < len(self._specs):
+            del self._specs[row]
+            self._rebuild()
+            self.table.selectRow(min(row, len(self._specs) - 1))
+            self.changed.emit()
+
+    def move_selected(self, offset: int) -> None:
+        row = self.table.currentRow()
+        target = row + offset
+        if 0 <= row < len(self._specs) and 0 <= target < len(self._specs):
+            self._specs[row], self._specs[target] = self._specs[target], self._specs[row]
+            self._rebuild()
+            self.table.selectRow(target)
+            self.changed.emit()
+
+    # -- rows -----------------------------------------------------------------------------
+
+    def _rebuild(self) -> None:
+        self.table.setRowCount(len(self._specs))
+        for row, spec in enumerate(self._specs):
+            self._fill_row(row, spec)
+
+    def _fill_row(self, row: int, spec: LayerSpec) -> None:
+        used = FIELDS.get(spec.type, set())
+        kind = QComboBox()
+        for name, label in LAYER_LABELS.items():
+            kind.addItem(label, name)
+        kind.setCurrentIndex(max(0, kind.findData(spec.type)))
+        kind.setToolTip("The layer's type")
+        kind.currentIndexChanged.connect(lambda _i, r=row, w=kind: self._edit(r, type=w.currentData()))
+
+        units = int_spin(spec.units or 1, 1, 8192, "Dense: units (outputs). Conv2D / residual: filters (channels)")
+        units.valueChanged.connect(lambda v, r=row: self._edit(r, units=v))
+        kernel = int_spin(spec.kernel_size, 1, 11, "Convolution kernel size (k x k)", step=2)
+        kernel.valueChanged.connect(lambda v, r=row: self._edit(r, kernel_size=v))
+        activation = QComboBox()
+        for name in self.activations:
+            activation.addItem(name, name)
+        activation.setCurrentIndex(max(0, activation.findData(spec.activation)))
+        activation.setToolTip("The non-linearity after the layer")
+        activation.currentIndexChanged.connect(
+            lambda _i, r=row, w=activation: self._edit(r, activation=w.currentData())
+        )
+        rate = float_spin(
+            spec.rate, 0.0, 0.95, "Dropout: share of units switched off at random while training", step=0.05
+        )
+        rate.valueChanged.connect(lambda v, r=row: self._edit(r, rate=v))
+        init = QComboBox()
+        init.addItem("model's", None)
+        for name, explanation in self.initializers.items():
+            init.addItem(name.replace("_", " "), name)
+            init.setItemData(init.count() - 1, explanation, role=3)
+        init.setCurrentIndex(max(0, init.findData(spec.kernel_initializer)))
+        init.setToolTip("This layer's weight initializer; \"model's\" uses the one chosen for the whole model")
+        init.currentIndexChanged.connect(lambda _i, r=row, w=init: self._edit(r, kernel_initializer=w.currentData()))
+
+        for column, (widget, field) in enumerate(
+            [
+                (kind, "type"),
+                (units, "units"),
+                (kernel, "kernel"),
+                (activation, "activation"),
+                (rate, "rate"),
+                (init, "init"),
+            ]
+        ):
+            if field != "type":
+                widget.setEnabled(field in used)
+            self.table.setCellWidget(row, column, widget)
+
+    def _edit(self, row: int, **change: object) -> None:
+        if not 0 <= row < len(self._specs):
+            return
+        spec = dataclasses.replace(self._specs[row], **change)
+        if "type" in change:
+            defaults = DEFAULTS.get(spec.type)
+            if defaults is not None and spec.units <= 0:
+                spec = dataclasses.replace(spec, units=defaults.units)
+            if spec.type == "dropout" and spec.rate <= 0:
+                spec = dataclasses.replace(spec, rate=0.25)
+            self._specs[row] = spec
+            self._fill_row(row, spec)  # different fields apply now
+        else:
+            self._specs[row] = spec
+        self.changed.emit()

@@ -1,0 +1,159 @@
+"""One worker abstraction for everything that must not run on the UI thread.
+
+A `Worker` runs one callable on its own `QThread` and reports through a fixed set of
+signals: ``started``, ``progress``, ``result``, ``error``, ``finished``. Signals carry plain
+Python values (engine events, dicts, numbers, NumPy arrays for thumbnails) and never
+widgets. The callable gets a `WorkerContext` for progress reports and cancellation, so it
+stays ignorant of Qt.
+
+Why a thread per worker rather than a pool: Keras keeps some state per thread, and the
+training job must build, compile and fit in one thread it owns for its whole life.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+# Workers that are still running are kept alive here: a worker dropped by its owner must not
+# be garbage-collected while its thread runs.
+_LIVE_WORKERS: set[Worker] = set()
+
+
+@dataclass(frozen=True)
+class WorkerError:
+    """What went wrong, in a sentence the user can act on, plus the details for a fold."""
+
+    sentence: str
+    details: str
+    user_error: bool  # True: the input was unusable (KilnError); False: a bug or environment problem
+    kind: str = ""  # the exception's class name
+
+
+class WorkerContext:
+    """Handed to the worker's callable: report progress, check for cancellation."""
+
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
+        self.cancel_event = threading.Event()
+
+    def progress(self, value: Any) -> None:
+        """Report one plain value (an engine event, a number, a dict) to the UI thread."""
+        self._worker.progress.emit(value)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+
+class _WorkerThread(QThread):
+    def __init__(self, worker: Worker) -> None:
+        super().__init__()
+        self._worker = worker
+
+    def run(self) -> None:  # runs on the new thread
+        self._worker._run()
+
+
+class Worker(QObject):
+    """Run ``fn(context)`` on a background thread; results come back as signals."""
+
+    started = Signal()
+    progress = Signal(object)
+    result = Signal(object)
+    error = Signal(object)  # WorkerError
+    finished = Signal()
+
+    def __init__(self, fn: Callable[[WorkerContext], Any], *, task: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.task = task  # what it is doing, in words for the status bar ("scanning the dataset")
+        self._fn = fn
+        self.context = WorkerContext(self)
+        self._thread = _WorkerThread(self)
+        self._thread.setObjectName(f"kiln-worker: {task}")
+        self._thread.finished.connect(self._on_thread_finished)
+        self._running = False
+
+    def start(self) -> Worker:
+        _LIVE_WORKERS.add(self)
+        self._running = True
+        self._thread.start()
+        return self
+
+    def cancel(self) -> None:
+        """Ask the callable to stop; it decides when (it watches ``context.cancel_event``)."""
+        self.context.cancel_event.set()
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def wait(self, milliseconds: int = 30_000) -> bool:
+        """Block until the thread ends (tests, shutdown). True when it ended in time."""
+        return self._thread.wait(milliseconds)
+
+    def _run(self) -> None:
+        self.started.emit()
+        try:
+            value = self._fn(self.context)
+        except BaseException as exc:  # noqa: BLE001 - every failure must reach the UI, not kill the thread
+            self.error.emit(describe_exception(exc, self.task))
+        else:
+            self.result.emit(value)
+
+    def _on_thread_finished(self) -> None:
+        self._running = False
+        self.finished.emit()
+        _LIVE_WORKERS.discard(self)
+
+
+def describe_exception(exc: BaseException, task: str) -> WorkerError:
+    """Turn an exception into the sentence and details the error dialog shows."""
+    from engine.errors import KilnError
+
+    details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    if isinstance(exc, KilnError):
+        return WorkerError(exc.sentence, details, True, type(exc).__name__)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, MemoryError):
+        sentence = f"Kiln ran out of memory while {task}. Try a smaller batch size, image size or model."
+    elif isinstance(exc, OSError):
+        sentence = f"A file problem stopped {task}: {text}. Check the path exists and you may write there."
+    else:
+        sentence = (
+            f"Something went wrong while {task} ({type(exc).__name__}: {text}). "
+            "Your data and settings are untouched; the details below help when reporting it."
+        )
+    return WorkerError(sentence, details, False, type(exc).__name__)
+
+
+def run_in_background(
+    fn: Callable[[WorkerContext], Any],
+    *,
+    task: str,
+    on_result: Callable[[Any], None] | None = None,
+    on_error: Callable[[WorkerError], None] | None = None,
+    on_progress: Callable[[Any], None] | None = None,
+    on_finished: Callable[[], None] | None = None,
+    parent: QObject | None = None,
+) -> Worker:
+    """Create, wire and start a worker in one call."""
+    worker = Worker(fn, task=task, parent=parent)
+    if on_result is not None:
+        worker.result.connect(on_result)
+    if on_error is not None:
+        worker.error.connect(on_error)
+    if on_progress is not None:
+        worker.progress.connect(on_progress)
+    if on_finished is not None:
+        worker.finished.connect(on_finished)
+    return worker.start()
+
+
+def running_workers() -> list[Worker]:
+    return [w for w in _LIVE_WORKERS if w.running]

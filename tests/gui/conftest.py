@@ -1,0 +1,117 @@
+"""GUI tests run offscreen with pytest-qt; each test gets its own settings file and run folder."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any Qt import: no screen on CI
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import time  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+TIMEOUT_MS = 120_000
+
+
+@pytest.fixture
+def settings(tmp_path: Path):
+    from gui.settings import AppSettings
+
+    return AppSettings(str(tmp_path / "settings.ini"))
+
+
+@pytest.fixture
+def window(qtbot, settings, tmp_path: Path) -> Iterator:
+    """The real main window, shown, with TensorFlow loaded."""
+    from gui.app import create_window
+
+    win = create_window(settings, runs_folder=str(tmp_path / "runs"))
+    win.confirm_stop_training = lambda: True  # no modal question in tests
+    qtbot.addWidget(win)
+    win.resize(1280, 800)
+    win.show()
+    win.load_engine()
+    qtbot.waitUntil(lambda: win.session.engine is not None, timeout=TIMEOUT_MS)
+    yield win
+    if win.train_page.running:
+        win.train_page.stop()
+        win.train_page.runner.wait(60_000)
+    from gui.workers import running_workers
+
+    for worker in running_workers():
+        worker.cancel()
+        worker.wait(30_000)
+    QApplication.processEvents()
+
+
+@pytest.fixture
+def load_demo(qtbot) -> Callable:
+    def load(win, name: str = "demo:digits"):
+        win.open_dataset(name)
+        qtbot.waitUntil(
+            lambda: win.session.dataset is not None and win.session.dataset.source == name, timeout=TIMEOUT_MS
+        )
+        return win.session.dataset
+
+    return load
+
+
+@pytest.fixture
+def train(qtbot) -> Callable:
+    """Start a run with ``epochs`` and wait until it has ended."""
+
+    def run(win, epochs: int = 2, **train_changes):
+        win.session.update(train={"epochs": epochs, **train_changes})
+        win.train_page.show_config(win.session.config)
+        assert win.train_page.start()
+        qtbot.waitUntil(lambda: not win.train_page.running, timeout=TIMEOUT_MS)
+
+    return run
+
+
+@pytest.fixture
+def tiny_model() -> Callable:
+    return small_scratch_model
+
+
+@pytest.fixture
+def image_folder() -> Callable:
+    return make_image_folder
+
+
+def small_scratch_model(win) -> None:
+    """A tiny MLP: GUI tests test the GUI, not the model."""
+    scratch = win.model_page.scratch
+    scratch.radio.setChecked(True)
+    scratch.preset_combo.setCurrentIndex(scratch.preset_combo.findData("mlp"))
+    scratch.depth_spin.setValue(1)
+    scratch.width_spin.setValue(16)
+
+
+def make_image_folder(root: Path, classes: dict[str, int], *, broken: int = 1) -> Path:
+    """Class sub-folders of small PNGs, plus ``broken`` files that are not images."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for index, (name, count) in enumerate(classes.items()):
+        folder = root / name
+        folder.mkdir(parents=True)
+        for i in range(count):
+            pixels = rng.integers(0, 60, (16, 16, 3), dtype=np.uint8)
+            pixels[:, index * 4 : index * 4 + 4] = 230  # a class-specific bright stripe
+            Image.fromarray(pixels).save(folder / f"{name}_{i}.png")
+    first = root / next(iter(classes))
+    for i in range(broken):
+        (first / f"broken_{i}.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    return root
+
+
+def wait_seconds(qtbot, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        qtbot.wait(20)
