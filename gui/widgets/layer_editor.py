@@ -52,7 +52,7 @@ DEFAULTS = {
     "residual": LayerSpec("residual", units=32, kernel_size=3),
     "dropout": LayerSpec("dropout", rate=0.25),
 }
-COLUMNS = ["Layer", "Units / filters", "Kernel", "Activation", "Rate", "Initializer"]
+COLUMNS = ["Layer", "Units", "Kernel", "Activation", "Rate", "Initializer"]
 
 
 class LayerEditor(QWidget):
@@ -73,6 +73,10 @@ class LayerEditor(QWidget):
         # Columns share the width: the table never forces its card wider than the window.
         header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(40)
+        # Layer names ("Global pooling") need room; kernel and rate hold short numbers.
+        for column, width in ((0, 128), (2, 64), (4, 72)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
+            header.resizeSection(column, width)
         self.table.setMinimumWidth(0)
         self.table.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Expanding)
 
