@@ -352,10 +352,9 @@ def cmd_backbones(args: argparse.Namespace) -> int:
     from engine.models.catalogue import load_catalogue
 
     for entry in load_catalogue():
-        data = entry if isinstance(entry, dict) else entry.__dict__
-        print(
-            f"{data.get('name', '?'):<28} {data.get('source', ''):<20} {data.get('licence', data.get('license', ''))}"
-        )
+        where = "offline" if entry.offline else "download"
+        size = f"{entry.input_size[0]}x{entry.input_size[1]}"
+        print(f"{entry.name:<24} {entry.source:<20} {size:>8} {entry.params:>12,} params  {where:<8}  {entry.licence}")
     return EXIT_OK
 
 

@@ -78,3 +78,18 @@ def test_unexpected_failure_exits_1(monkeypatch, tmp_path: Path, capsys) -> None
     monkeypatch.setattr(job, "run_training", boom)
     assert main(["train", "--data", "demo:digits", "--out", str(tmp_path)]) == 1
     assert "disk on fire" in capsys.readouterr().err
+
+
+def test_backbones_lists_the_catalogue_with_the_demo_offline(capsys) -> None:
+    assert main(["backbones"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    demo = next(line for line in lines if line.startswith("demo "))
+    assert "offline" in demo and "32x32" in demo
+    assert any("mobilenet_v2" in line and "download" in line for line in lines)
+
+
+def test_inspect_reports_the_dataset_as_json(capsys) -> None:
+    assert main(["inspect", "--data", "demo:digits", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["num_samples"] == 1797 and report["num_classes"] == 10
+    assert report["splits"]["val"]["size"] + report["splits"]["train"]["size"] == 1797

@@ -138,3 +138,12 @@ def test_convolutional_presets_train(tiny_config, arch: str) -> None:
     config = tiny_config.replace(model={"arch": arch, "depth": 1, "width": 8, "batch_norm": True}, train={"epochs": 2})
     result = run_training(config)
     assert result.history["loss"][-1] < result.history["loss"][0]
+
+
+def test_early_stopping_ends_a_run_that_stops_improving(tiny_config) -> None:
+    # A learning rate so small that the weights never change: validation loss is flat from epoch 1.
+    config = tiny_config.replace(train={"epochs": 8, "optimizer": "sgd", "momentum": 0.0, "learning_rate": 1e-30,
+                                        "early_stopping": 2})
+    result = run_training(config)
+    assert result.reason == "early_stopping" and result.stopped
+    assert len(result.history["loss"]) == 3  # the best epoch, then two without improvement
