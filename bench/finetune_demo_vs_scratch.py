@@ -23,6 +23,9 @@ def main() -> None:
     parser.add_argument("--freeze", default="none")
     args = parser.parse_args()
 
+    from engine.runtime import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
     import keras
     import numpy as np
 
@@ -49,7 +52,7 @@ def main() -> None:
         pipes = make_pipelines(dataset, batch_size=32, image_size=built.image_size, seed=42)
         compile_for_phase(built, built.phases[0], config, task=dataset.task, num_classes=dataset.num_classes)
         started = time.perf_counter()
-        built.model.fit(pipes.train, validation_data=pipes.val, epochs=args.epochs, verbose=0)
+        built.model.fit(pipes.train, validation_data=pipes.val, epochs=args.epochs, shuffle=False, verbose=0)
         seconds = time.perf_counter() - started
         scores = built.model.evaluate(pipes.val, verbose=0, return_dict=True)
         val_idx = np.asarray(dataset.splits["val"])
