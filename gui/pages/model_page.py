@@ -130,26 +130,36 @@ def _scrolling(body: QWidget) -> QScrollArea:
     return scroll
 
 
+def _path_card(panel: QGroupBox, title: str, tooltip: str, description: str) -> QVBoxLayout:
+    """One of the two paths: a radio button that chooses it, over a scrolling body.
+
+    Sets ``panel.radio`` and ``panel.body``; returns the body's layout for the controls.
+    """
+    outer = QVBoxLayout(panel)
+    panel.radio = QRadioButton(title)
+    panel.radio.setStyleSheet("font-size: 12pt; font-weight: 600;")
+    panel.radio.setToolTip(tooltip)
+    outer.addWidget(panel.radio)
+    panel.body = QWidget()
+    layout = QVBoxLayout(panel.body)
+    layout.setContentsMargins(0, 0, 6, 0)
+    outer.addWidget(_scrolling(panel.body), 1)
+    layout.addWidget(muted_label(description))
+    return layout
+
+
 class ScratchPanel(QGroupBox):
     changed = Signal()
 
     def __init__(self) -> None:
         super().__init__()
         defaults = ModelRecipe()
-        outer = QVBoxLayout(self)
-        self.radio = QRadioButton("Train from scratch")
-        self.radio.setStyleSheet("font-size: 12pt; font-weight: 600;")
-        self.radio.setToolTip("Every weight starts random; the model learns only from your data")
-        outer.addWidget(self.radio)
-        self.body = QWidget()
-        layout = QVBoxLayout(self.body)
-        layout.setContentsMargins(0, 0, 6, 0)
-        outer.addWidget(_scrolling(self.body), 1)
-        layout.addWidget(
-            muted_label(
-                "Your data only: best when it is plentiful or unlike photos (tables, "
-                "spectra, tiny images). You choose the layers and how weights start."
-            )
+        layout = _path_card(
+            self,
+            "Train from scratch",
+            "Every weight starts random; the model learns only from your data",
+            "Your data only: best when it is plentiful or unlike photos (tables, "
+            "spectra, tiny images). You choose the layers and how weights start.",
         )
 
         form = QFormLayout()
@@ -330,20 +340,12 @@ class FinetunePanel(QGroupBox):
         super().__init__()
         defaults = ModelRecipe()
         self.catalogue: dict[str, dict[str, Any]] = {}
-        outer = QVBoxLayout(self)
-        self.radio = QRadioButton("Fine-tune a pretrained model")
-        self.radio.setStyleSheet("font-size: 12pt; font-weight: 600;")
-        self.radio.setToolTip("Start from a network already trained on a large dataset; add a new head")
-        outer.addWidget(self.radio)
-        self.body = QWidget()
-        layout = QVBoxLayout(self.body)
-        layout.setContentsMargins(0, 0, 6, 0)
-        outer.addWidget(_scrolling(self.body), 1)
-        layout.addWidget(
-            muted_label(
-                "Reuse what a network learned elsewhere: best with few images that look like "
-                "its training data. Kiln adds a new head for your classes."
-            )
+        layout = _path_card(
+            self,
+            "Fine-tune a pretrained model",
+            "Start from a network already trained on a large dataset; add a new head",
+            "Reuse what a network learned elsewhere: best with few images that look like "
+            "its training data. Kiln adds a new head for your classes.",
         )
 
         form = QFormLayout()
