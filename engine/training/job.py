@@ -83,7 +83,7 @@ def _run(
     from engine.environment import device_label, environment_report
     from engine.models.build import build_model
     from engine.training.compile import compile_for_phase, phase_learning_rate
-    from engine.training.distribution import distribution_strategy
+    from engine.training.distribution import adapt_model_to_strategy, distribution_strategy, worker_out_dir
 
     _validate(config)
     keras.utils.set_random_seed(config.train.seed)
@@ -99,6 +99,7 @@ def _run(
     _apply_precision(config, sink)
 
     strategy = distribution_strategy(config.train.distribution)
+    out_dir = worker_out_dir(strategy, out_dir)
     checkpoint = _read_checkpoint(out_dir) if resume else None
     if resume and checkpoint is None:
         raise ConfigError(
@@ -164,6 +165,7 @@ def _run(
             if not resuming_this_phase:
                 compile_for_phase(built, phase, config, task=dataset.task, num_classes=dataset.num_classes)
         model = built.model
+        adapt_model_to_strategy(model, strategy)
         if len(built.phases) > 1:
             sink(PhaseStarted(phase.name, index, len(built.phases), first_epoch, phase_end - 1, phase.description))
         base_rate = phase_learning_rate(config, phase)
