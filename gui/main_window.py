@@ -295,6 +295,7 @@ class MainWindow(QMainWindow):
         self.data_page.loaded.connect(self._on_dataset_loaded)
         self.train_page.run_state_changed.connect(self._on_run_state)
         self.train_page.run_completed.connect(self._on_run_completed)
+        self.model_page.compare_requested.connect(self.start_comparison)
         self.export_page.model_saved.connect(self._remember_model)
         self.export_page.model_opened.connect(self._remember_model)
         self.export_page.evaluate_requested.connect(lambda: self.go_to(3))
@@ -383,6 +384,7 @@ class MainWindow(QMainWindow):
         self.start_action.setEnabled(self.session.dataset is not None and not running)
         self.pause_action.setEnabled(running)
         self.stop_action.setEnabled(running)
+        self.model_page.compare_button.setEnabled(self.session.dataset is not None and not running)
         self.save_model_action.setEnabled(self.session.trained is not None)
         self.evaluate_action.setEnabled(self.session.trained is not None and self.session.dataset is not None)
 
@@ -464,6 +466,11 @@ class MainWindow(QMainWindow):
             return
         self.go_to(2)
         self.train_page.start()
+
+    def start_comparison(self, scratch: Any, finetune: Any, fractions: Any) -> None:
+        """Compare both approaches on the Train page, where the live plots and the log follow it."""
+        self.go_to(2)
+        self.train_page.start_comparison(scratch, finetune, tuple(fractions))
 
     def _count_parameters(self) -> None:
         self.go_to(1)

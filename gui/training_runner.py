@@ -19,6 +19,7 @@ from gui.workers import Worker, WorkerContext
 class TrainingRunner(QObject):
     event = Signal(object)  # engine.events.* dataclasses (plain values)
     result = Signal(object)  # engine.training.job.RunResult
+    compared = Signal(object)  # engine.analysis.compare.Comparison (a "Compare both" run)
     error = Signal(object)  # WorkerError
     finished = Signal()
     paused_changed = Signal(bool)
@@ -38,8 +39,6 @@ class TrainingRunner(QObject):
 
     def start(self, config: Any, dataset: Any, *, out_dir: str | None = None) -> Worker:
         """Start a run; raises RuntimeError if one is already running (the UI prevents that)."""
-        if self.running:
-            raise RuntimeError("a training run is already in progress")
         control = RunControl()
 
         def train(context: WorkerContext) -> Any:
@@ -47,9 +46,32 @@ class TrainingRunner(QObject):
 
             return run_training(config, sink=context.progress, control=control, dataset=dataset, out_dir=out_dir)
 
-        worker = Worker(train, task="training", parent=self)
+        return self._launch(train, control, self.result, "training")
+
+    def start_comparison(
+        self, scratch: Any, finetune: Any, dataset: Any, *, fractions: tuple[float, ...] = (1.0,)
+    ) -> Worker:
+        """Train both approaches head to head (`compare_approaches`) on this same single training thread.
+
+        Each run's events arrive on ``event`` like a normal run's; the `Comparison` on ``compared``.
+        """
+        control = RunControl()
+
+        def compare(context: WorkerContext) -> Any:
+            from engine.analysis.compare import compare_approaches
+
+            return compare_approaches(
+                scratch, finetune, dataset, fractions=fractions, sink=context.progress, control=control
+            )
+
+        return self._launch(compare, control, self.compared, "comparing scratch and fine-tuning")
+
+    def _launch(self, fn: Any, control: RunControl, result: Any, task: str) -> Worker:
+        if self.running:
+            raise RuntimeError("a training run is already in progress")
+        worker = Worker(fn, task=task, parent=self)
         worker.progress.connect(self.event)
-        worker.result.connect(self.result)
+        worker.result.connect(result)
         worker.error.connect(self.error)
         worker.finished.connect(self._on_finished)
         self._worker = worker

@@ -40,6 +40,7 @@ from engine.models.initializers import BIAS_INITIALIZERS, INITIALIZERS, recommen
 from engine.models.scratch import ACTIVATIONS, PRESETS, expand_preset
 from engine.training.config import ModelRecipe
 from gui.session import Session
+from gui.widgets.compare_view import FractionsDialog
 from gui.widgets.forms import combo, float_spin, int_spin, muted_label, select
 from gui.widgets.layer_editor import LayerEditor
 from gui.workers import Worker, WorkerContext, run_in_background
@@ -629,11 +630,13 @@ class FinetunePanel(QGroupBox):
 class ModelPage(QWidget):
     busy = Signal(str)
     failed = Signal(str, object)
+    compare_requested = Signal(object, object, object)  # scratch RunConfig, fine-tune RunConfig, fractions
 
     def __init__(self, session: Session) -> None:
         super().__init__()
         self.session = session
         self._count_worker: Worker | None = None
+        self.compare_dialog: FractionsDialog | None = None
 
         self.scratch = ScratchPanel()
         self.finetune = FinetunePanel()
@@ -659,7 +662,16 @@ class ModelPage(QWidget):
         self.params_label = QLabel("–")
         self.params_label.setProperty("role", "big-number")
         self.params_detail = muted_label("Load data, then count the parameters of the model you chose.")
-        numbers.addWidget(self.count_button)
+        self.compare_button = QPushButton("Compare both…")
+        self.compare_button.setToolTip(
+            "Train the from-scratch model and the fine-tuned model head to head on the same data, "
+            "with the Train page's settings, and compare accuracy, time, data and size"
+        )
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.count_button)
+        buttons.addWidget(self.compare_button)
+        buttons.addStretch(1)
+        numbers.addLayout(buttons)
         numbers.addWidget(self.params_label)
         numbers.addWidget(self.params_detail)
         numbers.addStretch(1)
@@ -681,6 +693,7 @@ class ModelPage(QWidget):
         self.finetune.changed.connect(self._on_changed)
         self.mode_group.buttonToggled.connect(self._on_mode)
         self.count_button.clicked.connect(self.count_parameters)
+        self.compare_button.clicked.connect(self.compare_both)
         session.config_loaded.connect(lambda config: self.show_recipe(config.model))
         session.dataset_changed.connect(self._on_dataset)
         self.show_recipe(session.config.model)
@@ -739,6 +752,37 @@ class ModelPage(QWidget):
             if not self.session.config.model.layers:
                 self.scratch.reset_layers()
         self.params_label.setText("–")
+
+    # -- compare both ---------------------------------------------------------------------
+
+    def comparison_configs(self) -> tuple[Any, Any]:
+        """Two RunConfigs: the scratch panel's recipe and the fine-tune panel's, everything else shared."""
+        recipe = self.recipe()
+        config = self.session.config
+        scratch = config.replace(model=dataclasses.replace(recipe, kind="scratch"))
+        finetune = config.replace(model=dataclasses.replace(recipe, kind="finetune"))
+        return scratch, finetune
+
+    def compare_both(self) -> FractionsDialog | None:
+        """Ask for the data shares, then ask the window to train both approaches head to head."""
+        if self.session.dataset is None:
+            self.params_detail.setText("Load data first: both approaches train on the same loaded data.")
+            return None
+        if not self.finetune.backbone():
+            self.params_detail.setText("Pick a backbone in the fine-tune panel first: it is the other contender.")
+            return None
+        self._store_recipe()
+        scratch, finetune = self.comparison_configs()
+        backbone = backbone_display_name(finetune.model.backbone)
+        summary = (
+            f"Train a from-scratch {scratch.model.arch.upper()} and a fine-tuned {backbone} on the same data "
+            "with the Train page's settings, then compare validation score, time and size."
+        )
+        dialog = FractionsDialog(summary, self)
+        dialog.accepted.connect(lambda: self.compare_requested.emit(scratch, finetune, dialog.fractions()))
+        self.compare_dialog = dialog
+        dialog.open()  # window-modal but not blocking: the run starts when it is accepted
+        return dialog
 
     # -- counting -------------------------------------------------------------------------
 

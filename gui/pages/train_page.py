@@ -35,6 +35,7 @@ from engine.training.config import TrainConfig
 from gui.plots import LivePlot, PlotRefresher
 from gui.session import RunSummary, Session, TrainedModel
 from gui.training_runner import TrainingRunner
+from gui.widgets.compare_view import CompareDialog
 from gui.widgets.forms import LearningRateSpin, combo, float_spin, int_spin, muted_label, select
 from gui.widgets.log_panel import LogPanel
 from gui.workers import WorkerError
@@ -88,6 +89,7 @@ class TrainPage(QWidget):
         self.runner = TrainingRunner(self)
         self.runner.event.connect(self.on_event)
         self.runner.result.connect(self._on_result)
+        self.runner.compared.connect(self._on_compared)
         self.runner.error.connect(self._on_error)
         self.runner.finished.connect(self._on_finished)
         self.runner.paused_changed.connect(self._on_paused)
@@ -102,6 +104,11 @@ class TrainPage(QWidget):
         self._current_name = ""
         self._last_failed: ev.Failed | None = None
         self._finished_event: ev.Finished | None = None
+        self._comparing = False
+        self._compare_labels: list[str] = []  # names of the comparison's runs still to start, in order
+        self.comparison: Any = None  # the last engine Comparison
+        self.compare_dialog = CompareDialog(self)
+        self.compare_view = self.compare_dialog.view
 
         form = self._build_form()
         plots = self._build_plots()
@@ -289,6 +296,11 @@ class TrainPage(QWidget):
         view_controls.addWidget(self.log_check)
         view_controls.addWidget(self.compare_check)
         view_controls.addStretch(1)
+        self.results_button = QPushButton("Comparison results")
+        self.results_button.setToolTip("Show the last head-to-head comparison of from scratch and fine-tuning")
+        self.results_button.setEnabled(False)
+        self.results_button.clicked.connect(self.show_comparison)
+        view_controls.addWidget(self.results_button)
         view_controls.addWidget(clear_button)
         view_controls.addWidget(save_button)
         layout.addLayout(view_controls)
@@ -453,6 +465,46 @@ class TrainPage(QWidget):
         self.run_state_changed.emit(True)
         return True
 
+    def start_comparison(self, scratch: Any, finetune: Any, fractions: tuple[float, ...] = (1.0,)) -> bool:
+        """Train ``scratch`` and ``finetune`` (RunConfigs, model recipes only differ) head to head.
+
+        Uses this page's TrainConfig and the loaded data; runs on the one training thread, and each
+        compared run shows in the live plots and the log like a normal run.
+        """
+        if self.runner.running:
+            return False
+        dataset = self.session.dataset
+        if dataset is None:
+            self.log.add("Load a dataset first (Data page or Ctrl+O).", "warning")
+            return False
+        fractions = tuple(sorted(set(fractions))) or (1.0,)
+        train = self.session.update(train=self.train_config()).train
+        scratch = scratch.replace(train=train, name="compare-scratch")
+        finetune = finetune.replace(train=train, name="compare-finetune")
+        words = {"scratch": "scratch", "finetune": "fine-tune"}
+        self._compare_labels = [f"compare: {words[a]} {f:.0%}" for f in fractions for a in ("scratch", "finetune")]
+        self._comparing = True
+        self.comparison = None
+        self._current_name = "compare"
+        self._reset_for_run()
+        shares = ", ".join(f"{f:.0%}" for f in fractions)
+        self.log.add(
+            f"Comparing from scratch and fine-tuning on {shares} of the training data: "
+            f"{len(self._compare_labels)} runs of {train.epochs} epochs, batch size {train.batch_size}."
+        )
+        self.progress_label.setText("Building the first model…")
+        self.progress.setRange(0, 0)
+        self.busy.emit("Comparing from scratch and fine-tuning…")
+        self.runner.start_comparison(scratch, finetune, dataset, fractions=fractions)
+        self._update_buttons()
+        self.run_state_changed.emit(True)
+        return True
+
+    def show_comparison(self) -> None:
+        if self.comparison is not None:
+            self.compare_dialog.show()
+            self.compare_dialog.raise_()
+
     def stop(self) -> None:
         if self.runner.running:
             self.runner.stop()
@@ -555,11 +607,22 @@ class TrainPage(QWidget):
             self.progress_label.setText(event.message or f"{event.task}…")
         elif isinstance(event, ev.Finished):
             self._finished_event = event
+            if self._comparing:
+                self._on_compared_run_finished(event)
         elif isinstance(event, ev.Failed):
             self._last_failed = event
             self.log.add(event.message, "error")
 
     def _on_run_started(self, event: ev.RunStarted) -> None:
+        if self._comparing:  # each compared run starts on clean curves; earlier ones become overlays
+            self._current_name = self._compare_labels.pop(0) if self._compare_labels else event.run_name
+            self._add_overlays_for_earlier_runs()
+            for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
+                plot.reset()
+                plot.clear_markers()
+            self._smoothed = None
+            self._metric = None
+            self.log.add(f"Starting {self._current_name}.")
         self._task = event.dataset.get("task", "classification")
         self._epochs = event.epochs
         self._steps = max(1, event.steps_per_epoch)
@@ -576,7 +639,7 @@ class TrainPage(QWidget):
         self.log.add(
             f"{event.model.get('name', 'Model')}: {size}; {event.steps_per_epoch} batches per epoch on {event.device}."
         )
-        self.busy.emit(f"Training {event.run_name} on {event.device}")
+        self.busy.emit(f"Training {self._current_name if self._comparing else event.run_name} on {event.device}")
 
     def _on_batch(self, event: ev.BatchEnd) -> None:
         loss = event.logs.get("loss")
@@ -659,6 +722,20 @@ class TrainPage(QWidget):
             self.log.add(f"Run folder: {result.out_dir}")
         self.run_completed.emit(summary)
 
+    def _on_compared_run_finished(self, event: ev.Finished) -> None:
+        name = self._current_name
+        source = getattr(self.session.dataset, "source", "")
+        self.session.add_run(RunSummary(name, dict(event.history), dict(event.metrics), event.reason, source))
+        metrics = ", ".join(f"{k} {v:.4f}" for k, v in event.metrics.items())
+        self.log.add(f"{name} {event.reason.replace('_', ' ')} after {event.seconds:.1f} s. {metrics}", "success")
+
+    def _on_compared(self, comparison: Any) -> None:
+        self.comparison = comparison
+        self.compare_view.set_rows(comparison.rows)
+        self.results_button.setEnabled(True)
+        self.log.add(self.compare_view.verdict.text(), "success")
+        self.show_comparison()
+
     def _on_error(self, error: WorkerError) -> None:
         if self._last_failed is not None and not error.user_error:
             error = WorkerError(
@@ -666,12 +743,21 @@ class TrainPage(QWidget):
             )
         elif self._last_failed is None:
             self.log.add(error.sentence, "error")
-        self.failed.emit("Training failed", error)
+        self.failed.emit("Comparison failed" if self._comparing else "Training failed", error)
 
     def _on_finished(self) -> None:
         self.refresher.stop()
         self.progress.setRange(0, 1000)
-        if self._finished_event is not None:
+        comparing, self._comparing = self._comparing, False
+        if comparing and self.comparison is not None:
+            done = len(self.comparison.rows)
+            stopped = self._compare_labels or any(r.reason == "stopped" for r in self.comparison.rows)
+            self.progress_label.setText(
+                f"Comparison {'stopped' if stopped else 'done'}: {done} run{'s' if done != 1 else ''} finished."
+            )
+            if not stopped:
+                self.progress.setValue(1000)
+        elif self._finished_event is not None:
             self.progress_label.setText(
                 f"Done: {self._finished_event.reason.replace('_', ' ')} after "
                 f"{format_duration(self._finished_event.seconds)}."
