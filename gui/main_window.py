@@ -301,6 +301,7 @@ class MainWindow(QMainWindow):
         self.export_page.evaluate_requested.connect(lambda: self.go_to(3))
         self.export_page.finetune_requested.connect(self._finetune_model_file)
         self.session.dataset_changed.connect(lambda _d: self._update_sidebar())
+        self.session.run_finished.connect(lambda _r: self._update_sidebar())  # compared runs count too
         self.session.model_changed.connect(lambda _m: self._update_actions())
         self.session.config_changed.connect(lambda _c: self._update_sidebar())
         self._update_actions()

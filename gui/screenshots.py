@@ -147,6 +147,20 @@ def render_all(out_dir: Path, *, epochs: int = 4) -> list[Path]:
     wait_until(lambda: worker is not None and not worker.running, 120, "the fine-tuned model")
     shots.append(grab(window, out_dir / "07-model-finetune.png"))
 
+    # Compare both: the scratch recipe (a small CNN) against the fine-tuned demo backbone, on 30% and all the data.
+    model_page.scratch.preset_combo.setCurrentIndex(model_page.scratch.preset_combo.findData("cnn"))
+    model_page.scratch.width_spin.setValue(16)
+    window.go_to(1)
+    dialog = model_page.compare_both()
+    for fraction, check in dialog.checks.items():
+        check.setChecked(fraction in (0.3, 1.0))
+    dialog.accept()
+    wait_until(lambda: not window.train_page.running, 600, "the comparison")
+    compare_dialog = window.train_page.compare_dialog
+    shots.append(grab(compare_dialog, out_dir / "12-compare.png"))
+    shots.append(grab(window, out_dir / "12b-compare-train.png"))
+    compare_dialog.close()
+
     # A regression table: housing.
     window.open_dataset("demo:housing")
     wait_until(

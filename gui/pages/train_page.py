@@ -614,9 +614,8 @@ class TrainPage(QWidget):
             self.log.add(event.message, "error")
 
     def _on_run_started(self, event: ev.RunStarted) -> None:
-        if self._comparing:  # each compared run starts on clean curves; earlier ones become overlays
+        if self._comparing:  # each compared run starts on clean curves; the results table compares them
             self._current_name = self._compare_labels.pop(0) if self._compare_labels else event.run_name
-            self._add_overlays_for_earlier_runs()
             for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
                 plot.reset()
                 plot.clear_markers()
@@ -749,6 +748,8 @@ class TrainPage(QWidget):
         self.refresher.stop()
         self.progress.setRange(0, 1000)
         comparing, self._comparing = self._comparing, False
+        if comparing:
+            self._overlaid_runs = len(self.session.runs)  # no dashed overlays of compared runs: the table has them
         if comparing and self.comparison is not None:
             done = len(self.comparison.rows)
             stopped = self._compare_labels or any(r.reason == "stopped" for r in self.comparison.rows)
