@@ -79,6 +79,7 @@ def _run(
 ) -> RunResult:
     import keras
 
+    from engine.analysis.monitors import small_data_warning
     from engine.data import load_dataset, make_pipelines
     from engine.environment import device_label, environment_report
     from engine.models.build import build_model
@@ -91,8 +92,6 @@ def _run(
         dataset = load_dataset(config.data, progress=sink)
     if dataset.skipped:
         sink(RunWarning(_skipped_sentence(dataset), kind="skipped"))
-    from engine.analysis.monitors import small_data_warning
-
     small_data = small_data_warning(dataset, config.model.kind)
     if small_data:
         sink(RunWarning(small_data, kind="small_data"))
