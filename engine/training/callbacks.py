@@ -63,8 +63,9 @@ class EventReporter(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self.global_step += 1
-        values = _plain(logs)
-        loss = values.get("loss")
+        # Every batch needs only the loss (the NaN check); the other metrics are read when a
+        # throttled event actually goes out.
+        loss = float(logs["loss"]) if logs and "loss" in logs else None
         if loss is not None and not math.isfinite(loss):
             self.nan_detected = True
             self.model.stop_training = True
@@ -80,7 +81,7 @@ class EventReporter(keras.callbacks.Callback):
         now = time.perf_counter()
         if now - self._last_emit >= self.batch_interval or batch + 1 == self.steps:
             self._last_emit = now
-            self.sink(BatchEnd(self._epoch, batch, self.steps, values, self.global_step))
+            self.sink(BatchEnd(self._epoch, batch, self.steps, _plain(logs), self.global_step))
         if self.control.paused:
             self.control.wait_while_paused()
         if self.control.stop_requested:
