@@ -130,7 +130,7 @@ def test_bad_config_fails_with_a_sentence(tiny_config) -> None:
     recorder = EventRecorder()
     with pytest.raises(ConfigError):
         run_training(tiny_config.replace(train={"epochs": 0}), sink=recorder)
-    assert recorder.of_type(Failed)[0].message.startswith("Epochs must be")
+    assert recorder.of_type(Failed)[0].message.startswith("'train.epochs' must be at least 1")
 
 
 @pytest.mark.parametrize("arch", ["cnn", "resnet"])

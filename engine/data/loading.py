@@ -6,10 +6,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from engine.data.config import DataConfig
 from engine.data.dataset import Dataset
 from engine.errors import DataError
 from engine.events import EventSink
-from engine.training.config import DataConfig
 
 
 def load_dataset(

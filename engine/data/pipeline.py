@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 
 from engine.data.augment import augmentation_layers
+from engine.data.config import CACHE_MODES
 from engine.data.dataset import Dataset
 from engine.errors import DataError
 
-CACHE_MODES = ("auto", "memory", "disk", "none")
 FALLBACK_MEMORY_BUDGET = 2**30  # when the free memory cannot be read
 SHUFFLE_BUFFER_BYTES = 256 * 2**20  # decoded samples a shuffle after a disk cache may hold
 _cache_dir: str | None = None

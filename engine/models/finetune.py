@@ -15,9 +15,9 @@ from typing import Any
 from engine.data.dataset import Dataset
 from engine.errors import ConfigError, ModelError
 from engine.events import EventSink, ignore_events
-from engine.models.build import BuiltModel, TrainingPhase
+from engine.models.built import BuiltModel, TrainingPhase
 from engine.models.freeze import POLICIES, apply_freeze, parse_freeze
-from engine.training.config import ModelRecipe
+from engine.models.recipe import ModelRecipe
 
 __all__ = ["POLICIES", "build_finetune_model", "discriminative_optimizer", "finetune_phases"]
 

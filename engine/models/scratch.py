@@ -11,16 +11,10 @@ from typing import Any
 from engine.errors import ModelError
 from engine.models.heads import head_units_and_activation, regression_output
 from engine.models.initializers import make_initializer
-from engine.training.config import LayerSpec, ModelRecipe
+from engine.models.layer_types import ACTIVATIONS, LAYER_TYPES, PRESETS, BuildContext
+from engine.models.recipe import LayerSpec, ModelRecipe
 
-PRESETS: dict[str, str] = {
-    "mlp": "Multi-layer perceptron: dense layers on tabular or flattened input.",
-    "cnn": "Small convolutional network: conv blocks with pooling, then global pooling.",
-    "resnet": "Small residual CNN: a conv stem and residual blocks (easier to train deeper).",
-}
-
-LAYER_TYPES = ("dense", "conv2d", "residual", "maxpool", "avgpool", "globalpool", "flatten", "dropout", "batchnorm")
-ACTIVATIONS = ("relu", "gelu", "swish", "elu", "selu", "tanh", "sigmoid", "linear")
+__all__ = ["ACTIVATIONS", "LAYER_TYPES", "PRESETS", "build_scratch_model", "expand_preset"]
 
 
 def expand_preset(recipe: ModelRecipe, input_kind: str) -> tuple[LayerSpec, ...]:
@@ -87,53 +81,23 @@ def build_scratch_model(
     def bias_init() -> Any:
         return make_initializer(recipe.bias_initializer, scale=recipe.init_scale, seed=next(seed_counter))
 
+    context = BuildContext(kernel_init, bias_init, lambda: next(seed_counter), recipe.batch_norm)
     inputs = keras.Input(shape=input_shape, name="inputs")
     x = keras.layers.Rescaling(1.0 / 255.0, name="scale_0_1")(inputs) if input_kind == "image" else inputs
     for index, spec in enumerate(layer_specs):
-        name = f"{spec.type}_{index}"
-        spatial = len(x.shape) == 4
-        if spec.type in ("conv2d", "residual", "maxpool", "avgpool", "globalpool") and not spatial:
+        layer_type = LAYER_TYPES.get(spec.type)
+        if layer_type is None:
+            raise ModelError(
+                f"Layer {index + 1} has unknown type '{spec.type}'.", hint=f"Use one of: {', '.join(LAYER_TYPES)}."
+            )
+        if layer_type.needs_spatial and len(x.shape) != 4:
             raise ModelError(
                 f"Layer {index + 1} ({spec.type}) needs image-shaped input, but its input is flat.",
                 hint="Move it above any Dense/Flatten layer, or use the MLP preset for tabular data.",
             )
-        if spec.type == "dense":
-            if len(x.shape) > 2:
-                x = keras.layers.Flatten(name=f"flatten_before_{index}")(x)
-            x = keras.layers.Dense(
-                _positive(spec.units, index),
-                activation=spec.activation,
-                kernel_initializer=kernel_init(spec),
-                bias_initializer=bias_init(),
-                name=name,
-            )(x)
-        elif spec.type == "conv2d":
-            x = keras.layers.Conv2D(
-                _positive(spec.units, index),
-                spec.kernel_size,
-                padding="same",
-                activation=spec.activation,
-                kernel_initializer=kernel_init(spec),
-                bias_initializer=bias_init(),
-                name=name,
-            )(x)
-        elif spec.type == "residual":
-            x = _residual_block(x, spec, name, kernel_init, bias_init, recipe.batch_norm)
-        elif spec.type in ("maxpool", "avgpool"):
-            if min(x.shape[1], x.shape[2]) >= 2:  # pooling a 1x1 map would fail; skip it instead
-                pool = keras.layers.MaxPooling2D if spec.type == "maxpool" else keras.layers.AveragePooling2D
-                x = pool(2, name=name)(x)
-        elif spec.type == "globalpool":
-            x = keras.layers.GlobalAveragePooling2D(name=name)(x)
-        elif spec.type == "flatten":
-            if len(x.shape) > 2:
-                x = keras.layers.Flatten(name=name)(x)
-        elif spec.type == "dropout":
-            x = keras.layers.Dropout(spec.rate, seed=next(seed_counter), name=name)(x)
-        elif spec.type == "batchnorm":
-            x = keras.layers.BatchNormalization(name=name)(x)
-        else:
-            raise ModelError(f"Layer {index + 1} has unknown type '{spec.type}'.", hint=f"Use one of {LAYER_TYPES}.")
+        if "units" in layer_type.fields:
+            _positive(spec.units, index)
+        x = layer_type.build(x, spec, f"{spec.type}_{index}", context)
     if len(x.shape) > 2:
         x = keras.layers.Flatten(name="flatten_head")(x)
     units, activation = head_units_and_activation(task, num_classes)
@@ -147,30 +111,6 @@ def build_scratch_model(
     )(x)
     outputs = regression_output(outputs, task, target_scale)
     return keras.Model(inputs, outputs, name=f"scratch_{recipe.arch}")
-
-
-def _residual_block(x: Any, spec: LayerSpec, name: str, kernel_init: Any, bias_init: Any, batch_norm: bool) -> Any:
-    import keras
-
-    filters = _positive(spec.units, 0)
-    shortcut = x
-    if x.shape[-1] != filters:
-        shortcut = keras.layers.Conv2D(filters, 1, kernel_initializer=kernel_init(spec), name=f"{name}_proj")(x)
-    y = keras.layers.Conv2D(
-        filters, spec.kernel_size, padding="same", kernel_initializer=kernel_init(spec),
-        bias_initializer=bias_init(), name=f"{name}_conv1",
-    )(x)
-    if batch_norm:
-        y = keras.layers.BatchNormalization(name=f"{name}_bn1")(y)
-    y = keras.layers.Activation(spec.activation, name=f"{name}_act1")(y)
-    y = keras.layers.Conv2D(
-        filters, spec.kernel_size, padding="same", kernel_initializer=kernel_init(spec),
-        bias_initializer=bias_init(), name=f"{name}_conv2",
-    )(y)
-    if batch_norm:
-        y = keras.layers.BatchNormalization(name=f"{name}_bn2")(y)
-    y = keras.layers.Add(name=f"{name}_add")([shortcut, y])
-    return keras.layers.Activation(spec.activation, name=f"{name}_out")(y)
 
 
 def _positive(units: int, index: int) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.models.build import BuiltModel, TrainingPhase
+from engine.models.built import BuiltModel, TrainingPhase
 from engine.models.heads import loss_and_metrics
 from engine.training.config import RunConfig
 from engine.training.optimizers import make_optimizer

@@ -8,83 +8,27 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field, fields
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import Any
 
-import tomllib
-
+from engine.data.config import AugmentConfig, DataConfig
 from engine.errors import ConfigError
+from engine.models.recipe import LayerSpec, ModelRecipe
+from engine.schema import check_choice, check_number, drop_none, from_plain, to_plain
+from engine.training.choices import OPTIMIZERS, SCHEDULES, STRATEGIES
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, as a package
+    import tomli as tomllib
 
-@dataclass(frozen=True)
-class AugmentConfig:
-    """Random image augmentation, applied to training batches only."""
+__all__ = ["AugmentConfig", "DataConfig", "LayerSpec", "ModelRecipe", "RunConfig", "TrainConfig", "CONFIG_VERSION"]
 
-    flip: bool = False  # horizontal flip
-    rotation: float = 0.0  # fraction of a full turn, e.g. 0.05 = +-18 degrees
-    zoom: float = 0.0  # fraction, e.g. 0.1 = +-10 %
-    contrast: float = 0.0  # fraction, e.g. 0.2
-
-    @property
-    def enabled(self) -> bool:
-        return self.flip or self.rotation > 0 or self.zoom > 0 or self.contrast > 0
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    source: str = "demo:digits"  # folder, file, or demo:NAME
-    target: str | None = None  # CSV label column (default: the last)
-    x_key: str = "x"  # array name in .npz / HDF5
-    y_key: str = "y"
-    val_split: float = 0.2
-    test_split: float = 0.0
-    image_size: tuple[int, int] | None = None  # (height, width); None = the model's or the data's
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    cache: str = "auto"  # auto | memory | disk | none
-    seed: int = 42  # the split's seed
-
-
-@dataclass(frozen=True)
-class LayerSpec:
-    """One entry in a from-scratch model's layer list (the GUI's layer editor edits these)."""
-
-    type: str  # dense | conv2d | maxpool | avgpool | globalpool | flatten | dropout | batchnorm | residual
-    units: int = 0  # dense units / conv filters
-    kernel_size: int = 3
-    activation: str = "relu"
-    rate: float = 0.0  # dropout rate
-    kernel_initializer: str | None = None  # per-layer override of ModelRecipe.kernel_initializer
-
-
-@dataclass(frozen=True)
-class ModelRecipe:
-    """How to build the model: from scratch (a layer list) or on a pretrained backbone."""
-
-    kind: str = "scratch"  # scratch | finetune
-    # from scratch
-    arch: str = "mlp"  # preset name: mlp | cnn | resnet | custom
-    depth: int = 2
-    width: int = 64
-    activation: str = "relu"
-    dropout: float = 0.0
-    batch_norm: bool = False
-    layers: tuple[LayerSpec, ...] = ()  # empty: expand the preset
-    kernel_initializer: str = "he_normal"
-    bias_initializer: str = "zeros"
-    init_scale: float = 0.05  # stddev / limit for plain random_normal / random_uniform
-    # fine-tuning
-    backbone: str | None = None  # catalogue name, hub handle, URL, folder or model file
-    cut_layer: str | None = None  # for a user's own model file: the layer to cut at
-    freeze: str = "all"  # all | none | top:N (unfreeze the top N layers) | from:LAYER
-    two_phase: bool = False
-    head_epochs: int | None = None  # two-phase: epochs with the backbone frozen (default: half)
-    finetune_lr_factor: float = 0.1  # two-phase: phase 2 runs at this fraction of the rate
-    backbone_lr_mult: float = 1.0  # backbone learns at this fraction of the head's rate
-    l2sp: float = 0.0  # L2-SP strength: penalty on the distance from the pretrained weights
-    head_units: int = 0  # a hidden dense layer in the head (0: none)
-    head_dropout: float = 0.2
-    seed: int = 42  # initializer seed
+# The run config's schema version. Bump it when a field is renamed or changes meaning, and
+# teach `migrate` to turn the older shape into the new one, so old run configs still open.
+CONFIG_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -107,6 +51,21 @@ class TrainConfig:
     distribution: str = "auto"  # auto | none | mirrored | multiworker
     checkpoint: bool = True
 
+    def validate(self, where: str = "train") -> None:
+        check_number(f"{where}.epochs", self.epochs, low=1, high=100000)
+        check_number(f"{where}.batch_size", self.batch_size, low=1, high=65536)
+        check_choice(f"{where}.optimizer", self.optimizer, OPTIMIZERS)
+        check_number(f"{where}.learning_rate", self.learning_rate, low=0, high=1e6, low_open=True)
+        check_number(f"{where}.momentum", self.momentum, low=0, high=1, high_open=True)
+        check_number(f"{where}.weight_decay", self.weight_decay, low=0, high=1)
+        check_choice(f"{where}.schedule", self.schedule, SCHEDULES)
+        check_number(f"{where}.step_every", self.step_every, low=1, high=100000)
+        check_number(f"{where}.step_factor", self.step_factor, low=0, high=1, low_open=True, high_open=True)
+        check_number(f"{where}.plateau_patience", self.plateau_patience, low=0, high=100000)
+        check_number(f"{where}.early_stopping", self.early_stopping, low=0, high=100000)
+        check_number(f"{where}.seed", self.seed, low=0, high=2**31 - 1)
+        check_choice(f"{where}.distribution", self.distribution, STRATEGIES)
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -114,6 +73,24 @@ class RunConfig:
     model: ModelRecipe = field(default_factory=ModelRecipe)
     train: TrainConfig = field(default_factory=TrainConfig)
     name: str = "run"
+    version: int = CONFIG_VERSION
+
+    def validate(self) -> RunConfig:
+        """Check every section's ranges and names; the one check used by CLI, GUI and job.
+
+        Reads no file and imports no TensorFlow, so it runs before anything is written.
+        Returns the config itself so it can be chained.
+        """
+        if self.version != CONFIG_VERSION:
+            raise ConfigError(f"This run config has version {self.version}; Kiln reads version {CONFIG_VERSION}.")
+        self.data.validate()
+        self.model.validate()
+        self.train.validate()
+        return self
+
+    def with_seed(self, seed: int) -> RunConfig:
+        """One seed for the whole run: the split, the initializers and training (CLI --seed, the GUI's seed)."""
+        return self.replace(data={"seed": seed}, model={"seed": seed}, train={"seed": seed})
 
     def replace(self, **sections: Any) -> RunConfig:
         """``config.replace(train={"epochs": 3})`` merges into a section; dataclass values replace it."""
@@ -129,11 +106,12 @@ class RunConfig:
     # -- serialisation -------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return _to_plain(self)
+        return to_plain(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
-        return _from_plain(cls, data, "config")
+        """Read a config dict of any known version (migrated to this one); types are checked, ranges not."""
+        return from_plain(cls, migrate(data), "config")
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
@@ -141,7 +119,7 @@ class RunConfig:
     def to_toml(self) -> str:
         import tomli_w
 
-        return tomli_w.dumps(_drop_none(self.to_dict()))
+        return tomli_w.dumps(drop_none(self.to_dict()))
 
     def save(self, path: str | Path) -> None:
         """Write as TOML or JSON by the file's suffix, atomically."""
@@ -170,60 +148,22 @@ class RunConfig:
         return cls.from_dict(data)
 
 
-def _to_plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value):
-        return {f.name: _to_plain(getattr(value, f.name)) for f in fields(value)}
-    if isinstance(value, (list, tuple)):
-        return [_to_plain(v) for v in value]
-    return value
+def migrate(data: Any) -> Any:
+    """Turn a run config dict of an older version into the current shape.
 
-
-def _drop_none(value: Any) -> Any:
-    # TOML has no null: a missing key means "default", which for these fields is None.
-    if isinstance(value, dict):
-        return {k: _drop_none(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_drop_none(v) for v in value]
-    return value
-
-
-def _from_plain(cls: type, data: Any, where: str) -> Any:
+    Version 1 (no ``version`` key, Kiln 0.1): the same fields as version 2.
+    """
     if not isinstance(data, dict):
-        raise ConfigError(f"In the run config, '{where}' should be a table of settings.")
-    hints = get_type_hints(cls)
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
+        return data
+    data = dict(data)
+    version = data.get("version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ConfigError(f"The run config's version should be a whole number from 1, not {version!r}.")
+    if version > CONFIG_VERSION:
         raise ConfigError(
-            f"The run config has unknown setting(s) {', '.join(unknown)} in '{where}'.",
-            hint=f"Known settings there: {', '.join(sorted(known))}.",
+            f"This run config was written by a newer Kiln (version {version}; this one reads up to {CONFIG_VERSION}).",
+            hint="Update Kiln to open it.",
         )
-    kwargs = {name: _coerce(hints[name], value, f"{where}.{name}") for name, value in data.items()}
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"The run config section '{where}' is incomplete: {exc}.") from exc
-
-
-def _coerce(hint: Any, value: Any, where: str) -> Any:
-    if value is None:
-        return None
-    origin = get_origin(hint)
-    args = [a for a in get_args(hint) if a is not type(None)]
-    if dataclasses.is_dataclass(hint):
-        return _from_plain(hint, value, where)
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"In the run config, '{where}' should be a list.")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(args[0], v, where) for v in value)
-        return tuple(_coerce(a, v, where) for a, v in zip(args, value))
-    if args and origin is not None:  # Optional[X] / X | None
-        return _coerce(args[0], value, where)
-    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if hint in (int, str, bool) and not isinstance(value, hint):
-        raise ConfigError(f"In the run config, '{where}' should be {hint.__name__}, not {value!r}.")
-    if hint is int and isinstance(value, bool):
-        raise ConfigError(f"In the run config, '{where}' should be a whole number, not {value!r}.")
-    return value
+    # 1 -> 2: the version key itself was added; nothing was renamed.
+    data["version"] = CONFIG_VERSION
+    return data

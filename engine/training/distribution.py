@@ -6,13 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError
-
-STRATEGIES = {
-    "auto": "All GPUs of this machine when there are several (MirroredStrategy), else the default device.",
-    "none": "The default device only.",
-    "mirrored": "MirroredStrategy: synchronous data parallelism over this machine's GPUs.",
-    "multiworker": "MultiWorkerMirroredStrategy over the machines named in TF_CONFIG.",
-}
+from engine.training.choices import STRATEGIES
 
 
 def distribution_strategy(name: str) -> Any:

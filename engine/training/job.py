@@ -86,7 +86,7 @@ def _run(
     from engine.training.compile import compile_for_phase, phase_learning_rate
     from engine.training.distribution import adapt_model_to_strategy, distribution_strategy, worker_out_dir
 
-    _validate(config)
+    config.validate()
     keras.utils.set_random_seed(config.train.seed)
     if dataset is None:
         dataset = load_dataset(config.data, progress=sink)
@@ -262,20 +262,6 @@ def _run(
         out_dir=out_dir,
         image_size=built.image_size,
     )
-
-
-def _validate(config: RunConfig) -> None:
-    train = config.train
-    if train.epochs < 1:
-        raise ConfigError(f"Epochs must be at least 1, not {train.epochs}.")
-    if train.batch_size < 1:
-        raise ConfigError(f"Batch size must be at least 1, not {train.batch_size}.")
-    if not train.learning_rate > 0:
-        raise ConfigError(f"The learning rate must be positive, not {train.learning_rate}.")
-    if not 0 <= config.data.val_split < 1 or not 0 <= config.data.test_split < 1:
-        raise ConfigError("Validation and test fractions must be between 0 and 1.")
-    if config.data.val_split + config.data.test_split >= 1:
-        raise ConfigError("Validation and test fractions together must leave data to train on.")
 
 
 def _apply_precision(config: RunConfig, sink: EventSink) -> None:

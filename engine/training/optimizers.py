@@ -6,22 +6,10 @@ import math
 from typing import Any
 
 from engine.errors import ConfigError
+from engine.training.choices import OPTIMIZERS, SCHEDULES
 from engine.training.config import TrainConfig
 
-OPTIMIZERS: dict[str, str] = {
-    "adam": "Adam: adaptive per-weight steps; a safe default.",
-    "adamw": "AdamW: Adam with decoupled weight decay; a common choice for fine-tuning.",
-    "sgd": "SGD with momentum: simple, often generalises well with a schedule.",
-    "rmsprop": "RMSprop: adaptive steps with momentum.",
-}
-
-SCHEDULES: dict[str, str] = {
-    "constant": "Constant learning rate.",
-    "step": "Multiply the rate by the step factor every N epochs.",
-    "cosine": "Cosine decay from the rate to zero over the run.",
-    "plateau": "Multiply the rate by the factor when validation loss stops improving.",
-}
-
+__all__ = ["OPTIMIZERS", "SCHEDULES", "make_optimizer", "scheduled_rate"]
 
 def make_optimizer(train: TrainConfig, learning_rate: float) -> Any:
     import keras

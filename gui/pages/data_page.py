@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.training.config import AugmentConfig
+from engine.data.config import AugmentConfig
 from gui.session import Session
 from gui.widgets.bar_chart import ClassCountsChart
 from gui.widgets.forms import float_spin, muted_label, title_label

@@ -37,8 +37,8 @@ from PySide6.QtWidgets import (
 )
 
 from engine.models.initializers import BIAS_INITIALIZERS, INITIALIZERS, recommended_initializer
+from engine.models.recipe import ModelRecipe
 from engine.models.scratch import ACTIVATIONS, PRESETS, expand_preset
-from engine.training.config import ModelRecipe
 from gui.session import Session
 from gui.widgets.compare_view import FractionsDialog
 from gui.widgets.forms import combo, float_spin, int_spin, muted_label, select

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.training.config import LayerSpec
+from engine.models.recipe import LayerSpec
 from gui.widgets.forms import float_spin, int_spin
 
 LAYER_LABELS = {
