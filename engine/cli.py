@@ -7,6 +7,7 @@ traceback), 1 for anything else.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from engine.commands import COMMAND_MODULES
 from engine.errors import KilnError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -109,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", type=Path, help="write compare.json here")
 
     commands.add_parser("backbones", help="list the backbone catalogue")
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(f"engine.commands.{module_name}").register(commands)
     return parser
 
 
@@ -120,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from engine.runtime import import_tensorflow_quietly
 
         import_tensorflow_quietly()
-        handler = {
+        handler = getattr(args, "handler", None) or {
             "train": cmd_train,
             "inspect": cmd_inspect,
             "evaluate": cmd_evaluate,
