@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.analysis.monitors import OverfittingWatch, small_data_warning
+from engine.monitors.overfitting import OverfittingWatch, small_data_warning
 
 
 def test_overfitting_is_flagged_once_after_patience() -> None:

@@ -53,7 +53,7 @@ class EventReporter(keras.callbacks.Callback):
         self.global_step = 0
         self.stopped_by_user = False
         self.nan_detected = False
-        from engine.analysis.monitors import OverfittingWatch
+        from engine.monitors.overfitting import OverfittingWatch
 
         self.overfitting = OverfittingWatch()
 

@@ -79,7 +79,7 @@ def _run(
 ) -> RunResult:
     import keras
 
-    from engine.analysis.monitors import small_data_warning
+    from engine.monitors.overfitting import small_data_warning
     from engine.data import load_dataset, make_pipelines
     from engine.environment import device_label, environment_report
     from engine.models.build import build_model
