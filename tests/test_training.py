@@ -115,13 +115,28 @@ def test_nan_loss_stops_with_a_plain_warning_and_keeps_finite_weights(tiny_confi
     assert all(np.isfinite(w).all() for w in result.model.get_weights())
 
 
-def test_step_schedule_and_class_weights(tiny_config) -> None:
+def test_step_schedule_halves_the_rate_every_epoch(tiny_config) -> None:
     config = tiny_config.replace(train={"epochs": 3, "schedule": "step", "step_every": 1, "step_factor": 0.5,
                                         "class_weights": True})
     recorder = EventRecorder()
     run_training(config, sink=recorder)
     rates = [e.learning_rate for e in recorder.of_type(EpochEnd)]
     assert rates == pytest.approx([5e-3, 2.5e-3, 1.25e-3])
+
+
+def test_class_weights_are_balanced_on_known_counts() -> None:
+    from engine.data.arrays import dataset_from_arrays
+    from engine.training.job import _class_weights
+
+    # 60 / 30 / 10 samples; the training split keeps the proportions (stratified).
+    y = np.array([0] * 60 + [1] * 30 + [2] * 10)
+    x = np.random.default_rng(0).normal(size=(100, 3)).astype("float32")
+    dataset = dataset_from_arrays(x, y, source="known counts", source_kind="npz", val_split=0.0, test_split=0.0, seed=0)
+    counts = list(dataset.class_counts("train").values())
+    assert counts == [60, 30, 10]
+    weights = _class_weights(dataset)
+    # n / (k * n_c): 100 / (3 * 60), 100 / (3 * 30), 100 / (3 * 10)
+    assert [weights[i] for i in range(3)] == pytest.approx([100 / 180, 100 / 90, 100 / 30])
 
 
 def test_bad_config_fails_with_a_sentence(tiny_config) -> None:

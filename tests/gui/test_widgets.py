@@ -116,7 +116,7 @@ def test_main_starts_and_quits(qtbot, tmp_path, monkeypatch):
     assert shown and shown[0].session.dataset.source == "demo:digits"  # a path on the command line opens
 
 
-def test_live_plot_buffers_and_overlays(qtbot):
+def test_live_plot_buffers_and_overlays(qtbot, tmp_path):
     from gui.plots import CurveBuffer, LivePlot
 
     buffer = CurveBuffer(capacity=4)
@@ -140,8 +140,9 @@ def test_live_plot_buffers_and_overlays(qtbot):
     plot.clear_overlays()
     assert plot.overlay_count == 0
     plot.set_log_y(True)
-    path = plot.save_png(qtbot_tmp := __import__("tempfile").mkdtemp() + "/loss")
-    assert path.suffix == ".png" and path.stat().st_size > 0 and qtbot_tmp
+    path = plot.save_png(str(tmp_path / "loss"))
+    assert path == tmp_path / "loss.png"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # a real PNG, not an empty file
 
 
 def test_worker_reports_progress_result_and_errors(qtbot):
