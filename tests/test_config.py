@@ -41,3 +41,60 @@ def test_wrong_type_is_named(tmp_path) -> None:
     path.write_text('{"train": {"epochs": "many"}}')
     with pytest.raises(ConfigError, match="train.epochs"):
         RunConfig.load(path)
+
+
+def test_a_config_without_a_version_is_read_as_version_one_and_migrated(tmp_path) -> None:
+    path = tmp_path / "old.toml"
+    path.write_text('name = "old"\n[train]\nepochs = 3\n')
+    config = RunConfig.load(path)
+    assert config.version == RunConfig().version and config.train.epochs == 3
+    config.validate()
+
+
+def test_a_config_from_a_newer_kiln_is_refused_with_a_sentence(tmp_path) -> None:
+    path = tmp_path / "new.toml"
+    path.write_text("version = 99\n")
+    with pytest.raises(ConfigError, match="newer Kiln"):
+        RunConfig.load(path)
+
+
+def test_the_saved_file_carries_its_version(tmp_path) -> None:
+    path = tmp_path / "run.toml"
+    RunConfig().save(path)
+    assert f"version = {RunConfig().version}" in path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("section", "change", "named"),
+    [
+        ("train", {"learning_rate": float("inf")}, "train.learning_rate"),
+        ("train", {"learning_rate": 0.0}, "train.learning_rate"),
+        ("train", {"epochs": 0}, "train.epochs"),
+        ("train", {"schedule": "sometimes"}, "train.schedule"),
+        ("train", {"seed": -1}, "train.seed"),
+        ("model", {"dropout": 1.5}, "model.dropout"),
+        ("model", {"width": 0}, "model.width"),
+        ("model", {"depth": -2}, "model.depth"),
+        ("model", {"freeze": "half"}, "freeze policy"),
+        ("model", {"layers": (LayerSpec("dense", units=0),)}, "model.layers[0].units"),
+        ("model", {"layers": (LayerSpec("wormhole"),)}, "model.layers[0].type"),
+        ("data", {"image_size": (0, 0)}, "data.image_size"),
+        ("data", {"image_size": (-8, 32)}, "data.image_size"),
+        ("data", {"val_split": 0.6, "test_split": 0.5}, "leave data to train on"),
+        ("data", {"augment": AugmentConfig(rotation=-0.1)}, "data.augment.rotation"),
+    ],
+)
+def test_validate_names_the_setting_out_of_range(section: str, change: dict, named: str) -> None:
+    config = RunConfig().replace(**{section: change})
+    with pytest.raises(ConfigError, match=named.replace("[", r"\[").replace("]", r"\]")):
+        config.validate()
+
+
+def test_the_default_and_a_full_custom_config_validate() -> None:
+    assert RunConfig().validate() == RunConfig()
+    _custom_config().validate()
+
+
+def test_one_seed_sets_the_split_the_initializers_and_training() -> None:
+    config = RunConfig().with_seed(7)
+    assert (config.data.seed, config.model.seed, config.train.seed) == (7, 7, 7)
