@@ -49,15 +49,18 @@ def run_training(
     dataset: Dataset | None = None,
     out_dir: str | Path | None = None,
     resume: bool = False,
+    callbacks: tuple[Any, ...] = (),
 ) -> RunResult:
     """Train as ``config`` says, reporting through ``sink``; save into ``out_dir`` if given.
+
+    ``callbacks``: extra Keras callbacks for every phase (the comparison's step budget uses this).
 
     Raises `KilnError` for unusable input (after emitting `Failed` with its sentence); any
     other exception also emits `Failed` (with the traceback as details) and propagates.
     """
     control = control or RunControl()
     try:
-        return _run(config, sink, control, dataset, Path(out_dir) if out_dir else None, resume)
+        return _run(config, sink, control, dataset, Path(out_dir) if out_dir else None, resume, callbacks)
     except KilnError as exc:
         sink(Failed(exc.sentence, traceback.format_exc()))
         raise
@@ -75,7 +78,13 @@ def _explain(exc: Exception) -> str:
 
 
 def _run(
-    config: RunConfig, sink: EventSink, control: RunControl, dataset: Dataset | None, out_dir: Path | None, resume: bool
+    config: RunConfig,
+    sink: EventSink,
+    control: RunControl,
+    dataset: Dataset | None,
+    out_dir: Path | None,
+    resume: bool,
+    extra_callbacks: tuple[Any, ...] = (),
 ) -> RunResult:
     import keras
 
@@ -168,7 +177,7 @@ def _run(
         if len(built.phases) > 1:
             sink(PhaseStarted(phase.name, index, len(built.phases), first_epoch, phase_end - 1, phase.description))
         base_rate = phase_learning_rate(config, phase)
-        callbacks: list[Any] = [reporter, NanWeightsGuard(reporter)]
+        callbacks: list[Any] = [reporter, NanWeightsGuard(reporter), *extra_callbacks]
         if config.train.schedule in ("step", "cosine"):
             callbacks.append(
                 EpochLearningRate(
