@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, type=Path, help="run folder: model.keras, history.json, run.json")
     train.add_argument("--config", type=Path, help="a run config (TOML or JSON); flags given here override it")
     train.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
+    train.add_argument("--overwrite", action="store_true", help="replace the run already in --out with a new one")
+    _add_trust_file(train)
     scratch = train.add_argument_group("model from scratch")
     scratch.add_argument("--arch", help="preset: mlp, cnn, resnet")
     scratch.add_argument("--init", dest="kernel_initializer", help="kernel initializer, e.g. he_normal, glorot_uniform")
@@ -85,35 +87,66 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("model", type=Path)
     evaluate.add_argument("--data", required=True)
     evaluate.add_argument("--target")
-    evaluate.add_argument("--trust", action="store_true", help="load a model with SavedModel layers Kiln did not write")
+    _add_trust(evaluate)
 
     predict = commands.add_parser("predict", help="top-k predictions as JSON lines")
     predict.add_argument("model", type=Path)
     predict.add_argument("inputs", nargs="+", help="image files, or CSV rows like '5.1,3.5,1.4'")
     predict.add_argument("--top-k", type=int, default=3)
-    predict.add_argument("--trust", action="store_true")
+    _add_trust(predict)
 
     export = commands.add_parser("export", help="convert a saved model")
     export.add_argument("model", type=Path)
     export.add_argument("--format", required=True, choices=["keras", "h5", "savedmodel", "tflite"])
     export.add_argument("--out", required=True, type=Path)
-    export.add_argument("--trust", action="store_true")
-
-    compare = commands.add_parser("compare", help="from scratch against fine-tuning, head to head on the same data")
-    compare.add_argument("--data", required=True)
-    compare.add_argument("--target")
-    compare.add_argument("--backbone", default="demo", help="the backbone to fine-tune (default: the demo backbone)")
-    compare.add_argument("--arch", default="cnn", help="the from-scratch preset (default: cnn)")
-    compare.add_argument("--epochs", type=int, default=5)
-    compare.add_argument("--two-phase", action=argparse.BooleanOptionalAction, default=True)
-    compare.add_argument("--fractions", default="1.0", help="training-data fractions, e.g. 0.1,0.3,1.0")
-    compare.add_argument("--seed", type=int, default=42)
-    compare.add_argument("--out", type=Path, help="write compare.json here")
+    _add_trust(export)
 
     commands.add_parser("backbones", help="list the backbone catalogue")
     for module_name in COMMAND_MODULES:
         importlib.import_module(f"engine.commands.{module_name}").register(commands)
     return parser
+
+
+def _add_trust_file(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--trust-file",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="PATH",
+        help="trust this model file or SavedModel folder (by its hash) so its SavedModel graph may run; repeatable",
+    )
+
+
+def _add_trust(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--trust",
+        action="store_true",
+        help="trust the model file named here (by its hash): its Kiln SavedModel layers may run; "
+        "Lambda layers stay refused",
+    )
+    _add_trust_file(parser)
+
+
+def trust_named_files(paths: Sequence[Path]) -> None:
+    """Record the files and SavedModel folders the person typed after --trust-file (by hash)."""
+    from engine.export.trust import trust
+
+    for path in paths:
+        if not path.exists():
+            raise KilnError(f"--trust-file {path}: there is no such file or folder.")
+        if path.is_dir() and not (path / "saved_model.pb").is_file():
+            raise KilnError(f"--trust-file {path}: a folder can only be trusted when it is a SavedModel folder.")
+        trust(path)
+
+
+def check_output_path(path: Path, flag: str = "--out") -> None:
+    """Refuse an output path that lies under a file (a file cannot hold anything)."""
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise KilnError(f"{flag} {path} lies under {parent}, which is a file.", hint=f"Pick another {flag}.")
+            return
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -131,7 +164,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             "predict": cmd_predict,
             "export": cmd_export,
             "backbones": cmd_backbones,
-            "compare": cmd_compare,
         }[args.command]
         return handler(args)
     except KilnError as exc:
@@ -237,15 +269,23 @@ def parse_augment(text: str) -> Any:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from engine.training.checkpoint import check_run_folder
     from engine.training.job import run_training
     from engine.training.progress import TerminalProgress
 
-    config = config_from_args(args)
-    args.out.mkdir(parents=True, exist_ok=True)
-    if not args.resume:
-        config.save(args.out / "config.toml")
+    # Nothing is written before the whole config is valid and the folder may take this run;
+    # the job writes config.toml itself once the model is built.
+    check_run_folder(args.out, resume=args.resume, overwrite=args.overwrite)
+    config = config_from_args(args).validate()
+    trust_named_files(args.trust_file)
     with TerminalProgress() as progress:
         result = run_training(config, sink=progress, out_dir=args.out, resume=args.resume)
+    if result.reason == "nan":
+        raise KilnError(
+            "The loss stopped being a finite number (NaN or infinity), so training stopped; the weights of the "
+            f"last finite epoch were saved to {args.out}/model.keras.",
+            hint="Lower the learning rate, or pick He/Glorot initialisation, and train again.",
+        )
     summary = ", ".join(f"{k} {v:.4g}" for k, v in result.metrics.items())
     print(f"{result.reason.replace('_', ' ')}: {summary}")
     print(f"{result.samples_per_second:.0f} samples/s over {result.seconds:.1f} s. Saved to {args.out}/model.keras")
@@ -293,9 +333,12 @@ def find_run_record(model_path: Path) -> dict[str, Any]:
 
 
 def _load(args: argparse.Namespace) -> Any:
+    """The model named on the command line, through the trust gate; ``--trust`` trusts that file only."""
     from engine.export import load_model
+    from engine.models.custom_objects import kiln_custom_objects
 
-    return load_model(args.model, trusted=args.trust)
+    trust_named_files(getattr(args, "trust_file", []))
+    return load_model(args.model, trusted=args.trust, custom_objects=kiln_custom_objects())
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -311,10 +354,30 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     preprocessing = record.get("dataset", {}).get("preprocessing") or None
     dataset = load_dataset(DataConfig(source=args.data, target=args.target, val_split=0.0), preprocessing=preprocessing)
     dataset.splits = {"all": np.arange(dataset.num_samples)}
+    _check_inputs_fit(model, dataset, args)
     size = record.get("model", {}).get("image_size") or _model_image_size(model)
     report = evaluate_model(model, dataset, split="all", image_size=tuple(size) if size else None)
     print(json.dumps({"metrics": report.metrics, "per_class": report.per_class}, indent=2))
     return EXIT_OK
+
+
+def _check_inputs_fit(model: Any, dataset: Any, args: argparse.Namespace) -> None:
+    """Images for an image model, rows of the right width for a table model; else a sentence."""
+    wanted = tuple(model.input_shape[1:])
+    have = tuple(dataset.input_shape)
+    model_images, data_images = len(wanted) == 3, len(have) == 3
+    if model_images != data_images:
+        kind = "images" if model_images else f"rows of {wanted[-1]} numbers"
+        given = "images" if data_images else "a table"
+        raise KilnError(
+            f"{args.model.name} takes {kind}, but {args.data} holds {given}.",
+            hint="Evaluate it on data of the kind it was trained on.",
+        )
+    if not model_images and wanted and wanted[-1] and have and have[-1] != wanted[-1]:
+        raise KilnError(
+            f"{args.model.name} takes {wanted[-1]} input columns, but {args.data} gives {have[-1]}.",
+            hint="Evaluate it on data with the columns it was trained on.",
+        )
 
 
 def _model_image_size(model: Any) -> tuple[int, int] | None:
@@ -326,6 +389,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from engine.analysis.evaluation import predict_top_k
     from engine.data.inputs import expand_folders, load_inputs_for_prediction
 
+    if args.top_k < 1:
+        raise KilnError(f"--top-k must be 1 or more, not {args.top_k}.")
+    for item in args.inputs:
+        if Path(item).is_dir() and not expand_folders([item]):
+            raise KilnError(
+                f"The folder {item} holds no image files to predict.", hint="Name image files or a folder of images."
+            )
     model = _load(args)
     record = find_run_record(args.model)
     summary = record.get("dataset", {})
@@ -345,6 +415,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from engine.export import save_model
 
+    check_output_path(args.out)
     model = _load(args)
     record = find_run_record(args.model) or None
     path = save_model(model, args.out, format=args.format, record=record)
@@ -359,40 +430,4 @@ def cmd_backbones(args: argparse.Namespace) -> int:
         where = "offline" if entry.offline else "download"
         size = f"{entry.input_size[0]}x{entry.input_size[1]}"
         print(f"{entry.name:<24} {entry.source:<20} {size:>8} {entry.params:>12,} params  {where:<8}  {entry.licence}")
-    return EXIT_OK
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    from engine.analysis.compare import compare_approaches
-    from engine.data import load_dataset
-    from engine.training.config import RunConfig
-    from engine.training.progress import TerminalProgress
-
-    try:
-        fractions = tuple(sorted({float(f) for f in args.fractions.split(",") if f.strip()}))
-    except ValueError:
-        raise KilnError(f"--fractions takes numbers like 0.1,0.5,1.0, not '{args.fractions}'.") from None
-    if not fractions or any(not 0 < f <= 1 for f in fractions):
-        raise KilnError("Each --fractions value must be above 0 and at most 1.")
-    base = RunConfig().replace(
-        data={"source": args.data, "target": args.target, "seed": args.seed},
-        train={"epochs": args.epochs, "seed": args.seed, "checkpoint": False},
-    )
-    scratch = base.replace(model={"kind": "scratch", "arch": args.arch, "seed": args.seed}, name="scratch")
-    finetune = base.replace(
-        model={"kind": "finetune", "backbone": args.backbone, "two_phase": args.two_phase, "seed": args.seed},
-        name="finetune",
-    )
-    dataset = load_dataset(base.data)
-    with TerminalProgress() as progress:
-        comparison = compare_approaches(scratch, finetune, dataset, fractions=fractions, sink=progress)
-    print(f"{'approach':<10} {'data':>6} {'samples':>8} {'score':>16} {'seconds':>8} {'trainable':>10}")
-    for row in comparison.rows:
-        print(f"{row.approach:<10} {row.data_fraction:>6.0%} {row.train_samples:>8} "
-              f"{row.score_name + ' ' + format(row.score, '.3f'):>16} {row.seconds:>8.1f} {row.trainable_params:>10,}")
-    if args.out:
-        from engine.export.atomic import atomic_write_text
-
-        args.out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(args.out / "compare.json", json.dumps(comparison.to_dict(), indent=2))
     return EXIT_OK

@@ -1,11 +1,25 @@
-"""Head to head: both approaches on the same data, at each data fraction."""
+"""The fair head-to-head: same split, a step budget with a floor, bootstrap intervals, the verdict."""
 
 from __future__ import annotations
 
-import numpy as np
+import json
 
-from engine.analysis.compare import compare_approaches, subsample_training
+import numpy as np
+import pytest
+
+from engine.analysis.bootstrap import bootstrap_mean, paired_bootstrap
+from engine.analysis.budget import Budget
+from engine.analysis.compare import (
+    Comparison,
+    ComparisonRow,
+    compare_approaches,
+    repeat_small_training,
+    subsample_training,
+    with_test_split,
+)
+from engine.analysis.costs import forward_flops
 from engine.data import load_dataset
+from engine.errors import ConfigError
 from engine.training.config import RunConfig
 
 
@@ -18,17 +32,132 @@ def test_subsample_keeps_every_class_and_leaves_validation_alone() -> None:
     assert set(small.splits["train"]) <= set(dataset.splits["train"])
 
 
-def test_both_approaches_run_on_the_same_data_at_each_fraction() -> None:
+def test_a_test_split_is_made_when_the_data_has_none() -> None:
     dataset = load_dataset("demo:digits")
-    base = RunConfig().replace(train={"epochs": 1, "checkpoint": False})
+    assert len(dataset.splits.get("test", [])) == 0
+    made, was_made = with_test_split(dataset, 0.2, 0.2, seed=1)
+    assert was_made and len(made.splits["test"]) == pytest.approx(0.2 * dataset.num_samples, abs=10)
+    parts = [set(made.splits[s]) for s in ("train", "val", "test")]
+    assert not (parts[0] & parts[2]) and not (parts[1] & parts[2])
+    again, was_made = with_test_split(made, 0.2, 0.2, seed=1)
+    assert not was_made and again is made
+
+
+def test_bootstrap_of_identical_predictions_is_zero_width_and_holds_zero() -> None:
+    scores = np.random.default_rng(0).integers(0, 2, size=(3, 200)).astype(float)
+    interval = paired_bootstrap(scores, scores.copy())
+    assert interval.value == interval.low == interval.high == 0.0
+    assert interval.holds_zero
+
+
+def test_bootstrap_interval_covers_a_real_difference_and_not_zero() -> None:
+    rng = np.random.default_rng(1)
+    first = (rng.random((2, 400)) < 0.7).astype(float)
+    second = (rng.random((2, 400)) < 0.9).astype(float)
+    interval = paired_bootstrap(first, second)
+    assert 0.1 < interval.value < 0.3 and interval.low > 0 and not interval.holds_zero
+    single = bootstrap_mean(first)
+    assert single.low < first.mean() < single.high
+
+
+def test_step_budget_gives_a_small_share_at_least_the_floor() -> None:
+    budget = Budget(max_steps=60, min_steps=40, patience_steps=5)
+    tiny = Budget().epochs_for(35, 32)  # 35 samples: 2 steps an epoch
+    assert tiny * 2 >= Budget().max_steps  # the epochs hold the whole step cap, not "5 epochs"
+    with pytest.raises(ConfigError):
+        Budget(max_steps=10, min_steps=20).validate()
+    dataset = load_dataset("demo:digits")
+    small = subsample_training(dataset, 0.03, seed=0)  # ~40 samples
+    rounds = repeat_small_training(small, batch_size=32)
+    assert len(rounds.splits["train"]) >= 20 * 32 and set(rounds.splits["train"]) == set(small.splits["train"])
+    base = RunConfig().replace(train={"learning_rate": 0.05, "checkpoint": False})
+    scratch = base.replace(model={"arch": "mlp", "width": 16, "depth": 1})
+    finetune = base.replace(model={"kind": "finetune", "backbone": "demo"})
+    comparison = compare_approaches(scratch, finetune, small, repeats=1, budget=budget)
+    for row in comparison.rows:
+        assert budget.min_steps <= row.steps <= budget.max_steps, row
+        assert row.stopped_by in ("early_stopping", "step_cap")
+    assert any(row.stopped_by == "early_stopping" for row in comparison.rows)  # patience 5 stops early...
+    assert all(row.steps >= 40 for row in comparison.rows)  # ...but never below the floor
+
+
+@pytest.mark.slow
+def test_both_approaches_see_the_same_split_and_the_runs_are_kept(tmp_path) -> None:
+    dataset = load_dataset("demo:digits")
+    base = RunConfig().replace(train={"checkpoint": False})
     scratch = base.replace(model={"arch": "mlp", "width": 8, "depth": 1})
     finetune = base.replace(model={"kind": "finetune", "backbone": "demo"})
-    comparison = compare_approaches(scratch, finetune, dataset, fractions=(0.3, 1.0))
+    budget = Budget(max_steps=30, min_steps=10, patience_steps=10)
+    comparison = compare_approaches(
+        scratch, finetune, dataset, fractions=(0.3, 1.0), repeats=2, budget=budget, out_dir=tmp_path
+    )
     rows = comparison.rows
-    assert [(r.approach, r.data_fraction) for r in rows] == [
-        ("scratch", 0.3), ("finetune", 0.3), ("scratch", 1.0), ("finetune", 1.0)
+    assert [(r.data_fraction, r.repeat, r.approach) for r in rows] == [
+        (f, k, a) for f in (0.3, 1.0) for k in (1, 2) for a in ("scratch", "finetune")
     ]
-    assert rows[0].train_samples == rows[1].train_samples < rows[2].train_samples == 1438
-    assert all(0 < r.score <= 1 and r.seconds > 0 for r in rows)
-    assert rows[1].trainable_params < rows[1].params  # the backbone is frozen for the head
-    assert comparison.best() in rows[2:]
+    for first, second in zip(rows[::2], rows[1::2]):  # each pair: one seed, one subset, one test set
+        assert first.train_digest == second.train_digest and first.eval_digest == second.eval_digest
+        assert first.seed == second.seed and first.train_samples == second.train_samples
+    assert rows[0].train_digest != rows[2].train_digest  # another repeat draws another 30%
+    assert len({r.eval_digest for r in rows}) == 1
+    assert comparison.scored_on == "test" and comparison.test_made_by_comparison
+    assert rows[1].phase_trainable[0] < rows[1].params  # the head phase trains less than the whole
+    assert all(r.forward_flops > 0 and r.train_flops > 0 for r in rows)
+    for row in rows:
+        folder = tmp_path / "runs" / f"{row.approach}-{round(row.data_fraction * 100):03d}pct-r{row.repeat}"
+        assert row.run_dir == str(folder)
+        assert {"model.keras", "run.json", "history.json"} <= {p.name for p in folder.iterdir()}
+    saved = json.loads((tmp_path / "compare.json").read_text())
+    assert saved["verdict"] == comparison.verdict() and len(saved["rows"]) == 8
+    assert Comparison.from_dict(saved).verdict() == comparison.verdict()
+    page = (tmp_path / "report.html").read_text()
+    assert "<svg" in page and comparison.verdict()[0].split(":")[0] in page
+    assert "| fine-tuning |" in (tmp_path / "report.md").read_text().replace("| fine-tuning | from", "")
+
+
+def _comparison(scores: dict[str, list[list[float]]], *, higher: bool) -> Comparison:
+    rows = [
+        ComparisonRow(
+            approach=a, data_fraction=1.0, repeat=1, seed=1, train_samples=100, score_name="x",
+            score=float(np.mean(scores[f"{a}@1"])), seconds=1.0, steps=10, samples_seen=100,
+            stopped_by="step_cap", epochs_run=1, params=10, trainable_params=10,
+        )
+        for a in ("scratch", "finetune")
+    ]
+    return Comparison(
+        rows=rows, score_name="accuracy" if higher else "mae", higher_is_better=higher, eval_samples=4,
+        sample_scores=scores, repeats=1,
+    )
+
+
+def test_the_verdict_is_right_for_regression_lower_error_wins() -> None:
+    rng = np.random.default_rng(2)
+    low_error = list(np.abs(rng.normal(0, 1.0, 300)))
+    high_error = [e + 2.0 for e in low_error]
+    comparison = _comparison({"scratch@1": [high_error], "finetune@1": [low_error]}, higher=False)
+    assert comparison.winner() == "finetune"
+    first = comparison.verdict()[0]
+    assert first.startswith("Fine-tuning wins") and "lower" in first and "test MAE" in first
+    assert "2.000" in first  # the margin, in the score's units
+    swapped = _comparison({"scratch@1": [low_error], "finetune@1": [high_error]}, higher=False)
+    assert swapped.winner() == "scratch" and swapped.verdict()[0].startswith("From scratch wins")
+
+
+def test_the_verdict_says_too_close_to_call_when_the_interval_holds_zero() -> None:
+    rng = np.random.default_rng(3)
+    a = list((rng.random(100) < 0.8).astype(float))
+    b = list(np.roll(a, 1))  # the same accuracy, different samples right
+    comparison = _comparison({"scratch@1": [a], "finetune@1": [b]}, higher=True)
+    assert comparison.winner() is None
+    assert comparison.verdict()[0].startswith("Too close to call")
+    assert "holds zero" in comparison.verdict()[0]
+
+
+def test_forward_flops_counts_dense_and_conv_layers_from_their_shapes() -> None:
+    import keras
+
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(4, 3, padding="same")(inputs)  # 2*3*3*1*4*64 = 4608
+    x = keras.layers.Flatten()(x)
+    outputs = keras.layers.Dense(10)(x)  # 2*256*10 = 5120
+    assert forward_flops(keras.Model(inputs, outputs)) == 4608 + 5120

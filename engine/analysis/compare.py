@@ -1,36 +1,69 @@
-"""Head to head: train from scratch and fine-tune on the same data, and put the costs side by side.
+"""Head to head: train from scratch and fine-tune on the same data, fairly, and say who wins.
 
-Both runs share one loaded `Dataset` (the same split, the same validation samples), so the
-only difference is the model. Optionally each approach also runs on a fraction of the
-training data, to show how much data each one needs.
+Fair means: both approaches train on the same samples (the same split, the same subset at
+each data share, seed for seed), under the same budget in optimizer steps (`budget.Budget`:
+a cap, early stopping on validation with a floor), and are scored on the test split,
+which neither run trained or stopped on (the comparison makes one when the data has none).
+Each pair repeats with several seeds, and the score difference gets a paired bootstrap
+interval over the test samples and the repeats (`bootstrap.py`). `Comparison.verdict()`
+turns that into the sentences the CLI, the GUI and the report all print.
+
+Every run is a normal run folder (model.keras, history.json, run.json) under the
+comparison's folder; `compare_report.write_report` adds compare.json, report.html, report.md.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from engine.analysis.bootstrap import Interval, bootstrap_mean, paired_bootstrap
+from engine.analysis.budget import Budget
+from engine.analysis.costs import DEFAULT_DEVICE_WATTS, energy_joules, forward_flops, training_flops
 from engine.data.dataset import Dataset
-from engine.events import EventSink, ignore_events
+from engine.events import EventSink, Progress, ignore_events
 from engine.training.config import RunConfig
 from engine.training.control import RunControl
+
+APPROACHES = ("scratch", "finetune")
+APPROACH_WORDS = {"scratch": "from scratch", "finetune": "fine-tuning"}
+DEFAULT_REPEATS = 2  # measured: demo:digits at 0.1,1.0 takes under two minutes on 2 CPU cores
+DEFAULT_TEST_FRACTION = 0.2
+NEAR_BEST = 0.95  # "time to 95% of the best score"
+MIN_STEPS_PER_ROUND = 20  # steps between two validation rounds, at least
 
 
 @dataclass
 class ComparisonRow:
+    """One training run of the comparison (one approach, one data share, one seed)."""
+
     approach: str  # scratch | finetune
     data_fraction: float
+    repeat: int
+    seed: int
     train_samples: int
-    score_name: str  # val_accuracy, or val_mae for regression
+    score_name: str  # accuracy | mae (on the scored split)
     score: float
     seconds: float
+    steps: int
+    samples_seen: int
+    stopped_by: str  # early_stopping | step_cap | time_budget | stopped | ...
     epochs_run: int
     params: int
-    trainable_params: int
-    reason: str
+    trainable_params: int  # in the first phase
+    phase_trainable: list[int] = field(default_factory=list)
+    forward_flops: int = 0
+    train_flops: float = 0.0
+    seconds_to_near_best: float | None = None
+    reason: str = "completed"
+    run_dir: str | None = None
+    train_digest: str = ""
+    eval_digest: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -38,16 +71,224 @@ class ComparisonRow:
 
 @dataclass
 class Comparison:
-    rows: list[ComparisonRow] = field(default_factory=list)
+    """All runs of one head-to-head, their per-sample scores, and what they mean."""
 
-    def best(self, higher_is_better: bool = True) -> ComparisonRow | None:
-        full = [r for r in self.rows if r.data_fraction == max(x.data_fraction for x in self.rows)]
-        if not full:
+    rows: list[ComparisonRow] = field(default_factory=list)
+    score_name: str = "accuracy"
+    higher_is_better: bool = True
+    scored_on: str = "test"
+    eval_samples: int = 0
+    test_made_by_comparison: bool = False
+    repeats: int = 1
+    budget: dict[str, Any] = field(default_factory=dict)
+    device_watts: float = DEFAULT_DEVICE_WATTS
+    # "approach@fraction" -> per repeat, the per-sample score (1/0 correct, or absolute error)
+    sample_scores: dict[str, list[list[float]]] = field(default_factory=dict)
+    out_dir: str | None = None
+
+    # -- what was measured -----------------------------------------------------------------
+
+    def fractions(self) -> list[float]:
+        return sorted({r.data_fraction for r in self.rows})
+
+    def runs(self, approach: str, fraction: float) -> list[ComparisonRow]:
+        return [r for r in self.rows if r.approach == approach and r.data_fraction == fraction]
+
+    def _paired_tables(self, fraction: float) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per-sample scores of both approaches for the repeats both finished."""
+        a = self.sample_scores.get(_key("scratch", fraction), [])
+        b = self.sample_scores.get(_key("finetune", fraction), [])
+        n = min(len(a), len(b))
+        if n == 0:
             return None
-        return (max if higher_is_better else min)(full, key=lambda r: r.score)
+        return np.asarray(a[:n], dtype=np.float64), np.asarray(b[:n], dtype=np.float64)
+
+    def score(self, approach: str, fraction: float) -> Interval | None:
+        """Mean score of ``approach`` at ``fraction`` with its bootstrap interval."""
+        table = self.sample_scores.get(_key(approach, fraction))
+        return bootstrap_mean(np.asarray(table)) if table else None
+
+    def difference(self, fraction: float) -> Interval | None:
+        """Fine-tuning's score minus from scratch's (paired), with its bootstrap interval."""
+        tables = self._paired_tables(fraction)
+        return None if tables is None else paired_bootstrap(*tables)
+
+    def advantage(self, fraction: float) -> Interval | None:
+        """Like `difference`, but positive when fine-tuning is better (for MAE: lower)."""
+        diff = self.difference(fraction)
+        if diff is None or self.higher_is_better:
+            return diff
+        return Interval(-diff.value, -diff.high, -diff.low, diff.confidence)
+
+    def winner(self, fraction: float | None = None) -> str | None:
+        """``finetune`` or ``scratch`` where the interval excludes zero; None when too close to call."""
+        fractions = self.fractions()
+        if not fractions:
+            return None
+        edge = self.advantage(fractions[-1] if fraction is None else fraction)
+        if edge is None or edge.holds_zero:
+            return None
+        return "finetune" if edge.value > 0 else "scratch"
+
+    def learning_curve(self) -> dict[str, list[dict[str, Any]]]:
+        """Score against training-set size, per approach, with intervals."""
+        curve: dict[str, list[dict[str, Any]]] = {}
+        for approach in APPROACHES:
+            for fraction in self.fractions():
+                interval = self.score(approach, fraction)
+                runs = self.runs(approach, fraction)
+                if interval is None or not runs:
+                    continue
+                curve.setdefault(approach, []).append(
+                    {
+                        "fraction": fraction,
+                        "train_samples": float(np.mean([r.train_samples for r in runs])),
+                        **interval.to_dict(),
+                    }
+                )
+        return curve
+
+    def costs(self, fraction: float | None = None) -> dict[str, dict[str, Any]]:
+        """Mean costs per run of each approach at ``fraction`` (default: the largest share)."""
+        fractions = self.fractions()
+        if not fractions:
+            return {}
+        fraction = fractions[-1] if fraction is None else fraction
+        table: dict[str, dict[str, Any]] = {}
+        for approach in APPROACHES:
+            runs = self.runs(approach, fraction)
+            if not runs:
+                continue
+            near = [r.seconds_to_near_best for r in runs if r.seconds_to_near_best is not None]
+            seconds = float(np.mean([r.seconds for r in runs]))
+            table[approach] = {
+                "runs": len(runs),
+                "seconds": seconds,
+                "seconds_to_near_best": float(np.mean(near)) if near else None,
+                "steps": float(np.mean([r.steps for r in runs])),
+                "params": runs[0].params,
+                "phase_trainable": runs[0].phase_trainable or [runs[0].trainable_params],
+                "forward_flops": runs[0].forward_flops,
+                "train_flops": float(np.mean([r.train_flops for r in runs])),
+                "energy_wh": energy_joules(seconds, self.device_watts) / 3600.0,
+                "stopped_by": sorted({r.stopped_by for r in runs}),
+            }
+        return table
+
+    # -- what it means ---------------------------------------------------------------------
+
+    def verdict(self) -> list[str]:
+        """The sentences every front end prints: who wins where, by how much, how sure, at what cost."""
+        fractions = self.fractions()
+        if not fractions:
+            return ["No run finished, so there is nothing to compare yet."]
+        words = self.score_words()
+        sentences: list[str] = []
+        for fraction in reversed(fractions):
+            sentences.append(self._fraction_sentence(fraction, words))
+        sentences.append(
+            f"Scored on the {self.scored_on} split ({self.eval_samples} samples"
+            f"{', set aside by the comparison' if self.test_made_by_comparison else ''}), which no run "
+            f"trained or early-stopped on; the intervals are {self._confidence():.0%} paired bootstrap "
+            f"intervals over those samples and {self.repeats} repeat{'s' if self.repeats != 1 else ''}."
+        )
+        costs = self.costs()
+        if len(costs) == 2:
+            ft, sc = costs["finetune"], costs["scratch"]
+            sentences.append(
+                f"Per run on {_share(fractions[-1])}: fine-tuning trained for {ft['seconds']:.1f} s "
+                f"({ft['steps']:.0f} steps, about {_si(ft['train_flops'])}FLOPs), from scratch for "
+                f"{sc['seconds']:.1f} s ({sc['steps']:.0f} steps, about {_si(sc['train_flops'])}FLOPs) (estimates)."
+            )
+        return sentences
+
+    def _fraction_sentence(self, fraction: float, words: str) -> str:
+        share = _share(fraction)
+        scores = {a: self.score(a, fraction) for a in APPROACHES}
+        done = {a: s for a, s in scores.items() if s is not None}
+        if len(done) < 2:
+            if not done:
+                return f"No run finished on {share} (the comparison was stopped)."
+            only, interval = next(iter(done.items()))
+            return (
+                f"Only {APPROACH_WORDS[only]} finished on {share}: {interval.value:.3f} {words} "
+                f"(the comparison was stopped)."
+            )
+        ft, sc = done["finetune"], done["scratch"]
+        edge = self.advantage(fraction)
+        assert edge is not None
+        repeats = min(len(self.runs("scratch", fraction)), len(self.runs("finetune", fraction)))
+        samples = int(np.mean([r.train_samples for r in self.runs("scratch", fraction)]))
+        where = f"{share} ({samples:,} training samples)"
+        interval = f"{edge.confidence:.0%} interval {edge.low:+.3f} to {edge.high:+.3f}"
+        if edge.holds_zero:
+            return (
+                f"Too close to call on {where}: fine-tuning {ft.value:.3f} and from scratch {sc.value:.3f} {words}; "
+                f"fine-tuning's edge {edge.value:+.3f} has a {interval} that holds zero ({repeats} repeat"
+                f"{'s' if repeats != 1 else ''})."
+            )
+        winner, loser = ("finetune", "scratch") if edge.value > 0 else ("scratch", "finetune")
+        margin = abs(edge.value)
+        low, high = (edge.low, edge.high) if winner == "finetune" else (-edge.high, -edge.low)
+        better = "higher" if self.higher_is_better else "lower"
+        return (
+            f"{APPROACH_WORDS[winner].capitalize()} wins on {where}: {done[winner].value:.3f} {words} against "
+            f"{done[loser].value:.3f}, {margin:.3f} {better} ({edge.confidence:.0%} interval of the margin "
+            f"{low:.3f} to {high:.3f}, {repeats} repeat{'s' if repeats != 1 else ''})."
+        )
+
+    def _confidence(self) -> float:
+        fractions = self.fractions()
+        edge = self.difference(fractions[-1]) if fractions else None
+        return edge.confidence if edge is not None else 0.95
+
+    def score_words(self) -> str:
+        return f"{self.scored_on} {'accuracy' if self.score_name == 'accuracy' else self.score_name.upper()}"
+
+    # -- saving ----------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rows": [r.to_dict() for r in self.rows]}
+        return {
+            "score_name": self.score_name,
+            "higher_is_better": self.higher_is_better,
+            "scored_on": self.scored_on,
+            "eval_samples": self.eval_samples,
+            "test_made_by_comparison": self.test_made_by_comparison,
+            "repeats": self.repeats,
+            "budget": self.budget,
+            "device_watts": self.device_watts,
+            "verdict": self.verdict(),
+            "winner": self.winner(),
+            "learning_curve": self.learning_curve(),
+            "costs": self.costs(),
+            "rows": [r.to_dict() for r in self.rows],
+            "sample_scores": self.sample_scores,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Comparison:
+        fields = {f.name for f in dataclasses.fields(cls)} - {"rows"}
+        kept = {k: v for k, v in data.items() if k in fields}
+        return cls(rows=[ComparisonRow(**row) for row in data.get("rows", [])], **kept)
+
+
+def _key(approach: str, fraction: float) -> str:
+    return f"{approach}@{fraction:g}"
+
+
+def _share(fraction: float) -> str:
+    return "all the training data" if fraction >= 1.0 else f"{fraction:.0%} of the training data"
+
+
+def _si(value: float) -> str:
+    for factor, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= factor:
+            return f"{value / factor:.1f} {prefix}"
+    return f"{value:.0f} "
+
+
+def _digest(indices: np.ndarray) -> str:
+    return hashlib.sha1(np.sort(np.asarray(indices, dtype=np.int64)).tobytes()).hexdigest()[:12]
 
 
 def subsample_training(dataset: Dataset, fraction: float, seed: int) -> Dataset:
@@ -63,40 +304,162 @@ def subsample_training(dataset: Dataset, fraction: float, seed: int) -> Dataset:
     return dataclasses.replace(dataset, splits=splits)
 
 
+def repeat_small_training(dataset: Dataset, batch_size: int, min_steps: int = MIN_STEPS_PER_ROUND) -> Dataset:
+    """A tiny training split listed several times over, so one "epoch" holds at least ``min_steps`` steps.
+
+    Validation runs once per epoch; on 35 samples that would be after every other step, and
+    would cost more than the training. Repeating the indices only spaces the validation rounds.
+    """
+    train = dataset.splits["train"]
+    steps = max(1, -(-len(train) // max(1, batch_size)))
+    times = -(-min_steps // steps)
+    if times <= 1:
+        return dataset
+    return dataclasses.replace(dataset, splits=dict(dataset.splits, train=np.tile(train, times)))
+
+
+def with_test_split(dataset: Dataset, val_fraction: float, test_fraction: float, seed: int) -> tuple[Dataset, bool]:
+    """``dataset`` as it is when it has test samples; else split anew with a test share (and say so)."""
+    if len(dataset.splits.get("test", [])) > 0:
+        return dataset, False
+    return dataset.with_split(val_fraction or 0.2, test_fraction, seed=seed), True
+
+
+def per_sample_scores(model: Any, dataset: Dataset, split: str, image_size: Any) -> np.ndarray:
+    """1/0 per sample (correct or not) for classification; the absolute error for regression."""
+    from engine.models.heads import class_probabilities
+
+    indices = dataset.splits[split]
+    x = dataset.loader.tf_dataset(indices, image_size).batch(128)
+    outputs = np.asarray(model.predict(x, verbose=0))
+    truth = dataset.labels[indices]
+    if dataset.is_classification:
+        return (class_probabilities(outputs).argmax(axis=1) == truth.astype(np.int64)).astype(np.float64)
+    return np.abs(outputs.reshape(-1).astype(np.float64) - truth.astype(np.float64))
+
+
+def seconds_to_near_best(curve: list[list[float]], higher_is_better: bool) -> float | None:
+    """Seconds until the validation score first came within 95% of its best (for MAE: best / 0.95)."""
+    if not curve:
+        return None
+    scores = np.array([point[2] for point in curve])
+    best = scores.max() if higher_is_better else scores.min()
+    reached = scores >= NEAR_BEST * best if higher_is_better else scores <= best / NEAR_BEST
+    return float(curve[int(np.argmax(reached))][1])
+
+
 def compare_approaches(
     scratch: RunConfig,
     finetune: RunConfig,
     dataset: Dataset,
     *,
     fractions: tuple[float, ...] = (1.0,),
+    repeats: int = DEFAULT_REPEATS,
+    budget: Budget | None = None,
+    out_dir: str | Path | None = None,
+    test_fraction: float = DEFAULT_TEST_FRACTION,
+    device_watts: float = DEFAULT_DEVICE_WATTS,
     sink: EventSink = ignore_events,
     control: RunControl | None = None,
 ) -> Comparison:
-    """Train both configs on ``dataset`` (at each data fraction) and collect score, time and size."""
+    """Train both configs head to head at each data share, ``repeats`` times each, and score them.
+
+    Each run of repeat ``k`` uses seed ``scratch.train.seed + k`` for both approaches (the
+    same training subset, different initialisation and shuffling per repeat). With
+    ``out_dir``, every run is saved as a run folder under ``out_dir/runs`` and the
+    comparison writes compare.json, report.html and report.md there.
+    """
+    from engine.analysis.budget import budget_callback
     from engine.training.job import run_training
 
+    budget = (budget or Budget()).validate()
     control = control or RunControl()
-    comparison = Comparison()
-    score_name = "val_accuracy" if dataset.is_classification else "val_mae"
-    for fraction in fractions:
-        subset = subsample_training(dataset, fraction, seed=scratch.data.seed)
-        for approach, config in (("scratch", scratch), ("finetune", finetune)):
-            if control.stop_requested:
-                return comparison
-            result = run_training(config, sink=sink, control=control, dataset=subset)
-            model = result.record["model"]
-            comparison.rows.append(
-                ComparisonRow(
-                    approach=approach,
-                    data_fraction=fraction,
-                    train_samples=int(len(subset.splits["train"])),
-                    score_name=score_name,
-                    score=float(result.metrics.get(score_name, float("nan"))),
-                    seconds=round(result.seconds, 3),
-                    epochs_run=int(result.record["timing"]["epochs_run"]),
-                    params=int(model["params"]),
-                    trainable_params=int(model["trainable_params"]),
-                    reason=result.reason,
-                )
+    repeats = max(1, int(repeats))
+    base_seed = scratch.train.seed
+    dataset, made = with_test_split(dataset, scratch.data.val_split, test_fraction, scratch.data.seed)
+    split = "test"
+    eval_indices = dataset.splits[split]
+    higher = dataset.is_classification
+    comparison = Comparison(
+        score_name="accuracy" if higher else "mae",
+        higher_is_better=higher,
+        scored_on=split,
+        eval_samples=int(len(eval_indices)),
+        test_made_by_comparison=made,
+        repeats=repeats,
+        budget=budget.to_dict(),
+        device_watts=device_watts,
+        out_dir=str(out_dir) if out_dir else None,
+    )
+    split_sizes = {"val_split": scratch.data.val_split or 0.2, "test_split": test_fraction} if made else {}
+    plan = [(f, k, a) for f in sorted(set(fractions)) for k in range(repeats) for a in APPROACHES]
+    configs = {"scratch": scratch, "finetune": finetune}
+    score_key = "val_accuracy" if higher else "val_mae"
+    for number, (fraction, repeat, approach) in enumerate(plan, start=1):
+        if control.stop_requested:
+            break
+        seed = base_seed + repeat
+        subset = subsample_training(dataset, fraction, seed=seed)
+        n_train = int(len(subset.splits["train"]))
+        config = configs[approach]
+        batch = config.train.batch_size
+        rounds = repeat_small_training(subset, batch)
+        listed = int(len(rounds.splits["train"]))
+        label = f"{APPROACH_WORDS[approach]} on {fraction:.0%}, repeat {repeat + 1}"
+        config = config.replace(
+            data=split_sizes,
+            model={"seed": seed},
+            train={
+                "seed": seed,
+                "epochs": budget.epochs_for(listed, batch),
+                "early_stopping": 0,  # the budget's own early stopping (with a floor) runs instead
+                "checkpoint": False,
+            },
+            name=f"compare: {label} (run {number} of {len(plan)})",
+        )
+        sink(Progress("compare", number - 1, len(plan), f"Run {number} of {len(plan)}: {label}"))
+        callback = budget_callback(budget, train_samples=listed, batch_size=batch, score_key=score_key)
+        folder = f"{approach}-{round(fraction * 100):03d}pct-r{repeat + 1}"
+        run_dir = Path(out_dir) / "runs" / folder if out_dir else None
+        result = run_training(
+            config, sink=sink, control=control, dataset=rounds, out_dir=run_dir, callbacks=(callback,)
+        )
+        if result.reason == "stopped":
+            break  # a run the person stopped is not a fair sample
+        scores = per_sample_scores(result.model, subset, split, result.image_size)
+        comparison.sample_scores.setdefault(_key(approach, fraction), []).append(scores.tolist())
+        usage = callback.usage()
+        forward = forward_flops(result.model)
+        model_info = result.record["model"]
+        comparison.rows.append(
+            ComparisonRow(
+                approach=approach,
+                data_fraction=fraction,
+                repeat=repeat + 1,
+                seed=seed,
+                train_samples=n_train,
+                score_name=comparison.score_name,
+                score=float(scores.mean()),
+                seconds=round(result.seconds, 3),
+                steps=int(usage["steps"]),
+                samples_seen=int(usage["samples_seen"]),
+                stopped_by=str(usage["stopped_by"]),
+                epochs_run=int(result.record["timing"]["epochs_run"]),
+                params=int(model_info["params"]),
+                trainable_params=int(model_info["trainable_params"]),
+                phase_trainable=[int(p["trainable_params"]) for p in usage["phases"]],
+                forward_flops=forward,
+                train_flops=training_flops(forward, int(usage["samples_seen"])),
+                seconds_to_near_best=seconds_to_near_best(usage["curve"], higher),
+                reason=result.reason,
+                run_dir=str(run_dir) if run_dir else None,
+                train_digest=_digest(subset.splits["train"]),
+                eval_digest=_digest(eval_indices),
             )
+        )
+    sink(Progress("compare", len(comparison.rows), len(plan), "Comparison finished"))
+    if out_dir:
+        from engine.analysis.compare_report import write_report
+
+        write_report(comparison, Path(out_dir))
     return comparison

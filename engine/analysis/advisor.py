@@ -1,0 +1,252 @@
+"""The advisor: before training, which way to go on this data, and how sure that is.
+
+It measures instead of guessing (under a minute on the demo data on 2 CPU cores):
+- a linear probe on each candidate backbone's frozen features against the same probe on
+  the raw inputs (`advisor_probes.py`), on the same validation samples, with a paired
+  bootstrap interval of the difference;
+- LogME (You et al., ICML 2021; `logme.py`) of each backbone's features, to rank backbones;
+- samples per class;
+- what each backbone cannot see: the same raw probe on the data as the backbone receives it
+  (its channels, its input size) against the data as it is. A grayscale backbone on colour
+  data discards hue; when the classes differ in hue, that probe collapses and says so;
+  an input size far from the backbone's; vector (tabular) data, where no image backbone applies.
+
+The pick is one of from scratch / frozen features / partial fine-tune / full fine-tune, or
+"unsure" when the probes do not separate the options; every reason carries its numbers.
+
+Why the thresholds below: a linear probe on raw inputs understates what a network trained
+from scratch learns once there is plenty of data, so the feature gain that predicts a
+fine-tuning win must grow with the samples per class; and how much of a backbone to unfreeze
+follows the samples per class (few: keep it frozen, or it overfits; many: unfreeze it all).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine.analysis.bootstrap import Interval, paired_bootstrap
+from engine.data.dataset import Dataset
+from engine.events import EventSink, Progress, ignore_events
+
+PICKS = ("from scratch", "frozen features", "partial fine-tune", "full fine-tune", "unsure")
+MAX_TRAIN, MAX_VAL = 1500, 600  # probe sample sizes: enough for the intervals, cheap to fit
+COLOUR_LOSS = 0.05  # a probe that loses this much accuracy (with its interval above 0) = the backbone is blind to it
+FAR_SIZE = 4.0  # upscaling or shrinking by more than this factor is "far from the backbone's input size"
+FEW_PER_CLASS, MANY_PER_CLASS = 30, 300
+
+
+def required_gain(per_class: float) -> float:
+    """The feature-probe gain over the raw probe that predicts a fine-tuning win at this data size."""
+    if per_class <= FEW_PER_CLASS:
+        return 0.0
+    if per_class <= MANY_PER_CLASS:
+        return 0.02
+    return 0.05
+
+
+@dataclass
+class BackboneReport:
+    name: str
+    applicable: bool
+    probe: float | None = None  # linear-probe score on its frozen features
+    logme: float | None = None
+    gain: dict[str, float] | None = None  # probe(features) - probe(raw), oriented so + is better
+    input_loss: dict[str, float] | None = None  # probe(as is) - probe(as the backbone sees it)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Advice:
+    pick: str  # one of PICKS
+    confidence: float  # 0..1
+    lean: str | None  # for "unsure": the side the numbers lean to, if any
+    backbone: str | None
+    reasons: list[str]
+    ranking: list[BackboneReport]
+    task: str
+    score_name: str
+    raw_probe: float | None
+    samples_per_class: float
+    seconds: float = 0.0
+
+    @property
+    def side(self) -> str | None:
+        """``scratch``, ``finetune`` or None (unsure): what a head-to-head should find."""
+        if self.pick == "unsure":
+            return None
+        return "scratch" if self.pick == "from scratch" else "finetune"
+
+    def summary(self) -> str:
+        pick = self.pick if self.pick == "unsure" else f"{self.pick}"
+        target = f" with {self.backbone}" if self.backbone and self.side == "finetune" else ""
+        lean = f", leaning to {self.lean}" if self.pick == "unsure" and self.lean else ""
+        return f"Advice: {pick}{target} (confidence {self.confidence:.0%}{lean})."
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["side"] = self.side
+        data["summary"] = self.summary()
+        return data
+
+
+def default_backbones() -> list[str]:
+    """The catalogue's offline backbones: the ones the advisor can probe without a download."""
+    from engine.models.catalogue import offline_entries
+
+    return [entry.name for entry in offline_entries()]
+
+
+def advise(
+    dataset: Dataset, backbones: list[str] | None = None, *, seed: int = 0, sink: EventSink = ignore_events
+) -> Advice:
+    """Probe ``dataset`` with each backbone and the raw inputs; return a pick with reasons and numbers."""
+    import time
+
+    from engine.analysis.advisor_probes import (
+        as_backbone_sees,
+        backbone_features,
+        linear_probe,
+        probe_indices,
+        raw_inputs,
+    )
+    from engine.analysis.logme import logme
+
+    started = time.perf_counter()
+    names = list(backbones) if backbones else default_backbones()
+    classes = dataset.num_classes if dataset.is_classification else 0
+    score_name = "accuracy" if classes else "MAE"
+    train_idx, val_idx = probe_indices(dataset, MAX_TRAIN, MAX_VAL, seed)
+    y_train, y_val = dataset.labels[train_idx], dataset.labels[val_idx]
+    per_class = _samples_per_class(dataset)
+    sink(Progress("advise", 0, len(names) + 1, "Probing the raw inputs"))
+    raw = linear_probe("raw", raw_inputs(dataset, train_idx), y_train, raw_inputs(dataset, val_idx), y_val,
+                       classes=classes)
+    reports: list[BackboneReport] = []
+    probes: dict[str, Any] = {}
+    for number, name in enumerate(names, start=1):
+        sink(Progress("advise", number, len(names) + 1, f"Probing the backbone {name}"))
+        report = BackboneReport(name, applicable=True)
+        if dataset.input_kind != "image":
+            report.applicable = False
+            report.notes.append(f"takes images; this data is a table of {dataset.input_shape[0]} features")
+            reports.append(report)
+            continue
+        try:
+            (feats_train, feats_val), info = backbone_features(name, dataset, [train_idx, val_idx])
+        except Exception as exc:  # noqa: BLE001 - an unusable backbone is a finding, not a crash
+            report.applicable = False
+            report.notes.append(f"could not be probed: {getattr(exc, 'sentence', str(exc))[:200]}")
+            reports.append(report)
+            continue
+        probe = linear_probe(name, feats_train, y_train, feats_val, y_val, classes=classes)
+        probes[name] = probe
+        report.probe = probe.score
+        report.gain = _oriented(paired_bootstrap(raw.per_sample, probe.per_sample, seed=seed), classes).to_dict()
+        report.logme = logme(_standardise(feats_train), y_train, regression=classes == 0)
+        _input_checks(report, dataset, info, train_idx, val_idx, y_train, y_val, classes, raw, seed,
+                      as_backbone_sees, linear_probe)
+        reports.append(report)
+    ranking = sorted(reports, key=lambda r: (not r.applicable, -_rank_key(r, classes)))
+    advice = _decide(ranking, raw.score, per_class, dataset, score_name)
+    advice.seconds = round(time.perf_counter() - started, 1)
+    sink(Progress("advise", len(names) + 1, len(names) + 1, advice.summary()))
+    return advice
+
+
+def _rank_key(report: BackboneReport, classes: int) -> float:
+    if report.probe is None:
+        return -np.inf
+    return report.probe if classes else -report.probe
+
+
+def _oriented(interval: Interval, classes: int) -> Interval:
+    """For MAE a lower score is better: flip the difference so that + always means "features better"."""
+    if classes:
+        return interval
+    return Interval(-interval.value, -interval.high, -interval.low, interval.confidence)
+
+
+def _standardise(x: np.ndarray) -> np.ndarray:
+    std = x.std(axis=0)
+    return (x - x.mean(axis=0)) / np.where(std > 1e-8, std, 1.0)
+
+
+def _samples_per_class(dataset: Dataset) -> float:
+    if dataset.is_classification:
+        counts = [c for c in dataset.class_counts("train").values() if c > 0]
+        return float(min(counts)) if counts else 0.0
+    return float(len(dataset.splits["train"]))
+
+
+def _input_checks(
+    report: BackboneReport, dataset: Dataset, info: dict[str, Any], train_idx: np.ndarray, val_idx: np.ndarray,
+    y_train: np.ndarray, y_val: np.ndarray, classes: int, raw: Any, seed: int, as_sees: Any, probe: Any,
+) -> None:
+    """What this backbone cannot see: channels and size, measured with the raw probe."""
+    channels = info.get("channels")
+    size = tuple(info["input_size"]) if info.get("input_size") else None
+    have = int(dataset.input_shape[2]) if len(dataset.input_shape) > 2 else 1
+    data_size = dataset.image_size
+    if size and data_size:
+        factor = max(size) / max(data_size)
+        if factor > FAR_SIZE or factor < 1 / FAR_SIZE:
+            verb = "upscaled" if factor > 1 else "shrunk"
+            report.notes.append(
+                f"input size far from the backbone's: {data_size[0]}x{data_size[1]} images are {verb} "
+                f"{max(factor, 1 / factor):.1f}x to {size[0]}x{size[1]}"
+            )
+    changes_channels = channels is not None and channels < have
+    shrinks = bool(size and data_size and max(size) < max(data_size))
+    if not (changes_channels or shrinks):
+        return  # the backbone receives everything the raw probe sees
+    seen = probe("as the backbone sees it", as_sees(dataset, train_idx, channels, size), y_train,
+                 as_sees(dataset, val_idx, channels, size), y_val, classes=classes)
+    loss = _oriented(paired_bootstrap(seen.per_sample, raw.per_sample, seed=seed), classes)
+    report.input_loss = loss.to_dict()
+    what = f"{have} channels -> {channels}" if changes_channels else f"shrunk to {size[0]}x{size[1]}"
+    if loss.low > 0 and loss.value >= COLOUR_LOSS:
+        report.notes.append(
+            f"cannot see what separates the classes: a probe on the data as this backbone receives it ({what}) "
+            f"scores {seen.score:.3f} against {raw.score:.3f} on the data as it is"
+        )
+
+
+def _decide(ranking: list[BackboneReport], raw: float, per_class: float, dataset: Dataset, score: str) -> Advice:
+    usable = [r for r in ranking if r.applicable and r.gain is not None]
+    base = dict(ranking=ranking, task=dataset.task, score_name=score, raw_probe=raw, samples_per_class=per_class)
+    unit = "per class (fewest)" if dataset.is_classification else "training samples"
+    data_words = f"{per_class:.0f} training samples {unit}"
+    if not usable:
+        why = ranking[0].notes[0] if ranking and ranking[0].notes else "no candidate backbone was given"
+        return Advice("from scratch", 0.9, None, None, [f"No backbone applies: {why}.", data_words + "."], **base)
+    best = usable[0]
+    gain = best.gain
+    assert gain is not None and best.probe is not None
+    need = required_gain(per_class)
+    reasons = [
+        f"A linear probe on {best.name}'s frozen features scores {best.probe:.3f} {score} against {raw:.3f} "
+        f"on the raw inputs: a gain of {gain['value']:+.3f} (95% interval {gain['low']:+.3f} to {gain['high']:+.3f}).",
+        f"{data_words}; at this size fine-tuning needs a probe gain above {need:.2f} to beat training from scratch.",
+    ]
+    if best.logme is not None:
+        others = ", ".join(f"{r.name} {r.logme:.3f}" for r in usable[1:] if r.logme is not None)
+        reasons.append(f"LogME of {best.name}: {best.logme:.3f}" + (f" (others: {others})." if others else "."))
+    reasons += [f"{best.name}: {note}." for note in best.notes]
+    blind = best.input_loss is not None and best.input_loss["low"] > 0 and best.input_loss["value"] >= COLOUR_LOSS
+    if gain["low"] > need:
+        # Features help beyond what from scratch is expected to catch up: fine-tune, as hard as the data allows.
+        pick = "frozen features" if per_class <= FEW_PER_CLASS else (
+            "partial fine-tune" if per_class <= MANY_PER_CLASS else "full fine-tune")
+        confidence = min(0.95, 0.6 + 4.0 * (gain["low"] - need))
+        return Advice(pick, round(confidence, 2), None, best.name, reasons, **base)
+    if gain["high"] < 0 or blind:
+        confidence = min(0.95, 0.6 + 4.0 * max(-gain["high"], 0.0) + (0.2 if blind else 0.0))
+        if blind:
+            reasons.insert(0, f"{best.name} cannot see what separates the classes in this data.")
+        return Advice("from scratch", round(confidence, 2), None, None, reasons, **base)
+    lean = "fine-tuning" if gain["value"] > need else "from scratch"
+    reasons.insert(0, "The probes do not separate the options: the gain's interval does not clear the bar.")
+    return Advice("unsure", 0.5, lean, best.name, reasons, **base)

@@ -1,0 +1,104 @@
+"""``kiln compare``: from scratch against fine-tuning, head to head, with a verdict and a report."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from engine.errors import KilnError
+
+
+def register(commands: Any) -> None:
+    compare = commands.add_parser(
+        "compare", help="from scratch against fine-tuning, head to head on the same data, with a verdict"
+    )
+    compare.add_argument("--data", required=True)
+    compare.add_argument("--target")
+    compare.add_argument("--backbone", default="demo", help="the backbone to fine-tune (default: the demo backbone)")
+    compare.add_argument("--arch", default="cnn", help="the from-scratch preset (default: cnn)")
+    compare.add_argument("--two-phase", action=argparse.BooleanOptionalAction, default=True)
+    compare.add_argument("--fractions", default="1.0", help="training-data fractions, e.g. 0.1,0.3,1.0")
+    compare.add_argument("--repeats", type=int, help="seeds per approach and share (default: 2)")
+    compare.add_argument("--max-steps", type=int, help="optimizer steps per run at most (default: 400)")
+    compare.add_argument("--min-steps", type=int, help="early stopping never ends a run before this (default: 120)")
+    compare.add_argument("--patience-steps", type=int, help="steps without a better val loss before stopping")
+    compare.add_argument("--seconds", type=float, help="also an equal wall-clock budget per run")
+    compare.add_argument("--batch-size", type=int, default=32)
+    compare.add_argument("--learning-rate", type=float, default=1e-3)
+    compare.add_argument("--watts", type=float, help="device power for the energy estimate (default: 65)")
+    compare.add_argument("--seed", type=int, default=42)
+    compare.add_argument("--out", type=Path, help="comparison folder (default: runs/compare-TIME)")
+    compare.add_argument(
+        "--epochs", type=int, help=argparse.SUPPRESS
+    )  # replaced by the step budget; accepted so old scripts still run
+    compare.set_defaults(handler=run)
+
+
+def parse_fractions(text: str) -> tuple[float, ...]:
+    try:
+        fractions = tuple(sorted({float(f) for f in text.split(",") if f.strip()}))
+    except ValueError:
+        raise KilnError(f"--fractions takes numbers like 0.1,0.5,1.0, not '{text}'.") from None
+    if not fractions or any(not 0 < f <= 1 for f in fractions):
+        raise KilnError("Each --fractions value must be above 0 and at most 1.")
+    return fractions
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.analysis.budget import Budget
+    from engine.analysis.compare import DEFAULT_REPEATS, DEFAULT_TEST_FRACTION, compare_approaches
+    from engine.analysis.compare_report import cost_rows
+    from engine.analysis.costs import DEFAULT_DEVICE_WATTS
+    from engine.data import load_dataset
+    from engine.training.config import RunConfig
+    from engine.training.progress import TerminalProgress
+
+    fractions = parse_fractions(args.fractions)
+    repeats = DEFAULT_REPEATS if args.repeats is None else args.repeats
+    if repeats < 1:
+        raise KilnError("--repeats must be 1 or more.")
+    defaults = Budget()
+    budget = Budget(
+        max_steps=args.max_steps or defaults.max_steps,
+        min_steps=defaults.min_steps if args.min_steps is None else args.min_steps,
+        patience_steps=args.patience_steps or defaults.patience_steps,
+        seconds=args.seconds,
+    )
+    if args.min_steps is None and budget.min_steps > budget.max_steps:
+        budget = Budget(budget.max_steps, budget.max_steps // 3, budget.patience_steps, budget.seconds)
+    budget.validate()
+    base = RunConfig().replace(
+        data={"source": args.data, "target": args.target, "seed": args.seed, "test_split": DEFAULT_TEST_FRACTION},
+        train={"seed": args.seed, "checkpoint": False, "batch_size": args.batch_size,
+               "learning_rate": args.learning_rate},
+    )
+    scratch = base.replace(model={"kind": "scratch", "arch": args.arch, "seed": args.seed}, name="scratch")
+    finetune = base.replace(
+        model={"kind": "finetune", "backbone": args.backbone, "two_phase": args.two_phase, "seed": args.seed},
+        name="finetune",
+    )
+    scratch.validate()
+    finetune.validate()
+    out = args.out or Path("runs") / time.strftime("compare-%Y%m%d-%H%M%S")
+    dataset = load_dataset(base.data)
+    started = time.perf_counter()
+    with TerminalProgress() as progress:
+        comparison = compare_approaches(
+            scratch, finetune, dataset, fractions=fractions, repeats=repeats, budget=budget, out_dir=out,
+            device_watts=args.watts or DEFAULT_DEVICE_WATTS, sink=progress,
+        )
+    print()
+    for sentence in comparison.verdict():
+        print(sentence)
+    print()
+    rows = cost_rows(comparison)
+    if rows:
+        width = max(len(what) for what, _, _ in rows)
+        print(f"{'':<{width}}  {'fine-tuning':>22}  {'from scratch':>22}")
+        for what, ft, sc in rows:
+            print(f"{what:<{width}}  {ft:>22}  {sc:>22}")
+    print(f"\nRuns and report in {out} (report.html, report.md, compare.json); "
+          f"{len(comparison.rows)} runs in {time.perf_counter() - started:.0f} s.")
+    return 0
