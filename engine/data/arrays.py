@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from engine.data.dataset import IMAGE, VECTOR, Dataset
+from engine.data.files import printable
 from engine.data.labels import align_classes, interpret_labels, target_stats
 from engine.data.loader import BaseLoader, sorted_read
 from engine.data.split import stratified_split
@@ -78,11 +79,13 @@ class ArrayLoader(BaseLoader):
             if batch.ndim == 3:
                 batch = batch[..., None]
             if self.pixel_scale != 1.0 or self.pixel_offset != 0.0:
-                batch = np.clip(batch * self.pixel_scale + self.pixel_offset, 0.0, 255.0)
-            return batch
+                batch = batch * self.pixel_scale + self.pixel_offset
+            # NaN and +-inf pixels become 0; everything lands in 0..255
+            return np.clip(np.nan_to_num(batch, nan=0.0, posinf=0.0, neginf=0.0), 0.0, 255.0)
         batch = batch.reshape(len(batch), -1)
         if self.mean is not None:
-            batch = np.where(np.isnan(batch), self.mean, batch)
+            # Missing (NaN) and infinite values take the feature mean, i.e. 0 after standardising.
+            batch = np.where(np.isfinite(batch), batch, self.mean)
             batch = (batch - self.mean) / self.std
         return batch.astype(np.float32, copy=False)
 
@@ -91,20 +94,10 @@ class ArrayLoader(BaseLoader):
 
 
 def load_npz(path: Path, *, x_key: str, y_key: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path.name} is not a readable .npz file ({exc}).", hint="Save it with numpy.savez.") from None
-    with archive:
-        names = list(archive.files)
-        x_name, y_name = pick_keys(names, x_key, y_key, path.name)
-        try:
-            return archive[x_name], archive[y_name], [x_name, y_name]
-        except ValueError as exc:  # object arrays need pickle, which could run code from the file
-            raise DataError(
-                f"{path.name} stores Python objects ({exc}).",
-                hint="Save plain numeric or string arrays (no dtype=object).",
-            ) from None
+    """Inputs, labels and their names from a ``.npz`` archive (headers checked before loading)."""
+    from engine.data.numpyfiles import load_npz as load_checked
+
+    return load_checked(path, x_key=x_key, y_key=y_key)
 
 
 def pick_keys(names: list[str], x_key: str, y_key: str, where: str) -> tuple[str, str]:
@@ -118,17 +111,18 @@ def pick_keys(names: list[str], x_key: str, y_key: str, where: str) -> tuple[str
     missing = [key for key, found in ((x_key, x_name), (y_key, y_name)) if found is None]
     if missing:
         raise DataError(
-            f"{where} has no array called '{missing[0]}'.",
-            hint=f"It holds: {', '.join(names) or 'nothing'}. Set the input and label array names (x_key, y_key).",
+            f"{printable(where)} has no array called '{printable(missing[0])}'.",
+            hint=f"It holds: {printable(', '.join(names)) or 'nothing'}. "
+            "Set the input and label array names (x_key, y_key).",
         )
     return str(x_name), str(y_name)
 
 
-def open_npy(path: Path) -> np.ndarray:
-    try:
-        return np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path.name} is not a readable .npy file ({exc}).", hint="Save it with numpy.save.") from None
+def open_npy(path: Path, *, in_memory: bool = False) -> np.ndarray:
+    """A ``.npy`` array, memory-mapped unless ``in_memory`` (header checked before loading)."""
+    from engine.data.numpyfiles import open_npy as open_checked
+
+    return open_checked(path, in_memory=in_memory)
 
 
 def npy_pair(path: Path, *, x_key: str = "x", y_key: str = "y") -> tuple[Path, Path]:
@@ -207,9 +201,16 @@ def dataset_from_arrays(
         if fitted:
             scale, offset = float(fitted.get("pixel_scale", 1.0)), float(fitted.get("pixel_offset", 0.0))
         else:
-            scale, offset, note = pixel_transform(probe.raw(sample_rows))
+            pixels = probe.raw(sample_rows)
+            scale, offset, note = pixel_transform(pixels)
             if note:
                 problems.append(note)
+            bad = int(pixels.size - np.count_nonzero(np.isfinite(pixels))) if pixels.dtype.kind == "f" else 0
+            if bad:
+                problems.append(
+                    f"The images have {bad} missing pixel value(s) (NaN or inf) in the images measured; "
+                    "they were set to 0."
+                )
         transform = {"pixel_scale": scale, "pixel_offset": offset}
         channels = shape[3] if len(shape) == 4 else 1
         input_shape: tuple[int, ...] = (shape[1], shape[2], channels)
@@ -231,7 +232,8 @@ def dataset_from_arrays(
                 )
         if missing:
             problems.append(
-                f"The inputs have {missing} missing value(s) (NaN); they were filled with the feature mean."
+                f"The inputs have {missing} missing value(s) (NaN or inf) in the rows measured; "
+                "they were filled with the feature mean."
             )
         transform = {"mean": mean, "std": std}
         input_shape = (int(np.prod(shape[1:])) if len(shape) > 1 else 1,)
@@ -286,8 +288,9 @@ def pixel_transform(sample: np.ndarray) -> tuple[float, float, str | None]:
     if kind == "b":
         return 255.0, 0.0, "The images are stored as true/false pixels; they were scaled to 0..255."
     values = sample.astype(np.float64, copy=False)
-    low = float(np.nanmin(values)) if values.size else 0.0
-    high = float(np.nanmax(values)) if values.size else 0.0
+    values = values[np.isfinite(values)] if kind == "f" else values  # NaN/inf pixels do not set the range
+    low = float(np.min(values)) if values.size else 0.0
+    high = float(np.max(values)) if values.size else 0.0
     if kind in "iu" and high > 255:
         return 255.0 / 65535.0, 0.0, "The images hold 16-bit pixels; they were scaled to 0..255."
     if kind == "f" and low >= -1.0 - 1e-6 and low < 0 and high <= 1.0 + 1e-6:
@@ -302,7 +305,10 @@ def pixel_transform(sample: np.ndarray) -> tuple[float, float, str | None]:
 def feature_stats(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """Per-feature mean and standard deviation (1 where constant) and the count of missing values."""
     values = np.asarray(sample, dtype=np.float64).reshape(len(sample), -1)
-    missing = int(np.count_nonzero(np.isnan(values)))
+    finite = np.isfinite(values)
+    missing = int(values.size - np.count_nonzero(finite))
+    if missing:  # infinite values are treated like missing ones
+        values = np.where(finite, values, np.nan)
     with np.errstate(all="ignore"):
         mean = np.nan_to_num(np.nanmean(values, axis=0)) if len(values) else np.zeros(values.shape[1])
         std = np.nan_to_num(np.nanstd(values, axis=0)) if len(values) else np.ones(values.shape[1])

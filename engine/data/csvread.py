@@ -8,11 +8,20 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.data.files import memory_budget, printable, read_limited
 from engine.errors import DataError
 
 CSV_SUFFIXES = frozenset({".csv", ".tsv", ".txt", ".tab", ".dat"})
 DELIMITERS = (",", ";", "\t", "|")
 _SNIFF_LINES = 50
+_PROBE_BYTES = 64 * 1024  # how much of a file the binary check looks at
+# Python rows of strings take several times the file's size: keep a whole-file read well inside memory.
+_ROWS_PER_BYTE_OVERHEAD = 8
+
+
+def csv_budget() -> int:
+    """The largest CSV file Kiln reads into memory on this machine now."""
+    return max(1 << 20, memory_budget() // _ROWS_PER_BYTE_OVERHEAD)
 
 
 @dataclass
@@ -24,17 +33,49 @@ class CsvTable:
     bad_rows: int = 0  # rows with more fields than the header, left out
 
 
-def decode_text(raw: bytes) -> tuple[str, str]:
-    """Text and the encoding that read it: a BOM wins, then UTF-8, then Windows-1252, then Latin-1."""
-    for bom, name in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+def decode_text(raw: bytes, name: str = "the file") -> tuple[str, str]:
+    """Text and the encoding that read it: a BOM wins, then UTF-8, then Windows-1252, then Latin-1.
+
+    Raises `DataError` for bytes that are not text at all (NUL bytes, many control
+    characters, or a "Latin-1" reading that is mostly accented letters and symbols).
+    """
+    for bom, encoding in (
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
         if raw.startswith(bom):
-            return raw.decode(name), name
-    for name in ("utf-8", "cp1252"):
-        try:
-            return raw.decode(name), name
-        except UnicodeDecodeError:
-            continue
-    return raw.decode("latin-1"), "latin-1"  # every byte is a Latin-1 character: this cannot fail
+            try:
+                return raw.decode(encoding), encoding
+            except UnicodeDecodeError:
+                raise _not_text(name, "it starts like Unicode text but does not decode") from None
+    probe = raw[:_PROBE_BYTES]
+    if b"\x00" in probe:
+        raise _not_text(name, "it holds NUL bytes (it may be UTF-16 without a byte-order mark)")
+    controls = sum(1 for byte in probe if byte < 0x20 and byte not in b"\t\n\r\x0c") + probe.count(0x7F)
+    if probe and controls > max(2, len(probe) // 100):
+        raise _not_text(name, f"{controls} of its first {len(probe)} bytes are control characters")
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        pass
+    # Bytes Windows-1252 leaves undefined read as C1 control characters in Latin-1: a few are
+    # plausible in an old export, many mean the bytes are not text.
+    c1 = sum(1 for byte in probe if 0x80 <= byte <= 0x9F)
+    if c1 > max(2, len(probe) // 100):
+        raise _not_text(name, "it is not UTF-8, and read as Latin-1 it is full of control characters")
+    return raw.decode("latin-1"), "latin-1"
+
+
+def _not_text(name: str, why: str) -> DataError:
+    return DataError(
+        f"{name} does not look like a text table: {why}.",
+        hint="Choose a CSV file saved as text (UTF-8, UTF-16 with a byte-order mark, or Latin-1).",
+    )
 
 
 def sniff_delimiter(text: str) -> str:
@@ -54,15 +95,13 @@ def sniff_delimiter(text: str) -> str:
 
 def read_csv(path: Path, *, delimiter: str | None = None, encoding: str | None = None) -> CsvTable:
     """Read a whole CSV file (header row first). Raises `DataError` when there is nothing to use."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"Cannot read {path}: {exc.strerror or exc}.") from None
+    name = printable(path.name)
+    raw = read_limited(path, csv_budget(), what="CSV file")
     if encoding:
         text = raw.decode(encoding, errors="replace")
     else:
-        text, encoding = decode_text(raw)
-    return parse_csv(text, name=path.name, delimiter=delimiter, encoding=encoding)
+        text, encoding = decode_text(raw, name)
+    return parse_csv(text, name=name, delimiter=delimiter, encoding=encoding)
 
 
 def parse_csv(text: str, *, name: str = "the CSV", delimiter: str | None = None, encoding: str = "utf-8") -> CsvTable:
@@ -74,8 +113,12 @@ def parse_csv(text: str, *, name: str = "the CSV", delimiter: str | None = None,
     try:
         records = [row for row in reader if any(field.strip() for field in row)]
     except csv.Error as exc:
-        raise DataError(f"{name} is not valid CSV ({exc}).", hint="Check its quoting around line breaks.") from None
-    header = [field.strip() for field in records[0]]
+        raise DataError(
+            f"{name} is not valid CSV ({printable(exc)}).", hint="Check its quoting around line breaks."
+        ) from None
+    if not records:
+        raise DataError(f"{name} is empty.", hint="Choose a CSV file with a header row and at least two data rows.")
+    header = [printable(field.strip(), limit=100) for field in records[0]]
     if len(header) < 2:
         raise DataError(
             f"{name} has a single column, so there is nothing to predict from.",

@@ -111,23 +111,35 @@ class Dataset:
         return {name: int(len(idx)) for name, idx in self.splits.items()}
 
     def summary(self) -> dict[str, Any]:
-        """The dataset report: plain JSON-able data (run.json's ``dataset`` section)."""
+        """The dataset report: plain JSON-able data (run.json's ``dataset`` section).
+
+        Names that came from inside the data (classes, features, problems, skipped paths) are
+        escaped of control characters, so printing the report cannot drive the terminal.
+        """
+        from engine.data.files import printable
+
         return {
-            "source": self.source,
+            "source": printable(self.source, limit=4096),
             "source_kind": self.source_kind,
             "task": self.task,
             "input_kind": self.input_kind,
             "input_shape": list(self.input_shape),
             "num_samples": self.num_samples,
             "num_classes": self.num_classes,
-            "class_names": list(self.class_names),
-            "class_counts": self.class_counts(),
+            "class_names": [printable(name) for name in self.class_names],
+            "class_counts": _printable_keys(self.class_counts()),
             "splits": {
-                name: {"size": int(len(idx)), "class_counts": self.class_counts(name)}
+                name: {"size": int(len(idx)), "class_counts": _printable_keys(self.class_counts(name))}
                 for name, idx in self.splits.items()
             },
-            "feature_names": list(self.feature_names),
-            "skipped": [s.to_dict() for s in self.skipped],
-            "problems": list(self.problems),
+            "feature_names": [printable(name) for name in self.feature_names],
+            "skipped": [{k: printable(v, limit=4096) for k, v in s.to_dict().items()} for s in self.skipped],
+            "problems": [printable(problem, limit=1000) for problem in self.problems],
             "preprocessing": self.preprocessing,
         }
+
+
+def _printable_keys(counts: dict[str, int]) -> dict[str, int]:
+    from engine.data.files import printable
+
+    return {printable(name): count for name, count in counts.items()}

@@ -15,9 +15,14 @@ import numpy as np
 
 from engine.data.arrays import ArrayLoader, dataset_from_arrays, pick_keys
 from engine.data.dataset import Dataset
+from engine.data.files import check_regular_file, human_bytes, memory_budget, printable
 from engine.errors import DataError
 
 HDF5_SUFFIXES = frozenset({".h5", ".hdf5", ".hdf", ".he5"})
+# Compression rarely packs real data more than ~1000:1 (deflate's limit is about 1032:1); a
+# dataset declaring 10,000 times what the file stores is mostly never-written fill values.
+_MAX_PACKING = 10_000
+_UNWRITTEN_ALLOWANCE = 64 * 2**20  # small datasets may be unwritten fill values: harmless
 
 
 class H5Array:
@@ -103,19 +108,49 @@ def load_hdf5(
     seed: int,
     fitted: dict[str, Any] | None = None,
 ) -> Dataset:
+    """Describe an HDF5 file's inputs and labels, reading only this file and only what fits.
+
+    Refused with a sentence, before any data is read: links to other files, soft links,
+    datasets stored in external raw files or mapped from other files (virtual datasets),
+    labels larger than the memory budget, and datasets that declare far more data than the
+    file stores (most of it never written).
+    """
     import h5py
 
+    name = printable(path.name)
+    check_regular_file(path, what="HDF5 file")
     try:
         handle = h5py.File(path, "r")
     except OSError as exc:
         raise DataError(
-            f"{path.name} is not a readable HDF5 file ({exc}).", hint="Check that the file is complete."
+            f"{name} is not a readable HDF5 file ({printable(exc)}).", hint="Check that the file is complete."
         ) from None
     with handle:
-        names = _dataset_names(handle)
-        x_name, y_name = pick_keys(names, x_key, y_key, path.name)
-        x_data = handle[x_name]
-        y = np.asarray(handle[y_name][()])  # labels are one value per sample: small enough to hold
+        names = _local_dataset_names(handle, name)
+        x_name, y_name = pick_keys(names, x_key, y_key, name)
+        x_data, y_data = handle[x_name], handle[y_name]
+        for key, data in ((x_name, x_data), (y_name, y_data)):
+            _check_stored_here(data, key, name)
+        budget = memory_budget()
+        y_bytes = int(np.prod(y_data.shape, dtype=object)) * y_data.dtype.itemsize
+        if y_bytes > budget:
+            raise DataError(
+                f"The labels '{printable(y_name)}' in {name} declare shape {tuple(y_data.shape)} "
+                f"({human_bytes(y_bytes)}), more than the {human_bytes(budget)} Kiln can hold in memory here.",
+                hint="Check the file: labels are one value per sample.",
+            )
+        if len(y_data.shape) and len(x_data.shape) and y_data.shape[0] != x_data.shape[0]:
+            raise DataError(
+                f"The inputs in {name} have {x_data.shape[0]} samples but the labels have {y_data.shape[0]}.",
+                hint="Each sample needs exactly one label: make both datasets the same length.",
+            )
+        try:
+            y = np.asarray(y_data[()])  # labels are one value per sample: small enough to hold
+        except (OSError, ValueError, TypeError) as exc:
+            raise DataError(
+                f"The labels '{printable(y_name)}' in {name} cannot be read ({printable(exc)}).",
+                hint="Check that the file is complete.",
+            ) from None
         x = H5Array(path, x_name, x_data.shape, x_data.dtype)
     return dataset_from_arrays(
         x,
@@ -131,9 +166,53 @@ def load_hdf5(
     )
 
 
-def _dataset_names(handle: Any) -> list[str]:
+def _local_dataset_names(handle: Any, name: str) -> list[str]:
+    """Datasets reached through hard links; refuses a file that links to another file.
+
+    Like Keras for weight files, Kiln follows no external link; soft links are not offered
+    as datasets, and naming one is refused in `_check_stored_here`.
+    """
     import h5py
 
     names: list[str] = []
-    handle.visititems(lambda name, item: names.append(name) if isinstance(item, h5py.Dataset) else None)
+
+    def visit(member: str, link: Any) -> None:
+        if isinstance(link, h5py.ExternalLink):
+            raise DataError(
+                f"{name} links '{printable(member)}' to another file ({printable(link.filename)}); "
+                "Kiln reads only the file you chose.",
+                hint="Copy the data into this file (h5py: f.copy), or choose the other file itself.",
+            )
+        if isinstance(link, h5py.HardLink) and isinstance(handle.get(member), h5py.Dataset):
+            names.append(member)
+
+    handle.visititems_links(visit)
     return names
+
+
+def _check_stored_here(data: Any, key: str, name: str) -> None:
+    """Refuse a dataset whose bytes live in another file, or that declares far more than is stored."""
+    import h5py
+
+    if not isinstance(data, h5py.Dataset):
+        raise DataError(f"'{printable(key)}' in {name} is a group, not a dataset.", hint="Name a dataset.")
+    if data.is_virtual:
+        raise DataError(
+            f"'{printable(key)}' in {name} is a virtual dataset mapped from other files; "
+            "Kiln reads only the file you chose.",
+            hint="Save the data itself into the file (read the virtual dataset and write a plain copy).",
+        )
+    if data.external:
+        raise DataError(
+            f"'{printable(key)}' in {name} keeps its values in external raw files "
+            f"({printable(', '.join(str(entry[0]) for entry in data.external))}); Kiln reads only the file you chose.",
+            hint="Save the data itself into the HDF5 file.",
+        )
+    declared = int(np.prod(data.shape, dtype=object)) * data.dtype.itemsize if data.shape else data.dtype.itemsize
+    stored = int(data.id.get_storage_size())
+    if declared > _UNWRITTEN_ALLOWANCE and declared > _MAX_PACKING * max(stored, 1):
+        raise DataError(
+            f"'{printable(key)}' in {name} declares shape {tuple(data.shape)} ({human_bytes(declared)}) but the "
+            f"file stores only {human_bytes(stored)} of it: most of it was never written.",
+            hint="Check that the file was written completely.",
+        )

@@ -48,13 +48,17 @@ def load_dataset(
 
         return load_demo(source[5:].strip(), **split)
 
+    from engine.data.files import check_regular_file, printable
+
     path = Path(source).expanduser()
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():  # a looping or dangling link gets its own sentence below
         raise DataError(
-            f"The data source {path} does not exist.", hint="Check the path, or choose the folder or file again."
+            f"The data source {printable(path, limit=1000)} does not exist.",
+            hint="Check the path, or choose the folder or file again.",
         )
     if path.is_dir():
         return _load_folder(path, config, split, progress, cancel)
+    check_regular_file(path, what="data file")  # pipes, devices, link loops: refused before any read
     suffix = path.suffix.lower()
 
     from engine.data.csvread import CSV_SUFFIXES
@@ -78,7 +82,8 @@ def load_dataset(
 
         return load_hdf5(path, x_key=config.x_key, y_key=config.y_key, **split)
     raise DataError(
-        f"Kiln cannot read {path.name}: '{suffix or 'no extension'}' is not a data file type it knows.",
+        f"Kiln cannot read {printable(path.name)}: '{printable(suffix) or 'no extension'}' is not a data file "
+        "type it knows.",
         hint="Use a folder of class subfolders with images, a .csv, .npz, .npy or .h5 file, or a demo.",
     )
 
@@ -93,13 +98,11 @@ def _load_folder(path: Path, config: DataConfig, split: dict, progress: EventSin
 
 
 def _load_npy(path: Path, config: DataConfig, split: dict) -> Dataset:
-    import numpy as np
-
     from engine.data.arrays import dataset_from_arrays, npy_pair, open_npy
 
     x_path, y_path = npy_pair(path, x_key=config.x_key, y_key=config.y_key)
     x = open_npy(x_path)
-    y = np.asarray(open_npy(y_path))  # labels are one value per sample: small enough to hold
+    y = open_npy(y_path, in_memory=True)  # labels are one value per sample: held, within the memory budget
     return dataset_from_arrays(
         x, y, source=str(path), source_kind="arrays", extra={"x_file": x_path.name, "y_file": y_path.name}, **split
     )

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+TARGET_UNITS = "target_units"  # the layer that maps standardised predictions to the target's units
+
 
 def head_units_and_activation(task: str, num_classes: int) -> tuple[int, str]:
     """softmax over classes, one sigmoid unit for two classes, a linear unit for regression."""
@@ -25,21 +27,66 @@ def target_scale_of(preprocessing: dict[str, Any]) -> tuple[float, float] | None
 
 
 def regression_output(outputs: Any, task: str, target_scale: tuple[float, float] | None) -> Any:
-    """Map a standardised regression prediction back to the target's units (a plain Keras layer)."""
+    """Map a standardised regression prediction back to the target's units (a plain Keras layer).
+
+    The layer is named ``target_units``; `loss_and_metrics` reads the scale back from it so
+    the loss can measure errors in standard deviations while outputs stay in target units.
+    """
     if task != "regression" or target_scale is None:
         return outputs
     import keras
 
+    import engine.models.target_loss  # noqa: F401 - registers the loss, so checkpoints holding it load
+
     mean, std = target_scale
-    return keras.layers.Rescaling(scale=std, offset=mean, name="target_units")(outputs)
+    # float32 even under mixed precision: float16 overflows past 65504 (targets near 1e30 exist).
+    return keras.layers.Rescaling(scale=std, offset=mean, dtype="float32", name=TARGET_UNITS)(outputs)
 
 
-def loss_and_metrics(task: str, num_classes: int) -> tuple[str, list[str]]:
+def target_scale_in(model: Any) -> tuple[float, float] | None:
+    """(mean, std) from a model's ``target_units`` layer; None when it has none."""
+    try:
+        layer = model.get_layer(TARGET_UNITS)
+    except (ValueError, AttributeError):
+        return None
+    return float(layer.offset), float(layer.scale)
+
+
+def loss_and_metrics(task: str, num_classes: int, model: Any = None) -> tuple[Any, list[str]]:
+    """The loss and metrics to compile with.
+
+    For a regression ``model`` whose output is rescaled to the target's units, the loss is
+    `StandardisedMSE` (errors in standard deviations of the target, so the gradient does not
+    grow with the target's spread) and MAE stays in the target's units.
+    """
     if task == "regression":
-        return "mse", ["mae"]
+        scale = target_scale_in(model) if model is not None else None
+        if scale is None:
+            return "mse", ["mae"]
+        from engine.models.target_loss import StandardisedMSE
+
+        return StandardisedMSE(mean=scale[0], std=scale[1]), ["mae"]
     if num_classes == 2:
         return "binary_crossentropy", ["accuracy"]
     return "sparse_categorical_crossentropy", ["accuracy"]
+
+
+def model_for_saving(model: Any) -> Any:
+    """The model to save and hand back after training: loadable by plain Keras.
+
+    A model compiled with Kiln's `StandardisedMSE` would need Kiln to load; this returns the
+    same layers and weights (shared, not copied) compiled with Keras's own MSE and MAE, both
+    in the target's units. Every other model is returned as it is.
+    """
+    from engine.models.target_loss import StandardisedMSE
+
+    if not isinstance(getattr(model, "loss", None), StandardisedMSE):
+        return model
+    import keras
+
+    plain = keras.Model(model.inputs, model.outputs, name=model.name)
+    plain.compile(loss="mse", metrics=["mae"])
+    return plain
 
 
 def monitor_metric(task: str) -> str:
