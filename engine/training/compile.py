@@ -29,6 +29,6 @@ def compile_for_phase(
         optimizer = discriminative_optimizer(
             optimizer, built, backbone_lr_mult=config.model.backbone_lr_mult, config=config, learning_rate=learning_rate
         )
-    loss, metrics = loss_and_metrics(task, num_classes)
+    loss, metrics = loss_and_metrics(task, num_classes, model=model)  # regression: errors in target spreads
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=bool(config.train.xla))
     return model

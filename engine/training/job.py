@@ -234,6 +234,9 @@ def _run(
 
     model = built.model
     metrics = _final_metrics(model, pipelines, history)
+    from engine.models.heads import model_for_saving
+
+    model = model_for_saving(model)  # regression trains on a Kiln loss; what is saved loads in plain Keras
     n_train = len(dataset.splits["train"])
     samples_per_second = (n_train * epochs_run / fit_seconds) if fit_seconds > 0 else 0.0
     stopped = reason != "completed"
