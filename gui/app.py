@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from PySide6.QtCore import QTimer
@@ -17,10 +16,9 @@ from gui.settings import AppSettings
 
 def default_runs_folder() -> str:
     """Each GUI run keeps a folder (model, history, run record) here, so nothing trained is lost."""
-    from PySide6.QtCore import QStandardPaths
+    from engine.paths import runs_dir
 
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
-    return os.path.join(base or os.path.expanduser("~/.kiln"), "runs")
+    return str(runs_dir())
 
 
 def create_window(settings: AppSettings | None = None, *, runs_folder: str | None = None) -> MainWindow:

@@ -13,14 +13,14 @@ from engine.errors import ModelError
 
 BACKBONE_RESOURCES = Path(__file__).resolve().parents[2] / "resources" / "backbones"
 CATALOGUE_PATH = BACKBONE_RESOURCES / "catalogue.toml"
-SOURCES = ("demo", "keras_applications", "hub")
+SOURCES = ("demo", "keras_applications", "hub", "kerashub")
 
 
 @dataclass(frozen=True)
 class CatalogueEntry:
     name: str
     title: str
-    source: str  # demo | keras_applications | hub
+    source: str  # demo | keras_applications | hub | kerashub
     handle: str
     input_size: tuple[int, int]
     input_range: tuple[float, float]

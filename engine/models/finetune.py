@@ -162,7 +162,11 @@ def _assemble(recipe: ModelRecipe, dataset: Dataset, backbone: Any, image_size: 
             x = ChannelAdapter(backbone.channels, name="channels_to_backbone")(x)
             adapters.append(f"channels {channels} -> {backbone.channels}")
         low, high = backbone.input_range
-        if (low, high) != (0.0, 255.0):
+        if backbone.input_scale is not None:
+            scale, offset = backbone.input_scale
+            x = keras.layers.Rescaling(scale, offset=offset, name="scale_to_backbone")(x)
+            adapters.append(f"scale 0..255 by {scale} + {offset}")
+        elif (low, high) != (0.0, 255.0):
             x = keras.layers.Rescaling((high - low) / 255.0, offset=low, name="scale_to_backbone")(x)
             adapters.append(f"scale 0..255 -> {low:g}..{high:g}")
     features = backbone.layer(x)

@@ -17,15 +17,19 @@ __all__ = ["Backbone", "BackboneCard", "describe_spec", "load_backbone"]
 
 
 def describe_spec(spec: str) -> str:
-    """Which kind of source ``spec`` names: catalogue | keras_applications | hub | savedmodel | keras_file | unknown."""
+    """Which kind of source ``spec`` names:
+    catalogue | keras_applications | kerashub | hub | savedmodel | keras_file | unknown."""
     from engine.models.backbones.applications import find_application
     from engine.models.backbones.hub import is_hub_handle
+    from engine.models.backbones.kerashub import is_kerashub_spec
     from engine.models.catalogue import find_entry
 
     if find_entry(spec):
         return "catalogue"
     if find_application(spec):
         return "keras_applications"
+    if is_kerashub_spec(spec):
+        return "kerashub"
     path = Path(spec).expanduser()
     if path.is_dir():
         return "savedmodel"
@@ -45,8 +49,9 @@ def load_backbone(
     sink: EventSink = ignore_events,
     timeout: float | None = None,
 ) -> Backbone:
-    """Open the backbone ``spec`` names: a catalogue name, a Keras Applications name, a TF Hub URL or
-    Kaggle handle, a SavedModel folder, or a .keras / .h5 file (cut at ``cut_layer``).
+    """Open the backbone ``spec`` names: a catalogue name, a Keras Applications name, a KerasHub preset
+    (``kerashub:NAME`` or a preset folder), a TF Hub URL or Kaggle handle, a SavedModel folder, or a
+    .keras / .h5 file (cut at ``cut_layer``).
 
     ``input_size`` is only used by Keras Applications (built for that size). ``pretrained=False``
     builds Keras Applications with random weights (offline tests, from-scratch baselines).
@@ -54,6 +59,7 @@ def load_backbone(
     """
     from engine.models.backbones.applications import open_application
     from engine.models.backbones.hub import resolve_handle
+    from engine.models.backbones.kerashub import open_kerashub_preset
     from engine.models.backbones.model_file import open_model_file
     from engine.models.backbones.savedmodel import open_saved_model
     from engine.models.catalogue import catalogue_names, find_entry
@@ -73,6 +79,8 @@ def load_backbone(
             backbone = open_application(
                 entry.handle, input_size=size, weights=weights, meta=entry.meta(), timeout=timeout
             )
+        elif entry.source == "kerashub":
+            backbone = open_kerashub_preset(entry.handle, meta=entry.meta(), timeout=timeout)
         else:
             folder = resolve_handle(entry.handle, sink=sink, timeout=timeout)
             backbone = open_saved_model(folder, handle=entry.handle, source="hub", meta=entry.meta())
@@ -80,6 +88,8 @@ def load_backbone(
         return backbone
     if kind == "keras_applications":
         return open_application(spec, input_size=tuple(input_size or (224, 224)), weights=weights, timeout=timeout)
+    if kind == "kerashub":
+        return open_kerashub_preset(spec, timeout=timeout)
     if kind == "savedmodel":
         return open_saved_model(Path(spec).expanduser().resolve())
     if kind == "keras_file":

@@ -14,7 +14,6 @@ import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from engine.errors import BackboneUnavailable
 from engine.events import EventSink, Progress, ignore_events
@@ -27,12 +26,14 @@ _patch_lock = threading.Lock()
 
 
 def hub_cache_dir() -> Path:
-    """Where downloaded handles are kept: ``TFHUB_CACHE_DIR``, else ``KILN_HUB_CACHE``, else ~/.cache/kiln/tfhub."""
+    """Where downloaded handles are kept: ``TFHUB_CACHE_DIR``, else ``KILN_HUB_CACHE``, else the
+    platform's cache folder (``engine.paths.user_cache_dir() / "tfhub"``)."""
+    from engine.paths import user_cache_dir
+
     configured = os.environ.get("TFHUB_CACHE_DIR") or os.environ.get("KILN_HUB_CACHE")
     if configured:
         return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
-    return Path(base) / "kiln" / "tfhub"
+    return user_cache_dir() / "tfhub"
 
 
 def download_timeout() -> float:
@@ -67,6 +68,9 @@ def resolve_handle(
     handle: str, *, sink: EventSink = ignore_events, timeout: float | None = None, cache_dir: str | Path | None = None
 ) -> str:
     """Download (once) and return the local folder of ``handle``; raises `BackboneUnavailable`."""
+    from engine.runtime import require_tensorflow
+
+    require_tensorflow("A TF Hub or Kaggle backbone")
     url = normalise_handle(handle)
     timeout = download_timeout() if timeout is None else float(timeout)
     cache = Path(cache_dir) if cache_dir else hub_cache_dir()
@@ -109,33 +113,23 @@ def _reason(exc: BaseException) -> str:
 def _download_settings(cache: Path, timeout: float, sink: EventSink, handle: str) -> Iterator[None]:
     """Cache folder, socket timeout and a progress hook, for the duration of one download.
 
-    ``tensorflow_hub`` reads its cache folder from the environment and logs progress from
-    ``DownloadManager._log_progress``; both are process-wide, hence the lock.
+    ``tensorflow_hub`` reads its cache folder from the environment and its progress hook is
+    process-wide (see `engine._compat.hub_download_hooks`), hence the lock.
     """
-    from tensorflow_hub import compressed_module_resolver, resolver
+    from engine import _compat
+    from engine.runtime import socket_timeout
+
+    def on_bytes(total: int) -> None:
+        sink(Progress("download", total, None, f"Downloading {handle}: {total / 1e6:.1f} MB"))
 
     with _patch_lock:
         saved_env = os.environ.get("TFHUB_CACHE_DIR")
-        saved_timeout = socket.getdefaulttimeout()
-        saved_log = resolver.DownloadManager._log_progress
-        saved_lock_timeout = compressed_module_resolver.LOCK_FILE_TIMEOUT_SEC
-
-        def log_progress(self: Any, bytes_downloaded: int) -> None:
-            saved_log(self, bytes_downloaded)
-            total = int(self._total_bytes_downloaded)
-            sink(Progress("download", total, None, f"Downloading {handle}: {total / 1e6:.1f} MB"))
-
         os.environ["TFHUB_CACHE_DIR"] = str(cache)
-        socket.setdefaulttimeout(timeout)
-        resolver.DownloadManager._log_progress = log_progress
-        # A lock left by a crashed download is taken over after this long, not hub's 10 minutes.
-        compressed_module_resolver.LOCK_FILE_TIMEOUT_SEC = max(60, int(4 * timeout))
         try:
-            yield
+            # A lock left by a crashed download is taken over after this long, not hub's 10 minutes.
+            with socket_timeout(timeout), _compat.hub_download_hooks(on_bytes, max(60, int(4 * timeout))):
+                yield
         finally:
-            resolver.DownloadManager._log_progress = saved_log
-            compressed_module_resolver.LOCK_FILE_TIMEOUT_SEC = saved_lock_timeout
-            socket.setdefaulttimeout(saved_timeout)
             if saved_env is None:
                 os.environ.pop("TFHUB_CACHE_DIR", None)
             else:

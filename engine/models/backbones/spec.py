@@ -39,6 +39,9 @@ class Backbone:
     feature_shape: tuple[int, ...]  # per sample, without the batch axis
     default_size: tuple[int, int] | None = None  # for size-agnostic backbones: the size it was trained at
     notes: list[str] = field(default_factory=list)  # facts worth a line in the run record
+    # (scale, offset) applied to 0..255 pixels instead of ``input_range``; each a number or a
+    # per-channel list (a KerasHub preset's ImageNet mean/std normalisation).
+    input_scale: tuple[Any, Any] | None = None
 
     @property
     def input_kind(self) -> str:
@@ -53,4 +56,5 @@ class Backbone:
             "input_range": list(self.input_range),
             "feature_shape": list(self.feature_shape),
             "notes": list(self.notes),
+            "input_scale": list(self.input_scale) if self.input_scale else None,
         }
