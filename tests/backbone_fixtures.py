@@ -46,7 +46,15 @@ def make_hub_savedmodel(folder: Path, *, size: int = 16, channels: int = 3, seed
     call.get_concrete_function(spec, False)
     obj.__call__ = call
     tf.saved_model.save(obj, str(folder))
+    _trust(folder)
     return folder
+
+
+def _trust(folder: Path) -> None:
+    """The test made this folder, so it says yes to it, as a person would with --trust-file."""
+    from engine.export.trust import trust
+
+    trust(folder)
 
 
 def keras3_feature_model(size: int = 16, channels: int = 3, seed: int = 0):
@@ -64,6 +72,7 @@ def keras3_feature_model(size: int = 16, channels: int = 3, seed: int = 0):
 def make_keras3_export(folder: Path, **kwargs) -> Path:
     """A Keras 3 ``model.export`` SavedModel (endpoint 'serve', no training argument)."""
     keras3_feature_model(**kwargs).export(str(folder), format="tf_saved_model", verbose=False)
+    _trust(folder)
     return folder
 
 

@@ -10,10 +10,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _private_kiln_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The trust registry of models Kiln wrote lives here, never in the real home folder.
-    monkeypatch.setenv("KILN_DATA_DIR", str(tmp_path_factory.mktemp("kiln-data")))
+@pytest.fixture(autouse=True, scope="session")
+def _private_kiln_data_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # The trust registry lives here, never in the real home folder. One per session, so a
+    # backbone folder a module-scoped fixture made (and trusted) stays trusted in its tests;
+    # tests of the gate make fresh files, whose hashes no other test has recorded.
+    os.environ["KILN_DATA_DIR"] = str(tmp_path_factory.mktemp("kiln-data"))
 
 
 @pytest.fixture

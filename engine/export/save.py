@@ -8,11 +8,13 @@ beside a saved model as ``<name>.run.json``; a training run's folder holds
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
-from engine.errors import KilnError, ModelError
+from engine.errors import ModelError
 from engine.export.atomic import atomic_dir, atomic_path, atomic_write_bytes, atomic_write_text
+from engine.export.trust import UntrustedModel, load_keras_file, trust
 
 EXPORT_FORMATS: dict[str, str] = {
     "keras": "Keras v3 file (.keras): opens with keras.models.load_model; the default.",
@@ -22,9 +24,7 @@ EXPORT_FORMATS: dict[str, str] = {
 }
 SUFFIXES = {"keras": ".keras", "h5": ".h5", "savedmodel": "", "tflite": ".tflite"}
 
-
-class UntrustedModel(KilnError):
-    """A model file that needs code from its own SavedModel to load, and Kiln did not write it."""
+__all__ = ["EXPORT_FORMATS", "UntrustedModel", "load_model", "save_model", "save_run", "strict_json"]
 
 
 def format_for_path(path: str | Path) -> str:
@@ -47,7 +47,7 @@ def save_model(
         path = path if path.suffix == ".keras" else path.with_suffix(".keras")
         with atomic_path(path) as tmp:
             model.save(tmp)
-        _mark_written_by_kiln(path)
+        trust(path)  # Kiln wrote it: its SavedModel layers load without a question
     elif format == "h5":
         path = path if path.suffix in (".h5", ".hdf5") else path.with_suffix(".h5")
         with atomic_path(path) as tmp:
@@ -55,12 +55,13 @@ def save_model(
     elif format == "savedmodel":
         with atomic_dir(path) as tmp:
             model.export(str(tmp), format="tf_saved_model", verbose=False)
+        trust(path)  # Kiln wrote it: usable as a backbone without a question
     elif format == "tflite":
         path = path if path.suffix == ".tflite" else path.with_suffix(".tflite")
         atomic_write_bytes(path, _tflite_bytes(model, path))
     if record is not None:
         record_path = path.with_name(path.stem + ".run.json") if format != "savedmodel" else path / "kiln.run.json"
-        atomic_write_text(record_path, json.dumps(record, indent=2, default=_json_default))
+        atomic_write_text(record_path, strict_json(record))
     return path
 
 
@@ -82,8 +83,25 @@ def save_run(model: Any, out_dir: str | Path, record: dict[str, Any]) -> None:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_model(model, out_dir / "model.keras")
-    atomic_write_text(out_dir / "history.json", json.dumps(record.get("history", {}), indent=2))
-    atomic_write_text(out_dir / "run.json", json.dumps(record, indent=2, default=_json_default))
+    atomic_write_text(out_dir / "history.json", strict_json(record.get("history", {})))
+    atomic_write_text(out_dir / "run.json", strict_json(record))
+
+
+def strict_json(value: Any, *, indent: int | None = 2) -> str:
+    """JSON that strict parsers accept: NaN and infinities (a run that diverged) become ``null``."""
+    return json.dumps(_finite(value), indent=indent, default=_json_default, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if type(value).__module__ == "numpy":
+        return _finite(_json_default(value))
+    return value
 
 
 def _json_default(value: Any) -> Any:
@@ -104,37 +122,16 @@ def _json_default(value: Any) -> Any:
 # -- loading ------------------------------------------------------------------------------
 
 
-def _mark_written_by_kiln(path: Path) -> None:
-    """Remember that this file was written by Kiln (safe to load with its own layers)."""
-    from engine.export.trust import remember_trusted
+def load_model(
+    path: str | Path, *, trusted: bool = False, custom_objects: dict[str, Any] | None = None, compile: bool = True
+) -> Any:
+    """Load a .keras / .h5 model through the trust gate (`engine.export.trust.load_keras_file`).
 
-    remember_trusted(path)
-
-
-def load_model(path: str | Path, *, trusted: bool = False) -> Any:
-    """Load a .keras / .h5 model; Kiln's custom layers are known.
-
-    Plain Keras models load in Keras's safe mode. A file with a SavedModel-backed layer runs
-    code from that SavedModel when loaded, so unless Kiln wrote the file itself (or
-    ``trusted``), it raises `UntrustedModel` and the caller asks the person first.
+    Keras's safe mode is always on, so a Lambda is refused. A file with Kiln's SavedModel
+    layer runs that SavedModel's graph when loaded, so unless the file is trusted (Kiln wrote
+    it, or the person said yes to it before) it raises `UntrustedModel`; ``trusted=True``
+    means the caller asked the person about this file just now, and records the yes.
+    Kiln's own layers must be registered (import ``engine.models.layers``) or passed in
+    ``custom_objects``.
     """
-    import keras
-
-    from engine.export.trust import is_trusted
-    from engine.models.custom_objects import kiln_custom_objects, needs_code_to_load
-
-    path = Path(path)
-    if not path.exists():
-        raise ModelError(f"There is no model file at {path}.")
-    if format_for_path(path) not in ("keras", "h5"):
-        raise ModelError(f"{path.name} is not a .keras or .h5 model file.", hint="Open a .keras or .h5 file.")
-    unsafe = needs_code_to_load(path)
-    if unsafe and not (trusted or is_trusted(path)):
-        raise UntrustedModel(
-            f"{path.name} contains a layer that runs code from a SavedModel when loaded, and Kiln did not write it.",
-            hint="Open it only if you trust where it came from.",
-        )
-    try:
-        return keras.models.load_model(path, custom_objects=kiln_custom_objects(), safe_mode=not unsafe)
-    except (OSError, ValueError, TypeError) as exc:
-        raise ModelError(f"{path.name} could not be loaded as a Keras model: {str(exc).splitlines()[0][:200]}") from exc
+    return load_keras_file(path, trusted=trusted, custom_objects=custom_objects, compile=compile)

@@ -136,13 +136,16 @@ class SavedModelLayer(keras.layers.Layer):
     def from_config(cls, config: dict[str, Any], custom_objects: Any = None, safe_mode: bool | None = None) -> Any:
         from keras.src.saving import serialization_lib
 
+        from engine.export.trust import savedmodel_layers_allowed
+
         # Same rule as keras.layers.TFSMLayer: opening a SavedModel runs its graph code, so a
-        # safe-mode load refuses it (engine.export.load_model asks the person first).
+        # safe-mode load refuses it, unless the trust gate (engine.export.trust) is loading a
+        # file the person trusted; safe mode stays on for everything else in that file.
         effective = safe_mode if safe_mode is not None else serialization_lib.in_safe_mode()
-        if effective is not False:
+        if effective is not False and not savedmodel_layers_allowed():
             raise ValueError(
                 "This model contains a SavedModelLayer, which runs code from a SavedModel; "
-                "load it with safe_mode=False only if you trust where it came from."
+                "open it through Kiln, which asks whether you trust this file."
             )
         return cls(**config)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -140,28 +139,34 @@ class EpochLearningRate(keras.callbacks.Callback):
 
 
 class Checkpointer(keras.callbacks.Callback):
-    """Saves the whole model (optimizer state included) and the history so far after every epoch.
+    """After every epoch, one atomic checkpoint: weights, optimizer state, the full history, the config.
 
-    ``--resume`` reads ``checkpoint/state.json`` and continues from the next epoch.
+    ``history`` is the history before this fit (earlier phases, or the resumed checkpoint's);
+    the Checkpointer keeps its own running copy, so every checkpoint holds every epoch so far.
+    The format and the resume side live in `engine.training.checkpoint`.
     """
 
-    def __init__(self, folder: Path, history: dict[str, list[float]], phase_index: int):
+    def __init__(
+        self, folder: Path, history: dict[str, list[float]], phase_index: int, config: dict[str, Any] | None = None
+    ):
         super().__init__()
         self.folder = folder
-        self.history = history
+        self.history = {k: list(v) for k, v in history.items()}
         self.phase_index = phase_index
+        self.config = config
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        from engine.export.atomic import atomic_path, atomic_write_text
+        from engine.training.checkpoint import write_checkpoint
 
         values = _plain(logs)
         if any(not math.isfinite(v) for v in values.values()):
             return  # never checkpoint a blown-up model
-        history = {k: list(v) for k, v in self.history.items()}
         for key, value in values.items():
-            history.setdefault(key, []).append(value)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.folder / "last.keras") as tmp:
-            self.model.save(tmp)
-        state = {"completed_epochs": epoch + 1, "phase_index": self.phase_index, "history": history}
-        atomic_write_text(self.folder / "state.json", json.dumps(state, indent=1))
+            self.history.setdefault(key, []).append(value)
+        state = {
+            "completed_epochs": epoch + 1,
+            "phase_index": self.phase_index,
+            "history": self.history,
+            "config": self.config,
+        }
+        write_checkpoint(self.folder, self.model, state)

@@ -7,7 +7,6 @@ watch it through the event sink.
 
 from __future__ import annotations
 
-import json
 import time
 import traceback
 import warnings
@@ -96,6 +95,8 @@ def _run(
     from engine.training.distribution import adapt_model_to_strategy, distribution_strategy, worker_out_dir
 
     config.validate()
+    # Before anything is loaded or written: the checkpoint must exist and match this config.
+    checkpoint = _resume_point(config, out_dir) if resume else None
     keras.utils.set_random_seed(config.train.seed)
     if dataset is None:
         dataset = load_dataset(config.data, progress=sink)
@@ -108,11 +109,6 @@ def _run(
 
     strategy = distribution_strategy(config.train.distribution)
     out_dir = worker_out_dir(strategy, out_dir)
-    checkpoint = _read_checkpoint(out_dir) if resume else None
-    if resume and checkpoint is None:
-        raise ConfigError(
-            f"There is no checkpoint to resume in {out_dir}.", hint="Start the run without --resume first."
-        )
     with strategy.scope():
         built = build_model(
             config.model, dataset, epochs=config.train.epochs, image_size=config.data.image_size, sink=sink
@@ -131,17 +127,17 @@ def _run(
     start_epoch = 0
     start_phase = 0
     if checkpoint is not None:
-        with strategy.scope():
-            built.model = keras.models.load_model(
-                out_dir / CHECKPOINT_DIR / "last.keras", custom_objects=built.custom_objects, safe_mode=False
-            )
-        history = checkpoint["history"]
-        start_epoch = int(checkpoint["completed_epochs"])
-        start_phase = int(checkpoint["phase_index"])
+        # Weights only, into the model rebuilt from the config: nothing from the run folder runs.
+        _load_checkpoint_weights(built, checkpoint, strategy)
+        history = {k: list(v) for k, v in checkpoint.history.items()}
+        start_epoch = checkpoint.completed_epochs
+        start_phase = checkpoint.phase_index
 
     if built.phases and built.phases[0].prepare is not None and checkpoint is None:
         built.phases[0].prepare(built.model)  # so the summary counts what phase 1 will train
     model_info = _model_summary(built)
+    if out_dir is not None and checkpoint is None:
+        _start_run_folder(out_dir, config)  # only now: a run refused earlier leaves the folder as it was
     sink(
         RunStarted(
             run_name=config.name,
@@ -170,10 +166,14 @@ def _run(
         first_epoch = max(phase_start, start_epoch)
         resuming_this_phase = checkpoint is not None and index == start_phase
         with strategy.scope():
-            if not resuming_this_phase:
-                compile_for_phase(built, phase, config, task=dataset.task, num_classes=dataset.num_classes)
+            compile_for_phase(built, phase, config, task=dataset.task, num_classes=dataset.num_classes)
         model = built.model
         adapt_model_to_strategy(model, strategy)
+        if resuming_this_phase:
+            from engine.training.checkpoint import restore_optimizer
+
+            with strategy.scope():
+                restore_optimizer(model, checkpoint)  # step count, moments: the run goes on as if never stopped
         if len(built.phases) > 1:
             sink(PhaseStarted(phase.name, index, len(built.phases), first_epoch, phase_end - 1, phase.description))
         base_rate = phase_learning_rate(config, phase)
@@ -202,7 +202,7 @@ def _run(
             )
             callbacks.append(early)
         if out_dir is not None and config.train.checkpoint:
-            callbacks.append(Checkpointer(out_dir / CHECKPOINT_DIR, history, index))
+            callbacks.append(Checkpointer(out_dir / CHECKPOINT_DIR, history, index, config.to_dict()))
         started = time.perf_counter()
         # Keras warns "input ran out of data" whenever a pipeline's length is not known up
         # front (streamed sources); every epoch still sees every batch, so the note is noise.
@@ -323,10 +323,39 @@ def _final_metrics(model: Any, pipelines: Any, history: dict[str, list[float]]) 
     return metrics
 
 
-def _read_checkpoint(out_dir: Path | None) -> dict[str, Any] | None:
-    if out_dir is None:
-        return None
-    state = out_dir / CHECKPOINT_DIR / "state.json"
-    if not state.exists() or not (out_dir / CHECKPOINT_DIR / "last.keras").exists():
-        return None
-    return json.loads(state.read_text())
+def _resume_point(config: RunConfig, out_dir: Path | None) -> Any:
+    """The run folder's newest checkpoint, checked against ``config``; a sentence when there is none."""
+    from engine.training.checkpoint import check_resume_config, read_checkpoint
+
+    checkpoint = read_checkpoint(out_dir / CHECKPOINT_DIR) if out_dir is not None else None
+    if checkpoint is None:
+        raise ConfigError(
+            f"There is no checkpoint to resume in {out_dir}.", hint="Start the run without --resume first."
+        )
+    check_resume_config(checkpoint, config.to_dict())
+    return checkpoint
+
+
+def _load_checkpoint_weights(built: Any, checkpoint: Any, strategy: Any) -> None:
+    # The trainable flags of the phase the checkpoint was taken in, so the weights line up.
+    phase = built.phases[min(checkpoint.phase_index, len(built.phases) - 1)] if built.phases else None
+    if phase is not None and phase.prepare is not None:
+        phase.prepare(built.model)
+    try:
+        with strategy.scope():
+            built.model.load_weights(checkpoint.weights_path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ConfigError(
+            f"The checkpoint in {checkpoint.folder} does not fit the model this config builds "
+            f"({str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__}).",
+            hint="Resume with the run's own config, or start the run again with --overwrite.",
+        ) from exc
+
+
+def _start_run_folder(out_dir: Path, config: RunConfig) -> None:
+    """A new run's first write: the earlier run's files go (the CLI asked first), then its config."""
+    from engine.training.checkpoint import clear_run_folder
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    clear_run_folder(out_dir)
+    config.save(out_dir / "config.toml")

@@ -83,32 +83,20 @@ def cut_candidates(model: Any) -> list[str]:
 
 
 def _load(path: Path) -> Any:
-    import keras
-
-    from engine.models.custom_objects import kiln_custom_objects, needs_code_to_load
+    """Open the file through the one trust gate (engine.export.trust), as `kiln predict` does."""
+    from engine.export.trust import UntrustedModel, load_keras_file
+    from engine.models.custom_objects import kiln_custom_objects
 
     if path.suffix.lower() not in (".keras", ".h5", ".hdf5"):
         raise BackboneUnavailable(
             f"{path.name} is not a .keras or .h5 model file: pick one of those, or a SavedModel folder."
         )
-    unsafe = needs_code_to_load(path)
-    if unsafe:
-        from engine.export.save import UntrustedModel
-        from engine.export.trust import is_trusted
-
-        if not is_trusted(path):
-            raise UntrustedModel(
-                f"{path.name} contains a layer that runs code from a SavedModel when loaded, "
-                "and Kiln did not write it.",
-                hint="Open it only if you trust where it came from.",
-            )
     try:
-        return keras.models.load_model(path, custom_objects=kiln_custom_objects(), compile=False, safe_mode=not unsafe)
-    except (OSError, ValueError, TypeError, KeyError) as exc:
-        raise BackboneUnavailable(
-            f"{path.name} could not be loaded as a Keras model ({str(exc).splitlines()[0][:160]}): "
-            "check that it is a complete .keras or .h5 file."
-        ) from exc
+        return load_keras_file(path, custom_objects=kiln_custom_objects(), compile=False)
+    except UntrustedModel:
+        raise
+    except ModelError as exc:  # the same sentence, as the backbone error callers expect
+        raise BackboneUnavailable(exc.message, hint=exc.hint) from exc
 
 
 def _cut_point(model: Any, cut_layer: str | None) -> Any:

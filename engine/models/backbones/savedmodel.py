@@ -42,6 +42,12 @@ def open_saved_model(
     folder = Path(folder)
     if not is_saved_model_folder(folder):
         raise BackboneUnavailable(f"{folder} is not a SavedModel folder (it has no saved_model.pb).")
+    if handle is None:
+        # A folder named on the command line or in a run config: opening it runs its graph, so
+        # it goes through the trust gate. A handle was resolved from the URL the person named.
+        from engine.export.trust import require_trusted_folder
+
+        require_trusted_folder(folder)
     facts = {**_side_car(folder), **(meta or {})}
     layer = SavedModelLayer(str(folder), handle=handle, endpoint=facts.get("endpoint"), name=name, dtype="float32")
     shape = _input_shape(layer._function)

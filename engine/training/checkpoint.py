@@ -1,0 +1,228 @@
+"""The run folder's checkpoint: one atomic unit per epoch, resumed without running any code.
+
+``<run>/checkpoint/epoch-NNNN/`` holds
+
+* ``model.weights.h5``: the weights only (no architecture, so nothing in it can run),
+* ``optimizer.npz``: the optimizer's variables (step count, moments, L2-SP anchors), in order,
+* ``state.json``: completed epochs, the phase, the *full* history so far, and the run config.
+
+It is written under a hidden temporary name and renamed into place, so a kill -9 at any
+moment leaves either the previous epoch's checkpoint or this one, never half of one. Resuming
+rebuilds the model from the run's config (the same code path as a fresh run), loads the
+weights, builds the optimizer and assigns its variables: no code from the run folder runs,
+so resuming needs no trust question. A ``last.keras`` planted in the folder is never read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.errors import ConfigError
+
+CHECKPOINT_DIR = "checkpoint"
+FORMAT = 2
+WEIGHTS = "model.weights.h5"
+OPTIMIZER = "optimizer.npz"
+STATE = "state.json"
+_EPOCH_DIR = re.compile(r"^epoch-(\d{4,})$")
+_TEMP_DIR = re.compile(r"^\.epoch-\d+\.tmp-(\d+)$")
+# The files a run writes into its folder; a new run with --overwrite clears exactly these.
+RUN_FILES = (
+    "config.toml", "model.keras", "run.json", "history.json", "model_card.json", "model_card.md", CHECKPOINT_DIR
+)
+
+
+@dataclass
+class Checkpoint:
+    """One complete checkpoint, as read back from disk."""
+
+    folder: Path
+    completed_epochs: int
+    phase_index: int
+    history: dict[str, list[float]]
+    config: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def weights_path(self) -> Path:
+        return self.folder / WEIGHTS
+
+    @property
+    def optimizer_path(self) -> Path:
+        return self.folder / OPTIMIZER
+
+
+def write_checkpoint(root: Path, model: Any, state: dict[str, Any]) -> Path:
+    """Write the checkpoint of ``state["completed_epochs"]`` under ``root`` as one unit; returns its folder."""
+    import numpy as np
+
+    from engine.export.save import strict_json
+
+    root.mkdir(parents=True, exist_ok=True)
+    epoch = int(state["completed_epochs"])
+    final = root / f"epoch-{epoch:04d}"
+    tmp = root / f".epoch-{epoch}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        model.save_weights(tmp / WEIGHTS)
+        optimizer = getattr(model, "optimizer", None)
+        variables = list(getattr(optimizer, "variables", []) or []) if optimizer is not None else []
+        values = [np.asarray(v.numpy() if hasattr(v, "numpy") else v) for v in variables]
+        with open(tmp / OPTIMIZER, "wb") as handle:
+            np.savez(handle, *values)
+        payload = {"format": FORMAT, **state, "optimizer_variables": len(values)}
+        (tmp / STATE).write_text(strict_json(payload, indent=1), encoding="utf-8")
+        _fsync_folder(tmp)
+        if final.exists():  # the same epoch written again (a resumed run): replace it
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    _prune(root, keep=final)
+    return final
+
+
+def read_checkpoint(root: Path) -> Checkpoint | None:
+    """The newest complete checkpoint under ``root``, or None. Temporary folders are never read."""
+    if not root.is_dir():
+        return None
+    for folder in sorted((p for p in root.iterdir() if _EPOCH_DIR.match(p.name)), reverse=True):
+        try:
+            state = json.loads((folder / STATE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not (folder / WEIGHTS).is_file() or not (folder / OPTIMIZER).is_file() or state.get("format") != FORMAT:
+            continue
+        history = {k: [float("nan") if v is None else float(v) for v in vals] for k, vals in state["history"].items()}
+        return Checkpoint(
+            folder=folder,
+            completed_epochs=int(state["completed_epochs"]),
+            phase_index=int(state["phase_index"]),
+            history=history,
+            config=state.get("config"),
+            extra={k: v for k, v in state.items() if k not in ("history", "config")},
+        )
+    return None
+
+
+def restore_optimizer(model: Any, checkpoint: Checkpoint) -> None:
+    """Build the compiled model's optimizer and assign the saved variables (moments, step count, anchors)."""
+    import numpy as np
+
+    optimizer = model.optimizer
+    if not optimizer.built:
+        optimizer.build(model.trainable_variables)
+    with np.load(checkpoint.optimizer_path, allow_pickle=False) as saved:
+        values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+    variables = list(optimizer.variables)
+    if len(values) != len(variables) or any(tuple(v.shape) != a.shape for v, a in zip(variables, values)):
+        raise ConfigError(
+            f"The checkpoint in {checkpoint.folder.parent} does not fit this model's optimizer "
+            f"({len(values)} saved variables, {len(variables)} now).",
+            hint="Resume with the run's own config, or start the run again with --overwrite.",
+        )
+    for variable, value in zip(variables, values):
+        variable.assign(value)
+
+
+def check_resume_config(checkpoint: Checkpoint, config: dict[str, Any]) -> None:
+    """Refuse to resume a checkpoint under a config other than the one it was trained with."""
+    saved = checkpoint.config
+    if saved is None:
+        return
+    differences = sorted(_differences(_comparable(saved), _comparable(config)))
+    if differences:
+        shown = ", ".join(differences[:6]) + (f" and {len(differences) - 6} more" if len(differences) > 6 else "")
+        raise ConfigError(
+            f"The checkpoint in {checkpoint.folder.parent.parent} was trained with a different config "
+            f"(differs in {shown}), so resuming would mix two runs.",
+            hint="Resume with the run's own config.toml (leave out --config and the changed flags), "
+            "or start a new run in another folder.",
+        )
+
+
+def check_run_folder(out_dir: Path, *, resume: bool, overwrite: bool) -> None:
+    """Refuse an --out that cannot be a run folder, or that holds another run (unless ``overwrite``)."""
+    for parent in (out_dir, *out_dir.parents):
+        if parent.exists() and not parent.is_dir():
+            where = "is a file" if parent == out_dir else f"lies under the file {parent}"
+            raise ConfigError(f"The run folder {out_dir} {where}.", hint="Pick a folder for --out.")
+        if parent.exists():
+            break
+    if resume or not out_dir.is_dir():
+        return
+    held = [name for name in RUN_FILES if (out_dir / name).exists()]
+    if held and not overwrite:
+        raise ConfigError(
+            f"{out_dir} already holds another run ({', '.join(held)}).",
+            hint="Pick a new folder for --out, continue that run with --resume, or replace it with --overwrite.",
+        )
+
+
+def clear_run_folder(out_dir: Path) -> None:
+    """Remove an earlier run's files (only the ones a run writes) before a new run writes its own."""
+    for name in RUN_FILES:
+        path = out_dir / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+
+
+def _comparable(config: dict[str, Any]) -> dict[str, Any]:
+    # The run's name follows its folder; everything else must match.
+    return {k: v for k, v in json.loads(json.dumps(config, default=str)).items() if k != "name"}
+
+
+def _differences(a: Any, b: Any, prefix: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        found: list[str] = []
+        for key in sorted(set(a) | set(b)):
+            found += _differences(a.get(key), b.get(key), f"{prefix}{key}.")
+        return found
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        a, b = list(a), list(b)
+    return [] if a == b else [prefix.rstrip(".")]
+
+
+def _prune(root: Path, *, keep: Path) -> None:
+    """Remove older checkpoints and temporary folders left by processes that no longer run."""
+    for path in root.iterdir():
+        if path == keep:
+            continue
+        if _EPOCH_DIR.match(path.name):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            match = _TEMP_DIR.match(path.name)
+            if match and not _pid_alive(int(match.group(1))):
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _fsync_folder(folder: Path) -> None:
+    for path in folder.iterdir():
+        try:
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+        except OSError:
+            pass
