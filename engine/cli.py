@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--distribution", help="auto, none, mirrored, multiworker (uses TF_CONFIG)")
     fit.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction, default=None)
     fit.add_argument("--xla", action=argparse.BooleanOptionalAction, default=None)
+    fit.add_argument(
+        "--tensorboard", action=argparse.BooleanOptionalAction, default=None,
+        help="write TensorBoard logs into OUT/tensorboard (watch with: tensorboard --logdir OUT/tensorboard)",
+    )
 
     inspect = commands.add_parser("inspect", help="report on a dataset without training")
     inspect.add_argument("--data", required=True)
@@ -214,6 +218,7 @@ _SECTIONS = {
         "distribution",
         "mixed_precision",
         "xla",
+        "tensorboard",
     ],
 }
 
@@ -399,6 +404,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
     model = _load(args)
     record = find_run_record(args.model)
     summary = record.get("dataset", {})
+    if not summary:  # a model copied away from its run record: what it takes is read from the model itself
+        if len(model.input_shape) != 4:
+            raise KilnError(
+                f"{args.model.name} was trained on a table, and predicting needs the column encoding in its run "
+                "record, which is not beside it.",
+                hint=f"Copy run.json (or {args.model.stem}.run.json) from its run folder next to the model.",
+            )
+        summary = {"input_kind": "image", "input_shape": list(model.input_shape[1:])}
     size = record.get("model", {}).get("image_size") or _model_image_size(model)
     names = summary.get("class_names") or []
     if not names and summary.get("task") != "regression":

@@ -50,6 +50,7 @@ class TrainConfig:
     xla: bool = False
     distribution: str = "auto"  # auto | none | mirrored | multiworker
     checkpoint: bool = True
+    tensorboard: bool = False  # write TensorBoard logs into RUN/tensorboard
 
     def validate(self, where: str = "train") -> None:
         check_number(f"{where}.epochs", self.epochs, low=1, high=100000)

@@ -23,6 +23,7 @@ from engine.training.config import RunConfig
 from engine.training.control import RunControl
 
 CHECKPOINT_DIR = "checkpoint"
+TENSORBOARD_DIR = "tensorboard"  # `tensorboard --logdir RUN/tensorboard`
 
 
 @dataclass
@@ -69,9 +70,11 @@ def run_training(
 
 
 def _explain(exc: Exception) -> str:
+    from engine.errors import is_out_of_memory, out_of_memory_sentence
+
     name = type(exc).__name__
-    if name == "ResourceExhaustedError" or isinstance(exc, MemoryError):
-        return "Training ran out of memory. Lower the batch size or the image size, or pick a smaller model."
+    if is_out_of_memory(exc):
+        return out_of_memory_sentence("training")
     first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"Training failed with {name}: {first_line[:300]}"
 
@@ -113,6 +116,13 @@ def _run(
         built = build_model(
             config.model, dataset, epochs=config.train.epochs, image_size=config.data.image_size, sink=sink
         )
+    # The forgetting monitor takes its baseline from the model as built: the pretrained
+    # backbone, before any checkpoint is loaded (None for from-scratch runs).
+    drift = None
+    if config.train.distribution != "multiworker":
+        from engine.monitors.forgetting_callback import make_forgetting_monitor
+
+        drift = make_forgetting_monitor(config, built, dataset, sink=sink, out_dir=out_dir)
     pipelines = make_pipelines(
         dataset,
         batch_size=config.train.batch_size * strategy.num_replicas_in_sync,
@@ -138,6 +148,8 @@ def _run(
     model_info = _model_summary(built)
     if out_dir is not None and checkpoint is None:
         _start_run_folder(out_dir, config)  # only now: a run refused earlier leaves the folder as it was
+    elif out_dir is not None:
+        config.save(out_dir / "config.toml")  # a resumed run may train for more epochs than first planned
     sink(
         RunStarted(
             run_name=config.name,
@@ -178,6 +190,8 @@ def _run(
             sink(PhaseStarted(phase.name, index, len(built.phases), first_epoch, phase_end - 1, phase.description))
         base_rate = phase_learning_rate(config, phase)
         callbacks: list[Any] = [reporter, NanWeightsGuard(reporter), *extra_callbacks]
+        if drift is not None:
+            callbacks.append(drift)
         if config.train.schedule in ("step", "cosine"):
             callbacks.append(
                 EpochLearningRate(
@@ -201,22 +215,26 @@ def _run(
                 restore_best_weights=True,
             )
             callbacks.append(early)
+        if out_dir is not None and config.train.tensorboard:
+            # One log folder for the whole run: phases continue the same epoch axis.
+            callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out_dir / TENSORBOARD_DIR), histogram_freq=0))
         if out_dir is not None and config.train.checkpoint:
             callbacks.append(Checkpointer(out_dir / CHECKPOINT_DIR, history, index, config.to_dict()))
         started = time.perf_counter()
         # Keras warns "input ran out of data" whenever a pipeline's length is not known up
         # front (streamed sources); every epoch still sees every batch, so the note is noise.
-        warnings.filterwarnings("ignore", message="Your input ran out of data")
-        fit_history = model.fit(
-            pipelines.train,
-            validation_data=pipelines.val,
-            epochs=phase_end,
-            initial_epoch=first_epoch,
-            callbacks=callbacks,
-            class_weight=class_weight,
-            shuffle=False,  # the pipeline shuffles, seeded
-            verbose=0,
-        )
+        with warnings.catch_warnings():  # scoped: the caller's own filters are left as they were
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
+            fit_history = model.fit(
+                pipelines.train,
+                validation_data=pipelines.val,
+                epochs=phase_end,
+                initial_epoch=first_epoch,
+                callbacks=callbacks,
+                class_weight=class_weight,
+                shuffle=False,  # the pipeline shuffles, seeded
+                verbose=0,
+            )
         fit_seconds += time.perf_counter() - started
         new = {k: [float(v) for v in vals] for k, vals in fit_history.history.items()}
         epochs_run += len(new.get("loss", []))
@@ -256,6 +274,10 @@ def _run(
         "reason": reason,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    from engine.monitors.card_facts import run_card_facts
+
+    # per-class metrics, backbone licence and caveats, drift figures: for run.json and the model card
+    record.update(run_card_facts(model, dataset, built.info, image_size=built.image_size, monitor=drift))
     if out_dir is not None:
         from engine.export.save import save_run
 
@@ -278,9 +300,10 @@ def _run(
 
 def _apply_precision(config: RunConfig, sink: EventSink) -> None:
     import keras
-    import tensorflow as tf
 
-    if config.train.mixed_precision and tf.config.list_physical_devices("GPU"):
+    from engine.runtime import accelerators
+
+    if config.train.mixed_precision and accelerators():
         keras.mixed_precision.set_global_policy("mixed_float16")
         return
     if config.train.mixed_precision:
