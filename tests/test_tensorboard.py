@@ -11,9 +11,8 @@ from engine.training.job import TENSORBOARD_DIR, run_training
 
 def _scalars(folder: Path) -> dict[str, list[float]]:
     """Scalar series in an event folder, read the way `tensorboard --logdir` reads them."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
     import tensorflow as tf
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     accumulator = EventAccumulator(str(folder), size_guidance={"tensors": 0, "scalars": 0})
     accumulator.Reload()

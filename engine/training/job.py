@@ -90,10 +90,10 @@ def _run(
 ) -> RunResult:
     import keras
 
-    from engine.monitors.overfitting import small_data_warning
     from engine.data import load_dataset, make_pipelines
     from engine.environment import device_label, environment_report
     from engine.models.build import build_model
+    from engine.monitors.overfitting import small_data_warning
     from engine.training.compile import compile_for_phase, phase_learning_rate
     from engine.training.distribution import adapt_model_to_strategy, distribution_strategy, worker_out_dir
 
