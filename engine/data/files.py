@@ -14,6 +14,7 @@ import os
 import stat
 import unicodedata
 from pathlib import Path
+from typing import BinaryIO
 
 from engine.errors import DataError
 
@@ -90,20 +91,28 @@ def read_limited(path: str | os.PathLike[str], budget: int, *, what: str = "file
     path = Path(path)
     check_regular_file(path, budget=budget, what=what)
     name = printable(path.name)
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise _stat_error(path, name, exc) from None
-    with os.fdopen(fd, "rb") as handle:
-        mode = os.fstat(handle.fileno()).st_mode
-        if not stat.S_ISREG(mode):
-            raise DataError(f"{name} is {kind_of(mode)}, not a regular file, so Kiln will not read it.")
+    with open_regular(path) as handle:
         data = handle.read(budget + 1)  # never more than the budget, even if the file grew
     if len(data) > budget:
         raise DataError(
             f"{name} grew past {human_bytes(budget)} while Kiln read it.", hint="Try again once it is written."
         )
     return data
+
+
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+    """Open a file for reading only if it is a regular file, without ever blocking on a pipe."""
+    path = Path(path)
+    name = printable(path.name)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise _stat_error(path, name, exc) from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise DataError(f"{name} is {kind_of(mode)}, not a regular file, so Kiln will not read it.")
+    return os.fdopen(fd, "rb")
 
 
 def memory_budget() -> int:

@@ -110,8 +110,7 @@ def load_hdf5(
 ) -> Dataset:
     """Describe an HDF5 file's inputs and labels, reading only this file and only what fits.
 
-    Refused with a sentence, before any data is read: links to other files, soft links,
-    datasets stored in external raw files or mapped from other files (virtual datasets),
+    Refused with a sentence, before any data is read: links to other files, datasets stored in external raw files or mapped from other files (virtual datasets),
     labels larger than the memory budget, and datasets that declare far more data than the
     file stores (most of it never written).
     """
@@ -139,6 +138,8 @@ def load_hdf5(
                 f"({human_bytes(y_bytes)}), more than the {human_bytes(budget)} Kiln can hold in memory here.",
                 hint="Check the file: labels are one value per sample.",
             )
+        for key, data in ((y_name, y_data), (x_name, x_data)):
+            _check_written(data, key, name)
         if len(y_data.shape) and len(x_data.shape) and y_data.shape[0] != x_data.shape[0]:
             raise DataError(
                 f"The inputs in {name} have {x_data.shape[0]} samples but the labels have {y_data.shape[0]}.",
@@ -167,31 +168,36 @@ def load_hdf5(
 
 
 def _local_dataset_names(handle: Any, name: str) -> list[str]:
-    """Datasets reached through hard links; refuses a file that links to another file.
+    """Datasets reached through hard or soft links; refuses a file that links to another file.
 
-    Like Keras for weight files, Kiln follows no external link; soft links are not offered
-    as datasets, and naming one is refused in `_check_stored_here`.
+    Like Keras for weight files, Kiln follows no external link: one anywhere in the file is
+    refused before any dataset is opened, so a soft link cannot lead through one either.
     """
     import h5py
 
     names: list[str] = []
 
-    def visit(member: str, link: Any) -> None:
+    def visit(member: str, link: Any) -> Any:
         if isinstance(link, h5py.ExternalLink):
-            raise DataError(
-                f"{name} links '{printable(member)}' to another file ({printable(link.filename)}); "
-                "Kiln reads only the file you chose.",
-                hint="Copy the data into this file (h5py: f.copy), or choose the other file itself.",
-            )
-        if isinstance(link, h5py.HardLink) and isinstance(handle.get(member), h5py.Dataset):
+            return member, link.filename  # stops the walk; raising inside h5py's callback is not safe
+        # A soft link names a path inside this same file (no external link exists, see above).
+        if isinstance(link, (h5py.HardLink, h5py.SoftLink)) and isinstance(handle.get(member), h5py.Dataset):
             names.append(member)
+        return None
 
-    handle.visititems_links(visit)
+    external = handle.visititems_links(visit)
+    if external is not None:
+        member, filename = external
+        raise DataError(
+            f"{name} links '{printable(member)}' to another file ({printable(filename)}); "
+            "Kiln reads only the file you chose.",
+            hint="Copy the data into this file (h5py: f.copy), or choose the other file itself.",
+        )
     return names
 
 
 def _check_stored_here(data: Any, key: str, name: str) -> None:
-    """Refuse a dataset whose bytes live in another file, or that declares far more than is stored."""
+    """Refuse a group, a virtual dataset, or one whose bytes live in external raw files."""
     import h5py
 
     if not isinstance(data, h5py.Dataset):
@@ -208,6 +214,10 @@ def _check_stored_here(data: Any, key: str, name: str) -> None:
             f"({printable(', '.join(str(entry[0]) for entry in data.external))}); Kiln reads only the file you chose.",
             hint="Save the data itself into the HDF5 file.",
         )
+
+
+def _check_written(data: Any, key: str, name: str) -> None:
+    """Refuse a dataset that declares far more data than the file stores (never written)."""
     declared = int(np.prod(data.shape, dtype=object)) * data.dtype.itemsize if data.shape else data.dtype.itemsize
     stored = int(data.id.get_storage_size())
     if declared > _UNWRITTEN_ALLOWANCE and declared > _MAX_PACKING * max(stored, 1):

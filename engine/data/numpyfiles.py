@@ -15,7 +15,7 @@ from typing import IO
 
 import numpy as np
 
-from engine.data.files import check_regular_file, human_bytes, memory_budget, printable
+from engine.data.files import check_regular_file, human_bytes, memory_budget, open_regular, printable
 from engine.errors import DataError
 
 _NPY_MAGIC = b"\x93NUMPY"
@@ -78,7 +78,9 @@ def open_npy(path: Path, *, in_memory: bool = False) -> np.ndarray:
     """A ``.npy`` array, memory-mapped (or read whole when ``in_memory``, within the memory budget)."""
     name = printable(path.name)
     size = check_regular_file(path, what=".npy file")
-    with open(path, "rb") as handle:
+    if size == 0:
+        raise DataError(f"{name} is empty (0 bytes).", hint="Save the array with numpy.save.")
+    with open_regular(path) as handle:
         if handle.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
             raise DataError(f"{name} is not a NumPy array file (.npy).", hint="Save it with numpy.save.")
         handle.seek(0)
@@ -100,11 +102,17 @@ def load_npz(path: Path, *, x_key: str, y_key: str) -> tuple[np.ndarray, np.ndar
     from engine.data.arrays import pick_keys
 
     name = printable(path.name)
-    check_regular_file(path, what=".npz file")
-    with open(path, "rb") as handle:
+    if check_regular_file(path, what=".npz file") == 0:
+        raise DataError(f"{name} is empty (0 bytes).", hint="Save inputs and labels with numpy.savez.")
+    with open_regular(path) as handle:
         start = handle.read(len(_NPY_MAGIC))
     if start == _NPY_MAGIC:
         raise DataError(f"{name} is a single .npy array saved under a .npz name.", hint="Rename it to .npy.")
+    if start.startswith(b"PK\x03\x04") and not zipfile.is_zipfile(path):
+        raise DataError(
+            f"{name} is damaged or truncated: it starts like a NumPy archive but its end is missing.",
+            hint="Copy or save the file again.",
+        )
     if not zipfile.is_zipfile(path):
         raise DataError(
             f"{name} is not a NumPy archive (.npz): it is not a zip file.",

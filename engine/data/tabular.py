@@ -29,6 +29,8 @@ from engine.data.split import stratified_split
 from engine.errors import DataError
 
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "#n/a", "missing", "-nan"})
+# Infinite values carry no usable magnitude: like NaN in arrays, they count as missing.
+INFINITE_TOKENS = frozenset({"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"})
 MISSING_CATEGORY = "missing"
 OTHER_CATEGORY = "other"
 MAX_CATEGORIES = 100  # the rarest values beyond this share one "other" slot
@@ -49,9 +51,12 @@ class TableLoader(ArrayLoader):
 def is_missing(value: Any) -> bool:
     if value is None:
         return True
-    if isinstance(value, float):
-        return math.isnan(value)
-    return isinstance(value, str) and value.strip().lower() in MISSING_TOKENS
+    if isinstance(value, (float, np.floating)):
+        return not math.isfinite(value)
+    if not isinstance(value, str):
+        return False
+    token = value.strip().lower()
+    return token in MISSING_TOKENS or token in INFINITE_TOKENS
 
 
 def parse_number(value: Any, *, decimal_comma: bool = False) -> float | None:
