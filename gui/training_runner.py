@@ -49,11 +49,19 @@ class TrainingRunner(QObject):
         return self._launch(train, control, self.result, "training")
 
     def start_comparison(
-        self, scratch: Any, finetune: Any, dataset: Any, *, fractions: tuple[float, ...] = (1.0,)
+        self,
+        scratch: Any,
+        finetune: Any,
+        dataset: Any,
+        *,
+        fractions: tuple[float, ...] = (1.0,),
+        out_dir: str | None = None,
     ) -> Worker:
         """Train both approaches head to head (`compare_approaches`) on this same single training thread.
 
-        Each run's events arrive on ``event`` like a normal run's; the `Comparison` on ``compared``.
+        Each run's events arrive on ``event`` like a normal run's (with "run k of n" `Progress`
+        events between runs); the `Comparison` on ``compared``. With ``out_dir`` every run is
+        kept as a run folder there, with the comparison's report.
         """
         control = RunControl()
 
@@ -61,7 +69,8 @@ class TrainingRunner(QObject):
             from engine.analysis.compare import compare_approaches
 
             return compare_approaches(
-                scratch, finetune, dataset, fractions=fractions, sink=context.progress, control=control
+                scratch, finetune, dataset, fractions=fractions, out_dir=out_dir, sink=context.progress,
+                control=control,
             )
 
         return self._launch(compare, control, self.compared, "comparing scratch and fine-tuning")

@@ -1,8 +1,9 @@
 """Head-to-head results: from scratch vs fine-tuning on the same data.
 
-Shows the engine's `Comparison` rows as a verdict sentence, a table (approach, data share,
-training samples, validation score, seconds, trainable parameters) and a pyqtgraph chart of
-the score against the share of training data, one line per approach. Only displays values.
+Shows an engine `Comparison`: its verdict sentences (from `Comparison.verdict()`, the same the
+CLI prints), the mean score at each data share with its interval, the costs side by side,
+the score-vs-training-size chart with interval bars, and every run, each of which can be
+opened in Evaluate or Export. Displays values only: every number comes from the engine.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -21,8 +22,10 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -30,82 +33,56 @@ from PySide6.QtWidgets import (
 from gui import theme
 
 APPROACHES = {"scratch": "From scratch", "finetune": "Fine-tuning"}
-COLUMNS = ["Approach", "Data", "Train samples", "Val score", "Seconds", "Epochs", "Trainable params", "All params"]
+SUMMARY_COLUMNS = ["Approach", "Data", "Train samples", "Score", "Interval", "Runs"]
+RUN_COLUMNS = ["Approach", "Data", "Repeat", "Score", "Steps", "Stopped by", "Seconds", "Run folder"]
 
 
-def lower_is_better(score_name: str) -> bool:
-    return any(part in score_name for part in ("mae", "mse", "loss", "error"))
+def _table(columns: list[str]) -> QTableWidget:
+    table = QTableWidget(0, len(columns))
+    table.setHorizontalHeaderLabels(columns)
+    table.verticalHeader().setVisible(False)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setAlternatingRowColors(True)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.horizontalHeader().setStretchLastSection(True)
+    return table
 
 
-def score_words(score_name: str) -> str:
-    """``val_accuracy`` -> ``val accuracy``, ``val_mae`` -> ``val MAE``."""
-    name = score_name.replace("val_", "val ").replace("_", " ")
-    return name.replace("mae", "MAE").replace("mse", "MSE")
-
-
-def comparison_verdict(rows: list[Any]) -> str:
-    """One or two sentences computed from the rows: the full-data scores and times, and who wins."""
-    finished = [r for r in rows if math.isfinite(r.score)]
-    if not finished:
-        return "No run finished, so there is nothing to compare yet."
-    top = max(r.data_fraction for r in finished)
-    full = {r.approach: r for r in finished if r.data_fraction == top}
-    score_name = finished[0].score_name
-    words = score_words(score_name)
-    share = "" if top >= 1.0 else f" with {top:.0%} of the training data"
-    if len(full) < 2:
-        only = next(iter(full.values()))
-        return (
-            f"Only {APPROACHES.get(only.approach, only.approach).lower()} finished{share}: "
-            f"{only.score:.3f} {words} in {only.seconds:.1f} s (the comparison was stopped)."
-        )
-    ft, sc = full.get("finetune"), full.get("scratch")
-    sentence = (
-        f"Fine-tuning reached {ft.score:.3f} {words} in {ft.seconds:.1f} s; "
-        f"from scratch {sc.score:.3f} in {sc.seconds:.1f} s{share}."
-    )
-    better = ft.score < sc.score if lower_is_better(score_name) else ft.score > sc.score
-    if math.isclose(ft.score, sc.score, abs_tol=5e-4):
-        return sentence + " Both scored the same."
-    winner, loser = (ft, sc) if better else (sc, ft)
-    speed = "faster" if winner.seconds <= loser.seconds else "slower"
-    fractions = sorted({r.data_fraction for r in finished})
-    extra = ""
-    if len(fractions) > 1:
-        low = fractions[0]
-        small = {r.approach: r for r in finished if r.data_fraction == low}
-        if len(small) == 2:
-            extra = (
-                f" With {low:.0%} of the data: fine-tuning {small['finetune'].score:.3f}, "
-                f"from scratch {small['scratch'].score:.3f}."
-            )
-    return (
-        f"{sentence} {APPROACHES[winner.approach]} wins by {abs(ft.score - sc.score):.3f} "
-        f"and was {speed}.{extra}"
-    )
+def _fill(table: QTableWidget, rows: list[list[str]]) -> None:
+    table.setRowCount(len(rows))
+    for i, values in enumerate(rows):
+        for column, text in enumerate(values):
+            item = QTableWidgetItem(text)
+            if column > 0:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            table.setItem(i, column, item)
 
 
 class ScoreChart(pg.PlotWidget):
-    """Validation score against the share of training data, one line per approach."""
+    """Test score against training-set size, one line per approach, with interval bars."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent=parent)
-        self._rows: list[Any] = []
+        self._curve: dict[str, list[dict[str, Any]]] = {}
+        self._words = "score"
         self.lines: dict[str, pg.PlotDataItem] = {}
+        self.bars: dict[str, pg.ErrorBarItem] = {}
         plot = self.getPlotItem()
         plot.setMenuEnabled(False)
         plot.hideButtons()
         plot.showGrid(x=True, y=True)
-        plot.setTitle("Validation score vs training data")
-        plot.setLabel("bottom", "training data used (%)")
+        plot.setTitle("Score vs training samples (bars: 95% intervals)")
+        plot.setLabel("bottom", "training samples")
         plot.getAxis("left").enableAutoSIPrefix(False)
         self.legend = plot.addLegend(offset=(-8, -8), labelTextSize="9pt")
-        self.setMinimumHeight(200)
+        self.setMinimumHeight(220)
         self._restyle()
         theme.theme_changes.changed.connect(self._restyle)
 
-    def set_rows(self, rows: list[Any]) -> None:
-        self._rows = list(rows)
+    def set_curve(self, curve: dict[str, list[dict[str, Any]]], words: str) -> None:
+        self._curve, self._words = dict(curve), words
         self._draw()
 
     def points(self, approach: str) -> tuple[np.ndarray, np.ndarray]:
@@ -115,44 +92,48 @@ class ScoreChart(pg.PlotWidget):
         x, y = item.getData()
         return (np.array([]) if x is None else x), (np.array([]) if y is None else y)
 
+    def intervals(self, approach: str) -> tuple[np.ndarray, np.ndarray]:
+        """The drawn bars' (low, high) ends, for tests and screenshots."""
+        bar = self.bars.get(approach)
+        if bar is None:
+            return np.array([]), np.array([])
+        y, top, bottom = (np.asarray(bar.opts[k], dtype=float) for k in ("y", "top", "bottom"))
+        return y - bottom, y + top
+
     def _draw(self) -> None:
         plot = self.getPlotItem()
-        for item in self.lines.values():
+        for item in [*self.lines.values(), *self.bars.values()]:
             plot.removeItem(item)
+        for item in self.lines.values():
             self.legend.removeItem(item)
         self.lines.clear()
-        rows = [r for r in self._rows if math.isfinite(r.score)]
-        if not rows:
+        self.bars.clear()
+        if not self._curve:
             return
-        plot.setLabel("left", score_words(rows[0].score_name))
+        plot.setLabel("left", self._words)
         colors = theme.plot_colors().curves
         for i, approach in enumerate(("scratch", "finetune")):
-            mine = sorted((r for r in rows if r.approach == approach), key=lambda r: r.data_fraction)
-            if not mine:
+            points = [p for p in self._curve.get(approach, []) if math.isfinite(p["value"])]
+            if not points:
                 continue
-            color = QColor(colors[[0, 1][i]])
-            item = pg.PlotDataItem(
-                [100.0 * r.data_fraction for r in mine],
-                [r.score for r in mine],
-                pen=pg.mkPen(color, width=2.5),
-                symbol="o",
-                symbolSize=9,
-                symbolBrush=color,
-                symbolPen=pg.mkPen(color),
-                name=APPROACHES[approach],
+            color = QColor(colors[i])
+            x = np.array([p["train_samples"] for p in points], dtype=np.float64)
+            y = np.array([p["value"] for p in points], dtype=np.float64)
+            low = np.array([p["low"] for p in points], dtype=np.float64)
+            high = np.array([p["high"] for p in points], dtype=np.float64)
+            bar = pg.ErrorBarItem(x=x, y=y, top=high - y, bottom=y - low, beam=0.0, pen=pg.mkPen(color, width=1.5))
+            line = pg.PlotDataItem(
+                x, y, pen=pg.mkPen(color, width=2.5), symbol="o", symbolSize=8, symbolBrush=color,
+                symbolPen=pg.mkPen(color), name=APPROACHES[approach],
             )
-            plot.addItem(item)
-            self.lines[approach] = item
-        xs = [100.0 * r.data_fraction for r in rows]
-        plot.setXRange(0, max(xs) * 1.05 if max(xs) > 0 else 100, padding=0)
-        ys = [r.score for r in rows]
-        low, high = min(ys), max(ys)
+            plot.addItem(bar)
+            plot.addItem(line)
+            self.lines[approach], self.bars[approach] = line, bar
+        every = [p for pts in self._curve.values() for p in pts]
+        plot.setXRange(0, max(p["train_samples"] for p in every) * 1.05, padding=0)
+        low, high = min(p["low"] for p in every), max(p["high"] for p in every)
         span = max(high - low, 0.02)
-        bottom = low - span * 0.6
-        top = high + span * 0.25
-        if not lower_is_better(rows[0].score_name):  # accuracy: never draw below 0 or far above 1
-            bottom, top = max(0.0, bottom), min(top, 1.0 + span * 0.1) if high <= 1.0 else top
-        plot.setYRange(bottom, top, padding=0)
+        plot.setYRange(low - span * 0.15, high + span * 0.15, padding=0)
 
     def _restyle(self, _dark: bool = False) -> None:
         from gui.plots import style_plot
@@ -162,57 +143,107 @@ class ScoreChart(pg.PlotWidget):
 
 
 class CompareView(QWidget):
-    """Verdict, table and chart for one comparison."""
+    """Verdict, progress, scores with intervals, costs, chart and runs for one comparison."""
+
+    open_requested = Signal(str, str)  # a run's model.keras path, "evaluate" | "export"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.rows: list[Any] = []
+        self.comparison: Any = None
         self.verdict = QLabel("Run a comparison from the Model page (Compare both…).")
         self.verdict.setWordWrap(True)
-        self.verdict.setStyleSheet("font-size: 11pt; font-weight: 600;")
+        self.verdict.setStyleSheet("font-size: 11pt;")
         self.verdict.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setAlternatingRowColors(True)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.progress_label = QLabel("")
+        self.progress_label.setProperty("role", "muted")
+        self.table = _table(SUMMARY_COLUMNS)
+        self.costs = _table(["Cost per run (largest share)", "Fine-tuning", "From scratch"])
+        self.runs = _table(RUN_COLUMNS)
+        self.runs.itemSelectionChanged.connect(self._update_buttons)
+        self.evaluate_button = QPushButton("Open in Evaluate")
+        self.evaluate_button.setToolTip("Load the selected run's model and evaluate it")
+        self.export_button = QPushButton("Open in Export")
+        self.export_button.setToolTip("Load the selected run's model to save or convert it")
+        self.evaluate_button.clicked.connect(lambda: self._open("evaluate"))
+        self.export_button.clicked.connect(lambda: self._open("export"))
+        self.report_label = QLabel("")
+        self.report_label.setProperty("role", "muted")
+        self.report_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        runs_tab = QWidget()
+        runs_layout = QVBoxLayout(runs_tab)
+        runs_layout.addWidget(self.runs, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.evaluate_button)
+        buttons.addWidget(self.export_button)
+        buttons.addStretch(1)
+        runs_layout.addLayout(buttons)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.table, "Scores")
+        self.tabs.addTab(self.costs, "Costs")
+        self.tabs.addTab(runs_tab, "Runs")
         self.chart = ScoreChart()
         body = QHBoxLayout()
-        body.addWidget(self.table, 5)
-        body.addWidget(self.chart, 3)
+        body.addWidget(self.tabs, 5)
+        body.addWidget(self.chart, 4)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.verdict)
+        layout.addWidget(self.progress_label)
         layout.addLayout(body, 1)
+        layout.addWidget(self.report_label)
+        self._update_buttons()
 
-    def set_rows(self, rows: list[Any]) -> None:
-        self.rows = list(rows)
-        self.table.setRowCount(len(self.rows))
-        for i, r in enumerate(self.rows):
-            score = f"{r.score:.4f}" if math.isfinite(r.score) else "–"
-            reason = "" if r.reason == "completed" else f" ({r.reason.replace('_', ' ')})"
-            values = [
-                APPROACHES.get(r.approach, r.approach) + reason,
-                f"{r.data_fraction:.0%}",
-                f"{r.train_samples:,}",
-                score,
-                f"{r.seconds:.1f}",
-                str(r.epochs_run),
-                f"{r.trainable_params:,}",
-                f"{r.params:,}",
+    def set_progress(self, done: int, total: int | None, message: str) -> None:
+        """"Run k of n" while a comparison runs (the engine's Progress events)."""
+        self.progress_label.setText(message or (f"{done} of {total} runs done" if total else ""))
+
+    def set_comparison(self, comparison: Any) -> None:
+        from engine.analysis.compare_report import cost_rows
+
+        self.comparison = comparison
+        sentences = comparison.verdict()
+        self.verdict.setText("<b>" + sentences[0] + "</b><br>" + "<br>".join(sentences[1:]))
+        words = comparison.score_words()
+        self.table.setHorizontalHeaderItem(3, QTableWidgetItem(words))
+        rows = []
+        for approach, points in comparison.learning_curve().items():
+            for p in points:
+                runs = comparison.runs(approach, p["fraction"])
+                rows.append([
+                    APPROACHES.get(approach, approach), f"{p['fraction']:.0%}", f"{p['train_samples']:,.0f}",
+                    f"{p['value']:.4f}", f"{p['low']:.4f} – {p['high']:.4f}", str(len(runs)),
+                ])
+        _fill(self.table, rows)
+        _fill(self.costs, [list(row) for row in cost_rows(comparison)])
+        _fill(self.runs, [
+            [
+                APPROACHES.get(r.approach, r.approach), f"{r.data_fraction:.0%}", str(r.repeat), f"{r.score:.4f}",
+                str(r.steps), r.stopped_by.replace("_", " "), f"{r.seconds:.1f}", r.run_dir or "not saved",
             ]
-            for column, text in enumerate(values):
-                item = QTableWidgetItem(text)
-                if column > 0:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.table.setItem(i, column, item)
-        if self.rows:
-            self.table.setHorizontalHeaderItem(3, QTableWidgetItem(score_words(self.rows[0].score_name)))
-        self.chart.set_rows(self.rows)
-        self.verdict.setText(comparison_verdict(self.rows))
+            for r in comparison.rows
+        ])
+        self.chart.set_curve(comparison.learning_curve(), words)
+        self.report_label.setText(
+            f"Report: {comparison.out_dir}/report.html (and report.md, compare.json)" if comparison.out_dir else ""
+        )
+        self._update_buttons()
+
+    def selected_run(self) -> Any:
+        rows = self.runs.selectionModel().selectedRows() if self.comparison is not None else []
+        if not rows:
+            return None
+        return self.comparison.rows[rows[0].row()]
+
+    def _update_buttons(self) -> None:
+        run = self.selected_run()
+        has_model = run is not None and bool(run.run_dir)
+        self.evaluate_button.setEnabled(has_model)
+        self.export_button.setEnabled(has_model)
+
+    def _open(self, target: str) -> None:
+        run = self.selected_run()
+        if run is not None and run.run_dir:
+            self.open_requested.emit(f"{run.run_dir}/model.keras", target)
 
 
 class CompareDialog(QDialog):
@@ -227,7 +258,7 @@ class CompareDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.view, 1)
         layout.addWidget(buttons)
-        self.resize(1140, 440)
+        self.resize(1180, 560)
 
 
 class FractionsDialog(QDialog):
@@ -237,25 +268,30 @@ class FractionsDialog(QDialog):
 
     def __init__(self, summary: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        from PySide6.QtWidgets import QCheckBox
+
+        from engine.analysis.compare import DEFAULT_REPEATS
+
         self.setWindowTitle("Compare both approaches")
         intro = QLabel(summary)
         intro.setWordWrap(True)
         self.checks: dict[float, Any] = {}
-        from PySide6.QtWidgets import QCheckBox
-
         row = QHBoxLayout()
         row.addWidget(QLabel("Training data:"))
         for fraction in self.FRACTIONS:
             check = QCheckBox(f"{fraction:.0%}")
             check.setToolTip(
-                f"Train both approaches on {fraction:.0%} of the training split (validation stays the same)"
+                f"Train both approaches on {fraction:.0%} of the training split (validation and test stay the same)"
             )
             check.setChecked(fraction == 1.0)
             check.toggled.connect(self._update_ok)
             self.checks[fraction] = check
             row.addWidget(check)
         row.addStretch(1)
-        note = QLabel("Each share trains both models once, so 3 shares take 6 runs. Stop ends it at any time.")
+        note = QLabel(
+            f"Each share trains both models {DEFAULT_REPEATS} times (different seeds) under the same budget in "
+            "optimizer steps, and scores them on a test split that no run trains on. Stop ends it at any time."
+        )
         note.setWordWrap(True)
         note.setProperty("role", "muted")
         self.buttons = QDialogButtonBox(

@@ -1,19 +1,34 @@
-"""Compare both: the Model page's two recipes train head to head on the training thread."""
+"""Compare both: the Model page's two recipes train head to head on the training thread, and the
+view shows the engine's verdict, the intervals, and opens a compared run in Evaluate."""
 
 from __future__ import annotations
 
-import math
+import functools
+from pathlib import Path
 
+import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
 
-from gui.widgets.compare_view import comparison_verdict
 from gui.widgets.forms import select
 
 TIMEOUT_MS = 180_000
 
 
-def prepare(window, load_demo, epochs: int) -> None:
+@pytest.fixture
+def small_budget(monkeypatch):
+    """A comparison small enough for a test: one repeat, a few dozen steps per run."""
+    import engine.analysis.compare as compare
+    from engine.analysis.budget import Budget
+
+    small = functools.partial(
+        compare.compare_approaches, repeats=1, budget=Budget(max_steps=20, min_steps=5, patience_steps=10)
+    )
+    monkeypatch.setattr(compare, "compare_approaches", small)
+
+
+def prepare(window, load_demo, epochs: int = 1) -> None:
     load_demo(window, "demo:digits")
     page = window.model_page
     scratch = page.scratch
@@ -39,54 +54,69 @@ def click_compare(qtbot, window, fractions: tuple[float, ...]) -> None:
     assert window.train_page.running
 
 
-def test_compare_both_trains_both_approaches_and_shows_results(qtbot, window, load_demo):
-    prepare(window, load_demo, epochs=1)
+@pytest.mark.slow
+def test_compare_shows_the_engine_verdict_intervals_and_opens_a_run_in_evaluate(
+    qtbot, window, load_demo, small_budget
+):
+    prepare(window, load_demo)
     click_compare(qtbot, window, (0.3, 1.0))
     page = window.train_page
-    assert window.pages.index(window.current_page()) == 2  # the Train page follows the runs live
+    assert window.current_page() is window.train_page  # the Train page follows the runs live
     qtbot.waitUntil(lambda: not page.running, timeout=TIMEOUT_MS)
 
-    rows = page.comparison.rows
-    assert [(r.approach, r.data_fraction) for r in rows] == [
-        ("scratch", 0.3),
-        ("finetune", 0.3),
-        ("scratch", 1.0),
-        ("finetune", 1.0),
+    comparison = page.comparison
+    assert [(r.approach, r.data_fraction) for r in comparison.rows] == [
+        ("scratch", 0.3), ("finetune", 0.3), ("scratch", 1.0), ("finetune", 1.0)
     ]
-    assert all(0.0 < r.score <= 1.0 for r in rows)
-    assert rows[0].train_samples < rows[2].train_samples
     view = page.compare_view
+    sentences = comparison.verdict()
+    shown = view.verdict.text()
+    assert all(sentence in shown for sentence in sentences)  # the engine's words, not the widget's
+    assert sentences[0].startswith(("Too close to call", "Fine-tuning wins", "From scratch wins"))
+    assert "run 4 of 4" in view.progress_label.text().lower() or "finished" in view.progress_label.text().lower()
+    # The scores table and the chart carry the intervals the engine computed.
     assert view.table.rowCount() == 4
-    approaches = {view.table.item(i, 0).text() for i in range(4)}
-    assert approaches == {"From scratch", "Fine-tuning"}
-    assert all(0.0 < float(view.table.item(i, 3).text()) <= 1.0 for i in range(4))
-    for approach in ("scratch", "finetune"):
-        x, y = view.chart.points(approach)
-        assert list(x) == [30.0, 100.0]
-        assert all(math.isfinite(v) for v in y)
-    verdict = view.verdict.text()
-    assert verdict == comparison_verdict(rows)
-    assert f"{rows[3].score:.3f}" in verdict and f"{rows[2].score:.3f}" in verdict
-    assert page.compare_dialog.isVisible() and page.results_button.isEnabled()
-    # Every compared run shows as a run: the live plots had its epoch, the session keeps its curves.
-    names = [r.name for r in window.session.runs]
-    assert names == [f"compare: {a} {p}%" for p in (30, 100) for a in ("scratch", "fine-tune")]
-    assert page.metric_plot.points("val")[0].size == 1
+    for approach, points in comparison.learning_curve().items():
+        low, high = view.chart.intervals(approach)
+        assert np.allclose(low, [p["low"] for p in points]) and np.allclose(high, [p["high"] for p in points])
+        assert all(lo <= p["value"] <= hi for lo, hi, p in zip(low, high, points))
+        assert any(hi > lo for lo, hi in zip(low, high))  # a real interval, not a point
+        x, _ = view.chart.points(approach)
+        assert list(x) == [p["train_samples"] for p in points] and x[0] < x[1]
+    row = 0
+    interval_text = view.table.item(row, 4).text()
+    assert "–" in interval_text
+    assert view.costs.rowCount() >= 8 and "FLOPs" in " ".join(
+        view.costs.item(i, 0).text() for i in range(view.costs.rowCount())
+    )
+    # Every compared run is a run folder, with the report beside them.
+    out = Path(comparison.out_dir)
+    assert (out / "report.html").exists() and (out / "compare.json").exists()
+    # Open the fine-tuned run on all the data in Evaluate.
+    assert not view.evaluate_button.isEnabled()
+    view.runs.selectRow(3)
+    assert view.evaluate_button.isEnabled()
+    view.evaluate_button.click()
+    expected = str(Path(comparison.rows[3].run_dir) / "model.keras")
+    qtbot.waitUntil(
+        lambda: window.session.trained is not None and window.current_page() is window.evaluate_page,
+        timeout=TIMEOUT_MS,
+    )
+    assert Path(window.session.trained.path) == Path(expected)
     assert page.start_button.isEnabled() and window.model_page.compare_button.isEnabled()
 
 
 def test_stop_ends_a_comparison_and_the_window_stays_usable(qtbot, window, load_demo, train):
-    prepare(window, load_demo, epochs=200)
+    prepare(window, load_demo)
     click_compare(qtbot, window, (1.0,))
     page = window.train_page
     qtbot.waitUntil(lambda: page.metric_plot.points("val")[0].size >= 1, timeout=TIMEOUT_MS)
     page.stop_button.click()
     qtbot.waitUntil(lambda: not page.running, timeout=TIMEOUT_MS)
-    rows = page.comparison.rows
-    assert len(rows) == 1 and rows[0].approach == "scratch" and rows[0].reason == "stopped"
+    assert page.comparison.rows == []  # a run the person stopped is not a fair sample
     assert "stopped" in page.progress_label.text().lower()
     assert page.start_button.isEnabled() and window.model_page.compare_button.isEnabled()
-    assert "stopped" in page.compare_view.verdict.text()
+    assert "nothing to compare" in page.compare_view.verdict.text()
     # Usable: a normal run starts and finishes afterwards.
     train(window, epochs=1)
     assert window.session.runs[-1].reason == "completed"

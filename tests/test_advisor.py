@@ -1,0 +1,95 @@
+"""The advisor: LogME on known answers, the input-compatibility checks, and its picks on clear cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.analysis.advisor import Advice, advise, required_gain
+from engine.analysis.advisor_probes import linear_probe
+from engine.analysis.logme import logme
+from engine.data import load_dataset
+from engine.data.arrays import dataset_from_arrays
+
+
+def test_logme_ranks_features_by_how_much_of_the_label_they_hold() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 600)
+    onehot = np.eye(4)[y]
+    clean = np.hstack([onehot + 0.1 * rng.normal(size=onehot.shape), rng.normal(size=(600, 12))])
+    noisy = np.hstack([onehot + 1.0 * rng.normal(size=onehot.shape), rng.normal(size=(600, 12))])
+    noise = rng.normal(size=(600, 16))
+    scores = [logme(f, y) for f in (clean, noisy, noise)]
+    assert scores[0] > scores[1] > scores[2]
+
+
+def test_logme_for_regression_prefers_the_feature_that_holds_the_target() -> None:
+    rng = np.random.default_rng(1)
+    target = rng.normal(size=400)
+    holds = np.c_[target + 0.05 * rng.normal(size=400), rng.normal(size=(400, 5))]
+    lacks = rng.normal(size=(400, 6))
+    assert logme(holds, target, regression=True) > logme(lacks, target, regression=True)
+
+
+def test_linear_probe_scores_per_sample() -> None:
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 3, 300)
+    x = np.eye(3)[y] * 3 + rng.normal(size=(300, 3))
+    result = linear_probe("x", x[:200], y[:200], x[200:], y[200:], classes=3)
+    assert result.per_sample.shape == (100,) and set(np.unique(result.per_sample)) <= {0.0, 1.0}
+    assert result.score == pytest.approx(result.per_sample.mean()) and result.score > 0.85
+
+
+def hue_only(count: int = 240, size: int = 16, seed: int = 0):
+    """Blobs whose class is their hue; every colour has the background's luminance."""
+    rng = np.random.default_rng(seed)
+    weights = np.array([0.299, 0.587, 0.114])
+    a = np.cross(weights, [0.0, 0.0, 1.0])
+    a /= np.linalg.norm(a)
+    b = np.cross(weights, a)
+    b /= np.linalg.norm(b)
+    hues = [np.cos(t) * a + np.sin(t) * b for t in (0.0, 2.1, 4.2)]
+    labels = rng.integers(0, 3, count)
+    rows, cols = np.mgrid[0:size, 0:size]
+    x = np.full((count, size, size, 3), 128.0)
+    for i, label in enumerate(labels):
+        r = rng.uniform(3, 6)
+        cy, cx = rng.uniform(r, size - r, 2)
+        x[i][(rows - cy) ** 2 + (cols - cx) ** 2 <= r * r] = 128.0 + 60.0 * hues[label]
+    x += rng.normal(0, 3, x.shape)
+    split = {"val_split": 0.25, "test_split": 0.0, "seed": 1}
+    return dataset_from_arrays(np.clip(x, 0, 255).astype(np.uint8), labels, source="hue", source_kind="arrays", **split)
+
+
+@pytest.mark.slow
+def test_the_colour_check_fires_on_hue_only_classes_through_a_grayscale_backbone() -> None:
+    advice = advise(hue_only(), ["demo"])  # the demo backbone takes one channel
+    report = advice.ranking[0]
+    assert report.input_loss is not None and report.input_loss["low"] > 0.2  # grayscale loses the classes
+    assert any("cannot see" in note for note in report.notes)
+    assert advice.pick == "from scratch" and advice.side == "scratch"
+    assert any("cannot see" in reason for reason in advice.reasons)
+
+
+@pytest.mark.slow
+def test_the_colour_check_stays_quiet_on_grayscale_data() -> None:
+    advice = advise(load_dataset("demo:digits"), ["demo"])
+    report = advice.ranking[0]
+    assert report.applicable and report.input_loss is None  # nothing for the backbone to drop
+    assert not any("cannot see" in note for note in report.notes)
+    assert report.probe is not None and report.logme is not None
+    assert advice.reasons and any(f"{report.probe:.3f}" in reason for reason in advice.reasons)
+
+
+def test_no_image_backbone_applies_to_a_table() -> None:
+    advice = advise(load_dataset("demo:housing"), ["demo"])
+    assert advice.pick == "from scratch" and advice.side == "scratch"
+    assert not advice.ranking[0].applicable
+    assert "No backbone applies" in advice.reasons[0] and "table" in advice.reasons[0]
+    assert advice.score_name == "MAE"
+
+
+def test_the_bar_for_fine_tuning_rises_with_the_samples_per_class() -> None:
+    assert required_gain(10) < required_gain(100) < required_gain(1000)
+    unsure = Advice("unsure", 0.5, "fine-tuning", "demo", [], [], "classification", "accuracy", 0.9, 50.0)
+    assert unsure.side is None and "unsure" in unsure.summary() and "leaning to fine-tuning" in unsure.summary()
