@@ -8,14 +8,10 @@ from typing import Any
 
 
 def compute_devices() -> list[dict[str, str]]:
-    """GPUs TensorFlow can use, with their names; an empty list means CPU only."""
-    import tensorflow as tf
+    """GPUs the Keras backend can use, with their names; an empty list means CPU only."""
+    from engine.runtime import accelerators
 
-    devices = []
-    for gpu in tf.config.list_physical_devices("GPU"):
-        details = tf.config.experimental.get_device_details(gpu)
-        devices.append({"name": details.get("device_name", gpu.name), "id": gpu.name})
-    return devices
+    return accelerators()
 
 
 def device_label() -> str:
@@ -28,18 +24,25 @@ def device_label() -> str:
 
 
 def environment_report() -> dict[str, Any]:
+    from importlib import metadata
+
     import keras
     import numpy
-    import tensorflow as tf
 
     import engine
+
+    try:  # the installed version, without importing TensorFlow under a JAX / PyTorch backend
+        tensorflow_version: str | None = metadata.version("tensorflow")
+    except metadata.PackageNotFoundError:
+        tensorflow_version = None
 
     return {
         "kiln": engine.__version__,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "tensorflow": tf.__version__,
+        "tensorflow": tensorflow_version,
         "keras": keras.__version__,
+        "keras_backend": keras.config.backend(),
         "numpy": numpy.__version__,
         "device": device_label(),
         "gpus": compute_devices(),

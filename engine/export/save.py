@@ -33,7 +33,8 @@ def format_for_path(path: str | Path) -> str:
 
 
 def save_model(
-    model: Any, path: str | Path, *, format: str | None = None, record: dict[str, Any] | None = None
+    model: Any, path: str | Path, *, format: str | None = None, record: dict[str, Any] | None = None,
+    card: bool = True,
 ) -> Path:
     """Write ``model`` to ``path`` in ``format`` (default: from the suffix) and return the path.
 
@@ -43,6 +44,10 @@ def save_model(
     format = format or format_for_path(path)
     if format not in EXPORT_FORMATS:
         raise ModelError(f"'{format}' is not an export format.", hint=f"Choose one of: {', '.join(EXPORT_FORMATS)}.")
+    if format in ("savedmodel", "tflite"):
+        from engine.runtime import require_tensorflow
+
+        require_tensorflow("SavedModel export" if format == "savedmodel" else "TFLite export")
     if format == "keras":
         path = path if path.suffix == ".keras" else path.with_suffix(".keras")
         with atomic_path(path) as tmp:
@@ -62,6 +67,10 @@ def save_model(
     if record is not None:
         record_path = path.with_name(path.stem + ".run.json") if format != "savedmodel" else path / "kiln.run.json"
         atomic_write_text(record_path, strict_json(record))
+    if card:  # every saved model gets its model card (model_card.md / .json) beside it
+        from engine.export.model_card import write_model_card
+
+        write_model_card(path, format, record)
     return path
 
 
@@ -79,12 +88,16 @@ def _tflite_bytes(model: Any, path: Path) -> bytes:
 
 
 def save_run(model: Any, out_dir: str | Path, record: dict[str, Any]) -> None:
-    """A run folder: ``model.keras``, ``history.json`` and ``run.json``."""
+    """A run folder: ``model.keras``, ``history.json``, ``run.json`` and ``model_card.md``/``.json``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    save_model(model, out_dir / "model.keras")
+    save_model(model, out_dir / "model.keras", card=False)
     atomic_write_text(out_dir / "history.json", strict_json(record.get("history", {})))
     atomic_write_text(out_dir / "run.json", strict_json(record))
+    from engine.export.model_card import write_model_card
+
+    extra = (out_dir / "history.json", out_dir / "run.json")
+    write_model_card(out_dir / "model.keras", "keras", record, run_folder=True, extra_files=extra)
 
 
 def strict_json(value: Any, *, indent: int | None = 2) -> str:

@@ -22,6 +22,8 @@ from typing import Any
 
 import keras
 
+from engine import _compat
+
 
 class _BackboneAware:
     """Mixin for a Keras optimizer: backbone learning-rate multiplier and L2-SP pull."""
@@ -40,29 +42,25 @@ class _BackboneAware:
         super().build(variables)
         paths = set(self.backbone_paths)
         backbone = [v for v in variables if getattr(v, "path", None) in paths]
-        self._backbone_keys = frozenset(self._var_key(v) for v in backbone)
+        self._backbone_keys = frozenset(_compat.optimizer_variable_key(self, v) for v in backbone)
         self._anchor_index: dict[Any, int] = {}
         self._anchors: list[Any] = []
         if self.l2sp > 0:
-            import numpy as np
-            import tensorflow as tf
-
             for variable in backbone:
                 # Keras may build the optimizer while tracing the train step, where an assign()
                 # would be lost: read the value eagerly and make it the anchor's initial value.
-                with tf.init_scope():
-                    pretrained = np.array(variable.numpy(), copy=True)
+                pretrained = _compat.eager_numpy(variable)
                 anchor = self.add_variable(
                     shape=variable.shape,
                     initializer=lambda shape, dtype, value=pretrained: keras.ops.cast(value, dtype),
                     dtype=variable.dtype,
                     name=f"{variable.path.replace('/', '_')}_l2sp_anchor",
                 )
-                self._anchor_index[self._var_key(variable)] = len(self._anchors)
+                self._anchor_index[_compat.optimizer_variable_key(self, variable)] = len(self._anchors)
                 self._anchors.append(anchor)
 
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> Any:
-        key = self._var_key(variable)
+        key = _compat.optimizer_variable_key(self, variable)
         if key in self._backbone_keys:
             if self.l2sp > 0:
                 anchor = self._anchors[self._anchor_index[key]]
@@ -71,17 +69,19 @@ class _BackboneAware:
             learning_rate = learning_rate * self.backbone_lr_mult
         return super().update_step(gradient, variable, learning_rate)
 
-    def _apply_weight_decay(self, variables: list[Any]) -> None:
+    def _split_weight_decay(self, variables: list[Any], apply: Any) -> None:
+        """Keras's decoupled decay for the head; the backbone's scaled by its rate multiplier."""
         weight_decay = getattr(self, "weight_decay", None)
         if not weight_decay or self.backbone_lr_mult == 1.0:
-            return super()._apply_weight_decay(variables)
-        head = [v for v in variables if self._var_key(v) not in self._backbone_keys]
-        backbone = [v for v in variables if self._var_key(v) in self._backbone_keys]
-        super()._apply_weight_decay(head)
+            return apply(variables)
+        key = _compat.optimizer_variable_key
+        head = [v for v in variables if key(self, v) not in self._backbone_keys]
+        backbone = [v for v in variables if key(self, v) in self._backbone_keys]
+        apply(head)
         # Decoupled decay is lr * wd * w: the backbone's share follows its own rate.
         self.weight_decay = weight_decay * self.backbone_lr_mult
         try:
-            super()._apply_weight_decay(backbone)
+            apply(backbone)
         finally:
             self.weight_decay = weight_decay
 
@@ -89,6 +89,9 @@ class _BackboneAware:
         config = super().get_config()
         config.update(backbone_lr_mult=self.backbone_lr_mult, l2sp=self.l2sp, backbone_paths=list(self.backbone_paths))
         return config
+
+
+_compat.override_weight_decay(_BackboneAware, _BackboneAware._split_weight_decay)
 
 
 @keras.saving.register_keras_serializable(package="kiln")

@@ -15,6 +15,8 @@ from typing import Any
 
 import keras
 
+from engine import _compat
+
 # Variable names the optimizers build their slot variables from must be valid TF scope names.
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.\-]")
 # The first variable of a layer, for SavedModels whose variable names carry no layer prefix
@@ -64,15 +66,13 @@ class SavedModelLayer(keras.layers.Layer):
         self._learnable: list[Any] = []  # the variables the SavedModel itself marks trainable
         self._wrap_variables(loaded)
         self.set_frozen(frozen or [])
-        self._build_at_init()
+        _compat.mark_built(self)
 
     def _wrap_variables(self, loaded: Any) -> None:
-        from keras.src import backend
-
         variables, trainable_ids = _saved_model_variables(loaded, self._function)
         used: set[str] = set()
         group = ""
-        with backend.name_scope(self.name, caller=self):
+        with _compat.layer_name_scope(self):
             for variable in variables:
                 raw = variable.name.split(":")[0]
                 name = _UNSAFE_NAME.sub("_", raw.replace("/", "_")) or "weight"
@@ -86,7 +86,7 @@ class SavedModelLayer(keras.layers.Layer):
                     group = f"{raw}@{len(self.variable_groups)}"
                 learnable = id(variable) in trainable_ids
                 wrapped = keras.Variable(variable, trainable=learnable, dtype=variable.dtype.name, name=unique)
-                self._track_variable(wrapped)
+                _compat.track_variable(self, wrapped)
                 self.variable_groups[wrapped.path] = group
                 if learnable:
                     self._learnable.append(wrapped)
@@ -134,14 +134,12 @@ class SavedModelLayer(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config: dict[str, Any], custom_objects: Any = None, safe_mode: bool | None = None) -> Any:
-        from keras.src.saving import serialization_lib
-
         from engine.export.trust import savedmodel_layers_allowed
 
         # Same rule as keras.layers.TFSMLayer: opening a SavedModel runs its graph code, so a
         # safe-mode load refuses it, unless the trust gate (engine.export.trust) is loading a
         # file the person trusted; safe mode stays on for everything else in that file.
-        effective = safe_mode if safe_mode is not None else serialization_lib.in_safe_mode()
+        effective = safe_mode if safe_mode is not None else _compat.in_safe_mode()
         if effective is not False and not savedmodel_layers_allowed():
             raise ValueError(
                 "This model contains a SavedModelLayer, which runs code from a SavedModel; "
@@ -183,6 +181,9 @@ class ChannelAdapter(keras.layers.Layer):
 
 
 def _load_saved_model(path: str, handle: str | None) -> Any:
+    from engine.runtime import require_tensorflow
+
+    require_tensorflow("A SavedModel or TF Hub backbone")
     import tensorflow as tf
 
     from engine.errors import BackboneUnavailable
@@ -253,9 +254,7 @@ def _saved_model_variables(loaded: Any, function: Any) -> tuple[list[Any], set[i
     variables = list(getattr(loaded, "variables", []) or [])
     trainable = list(getattr(loaded, "trainable_variables", []) or [])
     if not variables:
-        from keras.src.export.saved_model_export_archive import _list_variables_used_by_fns
-
-        trainable, non_trainable = _list_variables_used_by_fns([function])
+        trainable, non_trainable = _compat.variables_used_by([function])
         variables = trainable + non_trainable
     if not trainable:
         trainable = [v for v in variables if v.trainable]

@@ -30,5 +30,17 @@ def compile_for_phase(
             optimizer, built, backbone_lr_mult=config.model.backbone_lr_mult, config=config, learning_rate=learning_rate
         )
     loss, metrics = loss_and_metrics(task, num_classes, model=model)  # regression: errors in target spreads
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=bool(config.train.xla))
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile_setting(config.train.xla))
     return model
+
+
+def jit_compile_setting(xla: bool) -> bool:
+    """What ``xla`` means for ``model.compile(jit_compile=...)`` on the current Keras backend.
+
+    TensorFlow: XLA on or off (off is still a compiled tf.function). JAX: always compiled
+    (jax.jit is XLA; ``jit_compile=False`` would run every step eagerly, many times slower).
+    PyTorch: ``torch.compile`` on or off.
+    """
+    from engine.runtime import keras_backend
+
+    return True if keras_backend() == "jax" else bool(xla)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import types
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +11,35 @@ from engine.errors import ConfigError
 from engine.training.choices import STRATEGIES
 
 
+class SingleDevice:
+    """The one-device "strategy" for Keras's JAX and PyTorch backends (TensorFlow's strategies need TF).
+
+    Offers what the job uses of a `tf.distribute.Strategy`: a scope, the replica count, and
+    ``extended.should_checkpoint`` (this process writes the run folder).
+    """
+
+    num_replicas_in_sync = 1
+    cluster_resolver = None
+    extended = types.SimpleNamespace(should_checkpoint=True)
+
+    def scope(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+
 def distribution_strategy(name: str) -> Any:
+    """The strategy ``name`` (one of `STRATEGIES`) stands for on this machine and backend."""
+    from engine.runtime import keras_backend
+
+    if name not in STRATEGIES:
+        raise ConfigError(f"'{name}' is not a distribution strategy.", hint=f"Choose one of: {', '.join(STRATEGIES)}.")
+    backend = keras_backend()
+    if backend != "tensorflow":
+        if name in ("auto", "none"):
+            return SingleDevice()
+        raise ConfigError(
+            f"The '{name}' strategy is TensorFlow's, but Keras runs on its {backend} backend here.",
+            hint="Unset KERAS_BACKEND (TensorFlow is the default) to train on several devices, or pick 'auto'.",
+        )
     import tensorflow as tf
 
     if name == "auto":
@@ -54,57 +84,17 @@ def adapt_model_to_strategy(model: Any, strategy: Any) -> None:
     needs the batch's shapes and dtypes, so this instance-level override builds from this
     worker's own first replica batch instead. Other strategies are left alone.
     """
-    import types
-
     import tensorflow as tf
+
+    from engine import _compat
 
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return
-    _patch_multiworker_metric_reduction()
+    _compat.patch_multiworker_metric_reduction()
 
     def local_results(value: Any) -> Any:
         if isinstance(value, tf.distribute.DistributedValues):
             return strategy.experimental_local_results(value)[0]
         return value
 
-    def maybe_symbolic_build(self: Any, iterator: Any = None, data_batch: Any = None) -> None:
-        if self._distribute_strategy is None:
-            return
-        if iterator is not None:
-            for _, _, batches in iterator:
-                data_batch = tf.nest.map_structure(local_results, next(batches))
-                break
-        with strategy.scope():
-            self._symbolic_build(data_batch=data_batch)
-
-    model._maybe_symbolic_build = types.MethodType(maybe_symbolic_build, model)
-
-
-def _patch_multiworker_metric_reduction() -> None:
-    """Keras 3 averages each step's metric values across workers with
-    ``strategy.reduce("MEAN", value, axis=0)``, which fails for the scalar values every
-    metric reports ("Invalid reduction dimension 0 for input with 0 dimensions"). A scalar
-    has no batch axis to average over: reduce it across replicas only (``axis=None``).
-    Applied once, and only when a multi-worker strategy is in use.
-    """
-    from keras.src.backend.tensorflow import trainer
-
-    if getattr(trainer.reduce_per_replica, "_kiln_patched", False):
-        return
-    original = trainer.reduce_per_replica
-
-    def reduce_per_replica(values: Any, strategy: Any, reduction: str) -> Any:
-        import tensorflow as tf
-
-        if reduction in ("auto", "mean") and trainer._collective_all_reduce_multi_worker(strategy):
-
-            def mean(value: Any) -> Any:
-                local = strategy.experimental_local_results(value)[0] if hasattr(value, "values") else value
-                axis = 0 if getattr(local, "shape", tf.TensorShape([])).rank else None
-                return strategy.reduce("MEAN", value, axis=axis)
-
-            return tf.nest.map_structure(mean, values)
-        return original(values, strategy, reduction)
-
-    reduce_per_replica._kiln_patched = True  # type: ignore[attr-defined]
-    trainer.reduce_per_replica = reduce_per_replica
+    _compat.build_from_local_batch(model, strategy, local_results)

@@ -8,7 +8,6 @@ x / 127.5 - 1, which the fine-tuned model adds as a Rescaling layer (``input_ran
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +61,7 @@ def open_application(
     import keras
 
     from engine.models.backbones.hub import download_timeout
+    from engine.runtime import socket_timeout
 
     key = find_application(name)
     if key is None:
@@ -77,10 +77,9 @@ def open_application(
     }
     if app.include_preprocessing_arg:
         kwargs["include_preprocessing"] = True
-    saved_timeout = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(download_timeout() if timeout is None else timeout)
     try:
-        model = getattr(keras.applications, app.constructor)(**kwargs)
+        with socket_timeout(download_timeout() if timeout is None else timeout):
+            model = getattr(keras.applications, app.constructor)(**kwargs)
     except (TypeError, AttributeError):
         raise  # a bug here, not a download problem
     except Exception as exc:  # noqa: BLE001 - a failed weight download surfaces as one sentence
@@ -89,8 +88,6 @@ def open_application(
             f"Could not get the ImageNet weights for {key} ({reason}): connect to the "
             "network once (Keras caches them in ~/.keras/models), or use the built-in demo backbone 'demo'."
         ) from exc
-    finally:
-        socket.setdefaulttimeout(saved_timeout)
     facts = meta or {}
     card = BackboneCard(
         name=str(facts.get("name") or key),
