@@ -16,5 +16,10 @@ def main(argv: list[str] | None = None) -> int:
     return cli_main(argv)
 
 
+def gui_main() -> int:
+    """The ``kiln-app`` entry point: a gui-script, so Windows starts it without a console window."""
+    return main(["gui", *sys.argv[1:]])
+
+
 if __name__ == "__main__":
     sys.exit(main())
