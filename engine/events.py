@@ -66,6 +66,22 @@ class RunWarning:
 
 
 @dataclass(frozen=True)
+class DriftMeasured:
+    """The forgetting monitor's figures after an epoch (epoch -1: the pretrained baseline).
+
+    ``cka``: linear CKA of the backbone's features against the pretrained ones (1.0 =
+    unchanged); ``source_accuracy``: the source-task probe on the current features (None
+    when the backbone's source task is unknown).
+    """
+
+    epoch: int  # 0-based; -1 = before training
+    cka: float
+    source_accuracy: float | None = None
+    source_baseline: float | None = None
+    weights_path: str | None = None  # this epoch's weights, kept for roll-back
+
+
+@dataclass(frozen=True)
 class Progress:
     """Progress of a non-training task: scanning a dataset, downloading a backbone, saving."""
 
@@ -91,7 +107,7 @@ class Failed:
     details: str = ""  # traceback, for a "details" fold
 
 
-Event = Union[RunStarted, PhaseStarted, BatchEnd, EpochEnd, RunWarning, Progress, Finished, Failed]
+Event = Union[RunStarted, PhaseStarted, BatchEnd, EpochEnd, RunWarning, DriftMeasured, Progress, Finished, Failed]
 EventSink = Callable[[Event], None]
 
 

@@ -8,4 +8,4 @@ handler. Add a command: write the module, add its name here.
 
 from __future__ import annotations
 
-COMMAND_MODULES: tuple[str, ...] = ("compare", "advise")
+COMMAND_MODULES: tuple[str, ...] = ("compare", "advise", "diagnose", "showdown", "bias")

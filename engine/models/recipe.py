@@ -69,6 +69,9 @@ class ModelRecipe:
     l2sp: float = 0.0  # L2-SP strength: penalty on the distance from the pretrained weights
     head_units: int = 0  # a hidden dense layer in the head (0: none)
     head_dropout: float = 0.2
+    # the backbone's original task (a data source) for the forgetting monitor's retention
+    # probe; None: the demo backbone's own (digits 0-4), or no probe for other backbones
+    source_task: str | None = None
     seed: int = 42  # initializer seed
 
     def validate(self, where: str = "model") -> None:
@@ -101,4 +104,6 @@ class ModelRecipe:
         check_number(f"{where}.l2sp", self.l2sp, low=0, high=1e6)
         check_number(f"{where}.head_units", self.head_units, low=0, high=65536)
         check_number(f"{where}.head_dropout", self.head_dropout, low=0, high=1, high_open=True)
+        if self.source_task is not None and not self.source_task.strip():
+            raise ConfigError(f"'{where}.source_task' is empty.", hint="Name a data source, or leave it out.")
         check_number(f"{where}.seed", self.seed, low=0, high=2**31 - 1)

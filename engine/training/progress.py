@@ -5,7 +5,17 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from engine.events import BatchEnd, EpochEnd, Event, Failed, PhaseStarted, Progress, RunStarted, RunWarning
+from engine.events import (
+    BatchEnd,
+    DriftMeasured,
+    EpochEnd,
+    Event,
+    Failed,
+    PhaseStarted,
+    Progress,
+    RunStarted,
+    RunWarning,
+)
 
 
 class TerminalProgress:
@@ -45,6 +55,9 @@ class TerminalProgress:
             self._close_bar()
             logs = "  ".join(f"{k} {v:.4f}" for k, v in event.logs.items())
             self._print(f"epoch {event.epoch + 1}/{event.epochs}  {logs}  ({event.seconds:.1f} s)")
+        elif isinstance(event, DriftMeasured) and event.epoch >= 0:
+            source = "" if event.source_accuracy is None else f", source-task accuracy {event.source_accuracy:.1%}"
+            self._print(f"  backbone drift: CKA {event.cka:.3f} vs pretrained{source}")
         elif isinstance(event, RunWarning):
             self._print(f"warning: {event.message}")
         elif isinstance(event, Failed):

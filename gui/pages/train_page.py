@@ -481,8 +481,7 @@ class TrainPage(QWidget):
         train = self.session.update(train=self.train_config()).train
         scratch = scratch.replace(train=train, name="compare-scratch")
         finetune = finetune.replace(train=train, name="compare-finetune")
-        words = {"scratch": "scratch", "finetune": "fine-tune"}
-        self._compare_labels = [f"compare: {words[a]} {f:.0%}" for f in fractions for a in ("scratch", "finetune")]
+        self._compare_labels = []  # the engine names each run ("... (run k of n)")
         self._comparing = True
         self.comparison = None
         self._current_name = "compare"
@@ -490,12 +489,15 @@ class TrainPage(QWidget):
         shares = ", ".join(f"{f:.0%}" for f in fractions)
         self.log.add(
             f"Comparing from scratch and fine-tuning on {shares} of the training data: "
-            f"{len(self._compare_labels)} runs of {train.epochs} epochs, batch size {train.batch_size}."
+            f"each under the same budget in optimizer steps, batch size {train.batch_size}, scored on a test split."
         )
+        out_dir = None
+        if self.runs_folder:  # every compared run is kept as a run folder, with the report beside them
+            out_dir = str(Path(self.runs_folder) / time.strftime("compare-%Y%m%d-%H%M%S"))
         self.progress_label.setText("Building the first model…")
         self.progress.setRange(0, 0)
         self.busy.emit("Comparing from scratch and fine-tuning…")
-        self.runner.start_comparison(scratch, finetune, dataset, fractions=fractions)
+        self.runner.start_comparison(scratch, finetune, dataset, fractions=fractions, out_dir=out_dir)
         self._update_buttons()
         self.run_state_changed.emit(True)
         return True
@@ -605,6 +607,8 @@ class TrainPage(QWidget):
             self.log.add(event.message, "warning")
         elif isinstance(event, ev.Progress):
             self.progress_label.setText(event.message or f"{event.task}…")
+            if event.task == "compare":
+                self.compare_view.set_progress(event.done, event.total, event.message)
         elif isinstance(event, ev.Finished):
             self._finished_event = event
             if self._comparing:
@@ -730,9 +734,10 @@ class TrainPage(QWidget):
 
     def _on_compared(self, comparison: Any) -> None:
         self.comparison = comparison
-        self.compare_view.set_rows(comparison.rows)
+        self.compare_view.set_comparison(comparison)
         self.results_button.setEnabled(True)
-        self.log.add(self.compare_view.verdict.text(), "success")
+        for sentence in comparison.verdict():
+            self.log.add(sentence, "success")
         self.show_comparison()
 
     def _on_error(self, error: WorkerError) -> None:
@@ -752,7 +757,10 @@ class TrainPage(QWidget):
             self._overlaid_runs = len(self.session.runs)  # no dashed overlays of compared runs: the table has them
         if comparing and self.comparison is not None:
             done = len(self.comparison.rows)
-            stopped = self._compare_labels or any(r.reason == "stopped" for r in self.comparison.rows)
+            control = self.runner.control
+            stopped = bool(control is not None and control.stop_requested) or any(
+                r.reason == "stopped" for r in self.comparison.rows
+            )
             self.progress_label.setText(
                 f"Comparison {'stopped' if stopped else 'done'}: {done} run{'s' if done != 1 else ''} finished."
             )

@@ -1,0 +1,58 @@
+"""The risk facts a run record carries for its model card: per-class metrics, licence, caveats, drift.
+
+`run_card_facts` is called by the training job when a run ends; its keys go into
+``run.json`` and `engine.export.model_card` writes them into ``model_card.md``/``.json``.
+(The card writer lives in `engine.export`, which imports no other engine layer, so the
+facts are computed here and travel in the record.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from engine.data.dataset import Dataset
+
+
+def run_card_facts(
+    model: Any, dataset: Dataset, info: dict[str, Any], *, image_size: tuple[int, int] | None,
+    monitor: Any = None,
+) -> dict[str, Any]:
+    """``{"per_class", "evaluated_split", "licence", "caveats", "forgetting"}`` for a finished run."""
+    from engine.models.caveats import backbone_caveats
+    from engine.models.licence import classify_licence
+
+    facts: dict[str, Any] = {}
+    split = next((s for s in ("test", "val") if len(dataset.splits.get(s, [])) > 0), None)
+    if split is not None and dataset.is_classification:
+        facts["per_class"] = per_class_metrics(model, dataset, split, image_size)
+        facts["evaluated_split"] = split
+    backbone = info.get("backbone") if info.get("kind") == "finetune" else None
+    if backbone:
+        facts["licence"] = classify_licence(backbone.get("licence")).to_dict()
+        facts["caveats"] = backbone_caveats(backbone)
+    if monitor is not None:
+        facts["forgetting"] = monitor.record.to_dict()
+    return facts
+
+
+def per_class_metrics(
+    model: Any, dataset: Dataset, split: str, image_size: tuple[int, int] | None
+) -> list[dict[str, Any]]:
+    """Precision, recall, F1 and support per class on ``split`` (the Evaluate page computes the same)."""
+    from engine.models.heads import class_probabilities
+
+    indices = np.asarray(dataset.splits[split])
+    outputs = model.predict(dataset.loader.tf_dataset(indices, image_size).batch(64), verbose=0)
+    predicted = class_probabilities(np.asarray(outputs)).argmax(axis=1)
+    truth = dataset.labels[indices].astype(np.int64)
+    rows = []
+    for c, name in enumerate(dataset.class_names):
+        tp = int(np.sum((predicted == c) & (truth == c)))
+        called, support = int(np.sum(predicted == c)), int(np.sum(truth == c))
+        precision = tp / called if called else 0.0
+        recall = tp / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        rows.append({"name": name, "precision": precision, "recall": recall, "f1": f1, "support": support})
+    return rows

@@ -1,0 +1,160 @@
+"""The forgetting monitor as a Keras callback: drift and source-task retention after every epoch.
+
+`make_forgetting_monitor` is what the training job calls right after building a fine-tuning
+model (before any checkpoint is loaded), so the baseline is the *pretrained* backbone's
+features even when a run resumes. The callback emits `DriftMeasured` each epoch, one
+`RunWarning` (kind "forgetting") when drift passes the thresholds, and keeps each epoch's
+weights in ``checkpoint/epochs/`` so a person can roll back to an epoch before the drift.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from engine.events import DriftMeasured, EventSink, RunWarning
+from engine.monitors.forgetting import (
+    DriftRecord,
+    LinearProbe,
+    SourceTask,
+    drift_warning,
+    linear_cka,
+    reference_images,
+    source_task_for,
+)
+
+EPOCH_WEIGHTS_DIR = "checkpoint/epochs"
+
+
+def backbone_features_model(model: Any, backbone_layer: str) -> Any:
+    """A model from ``model``'s input to its backbone's output, sharing the weights."""
+    names = [layer.name for layer in model.layers]
+    index = names.index(backbone_layer)
+    # The layer after the backbone reads its output in this graph; the backbone's own
+    # ``.output`` would be the nested model's inner tensor.
+    follower = model.layers[index + 1]
+    return keras.Model(model.inputs, follower.input, name="kiln_backbone_features")
+
+
+def _features(extractor: Any, images: np.ndarray) -> np.ndarray:
+    out = extractor.predict(images, batch_size=64, verbose=0)
+    return np.asarray(out, dtype=np.float32)
+
+
+class ForgettingMonitor(keras.callbacks.Callback):
+    """Measures CKA and source-task retention each epoch; one instance spans all phases of a run."""
+
+    def __init__(
+        self,
+        model: Any,
+        backbone_layer: str,
+        reference: np.ndarray,
+        *,
+        source_task: SourceTask | None = None,
+        sink: EventSink | None = None,
+        out_dir: Path | None = None,
+        remedies: dict[str, Any] | None = None,
+    ):
+        super().__init__()
+        self.backbone_layer = backbone_layer
+        self.reference = reference
+        self.source_task = source_task
+        self.sink = sink or (lambda event: None)
+        self.out_dir = Path(out_dir) if out_dir else None
+        self.remedies = remedies or {}
+        self._extractor: Any = None
+        self._extractor_for: int | None = None
+        extractor = self._extractor_of(model)
+        self.baseline = _features(extractor, reference)
+        self.probe: LinearProbe | None = None
+        self.record = DriftRecord(len(reference), source_task.name if source_task else None)
+        if source_task is not None:
+            self.probe = LinearProbe.fit(_features(extractor, source_task.x_fit), source_task.y_fit)
+            self.record.source_baseline = self.probe.accuracy(_features(extractor, source_task.x_eval),
+                                                              source_task.y_eval)
+
+    def _extractor_of(self, model: Any) -> Any:
+        # A resumed run swaps in the checkpoint's model: rebuild the extractor for it.
+        if self._extractor is None or self._extractor_for != id(model):
+            self._extractor = backbone_features_model(model, self.backbone_layer)
+            self._extractor_for = id(model)
+        return self._extractor
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        if not self.record.cka:
+            self.sink(DriftMeasured(-1, 1.0, self.record.source_baseline, self.record.source_baseline))
+
+    def measure(self, model: Any) -> tuple[float, float | None]:
+        """CKA against the baseline and the probe's source-task accuracy, for ``model`` now."""
+        extractor = self._extractor_of(model)
+        cka = linear_cka(self.baseline, _features(extractor, self.reference))
+        accuracy = None
+        if self.probe is not None and self.source_task is not None:
+            accuracy = self.probe.accuracy(_features(extractor, self.source_task.x_eval), self.source_task.y_eval)
+        return cka, accuracy
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        cka, accuracy = self.measure(self.model)
+        self.record.cka.append(cka)
+        if accuracy is not None:
+            self.record.source_accuracy.append(accuracy)
+        weights = self._keep_weights(epoch)
+        self.record.weights.append(weights or "")
+        self.sink(DriftMeasured(epoch, cka, accuracy, self.record.source_baseline, weights))
+        if self.record.warned_at_epoch is None:
+            message = drift_warning(self.record, epoch, **self.remedies)
+            if message:
+                self.record.warned_at_epoch = epoch
+                self.sink(RunWarning(message, kind="forgetting"))
+
+    def _keep_weights(self, epoch: int) -> str | None:
+        if self.out_dir is None:
+            return None
+        relative = f"{EPOCH_WEIGHTS_DIR}/epoch_{epoch + 1:03d}.weights.h5"
+        path = self.out_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written beside, then renamed: a crash mid-write never leaves a half file under the name.
+        tmp = path.with_name(f".{path.stem}.tmp.weights.h5")  # Keras insists on this suffix
+        self.model.save_weights(tmp)
+        os.replace(tmp, path)
+        return relative
+
+
+def make_forgetting_monitor(
+    config: Any, built: Any, dataset: Any, *, sink: EventSink, out_dir: Path | None = None
+) -> ForgettingMonitor | None:
+    """The monitor for a fine-tuning run (None for from-scratch runs or non-image/vector backbones).
+
+    Call right after `build_model`, before any checkpoint is loaded: the features of the
+    model as built are the pretrained baseline.
+    """
+    layer = built.info.get("backbone_layer")
+    if config.model.kind != "finetune" or not layer:
+        return None
+    channels = int(dataset.input_shape[-1]) if dataset.input_kind == "image" else None
+    reference = reference_images(dataset, built.image_size, seed=config.data.seed)
+    task = source_task_for(built.info.get("backbone", {}), config.model.source_task, built.image_size, channels)
+    remedies = {
+        "backbone_lr_mult": config.model.backbone_lr_mult,
+        "l2sp": config.model.l2sp,
+        "freeze": config.model.freeze,
+    }
+    return ForgettingMonitor(
+        built.model, layer, reference, source_task=task, sink=sink, out_dir=out_dir, remedies=remedies
+    )
+
+
+def roll_back(model: Any, run_dir: str | Path, epoch: int) -> Any:
+    """Load the weights kept after ``epoch`` (1-based, as the warning names it) into ``model``."""
+    from engine.errors import ModelError
+
+    path = Path(run_dir) / EPOCH_WEIGHTS_DIR / f"epoch_{epoch:03d}.weights.h5"
+    if not path.exists():
+        raise ModelError(f"No weights were kept for epoch {epoch} in {run_dir}.",
+                         hint=f"Look in {Path(run_dir) / EPOCH_WEIGHTS_DIR} for the epochs that exist.")
+    model.load_weights(path)
+    return model
