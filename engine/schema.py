@@ -8,11 +8,22 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from collections.abc import Iterable
 from dataclasses import fields
 from typing import Any, get_args, get_origin, get_type_hints
 
 from engine.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, as the tomli package
+    import tomli as tomllib
+
+
+def parse_toml(text: str) -> dict[str, Any]:
+    """TOML text -> dict; raises ValueError (TOMLDecodeError) on bad TOML."""
+    return tomllib.loads(text)
 
 
 def to_plain(value: Any) -> Any:

@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from engine.errors import ModelError
+from engine.schema import parse_toml
 
 BACKBONE_RESOURCES = Path(__file__).resolve().parents[2] / "resources" / "backbones"
 CATALOGUE_PATH = BACKBONE_RESOURCES / "catalogue.toml"
@@ -72,7 +71,7 @@ def load_catalogue(path: str | Path = CATALOGUE_PATH) -> tuple[CatalogueEntry, .
     """Every catalogue entry, in file order (the demo first)."""
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = parse_toml(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelError(f"The backbone catalogue {path} cannot be read: {exc}.") from exc
     entries = []

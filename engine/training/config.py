@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,13 +15,8 @@ from typing import Any
 from engine.data.config import AugmentConfig, DataConfig
 from engine.errors import ConfigError
 from engine.models.recipe import LayerSpec, ModelRecipe
-from engine.schema import check_choice, check_number, drop_none, from_plain, to_plain
+from engine.schema import check_choice, check_number, drop_none, from_plain, parse_toml, to_plain
 from engine.training.choices import OPTIMIZERS, SCHEDULES, STRATEGIES
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # Python 3.10: the same parser, as a package
-    import tomli as tomllib
 
 __all__ = ["AugmentConfig", "DataConfig", "LayerSpec", "ModelRecipe", "RunConfig", "TrainConfig", "CONFIG_VERSION"]
 
@@ -141,7 +135,7 @@ class RunConfig:
             if path.suffix.lower() == ".json":
                 data = json.loads(raw.decode("utf-8-sig"))
             else:
-                data = tomllib.loads(raw.decode("utf-8-sig"))
+                data = parse_toml(raw.decode("utf-8-sig"))
         except (ValueError, UnicodeDecodeError) as exc:
             raise ConfigError(
                 f"The run config {path} is not valid {path.suffix[1:].upper() or 'TOML'}: {exc}."
