@@ -296,6 +296,7 @@ class MainWindow(QMainWindow):
         self.train_page.run_state_changed.connect(self._on_run_state)
         self.train_page.run_completed.connect(self._on_run_completed)
         self.model_page.compare_requested.connect(self.start_comparison)
+        self.train_page.compare_view.open_requested.connect(self.open_run_model)
         self.export_page.model_saved.connect(self._remember_model)
         self.export_page.model_opened.connect(self._remember_model)
         self.export_page.evaluate_requested.connect(lambda: self.go_to(3))
@@ -480,6 +481,11 @@ class MainWindow(QMainWindow):
     def _evaluate(self) -> None:
         self.go_to(3)
         self.evaluate_page.evaluate()
+
+    def open_run_model(self, path: str, target: str) -> None:
+        """Open a saved run's model (a compared run, say) and show it on the Evaluate or Export page."""
+        worker = self.export_page.open_model(path)
+        worker.result.connect(lambda _trained: self.go_to(target))
 
     def save_model(self) -> None:
         if self.session.trained is None:
