@@ -35,3 +35,16 @@ class BackboneUnavailable(ModelError):
 
 class ConfigError(KilnError):
     """A run configuration that is invalid."""
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for Python's MemoryError and TensorFlow's ResourceExhaustedError (GPU or host memory)."""
+    return isinstance(exc, MemoryError) or type(exc).__name__ == "ResourceExhaustedError"
+
+
+def out_of_memory_sentence(task: str = "training") -> str:
+    """The one sentence for running out of memory, for the CLI, the job and the GUI alike."""
+    return (
+        f"Kiln ran out of memory while {task}. "
+        "Lower the batch size or the image size, or pick a smaller model."
+    )

@@ -8,6 +8,8 @@ window is on screen.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,18 +43,100 @@ from engine.training.config import RunConfig
 from gui import theme
 from gui.dialogs.error_dialog import ErrorDialog, show_error
 from gui.pages.data_page import DataPage
-from gui.pages.evaluate_page import IMAGE_SUFFIXES, EvaluatePage
+from gui.pages.evaluate_page import EvaluatePage
 from gui.pages.export_page import ExportPage
 from gui.pages.model_page import ModelPage
+from gui.pages.runs_page import RunsPage, wire_runs_page
 from gui.pages.train_page import TrainPage
 from gui.session import EngineInfo, Session
 from gui.settings import AppSettings
 from gui.workers import WorkerContext, WorkerError, run_in_background, running_workers
 
-PAGES = ("Data", "Model", "Train", "Evaluate", "Export")
-MODEL_SUFFIXES = {".keras", ".h5", ".hdf5"}
 CONFIG_SUFFIXES = {".toml", ".json"}
 DEMO_BACKBONE = "demo"  # the catalogue name of the backbone Kiln ships (engine.models catalogue)
+SP = QStyle.StandardPixmap
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """One step of the flow: its name (what `MainWindow.go_to` takes), title, icon, and how it is made."""
+
+    name: str
+    title: str
+    icon: SP
+    make: Callable[[MainWindow], QWidget]
+    note: Callable[[MainWindow], str] = lambda _window: ""  # the sidebar's second line
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One menu / toolbar action: ``slot`` is a dotted path from the window (``"train_page.stop"``)."""
+
+    name: str
+    text: str
+    slot: str
+    shortcut: Any = None
+    icon: SP | None = None
+    tip: str = ""
+
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec(
+        "data", "Data", SP.SP_DirOpenIcon, lambda w: DataPage(w.session),
+        lambda w: w.session.dataset.source.removeprefix("demo:") if w.session.dataset is not None else "no data",
+    ),
+    PageSpec(
+        "model", "Model", SP.SP_FileDialogDetailedView, lambda w: ModelPage(w.session),
+        lambda w: _model_note(w.session.config.model),
+    ),
+    PageSpec(
+        "train", "Train", SP.SP_MediaPlay, lambda w: TrainPage(w.session, runs_folder=w.runs_folder),
+        lambda w: f"{len(w.session.runs)} run{'s' if len(w.session.runs) != 1 else ''}",
+    ),
+    PageSpec(
+        "evaluate", "Evaluate", SP.SP_FileDialogContentsView, lambda w: EvaluatePage(w.session),
+        lambda w: w.session.trained.name if w.session.trained else "no model",
+    ),
+    PageSpec("export", "Export", SP.SP_DialogSaveButton, lambda w: ExportPage(w.session)),
+    PageSpec(
+        "runs", "Runs", SP.SP_FileDialogListView, lambda w: RunsPage(w.session, runs_folder=w.runs_folder),
+        lambda w: "every run, kept",
+    ),
+)
+
+ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec("open_file", "&Open dataset…", "choose_dataset_file", QKeySequence.StandardKey.Open,
+               SP.SP_DialogOpenButton, "Open a dataset file: CSV, .npz or .h5 (Ctrl+O)"),
+    ActionSpec("open_folder", "Open dataset &folder…", "choose_dataset_folder", "Ctrl+Shift+O", SP.SP_DirOpenIcon,
+               "Open a folder of images, one sub-folder per class"),
+    ActionSpec("open_model", "Open &model…", "export_page.choose_model_to_open", "Ctrl+Shift+M",
+               tip="Open a saved .keras or .h5 model to evaluate or fine-tune it"),
+    ActionSpec("open_config", "Open run &config…", "export_page.choose_config_to_open", "Ctrl+Shift+L"),
+    ActionSpec("save_config", "Save run config…", "export_page.choose_config_save_path", "Ctrl+Shift+S"),
+    ActionSpec("save_model", "&Save model…", "save_model", QKeySequence.StandardKey.Save, SP.SP_DialogSaveButton,
+               "Save the trained model (Ctrl+S)"),
+    ActionSpec("quit", "&Quit", "close", QKeySequence.StandardKey.Quit),
+    ActionSpec("start", "&Start training", "start_training", "Ctrl+R", SP.SP_MediaPlay, "Start training (Ctrl+R)"),
+    ActionSpec("pause", "&Pause / resume", "train_page.toggle_pause", "Ctrl+P", SP.SP_MediaPause,
+               "Pause or resume training (Ctrl+P)"),
+    ActionSpec("stop", "S&top training", "train_page.stop", "Ctrl+.", SP.SP_MediaStop,
+               "Stop training after the current batch (Ctrl+.)"),
+    ActionSpec("count", "&Count parameters", "count_parameters", "Ctrl+B",
+               tip="Build the chosen model and count its parameters (Ctrl+B)"),
+    ActionSpec("evaluate", "&Evaluate", "evaluate", "Ctrl+E", tip="Evaluate the trained model (Ctrl+E)"),
+    ActionSpec("about", "&About Kiln", "show_about"),
+    ActionSpec("docs", "Engine &API (for scripts)", "open_api_docs"),
+)
+MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    # "-" is a separator, "recent_datasets" / "recent_models" the recent-file menus, "pages" / "theme" generated
+    ("&File", ("open_file", "open_folder", "recent_datasets", "-", "open_model", "recent_models", "save_model", "-",
+               "open_config", "save_config", "-", "quit")),
+    ("&Run", ("count", "start", "pause", "stop", "evaluate")),
+    ("&View", ("pages", "-", "theme")),
+    ("&Help", ("docs", "about")),
+)
+TOOLBAR = ("open_file", "open_folder", "-", "start", "pause", "stop", "-", "save_model")
+THEMES = (("system", "Follow the &system"), ("light", "&Light"), ("dark", "&Dark"))
 
 
 def load_engine(_context: WorkerContext) -> dict[str, Any]:
@@ -82,9 +166,20 @@ def load_engine(_context: WorkerContext) -> dict[str, Any]:
 
 
 class MainWindow(QMainWindow):
+    """The composition root: makes the session and the pages from `PAGES`, the actions from
+    `ACTIONS`, and wires pages to each other through their public signals and methods."""
+
+    # Made from PAGES (one attribute per page, named NAME_page).
+    data_page: DataPage
+    model_page: ModelPage
+    train_page: TrainPage
+    evaluate_page: EvaluatePage
+    export_page: ExportPage
+
     def __init__(self, settings: AppSettings, *, runs_folder: str | None = None) -> None:
         super().__init__()
         self.settings = settings
+        self.runs_folder = runs_folder
         self.session = Session(self)
         self._close_when_stopped = False
         self.setWindowTitle("Kiln: train from scratch or fine-tune")
@@ -92,15 +187,13 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
         self.setMinimumSize(1100, 680)
 
-        self.data_page = DataPage(self.session)
-        self.model_page = ModelPage(self.session)
-        self.train_page = TrainPage(self.session, runs_folder=runs_folder)
-        self.evaluate_page = EvaluatePage(self.session)
-        self.export_page = ExportPage(self.session)
-        self.pages = [self.data_page, self.model_page, self.train_page, self.evaluate_page, self.export_page]
-
+        self.page_specs = PAGES
+        self.pages: list[QWidget] = []
         self.stack = QStackedWidget()
-        for page in self.pages:
+        for spec in self.page_specs:
+            page = spec.make(self)
+            setattr(self, f"{spec.name}_page", page)  # window.data_page, window.model_page, ...
+            self.pages.append(page)
             self.stack.addWidget(page)
             page.busy.connect(self.show_activity)
             page.failed.connect(self.show_failure)
@@ -119,7 +212,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._connect()
         self._restore_settings()
-        self.go_to(0)
+        self.go_to("data")
 
     # -- construction ---------------------------------------------------------------------
 
@@ -129,132 +222,70 @@ class MainWindow(QMainWindow):
         sidebar.setFixedWidth(196)
         sidebar.setIconSize(QSize(20, 20))
         sidebar.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        icons = [
-            QStyle.StandardPixmap.SP_DirOpenIcon,
-            QStyle.StandardPixmap.SP_FileDialogDetailedView,
-            QStyle.StandardPixmap.SP_MediaPlay,
-            QStyle.StandardPixmap.SP_FileDialogContentsView,
-            QStyle.StandardPixmap.SP_DialogSaveButton,
-        ]
-        for index, (name, icon) in enumerate(zip(PAGES, icons)):
-            item = QListWidgetItem(self.style().standardIcon(icon), f"{index + 1}  {name}")
-            item.setToolTip(f"{name} (Ctrl+{index + 1})")
+        for index, spec in enumerate(self.page_specs):
+            item = QListWidgetItem(self.style().standardIcon(spec.icon), f"{index + 1}  {spec.title}")
+            item.setToolTip(f"{spec.title} (Ctrl+{index + 1})")
             sidebar.addItem(item)
         sidebar.currentRowChanged.connect(self._on_page_selected)
         return sidebar
 
+    def _action(self, text: str, slot: Callable[..., Any], shortcut: Any = None, icon: SP | None = None,
+                tip: str = "") -> QAction:
+        act = QAction(text, self)
+        if icon is not None:
+            act.setIcon(self.style().standardIcon(icon))
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+        act.setToolTip(tip or text.replace("…", "").replace("&", ""))
+        act.setStatusTip(act.toolTip())
+        act.triggered.connect(lambda _checked=False: slot())
+        return act
+
     def _build_actions(self) -> None:
-        style = self.style()
-        sp = QStyle.StandardPixmap
-
-        def action(text: str, slot: Any, shortcut: Any = None, icon: Any = None, tip: str = "") -> QAction:
-            act = QAction(text, self)
-            if icon is not None:
-                act.setIcon(style.standardIcon(icon))
-            if shortcut is not None:
-                act.setShortcut(QKeySequence(shortcut))
-            act.setToolTip(tip or text.replace("…", "").replace("&", ""))
-            act.setStatusTip(act.toolTip())
-            act.triggered.connect(slot)
-            return act
-
-        self.open_file_action = action(
-            "&Open dataset…",
-            self.choose_dataset_file,
-            QKeySequence.StandardKey.Open,
-            sp.SP_DialogOpenButton,
-            "Open a dataset file: CSV, .npz or .h5 (Ctrl+O)",
-        )
-        self.open_folder_action = action(
-            "Open dataset &folder…",
-            self.choose_dataset_folder,
-            "Ctrl+Shift+O",
-            sp.SP_DirOpenIcon,
-            "Open a folder of images, one sub-folder per class",
-        )
-        self.open_model_action = action(
-            "Open &model…",
-            self.export_page.choose_model_to_open,
-            "Ctrl+Shift+M",
-            tip="Open a saved .keras or .h5 model to evaluate or fine-tune it",
-        )
-        self.open_config_action = action("Open run &config…", self.export_page.choose_config_to_open, "Ctrl+Shift+L")
-        self.save_config_action = action("Save run config…", self.export_page.choose_config_save_path, "Ctrl+Shift+S")
-        self.save_model_action = action(
-            "&Save model…",
-            self.save_model,
-            QKeySequence.StandardKey.Save,
-            sp.SP_DialogSaveButton,
-            "Save the trained model (Ctrl+S)",
-        )
-        self.quit_action = action("&Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.start_action = action(
-            "&Start training", self.start_training, "Ctrl+R", sp.SP_MediaPlay, "Start training (Ctrl+R)"
-        )
-        self.pause_action = action(
-            "&Pause / resume",
-            self.train_page.toggle_pause,
-            "Ctrl+P",
-            sp.SP_MediaPause,
-            "Pause or resume training (Ctrl+P)",
-        )
-        self.stop_action = action(
-            "S&top training",
-            self.train_page.stop,
-            "Ctrl+.",
-            sp.SP_MediaStop,
-            "Stop training after the current batch (Ctrl+.)",
-        )
-        self.count_action = action(
-            "&Count parameters",
-            self._count_parameters,
-            "Ctrl+B",
-            tip="Build the chosen model and count its parameters (Ctrl+B)",
-        )
-        self.evaluate_action = action("&Evaluate", self._evaluate, "Ctrl+E", tip="Evaluate the trained model (Ctrl+E)")
-        self.page_actions = []
-        for index, name in enumerate(PAGES):
-            self.page_actions.append(
-                action(f"&{index + 1} {name}", lambda _=False, i=index: self.go_to(i), f"Ctrl+{index + 1}")
-            )
+        self.actions_by_name: dict[str, QAction] = {}
+        for spec in ACTIONS:
+            slot = self._resolve(spec.slot)
+            act = self._action(spec.text, slot, spec.shortcut, spec.icon, spec.tip)
+            self.actions_by_name[spec.name] = act
+            setattr(self, f"{spec.name}_action", act)  # window.start_action, window.stop_action, ...
+        self.page_actions = [
+            self._action(f"&{index + 1} {spec.title}", lambda n=spec.name: self.go_to(n), f"Ctrl+{index + 1}")
+            for index, spec in enumerate(self.page_specs)
+        ]
         self.theme_group = QActionGroup(self)
         self.theme_actions: dict[str, QAction] = {}
-        for key, label in (("system", "Follow the &system"), ("light", "&Light"), ("dark", "&Dark")):
+        for key, label in THEMES:
             act = QAction(label, self, checkable=True)
             act.triggered.connect(lambda _=False, k=key: self.set_theme(k))
             self.theme_group.addAction(act)
             self.theme_actions[key] = act
-        self.about_action = action("&About Kiln", self.show_about)
-        self.docs_action = action("Engine &API (for scripts)", self._open_api_docs)
+
+    def _resolve(self, dotted: str) -> Callable[..., Any]:
+        target: Any = self
+        for part in dotted.split("."):
+            target = getattr(target, part)
+        return target
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        file_menu.addAction(self.open_file_action)
-        file_menu.addAction(self.open_folder_action)
-        self.recent_datasets_menu = file_menu.addMenu("Recent &datasets")
-        file_menu.addSeparator()
-        file_menu.addAction(self.open_model_action)
-        self.recent_models_menu = file_menu.addMenu("Recent mode&ls")
-        file_menu.addAction(self.save_model_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.open_config_action)
-        file_menu.addAction(self.save_config_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        run_menu = bar.addMenu("&Run")
-        for act in (self.count_action, self.start_action, self.pause_action, self.stop_action, self.evaluate_action):
-            run_menu.addAction(act)
-        view_menu = bar.addMenu("&View")
-        for act in self.page_actions:
-            view_menu.addAction(act)
-        view_menu.addSeparator()
-        theme_menu = view_menu.addMenu("&Theme")
-        for act in self.theme_actions.values():
-            theme_menu.addAction(act)
-        help_menu = bar.addMenu("&Help")
-        help_menu.addAction(self.docs_action)
-        help_menu.addAction(self.about_action)
+        for title, entries in MENUS:
+            menu = bar.addMenu(title)
+            for entry in entries:
+                if entry == "-":
+                    menu.addSeparator()
+                elif entry == "recent_datasets":
+                    self.recent_datasets_menu = menu.addMenu("Recent &datasets")
+                elif entry == "recent_models":
+                    self.recent_models_menu = menu.addMenu("Recent mode&ls")
+                elif entry == "pages":
+                    for act in self.page_actions:
+                        menu.addAction(act)
+                elif entry == "theme":
+                    theme_menu = menu.addMenu("&Theme")
+                    for act in self.theme_actions.values():
+                        theme_menu.addAction(act)
+                else:
+                    menu.addAction(self.actions_by_name[entry])
         self._refresh_recent_menus()
 
     def _build_toolbar(self) -> None:
@@ -263,13 +294,11 @@ class MainWindow(QMainWindow):
         toolbar.setMovable(False)
         toolbar.setIconSize(QSize(18, 18))
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for act in (self.open_file_action, self.open_folder_action):
-            toolbar.addAction(act)
-        toolbar.addSeparator()
-        for act in (self.start_action, self.pause_action, self.stop_action):
-            toolbar.addAction(act)
-        toolbar.addSeparator()
-        toolbar.addAction(self.save_model_action)
+        for entry in TOOLBAR:
+            if entry == "-":
+                toolbar.addSeparator()
+            else:
+                toolbar.addAction(self.actions_by_name[entry])
         self.addToolBar(toolbar)
         self.toolbar = toolbar
 
@@ -297,9 +326,10 @@ class MainWindow(QMainWindow):
         self.train_page.run_completed.connect(self._on_run_completed)
         self.model_page.compare_requested.connect(self.start_comparison)
         self.train_page.compare_view.open_requested.connect(self.open_run_model)
+        wire_runs_page(self)
         self.export_page.model_saved.connect(self._remember_model)
         self.export_page.model_opened.connect(self._remember_model)
-        self.export_page.evaluate_requested.connect(lambda: self.go_to(3))
+        self.export_page.evaluate_requested.connect(lambda: self.go_to("evaluate"))
         self.export_page.finetune_requested.connect(self._finetune_model_file)
         self.session.dataset_changed.connect(lambda _d: self._update_sidebar())
         self.session.run_finished.connect(lambda _r: self._update_sidebar())  # compared runs count too
@@ -352,8 +382,17 @@ class MainWindow(QMainWindow):
 
     # -- navigation -----------------------------------------------------------------------
 
-    def go_to(self, index: int) -> None:
-        self.sidebar.setCurrentRow(index)
+    def go_to(self, page: str | QWidget) -> None:
+        """Show a page, given by its name in `PAGES` ("evaluate") or the page itself."""
+        if isinstance(page, str):
+            page = self.page(page)
+        self.sidebar.setCurrentRow(self.pages.index(page))
+
+    def page(self, name: str) -> QWidget:
+        for spec, page in zip(self.page_specs, self.pages):
+            if spec.name == name:
+                return page
+        raise KeyError(f"No page named {name!r}")
 
     def current_page(self) -> QWidget:
         return self.stack.currentWidget()
@@ -366,19 +405,11 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self.evaluate_page.evaluate)
 
     def _update_sidebar(self) -> None:
-        dataset = self.session.dataset
-        recipe = self.session.config.model
-        notes = [
-            (dataset.source.removeprefix("demo:") if dataset is not None else "no data"),
-            "fine-tune" if recipe.kind == "finetune" else f"scratch: {recipe.arch}",
-            f"{len(self.session.runs)} run{'s' if len(self.session.runs) != 1 else ''}",
-            self.session.trained.name if self.session.trained else "no model",
-            "",
-        ]
-        for index, (name, note) in enumerate(zip(PAGES, notes)):
-            item = self.sidebar.item(index)
+        for index, spec in enumerate(self.page_specs):
+            note = spec.note(self)
             short = Path(note).name if "/" in note else note
-            item.setText(f"{index + 1}  {name}" + (f"\n     {short[:22]}" if short else ""))
+            text = f"{index + 1}  {spec.title}" + (f"\n     {short[:22]}" if short else "")
+            self.sidebar.item(index).setText(text)
         self._update_actions()
 
     def _update_actions(self) -> None:
@@ -386,14 +417,14 @@ class MainWindow(QMainWindow):
         self.start_action.setEnabled(self.session.dataset is not None and not running)
         self.pause_action.setEnabled(running)
         self.stop_action.setEnabled(running)
-        self.model_page.compare_button.setEnabled(self.session.dataset is not None and not running)
+        self.model_page.set_can_compare(self.session.dataset is not None and not running)
         self.save_model_action.setEnabled(self.session.trained is not None)
         self.evaluate_action.setEnabled(self.session.trained is not None and self.session.dataset is not None)
 
     # -- data -----------------------------------------------------------------------------
 
     def open_dataset(self, source: str) -> None:
-        self.go_to(0)
+        self.go_to("data")
         self.data_page.load(source)
 
     def choose_dataset_file(self) -> None:
@@ -448,11 +479,14 @@ class MainWindow(QMainWindow):
 
     def open_path(self, path: str) -> None:
         """What a dropped path means: a model, a run config, or (anything else) a dataset."""
+        from engine.data.imagefile import is_image_name
+        from engine.export.save import format_for_path
+
         suffix = Path(path).suffix.lower()
-        if suffix in IMAGE_SUFFIXES and self.current_page() is self.evaluate_page and self.session.trained is not None:
+        if is_image_name(path) and self.current_page() is self.evaluate_page and self.session.trained is not None:
             self.evaluate_page.try_image(path)  # "Try it" on whatever part of the page it lands
-        elif suffix in MODEL_SUFFIXES:
-            self.go_to(4)
+        elif suffix and format_for_path(path) in ("keras", "h5"):
+            self.go_to("export")
             self.export_page.open_model(path)
         elif suffix in CONFIG_SUFFIXES and _looks_like_run_config(path):
             self.export_page.open_config(path)
@@ -463,35 +497,35 @@ class MainWindow(QMainWindow):
 
     def start_training(self) -> None:
         if self.session.dataset is None:
-            self.go_to(0)
+            self.go_to("data")
             self.show_activity("Load a dataset first.")
             return
-        self.go_to(2)
+        self.go_to("train")
         self.train_page.start()
 
     def start_comparison(self, scratch: Any, finetune: Any, fractions: Any) -> None:
         """Compare both approaches on the Train page, where the live plots and the log follow it."""
-        self.go_to(2)
+        self.go_to("train")
         self.train_page.start_comparison(scratch, finetune, tuple(fractions))
-
-    def _count_parameters(self) -> None:
-        self.go_to(1)
-        self.model_page.count_parameters()
-
-    def _evaluate(self) -> None:
-        self.go_to(3)
-        self.evaluate_page.evaluate()
 
     def open_run_model(self, path: str, target: str) -> None:
         """Open a saved run's model (a compared run, say) and show it on the Evaluate or Export page."""
         worker = self.export_page.open_model(path)
         worker.result.connect(lambda _trained: self.go_to(target))
 
+    def count_parameters(self) -> None:
+        self.go_to("model")
+        self.model_page.count_parameters()
+
+    def evaluate(self) -> None:
+        self.go_to("evaluate")
+        self.evaluate_page.evaluate()
+
     def save_model(self) -> None:
         if self.session.trained is None:
             self.show_activity("Nothing to save yet: train a model or open one.")
             return
-        self.go_to(4)
+        self.go_to("export")
         self.export_page.choose_save_path()
 
     def _on_run_state(self, running: bool) -> None:
@@ -503,7 +537,7 @@ class MainWindow(QMainWindow):
     def _on_run_completed(self, summary: Any) -> None:
         self._update_sidebar()
         self.statusBar().showMessage(
-            f"{summary.name}: {summary.reason.replace('_', ' ')}. Evaluate it on page 4.", 8000
+            f"{summary.name}: {summary.reason.replace('_', ' ')}. Evaluate it on the Evaluate page.", 8000
         )
 
     def _remember_model(self, path: str) -> None:
@@ -513,7 +547,7 @@ class MainWindow(QMainWindow):
 
     def _finetune_model_file(self, path: str) -> None:
         self.model_page.use_backbone(path)
-        self.go_to(1)
+        self.go_to("model")
 
     # -- status, errors -------------------------------------------------------------------
 
@@ -588,7 +622,7 @@ class MainWindow(QMainWindow):
             self, "About Kiln", f"<b>Kiln</b><br>Train from scratch, or fine-tune a pretrained model.<br><br>{versions}"
         )
 
-    def _open_api_docs(self) -> None:
+    def open_api_docs(self) -> None:
         docs = Path(__file__).resolve().parents[1] / "docs" / "ENGINE_API.md"
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(docs)))
 
@@ -599,7 +633,8 @@ class MainWindow(QMainWindow):
         answer = QMessageBox.question(
             self,
             "Stop training and quit?",
-            "A model is training. Stop it after the current batch and close Kiln? Unsaved results are lost.",
+            "A model is training. Stop it after the current batch and close Kiln? What it has learned so far "
+            "is saved in its run folder (Runs page), where Train more continues it.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No,
         )
@@ -621,6 +656,10 @@ class MainWindow(QMainWindow):
         for worker in running_workers():
             worker.wait(10_000)
         event.accept()
+
+
+def _model_note(recipe: Any) -> str:
+    return "fine-tune" if recipe.kind == "finetune" else f"scratch: {recipe.arch}"
 
 
 def _looks_like_run_config(path: str) -> bool:

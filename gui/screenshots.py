@@ -85,14 +85,14 @@ def render_all(out_dir: Path, *, epochs: int = 4) -> list[Path]:
     window.open_dataset("demo:digits")
     wait_until(lambda: window.session.dataset is not None, 60, "the digits scan")
     page = window.data_page
-    page.rotation_spin.setValue(0.08)
-    page.zoom_spin.setValue(0.15)
-    page.refresh_augment_preview()
-    wait_until(lambda: page.augment_preview.count > 0, 60, "the augmentation preview")
-    wait_until(lambda: page.thumbnails.rows > 0, 30, "thumbnails")
+    page.view.augment.rotation_spin.setValue(0.08)
+    page.view.augment.zoom_spin.setValue(0.15)
+    page.view.augment.refresh_preview()
+    wait_until(lambda: page.view.augment.preview.count > 0, 60, "the augmentation preview")
+    wait_until(lambda: page.view.samples.thumbnails.rows > 0, 30, "thumbnails")
     shots.append(grab(window, out_dir / "02-data-images.png"))
-    page.rotation_spin.setValue(0.0)
-    page.zoom_spin.setValue(0.0)
+    page.view.augment.rotation_spin.setValue(0.0)
+    page.view.augment.zoom_spin.setValue(0.0)
 
     # An image folder with a few broken files: the kind, classes and the problems list.
     folder = make_picture_folder(scratch_dir / "shapes")
@@ -102,13 +102,13 @@ def render_all(out_dir: Path, *, epochs: int = 4) -> list[Path]:
         60,
         "the folder scan",
     )
-    wait_until(lambda: page.thumbnails.rows > 0, 30, "folder thumbnails")
+    wait_until(lambda: page.view.samples.thumbnails.rows > 0, 30, "folder thumbnails")
     shots.append(grab(window, out_dir / "02b-data-folder.png"))
     window.open_dataset("demo:digits")
     wait_until(lambda: window.session.dataset.source == "demo:digits", 60, "the digits scan")
 
     # Model: from scratch (a small CNN), parameters counted.
-    window.go_to(1)
+    window.go_to("model")
     model_page = window.model_page
     model_page.scratch.preset_combo.setCurrentIndex(model_page.scratch.preset_combo.findData("cnn"))
     model_page.scratch.width_spin.setValue(16)
@@ -123,25 +123,25 @@ def render_all(out_dir: Path, *, epochs: int = 4) -> list[Path]:
     # Train twice (the second run overlays the first): live plots, log.
     window.session.update(train={"epochs": epochs})
     window.train_page.show_config(window.session.config)
-    window.go_to(2)
+    window.go_to("train")
     for _ in range(2):
         window.start_training()
         wait_until(lambda: not window.train_page.running, 300, "training")
         window.train_page.lr_spin.setValue(window.train_page.lr_spin.value() * 3)
     shots.append(grab(window, out_dir / "04-train.png"))
 
-    window.go_to(3)
+    window.go_to("evaluate")
     wait_until(lambda: window.session.evaluation is not None, 60, "evaluation")
     sample = window.session.dataset.loader.read(np.array([int(window.session.dataset.splits["val"][5])]))[0]
     window.evaluate_page.try_array(sample)
     wait_until(lambda: bool(window.evaluate_page.try_it.bars.predictions), 30, "a prediction")
     shots.append(grab(window, out_dir / "05-evaluate-classification.png"))
 
-    window.go_to(4)
+    window.go_to("export")
     shots.append(grab(window, out_dir / "06-export.png"))
 
     # Fine-tuning the demo backbone.
-    window.go_to(1)
+    window.go_to("model")
     model_page.use_backbone("demo")
     worker = model_page.count_parameters()
     wait_until(lambda: worker is not None and not worker.running, 120, "the fine-tuned model")
@@ -150,7 +150,7 @@ def render_all(out_dir: Path, *, epochs: int = 4) -> list[Path]:
     # Compare both: the scratch recipe (a small CNN) against the fine-tuned demo backbone, on 30% and all the data.
     model_page.scratch.preset_combo.setCurrentIndex(model_page.scratch.preset_combo.findData("cnn"))
     model_page.scratch.width_spin.setValue(16)
-    window.go_to(1)
+    window.go_to("model")
     dialog = model_page.compare_both()
     for fraction, check in dialog.checks.items():
         check.setChecked(fraction in (0.3, 1.0))
@@ -177,12 +177,12 @@ def render_all(out_dir: Path, *, epochs: int = 4) -> list[Path]:
     window.train_page.clear_overlays()
     window.start_training()
     wait_until(lambda: not window.train_page.running, 300, "regression training")
-    window.go_to(3)
+    window.go_to("evaluate")
     wait_until(lambda: window.session.evaluation is not None, 60, "regression evaluation")
     shots.append(grab(window, out_dir / "09-evaluate-regression.png"))
 
     # Dark theme, and what a failure looks like.
-    window.go_to(2)
+    window.go_to("train")
     theme.apply_theme(QApplication.instance(), "dark")
     shots.append(grab(window, out_dir / "10-train-dark.png"))
     theme.apply_theme(QApplication.instance(), "light")

@@ -114,14 +114,14 @@ class Worker(QObject):
 
 def describe_exception(exc: BaseException, task: str) -> WorkerError:
     """Turn an exception into the sentence and details the error dialog shows."""
-    from engine.errors import KilnError
+    from engine.errors import KilnError, is_out_of_memory, out_of_memory_sentence
 
     details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     if isinstance(exc, KilnError):
         return WorkerError(exc.sentence, details, True, type(exc).__name__)
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if isinstance(exc, MemoryError):
-        sentence = f"Kiln ran out of memory while {task}. Try a smaller batch size, image size or model."
+    if is_out_of_memory(exc):
+        sentence = out_of_memory_sentence(task)
     elif isinstance(exc, OSError):
         sentence = f"A file problem stopped {task}: {text}. Check the path exists and you may write there."
     else:
@@ -157,3 +157,85 @@ def run_in_background(
 
 def running_workers() -> list[Worker]:
     return [w for w in _LIVE_WORKERS if w.running]
+
+
+class TaskSlot(QObject):
+    """One running task per purpose on a page (Orange's ``ConcurrentWidgetMixin`` is the model).
+
+    Starting a task cancels the one before it and makes it obsolete: whatever an obsolete
+    worker still reports (progress, result, error, finished) is dropped, never painted. A
+    task may also carry a ``key`` that names its inputs (a dataset, a recipe); when the
+    slot's ``current_key()`` no longer equals it by the time the result arrives, the page
+    has moved on and the result is dropped too.
+    """
+
+    busy_changed = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None, *, current_key: Callable[[], Any] | None = None) -> None:
+        super().__init__(parent)
+        self._current_key = current_key
+        self._worker: Worker | None = None
+        self._key: Any = None
+        self.dropped = 0  # results dropped as stale (for tests and the curious)
+
+    @property
+    def worker(self) -> Worker | None:
+        return self._worker
+
+    @property
+    def running(self) -> bool:
+        return self._worker is not None and self._worker.running
+
+    def start(
+        self,
+        fn: Callable[[WorkerContext], Any],
+        *,
+        task: str,
+        key: Any = None,
+        on_result: Callable[[Any], None] | None = None,
+        on_error: Callable[[WorkerError], None] | None = None,
+        on_progress: Callable[[Any], None] | None = None,
+        on_finished: Callable[[], None] | None = None,
+    ) -> Worker:
+        """Cancel the previous task, then run ``fn`` on a worker; only this task's reports get through."""
+        self.cancel()
+        worker = Worker(fn, task=task, parent=self)
+        self._worker, self._key = worker, key
+        if on_progress is not None:
+            worker.progress.connect(lambda value, w=worker: self._is_live(w) and on_progress(value))
+        worker.result.connect(lambda value, w=worker: self._deliver(w, on_result, value))
+        worker.error.connect(lambda error, w=worker: self._deliver(w, on_error, error))
+        worker.finished.connect(lambda w=worker: self._on_finished(w, on_finished))
+        self.busy_changed.emit(True)
+        return worker.start()
+
+    def cancel(self) -> None:
+        """Ask the running task to stop and make it obsolete (its late reports are dropped)."""
+        worker, self._worker = self._worker, None
+        if worker is not None and worker.running:
+            worker.cancel()
+            self.busy_changed.emit(False)
+
+    def is_stale(self, worker: Worker) -> bool:
+        """True when ``worker`` was replaced, or the inputs it ran on are no longer the page's."""
+        if worker is not self._worker:
+            return True
+        return self._current_key is not None and self._key is not None and self._current_key() != self._key
+
+    def _is_live(self, worker: Worker) -> bool:
+        return worker is self._worker
+
+    def _deliver(self, worker: Worker, handler: Callable[[Any], None] | None, value: Any) -> None:
+        if self.is_stale(worker):
+            self.dropped += 1
+            return
+        if handler is not None:
+            handler(value)
+
+    def _on_finished(self, worker: Worker, handler: Callable[[], None] | None) -> None:
+        if worker is not self._worker:
+            return  # an obsolete task: the one that replaced it owns the page's busy state
+        self._worker = None
+        self.busy_changed.emit(False)
+        if handler is not None:
+            handler()

@@ -116,3 +116,14 @@ def muted_label(text: str, *, wrap: bool = True) -> QLabel:
 def set_enabled(widgets: list[QWidget], enabled: bool) -> None:
     for widget in widgets:
         widget.setEnabled(enabled)
+
+
+def describe_count(n: int | None) -> str:
+    """A parameter count for people: 1.23 M, 45.6 k, 789."""
+    if n is None:
+        return "?"
+    if n >= 1_000_000:
+        return f"{n / 1e6:.2f} M"
+    if n >= 10_000:
+        return f"{n / 1e3:.1f} k"
+    return f"{n:,}"

@@ -25,47 +25,32 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.models.initializers import INITIALIZERS
+from engine.models.layer_types import ACTIVATIONS, LAYER_TYPES
 from engine.models.recipe import LayerSpec
 from gui.widgets.forms import float_spin, int_spin
 
-LAYER_LABELS = {
-    "dense": "Dense",
-    "conv2d": "Conv2D",
-    "residual": "Residual block",
-    "maxpool": "Max pooling",
-    "avgpool": "Average pooling",
-    "globalpool": "Global pooling",
-    "flatten": "Flatten",
-    "dropout": "Dropout",
-    "batchnorm": "Batch norm",
+# Column headers for the LayerSpec fields a row may use; which ones a row uses, and a new
+# row's values, come from the engine's layer-type registry.
+COLUMNS = {
+    "type": "Layer",
+    "units": "Units",
+    "kernel_size": "Kernel",
+    "activation": "Activation",
+    "rate": "Rate",
+    "kernel_initializer": "Initializer",
 }
-# Which LayerSpec fields each type uses (the rest are greyed out).
-FIELDS = {
-    "dense": {"units", "activation", "init"},
-    "conv2d": {"units", "kernel", "activation", "init"},
-    "residual": {"units", "kernel", "activation", "init"},
-    "dropout": {"rate"},
-}
-DEFAULTS = {
-    "dense": LayerSpec("dense", units=64),
-    "conv2d": LayerSpec("conv2d", units=32, kernel_size=3),
-    "residual": LayerSpec("residual", units=32, kernel_size=3),
-    "dropout": LayerSpec("dropout", rate=0.25),
-}
-COLUMNS = ["Layer", "Units", "Kernel", "Activation", "Rate", "Initializer"]
 
 
 class LayerEditor(QWidget):
     changed = Signal()  # the list was edited by the user
 
-    def __init__(self, activations: tuple[str, ...], initializers: dict[str, str]) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.activations = activations
-        self.initializers = initializers
         self._specs: list[LayerSpec] = []
 
         self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setHorizontalHeaderLabels(list(COLUMNS.values()))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().setDefaultSectionSize(28)
@@ -85,8 +70,9 @@ class LayerEditor(QWidget):
         self.add_button.setToolTip("Add a layer below the selected one")
         self.add_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.add_button)
-        for kind, label in LAYER_LABELS.items():
-            action = menu.addAction(label)
+        for kind, layer_type in LAYER_TYPES.items():
+            action = menu.addAction(layer_type.label)
+            action.setToolTip(layer_type.help)
             action.triggered.connect(lambda _=False, k=kind: self.add_layer(k))
         self.add_button.setMenu(menu)
         self.remove_button = QPushButton("Remove")
@@ -126,7 +112,7 @@ class LayerEditor(QWidget):
     def add_layer(self, kind: str) -> None:
         row = self.table.currentRow()
         at = row + 1 if row >= 0 else len(self._specs)
-        self._specs.insert(at, DEFAULTS.get(kind, LayerSpec(kind)))
+        self._specs.insert(at, LAYER_TYPES[kind].new_spec())
         self._rebuild()
         self.table.selectRow(at)
         self.changed.emit()
@@ -156,20 +142,24 @@ class LayerEditor(QWidget):
             self._fill_row(row, spec)
 
     def _fill_row(self, row: int, spec: LayerSpec) -> None:
-        used = FIELDS.get(spec.type, set())
+        layer_type = LAYER_TYPES.get(spec.type)
+        used = layer_type.fields if layer_type is not None else frozenset()
         kind = QComboBox()
-        for name, label in LAYER_LABELS.items():
-            kind.addItem(label, name)
+        for name, known in LAYER_TYPES.items():
+            kind.addItem(known.label, name)
+            kind.setItemData(kind.count() - 1, known.help, role=3)  # Qt.ToolTipRole
+        if layer_type is None:  # a type this Kiln does not know: shown by name, kept as it is
+            kind.addItem(spec.type, spec.type)
         kind.setCurrentIndex(max(0, kind.findData(spec.type)))
         kind.setToolTip("The layer's type")
         kind.currentIndexChanged.connect(lambda _i, r=row, w=kind: self._edit(r, type=w.currentData()))
 
-        units = int_spin(spec.units or 1, 1, 8192, "Dense: units (outputs). Conv2D / residual: filters (channels)")
+        units = int_spin(spec.units or 1, 1, 65536, "Dense: units (outputs). Conv2D / residual: filters (channels)")
         units.valueChanged.connect(lambda v, r=row: self._edit(r, units=v))
-        kernel = int_spin(spec.kernel_size, 1, 11, "Convolution kernel size (k x k)", step=2)
+        kernel = int_spin(spec.kernel_size, 1, 31, "Convolution kernel size (k x k)", step=2)
         kernel.valueChanged.connect(lambda v, r=row: self._edit(r, kernel_size=v))
         activation = QComboBox()
-        for name in self.activations:
+        for name in ACTIVATIONS:
             activation.addItem(name, name)
         activation.setCurrentIndex(max(0, activation.findData(spec.activation)))
         activation.setToolTip("The non-linearity after the layer")
@@ -182,39 +172,39 @@ class LayerEditor(QWidget):
         rate.valueChanged.connect(lambda v, r=row: self._edit(r, rate=v))
         init = QComboBox()
         init.addItem("model's", None)
-        for name, explanation in self.initializers.items():
+        for name, explanation in INITIALIZERS.items():
             init.addItem(name.replace("_", " "), name)
             init.setItemData(init.count() - 1, explanation, role=3)
         init.setCurrentIndex(max(0, init.findData(spec.kernel_initializer)))
         init.setToolTip("This layer's weight initializer; \"model's\" uses the one chosen for the whole model")
         init.currentIndexChanged.connect(lambda _i, r=row, w=init: self._edit(r, kernel_initializer=w.currentData()))
 
-        for column, (widget, field) in enumerate(
-            [
-                (kind, "type"),
-                (units, "units"),
-                (kernel, "kernel"),
-                (activation, "activation"),
-                (rate, "rate"),
-                (init, "init"),
-            ]
-        ):
+        widgets = {
+            "type": kind,
+            "units": units,
+            "kernel_size": kernel,
+            "activation": activation,
+            "rate": rate,
+            "kernel_initializer": init,
+        }
+        for column, field in enumerate(COLUMNS):
             if field != "type":
-                widget.setEnabled(field in used)
-            self.table.setCellWidget(row, column, widget)
+                widgets[field].setEnabled(field in used)
+            self.table.setCellWidget(row, column, widgets[field])
 
     def _edit(self, row: int, **change: object) -> None:
         if not 0 <= row < len(self._specs):
             return
-        spec = dataclasses.replace(self._specs[row], **change)
+        old = self._specs[row]
         if "type" in change:
-            defaults = DEFAULTS.get(spec.type)
-            if defaults is not None and spec.units <= 0:
-                spec = dataclasses.replace(spec, units=defaults.units)
-            if spec.type == "dropout" and spec.rate <= 0:
-                spec = dataclasses.replace(spec, rate=0.25)
+            # A new type starts from its registry defaults; the activation and initializer carry over.
+            spec = dataclasses.replace(
+                LAYER_TYPES[str(change["type"])].new_spec(),
+                activation=old.activation,
+                kernel_initializer=old.kernel_initializer,
+            )
             self._specs[row] = spec
             self._fill_row(row, spec)  # different fields apply now
         else:
-            self._specs[row] = spec
+            self._specs[row] = dataclasses.replace(old, **change)
         self.changed.emit()

@@ -39,12 +39,13 @@ def test_dropping_a_folder_on_the_window_loads_it(qtbot, window, tmp_path, image
     assert dataset.num_samples == 16
     page = window.data_page
     assert page.stack.currentWidget() is page.view
-    assert "Image folder" in page.subtitle.text() and "2 classes" in page.subtitle.text()
+    assert "Image folder" in page.view.subtitle.text() and "2 classes" in page.view.subtitle.text()
     # The broken file is listed with its reason, and the chart holds every sample.
-    paths = [page.problems.topLevelItem(i).text(0) for i in range(page.problems.topLevelItemCount())]
+    problems = page.view.problems.tree
+    paths = [problems.topLevelItem(i).text(0) for i in range(problems.topLevelItemCount())]
     assert any("broken_0.png" in p for p in paths)
-    assert page.counts_chart.totals().sum() == 16
-    qtbot.waitUntil(lambda: page.thumbnails.rows == 2, timeout=TIMEOUT_MS)
+    assert page.view.counts.chart.totals().sum() == 16
+    qtbot.waitUntil(lambda: page.view.samples.thumbnails.rows == 2, timeout=TIMEOUT_MS)
     assert str(folder) in window.settings.recent_datasets()
 
 
@@ -77,7 +78,7 @@ def test_full_flow_from_scratch_on_digits(qtbot, window, load_demo, train, tmp_p
     assert page.progress.value() == 1000
     assert window.session.trained is not None
 
-    window.go_to(3)  # the Evaluate page evaluates a new model on its own
+    window.go_to("evaluate")  # the Evaluate page evaluates a new model on its own
     qtbot.waitUntil(lambda: window.session.evaluation is not None, timeout=TIMEOUT_MS)
     report = window.session.evaluation
     evaluate_page = window.evaluate_page
@@ -134,7 +135,7 @@ def test_full_flow_with_the_demo_backbone(qtbot, window, train, tmp_path):
     assert list(x) == [1.0]
     assert window.session.runs[-1].reason == "completed"
 
-    window.go_to(3)
+    window.go_to("evaluate")
     qtbot.waitUntil(lambda: window.session.evaluation is not None, timeout=TIMEOUT_MS)
     assert window.evaluate_page.confusion.matrix.shape == (10, 10)
 
@@ -150,12 +151,12 @@ def test_full_flow_with_the_demo_backbone(qtbot, window, train, tmp_path):
 def test_regression_table_evaluates_with_scatter_and_residuals(qtbot, window, load_demo, train, tiny_model):
     dataset = load_demo(window, "demo:housing")
     assert dataset.task == "regression"
-    assert window.data_page.samples_stack.currentWidget() is window.data_page.table
-    qtbot.waitUntil(lambda: window.data_page.table.rowCount() > 0, timeout=TIMEOUT_MS)
+    assert window.data_page.view.samples.stack.currentWidget() is window.data_page.view.samples.table
+    qtbot.waitUntil(lambda: window.data_page.view.samples.table.rowCount() > 0, timeout=TIMEOUT_MS)
     tiny_model(window)
     train(window, epochs=2)
     assert window.train_page.metric_plot.getPlotItem().titleLabel.text == "Mean absolute error"
-    window.go_to(3)
+    window.go_to("evaluate")
     qtbot.waitUntil(lambda: window.session.evaluation is not None, timeout=TIMEOUT_MS)
     page = window.evaluate_page
     assert page.results.currentIndex() == 1
@@ -164,9 +165,10 @@ def test_regression_table_evaluates_with_scatter_and_residuals(qtbot, window, lo
     rx, ry = page.residuals.getData()
     assert np.allclose(ry, y - x)
     # Try it with a typed row (the table's input columns, in order).
-    header, rows = window.data_page.table.columnCount(), window.data_page.table.item(0, 0)
+    table = window.data_page.view.samples.table
+    header, rows = table.columnCount(), table.item(0, 0)
     assert header > 0 and rows is not None
-    values = [window.data_page.table.item(0, c).text() for c in range(window.data_page.table.columnCount() - 1)]
+    values = [table.item(0, c).text() for c in range(table.columnCount() - 1)]
     page.try_row(", ".join(values))
     qtbot.waitUntil(lambda: bool(page.try_it.bars.predictions), timeout=TIMEOUT_MS)
     assert page.try_it.bars.predictions[0][0] == "value"

@@ -41,7 +41,7 @@ def test_stop_ends_within_a_batch_and_the_ui_stays_usable(qtbot, window, load_de
     assert window.start_action.isEnabled() and not window.stop_action.isEnabled()
     assert not error_dialogs(window)
     # Usable: the stopped model evaluates, and another run starts and completes.
-    window.go_to(3)
+    window.go_to("evaluate")
     qtbot.waitUntil(lambda: window.session.evaluation is not None, timeout=TIMEOUT_MS)
     train(window, epochs=1, batch_size=64)
     assert window.session.runs[-1].reason == "completed"

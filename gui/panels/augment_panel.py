@@ -1,0 +1,103 @@
+"""Augmentation: flip, rotation, zoom and contrast (bound to ``data.augment.*``) and a preview.
+
+The preview runs in the panel's task slot after a short pause in editing; a preview made for
+other settings or another dataset than the ones shown now is dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout
+
+from gui.binding import FormBinding
+from gui.widgets.forms import float_spin
+from gui.widgets.image_grid import ImageGrid
+from gui.workers import TaskSlot, WorkerContext
+
+AUGMENT_PREVIEWS = 12
+
+
+class AugmentPanel(QGroupBox):
+    def __init__(self, binding: FormBinding, current_dataset: Any) -> None:
+        """``current_dataset()`` says which dataset the page shows now."""
+        super().__init__("Augmentation (training batches only)")
+        self.session = binding.session
+        self._current_dataset = current_dataset
+        layout = QVBoxLayout(self)
+        controls = QFormLayout()
+        controls.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
+        row = QHBoxLayout()
+        self.flip_check = QCheckBox("Flip left-right")
+        self.flip_check.setToolTip("Mirror images at random; wrong for digits or text, right for most photos")
+        self.rotation_spin = float_spin(
+            0.0, 0.0, 0.5, "Random rotation, as a fraction of a full turn (0.05 = up to ±18°)", step=0.01, special="off"
+        )
+        self.zoom_spin = float_spin(
+            0.0, 0.0, 0.9, "Random zoom in or out by up to this fraction (0.1 = ±10 %)", step=0.05, special="off"
+        )
+        self.contrast_spin = float_spin(
+            0.0, 0.0, 1.0, "Random contrast change by up to this fraction", step=0.05, special="off"
+        )
+        row.addWidget(self.flip_check)
+        spins = (("Rotation", self.rotation_spin), ("Zoom", self.zoom_spin), ("Contrast", self.contrast_spin))
+        for name, spin in spins:
+            row.addSpacing(12)
+            row.addWidget(QLabel(name))
+            row.addWidget(spin)
+        row.addStretch(1)
+        controls.addRow(row)
+        layout.addLayout(controls)
+        self.preview = ImageGrid(tile_size=56, columns=AUGMENT_PREVIEWS // 2)
+        self.preview.setMinimumHeight(150)
+        layout.addWidget(self.preview, 1)
+
+        for path, widget in (
+            ("flip", self.flip_check),
+            ("rotation", self.rotation_spin),
+            ("zoom", self.zoom_spin),
+            ("contrast", self.contrast_spin),
+        ):
+            binding.bind(f"data.augment.{path}", widget)
+        self.slot = TaskSlot(self, current_key=self._preview_key)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(300)
+        self._timer.timeout.connect(self.refresh_preview)
+        binding.edited.connect(lambda field: field.path.startswith("data.augment.") and self._timer.start())
+
+    def _preview_key(self) -> tuple[Any, Any]:
+        dataset = self._current_dataset()
+        return id(getattr(dataset, "loader", None)), self.session.config.data.augment
+
+    def refresh_preview(self) -> None:
+        dataset = self._current_dataset()
+        if dataset is None or dataset.input_kind != "image":
+            return
+        augment = self.session.config.data.augment
+        if not augment.enabled:
+            self.slot.cancel()
+            self.preview.show_message(
+                "No augmentation: training images are used as they are. Turn on a flip, rotation, zoom or "
+                "contrast change to see examples of what the model will be shown."
+            )
+            return
+        self.preview.show_message("Preparing examples…")
+
+        def preview(_context: WorkerContext) -> np.ndarray:
+            from engine.data.preview import augmentation_preview
+
+            return augmentation_preview(dataset, augment, AUGMENT_PREVIEWS)
+
+        self.slot.start(
+            preview,
+            task="previewing augmentation",
+            key=self._preview_key(),
+            on_result=self._show_preview,
+            on_error=lambda e: self.preview.show_message(f"No preview: {e.sentence}"),
+        )
+
+    def _show_preview(self, images: np.ndarray) -> None:
+        self.preview.set_images([(image, "original" if i == 0 else "") for i, image in enumerate(images)])

@@ -1,0 +1,260 @@
+"""The fine-tuning card: a backbone (catalogue, hub handle or local model), its card, and the knobs.
+
+Every control is bound to a ``model.*`` path; a value a control cannot show (a freeze
+policy it does not list, a factor beyond a spin box's range) is kept as it was.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+)
+
+from engine.training.config import RunConfig
+from gui.binding import FormBinding
+from gui.panels.path_card import PathCard
+from gui.widgets.forms import describe_count, float_spin, int_spin, muted_label, select
+from gui.widgets.freeze_edit import FreezePolicyEdit
+
+SOURCE_LABELS = {"demo": "ships with Kiln", "keras_applications": "Keras Applications", "hub": "TF Hub / Kaggle"}
+META_ROWS = (
+    ("description", "About"),
+    ("source", "Source"),
+    ("pretraining", "Pretrained on"),
+    ("licence", "Licence"),
+    ("params", "Parameters"),
+    ("input_size", "Input size"),
+)
+
+
+class FinetunePanel(PathCard):
+    backbone_edited = Signal()  # a person chose another backbone (list, handle, or browse)
+
+    def __init__(self, binding: FormBinding) -> None:
+        super().__init__(
+            "Fine-tune a pretrained model",
+            "Start from a network already trained on a large dataset; add a new head",
+            "Reuse what a network learned elsewhere: best with few images that look like "
+            "its training data. Kiln adds a new head for your classes.",
+        )
+        self.binding = binding
+        self.catalogue: dict[str, dict[str, Any]] = {}
+        layout = self.body_layout
+
+        form = QFormLayout()
+        self.backbone_combo = QComboBox()
+        self.backbone_combo.setToolTip(
+            "Backbones Kiln knows: the demo backbone ships with it; others download once and are cached"
+        )
+        self.backbone_combo.addItem("Loading the catalogue…", None)
+        self.handle_edit = QLineEdit()
+        self.handle_edit.setPlaceholderText("or a hub handle / URL / SavedModel folder / .keras or .h5 file")
+        self.handle_edit.setToolTip(
+            "A TF Hub or Kaggle Models handle, a URL, a local SavedModel folder, or a "
+            ".keras / .h5 model file. Overrides the list above when filled in"
+        )
+        folder_button = QPushButton("Folder…")
+        folder_button.setToolTip("A local SavedModel folder")
+        file_button = QPushButton("File…")
+        file_button.setToolTip("A .keras or .h5 model file; Kiln cuts off its head and adds a new one")
+        folder_button.clicked.connect(self._browse_folder)
+        file_button.clicked.connect(self._browse_file)
+        form.addRow("Backbone", self.backbone_combo)
+        handle_row = QHBoxLayout()
+        handle_row.addWidget(self.handle_edit, 1)
+        handle_row.addWidget(folder_button)
+        handle_row.addWidget(file_button)
+        form.addRow("", handle_row)
+        layout.addLayout(form)
+
+        self.meta_box = QFrame()
+        self.meta_box.setProperty("role", "card")
+        meta = QFormLayout(self.meta_box)
+        meta.setContentsMargins(10, 8, 10, 8)
+        self.meta_labels: dict[str, QLabel] = {}
+        for key, label in META_ROWS:
+            value = QLabel("–")
+            value.setWordWrap(True)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.meta_labels[key] = value
+            meta.addRow(label, value)
+        layout.addWidget(self.meta_box)
+
+        tune = QFormLayout()
+        self.freeze_edit = FreezePolicyEdit()
+        tune.addRow("Freeze", self.freeze_edit)
+        self.freeze_explanation = muted_label("")
+        tune.addRow("", self.freeze_explanation)
+        self.two_phase_check = QCheckBox("Two phases")
+        self.two_phase_check.setToolTip(
+            "Train the new head with the backbone frozen, then train the unfrozen "
+            "layers at a lower rate: protects pretrained weights from a random head"
+        )
+        self.head_epochs_spin = int_spin(0, 0, 100000, "Phase 1 epochs (head only); 'half' uses half the epochs")
+        self.head_epochs_spin.setSuffix(" head epochs")
+        self.head_epochs_spin.setSpecialValueText("half: head only")
+        self.lr_factor_spin = float_spin(
+            0.1, 0.001, 10.0, "Phase 2 learning rate as a fraction of the rate (0.1 = ten times lower)",
+            step=0.05, decimals=3,
+        )
+        self.lr_factor_spin.setPrefix("then rate × ")
+        phase_row = QHBoxLayout()
+        phase_row.addWidget(self.two_phase_check)
+        phase_row.addWidget(self.head_epochs_spin)
+        phase_row.addWidget(self.lr_factor_spin)
+        phase_row.addStretch(1)
+        tune.addRow("Phases", phase_row)
+        self.lr_mult_spin = float_spin(
+            1.0, 0.0, 10.0,
+            "The backbone learns at this fraction of the head's rate (discriminative learning rates; 1 = same rate)",
+            step=0.05, decimals=3,
+        )
+        self.lr_mult_spin.setPrefix("rate × ")
+        self.l2sp_spin = float_spin(
+            0.0, 0.0, 1e6,
+            "L2-SP: pull fine-tuned weights back towards their "
+            "pretrained values (0 = off); fights forgetting with small data",
+            step=0.001, decimals=4,
+        )
+        self.l2sp_spin.setPrefix("L2-SP ")
+        self.l2sp_spin.setSpecialValueText("L2-SP off")
+        row1 = QHBoxLayout()
+        row1.addWidget(self.lr_mult_spin)
+        row1.addWidget(self.l2sp_spin)
+        row1.addStretch(1)
+        tune.addRow("Backbone", row1)
+        self.head_units_spin = int_spin(
+            0, 0, 65536,
+            "A hidden dense layer in the new head (0 = none: pooled features go straight to the output)", step=32,
+        )
+        self.head_units_spin.setSuffix(" hidden units")
+        self.head_units_spin.setSpecialValueText("no hidden layer")
+        self.head_dropout_spin = float_spin(0.2, 0.0, 0.95, "Dropout before the head's output", step=0.05)
+        self.head_dropout_spin.setPrefix("dropout ")
+        row2 = QHBoxLayout()
+        row2.addWidget(self.head_units_spin)
+        row2.addWidget(self.head_dropout_spin)
+        row2.addStretch(1)
+        tune.addRow("Head", row2)
+        layout.addLayout(tune)
+        layout.addStretch(1)
+
+        self.backbone_combo.currentIndexChanged.connect(lambda _i: self.backbone_edited.emit())
+        self.handle_edit.editingFinished.connect(self.backbone_edited)
+        binding.bind(
+            "model.backbone", self.backbone_combo, read=self.backbone, write=self._show_backbone,
+            signal=self.backbone_edited,
+        )
+        binding.bind(
+            "model.freeze", self.freeze_edit, read=self.freeze_edit.value, write=self.freeze_edit.set_value,
+            signal=self.freeze_edit.edited,
+        )
+        binding.bind("model.two_phase", self.two_phase_check)
+        binding.bind(
+            "model.head_epochs", self.head_epochs_spin,
+            to_widget=lambda v: 0 if v is None else v, from_widget=lambda v: v or None,
+        )
+        binding.bind("model.finetune_lr_factor", self.lr_factor_spin)
+        binding.bind("model.backbone_lr_mult", self.lr_mult_spin)
+        binding.bind("model.l2sp", self.l2sp_spin)
+        binding.bind("model.head_units", self.head_units_spin)
+        binding.bind("model.head_dropout", self.head_dropout_spin)
+        binding.session.config_changed.connect(self.refresh)
+        self.refresh(binding.session.config)
+
+    # -- the backbone ----------------------------------------------------------------------
+
+    def set_catalogue(self, entries: list[dict[str, Any]]) -> None:
+        self.backbone_combo.blockSignals(True)
+        self.backbone_combo.clear()
+        self.catalogue = {str(e.get("name")): e for e in entries}
+        for name, entry in self.catalogue.items():
+            label = entry.get("title") or name
+            if entry.get("source") == "demo" or entry.get("offline"):
+                label = f"{label}  (offline)"
+            self.backbone_combo.addItem(str(label), name)
+            self.backbone_combo.setItemData(self.backbone_combo.count() - 1, entry.get("description", ""), role=3)
+        if not entries:
+            self.backbone_combo.addItem("No catalogue: enter a handle or a file below", None)
+        self.backbone_combo.blockSignals(False)
+        self.binding.show(self.binding.session.config)  # the held backbone may be in the list now
+        self._show_metadata()
+
+    def backbone(self) -> str | None:
+        """What the controls show: a typed handle or path, else the list's choice."""
+        typed = self.handle_edit.text().strip()
+        return typed or self.backbone_combo.currentData()
+
+    def _show_backbone(self, value: str | None) -> bool:
+        blocked = self.handle_edit.blockSignals(True)
+        if value and value in self.catalogue:
+            select(self.backbone_combo, value)
+            self.handle_edit.clear()
+        else:
+            self.handle_edit.setText(value or "")
+        self.handle_edit.blockSignals(blocked)
+        return value is None or self.backbone() == value
+
+    def choose(self, name: str) -> None:
+        """Pick ``name`` (a catalogue name, a handle or a path) as if a person had."""
+        self._show_backbone(name)
+        self.backbone_edited.emit()
+
+    def _browse_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a SavedModel folder")
+        if folder:
+            self.choose(folder)
+
+    def _browse_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a model file", "", "Keras models (*.keras *.h5 *.hdf5)")
+        if path:
+            self.choose(path)
+
+    # -- texts that follow the recipe -------------------------------------------------------
+
+    def refresh(self, config: RunConfig) -> None:
+        two_phase = config.model.two_phase
+        self.head_epochs_spin.setEnabled(two_phase)
+        self.lr_factor_spin.setEnabled(two_phase)
+        self.freeze_explanation.setText(self.freeze_edit.explanation())
+        self._show_metadata()
+
+    def _show_metadata(self) -> None:
+        name = self.binding.session.config.model.backbone or self.backbone()
+        entry = self.catalogue.get(name or "", None)
+        if entry is None:
+            values = {
+                "description": "Your own backbone: Kiln reads its size when you count parameters."
+                if name
+                else "Pick a backbone.",
+                "source": name or "–",
+                "pretraining": "–",
+                "licence": "as its source says",
+                "params": "–",
+                "input_size": "–",
+            }
+        else:
+            size = entry.get("input_size") or entry.get("image_size")
+            offline = "" if entry.get("offline") or entry.get("source") == "demo" else " (downloaded once, then cached)"
+            values = {
+                "description": entry.get("description", ""),
+                "source": f"{SOURCE_LABELS.get(entry.get('source'), entry.get('source'))}: "
+                f"{entry.get('handle', name)}{offline}",
+                "pretraining": entry.get("pretraining_data") or "–",
+                "licence": entry.get("licence") or entry.get("license") or "–",
+                "params": describe_count(entry.get("params")) if entry.get("params") else "–",
+                "input_size": " x ".join(str(s) for s in size) if isinstance(size, (list, tuple)) else str(size or "–"),
+            }
+        for key, label in self.meta_labels.items():
+            label.setText(str(values.get(key, "–")))

@@ -1,0 +1,39 @@
+"""One of the Model page's two paths: a radio button that chooses it, over a scrolling body."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QGroupBox, QRadioButton, QScrollArea, QVBoxLayout, QWidget
+
+from gui.widgets.forms import muted_label
+
+
+def scrolling(body: QWidget) -> QScrollArea:
+    """Let a card's content scroll instead of squeezing when the window is short."""
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setWidget(body)
+    scroll.setStyleSheet("QScrollArea, QScrollArea > QWidget > QWidget { background: transparent; }")
+    return scroll
+
+
+class PathCard(QGroupBox):
+    """A card with ``radio`` (choose this path) and ``body`` (its controls, greyed out when not chosen).
+
+    Subclasses add their controls to ``self.body_layout``.
+    """
+
+    def __init__(self, title: str, tooltip: str, description: str) -> None:
+        super().__init__()
+        outer = QVBoxLayout(self)
+        self.radio = QRadioButton(title)
+        self.radio.setStyleSheet("font-size: 12pt; font-weight: 600;")
+        self.radio.setToolTip(tooltip)
+        outer.addWidget(self.radio)
+        self.body = QWidget()
+        self.body_layout = QVBoxLayout(self.body)
+        self.body_layout.setContentsMargins(0, 0, 6, 0)
+        outer.addWidget(scrolling(self.body), 1)
+        self.body_layout.addWidget(muted_label(description))

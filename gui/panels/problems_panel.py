@@ -1,0 +1,49 @@
+"""What a scan found wrong: the engine's sentences about the dataset, and each skipped file with its reason."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QGroupBox, QHeaderView, QTreeWidget, QTreeWidgetItem, QVBoxLayout
+
+from gui.widgets.forms import muted_label
+
+
+class ProblemsPanel(QGroupBox):
+    def __init__(self) -> None:
+        super().__init__("Problems found")
+        layout = QVBoxLayout(self)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["File or issue", "Reason"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.summary = muted_label("")
+        layout.addWidget(self.summary)
+        layout.addWidget(self.tree)
+
+    def show_dataset(self, dataset: Any) -> None:
+        """Sentences about the whole dataset above; skipped files, each with its reason, in the list."""
+        self.tree.clear()
+        root = Path(dataset.source)
+        for skipped in dataset.skipped:
+            shown = skipped.path
+            if root.is_dir() and Path(skipped.path).is_relative_to(root):
+                shown = str(Path(skipped.path).relative_to(root))  # cats/img_12.jpg, not a long absolute path
+            item = QTreeWidgetItem([shown, skipped.reason])
+            item.setToolTip(0, skipped.path)
+            item.setToolTip(1, skipped.reason)
+            self.tree.addTopLevelItem(item)
+        n_skipped = len(dataset.skipped)
+        self.tree.setVisible(n_skipped > 0)
+        lines = [f"• {html.escape(problem)}" for problem in dataset.problems]
+        if n_skipped and not lines:  # the engine's own sentences usually say it already
+            lines.insert(0, f"{n_skipped} file{'s' if n_skipped != 1 else ''} skipped (not used for training):")
+        if not lines:
+            lines = ["No problems: every file was read."]
+        self.summary.setText("<br>".join(lines))

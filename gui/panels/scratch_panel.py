@@ -1,0 +1,194 @@
+"""The from-scratch card: a preset that expands into an editable layer list, and the initializers.
+
+Every control is bound to a ``model.*`` path. A preset (``arch`` = mlp | cnn | resnet) keeps
+``layers`` empty: the engine expands it at build time and the editor shows that expansion.
+Editing the list makes the recipe ``custom``: the layers are then built as they are, and the
+preset knobs no longer rewrite them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+from typing import Any
+
+from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QLabel, QPushButton
+
+from engine.models.initializers import BIAS_INITIALIZERS, INITIALIZERS, recommended_initializer
+from engine.models.layer_types import ACTIVATIONS, PRESETS
+from engine.models.recipe import CUSTOM_ARCH, ModelRecipe
+from engine.models.scratch import expand_preset
+from engine.training.config import RunConfig
+from gui.binding import FormBinding, set_path
+from gui.panels.path_card import PathCard
+from gui.widgets.forms import combo, float_spin, int_spin, muted_label
+from gui.widgets.layer_editor import LayerEditor
+
+CUSTOM_LABEL = "Custom: the layers below, as edited"
+PRESET_KNOBS = ("model.depth", "model.width", "model.activation", "model.dropout", "model.batch_norm")
+
+
+class ScratchPanel(PathCard):
+    def __init__(self, binding: FormBinding) -> None:
+        super().__init__(
+            "Train from scratch",
+            "Every weight starts random; the model learns only from your data",
+            "Your data only: best when it is plentiful or unlike photos (tables, "
+            "spectra, tiny images). You choose the layers and how weights start.",
+        )
+        self.binding = binding
+        self.input_kind = "image"
+        layout = self.body_layout
+
+        form = QFormLayout()
+        self.preset_combo = combo(PRESETS, None, "A starting architecture; edit its layers below")
+        self.preset_combo.addItem("custom", CUSTOM_ARCH)
+        self.preset_combo.setItemData(self.preset_combo.count() - 1, CUSTOM_LABEL, role=3)
+        self.depth_spin = int_spin(2, 1, 200, "Preset depth: number of dense layers, conv blocks or residual blocks")
+        self.width_spin = int_spin(
+            64, 1, 65536,
+            "Preset width: units of dense layers, or filters of the first conv block (doubling per block)", step=8,
+        )
+        self.activation_combo = combo(list(ACTIVATIONS), None, "Activation of the preset's layers")
+        self.dropout_spin = float_spin(
+            0.0, 0.0, 0.95, "Preset dropout: share of units dropped at random while training (0 = none)", step=0.05
+        )
+        self.batchnorm_check = QCheckBox("Batch normalisation")
+        self.batchnorm_check.setToolTip(
+            "Normalise activations between layers: trains faster, tolerates worse initialisation"
+        )
+        preset_row = QHBoxLayout()
+        preset_row.addWidget(self.preset_combo, 1)
+        self.apply_preset_button = QPushButton("Reset layers to preset")
+        self.apply_preset_button.setToolTip("Replace the layer list below with the preset's layers")
+        preset_row.addWidget(self.apply_preset_button)
+        form.addRow("Preset", preset_row)
+        knobs = QHBoxLayout()
+        for label, widget in (("Depth", self.depth_spin), ("Width", self.width_spin), ("Dropout", self.dropout_spin)):
+            knobs.addWidget(QLabel(label))
+            knobs.addWidget(widget)
+            knobs.addSpacing(6)
+        knobs.addStretch(1)
+        form.addRow("", knobs)
+        act_row = QHBoxLayout()
+        act_row.addWidget(self.activation_combo)
+        act_row.addWidget(self.batchnorm_check)
+        act_row.addStretch(1)
+        form.addRow("Activation", act_row)
+        self.preset_description = muted_label("")
+        form.addRow("", self.preset_description)
+        layout.addLayout(form)
+
+        init_form = QFormLayout()
+        self.init_combo = combo(INITIALIZERS, None, "How the weights start; hover an entry for why you would pick it")
+        self.init_explanation = muted_label("")
+        self.bias_combo = combo(BIAS_INITIALIZERS, None, "How the biases start")
+        self.scale_spin = float_spin(
+            0.05, 0.0001, 10.0,
+            "Std (normal) or limit (uniform) of plain random initializers; ignored by He, Glorot and LeCun",
+            step=0.01, decimals=4,
+        )
+        init_form.addRow("Weight initializer", self.init_combo)
+        init_form.addRow("", self.init_explanation)
+        bias_row = QHBoxLayout()
+        bias_row.addWidget(self.bias_combo)
+        bias_row.addWidget(QLabel("Scale"))
+        bias_row.addWidget(self.scale_spin)
+        bias_row.addStretch(1)
+        init_form.addRow("Bias initializer", bias_row)
+        layout.addLayout(init_form)
+        self.layer_editor = LayerEditor()
+        self.layer_editor.setMinimumHeight(130)
+        self.layer_editor.set_note("+ output layer, added for you")
+        layout.addWidget(self.layer_editor, 1)
+
+        binding.bind("model.arch", self.preset_combo, apply=self._apply_arch)
+        for path, widget in zip(
+            PRESET_KNOBS,
+            (self.depth_spin, self.width_spin, self.activation_combo, self.dropout_spin, self.batchnorm_check),
+        ):
+            binding.bind(path, widget, apply=_knob_apply(path))
+        binding.bind(
+            "model.layers",
+            self.layer_editor,
+            to_widget=self._layers_to_show,
+            apply=lambda config, layers: config.replace(model={"layers": tuple(layers), "arch": CUSTOM_ARCH}),
+            read=self.layer_editor.specs,
+            write=lambda specs: self.layer_editor.set_specs(specs) or True,
+            signal=self.layer_editor.changed,
+        )
+        binding.bind("model.kernel_initializer", self.init_combo)
+        binding.bind("model.bias_initializer", self.bias_combo)
+        binding.bind("model.init_scale", self.scale_spin)
+        binding.session.config_changed.connect(self.refresh)
+        self.apply_preset_button.clicked.connect(self.reset_layers)
+        self.refresh(binding.session.config)
+
+    # -- what the controls mean ------------------------------------------------------------
+
+    def _layers_to_show(self, layers: tuple) -> tuple:
+        recipe = dataclasses.replace(self.binding.session.config.model, layers=tuple(layers))
+        return expand_preset(recipe, self.input_kind)
+
+    def _apply_arch(self, config: RunConfig, arch: str) -> RunConfig:
+        """A preset is expanded by the engine (no layer list); "custom" freezes the list shown."""
+        layers = self.layer_editor.specs() if arch == CUSTOM_ARCH else ()
+        return config.replace(model={"arch": arch, "layers": tuple(layers)})
+
+    def reset_layers(self) -> None:
+        """Back to the preset's own layers (the list follows the knobs again)."""
+        if self.binding.session.config.model.arch != CUSTOM_ARCH:
+            self.binding.session.update(model={"layers": ()})
+
+    def set_input_kind(self, input_kind: str) -> None:
+        """The loaded data's kind: a preset expands differently for images and tables."""
+        if input_kind != self.input_kind:
+            self.input_kind = input_kind
+            self.binding.show(self.binding.session.config)
+            self.refresh(self.binding.session.config)
+
+    def refresh(self, config: RunConfig) -> None:
+        """The texts that follow the recipe: the preset's description and the initializer's advice."""
+        recipe: ModelRecipe = config.model
+        arch = recipe.arch
+        custom = arch == CUSTOM_ARCH
+        self.apply_preset_button.setEnabled(not custom and bool(recipe.layers))
+        shown = self._layers_to_show(recipe.layers)
+        if shown != self.layer_editor.specs():  # a preset's list follows its knobs
+            self.layer_editor.set_specs(shown)
+        note = ""
+        if arch in ("cnn", "resnet") and self.input_kind != "image":
+            note = " Your data is a table, so the dense (MLP) layers are used instead."
+        self.preset_description.setText(CUSTOM_LABEL + "." if custom else PRESETS.get(arch, "") + note)
+        self._update_init_text(recipe)
+
+    def _update_init_text(self, recipe: ModelRecipe) -> None:
+        name = recipe.kernel_initializer
+        explanation = INITIALIZERS.get(name, "")
+        self.scale_spin.setEnabled(name.startswith("random") or recipe.bias_initializer.startswith("random"))
+        activation = recipe.activation
+        advised = recommended_initializer(activation)
+        if name.startswith("random"):
+            hint = (
+                f"<span style='color:#d48a00'>⚠ Expect slow or failed training; {advised.replace('_', ' ')} "
+                f"suits {activation}.</span>"
+            )
+        elif name.split("_")[0] != advised.split("_")[0]:
+            hint = (
+                f"<span style='color:#d48a00'>For {activation}, {advised.replace('_', ' ')} is the usual choice.</span>"
+            )
+        else:
+            hint = f"<span style='color:#2a9d55'>✓ A good match for {activation}.</span>"
+        self.init_explanation.setText(f"{html.escape(explanation)} {hint}")
+
+
+def _knob_apply(path: str) -> Any:
+    """A preset knob: write it, and let a preset's layer list follow (a custom list stays as it is)."""
+
+    def apply(config: RunConfig, value: Any) -> RunConfig:
+        config = set_path(config, path, value)
+        if config.model.arch != CUSTOM_ARCH:
+            config = config.replace(model={"layers": ()})
+        return config
+
+    return apply
