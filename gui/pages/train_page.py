@@ -6,6 +6,7 @@ plot buffers and update labels; the plots redraw from a 25 Hz timer.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from pathlib import Path
@@ -34,6 +35,7 @@ from engine import events as ev
 from engine.training.config import TrainConfig
 from gui.plots import LivePlot, PlotRefresher
 from gui.session import RunSummary, Session, TrainedModel
+from gui.panels.seeds_panel import SeedsPanel
 from gui.training_runner import TrainingRunner
 from gui.widgets.compare_view import CompareDialog
 from gui.widgets.forms import LearningRateSpin, combo, float_spin, int_spin, muted_label, select
@@ -178,7 +180,8 @@ class TrainPage(QWidget):
         )
         self.class_weights_check = QCheckBox("Balance classes")
         self.class_weights_check.setToolTip("Weight the loss so rare classes count as much as common ones")
-        self.seed_spin = int_spin(t.seed, 0, 2**31 - 1, "Random seed: the same seed gives the same run")
+        self.seeds = SeedsPanel(self.session)  # one seed sets all three, as kiln --seed; a fold sets each
+        self.seed_spin = self.seeds.seed_spin
         self.mixed_check = QCheckBox("Mixed precision (float16)")
         self.xla_check = QCheckBox("XLA compilation")
         self.name_edit = QLineEdit()
@@ -201,7 +204,7 @@ class TrainPage(QWidget):
         f2.addRow("Epochs", self.epochs_spin)
         f2.addRow("Batch size", self.batch_spin)
         f2.addRow("Early stopping", self.early_spin)
-        f2.addRow("Seed", self.seed_spin)
+        f2.addRow("Seed", self.seeds)
         f2.addRow("", self.class_weights_check)
         f2.addRow("Name", self.name_edit)
 
@@ -336,8 +339,9 @@ class TrainPage(QWidget):
 
     def train_config(self) -> TrainConfig:
         current = self.session.config.train
-        has_gpu = self.session.engine is not None and self.session.engine.has_gpu
-        return TrainConfig(
+        # replace(), not a new TrainConfig: fields this form does not show keep their values.
+        return dataclasses.replace(
+            current,
             epochs=self.epochs_spin.value(),
             batch_size=self.batch_spin.value(),
             optimizer=self.optimizer_combo.currentData(),
@@ -350,9 +354,10 @@ class TrainPage(QWidget):
             plateau_patience=self.patience_spin.value(),
             early_stopping=self.early_spin.value(),
             class_weights=self.class_weights_check.isChecked(),
-            seed=self.seed_spin.value(),
-            mixed_precision=self.mixed_check.isChecked() and has_gpu,
-            xla=self.xla_check.isChecked() and has_gpu,
+            seed=current.seed,  # the seeds panel writes all three seeds itself
+            # Kept as set even without a GPU (the box is greyed out): the engine uses them only on a GPU.
+            mixed_precision=self.mixed_check.isChecked(),
+            xla=self.xla_check.isChecked(),
             distribution=current.distribution,
             checkpoint=current.checkpoint,
         )
@@ -423,8 +428,7 @@ class TrainPage(QWidget):
         else:
             self.device_note.setText("No GPU found: training runs on the CPU. Mixed precision and XLA need a GPU.")
             for check in (self.mixed_check, self.xla_check):
-                check.setChecked(False)
-                check.setToolTip("Needs a GPU; none was found")
+                check.setToolTip("Needs a GPU; none was found (the setting is kept for a run on a GPU machine)")
 
     # -- commands -------------------------------------------------------------------------
 
