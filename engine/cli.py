@@ -18,6 +18,7 @@ from typing import Any
 
 from engine.commands import COMMAND_MODULES
 from engine.errors import KilnError
+from engine.export.records import find_run_record, model_image_size  # noqa: F401 - also used by engine.commands
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -326,17 +327,6 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def find_run_record(model_path: Path) -> dict[str, Any]:
-    """The run record saved beside a model (``NAME.run.json`` or the run folder's ``run.json``)."""
-    for candidate in (model_path.with_name(model_path.stem + ".run.json"), model_path.parent / "run.json"):
-        if candidate.is_file():
-            try:
-                return json.loads(candidate.read_text())
-            except ValueError:
-                continue
-    return {}
-
-
 def _load(args: argparse.Namespace) -> Any:
     """The model named on the command line, through the trust gate; ``--trust`` trusts that file only."""
     from engine.export import load_model
@@ -360,7 +350,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     dataset = load_dataset(DataConfig(source=args.data, target=args.target, val_split=0.0), preprocessing=preprocessing)
     dataset.splits = {"all": np.arange(dataset.num_samples)}
     _check_inputs_fit(model, dataset, args)
-    size = record.get("model", {}).get("image_size") or _model_image_size(model)
+    size = record.get("model", {}).get("image_size") or model_image_size(model)
     report = evaluate_model(model, dataset, split="all", image_size=tuple(size) if size else None)
     print(json.dumps({"metrics": report.metrics, "per_class": report.per_class}, indent=2))
     return EXIT_OK
@@ -385,11 +375,6 @@ def _check_inputs_fit(model: Any, dataset: Any, args: argparse.Namespace) -> Non
         )
 
 
-def _model_image_size(model: Any) -> tuple[int, int] | None:
-    shape = model.input_shape
-    return (shape[1], shape[2]) if len(shape) == 4 and shape[1] and shape[2] else None
-
-
 def cmd_predict(args: argparse.Namespace) -> int:
     from engine.analysis.evaluation import predict_top_k
     from engine.data.inputs import expand_folders, load_inputs_for_prediction
@@ -412,7 +397,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 hint=f"Copy run.json (or {args.model.stem}.run.json) from its run folder next to the model.",
             )
         summary = {"input_kind": "image", "input_shape": list(model.input_shape[1:])}
-    size = record.get("model", {}).get("image_size") or _model_image_size(model)
+    size = record.get("model", {}).get("image_size") or model_image_size(model)
     names = summary.get("class_names") or []
     if not names and summary.get("task") != "regression":
         names = [str(i) for i in range(int(model.output_shape[-1]) if model.output_shape[-1] > 1 else 2)]
