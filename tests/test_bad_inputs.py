@@ -381,3 +381,49 @@ def test_inspect_exits_2_with_a_sentence_for_bad_files(tmp_path, capsys) -> None
         captured = capsys.readouterr()
         assert captured.out == "" and "Traceback" not in captured.err and "Kiln failed" not in captured.err
         assert captured.err.strip() and not any(ord(c) < 32 and c != "\n" for c in captured.err)
+
+
+# -- stress: many truncations, flipped bytes and random files (pytest -m stress) -------------------
+
+
+def _sentence_or_dataset(path: Path) -> None:
+    """Loading ``path`` either works or raises `DataError`; nothing else may escape."""
+    try:
+        load_dataset(str(path))
+    except DataError as exc:
+        assert exc.sentence and not any(ord(c) < 32 for c in exc.sentence)
+
+
+@pytest.mark.stress
+@pytest.mark.parametrize("kind", ["npz", "h5", "csv"])
+def test_every_truncation_and_byte_flip_is_a_dataset_or_a_sentence(tmp_path, kind) -> None:
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=(300, 6)).astype(np.float32), np.arange(300) % 3
+    if kind == "npz":
+        original = corpus.npz(tmp_path, "orig.npz", x=x, y=y).read_bytes()
+    elif kind == "h5":
+        original = corpus.h5(tmp_path, "orig.h5", x=x, y=y).read_bytes()
+    else:
+        rows = [(f"{a:.3f}", f"{b:.3f}", str(c)) for a, b, c in zip(x[:, 0], x[:, 1], y, strict=True)]
+        original = corpus.csv_text(rows=rows, header=("a", "b", "label")).encode()
+    target = tmp_path / f"case.{kind}"
+    for keep in np.linspace(0, 1, 41)[1:-1]:
+        target.write_bytes(original[: int(len(original) * keep)])
+        _sentence_or_dataset(target)
+    for _ in range(60):
+        damaged = bytearray(original)
+        for position in rng.integers(0, len(damaged), 8):
+            damaged[position] = int(rng.integers(0, 256))
+        target.write_bytes(bytes(damaged))
+        _sentence_or_dataset(target)
+
+
+@pytest.mark.stress
+@pytest.mark.parametrize("suffix", [".csv", ".npz", ".npy", ".h5"])
+def test_random_files_are_refused(tmp_path, suffix) -> None:
+    for seed in range(40):
+        size = int(np.random.default_rng(seed).integers(1, 65536))
+        path = corpus.random_bytes(tmp_path, f"r{seed}{suffix}", size=size, seed=seed)
+        if suffix == ".npy":
+            np.save(tmp_path / f"r{seed}_y.npy", np.arange(4))
+        refused(path)

@@ -23,6 +23,8 @@ HDF5_SUFFIXES = frozenset({".h5", ".hdf5", ".hdf", ".he5"})
 # dataset declaring 10,000 times what the file stores is mostly never-written fill values.
 _MAX_PACKING = 10_000
 _UNWRITTEN_ALLOWANCE = 64 * 2**20  # small datasets may be unwritten fill values: harmless
+# What h5py raises for a damaged file: its C library's errors arrive as these.
+_DAMAGED = (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError)
 
 
 class H5Array:
@@ -110,14 +112,36 @@ def load_hdf5(
 ) -> Dataset:
     """Describe an HDF5 file's inputs and labels, reading only this file and only what fits.
 
-    Refused with a sentence, before any data is read: links to other files, datasets stored in external raw files or mapped from other files (virtual datasets),
-    labels larger than the memory budget, and datasets that declare far more data than the
-    file stores (most of it never written).
+    Refused with a sentence, before any data is read: links to other files, datasets stored
+    in external raw files or mapped from other files (virtual datasets), labels larger than
+    the memory budget, and datasets that declare far more data than the file stores (most of
+    it never written). A damaged file is refused too, whatever HDF5 error it causes.
     """
-    import h5py
-
     name = printable(path.name)
     check_regular_file(path, what="HDF5 file")
+    try:
+        return _load_checked(path, name, x_key, y_key, val_split, test_split, seed, fitted)
+    except DataError:
+        raise
+    except _DAMAGED as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(
+            f"{name} is damaged and cannot be read ({printable(detail)}).", hint="Copy or save the file again."
+        ) from None
+
+
+def _load_checked(
+    path: Path,
+    name: str,
+    x_key: str,
+    y_key: str,
+    val_split: float,
+    test_split: float,
+    seed: int,
+    fitted: dict[str, Any] | None,
+) -> Dataset:
+    import h5py
+
     try:
         handle = h5py.File(path, "r")
     except OSError as exc:

@@ -8,6 +8,7 @@ than fits the memory budget, so a tiny file cannot make Kiln allocate gigabytes.
 
 from __future__ import annotations
 
+import struct
 import zipfile
 import zlib
 from pathlib import Path
@@ -19,7 +20,20 @@ from engine.data.files import check_regular_file, human_bytes, memory_budget, op
 from engine.errors import DataError
 
 _NPY_MAGIC = b"\x93NUMPY"
-_DAMAGED = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error, OSError, ValueError, KeyError)
+# What a damaged file can raise from zipfile, zlib and NumPy's readers (an unknown compression
+# method, a member flagged as encrypted, a cut header ...).
+_DAMAGED = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    EOFError,
+    zlib.error,
+    struct.error,
+    OSError,
+    ValueError,
+    KeyError,
+    NotImplementedError,
+    RuntimeError,
+)
 
 
 class Declared:
