@@ -71,6 +71,25 @@ def loss_and_metrics(task: str, num_classes: int, model: Any = None) -> tuple[An
     return "sparse_categorical_crossentropy", ["accuracy"]
 
 
+# The task's headline metric in Keras's log names, preferred first (what `loss_and_metrics` compiles).
+HEADLINE_METRICS = {
+    "classification": ("accuracy", "sparse_categorical_accuracy", "binary_accuracy"),
+    "regression": ("mae", "mean_absolute_error"),
+}
+
+
+def headline_metric(task: str, logs: dict[str, Any]) -> str | None:
+    """The key in Keras's ``logs`` to headline for ``task``: accuracy, or MAE for regression.
+
+    Falls back to the first other training metric; None when the logs hold only the loss.
+    """
+    for key in HEADLINE_METRICS.get(task, ()):
+        if key in logs:
+            return key
+    others = [k for k in logs if not k.startswith("val_") and k not in ("loss", "learning_rate")]
+    return others[0] if others else None
+
+
 def model_for_saving(model: Any) -> Any:
     """The model to save and hand back after training: loadable by plain Keras.
 

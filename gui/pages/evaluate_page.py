@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.data.imagefile import IMAGE_EXTENSIONS
 from gui import theme
 from gui.plots import style_plot
 from gui.session import Session
@@ -42,7 +43,7 @@ from gui.widgets.top_k_bars import TopKBars
 from gui.workers import Worker, WorkerContext, run_in_background
 
 MISCLASSIFIED_SHOWN = 32
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+IMAGE_SUFFIXES = IMAGE_EXTENSIONS  # the engine's list: what the decoder reads
 
 
 def evaluate(trained: Any, dataset: Any, split: str) -> dict[str, Any]:
@@ -406,10 +407,10 @@ class EvaluatePage(QWidget):
         return self._predict([image])
 
     def try_row(self, text: str) -> Worker | None:
-        values = [v.strip() for v in text.split(",")]
+        """Predict on one typed row; the engine splits it on the training file's delimiter."""
         if not text.strip():
             return None
-        return self._predict([values])
+        return self._predict([text.strip()])
 
     def _predict(self, inputs: Any) -> Worker | None:
         trained = self.session.trained

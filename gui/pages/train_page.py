@@ -33,6 +33,8 @@ from PySide6.QtWidgets import (
 
 from engine import events as ev
 from engine.training.config import TrainConfig
+from engine.export.runs import run_folder_name
+from engine.training.choices import OPTIMIZERS, SCHEDULES
 from gui.plots import LivePlot, PlotRefresher
 from gui.session import RunSummary, Session, TrainedModel
 from gui.panels.seeds_panel import SeedsPanel
@@ -42,18 +44,6 @@ from gui.widgets.forms import LearningRateSpin, combo, float_spin, int_spin, mut
 from gui.widgets.log_panel import LogPanel
 from gui.workers import WorkerError
 
-OPTIMIZERS = {
-    "adam": "Adam: adaptive per-weight steps; a safe default.",
-    "adamw": "AdamW: Adam with decoupled weight decay; often better for fine-tuning.",
-    "sgd": "SGD with momentum: simple, needs a tuned learning rate, can generalise well.",
-    "rmsprop": "RMSprop: adaptive steps, older than Adam.",
-}
-SCHEDULES = {
-    "constant": "Constant: the same learning rate for every epoch.",
-    "step": "Step: multiply the rate by a factor every few epochs.",
-    "cosine": "Cosine: glide smoothly from the rate down to near zero by the last epoch.",
-    "plateau": "On plateau: cut the rate when the validation loss stops improving.",
-}
 SMOOTHING = 0.3  # exponential moving average weight of a new batch loss point
 
 
@@ -65,17 +55,10 @@ def format_duration(seconds: float) -> str:
 
 
 def metric_key(task: str, logs: dict[str, float]) -> str | None:
-    """The task's headline metric in Keras's log names: accuracy, or MAE for regression."""
-    preferred = (
-        ("accuracy", "sparse_categorical_accuracy", "binary_accuracy")
-        if task == "classification"
-        else ("mae", "mean_absolute_error")
-    )
-    for key in preferred:
-        if key in logs:
-            return key
-    others = [k for k in logs if not k.startswith("val_") and k not in ("loss", "learning_rate")]
-    return others[0] if others else None
+    """The task's headline metric in Keras's log names (the engine decides: accuracy, or MAE)."""
+    from engine.models.heads import headline_metric
+
+    return headline_metric(task, logs)
 
 
 class TrainPage(QWidget):
