@@ -82,7 +82,7 @@ def test_resume_continues_from_the_last_checkpoint(tiny_config, tmp_path) -> Non
     config = tiny_config.replace(train={"epochs": 3})
     first = run_training(config, sink=stop_after_first_epoch, control=control, out_dir=tmp_path)
     assert len(first.history["loss"]) == 1
-    state = json.loads((tmp_path / "checkpoint" / "state.json").read_text())
+    state = json.loads((tmp_path / "checkpoint" / "epoch-0001" / "state.json").read_text())
     assert state["completed_epochs"] == 1
 
     recorder = EventRecorder()

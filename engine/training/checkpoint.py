@@ -140,6 +140,9 @@ def check_resume_config(checkpoint: Checkpoint, config: dict[str, Any]) -> None:
     if saved is None:
         return
     differences = sorted(_differences(_comparable(saved), _comparable(config)))
+    epochs = (config.get("train") or {}).get("epochs")
+    if "train.epochs" in differences and isinstance(epochs, int) and epochs >= checkpoint.completed_epochs:
+        differences.remove("train.epochs")  # training for longer than first planned is what resuming is for
     if differences:
         shown = ", ".join(differences[:6]) + (f" and {len(differences) - 6} more" if len(differences) > 6 else "")
         raise ConfigError(

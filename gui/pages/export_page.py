@@ -55,8 +55,11 @@ def read_run_record(model_path: Path) -> dict[str, Any]:
 def open_model_file(path: str, trusted: bool) -> TrainedModel:
     """Load a .keras / .h5 model and its run record (worker thread)."""
     from engine.export.save import load_model
+    from engine.models.custom_objects import kiln_custom_objects
 
-    model = load_model(path, trusted=trusted)
+    # The one trust gate: trusted=True records the person's yes for this file (by hash), so the
+    # same file also opens as a backbone ("Fine-tune it further") without a second question.
+    model = load_model(path, trusted=trusted, custom_objects=kiln_custom_objects())
     record = read_run_record(Path(path))
     shape = tuple(model.input_shape[1:3]) if len(getattr(model, "input_shape", ())) == 4 else None
     image_size = tuple(int(s) for s in shape) if shape and all(shape) else None

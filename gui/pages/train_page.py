@@ -728,6 +728,8 @@ class TrainPage(QWidget):
         self.show_comparison()
 
     def _on_error(self, error: WorkerError) -> None:
+        if error.kind == "UntrustedModel" and not self._comparing and self._trust_backbone(error.sentence):
+            return
         if self._last_failed is not None and not error.user_error:
             error = WorkerError(
                 self._last_failed.message, self._last_failed.details or error.details, False, error.kind
@@ -735,6 +737,40 @@ class TrainPage(QWidget):
         elif self._last_failed is None:
             self.log.add(error.sentence, "error")
         self.failed.emit("Comparison failed" if self._comparing else "Training failed", error)
+
+    def _trust_backbone(self, sentence: str) -> bool:
+        """Ask about the backbone file or folder that would run code; on yes, trust it (by hash) and start again."""
+        from PySide6.QtCore import QTimer
+
+        backbone = self.session.config.model.backbone
+        if not backbone or not self.ask_trust(backbone, sentence):
+            return False
+        from engine.export.trust import trust
+
+        trust(Path(backbone).expanduser())  # this file or folder only, by its hash: the one gate records the yes
+        self.log.add(f"Trusted {backbone}; starting again.")
+
+        def start_when_idle() -> None:
+            if self.runner.running:
+                QTimer.singleShot(50, start_when_idle)
+            else:
+                self.start()
+
+        QTimer.singleShot(0, start_when_idle)
+        return True
+
+    def ask_trust(self, path: str, sentence: str) -> bool:
+        """Ask before running code from a backbone nobody trusted yet (tests replace this)."""
+        from PySide6.QtWidgets import QMessageBox
+
+        answer = QMessageBox.question(
+            self,
+            "Trust this backbone?",
+            f"{sentence}\n\nTrust {Path(path).name} and train with it?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def _on_finished(self) -> None:
         self.refresher.stop()

@@ -1,0 +1,224 @@
+"""Checkpoints and resume: one atomic unit per epoch, the full history, no code from the run folder.
+
+After an interruption at any epoch, ``--resume`` must end with the history of an
+uninterrupted run, the optimizer must go on from its saved state, and nothing in the run
+folder (a planted ``last.keras`` with a Lambda, say) may run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tiny_model(*, compiled: bool = True):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="dense")])
+    if compiled:
+        _compile(model)
+    return model
+
+
+def _compile(model) -> None:
+    import keras
+
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+
+
+def _arrays(n: int = 96, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64) + (x[:, 1] > 0.5).astype(np.int64)
+    return x, y
+
+
+@pytest.fixture
+def npz_data(tmp_path: Path) -> Path:
+    x, y = _arrays()
+    path = tmp_path / "data.npz"
+    np.savez(path, x=x, y=y)
+    return path
+
+
+def _config(data: Path, epochs: int = 4):
+    from engine.training.config import RunConfig
+
+    return RunConfig().replace(
+        data={"source": str(data)},
+        model={"arch": "mlp", "depth": 1, "width": 8},
+        train={"epochs": epochs, "batch_size": 32, "learning_rate": 0.01},
+    )
+
+
+def _planted_lambda(path: Path, marker: Path) -> None:
+    """What an attacker would leave in a run folder: a whole model whose Lambda writes ``marker``."""
+    import keras
+
+    def touch(x, _marker=str(marker)):
+        open(_marker, "w").write("ran")  # noqa: SIM115
+        return x
+
+    keras.Sequential([keras.Input((4,)), keras.layers.Lambda(lambda x: touch(x))]).save(path)
+    marker.unlink(missing_ok=True)
+
+
+# -- the checkpoint unit ----------------------------------------------------------------------
+
+
+def test_checkpoint_round_trip_restores_weights_and_optimizer_state(tmp_path: Path) -> None:
+    from engine.training.checkpoint import read_checkpoint, restore_optimizer, write_checkpoint
+
+    x, y = _arrays()
+    model = _tiny_model()
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    history = {"loss": [1.5, 1.2]}
+    write_checkpoint(tmp_path, model, {"completed_epochs": 2, "phase_index": 0, "history": history, "config": None})
+
+    checkpoint = read_checkpoint(tmp_path)
+    assert checkpoint is not None and checkpoint.completed_epochs == 2 and checkpoint.history == history
+    fresh = _tiny_model(compiled=False)  # as resume does: rebuild, load the weights, compile, restore
+    fresh.load_weights(checkpoint.weights_path)
+    _compile(fresh)
+    restore_optimizer(fresh, checkpoint)
+    assert int(fresh.optimizer.iterations.numpy()) == int(model.optimizer.iterations.numpy()) == 3
+    for saved, restored in zip(model.optimizer.variables, fresh.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(saved), np.asarray(restored))
+    for saved, restored in zip(model.weights, fresh.weights):
+        np.testing.assert_array_equal(np.asarray(saved), np.asarray(restored))
+
+
+def test_half_written_checkpoints_and_planted_files_are_never_read(tmp_path: Path) -> None:
+    from engine.training.checkpoint import read_checkpoint, write_checkpoint
+
+    model = _tiny_model()
+    write_checkpoint(tmp_path, model, {"completed_epochs": 1, "phase_index": 0, "history": {"loss": [1.0]}})
+    half = tmp_path / ".epoch-2.tmp-999999999"  # a save killed mid-way by a process now gone
+    half.mkdir()
+    (half / "state.json").write_text('{"format": 2, "completed_epochs": 2}')
+    _planted_lambda(tmp_path / "last.keras", tmp_path / "marker")
+    (tmp_path / "state.json").write_text('{"completed_epochs": 9, "phase_index": 0, "history": {}}')
+    assert read_checkpoint(tmp_path).completed_epochs == 1
+
+    write_checkpoint(tmp_path, model, {"completed_epochs": 2, "phase_index": 0, "history": {"loss": [1.0, 0.9]}})
+    names = {p.name for p in tmp_path.iterdir()}
+    assert "epoch-0002" in names and "epoch-0001" not in names and half.name not in names
+    assert read_checkpoint(tmp_path).history == {"loss": [1.0, 0.9]}
+
+
+def test_resume_only_under_the_checkpoints_own_config(tmp_path: Path) -> None:
+    from engine.errors import ConfigError
+    from engine.training.checkpoint import Checkpoint, check_resume_config
+    from engine.training.config import RunConfig
+
+    saved = RunConfig().replace(name="a").to_dict()
+    checkpoint = Checkpoint(folder=tmp_path / "checkpoint" / "epoch-0002", completed_epochs=2, phase_index=0,
+                            history={}, config=saved)
+    check_resume_config(checkpoint, RunConfig().replace(name="b").to_dict())  # the name follows the folder
+    check_resume_config(checkpoint, RunConfig().replace(train={"epochs": 20}).to_dict())  # train for longer
+    with pytest.raises(ConfigError, match=r"model\.arch"):
+        check_resume_config(checkpoint, RunConfig().replace(model={"arch": "cnn"}).to_dict())
+    with pytest.raises(ConfigError, match=r"train\.epochs"):
+        check_resume_config(checkpoint, RunConfig().replace(train={"epochs": 1}).to_dict())
+
+
+def test_a_folder_holding_another_run_is_left_as_it_was(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.toml").write_text("# the earlier run's config\n")
+    assert main(["train", "--data", "demo:digits", "--out", str(out)]) == 2
+    assert "already holds another run" in capsys.readouterr().err
+    assert main(["train", "--data", "demo:digits", "--out", str(out), "--overwrite", "--dropout", "1.5"]) == 2
+    assert (out / "config.toml").read_text() == "# the earlier run's config\n"
+    assert sorted(p.name for p in out.iterdir()) == ["config.toml"]
+
+
+# -- whole runs ---------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_an_interrupted_run_resumes_to_the_full_history_without_running_folder_code(
+    npz_data: Path, tmp_path: Path, capsys
+) -> None:
+    import keras
+
+    from engine.training.job import run_training
+
+    class StopAfterTwo(keras.callbacks.Callback):  # an interruption after epoch 2 of 4
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                self.model.stop_training = True
+
+    out = tmp_path / "run"
+    config = _config(npz_data)
+    first = run_training(config, out_dir=out, callbacks=(StopAfterTwo(),))
+    steps = int(first.model.optimizer.iterations.numpy()) // 2
+    state = json.loads((out / "checkpoint" / "epoch-0002" / "state.json").read_text())
+    assert state["completed_epochs"] == 2 and all(len(v) == 2 for v in state["history"].values())
+
+    marker = tmp_path / "marker"
+    _planted_lambda(out / "checkpoint" / "last.keras", marker)
+    # a resume under another config is refused with a sentence, and the folder stays as it was
+    before = sorted(p.name for p in out.rglob("*"))
+    assert main(["train", "--resume", "--out", str(out), "--learning-rate", "0.5"]) == 2
+    assert "different config" in capsys.readouterr().err
+    assert sorted(p.name for p in out.rglob("*")) == before
+
+    resumed = run_training(config, out_dir=out, resume=True)
+    assert {k: len(v) for k, v in resumed.history.items()} == {k: 4 for k in first.history}
+    assert resumed.history["loss"][:2] == pytest.approx(first.history["loss"])
+    assert int(resumed.model.optimizer.iterations.numpy()) == 4 * steps  # the optimizer went on
+    saved = json.loads((out / "history.json").read_text())
+    assert all(len(v) == 4 for v in saved.values())
+    assert not marker.exists()
+
+
+@pytest.mark.slow
+def test_kill_9_mid_run_then_resume_ends_with_every_epoch(npz_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    _config(npz_data).save(tmp_path / "run.toml")
+    script = textwrap.dedent(
+        f"""
+        import os, signal, keras
+        from engine.training.config import RunConfig
+        from engine.training.job import run_training
+
+        class Kill(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                if epoch == 2:
+                    os.kill(os.getpid(), signal.SIGKILL)
+
+        run_training(RunConfig.load({str(tmp_path / "run.toml")!r}), out_dir={str(out)!r}, callbacks=(Kill(),))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, timeout=300, env=os.environ)
+    assert done.returncode == -signal.SIGKILL
+    assert not (out / "history.json").exists()
+    assert main(["train", "--resume", "--out", str(out)]) == 0
+    history = json.loads((out / "history.json").read_text())
+    assert {len(v) for v in history.values()} == {4}
+
+
+@pytest.mark.slow
+def test_a_run_that_diverges_exits_2_and_keeps_strict_json(npz_data: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    code = main(["train", "--data", str(npz_data), "--out", str(out), "--arch", "mlp", "--width", "8",
+                 "--depth", "1", "--optimizer", "sgd", "--learning-rate", "1e6", "--epochs", "3"])
+    assert code == 2
+    assert "finite" in capsys.readouterr().err
+    for name in ("run.json", "history.json"):
+        json.loads((out / name).read_text(), parse_constant=lambda c, n=name: pytest.fail(f"bare {c} in {n}"))
+    assert (out / "model.keras").exists()  # the last finite weights were kept

@@ -1,0 +1,233 @@
+"""The one trust gate: no code runs from a model file or SavedModel folder without a specific yes.
+
+The three reproductions from the audit (issue 8): a Lambda in a model file cannot run, not
+even with ``--trust``; a SavedModel folder named as a backbone (flag or run config) is
+refused until it is trusted by hash; resuming never runs code from the run folder (that
+one is in tests/test_resume.py). Plus the bad model files and CLI values that used to crash.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_MODEL = ROOT / "resources" / "backbones" / "kiln-demo-digits-cnn.keras"
+
+
+def _lambda_model_file(path: Path, marker: Path, *, decoy_class: str | None = None) -> Path:
+    """A .keras whose Lambda writes ``marker`` when it runs; ``decoy_class`` adds that class name to the config."""
+    import keras
+
+    def touch(x, _marker=str(marker)):  # runs when the layer is built or called
+        open(_marker, "w").write("ran")  # noqa: SIM115
+        return x
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(lambda x: touch(x)), keras.layers.Dense(2)])
+    model.save(path)
+    if marker.exists():
+        marker.unlink()  # building it here ran the function; only a later load counts
+    if decoy_class:
+        with zipfile.ZipFile(path) as archive:
+            parts = {name: archive.read(name) for name in archive.namelist()}
+        config = json.loads(parts["config.json"])
+        config["decoy"] = {"class_name": decoy_class, "config": {}}  # what the old check keyed on
+        parts["config.json"] = json.dumps(config).encode()
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, data in parts.items():
+                archive.writestr(name, data)
+    return path
+
+
+def _writing_savedmodel(folder: Path, marker: Path) -> Path:
+    """A SavedModel whose graph writes ``marker`` (tf.io.write_file) whenever it is called."""
+    import tensorflow as tf
+
+    class Writer(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 8, 8, 1], tf.float32)])
+        def __call__(self, x):
+            tf.io.write_file(str(marker), "pwned")
+            return tf.reduce_mean(x, axis=[1, 2])
+
+    tf.saved_model.save(Writer(), str(folder))
+    return folder
+
+
+def _err(capsys) -> str:
+    return " ".join(capsys.readouterr().err.split())
+
+
+# -- reproduction: a Lambda never runs, --trust or not ---------------------------------------
+
+
+def test_trust_flag_cannot_run_a_lambda(tmp_path: Path, capsys) -> None:
+    marker = tmp_path / "marker"
+    model = _lambda_model_file(tmp_path / "evil.keras", marker, decoy_class="TFSMLayer")
+    assert main(["predict", str(model), "1,2,3", "--trust"]) == 2
+    assert "Lambda" in _err(capsys)
+    assert main(["predict", str(model), "1,2,3", "--trust-file", str(model)]) == 2
+    assert not marker.exists()
+
+
+def test_a_lambda_is_refused_by_the_gate_even_for_a_trusted_file(tmp_path: Path) -> None:
+    from engine.errors import ModelError
+    from engine.export.save import load_model
+    from engine.export.trust import trust
+
+    marker = tmp_path / "marker"
+    model = _lambda_model_file(tmp_path / "evil.keras", marker)
+    trust(model)
+    with pytest.raises(ModelError, match="never runs code"):
+        load_model(model, trusted=True)
+    assert not marker.exists()
+
+
+# -- reproduction: a SavedModel folder given as a backbone ------------------------------------
+
+
+def test_savedmodel_backbone_is_refused_until_trusted_by_hash(tmp_path: Path) -> None:
+    from engine.export.trust import UntrustedModel, is_trusted, trust
+    from engine.models.backbones import load_backbone
+
+    marker = tmp_path / "marker"
+    folder = _writing_savedmodel(tmp_path / "sm", marker)
+    with pytest.raises(UntrustedModel) as refused:
+        load_backbone(str(folder))
+    assert str(folder) in refused.value.sentence and "--trust-file" in refused.value.sentence
+    assert refused.value.path == str(folder)
+    assert not marker.exists()
+    trust(folder)
+    load_backbone(str(folder))  # the person said yes to this folder: its graph may run now
+    assert marker.exists()
+    # trust is by hash: the same folder with other variables or graph is a different folder
+    (folder / "saved_model.pb").write_bytes((folder / "saved_model.pb").read_bytes() + b"\0")
+    assert not is_trusted(folder)
+
+
+def test_a_run_config_cannot_run_a_savedmodel_nobody_trusted(tmp_path: Path, capsys) -> None:
+    from engine.training.config import RunConfig
+
+    marker = tmp_path / "marker"
+    folder = _writing_savedmodel(tmp_path / "sm", marker)
+    config = RunConfig().replace(model={"kind": "finetune", "backbone": str(folder)}, train={"epochs": 1})
+    config.save(tmp_path / "run.toml")
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(tmp_path / "run.toml"), "--out", str(out)]) == 2
+    err = _err(capsys)
+    assert str(folder) in err and "--trust-file" in err
+    assert not marker.exists()
+    assert not out.exists()  # refused before anything was written
+
+
+def test_a_file_trusted_in_one_place_opens_as_a_backbone_too(tmp_path: Path) -> None:
+    """The GUI's yes (load_model(trusted=True)) and the backbone loader share the one registry."""
+    import keras
+
+    from engine.export.save import load_model
+    from engine.export.trust import UntrustedModel
+    from engine.models.backbones.model_file import open_model_file
+    from engine.models.layers import SavedModelLayer
+    from tests.backbone_fixtures import make_keras3_export
+
+    folder = make_keras3_export(tmp_path / "export", size=8, channels=1)
+    inputs = keras.Input((8, 8, 1))
+    outputs = keras.layers.Dense(2)(SavedModelLayer(str(folder), name="backbone")(inputs))
+    path = tmp_path / "from_elsewhere.keras"
+    keras.Model(inputs, outputs).save(path)  # not through Kiln: nobody trusted this file
+    with pytest.raises(UntrustedModel):
+        open_model_file(path)
+    load_model(path, trusted=True)  # the person said yes (GUI question, --trust)
+    assert open_model_file(path).feature_shape  # ...and the same file is a backbone now
+
+
+# -- bad model files and CLI values: exit 2 with a sentence --------------------------------
+
+
+def test_broken_model_files_are_named_for_what_they_are(tmp_path: Path, capsys) -> None:
+    with zipfile.ZipFile(tmp_path / "empty.keras", "w"):
+        pass
+    (tmp_path / "cut.keras").write_bytes(DEMO_MODEL.read_bytes()[:2000])
+    (tmp_path / "text.h5").write_text("hello")
+    for name in ("empty.keras", "cut.keras", "text.h5"):
+        assert main(["predict", str(tmp_path / name), "1,2"]) == 2
+        err = _err(capsys)
+        assert "not a Keras model file" in err and "not found" not in err.lower(), err
+
+
+def test_missing_model_and_bad_top_k(tmp_path: Path, capsys) -> None:
+    assert main(["predict", str(tmp_path / "none.keras"), "1"]) == 2
+    assert "no model file" in _err(capsys)
+    for k in ("0", "-2"):
+        assert main(["predict", str(DEMO_MODEL), "1", "--top-k", k]) == 2
+        assert "--top-k" in _err(capsys)
+
+
+def test_predict_on_an_empty_folder(tmp_path: Path, capsys) -> None:
+    (tmp_path / "empty").mkdir()
+    assert main(["predict", str(DEMO_MODEL), str(tmp_path / "empty")]) == 2
+    assert "no image files" in _err(capsys)
+
+
+def test_image_model_on_a_table_is_a_sentence(tmp_path: Path, capsys) -> None:
+    table = tmp_path / "t.csv"
+    table.write_text("a,b,label\n" + "".join(f"{i},{i * 2},{'xy'[i % 2]}\n" for i in range(20)))
+    assert main(["evaluate", str(DEMO_MODEL), "--data", str(table)]) == 2
+    assert "takes images" in _err(capsys)
+
+
+def test_a_model_copied_away_from_its_record_predicts_an_image(tmp_path: Path, capsys) -> None:
+    from PIL import Image
+
+    copy = tmp_path / "model.keras"
+    copy.write_bytes(DEMO_MODEL.read_bytes())
+    image = tmp_path / "digit.png"
+    Image.fromarray((np.random.default_rng(0).random((8, 8)) * 255).astype(np.uint8)).save(image)
+    assert main(["predict", str(copy), str(image), "--top-k", "2"]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[0])
+    assert line["input"] == str(image) and len(line["top_k"]) == 2
+
+
+def test_out_that_is_a_file_or_under_one(tmp_path: Path, capsys) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["train", "--data", "demo:digits", "--out", str(blocker)]) == 2
+    assert "is a file" in _err(capsys)
+    assert main(["train", "--data", "demo:digits", "--out", str(blocker / "run")]) == 2
+    assert "lies under" in _err(capsys)
+    assert main(["export", str(DEMO_MODEL), "--format", "keras", "--out", str(blocker / "m.keras")]) == 2
+    assert "which is a file" in _err(capsys)
+    assert blocker.read_text() == "x"
+
+
+def test_infinite_learning_rate_is_refused_before_anything_is_written(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    assert main(["train", "--data", "demo:digits", "--out", str(out), "--learning-rate", "inf"]) == 2
+    assert "learning_rate" in _err(capsys)
+    assert not out.exists()
+
+
+def test_an_interrupted_save_leaves_no_temporaries_behind(tmp_path: Path) -> None:
+    from engine.export.atomic import atomic_write_text
+
+    target = tmp_path / "run.json"
+    dead = tmp_path / ".run.json.tmp-999999999-abc.json"  # a process that no longer runs
+    dead.write_text("half")
+    atomic_write_text(target, "{}")
+    assert target.read_text() == "{}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json"]
+
+
+def test_records_are_strict_json(tmp_path: Path) -> None:
+    from engine.export.save import strict_json
+
+    text = strict_json({"loss": [1.0, float("nan"), float("inf")], "x": np.float32("-inf")})
+    assert json.loads(text, parse_constant=lambda c: pytest.fail(f"bare {c}")) == {
+        "loss": [1.0, None, None],
+        "x": None,
+    }
