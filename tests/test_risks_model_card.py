@@ -1,0 +1,67 @@
+"""Model cards: written beside every saved model, with the fields a person needs to trust it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from engine.export.model_card import NO_NETWORK
+
+
+def _sha(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.slow
+def test_a_from_scratch_run_and_an_export_carry_a_full_card(tiny_config, tmp_path):
+    from engine.export import save_model
+    from engine.training.job import run_training
+
+    out = tmp_path / "run"
+    result = run_training(tiny_config.replace(train={"checkpoint": False}), out_dir=out)
+    card = json.loads((out / "model_card.json").read_text())
+    assert (out / "model_card.md").read_text().startswith("# Model card: model.keras")
+    assert card["model"]["approach"] == "from scratch"
+    assert card["data"]["samples"] == 1797 and len(card["data"]["classes"]) == 10
+    assert card["data"]["skipped_files"] == 0
+    assert card["metrics"]["overall"]["val_accuracy"] == pytest.approx(result.metrics["val_accuracy"])
+    assert len(card["metrics"]["per_class"]) == 10
+    assert {"precision", "recall", "f1", "support"} <= set(card["metrics"]["per_class"][0])
+    assert card["backbone"] is None
+    assert card["training"]["config"]["model"]["kind"] == "scratch"
+    assert card["training"]["initializers"]["kernel"] == tiny_config.model.kernel_initializer
+    assert card["versions"]["keras"] and card["versions"]["tensorflow"]
+    assert card["files"]["model.keras"] == _sha(out / "model.keras")
+    assert card["files"]["run.json"] == _sha(out / "run.json")
+    assert card["privacy"] == NO_NETWORK
+    # an export of the same model gets its own card beside the file
+    exported = save_model(result.model, tmp_path / "export" / "digits.h5", record=result.record)
+    side = json.loads((tmp_path / "export" / "digits.model_card.json").read_text())
+    assert side["model"]["format"] == "h5"
+    assert side["files"]["digits.h5"] == _sha(exported)
+
+
+@pytest.mark.slow
+def test_a_fine_tuned_run_card_names_the_backbone_licence_caveats_and_drift(tmp_path):
+    from engine.training.config import RunConfig
+    from engine.training.job import run_training
+
+    config = RunConfig().replace(
+        model={"kind": "finetune", "backbone": "demo", "freeze": "all"},
+        train={"epochs": 1, "batch_size": 64, "checkpoint": False},
+    )
+    run_training(config, out_dir=tmp_path)
+    card = json.loads((tmp_path / "model_card.json").read_text())
+    backbone = card["backbone"]
+    assert card["model"]["approach"] == "fine-tuned"
+    assert backbone["source"] == "demo"
+    assert backbone["licence"]["class"] == "permissive" and "Apache-2.0" in backbone["licence"]["licence"]
+    assert "digits" in backbone["pretraining_data"]
+    assert any("general-purpose" in c for c in card["caveats"])
+    assert card["forgetting"]["cka"] == pytest.approx([1.0], abs=1e-6)
+    text = (tmp_path / "model_card.md").read_text()
+    for heading in ("## Data", "## Metrics", "## Backbone and licence", "## Caveats", "## Forgetting",
+                    "## Training", "## Versions", "## Files (SHA-256)", "## Privacy"):
+        assert heading in text
