@@ -1,23 +1,32 @@
-"""Live training plots: buffered curves redrawn on a timer, with overlays of earlier runs.
+"""Live training plots that cost the UI thread little: buffered curves, one repaint per tick.
 
-Each curve is one `PlotDataItem` fed from a growable float64 buffer. Events only append to
-buffers; a `PlotRefresher` timer (25 Hz) pushes changed buffers with ``setData``. Nothing is
-ever cleared and replotted, so a long run costs the same per frame as a short one.
+Each curve is one `PlotDataItem` fed from a growable float64 buffer. Engine events only
+append to buffers; a `PlotRefresher` timer pushes the changed buffers of **one** plot per
+tick (a repaint costs 10-50 ms on a 2-core machine; three in one frame is a visible
+stall). While a run is live a plot keeps its axis ranges fixed and only widens them when
+a point falls outside (every range change regenerates the axis ticks), draws no minor
+grid, and marks only epoch points with symbols. Legends sit above the data area, phases
+are shaded bands, and an empty plot says what will appear in it.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QPointF, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer
 from PySide6.QtGui import QColor, QPen
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QLabel, QWidget
 
 from gui import theme
 
-REFRESH_HZ = 25
+REFRESH_HZ = 12  # ticks per second; each tick repaints at most one plot
+MIN_REPAINT_S = 0.25  # and one plot at most four times a second (the batch loss would ask for ten)
+Y_MARGIN = 0.08  # share of the span added above and below when a range must grow
+LOG_SPAN = 20.0  # an auto-log axis turns logarithmic once max/min exceeds this
 
 
 class CurveBuffer:
@@ -28,6 +37,8 @@ class CurveBuffer:
         self._y = np.empty(capacity, dtype=np.float64)
         self.size = 0
         self.dirty = False
+        self.y_min = math.inf
+        self.y_max = -math.inf
 
     def append(self, x: float, y: float) -> None:
         if self.size == len(self._x):
@@ -37,10 +48,14 @@ class CurveBuffer:
         self._y[self.size] = y
         self.size += 1
         self.dirty = True
+        self.y_min = min(self.y_min, y)
+        self.y_max = max(self.y_max, y)
 
     def clear(self) -> None:
         self.size = 0
         self.dirty = True
+        self.y_min = math.inf
+        self.y_max = -math.inf
 
     @property
     def x(self) -> np.ndarray:
@@ -52,24 +67,43 @@ class CurveBuffer:
 
 
 class LivePlot(pg.PlotWidget):
-    """A titled plot with named live curves, earlier-run overlays, hover read-out and PNG export."""
+    """A titled plot with named live curves, earlier-run overlays, phase bands, hover read-out and PNG export."""
 
-    def __init__(self, title: str, *, y_label: str, x_label: str = "epoch", parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        *,
+        y_label: str,
+        x_label: str = "epoch",
+        empty_text: str = "",
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent=parent)
         self._title = title
         self._buffers: dict[str, CurveBuffer] = {}
         self._items: dict[str, pg.PlotDataItem] = {}
         self._styles: dict[str, tuple[int, Qt.PenStyle, float, bool]] = {}
         self._overlays: list[tuple[pg.PlotDataItem, int]] = []
-        self._markers: list[pg.InfiniteLine] = []
+        self._overlay_range = (math.inf, -math.inf)
+        self._overlay_sample: pg.PlotDataItem | None = None  # the one legend entry for all earlier runs
+        self._phases: list[pg.LinearRegionItem] = []
+        self._live = False
+        self._log_y = False
+        self._auto_log = False
+        self._x_range = (0.0, 1.0)
+        self._y_range: tuple[float, float] | None = None
         plot = self.getPlotItem()
-        plot.setTitle(title)
+        plot.setTitle(title, justify="left")
         plot.setLabel("left", y_label)
         plot.setLabel("bottom", x_label)
         plot.showGrid(x=True, y=True)
         plot.getAxis("left").enableAutoSIPrefix(False)  # "0.85", not "850 (x0.001)"
         plot.setMenuEnabled(True)  # right-click: pyqtgraph's own view options and export
-        self.legend = plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
+        # The legend sits in the title row, right-aligned: never over the curves.
+        self.legend = pg.LegendItem(offset=None, labelTextSize="8pt", colCount=4, horSpacing=10)
+        self.legend.setParentItem(plot)
+        self.legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-6, 2))
+        plot.legend = self.legend  # plot(name=...) adds its entry here
         self.setMinimumHeight(180)
         self._hover_line = pg.InfiniteLine(angle=90, movable=False)
         self._hover_text = pg.TextItem(anchor=(0, 0))
@@ -78,6 +112,12 @@ class LivePlot(pg.PlotWidget):
         plot.addItem(self._hover_line, ignoreBounds=True)
         plot.addItem(self._hover_text, ignoreBounds=True)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self._empty = QLabel(empty_text, self)
+        self._empty.setWordWrap(True)
+        self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._empty.setObjectName("PlotEmptyState")
+        self._empty.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self._set_empty(bool(empty_text))
         self._apply_colors()
         theme.theme_changes.changed.connect(self._apply_colors)  # a bound method: disconnected when deleted
 
@@ -93,7 +133,7 @@ class LivePlot(pg.PlotWidget):
         width: float = 2.0,
         markers: bool = False,
     ) -> None:
-        """Register a live curve; ``color`` indexes the theme's curve colours."""
+        """Register a live curve; ``color`` indexes the theme's curve colours; ``markers`` for epoch points only."""
         item = self.getPlotItem().plot([], [], name=name)
         item.setDownsampling(auto=True, method="peak")
         item.setClipToView(True)
@@ -103,7 +143,7 @@ class LivePlot(pg.PlotWidget):
         self._style_item(key)
 
     def append(self, key: str, x: float, y: float) -> None:
-        if np.isfinite(y):
+        if np.isfinite(y) and (not self._log_y or y > 0):
             self._buffers[key].append(float(x), float(y))
 
     def points(self, key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -113,35 +153,108 @@ class LivePlot(pg.PlotWidget):
     def curve_keys(self) -> list[str]:
         return list(self._buffers)
 
+    @property
+    def dirty(self) -> bool:
+        return any(buffer.dirty for buffer in self._buffers.values())
+
+    @property
+    def has_data(self) -> bool:
+        return any(buffer.size for buffer in self._buffers.values()) or bool(self._overlays)
+
     def reset(self) -> None:
         """Empty the live curves (a new run starts); overlays stay."""
         for buffer in self._buffers.values():
             buffer.clear()
         self.refresh()
-        self.getPlotItem().enableAutoRange()
+        if not self._live:
+            self.getPlotItem().enableAutoRange()
 
-    def refresh(self) -> None:
-        """Push changed buffers to their plot items (called by the refresh timer)."""
+    def refresh(self) -> bool:
+        """Push changed buffers to their plot items; True when something was pushed."""
+        changed = False
         for key, buffer in self._buffers.items():
             if buffer.dirty:
                 self._items[key].setData(buffer.x, buffer.y)
                 buffer.dirty = False
+                changed = True
+        if changed:
+            self._set_empty(not self.has_data)
+            if self._auto_log:
+                self._choose_log_axis()
+            if self._live:
+                self._widen_ranges()
+        return changed
+
+    # -- a live run -----------------------------------------------------------------------
+
+    def begin_run(self, first_x: float, last_x: float) -> None:
+        """A run starts: fix the x range to its epochs and stop auto-ranging (see the module note)."""
+        self._live = True
+        plot = self.getPlotItem()
+        plot.disableAutoRange()
+        for axis in ("left", "bottom"):
+            plot.getAxis(axis).setStyle(maxTickLevel=0)  # no minor grid lines while live
+        self._x_range = (float(first_x), float(max(last_x, first_x + 1)))
+        plot.setXRange(*self._x_range, padding=0.02)
+        self._y_range = None
+
+    def end_run(self) -> None:
+        """The run ended: fit everything and bring back the minor grid."""
+        self._live = False
+        plot = self.getPlotItem()
+        for axis in ("left", "bottom"):
+            plot.getAxis(axis).setStyle(maxTickLevel=1)
+        self.refresh()
+        plot.enableAutoRange()
+
+    def _widen_ranges(self) -> None:
+        lows = [b.y_min for b in self._buffers.values() if b.size] + [self._overlay_range[0]]
+        highs = [b.y_max for b in self._buffers.values() if b.size] + [self._overlay_range[1]]
+        low, high = min(lows), max(highs)
+        if not math.isfinite(low) or not math.isfinite(high):
+            return
+        vb = self.getPlotItem().vb
+        last_x = max((b.x[-1] for b in self._buffers.values() if b.size), default=self._x_range[1])
+        if last_x > self._x_range[1]:
+            self._x_range = (self._x_range[0], self._x_range[0] + 2 * (last_x - self._x_range[0]))
+            vb.setXRange(*self._x_range, padding=0.02)
+        if self._y_range is not None and self._y_range[0] <= low and high <= self._y_range[1]:
+            return  # inside the current range: leave the axes (and their cached ticks) alone
+        self._y_range = _padded(low, high, self._log_y)
+        if self._log_y:
+            vb.setYRange(math.log10(self._y_range[0]), math.log10(self._y_range[1]), padding=0)
+        else:
+            vb.setYRange(*self._y_range, padding=0)
 
     # -- earlier runs ---------------------------------------------------------------------
 
     def add_overlay(self, name: str, x: np.ndarray, y: np.ndarray, *, color: int = 0) -> None:
-        """A finished run's curve, drawn faint and dashed for comparison."""
+        """A finished run's curve, drawn faint and dashed for comparison (one legend entry for them all)."""
+        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
         if len(x) == 0:
             return
-        item = self.getPlotItem().plot(np.asarray(x, np.float64), np.asarray(y, np.float64), name=name)
+        item = self.getPlotItem().plot(x, y)
+        item.setToolTip(name)
         self._overlays.append((item, color))
         self._style_overlay(item, color)
+        finite = y[np.isfinite(y)]
+        if finite.size:
+            self._overlay_range = (min(self._overlay_range[0], finite.min()), max(self._overlay_range[1], finite.max()))
+        if self._overlay_sample is None:
+            self._overlay_sample = pg.PlotDataItem([], [])
+            self._style_overlay(self._overlay_sample, color)
+            self.legend.addItem(self._overlay_sample, "earlier runs")
+        self._set_empty(False)
 
     def clear_overlays(self) -> None:
         for item, _ in self._overlays:
             self.getPlotItem().removeItem(item)
-            self.legend.removeItem(item)
         self._overlays.clear()
+        self._overlay_range = (math.inf, -math.inf)
+        if self._overlay_sample is not None:
+            self.legend.removeItem(self._overlay_sample)
+            self._overlay_sample = None
+        self._set_empty(not self.has_data)
 
     def set_overlays_visible(self, visible: bool) -> None:
         for item, _ in self._overlays:
@@ -151,34 +264,65 @@ class LivePlot(pg.PlotWidget):
     def overlay_count(self) -> int:
         return len(self._overlays)
 
-    # -- markers (phase boundaries) -------------------------------------------------------
+    # -- phases ---------------------------------------------------------------------------
 
-    def add_marker(self, x: float, label: str) -> None:
-        line = pg.InfiniteLine(
-            pos=x,
-            angle=90,
-            movable=False,
-            label=label,
-            labelOpts={"position": 0.92, "color": theme.plot_colors().foreground},
-        )
-        line.setPen(pg.mkPen(theme.plot_colors().overlay, style=Qt.PenStyle.DashDotLine))
-        self.getPlotItem().addItem(line, ignoreBounds=True)
-        self._markers.append(line)
+    def add_phase(self, first_x: float, last_x: float, label: str) -> None:
+        """Shade the epochs of one training phase, its name at the foot of the band."""
+        colors = theme.plot_colors()
+        shade = QColor(colors.overlay)
+        shade.setAlpha(40 if len(self._phases) % 2 == 0 else 18)
+        band = pg.LinearRegionItem(values=(first_x, last_x), movable=False, brush=pg.mkBrush(shade))
+        band.setZValue(-100)  # behind the curves
+        for line in band.lines:
+            line.setPen(pg.mkPen(None))
+        band.setToolTip(label)
+        pg.InfLineLabel(band.lines[0], text=label, position=0.04, anchors=[(0, 1), (0, 1)], color=colors.foreground)
+        self.getPlotItem().addItem(band, ignoreBounds=True)
+        self._phases.append(band)
 
-    def clear_markers(self) -> None:
-        for line in self._markers:
-            self.getPlotItem().removeItem(line)
-        self._markers.clear()
+    def clear_phases(self) -> None:
+        for band in self._phases:
+            self.getPlotItem().removeItem(band)
+        self._phases.clear()
 
     # -- view -----------------------------------------------------------------------------
 
     def set_title(self, title: str, y_label: str) -> None:
         self._title = title
-        self.getPlotItem().setTitle(title, color=theme.plot_colors().foreground, size="10pt")
+        self.getPlotItem().setTitle(title, color=theme.plot_colors().foreground, size="10pt", justify="left")
         self.getPlotItem().setLabel("left", y_label)
 
     def set_log_y(self, log: bool) -> None:
+        self._log_y = log
+        self._y_range = None
         self.getPlotItem().setLogMode(x=False, y=log)
+        if self._live:
+            self._widen_ranges()
+
+    def set_auto_log_y(self, auto: bool) -> None:
+        """Pick the axis from the data: logarithmic once values span more than a decade and a bit."""
+        self._auto_log = auto
+        if auto:
+            self._choose_log_axis()
+
+    def _choose_log_axis(self) -> None:
+        lows = [b.y_min for b in self._buffers.values() if b.size]
+        highs = [b.y_max for b in self._buffers.values() if b.size]
+        if not lows:
+            return
+        low, high = min(lows), max(highs)
+        wanted = low > 0 and high / low > LOG_SPAN
+        if wanted != self._log_y:
+            self.set_log_y(wanted)
+
+    def set_empty_text(self, text: str) -> None:
+        """What this plot will show, said while it has nothing to show."""
+        self._empty.setText(text)
+        self._set_empty(bool(text) and not self.has_data)
+
+    @property
+    def empty_text_visible(self) -> bool:
+        return not self._empty.isHidden()
 
     def save_png(self, path: str | Path) -> Path:
         path = Path(path)
@@ -190,6 +334,29 @@ class LivePlot(pg.PlotWidget):
 
     # -- internals ------------------------------------------------------------------------
 
+    def _set_empty(self, empty: bool) -> None:
+        empty = empty and bool(self._empty.text())
+        self._empty.setVisible(empty)
+        plot = self.getPlotItem()
+        for axis in ("left", "bottom"):
+            plot.getAxis(axis).setVisible(not empty)
+        plot.vb.setVisible(not empty)
+        self.legend.setVisible(not empty)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        if "_empty" not in self.__dict__:
+            return  # pyqtgraph resizes once while it is constructed, before the label exists
+        self._empty.setGeometry(self.rect().adjusted(24, 36, -24, -24))
+
+    def leaveEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+        self._hide_hover()
+        super().leaveEvent(event)
+
+    def _hide_hover(self) -> None:
+        self._hover_line.setVisible(False)
+        self._hover_text.setVisible(False)
+
     def _apply_colors(self, _dark: bool = False) -> None:
         colors = theme.plot_colors()
         self.setBackground(colors.background)
@@ -199,14 +366,17 @@ class LivePlot(pg.PlotWidget):
             ax.setPen(pg.mkPen(colors.foreground))
             ax.setTextPen(pg.mkPen(colors.foreground))
             ax.setGrid(int(255 * colors.grid_alpha))
-        plot.setTitle(self._title, color=colors.foreground, size="10pt")
+        plot.setTitle(self._title, color=colors.foreground, size="10pt", justify="left")
         restyle_legend(self.legend, colors.foreground)
         self._hover_line.setPen(pg.mkPen(colors.overlay, style=Qt.PenStyle.DotLine))
         self._hover_text.setColor(QColor(colors.foreground))
+        self._empty.setStyleSheet(f"color: {colors.foreground}; background: transparent; font-size: 10pt;")
         for key in self._items:
             self._style_item(key)
         for item, color in self._overlays:
             self._style_overlay(item, color)
+        if self._overlay_sample is not None:
+            self._style_overlay(self._overlay_sample, 0)
 
     def _style_item(self, key: str) -> None:
         color_index, style, width, markers = self._styles[key]
@@ -235,9 +405,8 @@ class LivePlot(pg.PlotWidget):
 
     def _on_mouse_moved(self, position: QPointF) -> None:
         plot = self.getPlotItem()
-        if not plot.sceneBoundingRect().contains(position):
-            self._hover_line.setVisible(False)
-            self._hover_text.setVisible(False)
+        if not plot.vb.sceneBoundingRect().contains(position):
+            self._hide_hover()
             return
         point = plot.vb.mapSceneToView(position)
         lines = []
@@ -249,12 +418,28 @@ class LivePlot(pg.PlotWidget):
             nearest_x = buffer.x[i] if nearest_x is None else nearest_x
             lines.append(f"{self._items[key].name()}: {_format_value(buffer.y[i])} @ {buffer.x[i]:g}")
         if not lines:
+            self._hide_hover()
             return
         self._hover_line.setPos(nearest_x)
         self._hover_line.setVisible(True)
         self._hover_text.setText("\n".join(lines))
+        x_low, x_high = plot.vb.viewRange()[0]
+        # Flip the read-out to the left of the cursor in the right half so it stays inside the plot.
+        self._hover_text.setAnchor((1, 0) if point.x() > (x_low + x_high) / 2 else (0, 0))
         self._hover_text.setPos(point.x(), plot.vb.viewRange()[1][1])  # view coords are log10 in log mode too
         self._hover_text.setVisible(True)
+
+
+def _padded(low: float, high: float, log: bool) -> tuple[float, float]:
+    """A y range around ``low..high`` with room to grow, so it is not changed every point."""
+    if log:
+        low, high = max(low, 1e-12), max(high, 1e-12)
+        span = max(math.log10(high) - math.log10(low), 0.3)
+        return low / 10 ** (span * Y_MARGIN * 2), high * 10 ** (span * Y_MARGIN * 2)
+    span = high - low
+    if span <= 0:
+        span = abs(high) * 0.5 or 1.0
+    return low - span * Y_MARGIN, high + span * Y_MARGIN
 
 
 def restyle_legend(legend: pg.LegendItem, color: str) -> None:
@@ -285,14 +470,21 @@ def _format_value(value: float) -> str:
 
 
 class PlotRefresher(QObject):
-    """One timer that redraws a set of live plots at :data:`REFRESH_HZ` while active."""
+    """One timer that pushes changed curves to the screen, one plot per tick, while a run is live.
+
+    Only plots that are on screen are refreshed; a hidden plot keeps its points buffered and
+    catches up when it is shown again. At :data:`REFRESH_HZ` ticks per second, the UI thread
+    spends at most one plot repaint per tick.
+    """
 
     def __init__(self, plots: list[LivePlot], parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.plots = plots
+        self._next = 0
+        self._last_refresh: dict[int, float] = {}
         self.timer = QTimer(self)
         self.timer.setInterval(int(1000 / REFRESH_HZ))
-        self.timer.timeout.connect(self.refresh)
+        self.timer.timeout.connect(self.tick)
 
     def start(self) -> None:
         self.timer.start()
@@ -301,6 +493,21 @@ class PlotRefresher(QObject):
         self.timer.stop()
         self.refresh()
 
+    def tick(self) -> LivePlot | None:
+        """Refresh the next visible plot with changes (round robin); returns it, or None."""
+        count = len(self.plots)
+        now = time.monotonic()
+        for step in range(count):
+            plot = self.plots[(self._next + step) % count]
+            if not (plot.dirty and plot.isVisible()) or now - self._last_refresh.get(id(plot), 0.0) < MIN_REPAINT_S:
+                continue
+            self._next = (self._next + step + 1) % count
+            self._last_refresh[id(plot)] = now
+            plot.refresh()
+            return plot
+        return None
+
     def refresh(self) -> None:
+        """Everything at once: for the end of a run, not for every frame."""
         for plot in self.plots:
             plot.refresh()

@@ -37,14 +37,16 @@ class TrainingRunner(QObject):
     def paused(self) -> bool:
         return self.control is not None and self.control.paused
 
-    def start(self, config: Any, dataset: Any, *, out_dir: str | None = None) -> Worker:
-        """Start a run; raises RuntimeError if one is already running (the UI prevents that)."""
+    def start(self, config: Any, dataset: Any, *, out_dir: str | None = None, resume: bool = False) -> Worker:
+        """Start a run (``resume``: continue the checkpoint in ``out_dir``); raises RuntimeError if one is running."""
         control = RunControl()
 
         def train(context: WorkerContext) -> Any:
             from engine.training.job import run_training
 
-            return run_training(config, sink=context.progress, control=control, dataset=dataset, out_dir=out_dir)
+            return run_training(
+                config, sink=context.progress, control=control, dataset=dataset, out_dir=out_dir, resume=resume
+            )
 
         return self._launch(train, control, self.result, "training")
 

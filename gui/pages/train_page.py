@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QStyle,
     QVBoxLayout,
@@ -32,12 +33,12 @@ from PySide6.QtWidgets import (
 )
 
 from engine import events as ev
-from engine.training.config import TrainConfig
 from engine.export.runs import run_folder_name
 from engine.training.choices import OPTIMIZERS, SCHEDULES
+from engine.training.config import TrainConfig
+from gui.panels.seeds_panel import SeedsPanel
 from gui.plots import LivePlot, PlotRefresher
 from gui.session import RunSummary, Session, TrainedModel
-from gui.panels.seeds_panel import SeedsPanel
 from gui.training_runner import TrainingRunner
 from gui.widgets.compare_view import CompareDialog
 from gui.widgets.forms import LearningRateSpin, combo, float_spin, int_spin, muted_label, select
@@ -260,6 +261,8 @@ class TrainPage(QWidget):
         self.progress.setTextVisible(False)
         self.progress.setFixedHeight(10)
         self.progress_label = QLabel("Not started.")
+        # Its text changes with every batch: a fixed size keeps those changes from re-laying out the page.
+        self.progress_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         progress_column.addWidget(self.progress)
         progress_column.addWidget(self.progress_label)
         controls.addLayout(progress_column, 1)
@@ -291,16 +294,31 @@ class TrainPage(QWidget):
         view_controls.addWidget(save_button)
         layout.addLayout(view_controls)
 
-        self.loss_plot = LivePlot("Loss", y_label="loss")
-        self.loss_plot.add_curve("batch", "train (batches, smoothed)", color=2, width=1.5)
+        self.loss_plot = LivePlot(
+            "Loss",
+            y_label="loss",
+            empty_text="The loss appears here once training starts: a line through the batches "
+            "and a dot per epoch for training and validation.",
+        )
+        self.loss_plot.add_curve("batch", "batches", color=2, width=1.5)
         self.loss_plot.add_curve("train", "train", color=0, markers=True)
         self.loss_plot.add_curve("val", "validation", color=1, markers=True)
-        self.metric_plot = LivePlot("Accuracy", y_label="accuracy")
+        self.metric_plot = LivePlot(
+            "Accuracy",
+            y_label="accuracy",
+            empty_text="Accuracy (or the error, for regression) on the training and validation data, "
+            "one dot per finished epoch.",
+        )
         self.metric_plot.add_curve("train", "train", color=0, markers=True)
         self.metric_plot.add_curve("val", "validation", color=1, markers=True)
-        self.lr_plot = LivePlot("Learning rate", y_label="rate")
+        self.lr_plot = LivePlot(
+            "Learning rate",
+            y_label="rate",
+            empty_text="The learning rate of each epoch: flat for a constant rate, falling for a schedule, "
+            "stepping down for a second fine-tuning phase.",
+        )
         self.lr_plot.add_curve("lr", "learning rate", color=3, markers=True)
-        self.lr_plot.set_log_y(True)  # rates span decades (schedules, two phases)
+        self.lr_plot.set_auto_log_y(True)  # logarithmic only when the rates span decades (schedules, two phases)
         self.log = LogPanel()
 
         grid = QGridLayout()
@@ -422,8 +440,12 @@ class TrainPage(QWidget):
     def can_start(self) -> bool:
         return self.session.dataset is not None and not self.runner.running
 
-    def start(self) -> bool:
-        """Start training with the session's config; False (and a note) when it cannot start."""
+    def start(self, *, resume_dir: str | None = None) -> bool:
+        """Start training with the session's config; False (and a note) when it cannot start.
+
+        With ``resume_dir`` (a run folder with a checkpoint), the run continues there from its
+        last epoch up to the config's epochs ("Train more" on the Runs page).
+        """
         if self.runner.running:
             return False
         dataset = self.session.dataset
@@ -431,15 +453,22 @@ class TrainPage(QWidget):
             self.log.add("Load a dataset first (Data page or Ctrl+O).", "warning")
             return False
         self.session.update(train=self.train_config())
-        name = self.name_edit.text().strip() or self._auto_name()
+        if resume_dir is not None:
+            name = Path(resume_dir).name
+        else:
+            name = self.name_edit.text().strip() or self._auto_name()
         config = self.session.update(name=name)
         self._current_name = name
         self._reset_for_run()
-        out_dir = None
-        if self.runs_folder:
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)
-            out_dir = str(Path(self.runs_folder) / f"{stamp}-{safe}")
+        out_dir = resume_dir
+        if out_dir is None and self.runs_folder:
+            out_dir = str(Path(self.runs_folder) / run_folder_name(name))
+        if out_dir is not None:
+            try:  # like the CLI: the folder holds the exact settings, for Train more and a rerun
+                Path(out_dir).mkdir(parents=True, exist_ok=True)
+                config.save(Path(out_dir) / "config.toml")
+            except OSError as exc:
+                self.log.add(f"Could not write the run's config.toml ({exc}); the run goes on.", "warning")
         self.log.add(
             f"Starting {name}: {config.train.epochs} epochs, batch size {config.train.batch_size}, "
             f"{config.train.optimizer} at learning rate {config.train.learning_rate:g}."
@@ -447,7 +476,9 @@ class TrainPage(QWidget):
         self.progress_label.setText("Building the model…")
         self.progress.setRange(0, 0)
         self.busy.emit(f"Training {name}: building the model…")
-        self.runner.start(config, dataset, out_dir=out_dir)
+        if resume_dir is not None:
+            self.log.add(f"Continuing {name} from its last checkpoint up to epoch {config.train.epochs}.")
+        self.runner.start(config, dataset, out_dir=out_dir, resume=resume_dir is not None)
         self._update_buttons()
         self.run_state_changed.emit(True)
         return True
@@ -527,7 +558,7 @@ class TrainPage(QWidget):
         self._add_overlays_for_earlier_runs()
         for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
             plot.reset()
-            plot.clear_markers()
+            plot.clear_phases()
         self._smoothed = None
         self._metric = None
         self._last_failed = None
@@ -585,7 +616,7 @@ class TrainPage(QWidget):
             self._on_run_started(event)
         elif isinstance(event, ev.PhaseStarted):
             for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
-                plot.add_marker(float(event.first_epoch), event.name)
+                plot.add_phase(float(event.first_epoch), float(event.last_epoch + 1), event.name)
             self.log.add(
                 f"Phase {event.index + 1} of {event.count}: {event.name} (epochs {event.first_epoch + 1}"
                 f"-{event.last_epoch + 1}). {event.description}".strip()
@@ -609,7 +640,7 @@ class TrainPage(QWidget):
             self._current_name = self._compare_labels.pop(0) if self._compare_labels else event.run_name
             for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
                 plot.reset()
-                plot.clear_markers()
+                plot.clear_phases()
             self._smoothed = None
             self._metric = None
             self.log.add(f"Starting {self._current_name}.")
@@ -618,6 +649,8 @@ class TrainPage(QWidget):
         self._steps = max(1, event.steps_per_epoch)
         self._initial_epoch = event.initial_epoch
         self._run_started_at = time.perf_counter()
+        for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
+            plot.begin_run(float(event.initial_epoch), float(event.epochs))
         self.metric_plot.set_title(
             "Mean absolute error" if self._task == "regression" else "Accuracy",
             "MAE" if self._task == "regression" else "accuracy",
@@ -774,6 +807,8 @@ class TrainPage(QWidget):
 
     def _on_finished(self) -> None:
         self.refresher.stop()
+        for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
+            plot.end_run()
         self.progress.setRange(0, 1000)
         comparing, self._comparing = self._comparing, False
         if comparing:

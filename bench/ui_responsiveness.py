@@ -1,0 +1,191 @@
+"""How late the UI thread runs while a model trains, Train page shown vs Data page shown.
+
+    QT_QPA_PLATFORM=offscreen python bench/ui_responsiveness.py [--epochs N] [--arch mlp] [--json OUT]
+
+Builds the window as ``gui/app.py`` does, loads ``demo:digits``, starts training with the
+window's own start slot (Ctrl+R) and runs a 10 ms ``QTimer`` heartbeat on the UI thread.
+Lateness is how much later than 10 ms after the previous beat each beat fires: the time
+the UI thread spent on something else (repaints, event handlers). It is measured twice
+in the same process on the same data: once with the Data page on screen (the baseline:
+no plot repaints) and once with the Train page on screen (live plots). Targets on a
+2-core machine: max <= 50 ms and p99 <= 20 ms with the Train page shown.
+
+Offscreen, Qt still paints visible widgets into their backing store, so repaint costs
+are real; only the final copy to a screen is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+from PySide6.QtCore import QElapsedTimer, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+BEAT_MS = 10
+
+
+def wait_until(condition, timeout: float, what: str) -> None:
+    app = QApplication.instance()
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        app.processEvents()
+        time.sleep(0.005)
+
+
+class PaintClock:
+    """Times every pyqtgraph view's paint on the UI thread: the plots' own share of a frame."""
+
+    def __init__(self) -> None:
+        import pyqtgraph as pg
+
+        self.durations: list[float] = []
+        original = pg.GraphicsView.paintEvent
+        clock = self
+
+        def timed_paint(view, event):  # noqa: ANN001 - a Qt override
+            started = time.perf_counter()
+            try:
+                return original(view, event)
+            finally:
+                clock.durations.append((time.perf_counter() - started) * 1000)
+
+        pg.GraphicsView.paintEvent = timed_paint
+
+
+class Heartbeat:
+    """A 10 ms timer on the UI thread that records how late each beat fires."""
+
+    def __init__(self) -> None:
+        self.clock = QElapsedTimer()
+        self.timer = QTimer()
+        self.timer.setInterval(BEAT_MS)
+        self.timer.timeout.connect(self._beat)
+        self.lateness: list[float] = []
+        self._last = 0.0
+
+    def start(self) -> None:
+        self.lateness.clear()
+        self.clock.start()
+        self._last = self.clock.nsecsElapsed() / 1e6
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+    def _beat(self) -> None:
+        now = self.clock.nsecsElapsed() / 1e6
+        self.lateness.append(max(0.0, now - self._last - BEAT_MS))
+        self._last = now
+
+
+def show_page(window, name: str) -> None:
+    """``window.go_to`` by page name (older windows took an index)."""
+    try:
+        window.go_to(name)
+    except (TypeError, ValueError, KeyError):
+        window.go_to({"data": 0, "train": 2}[name])
+
+
+def measure(window, page: str, hb: Heartbeat, epochs: int, paints: PaintClock) -> dict[str, float]:
+    """One training run with ``page`` shown; lateness statistics of the heartbeat during it.
+
+    The heartbeat runs from the run's first event (the model is built) to its end: model
+    building happens on the training thread before that, and its stalls (TensorFlow holds
+    Python's GIL while it traces) show the same on every page; they are reported apart.
+    """
+    from engine import events as ev
+
+    errors: list[str] = []
+    build_late: list[float] = []
+
+    def on_event(event: object) -> None:
+        if isinstance(event, ev.RunStarted):
+            build_late.extend(hb.lateness)
+            hb.start()  # from here on: the training proper
+            paints.durations.clear()
+
+    runner = window.train_page.runner
+    runner.event.connect(on_event)
+    runner.error.connect(lambda error: errors.append(error.sentence))
+    window.session.update(train={"epochs": epochs})
+    window.train_page.show_config(window.session.config)
+    window.start_training()  # the Ctrl+R slot: switches to the Train page and starts
+    show_page(window, page)
+    hb.start()
+    wait_until(lambda: not window.train_page.running, 900, "the run to end")
+    hb.stop()
+    runner.event.disconnect(on_event)
+    if errors:
+        raise RuntimeError(f"the run failed: {errors[0]}")
+    late = np.asarray(hb.lateness or [0.0])
+    painted = np.asarray(paints.durations or [0.0])
+    seconds = max(1e-9, hb.clock.nsecsElapsed() / 1e9)
+    return {
+        "plot_paints": len(paints.durations),
+        "plot_paint_max_ms": round(float(painted.max()), 1),
+        "plot_paint_p99_ms": round(float(np.percentile(painted, 99)), 1),
+        "plot_paint_ms_per_s": round(float(painted.sum()) / seconds, 1),
+        "build_max_ms": round(max(build_late, default=0.0), 1),
+        "beats": int(late.size),
+        "max_ms": round(float(late.max()), 1),
+        "p99_ms": round(float(np.percentile(late, 99)), 1),
+        "p95_ms": round(float(np.percentile(late, 95)), 1),
+        "mean_ms": round(float(late.mean()), 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--arch", default="mlp", help="from-scratch preset to train (mlp, cnn, ...)")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+
+    app = QApplication.instance() or QApplication(["ui_responsiveness"])
+    from gui.app import create_window
+    from gui.settings import AppSettings
+
+    scratch = Path(tempfile.mkdtemp(prefix="kiln-ui-bench-"))
+    settings = AppSettings(str(scratch / "settings.ini"))
+    window = create_window(settings, runs_folder=str(scratch / "runs"))
+    window.confirm_stop_training = lambda: True
+    window.resize(1280, 800)
+    window.show()
+    window.load_engine()
+    wait_until(lambda: window.session.engine is not None, 300, "TensorFlow")
+    window.open_dataset("demo:digits")
+    wait_until(lambda: window.session.dataset is not None, 300, "the demo data")
+    window.session.update(model={"kind": "scratch", "arch": args.arch})
+    window.session.load_config(window.session.config)
+
+    hb = Heartbeat()
+    paints = PaintClock()
+    measure(window, "data", hb, 1, paints)  # warm-up: TensorFlow traces its functions on the first run
+    results = {
+        "data_page": measure(window, "data", hb, args.epochs, paints),
+        "train_page": measure(window, "train", hb, args.epochs, paints),
+    }
+    results["targets_met"] = results["train_page"]["max_ms"] <= 50 and results["train_page"]["p99_ms"] <= 20
+    print(json.dumps(results, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    window.close()
+    app.processEvents()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

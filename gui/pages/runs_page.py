@@ -1,0 +1,354 @@
+"""Runs page: the library of every run and comparison kept in the user's runs folder.
+
+Each training run of the app (and each "Compare both") leaves a folder; this page lists
+them with date, data, model, score and time, opens any of them in Evaluate or Export,
+continues one ("Train more"), compares two runs' curves, renames, and deletes to the
+system trash with an undo. The rows come from `engine.export.runs.list_runs`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QFile, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.errors import KilnError
+from engine.export.runs import RunEntry, list_runs, read_history, rename_run
+from engine.training.config import RunConfig
+from gui.dialogs.run_curves_dialog import RunCurvesDialog
+from gui.session import Session
+from gui.widgets.forms import muted_label
+from gui.workers import WorkerError
+
+COLUMNS = ("Name", "Finished", "Data", "Model", "Score", "Time", "Epochs")
+REASONS = {"stopped": "stopped by you", "early_stopping": "stopped early", "nan": "loss became NaN"}
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = int(round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds} s"
+
+
+class RunsPage(QWidget):
+    busy = Signal(str)
+    failed = Signal(str, object)
+    open_requested = Signal(str, str, str)  # model path, data source, "evaluate" | "export"
+    train_more_requested = Signal(str, int)  # run folder, epochs to add
+
+    def __init__(self, session: Session, runs_folder: str | None = None) -> None:
+        super().__init__()
+        self.session = session
+        self.runs_folder = runs_folder
+        self.entries: list[RunEntry] = []
+        self._trashed: list[tuple[str, str]] = []  # (original path, path in the trash), newest last
+        self.curves_dialog: RunCurvesDialog | None = None
+
+        title = QLabel("Runs")
+        title.setObjectName("PageTitle")
+        self.folder_note = muted_label(
+            f"Every run is kept in {runs_folder}." if runs_folder else "This window keeps no run folders."
+        )
+        self.tree = QTreeWidget()
+        self.tree.setColumnCount(len(COLUMNS))
+        self.tree.setHeaderLabels(COLUMNS)
+        self.tree.setRootIsDecorated(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        header = self.tree.header()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(False)
+        self.tree.itemSelectionChanged.connect(self._update_buttons)
+        self.tree.itemDoubleClicked.connect(lambda *_: self.open_selected("evaluate"))
+        self.empty_label = muted_label(
+            "Runs you train appear here, newest first: their data, model, score and time. "
+            "Open one to evaluate or export it, or train it for more epochs."
+        )
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+        self.evaluate_button = QPushButton("Open in Evaluate")
+        self.evaluate_button.setProperty("role", "primary")
+        self.evaluate_button.setToolTip("Load this run's model (and its data) and evaluate it")
+        self.export_button = QPushButton("Open in Export")
+        self.export_button.setToolTip("Load this run's model to save it in another format")
+        self.more_button = QPushButton("Train more…")
+        self.more_button.setToolTip("Continue this run from its last epoch for more epochs")
+        self.compare_button = QPushButton("Compare curves")
+        self.compare_button.setToolTip("Select two runs (Ctrl+click) to draw their curves together")
+        self.rename_button = QPushButton("Rename…")
+        self.delete_button = QPushButton("Delete")
+        self.delete_button.setToolTip("Move the run folder to the trash (you can undo it)")
+        self.folder_button = QPushButton("Show folder")
+        self.evaluate_button.clicked.connect(lambda: self.open_selected("evaluate"))
+        self.export_button.clicked.connect(lambda: self.open_selected("export"))
+        self.more_button.clicked.connect(self.ask_train_more)
+        self.compare_button.clicked.connect(self.compare_selected)
+        self.rename_button.clicked.connect(self.ask_rename)
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.folder_button.clicked.connect(self._show_folder)
+        buttons = QHBoxLayout()
+        for button in (
+            self.evaluate_button,
+            self.export_button,
+            self.more_button,
+            self.compare_button,
+            self.rename_button,
+            self.delete_button,
+        ):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.folder_button)
+
+        self.undo_label = QLabel("")
+        self.undo_button = QPushButton("Undo")
+        self.undo_button.clicked.connect(self.undo_delete)
+        undo_row = QHBoxLayout()
+        undo_row.addWidget(self.undo_label, 1)
+        undo_row.addWidget(self.undo_button)
+        self.undo_bar = QWidget()
+        self.undo_bar.setLayout(undo_row)
+        self.undo_bar.setVisible(False)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 12, 16, 12)
+        layout.addWidget(title)
+        layout.addWidget(self.folder_note)
+        layout.addLayout(buttons)
+        layout.addWidget(self.undo_bar)
+        layout.addWidget(self.tree, 1)
+        layout.addWidget(self.empty_label, 1)
+        session.run_finished.connect(lambda _summary: self.refresh())
+        self.refresh()
+
+    # -- listing --------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Read the runs folder again (cheap: one small JSON file per run)."""
+        selected = {str(e.path) for e in self.selected_entries()}
+        self.entries = list_runs(self.runs_folder) if self.runs_folder else []
+        self.tree.clear()
+        for entry in self.entries:
+            item = self._item(entry)
+            self.tree.addTopLevelItem(item)
+            for child in entry.children:
+                item.addChild(self._item(child))
+            item.setSelected(str(entry.path) in selected)
+        self.tree.setVisible(bool(self.entries))
+        self.empty_label.setVisible(not self.entries)
+        self._update_buttons()
+
+    def _item(self, entry: RunEntry) -> QTreeWidgetItem:
+        score = f"{entry.score:.4g} {entry.score_name}" if entry.score is not None else entry.score_name
+        name = entry.name + (f" ({REASONS[entry.reason]})" if entry.reason in REASONS else "")
+        item = QTreeWidgetItem(
+            [
+                name,
+                entry.finished,
+                entry.data,
+                entry.model,
+                score,
+                format_seconds(entry.seconds),
+                str(entry.epochs or ""),
+            ]
+        )
+        item.setData(0, Qt.ItemDataRole.UserRole, entry)
+        item.setToolTip(0, str(entry.path))
+        item.setToolTip(4, score)
+        return item
+
+    def selected_entries(self) -> list[RunEntry]:
+        return [item.data(0, Qt.ItemDataRole.UserRole) for item in self.tree.selectedItems()]
+
+    def select(self, *paths: str | Path) -> None:
+        """Select the rows of these run folders (for keyboard-free use and tests)."""
+        wanted = {str(Path(p)) for p in paths}
+        self.tree.clearSelection()
+        iterator = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
+        while iterator:
+            item = iterator.pop()
+            iterator.extend(item.child(i) for i in range(item.childCount()))
+            if str(item.data(0, Qt.ItemDataRole.UserRole).path) in wanted:
+                item.setSelected(True)
+
+    def _update_buttons(self) -> None:
+        entries = self.selected_entries()
+        one = entries[0] if len(entries) == 1 else None
+        has_model = one is not None and one.kind == "run" and one.has_model
+        self.evaluate_button.setEnabled(has_model)
+        self.export_button.setEnabled(has_model)
+        self.more_button.setEnabled(has_model and one.config_path.is_file() and one.has_checkpoint)
+        if one is not None and one.kind == "run" and not one.config_path.is_file():
+            self.more_button.setToolTip("This run has no config.toml (made by an older Kiln), so it cannot continue")
+        else:
+            self.more_button.setToolTip("Continue this run from its last epoch for more epochs")
+        self.compare_button.setEnabled(len(entries) >= 2 and all(e.kind == "run" for e in entries))
+        self.rename_button.setEnabled(one is not None)
+        self.delete_button.setEnabled(bool(entries))
+        self.folder_button.setEnabled(one is not None or bool(self.runs_folder))
+
+    # -- actions --------------------------------------------------------------------------
+
+    def open_selected(self, target: str) -> None:
+        entries = self.selected_entries()
+        if len(entries) == 1 and entries[0].has_model:
+            self.open_requested.emit(str(entries[0].model_path), entries[0].data_source, target)
+
+    def ask_train_more(self) -> None:
+        entries = self.selected_entries()
+        if len(entries) != 1:
+            return
+        epochs, ok = QInputDialog.getInt(
+            self, "Train more", f"Continue {entries[0].name} for how many more epochs?", 5, 1, 10_000
+        )
+        if ok:
+            self.train_more_requested.emit(str(entries[0].path), epochs)
+
+    def compare_selected(self) -> RunCurvesDialog | None:
+        entries = [e for e in self.selected_entries() if e.kind == "run"]
+        if len(entries) < 2:
+            return None
+        self.curves_dialog = RunCurvesDialog(entries, self)
+        self.curves_dialog.show()
+        return self.curves_dialog
+
+    def ask_rename(self) -> None:
+        entries = self.selected_entries()
+        if len(entries) != 1:
+            return
+        name, ok = QInputDialog.getText(self, "Rename run", "New name:", text=entries[0].name)
+        if ok and name.strip():
+            self.rename(entries[0], name)
+
+    def rename(self, entry: RunEntry, name: str) -> Path | None:
+        try:
+            path = rename_run(entry.path, name)
+        except KilnError as exc:
+            self.failed.emit("Cannot rename the run", WorkerError(exc.sentence, "", True, type(exc).__name__))
+            return None
+        except OSError as exc:
+            self.failed.emit("Cannot rename the run", WorkerError(f"The folder could not be renamed: {exc}.", "", True))
+            return None
+        self.refresh()
+        self.select(path)
+        return path
+
+    def delete_selected(self) -> int:
+        """Move the selected run folders to the system trash; the undo bar brings them back."""
+        moved = []
+        for entry in self.selected_entries():
+            trash = QFile(str(entry.path))
+            if trash.moveToTrash():
+                moved.append((str(entry.path), trash.fileName()))
+            else:
+                self.failed.emit(
+                    "Cannot delete the run",
+                    WorkerError(
+                        f"{entry.name} could not be moved to the trash ({trash.errorString()}); "
+                        "delete its folder by hand if you want it gone.",
+                        "",
+                        True,
+                    ),
+                )
+        if moved:
+            self._trashed = moved
+            names = ", ".join(Path(original).name for original, _ in moved)
+            self.undo_label.setText(f"Moved to the trash: {names}.")
+            self.undo_bar.setVisible(True)
+            self.refresh()
+        return len(moved)
+
+    def undo_delete(self) -> None:
+        """Bring the last deleted runs back from the trash to where they were."""
+        for original, in_trash in self._trashed:
+            try:
+                os.replace(in_trash, original)
+            except OSError as exc:
+                self.failed.emit(
+                    "Cannot undo",
+                    WorkerError(f"{Path(original).name} could not be brought back from the trash: {exc}.", "", True),
+                )
+                continue
+            info = Path(in_trash).parent.parent / "info" / (Path(in_trash).name + ".trashinfo")
+            info.unlink(missing_ok=True)  # the trash would list a file it no longer holds
+        self._trashed = []
+        self.undo_bar.setVisible(False)
+        self.refresh()
+
+    def _show_folder(self) -> None:
+        entries = self.selected_entries()
+        folder = str(entries[0].path) if len(entries) == 1 else self.runs_folder
+        if folder:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(folder))
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.refresh()  # runs may have been added from the command line meanwhile
+        super().showEvent(event)
+
+
+def wire_runs_page(window: Any) -> None:
+    """Connect the Runs page to the window's other pages (called once by `MainWindow`)."""
+    page: RunsPage = window.runs_page
+
+    def ensure_data(source: str) -> bool:
+        """Load the run's data when another dataset is open; True when it is already the current one."""
+        current = window.session.dataset
+        if not source or (current is not None and current.source == source):
+            return True
+        if source.startswith("demo:") or Path(source).exists():
+            window.data_page.load(source)
+        return False
+
+    def open_run(model_path: str, source: str, target: str) -> None:
+        ensure_data(source)
+        window.open_run_model(model_path, target)
+
+    def train_more(run_dir: str, more_epochs: int) -> None:
+        if window.train_page.running:
+            window.show_activity("A run is in progress: train more once it has ended.")
+            return
+        try:
+            config = RunConfig.load(Path(run_dir) / "config.toml")
+        except (KilnError, OSError, ValueError) as exc:
+            window.show_failure(
+                "Cannot continue this run",
+                WorkerError(f"The run's config.toml could not be read: {exc}.", "", True),
+            )
+            return
+        done = len(read_history(run_dir).get("loss", []))
+        config = config.replace(train={"epochs": done + more_epochs})
+        window.session.load_config(config)
+
+        def start(_dataset: Any = None) -> None:
+            current = window.session.dataset
+            if current is None:
+                return  # still loading
+            window.session.dataset_changed.disconnect(start)
+            if current.source != config.data.source:
+                return  # the person opened other data meanwhile: do not train on it
+            window.go_to("train")
+            window.train_page.start(resume_dir=run_dir)
+
+        window.session.dataset_changed.connect(start)
+        if ensure_data(config.data.source):
+            start()
+
+    page.open_requested.connect(open_run)
+    page.train_more_requested.connect(train_more)
