@@ -1,0 +1,47 @@
+"""The field<->widget binding: a control that cannot show a value keeps it; edits are written."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox
+
+from engine.training.config import RunConfig
+from gui.binding import FormBinding, get_path, set_path
+from gui.session import Session
+
+
+def test_paths_reach_into_nested_sections():
+    config = set_path(RunConfig(), "data.augment.zoom", 0.3)
+    assert get_path(config, "data.augment.zoom") == 0.3 and config.data.augment.flip is False
+    assert get_path(set_path(config, "name", "x"), "name") == "x"
+
+
+def test_a_combo_without_the_value_keeps_it_until_edited(qtbot):
+    session = Session()
+    session.load_config(RunConfig().replace(train={"optimizer": "rmsprop"}))
+    box = QComboBox()
+    qtbot.addWidget(box)
+    box.addItem("adam", "adam")
+    box.addItem("sgd", "sgd")
+    binding = FormBinding(session)
+    field = binding.bind("train.optimizer", box)
+    assert not field.shown and session.config.train.optimizer == "rmsprop"
+    box.setCurrentIndex(box.currentIndex())  # touched, not changed
+    assert session.config.train.optimizer == "rmsprop"
+    box.setCurrentIndex(1)  # a person's choice is written
+    assert session.config.train.optimizer == "sgd" and field.shown
+
+
+def test_a_spin_box_out_of_range_keeps_the_value_and_follows_the_config(qtbot):
+    session = Session()
+    session.load_config(RunConfig().replace(train={"momentum": 0.99951}))
+    spin = QDoubleSpinBox()
+    qtbot.addWidget(spin)
+    spin.setDecimals(3)
+    binding = FormBinding(session)
+    binding.bind("train.momentum", spin)
+    spin.setValue(spin.value())
+    assert session.config.train.momentum == 0.99951  # 3 decimals cannot show it: kept
+    session.update(train={"momentum": 0.5})  # changed elsewhere: the control follows
+    assert spin.value() == 0.5
+    spin.setValue(0.25)
+    assert session.config.train.momentum == 0.25
