@@ -7,7 +7,6 @@ is one file that opens anywhere and can be mailed as it is.
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 from typing import Any
 
@@ -185,9 +184,10 @@ Budget per run: {esc(_budget_words(comparison.budget))}.</p>
 def write_report(comparison: Comparison, out_dir: Path) -> None:
     """compare.json, report.html and report.md in ``out_dir``, each written atomically."""
     from engine.export.atomic import atomic_write_text
+    from engine.export.save import strict_json
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_dir / "compare.json", json.dumps(comparison.to_dict(), indent=2))
+    atomic_write_text(out_dir / "compare.json", strict_json(comparison.to_dict()))  # a diverged run: null, not NaN
     atomic_write_text(out_dir / "report.html", html_report(comparison))
     atomic_write_text(out_dir / "report.md", markdown_report(comparison))
 
