@@ -352,7 +352,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     _check_inputs_fit(model, dataset, args)
     size = record.get("model", {}).get("image_size") or model_image_size(model)
     report = evaluate_model(model, dataset, split="all", image_size=tuple(size) if size else None)
-    print(json.dumps({"metrics": report.metrics, "per_class": report.per_class}, indent=2))
+    from engine.export.save import strict_json
+
+    print(strict_json({"metrics": report.metrics, "per_class": report.per_class}))
     return EXIT_OK
 
 
