@@ -1,14 +1,17 @@
 """One image file -> one uint8 array, decoded the same way for training, previews and predict.
 
-Pillow does the decoding (every format and mode it knows). Modes are normalised here so that
-the rest of the engine only ever sees ``(H, W, C)`` uint8 with C = 1 (grayscale) or 3 (RGB):
-EXIF orientation is applied, transparency is composited on white, CMYK and palette images
-become RGB, 16-bit and 32-bit images are scaled down to 8 bits.
+`inspect_image` reads a file's header (not its pixels) and decides how the file will be
+decoded: TensorFlow's own JPEG/PNG decoders for the common cases (fast, parallel, no GIL),
+Pillow for everything else (CMYK, 16-bit, palettes, transparency keys, EXIF rotation, BMP,
+GIF, WebP, TIFF). Pillow's modes are normalised here so that the rest of the engine only ever
+sees ``(H, W, C)`` uint8 with C = 1 (grayscale) or 3 (RGB): EXIF orientation is applied,
+transparency is composited on white, CMYK and palette images become RGB, 16-bit and 32-bit
+images are scaled down to 8 bits.
 """
-
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +25,14 @@ _GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I
 _WIDE_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 _WHITE = 255
 
+# How a file is decoded, decided from its header at scan time (see engine/data/imagedecode.py).
+PILLOW, TF_JPEG, TF_PNG, TF_PNG_ALPHA = 0, 1, 2, 3
+_TF_PNG_MODES = {"RGB": TF_PNG, "L": TF_PNG, "RGBA": TF_PNG_ALPHA, "LA": TF_PNG_ALPHA}
+# Decoded pixels one file may take. A 12000 x 12000 PNG would need 432 MB per copy; a JPEG
+# that large is still fine, because libjpeg decodes it at 1/8 scale (see `jpeg_ratio`).
+MAX_DECODE_PIXELS = 40_000_000
+_JPEG_RATIOS = (8, 4, 2, 1)
+
 
 @dataclass(frozen=True)
 class ImageInfo:
@@ -30,6 +41,7 @@ class ImageInfo:
     height: int  # after EXIF orientation
     width: int
     gray: bool
+    decoder: int = PILLOW  # PILLOW | TF_JPEG | TF_PNG | TF_PNG_ALPHA
 
 
 class BadImage(Exception):
@@ -45,22 +57,36 @@ def is_image_name(path: str | Path) -> bool:
 
 
 def inspect_image(path: str | Path) -> ImageInfo:
-    """Fully decode ``path`` once (catching truncation) and report its size and colour.
+    """Read the header of ``path`` (not its pixels): size, colour, and which decoder will read it.
 
-    Raises `BadImage` with a plain reason: zero bytes, not an image, truncated, unreadable.
+    A JPEG or PNG that does not end with its end marker is decoded once here, so a truncated
+    file is reported now rather than while training. Raises `BadImage` with a plain reason:
+    zero bytes, not a regular file, not an image, truncated, too large, unreadable.
     """
     path = Path(path)
     try:
-        if path.stat().st_size == 0:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
+            raise BadImage("not a regular file (a pipe, socket or device)")
+        if info.st_size == 0:
             raise BadImage("zero bytes (the file is empty)")
         with Image.open(path) as img:
             width, height = img.size
-            if _orientation(img) in (5, 6, 7, 8):  # these EXIF orientations turn the picture by 90 degrees
+            orientation = _orientation(img)
+            if orientation in (5, 6, 7, 8):  # these EXIF orientations turn the picture by 90 degrees
                 width, height = height, width
             gray = _is_gray(img)
-            # A reduced-size JPEG decode still reads every byte, so truncation is still caught, faster.
-            img.draft(img.mode, (max(1, width // 8), max(1, height // 8)))
-            img.load()
+            decoder = _decoder_for(img, orientation)
+            pixels = width * height
+            if pixels > MAX_DECODE_PIXELS and not (img.format == "JPEG" and pixels // 64 <= MAX_DECODE_PIXELS):
+                raise BadImage(
+                    f"too large to decode safely ({width} x {height} pixels; the limit is "
+                    f"{MAX_DECODE_PIXELS // 1_000_000} million)"
+                )
+            if not _ends_cleanly(path, img.format):
+                # Suspicious ending: decode once, at reduced size for JPEG, to name the problem now.
+                img.draft(img.mode, (max(1, width // 8), max(1, height // 8)))
+                img.load()
     except BadImage:
         raise
     except UnidentifiedImageError:
@@ -70,13 +96,57 @@ def inspect_image(path: str | Path) -> ImageInfo:
     except PermissionError:
         raise BadImage("unreadable (permission denied)") from None
     except (OSError, SyntaxError, ValueError) as exc:  # Pillow reports broken data with all three
-        text = str(exc)
-        if "truncated" in text.lower() or "premature" in text.lower():
-            raise BadImage("truncated (the file ends before the image does)") from None
-        raise BadImage(f"unreadable ({text or type(exc).__name__})") from None
+        raise BadImage(reason_for(exc)) from None
     if width < 1 or height < 1:
         raise BadImage("wrong shape (the image has no pixels)")
-    return ImageInfo(height=height, width=width, gray=gray)
+    return ImageInfo(height=height, width=width, gray=gray, decoder=decoder)
+
+
+def reason_for(exc: BaseException) -> str:
+    """A decoding exception (Pillow's or TensorFlow's) as a plain reason for the skipped list."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "truncated" in text.lower() or "premature" in text.lower():
+        return "truncated (the file ends before the image does)"
+    return f"unreadable ({text[:200]})"
+
+
+def jpeg_ratio(height: int, width: int, size: tuple[int, int] | None) -> int:
+    """The libjpeg scale (1, 2, 4 or 8) to decode a JPEG at: the smallest that is still at least
+    the target size (libjpeg's scaled decode averages, like the area resize after it), and small
+    enough for the pixel limit."""
+    ratio = 1
+    if size is not None:
+        ratio = next((r for r in _JPEG_RATIOS if height / r >= size[0] and width / r >= size[1]), 1)
+    while ratio < 8 and (height // ratio) * (width // ratio) > MAX_DECODE_PIXELS:
+        ratio *= 2
+    return ratio
+
+
+def _decoder_for(img: Image.Image, orientation: int) -> int:
+    """TensorFlow decodes plain 8-bit JPEG/PNG; everything else goes through Pillow."""
+    if orientation not in (0, 1) or getattr(img, "n_frames", 1) > 1:
+        return PILLOW
+    raw_mode = img.tile[0].args if img.tile else None
+    raw_mode = raw_mode[0] if isinstance(raw_mode, tuple) else raw_mode
+    if img.format == "JPEG" and img.mode in ("RGB", "L") and raw_mode == img.mode:
+        return TF_JPEG
+    if img.format == "PNG" and raw_mode == img.mode and "transparency" not in img.info:
+        return _TF_PNG_MODES.get(img.mode, PILLOW)  # 16-bit and palette images: Pillow
+    return PILLOW
+
+
+def _ends_cleanly(path: Path, image_format: str | None) -> bool:
+    """Whether a JPEG ends with its EOI marker and a PNG with its IEND chunk (two tail bytes)."""
+    tails = {"JPEG": b"\xff\xd9", "MPO": b"\xff\xd9", "PNG": b"IEND\xaeB`\x82"}
+    tail = tails.get(image_format or "")
+    if tail is None:
+        return True  # other formats are checked when they are decoded
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        handle.seek(max(0, size - 64))
+        end = handle.read().rstrip(b"\0")  # some writers pad with zeros after the end marker
+    return end.endswith(tail)
 
 
 def decode_image(source: str | bytes | os.PathLike | Image.Image, channels: int, size: tuple[int, int] | None = None):
@@ -96,6 +166,22 @@ def decode_image(source: str | bytes | os.PathLike | Image.Image, channels: int,
         return _to_array(img, channels, size)
 
 
+def pillow_pixels(
+    path: str | os.PathLike, channels: int, ratio: int = 1, size: tuple[int, int] | None = None
+) -> np.ndarray:
+    """Decode with Pillow to ``(H, W, channels)`` uint8; a JPEG at 1/``ratio`` scale (see `jpeg_ratio`).
+
+    With ``size``, Pillow resizes too (how Kiln decoded before TensorFlow's decoders; kept so a
+    model trained that way is evaluated the same way).
+    """
+    if size is not None:
+        return decode_image(path, channels, size)
+    with Image.open(path) as img:
+        if img.format == "JPEG" and ratio > 1:
+            img.draft(img.mode, (max(1, img.width // ratio), max(1, img.height // ratio)))
+        return _to_array(img, channels, None)
+
+
 def _to_array(img: Image.Image, channels: int, size: tuple[int, int] | None) -> np.ndarray:
     img = ImageOps.exif_transpose(img) or img
     if getattr(img, "n_frames", 1) > 1:
@@ -112,6 +198,13 @@ def _to_array(img: Image.Image, channels: int, size: tuple[int, int] | None) -> 
 
 def _orientation(img: Image.Image) -> int:
     try:
+        if img.format == "PNG":  # PNG's getexif() decodes the pixels; use an eXIf chunk seen in the header
+            raw = img.info.get("exif")
+            if not raw:
+                return 1
+            exif = Image.Exif()
+            exif.load(raw)
+            return int(exif.get(0x0112, 1))
         return int(img.getexif().get(0x0112, 1))
     except Exception:  # a broken EXIF block must not make a good picture unusable
         return 1

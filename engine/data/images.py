@@ -1,8 +1,10 @@
 """A folder of images, one subfolder per class, as a data source.
 
-Every file is opened and fully decoded once while scanning, so broken files are found and
-listed before training starts instead of failing it halfway. Decoding for training runs in
-Pillow through parallel ``tf.numpy_function`` calls (see `ImageFileLoader`).
+The scan reads every file's header, not its pixels: size, colour, and which decoder will
+read it (see engine/data/imagefile.py). Files that are empty, not images, truncated, too
+large or not regular files are listed as skipped before training starts; a file whose data
+turns out to be corrupt while decoding is skipped then, and reported (`ImageFileLoader.late_skips`).
+Decoding for training runs in tf.data (engine/data/imagedecode.py).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from engine.data.dataset import CLASSIFICATION, IMAGE, Dataset, SkippedFile
-from engine.data.imagefile import BadImage, ImageInfo, decode_image, inspect_image, is_image_name
+from engine.data.imagefile import BadImage, ImageInfo, inspect_image, is_image_name, jpeg_ratio
 from engine.data.labels import align_classes
 from engine.data.loader import BaseLoader
 from engine.data.split import stratified_split
@@ -27,35 +29,69 @@ from engine.events import EventSink, Progress
 
 MAX_DEFAULT_SIDE = 64  # default input size for from-scratch models; callers usually pass their own
 _WINDOW = 256  # files in flight at once while scanning, so cancelling is quick
+DECODER = "tensorflow"  # preprocessing["decoder"] of new runs; "pillow" = decoded and resized by Pillow
 
 
 class ImageFileLoader(BaseLoader):
-    """Decodes image files with Pillow (see engine/data/imagefile.py) in parallel tf.data calls."""
+    """Decodes image files in parallel tf.data calls, each with the decoder its scan chose.
+
+    ``tf_pairs(..., raw=True)`` yields uint8 pixels, which is what the pipeline caches.
+    """
 
     image = True
-    chunk = 32
+    raw_pixels = True  # tf_pairs can yield uint8 (cache those, cast after)
+    may_drop = True  # a file that fails to decode is left out, so the length is not promised
 
-    def __init__(self, paths: list[str], *, channels: int, image_size: tuple[int, int]) -> None:
+    def __init__(
+        self,
+        paths: list[str],
+        *,
+        channels: int,
+        image_size: tuple[int, int],
+        infos: list[ImageInfo] | None = None,
+        legacy_pillow: bool = False,
+    ) -> None:
         self.paths = np.asarray(paths, dtype=object)
         self.channels = int(channels)
         self.image_size = (int(image_size[0]), int(image_size[1]))
+        infos = infos if infos is not None else [inspect_image(p) for p in paths]
+        self.decoders = np.array([info.decoder for info in infos], dtype=np.int32)
+        self.heights = np.array([info.height for info in infos], dtype=np.int64)
+        self.widths = np.array([info.width for info in infos], dtype=np.int64)
+        self.legacy_pillow = legacy_pillow
+        self.late_skips: list[SkippedFile] = []
+        self._late_lock = threading.Lock()
 
     def sample_shape(self, image_size: tuple[int, int] | None) -> tuple[int, ...]:
         height, width = image_size or self.image_size
         return (int(height), int(width), self.channels)
 
-    def decode(self, path: str | bytes, image_size: tuple[int, int] | None = None) -> np.ndarray:
-        return decode_image(path, self.channels, image_size or self.image_size)
+    def record_skip(self, path: str, reason: str) -> None:
+        """Called from decoding threads when a file fails; each file is reported once."""
+        with self._late_lock:
+            if all(item.path != path for item in self.late_skips):
+                self.late_skips.append(SkippedFile(path, reason))
+
+    def read(self, indices: np.ndarray, image_size: tuple[int, int] | None = None) -> np.ndarray:
+        """The same pixels as the pipeline, as float32; a file that fails to decode reads as zeros."""
+        indices = np.asarray(indices, dtype=np.int64)
+        from engine.runtime import tensorflow_backend
+
+        if not tensorflow_backend():  # Keras on JAX / PyTorch without tf.data: Pillow decodes and resizes
+            from engine.data.imagefile import decode_image
+
+            size = self.sample_shape(image_size)[:2]
+            return np.stack([decode_image(self.paths[i], self.channels, size) for i in indices]).astype(np.float32)
+        out = np.zeros((len(indices), *self.sample_shape(image_size)), dtype=np.float32)
+        rows = np.arange(len(indices))
+        for start in range(0, len(indices), 256):
+            chunk = slice(start, start + 256)
+            for pixels, row in self.tf_pairs(indices[chunk], rows[chunk], image_size, raw=True).batch(64):
+                out[row.numpy()] = pixels.numpy()
+        return out
 
     def _load(self, indices: np.ndarray) -> np.ndarray:
         return self.read(indices)
-
-    def read(self, indices: np.ndarray, image_size: tuple[int, int] | None = None) -> np.ndarray:
-        shape = self.sample_shape(image_size)
-        out = np.empty((len(indices), *shape), dtype=np.float32)
-        for row, index in enumerate(np.asarray(indices, dtype=np.int64)):
-            out[row] = self.decode(self.paths[index], shape[:2])
-        return out
 
     def tf_pairs(
         self,
@@ -65,21 +101,30 @@ class ImageFileLoader(BaseLoader):
         *,
         shuffle: bool = False,
         seed: int | None = None,
+        raw: bool = False,
     ):
+        """Decoded ``(x, y)`` in the order of ``indices`` (``shuffle``: a fresh order every iteration);
+        float32, or uint8 with ``raw``. A file that fails to decode is left out and recorded."""
         import tensorflow as tf
 
-        shape = self.sample_shape(image_size)
-        paths = [os.fsencode(p) for p in self.paths[np.asarray(indices, dtype=np.int64)]]
-        ds = tf.data.Dataset.from_tensor_slices((tf.constant(paths, dtype=tf.string), np.asarray(labels)))
-        if shuffle:  # shuffle file names, not decoded pictures: the buffer costs bytes, not megabytes
-            ds = ds.shuffle(max(1, len(paths)), seed=seed, reshuffle_each_iteration=True)
+        from engine.data.imagedecode import decode_files
 
-        def load(path, label):
-            pixels = tf.numpy_function(lambda p: self.decode(p, shape[:2]), [path], tf.uint8, stateful=False)
-            pixels.set_shape(shape)
-            return tf.cast(pixels, tf.float32), label
-
-        return ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not shuffle)
+        size = self.sample_shape(image_size)[:2]
+        indices = np.asarray(indices, dtype=np.int64)
+        labels = np.asarray(labels)
+        ratios = [jpeg_ratio(int(h), int(w), size) for h, w in zip(self.heights[indices], self.widths[indices])]
+        ds = decode_files(
+            [os.fsdecode(p) if isinstance(p, bytes) else str(p) for p in self.paths[indices]],
+            self.decoders[indices],
+            ratios,
+            labels,
+            channels=self.channels,
+            size=size,
+            on_skip=self.record_skip,
+            shuffle_seed=(0 if seed is None else seed) if shuffle else None,
+            legacy_pillow=self.legacy_pillow,
+        )
+        return ds if raw else ds.map(lambda x, y: (tf.cast(x, tf.float32), y))
 
 
 def load_image_folder(
@@ -154,6 +199,11 @@ def load_image_folder(
             labels = align_classes(labels, class_names, list(fitted["class_names"]))
             class_names = list(fitted["class_names"])
     paths = [str(path) for _, path, _ in good]
+    # A model trained when Pillow decoded and resized everything is evaluated the same way.
+    legacy = bool(fitted) and fitted.get("decoder", "pillow") == "pillow"
+    loader = ImageFileLoader(
+        paths, channels=channels, image_size=size, infos=[info for _, _, info in good], legacy_pillow=legacy
+    )
     return Dataset(
         source=str(root),
         source_kind="images",
@@ -163,7 +213,7 @@ def load_image_folder(
         class_names=class_names,
         labels=labels,
         splits=stratified_split(labels, val_fraction=val_split, test_fraction=test_split, seed=seed),
-        loader=ImageFileLoader(paths, channels=channels, image_size=size),
+        loader=loader,
         skipped=skipped,
         problems=problems,
         paths=paths,
@@ -173,8 +223,8 @@ def load_image_folder(
             "image_size": list(size),
             "pixel_scale": 1.0,
             "pixel_offset": 0.0,
-            "decoder": "pillow",
-            "resize": "bilinear",
+            "decoder": "pillow" if legacy else DECODER,
+            "resize": "bilinear" if legacy else "bilinear-antialias",
             "transparency": "white",
             "class_names": list(class_names),
         },
@@ -184,7 +234,7 @@ def load_image_folder(
 def scan_files(
     paths: list[Path], *, progress: EventSink | None = None, cancel: threading.Event | None = None
 ) -> list[ImageInfo | BadImage]:
-    """Inspect every file (in threads: Pillow decodes without holding the GIL), in order."""
+    """Read every file's header (in threads: the reads wait on the disk), in order."""
     total = len(paths)
     results: list[ImageInfo | BadImage] = []
     last_report = 0.0

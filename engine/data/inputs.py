@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.data.imagefile import BadImage, decode_image, inspect_image, is_image_name
+from engine.data.imagefile import BadImage, inspect_image, is_image_name
 from engine.errors import DataError
 
 
@@ -68,7 +68,8 @@ def _images(items: list[Any], summary: dict[str, Any], prep: dict[str, Any], ima
     channels = int(prep.get("channels") or (shape[-1] if len(shape) == 3 else 3))
     size = tuple(int(s) for s in (image_size or prep.get("image_size") or shape[:2]))
     scale, offset = float(prep.get("pixel_scale", 1.0)), float(prep.get("pixel_offset", 0.0))
-    out = []
+    out: list[Any] = []
+    files: dict[int, tuple[Path, Any]] = {}  # position in ``out`` -> file and its header
     for item in expand_folders(items):
         if isinstance(item, np.ndarray):  # a raw sample, stored the way the training arrays were
             array = np.asarray(item, dtype=np.float32)
@@ -78,12 +79,25 @@ def _images(items: list[Any], summary: dict[str, Any], prep: dict[str, Any], ima
             continue
         path = Path(item)
         try:
-            inspect_image(path)  # the plain reason (truncated, not an image ...) if it is broken
-            out.append(decode_image(path, channels, size).astype(np.float32))
+            files[len(out)] = (path, inspect_image(path))  # the plain reason (truncated ...) if broken
+            out.append(None)
         except BadImage as bad:
             raise DataError(f"{path.name} cannot be used: {bad.reason}.", hint="Choose another image file.") from None
         except FileNotFoundError:
             raise DataError(f"The image {path} does not exist.") from None
+    if files:  # decoded together, by the same code as the training pipeline (engine/data/images.py)
+        from engine.data.images import ImageFileLoader
+
+        loader = ImageFileLoader(
+            [str(path) for path, _ in files.values()], channels=channels, image_size=size,
+            infos=[info for _, info in files.values()], legacy_pillow=prep.get("decoder", "pillow") == "pillow",
+        )
+        pixels = loader.read(np.arange(len(files)))
+        if loader.late_skips:
+            bad = loader.late_skips[0]
+            raise DataError(f"{Path(bad.path).name} cannot be used: {bad.reason}.", hint="Choose another image file.")
+        for row, position in enumerate(files):
+            out[position] = pixels[row]
     if not out:
         raise DataError("There is nothing to predict on.", hint="The folder holds no image files.")
     return np.stack(out).astype(np.float32)
