@@ -234,10 +234,10 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.device_label)
 
     def _connect(self) -> None:
-        self.data_page.start.open_folder.connect(self.choose_dataset_folder)
-        self.data_page.start.open_file.connect(self.choose_dataset_file)
-        self.data_page.start.load_source.connect(self.open_dataset)
-        self.data_page.start.demo_backbone.connect(self.start_demo_backbone)
+        self.data_page.open_folder_requested.connect(self.choose_dataset_folder)
+        self.data_page.open_file_requested.connect(self.choose_dataset_file)
+        self.data_page.source_requested.connect(self.open_dataset)
+        self.data_page.demo_backbone_requested.connect(self.start_demo_backbone)
         self.data_page.loaded.connect(self._on_dataset_loaded)
         self.train_page.run_state_changed.connect(self._on_run_state)
         self.train_page.run_completed.connect(self._on_run_completed)
@@ -503,7 +503,7 @@ class MainWindow(QMainWindow):
                 config = None
             if config is not None:
                 self.session.load_config(config)
-        self.data_page.start.set_recent(self.settings.recent_datasets())
+        self.data_page.set_recent(self.settings.recent_datasets())
 
     def save_settings(self) -> None:
         self.settings.set_geometry(self.saveGeometry())
@@ -526,7 +526,7 @@ class MainWindow(QMainWindow):
                 menu.addSeparator()
                 clear = menu.addAction("Clear list")
                 clear.triggered.connect(self._clear_recent)
-        self.data_page.start.set_recent(self.settings.recent_datasets())
+        self.data_page.set_recent(self.settings.recent_datasets())
 
     def _clear_recent(self) -> None:
         self.settings.clear_recent()

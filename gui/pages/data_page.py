@@ -29,6 +29,11 @@ class DataPage(QWidget):
     busy = Signal(str)  # status-bar text while scanning ("" when idle)
     failed = Signal(str, object)  # dialog title, WorkerError
     loaded = Signal(str)  # the source, for the recent list
+    # What the start panel asks of the window (it owns the file dialogs and the backbone choice).
+    open_folder_requested = Signal()
+    open_file_requested = Signal()
+    source_requested = Signal(str)  # a demo or a recent dataset
+    demo_backbone_requested = Signal()
 
     def __init__(self, session: Session) -> None:
         super().__init__()
@@ -47,6 +52,10 @@ class DataPage(QWidget):
         layout.addWidget(self.stack)
 
         self.scan_panel.cancel.connect(self.cancel_scan)
+        self.start.open_folder.connect(self.open_folder_requested)
+        self.start.open_file.connect(self.open_file_requested)
+        self.start.load_source.connect(self.source_requested)
+        self.start.demo_backbone.connect(self.demo_backbone_requested)
         self.view.reload_button.clicked.connect(lambda: self.load(self.session.config.data.source))
         self.view.close_button.clicked.connect(lambda: self.stack.setCurrentWidget(self.start))
         self.view.samples.failed.connect(self.failed)
@@ -58,6 +67,10 @@ class DataPage(QWidget):
         self._split_shown: tuple[float, float, int] | None = None  # (val, test, seed) of the data shown
         session.config_changed.connect(self._on_config_changed)
         session.config_loaded.connect(self.binding.show)
+
+    def set_recent(self, sources: list[str]) -> None:
+        """The recent datasets the start panel offers."""
+        self.start.set_recent(sources)
 
     # -- loading --------------------------------------------------------------------------
 
