@@ -74,14 +74,17 @@ class ArrayLoader(BaseLoader):
         return self.finish(self.raw(indices))
 
     def finish(self, raw: np.ndarray) -> np.ndarray:
+        stored_as_float = np.asarray(raw).dtype.kind == "f"
         batch = np.asarray(raw, dtype=np.float32)
         if self.image:
             if batch.ndim == 3:
                 batch = batch[..., None]
-            if self.pixel_scale != 1.0 or self.pixel_offset != 0.0:
+            scaled = self.pixel_scale != 1.0 or self.pixel_offset != 0.0
+            if scaled:
                 batch = batch * self.pixel_scale + self.pixel_offset
-            # NaN and +-inf pixels become 0; everything lands in 0..255
-            return np.clip(np.nan_to_num(batch, nan=0.0, posinf=0.0, neginf=0.0), 0.0, 255.0)
+            if stored_as_float:  # NaN and +-inf pixels become 0 (integers cannot hold them)
+                batch = np.nan_to_num(batch, nan=0.0, posinf=0.0, neginf=0.0)
+            return np.clip(batch, 0.0, 255.0) if scaled or stored_as_float else batch
         batch = batch.reshape(len(batch), -1)
         if self.mean is not None:
             # Missing (NaN) and infinite values take the feature mean, i.e. 0 after standardising.
