@@ -12,8 +12,8 @@ Rules (docs/RELIABILITY.md, promise 1):
   its ``saved_model.pb`` and ``variables/``.
 * Nothing else turns safe mode off; a run config can name a folder, but never trust it.
 
-The registry is a small JSON file in the user's data folder (``KILN_DATA_DIR``, else the XDG
-data folder): ``{sha256: path it was trusted at}``. A file whose contents changed since is
+The registry is a small JSON file in the user's data folder (``KILN_DATA_DIR``, else the platform's
+own, from engine.paths): ``{sha256: path it was trusted at}``. A file whose contents changed since is
 not in it.
 """
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -55,10 +54,10 @@ class UntrustedModel(KilnError):
 
 
 def registry_path() -> Path:
-    base = os.environ.get("KILN_DATA_DIR") or os.path.join(
-        os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share"), "kiln"
-    )
-    return Path(base) / "trusted_models.json"
+    """In the platform's user data folder (``KILN_DATA_DIR`` overrides it): see engine.paths."""
+    from engine.paths import user_data_dir
+
+    return user_data_dir() / "trusted_models.json"
 
 
 def file_digest(path: str | Path) -> str:
