@@ -41,6 +41,7 @@ def test_targets_near_1e30_train_to_a_finite_loss() -> None:
     assert np.all(np.isfinite(predictions)) and 5e29 < float(np.median(predictions)) < 2e30
 
 
+@pytest.mark.slow
 def test_a_wide_target_trains_with_plain_sgd_and_mae_is_in_target_units(tmp_path) -> None:
     dataset = _regression_data(mean=5000.0, spread=3000.0)
     result = run_training(_config("sgd", 0.05, 8), dataset=dataset, out_dir=tmp_path)
