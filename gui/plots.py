@@ -100,7 +100,8 @@ class LivePlot(pg.PlotWidget):
         plot.getAxis("left").enableAutoSIPrefix(False)  # "0.85", not "850 (x0.001)"
         plot.setMenuEnabled(True)  # right-click: pyqtgraph's own view options and export
         # The legend sits in the title row, right-aligned: never over the curves.
-        self.legend = pg.LegendItem(offset=None, labelTextSize="8pt", colCount=4, horSpacing=10)
+        self.legend = pg.LegendItem(offset=None, labelTextSize="8pt", colCount=3, horSpacing=8, verSpacing=-6)
+        plot.layout.setRowFixedHeight(0, 34)  # room for two legend rows beside the title
         self.legend.setParentItem(plot)
         self.legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-6, 2))
         plot.legend = self.legend  # plot(name=...) adds its entry here
@@ -200,12 +201,14 @@ class LivePlot(pg.PlotWidget):
 
     def end_run(self) -> None:
         """The run ended: fit everything and bring back the minor grid."""
+        self.refresh()
         self._live = False
         plot = self.getPlotItem()
         for axis in ("left", "bottom"):
             plot.getAxis(axis).setStyle(maxTickLevel=1)
-        self.refresh()
-        plot.enableAutoRange()
+        plot.enableAutoRange(axis=pg.ViewBox.XAxis)
+        self._y_range = None
+        self._widen_ranges()  # frames every point (a constant rate mid-axis, not as +-2% noise)
 
     def _widen_ranges(self) -> None:
         lows = [b.y_min for b in self._buffers.values() if b.size] + [self._overlay_range[0]]
@@ -437,8 +440,8 @@ def _padded(low: float, high: float, log: bool) -> tuple[float, float]:
         span = max(math.log10(high) - math.log10(low), 0.3)
         return low / 10 ** (span * Y_MARGIN * 2), high * 10 ** (span * Y_MARGIN * 2)
     span = high - low
-    if span <= 0:
-        span = abs(high) * 0.5 or 1.0
+    if span <= abs(high) * 1e-6:  # one value (a constant learning rate): show it mid-axis, not as noise
+        return (high * 0.5, high * 1.5) if high > 0 else (high - 1.0, high + 1.0)
     return low - span * Y_MARGIN, high + span * Y_MARGIN
 
 

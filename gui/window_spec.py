@@ -71,7 +71,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("export", "Export", SP.SP_DialogSaveButton, lambda w: ExportPage(w.session)),
     PageSpec(
         "runs", "Runs", SP.SP_FileDialogListView, lambda w: RunsPage(w.session, runs_folder=w.runs_folder),
-        lambda w: "every run, kept",
+        lambda w: "",
     ),
 )
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -186,6 +186,10 @@ class EvaluatePage(QWidget):
         self.results = QStackedWidget()
         self.results.addWidget(self._build_classification())
         self.results.addWidget(self._build_regression())
+        self.empty_state = muted_label("")
+        self.empty_state.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_state.setWordWrap(True)
+        self.results.addWidget(self.empty_state)  # index 2: what will appear, instead of empty axes
         self.try_it = TryItPanel()
         self.try_it.predict_image.connect(self.try_image)
         self.try_it.predict_row.connect(self.try_row)
@@ -281,9 +285,9 @@ class EvaluatePage(QWidget):
         self.evaluate_button.setEnabled(ready)
         self.try_it.setEnabled(trained is not None)
         dataset = self.session.dataset
+        self._show_empty_state(trained, dataset)
         if dataset is not None:
             self.try_it.set_input_kind(dataset.input_kind)
-            self.results.setCurrentIndex(0 if dataset.is_classification else 1)
             for i in range(self.split_combo.count()):
                 split = self.split_combo.itemData(i)
                 has = len(dataset.splits.get(split, [])) > 0
@@ -295,6 +299,23 @@ class EvaluatePage(QWidget):
             self.title.setText(f"Evaluate {trained.name}")
             self.subtitle.setText("Not evaluated yet." if ready else "Load the data to evaluate it on.")
         self.metrics_label.setText("")
+        if ready and self.isVisible():
+            QTimer.singleShot(0, self.evaluate)  # a model opened from the Runs page, say: no extra click
+
+    def _show_empty_state(self, trained: Any, dataset: Any) -> None:
+        if trained is None:
+            text = (
+                "Train a model on the Train page, or open one (Runs page, or File > Open model), "
+                "and its scores on data it has not learned from appear here: a confusion matrix, "
+                "per-class precision and recall, and its most confident mistakes; for regression, "
+                "predicted against true values and the residuals."
+            )
+        elif dataset is None:
+            text = f"Load data (Data page) to evaluate {trained.name} on it."
+        else:
+            text = f"Evaluating {trained.name} on the chosen split; the results appear here."
+        self.empty_state.setText(text)
+        self.results.setCurrentWidget(self.empty_state)
 
     @property
     def needs_evaluation(self) -> bool:

@@ -32,7 +32,7 @@ from engine.export.runs import RunEntry, list_runs, read_history, rename_run
 from engine.training.config import RunConfig
 from gui.dialogs.run_curves_dialog import RunCurvesDialog
 from gui.session import Session
-from gui.widgets.forms import muted_label
+from gui.widgets.forms import muted_label, title_label
 from gui.workers import WorkerError
 
 COLUMNS = ("Name", "Finished", "Data", "Model", "Score", "Time", "Epochs")
@@ -60,8 +60,7 @@ class RunsPage(QWidget):
         self._trashed: list[tuple[str, str]] = []  # (original path, path in the trash), newest last
         self.curves_dialog: RunCurvesDialog | None = None
 
-        title = QLabel("Runs")
-        title.setObjectName("PageTitle")
+        title = title_label("Runs")
         self.folder_note = muted_label(
             f"Every run is kept in {runs_folder}." if runs_folder else "This window keeps no run folders."
         )

@@ -41,6 +41,7 @@ from gui.plots import LivePlot, PlotRefresher
 from gui.session import RunSummary, Session, TrainedModel
 from gui.training_runner import TrainingRunner
 from gui.widgets.compare_view import CompareDialog
+from gui.widgets.drift_view import DriftView
 from gui.widgets.forms import LearningRateSpin, combo, float_spin, int_spin, muted_label, select
 from gui.widgets.log_panel import LogPanel
 from gui.workers import WorkerError
@@ -103,7 +104,7 @@ class TrainPage(QWidget):
         splitter.addWidget(form)
         splitter.addWidget(plots)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([330, 900])
+        splitter.setSizes([form.minimumWidth(), 900])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 10)
         layout.addWidget(splitter)
@@ -210,7 +211,9 @@ class TrainPage(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(inner)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setMinimumWidth(300)
+        # Never a sideways scrollbar: the column is as wide as its widest row, plus a vertical scrollbar.
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(inner.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 4)
 
         for widget in (self.optimizer_combo, self.schedule_combo):
             widget.currentIndexChanged.connect(self._on_form_changed)
@@ -272,11 +275,11 @@ class TrainPage(QWidget):
         self.log_check = QCheckBox("Log scale (loss)")
         self.log_check.setToolTip("Show the loss on a logarithmic axis, where late small improvements are visible")
         self.log_check.toggled.connect(lambda on: self.loss_plot.set_log_y(on))
-        self.compare_check = QCheckBox("Compare with earlier runs")
+        self.compare_check = QCheckBox("Show earlier runs")
         self.compare_check.setChecked(True)
         self.compare_check.setToolTip("Draw the curves of this session's earlier runs, dashed, behind the live ones")
         self.compare_check.toggled.connect(self._set_overlays_visible)
-        clear_button = QPushButton("Clear earlier runs")
+        clear_button = QPushButton("Clear")
         clear_button.setToolTip("Remove the dashed curves of earlier runs")
         clear_button.clicked.connect(self.clear_overlays)
         save_button = QPushButton("Save plots…")
@@ -284,13 +287,14 @@ class TrainPage(QWidget):
         save_button.clicked.connect(self._save_plots)
         view_controls.addWidget(self.log_check)
         view_controls.addWidget(self.compare_check)
+        view_controls.addWidget(clear_button)
         view_controls.addStretch(1)
         self.results_button = QPushButton("Comparison results")
         self.results_button.setToolTip("Show the last head-to-head comparison of from scratch and fine-tuning")
         self.results_button.setEnabled(False)
+        self.results_button.setVisible(False)  # shown once there is a comparison to show
         self.results_button.clicked.connect(self.show_comparison)
         view_controls.addWidget(self.results_button)
-        view_controls.addWidget(clear_button)
         view_controls.addWidget(save_button)
         layout.addLayout(view_controls)
 
@@ -331,6 +335,9 @@ class TrainPage(QWidget):
         log_layout.setContentsMargins(6, 6, 6, 6)
         log_layout.addWidget(self.log)
         grid.addWidget(log_box, 1, 1)
+        self.drift_view = DriftView()  # fine-tuning only: shows itself on the first DriftMeasured
+        self.drift_view.hide()
+        grid.addWidget(self.drift_view, 0, 2, 2, 1)
         grid.setRowStretch(0, 3)
         grid.setRowStretch(1, 2)
         layout.addLayout(grid, 1)
@@ -556,6 +563,7 @@ class TrainPage(QWidget):
 
     def _reset_for_run(self) -> None:
         self._add_overlays_for_earlier_runs()
+        self.drift_view.reset()
         for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
             plot.reset()
             plot.clear_phases()
@@ -623,6 +631,10 @@ class TrainPage(QWidget):
             )
         elif isinstance(event, ev.RunWarning):
             self.log.add(event.message, "warning")
+            if event.kind == "forgetting":
+                self.drift_view.show_warning(event.message)
+        elif isinstance(event, ev.DriftMeasured):
+            self.drift_view.add(event)  # one repaint per epoch end
         elif isinstance(event, ev.Progress):
             self.progress_label.setText(event.message or f"{event.task}…")
             if event.task == "compare":
@@ -756,6 +768,7 @@ class TrainPage(QWidget):
         self.comparison = comparison
         self.compare_view.set_comparison(comparison)
         self.results_button.setEnabled(True)
+        self.results_button.setVisible(True)
         for sentence in comparison.verdict():
             self.log.add(sentence, "success")
         self.show_comparison()
