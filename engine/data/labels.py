@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.data.dataset import CLASSIFICATION, REGRESSION
+from engine.data.files import printable
 from engine.errors import DataError
 
 
@@ -100,7 +101,7 @@ def _classes(
     if len(present) < min_classes:
         only = class_names[int(present[0])] if keep_codes and len(present) else (class_names or ["?"])[0]
         raise DataError(
-            f"{what} hold one class only ('{only}'); a classifier needs at least two.",
+            f"{what} hold one class only ('{printable(only)}'); a classifier needs at least two.",
             hint="Add samples of another class.",
         )
     return Labels(CLASSIFICATION, np.asarray(values, dtype=np.int64).reshape(-1), list(class_names), note)
@@ -114,8 +115,8 @@ def align_classes(values: np.ndarray, class_names: list[str], trained_names: lis
     unknown = [name for name in class_names if name not in trained_names]
     if unknown:
         raise DataError(
-            f"The data has classes the model was not trained on: {', '.join(unknown[:5])}.",
-            hint=f"The model knows: {', '.join(trained_names[:10])}.",
+            f"The data has classes the model was not trained on: {printable(', '.join(unknown[:5]))}.",
+            hint=f"The model knows: {printable(', '.join(trained_names[:10]))}.",
         )
     remap = np.array([trained_names.index(name) for name in class_names], dtype=np.int64)
     return remap[values] if len(remap) else values

@@ -24,6 +24,7 @@ import numpy as np
 from engine.data.arrays import ArrayLoader
 from engine.data.csvread import CsvTable, read_csv
 from engine.data.dataset import CLASSIFICATION, REGRESSION, VECTOR, Dataset
+from engine.data.files import printable
 from engine.data.labels import align_classes, target_stats
 from engine.data.split import stratified_split
 from engine.errors import DataError
@@ -127,7 +128,7 @@ def dataset_from_table(
     rows = [table.rows[i] for i in keep]
     if len(rows) < 2:
         raise DataError(
-            f"{Path(source).name} has fewer than two rows with a value in '{target_name}'.",
+            f"{printable(Path(source).name)} has fewer than two rows with a value in '{target_name}'.",
             hint="Add more labelled rows, or pick another target column.",
         )
     targets = [row[target_index] for row in rows]
@@ -154,7 +155,7 @@ def dataset_from_table(
     used = [c for c in columns if c["type"] != "dropped"]
     if not used:
         raise DataError(
-            f"{Path(source).name} has no usable input columns besides '{target_name}'.",
+            f"{printable(Path(source).name)} has no usable input columns besides '{target_name}'.",
             hint="Add columns with numbers or categories to predict from.",
         )
     preprocessing: dict[str, Any] = {
@@ -243,7 +244,7 @@ def _find_column(header: list[str], target: str | None, source: str) -> str:
     if folded:
         return folded[0]
     raise DataError(
-        f"{Path(source).name} has no column called '{wanted}'.",
+        f"{printable(Path(source).name)} has no column called '{printable(wanted)}'.",
         hint=f"Its columns are: {', '.join(header)}. Pick one of them as the target.",
     )
 
@@ -276,7 +277,7 @@ def _encode_target_as(
         numbers = [parse_number(v, decimal_comma=decimal_comma) for v in values]
         bad = next((v for v, n in zip(values, numbers, strict=True) if n is None), None)
         if bad is not None:
-            raise DataError(f"'{bad}' in the target column '{fitted['target']}' is not a number.")
+            raise DataError(f"'{printable(bad)}' in the target column '{printable(fitted['target'])}' is not a number.")
         return REGRESSION, np.asarray(numbers, dtype=np.float32), []
     texts = [_class_text(v, decimal_comma) for v in values]
     names = sorted(set(texts))
@@ -334,7 +335,8 @@ def _dataset_with_encoder(
 def _check_classes(codes: np.ndarray, names: list[str], column: str) -> tuple[str, np.ndarray, list[str]]:
     if len(names) < 2:
         raise DataError(
-            f"The target column '{column}' holds one class only ('{names[0]}'); a classifier needs at least two.",
+            f"The target column '{printable(column)}' holds one class only ('{printable(names[0])}'); "
+            "a classifier needs at least two.",
             hint="Pick another target column or add rows of other classes.",
         )
     return CLASSIFICATION, codes, names
@@ -409,7 +411,8 @@ def _encode(preprocessing: dict[str, Any], rows: list[dict[str, Any]]) -> np.nda
                 number = parse_number(value, decimal_comma=decimal_comma)
                 if number is None:
                     raise DataError(
-                        f"'{value}' in column '{name}' is not a number.", hint="Type a number, or leave it empty."
+                        f"'{printable(value)}' in column '{printable(name)}' is not a number.",
+                        hint="Type a number, or leave it empty.",
                     )
                 block[i, 0] = number
             blocks.append((block - column["mean"]) / column["std"])
