@@ -311,8 +311,7 @@ def repeat_small_training(dataset: Dataset, batch_size: int, min_steps: int = MI
     would cost more than the training. Repeating the indices only spaces the validation rounds.
     """
     train = dataset.splits["train"]
-    steps = max(1, -(-len(train) // max(1, batch_size)))
-    times = -(-min_steps // steps)
+    times = -(-min_steps * max(1, batch_size) // max(1, len(train)))
     if times <= 1:
         return dataset
     return dataclasses.replace(dataset, splits=dict(dataset.splits, train=np.tile(train, times)))

@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.analysis.compare_report import cost_rows
     from engine.analysis.costs import DEFAULT_DEVICE_WATTS
     from engine.data import load_dataset
+    from engine.events import Progress
     from engine.training.config import RunConfig
     from engine.training.progress import TerminalProgress
 
@@ -85,9 +86,15 @@ def run(args: argparse.Namespace) -> int:
     dataset = load_dataset(base.data)
     started = time.perf_counter()
     with TerminalProgress() as progress:
+
+        def sink(event: Any) -> None:
+            if isinstance(event, Progress) and event.task == "compare" and event.done < (event.total or 0):
+                print(event.message, flush=True)  # "Run k of n: ..."
+            progress(event)
+
         comparison = compare_approaches(
             scratch, finetune, dataset, fractions=fractions, repeats=repeats, budget=budget, out_dir=out,
-            device_watts=args.watts or DEFAULT_DEVICE_WATTS, sink=progress,
+            device_watts=args.watts or DEFAULT_DEVICE_WATTS, sink=sink,
         )
     print()
     for sentence in comparison.verdict():
