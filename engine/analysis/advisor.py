@@ -221,6 +221,9 @@ def _decide(ranking: list[BackboneReport], raw: float, per_class: float, dataset
     data_words = f"{per_class:.0f} training samples {unit}"
     if not usable:
         why = ranking[0].notes[0] if ranking and ranking[0].notes else "no candidate backbone was given"
+        if dataset.input_kind == "image" and ranking:  # a backbone failed to load: nothing was measured
+            return Advice("unsure", 0.0, None, None, [f"No backbone could be probed: {why}.", data_words + "."],
+                          **base)
         return Advice("from scratch", 0.9, None, None, [f"No backbone applies: {why}.", data_words + "."], **base)
     best = usable[0]
     gain = best.gain
