@@ -255,6 +255,12 @@ def test_length_mismatch_and_strings_as_inputs_are_refused(tmp_path) -> None:
     assert "needs numbers" in refused(corpus.npz(tmp_path, "words.npz", x=words, y=np.arange(6) % 2))
 
 
+def test_scalar_arrays_are_refused(tmp_path) -> None:
+    assert "single value" in refused(corpus.npz(tmp_path, x=np.ones((4, 2)), y=np.array(3.0)))
+    assert "are empty" in refused(corpus.npz(tmp_path, "scalar_x.npz", x=np.array(1.0), y=np.arange(4)))
+    assert "single value" in refused(corpus.h5(tmp_path, x=np.ones((4, 2)), y=np.array(3.0)))
+
+
 def test_string_labels_are_class_names(tmp_path) -> None:
     y = np.array(["cat", "dog"] * 6)
     dataset = load_dataset(str(corpus.npz(tmp_path, x=np.ones((12, 3)), y=y)))

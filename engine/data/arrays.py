@@ -134,7 +134,8 @@ def npy_pair(path: Path, *, x_key: str = "x", y_key: str = "y") -> tuple[Path, P
         x_path, y_path = path / f"{x_key}.npy", path / f"{y_key}.npy"
         if not x_path.exists() or not y_path.exists():
             raise DataError(
-                f"The folder {path} has neither class subfolders nor {x_key}.npy and {y_key}.npy.",
+                f"The folder {printable(path)} has neither class subfolders nor {printable(x_key)}.npy and "
+                f"{printable(y_key)}.npy.",
                 hint="Make one subfolder per class with its images, or save inputs and labels as x.npy and y.npy.",
             )
         return x_path, y_path
@@ -149,8 +150,8 @@ def npy_pair(path: Path, *, x_key: str = "x", y_key: str = "y") -> tuple[Path, P
         if (path.parent / name).exists() and name != path.name:
             return path, path.parent / name
     raise DataError(
-        f"No labels found for {path.name}.",
-        hint=f"Save the labels beside it as {stem}_y.npy, {stem}_labels.npy or y.npy.",
+        f"No labels found for {printable(path.name)}.",
+        hint=f"Save the labels beside it as {printable(stem)}_y.npy, {printable(stem)}_labels.npy or y.npy.",
     )
 
 
@@ -178,6 +179,12 @@ def dataset_from_arrays(
     """
     shape = tuple(int(s) for s in x.shape)
     check_inputs(shape, str(getattr(x, "dtype", "")), source)
+    y = np.asarray(y)
+    if y.ndim == 0:
+        raise DataError(
+            f"The labels in {printable(source)} are a single value, not one per sample.",
+            hint="Save one label per sample, in the same order as the inputs.",
+        )
     if len(y) != shape[0]:
         raise DataError(
             f"The inputs have {shape[0]} samples but the labels have {len(y)}.",
@@ -263,15 +270,17 @@ def dataset_from_arrays(
 
 def check_inputs(shape: tuple[int, ...], dtype: str, source: str) -> None:
     if len(shape) == 0 or shape[0] == 0:
-        raise DataError(f"The inputs in {source} are empty.", hint="Check that the right array was saved.")
+        raise DataError(
+            f"The inputs in {printable(source)} are empty.", hint="Check that the right array was saved."
+        )
     if dtype and np.dtype(dtype).kind not in "biuf":
         raise DataError(
-            f"The inputs in {source} have data type {dtype}; Kiln needs numbers.",
+            f"The inputs in {printable(source)} have data type {dtype}; Kiln needs numbers.",
             hint="Encode text inputs as numbers, or use a CSV file.",
         )
     if len(shape) > 4 or (len(shape) == 4 and shape[3] not in (1, 3, 4)):
         raise DataError(
-            f"The inputs in {source} have shape {shape}, which is neither images nor feature rows.",
+            f"The inputs in {printable(source)} have shape {shape}, which is neither images nor feature rows.",
             hint="Use (samples, features), (samples, height, width) or (samples, height, width, 1|3|4 channels).",
         )
 
