@@ -139,6 +139,7 @@ class MainWindow(QMainWindow):
         sidebar.setFixedWidth(196)
         sidebar.setIconSize(QSize(20, 20))
         sidebar.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        sidebar.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # long notes are elided
         for index, spec in enumerate(self.page_specs):
             item = QListWidgetItem(self.style().standardIcon(spec.icon), f"{index + 1}  {spec.title}")
             item.setToolTip(f"{spec.title} (Ctrl+{index + 1})")

@@ -19,6 +19,7 @@ from engine.models.recipe import ModelRecipe
 from gui.binding import FormBinding
 from gui.panels.finetune_panel import FinetunePanel
 from gui.panels.model_summary import ModelSummaryPanel
+from gui.panels.path_card import scrolling
 from gui.panels.scratch_panel import ScratchPanel
 from gui.session import Session
 from gui.widgets.advisor_card import AdvisorCard
@@ -76,6 +77,20 @@ class ModelPage(QWidget):
         self.layers_tree = self.summary.layers_tree
 
         self._layout = QVBoxLayout(self)
+        # Cards added with add_panel go below the two paths, in a scrolling area of their own, so
+        # the paths keep their room; the person can drag the divider to give the cards more.
+        splitter.setMinimumHeight(340)
+        self._extras = QWidget()
+        self._extras_layout = QVBoxLayout(self._extras)
+        self._extras_layout.setContentsMargins(0, 0, 0, 0)
+        self._extras_scroll = scrolling(self._extras)
+        self._extras_scroll.setVisible(False)
+        body = QSplitter(Qt.Orientation.Vertical)
+        body.setChildrenCollapsible(False)
+        body.addWidget(splitter)
+        body.addWidget(self._extras_scroll)
+        body.setStretchFactor(0, 3)
+        body.setStretchFactor(1, 2)
         self._layout.setContentsMargins(12, 10, 12, 10)
         self._layout.addWidget(splitter, 1)
         self._layout.addWidget(self.summary)
@@ -91,7 +106,8 @@ class ModelPage(QWidget):
 
     def add_panel(self, panel: QWidget, stretch: int = 0) -> None:
         """Add a card below the two paths, above the built-model strip (advice, comparisons...)."""
-        self._layout.insertWidget(self._layout.count() - 1, panel, stretch)
+        self._extras_layout.addWidget(panel, stretch)
+        self._extras_scroll.setVisible(True)
 
     # -- the chosen path ------------------------------------------------------------------
 
