@@ -40,7 +40,7 @@ from gui.widgets.forms import muted_label, title_label
 from gui.widgets.image_grid import ImageGrid
 from gui.widgets.images import array_to_pixmap
 from gui.widgets.top_k_bars import TopKBars
-from gui.workers import Worker, WorkerContext, run_in_background
+from gui.workers import TaskSlot, Worker, WorkerContext, run_in_background
 
 MISCLASSIFIED_SHOWN = 32
 IMAGE_SUFFIXES = IMAGE_EXTENSIONS  # the engine's list: what the decoder reads
@@ -159,7 +159,8 @@ class EvaluatePage(QWidget):
     def __init__(self, session: Session) -> None:
         super().__init__()
         self.session = session
-        self._worker: Worker | None = None
+        # One evaluation at a time; a report for an earlier model or dataset is dropped, never shown.
+        self.slot = TaskSlot(self, current_key=lambda: (id(self.session.trained), id(self.session.dataset)))
 
         header = QHBoxLayout()
         titles = QVBoxLayout()
@@ -323,30 +324,29 @@ class EvaluatePage(QWidget):
             self.session.trained is not None
             and self.session.dataset is not None
             and self.session.evaluation is None
-            and not (self._worker and self._worker.running)
+            and not self.slot.running
         )
 
     def evaluate(self) -> Worker | None:
         trained, dataset = self.session.trained, self.session.dataset
         if trained is None or dataset is None:
             return None
-        if self._worker is not None and self._worker.running:
-            return self._worker
+        if self.slot.running and not self.slot.is_stale(self.slot.worker):
+            return self.slot.worker  # this model on this data is being evaluated already
         split = self.split_combo.currentData()
         if len(dataset.splits.get(split, [])) == 0:
             split = "val" if len(dataset.splits.get("val", [])) else "train"
         self.evaluate_button.setEnabled(False)
         self.subtitle.setText(f"Evaluating on the {split} split…")
         self.busy.emit(f"Evaluating {trained.name}…")
-        self._worker = run_in_background(
+        return self.slot.start(
             lambda _c: evaluate(trained, dataset, split),
             task="evaluating the model",
+            key=(id(trained), id(dataset)),
             on_result=self._show_report,
             on_error=lambda e: self.failed.emit("Evaluation failed", e),
             on_finished=self._on_finished,
-            parent=self,
         )
-        return self._worker
 
     def _on_finished(self) -> None:
         self.evaluate_button.setEnabled(self.session.trained is not None)
