@@ -45,6 +45,7 @@ def test_reloads_in_a_fresh_process_with_the_fine_tuned_weights(tuned, tmp_path)
     script = textwrap.dedent(
         f"""
         import numpy as np
+        import engine.models.layers  # registers Kiln's layers with Keras
         from engine.export.save import load_model
         model = load_model({str(path)!r})
         np.save({str(tmp_path / "y.npy")!r}, model.predict(np.load({str(tmp_path / "x.npy")!r}), verbose=0))

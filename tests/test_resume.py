@@ -80,7 +80,7 @@ def _planted_lambda(path: Path, marker: Path) -> None:
 
 
 def test_checkpoint_round_trip_restores_weights_and_optimizer_state(tmp_path: Path) -> None:
-    from engine.training.checkpoint import read_checkpoint, restore_optimizer, write_checkpoint
+    from engine.training.checkpoint import read_checkpoint, restore_optimizer, restore_weights, write_checkpoint
 
     x, y = _arrays()
     model = _tiny_model()
@@ -91,7 +91,7 @@ def test_checkpoint_round_trip_restores_weights_and_optimizer_state(tmp_path: Pa
     checkpoint = read_checkpoint(tmp_path)
     assert checkpoint is not None and checkpoint.completed_epochs == 2 and checkpoint.history == history
     fresh = _tiny_model(compiled=False)  # as resume does: rebuild, load the weights, compile, restore
-    fresh.load_weights(checkpoint.weights_path)
+    restore_weights(fresh, checkpoint)
     _compile(fresh)
     restore_optimizer(fresh, checkpoint)
     assert int(fresh.optimizer.iterations.numpy()) == int(model.optimizer.iterations.numpy()) == 3

@@ -2,7 +2,8 @@
 
 ``<run>/checkpoint/epoch-NNNN/`` holds
 
-* ``model.weights.h5``: the weights only (no architecture, so nothing in it can run),
+* ``weights.npz``: the model's weights only, as plain arrays (no architecture, no pickles:
+  nothing in it can run), matched back by variable path,
 * ``optimizer.npz``: the optimizer's variables (step count, moments, L2-SP anchors), in order,
 * ``state.json``: completed epochs, the phase, the *full* history so far, and the run config.
 
@@ -27,7 +28,7 @@ from engine.errors import ConfigError
 
 CHECKPOINT_DIR = "checkpoint"
 FORMAT = 2
-WEIGHTS = "model.weights.h5"
+WEIGHTS = "weights.npz"
 OPTIMIZER = "optimizer.npz"
 STATE = "state.json"
 _EPOCH_DIR = re.compile(r"^epoch-(\d{4,})$")
@@ -72,13 +73,22 @@ def write_checkpoint(root: Path, model: Any, state: dict[str, Any]) -> Path:
         shutil.rmtree(tmp)
     tmp.mkdir()
     try:
-        model.save_weights(tmp / WEIGHTS)
+        # Plain arrays, not model.save_weights: that also writes the optimizer's variables, in
+        # HDF5, which made each epoch's checkpoint cost as much as a whole model.save.
+        weights = list(model.weights)
+        with open(tmp / WEIGHTS, "wb") as handle:
+            np.savez(handle, *[_array(v) for v in weights])
         optimizer = getattr(model, "optimizer", None)
         variables = list(getattr(optimizer, "variables", []) or []) if optimizer is not None else []
-        values = [np.asarray(v.numpy() if hasattr(v, "numpy") else v) for v in variables]
+        values = [_array(v) for v in variables]
         with open(tmp / OPTIMIZER, "wb") as handle:
             np.savez(handle, *values)
-        payload = {"format": FORMAT, **state, "optimizer_variables": len(values)}
+        payload = {
+            "format": FORMAT,
+            **state,
+            "weight_paths": [str(getattr(v, "path", i)) for i, v in enumerate(weights)],
+            "optimizer_variables": len(values),
+        }
         (tmp / STATE).write_text(strict_json(payload, indent=1), encoding="utf-8")
         _fsync_folder(tmp)
         if final.exists():  # the same epoch written again (a resumed run): replace it
@@ -114,15 +124,44 @@ def read_checkpoint(root: Path) -> Checkpoint | None:
     return None
 
 
+def restore_weights(model: Any, checkpoint: Checkpoint) -> None:
+    """Assign the saved weights to the model rebuilt from the run's config (matched by variable path)."""
+    saved_paths = [str(p) for p in checkpoint.extra.get("weight_paths", [])]
+    values = _load_arrays(checkpoint.weights_path)
+    current = list(model.weights)
+    paths = [str(getattr(v, "path", i)) for i, v in enumerate(current)]
+    same_shapes = len(values) == len(current) and all(tuple(v.shape) == a.shape for v, a in zip(current, values))
+    if paths == saved_paths or same_shapes:
+        # The same architecture lists its weights in the same order; paths can differ only by the
+        # automatic names Keras gives (``sequential_1``) when a process builds several models.
+        pairs = list(zip(current, values))
+    elif len(set(saved_paths)) == len(saved_paths) == len(values) and set(paths) == set(saved_paths):
+        by_path = dict(zip(saved_paths, values))
+        pairs = [(v, by_path[p]) for v, p in zip(current, paths)]
+    else:
+        missing = sorted(set(paths) - set(saved_paths))[:3] or sorted(set(saved_paths) - set(paths))[:3]
+        raise ConfigError(
+            f"The checkpoint in {checkpoint.folder.parent} does not fit the model this config builds "
+            f"(weights differ, e.g. {', '.join(missing) or 'their order'}).",
+            hint="Resume with the run's own config, or start the run again with --overwrite.",
+        )
+    for variable, value in pairs:
+        if tuple(variable.shape) != value.shape:
+            raise ConfigError(
+                f"The checkpoint in {checkpoint.folder.parent} does not fit the model this config builds "
+                f"({getattr(variable, 'path', 'a weight')} is {tuple(variable.shape)}, saved {value.shape}).",
+                hint="Resume with the run's own config, or start the run again with --overwrite.",
+            )
+        variable.assign(value)
+
+
 def restore_optimizer(model: Any, checkpoint: Checkpoint) -> None:
     """Build the compiled model's optimizer and assign the saved variables (moments, step count, anchors)."""
-    import numpy as np
 
     optimizer = model.optimizer
     if not optimizer.built:
         optimizer.build(model.trainable_variables)
-    with np.load(checkpoint.optimizer_path, allow_pickle=False) as saved:
-        values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+    values = _load_arrays(checkpoint.optimizer_path)
     variables = list(optimizer.variables)
     if len(values) != len(variables) or any(tuple(v.shape) != a.shape for v, a in zip(variables, values)):
         raise ConfigError(
@@ -132,6 +171,19 @@ def restore_optimizer(model: Any, checkpoint: Checkpoint) -> None:
         )
     for variable, value in zip(variables, values):
         variable.assign(value)
+
+
+def _array(variable: Any) -> Any:
+    import numpy as np
+
+    return np.asarray(variable.numpy() if hasattr(variable, "numpy") else variable)
+
+
+def _load_arrays(path: Path) -> list[Any]:
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as saved:  # never pickles: arrays only
+        return [saved[f"arr_{i}"] for i in range(len(saved.files))]
 
 
 def check_resume_config(checkpoint: Checkpoint, config: dict[str, Any]) -> None:

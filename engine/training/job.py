@@ -364,15 +364,10 @@ def _load_checkpoint_weights(built: Any, checkpoint: Any, strategy: Any) -> None
     phase = built.phases[min(checkpoint.phase_index, len(built.phases) - 1)] if built.phases else None
     if phase is not None and phase.prepare is not None:
         phase.prepare(built.model)
-    try:
-        with strategy.scope():
-            built.model.load_weights(checkpoint.weights_path)
-    except (OSError, ValueError, KeyError) as exc:
-        raise ConfigError(
-            f"The checkpoint in {checkpoint.folder} does not fit the model this config builds "
-            f"({str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__}).",
-            hint="Resume with the run's own config, or start the run again with --overwrite.",
-        ) from exc
+    from engine.training.checkpoint import restore_weights
+
+    with strategy.scope():
+        restore_weights(built.model, checkpoint)
 
 
 def _start_run_folder(out_dir: Path, config: RunConfig) -> None:
