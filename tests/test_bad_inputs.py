@@ -152,6 +152,12 @@ def test_symlink_loops_and_dangling_links_are_refused(tmp_path) -> None:
     assert "does not exist" in refused(corpus.symlink(tmp_path, "gone.csv", tmp_path / "nowhere.csv"))
 
 
+def test_impossible_paths_get_a_sentence(tmp_path) -> None:
+    assert "cannot be opened (File name too long)" in refused(tmp_path / ("a" * 5000 + ".csv"))
+    assert "does not exist" in refused(str(tmp_path / "nul\x00.csv"))
+    assert "does not exist" in refused(tmp_path / "not-a-folder.csv" / "x.csv")
+
+
 def test_a_link_to_a_regular_file_is_followed(tmp_path) -> None:
     real = corpus.write_csv(tmp_path, "real.csv", corpus.csv_text())
     assert load_dataset(str(corpus.symlink(tmp_path, "alias.csv", real))).num_samples == 12

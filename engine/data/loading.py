@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -51,11 +53,15 @@ def load_dataset(
     from engine.data.files import check_regular_file, printable
 
     path = Path(source).expanduser()
-    if not path.exists() and not path.is_symlink():  # a looping or dangling link gets its own sentence below
+    try:
+        os.lstat(path)  # the link itself: a looping or dangling link gets its own sentence below
+    except (OSError, ValueError) as exc:  # ValueError: a NUL character in the path
+        missing = isinstance(exc, ValueError) or exc.errno in (errno.ENOENT, errno.ENOTDIR)
         raise DataError(
-            f"The data source {printable(path, limit=1000)} does not exist.",
+            f"The data source {printable(path, limit=300)} "
+            + ("does not exist." if missing else f"cannot be opened ({printable(exc.strerror)})."),
             hint="Check the path, or choose the folder or file again.",
-        )
+        ) from None
     if path.is_dir():
         return _load_folder(path, config, split, progress, cancel)
     check_regular_file(path, what="data file")  # pipes, devices, link loops: refused before any read
