@@ -159,10 +159,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv or os.environ.get("KILN_DEBUG") == "1"
     try:
         args = build_parser().parse_args(argv)
-        from engine.runtime import import_tensorflow_quietly
-
-        import_tensorflow_quietly()
-        handler = getattr(args, "handler", None) or {
+        handler = getattr(args, "handler", None)
+        if handler is not None:  # commands in their own modules get TensorFlow up front, quietly
+            load_tensorflow()
+        # Built-in commands check their arguments, paths and config first and load TensorFlow
+        # only then (`load_tensorflow`), so a typo is reported at once; inspect never loads it.
+        handler = handler or {
             "train": cmd_train,
             "inspect": cmd_inspect,
             "evaluate": cmd_evaluate,
@@ -183,6 +185,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Kiln failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
         print("Run again with --debug for the full traceback.", file=sys.stderr)
         return EXIT_FAILED
+
+
+def load_tensorflow() -> None:
+    """Import TensorFlow (seconds, hundreds of MB) without its native start-up chatter on stderr."""
+    from engine.runtime import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+
+
+def check_data_source(source: str | None) -> None:
+    """A data path that does not exist, as a sentence, before anything slow happens."""
+    if source and not source.strip().startswith("demo:") and not Path(source.strip()).expanduser().exists():
+        raise KilnError(
+            f"The data source {source} does not exist.", hint="Check the path, or choose the folder or file again."
+        )
 
 
 # -- train --------------------------------------------------------------------------------
@@ -284,6 +301,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     check_run_folder(args.out, resume=args.resume, overwrite=args.overwrite)
     config = config_from_args(args).validate()
     trust_named_files(args.trust_file)
+    check_data_source(config.data.source)
+    load_tensorflow()
     with TerminalProgress() as progress:
         result = run_training(config, sink=progress, out_dir=args.out, resume=args.resume)
     if result.reason == "nan":
@@ -333,6 +352,9 @@ def _load(args: argparse.Namespace) -> Any:
     from engine.models.custom_objects import kiln_custom_objects
 
     trust_named_files(getattr(args, "trust_file", []))
+    if not Path(args.model).exists():
+        raise KilnError(f"The model {args.model} does not exist.", hint="Check the path of the .keras/.h5 file.")
+    load_tensorflow()
     return load_model(args.model, trusted=args.trust, custom_objects=kiln_custom_objects())
 
 
@@ -343,6 +365,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from engine.data import load_dataset
     from engine.training.config import DataConfig
 
+    check_data_source(args.data)
     model = _load(args)
     record = find_run_record(args.model)
     # The model's own encoder, scaling and class order, so new data is read as the training data was.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,7 +71,10 @@ def inspect_image(path: str | Path) -> ImageInfo:
             raise BadImage("not a regular file (a pipe, socket or device)")
         if info.st_size == 0:
             raise BadImage("zero bytes (the file is empty)")
-        with Image.open(path) as img:
+        with warnings.catch_warnings():  # Pillow's bomb warning: the pixel budget below decides
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        with img:
             width, height = img.size
             orientation = _orientation(img)
             if orientation in (5, 6, 7, 8):  # these EXIF orientations turn the picture by 90 degrees

@@ -1,10 +1,15 @@
 """tf.data pipelines over a `Dataset`: split, decode in parallel, resize, cache, shuffle, batch,
 augment (training only), prefetch.
 
-Order matters: shuffling happens on indices before decoding when nothing is cached (so the
-shuffle buffer holds numbers, not pictures), and after the cache otherwise (a cache replays
-its first pass in the same order). A source larger than the memory budget is cached on disk
-or streamed, never held whole.
+Order matters. Without a cache, indices are shuffled afresh every epoch before decoding
+(the shuffle buffer holds numbers, not pictures). With a cache, the training indices are
+shuffled once before decoding, so the cache (memory or disk) is filled in a random order and
+every window of it mixes the classes; after the cache a shuffle with a bounded buffer
+(`SHUFFLE_BUFFER_BYTES`) reshuffles each later epoch. The first epoch streams straight from
+the decoders in that random order (`Pipelines.train_stream`), so the first batch comes at
+once. Image files are cached as uint8 (a quarter of float32) and cast after the cache. A
+source larger than the memory budget (a quarter of the memory available now) is cached on
+disk or streamed, never held whole.
 """
 
 from __future__ import annotations
@@ -24,8 +29,8 @@ from engine.data.config import CACHE_MODES
 from engine.data.dataset import Dataset
 from engine.errors import DataError
 
-FALLBACK_MEMORY_BUDGET = 2**30  # when the free memory cannot be read
-SHUFFLE_BUFFER_BYTES = 256 * 2**20  # decoded samples a shuffle after a disk cache may hold
+FALLBACK_MEMORY_BUDGET = 2**30  # when the available memory cannot be read
+SHUFFLE_BUFFER_BYTES = 64 * 2**20  # decoded samples the shuffle after a cache may hold
 _cache_dir: str | None = None
 _cache_names = itertools.count()
 
@@ -38,7 +43,10 @@ class Pipelines:
     steps_per_epoch: int
     image_size: tuple[int, int] | None
     cache: str = "none"  # where decoded samples are kept: memory | disk | none
-    estimated_bytes: int = 0  # decoded size of all splits as float32
+    estimated_bytes: int = 0  # decoded size of all splits as cached (uint8 for image files, else float32)
+    # Endless batches for ``fit(..., steps_per_epoch=steps_per_epoch)``: the first epoch in the
+    # cache's fill order (no shuffle buffer to fill first), later ones reshuffled from the cache.
+    train_stream: Any | None = None
 
 
 def make_pipelines(
@@ -57,8 +65,8 @@ def make_pipelines(
         image_size: ``(height, width)`` images are resized to; None keeps the dataset's own size.
         augment: an `AugmentConfig` (or None); applied to training batches of images only.
         seed: seeds the shuffling and the augmentation.
-        cache: "auto" (memory when it fits the memory budget, else disk when it fits half the free
-            disk, else none), "memory", "disk" or "none".
+        cache: "auto" (memory when it fits the memory budget, a quarter of the available memory,
+            else disk when it fits half the free disk, else none), "memory", "disk" or "none".
 
     Images come out float32 in 0..255, vectors float32 already encoded; ``y`` is int64 class
     indices (classification) or float32 targets (regression).
@@ -71,30 +79,49 @@ def make_pipelines(
         raise DataError(f"Unknown cache setting '{cache}'.", hint=f"Use one of: {', '.join(CACHE_MODES)}.")
     image = dataset.input_kind == "image"
     size = tuple(int(s) for s in (image_size or dataset.input_shape[:2])) if image else None
-    element_bytes = 4 * int(np.prod(_sample_shape(dataset, size)))
+    raw = bool(getattr(dataset.loader, "raw_pixels", False))  # uint8 pixels: cache those, cast after
+    element_bytes = (1 if raw else 4) * int(np.prod(_sample_shape(dataset, size)))
     total = sum(len(idx) for idx in dataset.splits.values())
     estimated = element_bytes * total
     mode = choose_cache(cache, estimated)
     augmenter = augmentation_layers(augment, seed=seed) if image else None
     label_dtype = np.int64 if dataset.is_classification else np.float32
 
+    def as_float(ds):
+        return ds.map(lambda x, y: (tf.cast(x, tf.float32), y)) if raw else ds
+
+    def finish(ds, training: bool):
+        ds = as_float(ds.batch(batch_size))
+        if training and augmenter is not None:
+            ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.prefetch(tf.data.AUTOTUNE)
+
+    streams: dict[str, Any] = {}
+
     def build(split: str, training: bool):
         indices = dataset.splits.get(split)
         if indices is None or len(indices) == 0:
             return None
+        indices = np.asarray(indices)
+        if training and mode != "none":  # fill the cache in a random order: any window of it mixes classes
+            indices = indices[np.random.default_rng(seed).permutation(len(indices))]
         labels = dataset.labels[indices].astype(label_dtype)
-        ds = _pairs(dataset, indices, labels, size, shuffle=training and mode == "none", seed=seed)
+        ds = _pairs(dataset, indices, labels, size, shuffle=training and mode == "none", seed=seed, raw=raw)
         if mode == "memory":
             ds = ds.cache()
         elif mode == "disk":
             ds = ds.cache(_cache_file(split))
-        if training and mode != "none":
-            buffer = len(indices) if mode == "memory" else max(batch_size * 4, SHUFFLE_BUFFER_BYTES // element_bytes)
-            ds = ds.shuffle(min(len(indices), buffer), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.batch(batch_size)
-        if training and augmenter is not None:
-            ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
-        return ds.prefetch(tf.data.AUTOTUNE)
+        if not training:
+            return finish(ds, False)
+        if mode == "none":
+            streams[split] = finish(ds, True).repeat()
+            return finish(ds, True)
+        buffer = min(len(indices), max(batch_size * 4, SHUFFLE_BUFFER_BYTES // element_bytes))
+        later = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+        # Epoch 1 reads the decoders in the (already random) fill order; later epochs, from the
+        # cache, reshuffle through the bounded buffer, which refills quickly from the cache.
+        streams[split] = finish(ds, True).concatenate(finish(later, True).repeat())
+        return finish(later, True)
 
     return Pipelines(
         train=build("train", True),
@@ -104,6 +131,7 @@ def make_pipelines(
         image_size=size,
         cache=mode,
         estimated_bytes=int(estimated),
+        train_stream=streams.get("train"),
     )
 
 
@@ -126,17 +154,33 @@ def disk_budget() -> int:
 
 
 def memory_budget() -> int:
-    """A quarter of the memory available now (1 GiB when that cannot be read)."""
-    try:
-        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
+    """A quarter of the memory available now (``KILN_CACHE_MEMORY_MB`` sets it instead; 1 GiB when
+    the available memory cannot be read). Available, not free: the page cache counts as usable."""
+    stated = os.environ.get("KILN_CACHE_MEMORY_MB")
+    if stated:
         try:
-            import psutil
-
-            available = psutil.virtual_memory().available
-        except Exception:
-            return FALLBACK_MEMORY_BUDGET
+            return max(0, int(float(stated) * 2**20))
+        except ValueError:
+            pass
+    available = available_memory()
     return int(available // 4) if available > 0 else FALLBACK_MEMORY_BUDGET
+
+
+def available_memory() -> int:
+    """Bytes the system can give without swapping (MemAvailable), or 0 when it cannot be read."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:  # noqa: BLE001 - psutil is optional; any failure means "unknown"
+        return 0
 
 
 def cache_dir() -> str:
@@ -165,16 +209,20 @@ def _sample_shape(dataset: Dataset, size: tuple[int, int] | None) -> tuple[int, 
     return tuple(dataset.input_shape)
 
 
-def _pairs(dataset: Dataset, indices, labels, size, *, shuffle: bool, seed: int):
+def _pairs(dataset: Dataset, indices, labels, size, *, shuffle: bool, seed: int, raw: bool = False):
     import tensorflow as tf
 
     loader = dataset.loader
-    if hasattr(loader, "tf_pairs"):
+    if raw:
+        ds = loader.tf_pairs(indices, labels, size, shuffle=shuffle, seed=seed, raw=True)
+    elif hasattr(loader, "tf_pairs"):
         ds = loader.tf_pairs(indices, labels, size, shuffle=shuffle, seed=seed)
     else:  # a loader with only the protocol's tf_dataset: zip, then shuffle decoded pairs
         ds = tf.data.Dataset.zip((loader.tf_dataset(indices, size), tf.data.Dataset.from_tensor_slices(labels)))
         if shuffle:
             ds = ds.shuffle(min(len(indices), 10_000), seed=seed, reshuffle_each_iteration=True)
+    if getattr(loader, "may_drop", False):  # a file that fails to decode is left out: no length to promise
+        return ds
     # Chunked reads (unbatch, generators) hide the length; Keras needs it for progress bars
     # and would otherwise warn that the input "ran out of data" at the end of every first epoch.
     return ds.apply(tf.data.experimental.assert_cardinality(len(indices)))

@@ -36,7 +36,14 @@ class EventReporter(keras.callbacks.Callback):
     """Turns Keras's callbacks into Kiln events and honours stop/pause between batches.
 
     Batch events are throttled to ``batch_interval`` seconds so a fast model cannot flood a
-    GUI's event queue; epoch events are never dropped.
+    GUI's event queue; epoch events are never dropped. A batch with no event to send costs a
+    clock read and two flag checks: the loss (a device-to-host copy) is read, and checked for
+    NaN, only when an event goes out, on the epoch's last batch and at the epoch's end, so a
+    blow-up is caught within ``batch_interval`` seconds.
+
+    The `EpochEnd` event goes out from `closing_callback()` when the job puts that last in the
+    callback list, so its ``seconds`` include everything after the epoch's batches (validation,
+    the NaN guard, the checkpoint): the time the person actually waited.
     """
 
     def __init__(self, sink: EventSink, control: RunControl, *, epochs: int, steps: int, batch_interval: float = 0.1):
@@ -52,6 +59,7 @@ class EventReporter(keras.callbacks.Callback):
         self.global_step = 0
         self.stopped_by_user = False
         self.nan_detected = False
+        self._closer: _EpochCloser | None = None
         from engine.monitors.overfitting import OverfittingWatch
 
         self.overfitting = OverfittingWatch()
@@ -60,26 +68,20 @@ class EventReporter(keras.callbacks.Callback):
         self._epoch = epoch
         self._epoch_started = time.perf_counter()
 
+    def closing_callback(self) -> keras.callbacks.Callback:
+        """A callback to put last in the list: it sends `EpochEnd` once every other callback is done."""
+        self._closer = _EpochCloser(self)
+        return self._closer
+
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self.global_step += 1
-        # Every batch needs only the loss (the NaN check); the other metrics are read when a
-        # throttled event actually goes out.
-        loss = float(logs["loss"]) if logs and "loss" in logs else None
-        if loss is not None and not math.isfinite(loss):
-            self.nan_detected = True
-            self.model.stop_training = True
-            self.sink(
-                RunWarning(
-                    f"The loss became {loss} at epoch {self._epoch + 1}, batch {batch + 1}, so training stopped. "
-                    "The learning rate is probably too high, or the initial weights too large: lower the rate, "
-                    "or pick He/Glorot initialisation. The weights from the last finished epoch were kept.",
-                    kind="nan",
-                )
-            )
-            return
         now = time.perf_counter()
         if now - self._last_emit >= self.batch_interval or batch + 1 == self.steps:
             self._last_emit = now
+            loss = float(logs["loss"]) if logs and "loss" in logs else None
+            if loss is not None and not math.isfinite(loss):
+                self._blew_up(loss, batch)
+                return
             self.sink(BatchEnd(self._epoch, batch, self.steps, _plain(logs), self.global_step))
         if self.control.paused:
             self.control.wait_while_paused()
@@ -87,7 +89,28 @@ class EventReporter(keras.callbacks.Callback):
             self.stopped_by_user = True
             self.model.stop_training = True
 
+    def _blew_up(self, loss: float, batch: int | None) -> None:
+        self.nan_detected = True
+        self.model.stop_training = True
+        where = f"epoch {self._epoch + 1}" + (f", batch {batch + 1}" if batch is not None else "")
+        self.sink(
+            RunWarning(
+                f"The loss became {loss} at {where}, so training stopped. "
+                "The learning rate is probably too high, or the initial weights too large: lower the rate, "
+                "or pick He/Glorot initialisation. The weights from the last finished epoch were kept.",
+                kind="nan",
+            )
+        )
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if not self.nan_detected and loss is not None and _is_number(loss) and not math.isfinite(float(loss)):
+            self._blew_up(float(loss), None)  # before the NaN guard's epoch-end copy, which runs after this
+        if self._closer is None:
+            self.finish_epoch(epoch, logs)
+
+    def finish_epoch(self, epoch: int, logs: dict | None = None) -> None:
+        """Send `EpochEnd` (and an overfitting warning when one is due); honour a late stop."""
         values = _plain(logs)
         if self.nan_detected:
             return
@@ -103,24 +126,46 @@ class EventReporter(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class NanWeightsGuard(keras.callbacks.Callback):
-    """Keeps the last finite weights so a NaN blow-up does not ruin the model."""
+class _EpochCloser(keras.callbacks.Callback):
+    """The last callback of an epoch: sends the reporter's `EpochEnd` (see `EventReporter`)."""
 
     def __init__(self, reporter: EventReporter):
         super().__init__()
         self.reporter = reporter
-        self._weights: list[Any] | None = None
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        self._weights = self.model.get_weights()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if not self.reporter.nan_detected:
-            self._weights = self.model.get_weights()
+        self.reporter.finish_epoch(epoch, logs)
+
+
+class NanWeightsGuard(keras.callbacks.Callback):
+    """Keeps the last finite weights so a NaN blow-up does not ruin the model.
+
+    The copy stays where the weights live (device variables, assigned in place each epoch), so
+    no epoch pays a device-to-host copy of the whole model; only a blow-up copies them back.
+    """
+
+    def __init__(self, reporter: EventReporter):
+        super().__init__()
+        self.reporter = reporter
+        self._backup: list[Any] | None = None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        # ops.copy: a Variable made straight from another one would share its storage under TensorFlow.
+        self._backup = [
+            keras.Variable(keras.ops.copy(w.value), dtype=w.dtype, trainable=False, name="kiln_nan_backup")
+            for w in self.model.weights
+        ]
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if not self.reporter.nan_detected and self._backup is not None:
+            for copy, weight in zip(self._backup, self.model.weights, strict=True):
+                copy.assign(keras.ops.copy(weight.value))
 
     def on_train_end(self, logs: dict | None = None) -> None:
-        if self.reporter.nan_detected and self._weights is not None:
-            self.model.set_weights(self._weights)
+        if self.reporter.nan_detected and self._backup is not None:
+            for copy, weight in zip(self._backup, self.model.weights, strict=True):
+                weight.assign(copy.value)
+        self._backup = None
 
 
 class EpochLearningRate(keras.callbacks.Callback):

@@ -220,13 +220,18 @@ def _run(
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out_dir / TENSORBOARD_DIR), histogram_freq=0))
         if out_dir is not None and config.train.checkpoint:
             callbacks.append(Checkpointer(out_dir / CHECKPOINT_DIR, history, index, config.to_dict()))
+        callbacks.append(reporter.closing_callback())  # last: epoch times include checkpoints and the rest
+        # The endless stream (first epoch straight from the decoders, later ones reshuffled from the
+        # cache) with a fixed number of steps; plain per-epoch batches where there is none.
+        stream = getattr(pipelines, "train_stream", None)
         started = time.perf_counter()
         # Keras warns "input ran out of data" whenever a pipeline's length is not known up
         # front (streamed sources); every epoch still sees every batch, so the note is noise.
         with warnings.catch_warnings():  # scoped: the caller's own filters are left as they were
             warnings.filterwarnings("ignore", message="Your input ran out of data")
             fit_history = model.fit(
-                pipelines.train,
+                stream if stream is not None else pipelines.train,
+                steps_per_epoch=pipelines.steps_per_epoch if stream is not None else None,
                 validation_data=pipelines.val,
                 epochs=phase_end,
                 initial_epoch=first_epoch,
@@ -251,7 +256,14 @@ def _run(
             break
 
     model = built.model
-    metrics = _final_metrics(model, pipelines, history)
+    # The last epoch's validation already scored these very weights unless something put other
+    # weights back after it (early stopping's best weights, the NaN guard, the drift roll-back).
+    weights_unchanged = epochs_run > 0 and reason != "nan" and early is None and drift is None
+    metrics = _final_metrics(model, pipelines, history, reuse_validation=weights_unchanged)
+    late = list(getattr(dataset.loader, "late_skips", None) or [])
+    if late:  # files that passed the scan but failed to decode: skipped, the run went on without them
+        dataset.skipped.extend(item for item in late if item not in dataset.skipped)
+        sink(RunWarning(_skipped_sentence(dataset), kind="skipped"))
     from engine.models.heads import model_for_saving
 
     model = model_for_saving(model)  # regression trains on a Kiln loss; what is saved loads in plain Keras
@@ -335,11 +347,19 @@ def _model_summary(built: Any) -> dict[str, Any]:
     }
 
 
-def _final_metrics(model: Any, pipelines: Any, history: dict[str, list[float]]) -> dict[str, float]:
-    """Last epoch's training metrics, plus validation/test metrics of the final weights."""
+def _final_metrics(
+    model: Any, pipelines: Any, history: dict[str, list[float]], *, reuse_validation: bool = False
+) -> dict[str, float]:
+    """Last epoch's training metrics, plus validation/test metrics of the final weights.
+
+    With ``reuse_validation`` the last epoch's validation metrics are taken from the history
+    instead of evaluating the same weights on the same data again.
+    """
     metrics = {k: v[-1] for k, v in history.items() if v and not k.startswith("val_") and k != "learning_rate"}
+    reused = {k: v[-1] for k, v in history.items() if v and k.startswith("val_")} if reuse_validation else {}
+    metrics.update(reused)
     for prefix, data in (("val_", pipelines.val), ("test_", pipelines.test)):
-        if data is None:
+        if data is None or (prefix == "val_" and reused):
             continue
         scores = model.evaluate(data, verbose=0, return_dict=True)
         metrics.update({prefix + k: float(v) for k, v in scores.items()})
