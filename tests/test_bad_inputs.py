@@ -139,6 +139,17 @@ def test_a_named_pipe_called_csv_is_refused_without_blocking(tmp_path) -> None:
     assert outcome and "named pipe" in outcome[0]
 
 
+def test_rows_to_predict_from_a_pipe_or_binary_file_are_refused(tmp_path) -> None:
+    from engine.data import load_inputs_for_prediction
+
+    summary = load_dataset(str(corpus.write_csv(tmp_path, "train.csv", corpus.csv_text()))).summary()
+    for path in (corpus.fifo(tmp_path, "rows.csv"), corpus.random_bytes(tmp_path, "rows2.csv")):
+        with pytest.raises(DataError):
+            load_inputs_for_prediction([str(path)], summary)
+    good = corpus.write_csv(tmp_path, "rows3.csv", corpus.csv_text())
+    assert load_inputs_for_prediction([str(good)], summary).shape[0] == 12
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
 @pytest.mark.parametrize("name", ["zero.csv", "zero.npz", "zero.npy", "zero.h5"])
 def test_a_link_to_dev_zero_is_refused_before_reading(tmp_path, name) -> None:
