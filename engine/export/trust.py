@@ -121,7 +121,10 @@ def is_trusted(path: str | Path) -> bool:
 
 
 def trust_hint(path: str | Path) -> str:
-    return f"If you trust where it came from, run again with --trust-file {path} (in the app, answer yes when asked)."
+    return (
+        "Trust it only if you trust where it came from: in the app by answering yes, on the command line "
+        f"with --trust-file {path}."
+    )
 
 
 # -- what a model file holds ----------------------------------------------------------------
