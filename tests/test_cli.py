@@ -93,3 +93,11 @@ def test_inspect_reports_the_dataset_as_json(capsys) -> None:
     report = json.loads(capsys.readouterr().out)
     assert report["num_samples"] == 1797 and report["num_classes"] == 10
     assert report["splits"]["val"]["size"] + report["splits"]["train"]["size"] == 1797
+
+
+def test_trust_file_must_name_a_file_or_a_savedmodel_folder(tmp_path: Path, capsys) -> None:
+    model = ROOT / "resources" / "backbones" / "kiln-demo-digits-cnn.keras"
+    assert main(["predict", str(model), "1", "--trust-file", str(tmp_path / "nothing")]) == 2
+    assert "no such file" in " ".join(capsys.readouterr().err.split())
+    assert main(["predict", str(model), "1", "--trust-file", str(tmp_path)]) == 2
+    assert "SavedModel folder" in " ".join(capsys.readouterr().err.split())
