@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from engine.data.dataset import Dataset
+from engine.data.numpy_batches import input_batches
 from engine.errors import DataError
 from engine.models.heads import class_probabilities
 
@@ -58,7 +59,7 @@ def predict_split(
     indices = dataset.splits.get(split)
     if indices is None or len(indices) == 0:
         raise DataError(f"The dataset has no '{split}' samples to evaluate.", hint="Choose a split that has samples.")
-    x = dataset.loader.tf_dataset(indices, image_size).batch(batch_size)
+    x = input_batches(dataset.loader, indices, image_size, batch_size)  # tf.data, or NumPy on JAX / PyTorch
     outputs = model.predict(x, verbose=0)
     return np.asarray(outputs), indices
 

@@ -71,6 +71,12 @@ def make_pipelines(
     Images come out float32 in 0..255, vectors float32 already encoded; ``y`` is int64 class
     indices (classification) or float32 targets (regression).
     """
+    from engine.runtime import tensorflow_backend
+
+    if not tensorflow_backend():  # Keras on JAX / PyTorch: NumPy batches, no tf.data (engine/data/numpy_batches.py)
+        from engine.data.numpy_batches import numpy_pipelines
+
+        return numpy_pipelines(dataset, batch_size=batch_size, image_size=image_size, augment=augment, seed=seed)
     import tensorflow as tf
 
     if batch_size < 1:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from engine.data.dataset import Dataset
+from engine.data.numpy_batches import input_batches
 
 
 def run_card_facts(
@@ -44,7 +45,7 @@ def per_class_metrics(
     from engine.models.heads import class_probabilities
 
     indices = np.asarray(dataset.splits[split])
-    outputs = model.predict(dataset.loader.tf_dataset(indices, image_size).batch(64), verbose=0)
+    outputs = model.predict(input_batches(dataset.loader, indices, image_size, 64), verbose=0)
     predicted = class_probabilities(np.asarray(outputs)).argmax(axis=1)
     truth = dataset.labels[indices].astype(np.int64)
     rows = []

@@ -84,6 +84,8 @@ def adapt_model_to_strategy(model: Any, strategy: Any) -> None:
     needs the batch's shapes and dtypes, so this instance-level override builds from this
     worker's own first replica batch instead. Other strategies are left alone.
     """
+    if isinstance(strategy, SingleDevice):  # JAX / PyTorch: nothing to adapt, and no TensorFlow to import
+        return
     import tensorflow as tf
 
     from engine import _compat
