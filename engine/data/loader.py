@@ -15,8 +15,8 @@ import numpy as np
 
 def resize_batch(batch: Any, image_size: tuple[int, int] | None) -> Any:
     """Resize an ``(N, H, W, C)`` tensor/array with antialiasing (area-correct when shrinking)."""
-    import tensorflow as tf
-
+    if image_size is None:
+        return batch
     from engine.runtime import tensorflow_backend
 
     if not tensorflow_backend():  # NumPy batches under JAX / PyTorch: Keras's own resize, back to NumPy
@@ -26,8 +26,6 @@ def resize_batch(batch: Any, image_size: tuple[int, int] | None) -> Any:
         return np.asarray(keras.ops.convert_to_numpy(resized), dtype=np.float32)
     import tensorflow as tf
 
-    if image_size is None:
-        return batch
     return tf.image.resize(batch, tuple(int(s) for s in image_size), method="bilinear", antialias=True)
 
 
