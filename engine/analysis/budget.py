@@ -23,9 +23,9 @@ from engine.errors import ConfigError
 class Budget:
     """How long each run of a comparison may train."""
 
-    max_steps: int = 300  # cap: optimizer steps per run, over all phases
-    min_steps: int = 100  # floor: early stopping cannot end a run before this
-    patience_steps: int = 60  # stop when validation loss has not improved for this many steps
+    max_steps: int = 200  # cap: optimizer steps per run, over all phases
+    min_steps: int = 80  # floor: early stopping cannot end a run before this
+    patience_steps: int = 50  # stop when validation loss has not improved for this many steps
     seconds: float | None = None  # optional equal wall-clock budget per run
 
     def validate(self) -> Budget:
