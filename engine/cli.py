@@ -116,10 +116,10 @@ def _add_trust_file(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--trust-file",
         action="append",
-        type=Path,
         default=[],
         metavar="PATH",
-        help="trust this model file or SavedModel folder (by its hash) so its SavedModel graph may run; repeatable",
+        help="trust this model file, SavedModel folder or TF Hub / Kaggle handle (by its hash) so its SavedModel "
+        "graph may run; repeatable",
     )
 
 
@@ -133,12 +133,18 @@ def _add_trust(parser: argparse.ArgumentParser) -> None:
     _add_trust_file(parser)
 
 
-def trust_named_files(paths: Sequence[Path]) -> None:
-    """Record the files and SavedModel folders the person typed after --trust-file (by hash)."""
+def trust_named_files(items: Sequence[str | Path]) -> None:
+    """Record the files, SavedModel folders and hub handles the person typed after --trust-file (by hash)."""
     from engine.export.trust import trust
 
-    for path in paths:
+    for item in items:
+        path = Path(item).expanduser()
         if not path.exists():
+            from engine.models.backbones.hub import is_hub_handle, resolve_handle
+
+            if is_hub_handle(str(item)):
+                trust(resolve_handle(str(item)))  # downloaded once, then trusted by the folder's hash
+                continue
             raise KilnError(f"--trust-file {path}: there is no such file or folder.")
         if path.is_dir() and not (path / "saved_model.pb").is_file():
             raise KilnError(f"--trust-file {path}: a folder can only be trusted when it is a SavedModel folder.")

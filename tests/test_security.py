@@ -231,3 +231,18 @@ def test_records_are_strict_json(tmp_path: Path) -> None:
         "loss": [1.0, None, None],
         "x": None,
     }
+
+
+def test_a_hub_handle_outside_the_catalogue_is_asked_about_too(tmp_path: Path, monkeypatch) -> None:
+    """A run config naming any URL would otherwise download and run a graph nobody was asked about."""
+    from engine.export.trust import UntrustedModel
+    from engine.models.backbones import hub, load_backbone
+
+    marker = tmp_path / "marker"
+    folder = _writing_savedmodel(tmp_path / "downloaded", marker)
+    monkeypatch.setattr(hub, "resolve_handle", lambda handle, **_: str(folder))  # no network in tests
+    handle = "https://example.org/models/feature-vector.tar.gz"
+    with pytest.raises(UntrustedModel) as refused:
+        load_backbone(handle)
+    assert handle in refused.value.sentence and f"--trust-file {handle}" in refused.value.sentence
+    assert not marker.exists()

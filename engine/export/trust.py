@@ -268,13 +268,19 @@ def load_keras_file(
         ) from exc
 
 
-def require_trusted_folder(folder: str | Path) -> None:
-    """Refuse a SavedModel folder nobody trusted: opening it runs its TensorFlow graph."""
+def require_trusted_folder(folder: str | Path, *, handle: str | None = None) -> None:
+    """Refuse a SavedModel folder nobody trusted: opening it runs its TensorFlow graph.
+
+    ``handle``: the TF Hub / Kaggle handle the folder was downloaded for; the sentence names it
+    (``--trust-file`` takes the handle too).
+    """
     folder = Path(folder)
-    if not is_trusted(folder):
-        raise UntrustedModel(
-            f"The SavedModel folder {folder} would run its own TensorFlow graph when opened (it can read and "
-            "write files like a program), and nobody has said this folder is trusted.",
-            hint=trust_hint(folder),
-            path=folder,
-        )
+    if is_trusted(folder):
+        return
+    what = f"The backbone {handle} (downloaded to {folder})" if handle else f"The SavedModel folder {folder}"
+    raise UntrustedModel(
+        f"{what} would run its own TensorFlow graph when opened (it can read and write files like a "
+        "program), and nobody has said it is trusted.",
+        hint=trust_hint(handle or folder),
+        path=folder,
+    )

@@ -793,7 +793,12 @@ class TrainPage(QWidget):
             return False
         from engine.export.trust import trust
 
-        trust(Path(backbone).expanduser())  # this file or folder only, by its hash: the one gate records the yes
+        target = Path(backbone).expanduser()
+        if not target.exists():  # a TF Hub / Kaggle handle: its downloaded folder is what gets trusted
+            from engine.models.backbones.hub import resolve_handle
+
+            target = Path(resolve_handle(backbone))
+        trust(target)  # this file or folder only, by its hash: the one gate records the yes
         self.log.add(f"Trusted {backbone}; starting again.")
 
         def start_when_idle() -> None:

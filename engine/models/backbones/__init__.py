@@ -83,7 +83,10 @@ def load_backbone(
             backbone = open_kerashub_preset(entry.handle, meta=entry.meta(), timeout=timeout)
         else:
             folder = resolve_handle(entry.handle, sink=sink, timeout=timeout)
-            backbone = open_saved_model(folder, handle=entry.handle, source="hub", meta=entry.meta())
+            # Kiln's own catalogue vouches for its handles; any other folder or handle goes through the gate.
+            backbone = open_saved_model(
+                folder, handle=entry.handle, source="hub", meta=entry.meta(), vouched_by_catalogue=True
+            )
         backbone.card.handle = entry.handle if entry.source != "demo" else entry.name
         return backbone
     if kind == "keras_applications":

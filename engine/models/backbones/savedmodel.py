@@ -29,8 +29,14 @@ def open_saved_model(
     source: str = "savedmodel",
     meta: dict[str, Any] | None = None,
     name: str = "backbone",
+    vouched_by_catalogue: bool = False,
 ) -> Backbone:
     """Wrap the SavedModel at ``folder`` in a `SavedModelLayer` and describe it.
+
+    Opening a SavedModel runs its graph, so unless Kiln's own catalogue names it
+    (``vouched_by_catalogue``), the folder must be trusted by hash (`engine.export.trust`):
+    a folder or a TF Hub / Kaggle handle named on the command line or in a run config is
+    refused with `UntrustedModel` until the person says yes to it.
 
     ``meta`` (from the catalogue) and the folder's ``kiln_backbone.json`` fill in what the
     SavedModel does not record; the input shape and the feature shape are read from it.
@@ -42,12 +48,10 @@ def open_saved_model(
     folder = Path(folder)
     if not is_saved_model_folder(folder):
         raise BackboneUnavailable(f"{folder} is not a SavedModel folder (it has no saved_model.pb).")
-    if handle is None:
-        # A folder named on the command line or in a run config: opening it runs its graph, so
-        # it goes through the trust gate. A handle was resolved from the URL the person named.
+    if not vouched_by_catalogue:
         from engine.export.trust import require_trusted_folder
 
-        require_trusted_folder(folder)
+        require_trusted_folder(folder, handle=handle)
     facts = {**_side_car(folder), **(meta or {})}
     layer = SavedModelLayer(str(folder), handle=handle, endpoint=facts.get("endpoint"), name=name, dtype="float32")
     shape = _input_shape(layer._function)
