@@ -41,7 +41,7 @@ class ProblemsPanel(QGroupBox):
             self.tree.addTopLevelItem(item)
         n_skipped = len(dataset.skipped)
         self.tree.setVisible(n_skipped > 0)
-        lines = [f"• {html.escape(problem)}" for problem in dataset.problems]
+        lines = [f"• {html.escape(problem, quote=False)}" for problem in dataset.problems]
         if n_skipped and not lines:  # the engine's own sentences usually say it already
             lines.insert(0, f"{n_skipped} file{'s' if n_skipped != 1 else ''} skipped (not used for training):")
         if not lines:
