@@ -104,6 +104,7 @@ def test_compare_shows_the_engine_verdict_intervals_and_opens_a_run_in_evaluate(
         timeout=TIMEOUT_MS,
     )
     assert Path(window.session.trained.path) == Path(expected)
+    qtbot.waitUntil(lambda: not window.evaluate_page.slot.running, timeout=TIMEOUT_MS)  # it evaluates at once
     assert page.start_button.isEnabled() and window.model_page.compare_button.isEnabled()
 
 
