@@ -447,22 +447,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     check_output_path(args.out)
     model = _load(args)
     record = find_run_record(args.model) or None
-    licence_note = export_licence_warning(record)
+    from engine.models.licence import record_export_warning
+
+    licence_note = record_export_warning(record)
     if licence_note:  # before writing: the person sees the terms of what they are about to ship
         print(f"warning: {licence_note}", file=sys.stderr)
     path = save_model(model, args.out, format=args.format, record=record)
     print(f"Exported {args.format} to {path}")
     return EXIT_OK
-
-
-def export_licence_warning(record: dict[str, Any] | None) -> str | None:
-    """The licence warning for exporting a model fine-tuned on a backbone with restricted or unknown terms."""
-    from engine.models.licence import export_warning
-
-    model = (record or {}).get("model") or {}
-    if model.get("kind") != "finetune":
-        return None
-    return export_warning((model.get("backbone") or {}).get("licence"))
 
 
 def cmd_backbones(args: argparse.Namespace) -> int:

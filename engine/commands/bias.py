@@ -28,11 +28,11 @@ def run(args: argparse.Namespace) -> int:
 
     from engine.analysis.bias import compare_per_class, group_metrics, group_values
     from engine.analysis.evaluation import predict_split
-    from engine.cli import find_run_record
     from engine.data import load_dataset
     from engine.data.config import DataConfig
     from engine.errors import KilnError
     from engine.export import load_model
+    from engine.export.records import find_run_record
     from engine.models.heads import class_probabilities
 
     record = find_run_record(args.baseline)

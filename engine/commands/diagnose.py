@@ -6,8 +6,6 @@ import argparse
 import json
 from typing import Any
 
-HEALTHY = "No layer's gradient is orders of magnitude off the others: the initialisation looks healthy."
-
 
 def add_model_flags(parser: argparse.ArgumentParser) -> None:
     """The from-scratch model flags ``diagnose`` and ``showdown`` share (a subset of ``train``'s)."""
@@ -77,5 +75,5 @@ def run(args: argparse.Namespace) -> int:
           + f"; one batch of {args.batch_size}, {args.steps} Adam step(s)")
     print(diagnosis.table())
     print("loss over the steps: " + ", ".join(f"{v:.4g}" for v in diagnosis.losses))
-    print(diagnosis.sentence or HEALTHY)
+    print(diagnosis.summary())
     return 0

@@ -88,3 +88,11 @@ def export_warning(licence: str | None) -> str | None:
     if not verdict.restricted:
         return None
     return f"The backbone's licence is '{verdict.text}' ({verdict.category}). {verdict.note}"
+
+
+def record_export_warning(record: dict | None) -> str | None:
+    """The export warning for a run record: None unless the model was fine-tuned on restricted or unknown terms."""
+    model = (record or {}).get("model") or {}
+    if model.get("kind") != "finetune":
+        return None
+    return export_warning((model.get("backbone") or {}).get("licence"))

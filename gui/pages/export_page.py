@@ -112,6 +112,11 @@ class ExportPage(QWidget):
         self.model_label = QLabel("")
         self.model_label.setWordWrap(True)
         layout.addWidget(self.model_label)
+        self.licence_warning = QLabel("")  # the backbone's terms, before anything is exported
+        self.licence_warning.setWordWrap(True)
+        self.licence_warning.setStyleSheet("color: #b03a2e; font-weight: 600;")
+        self.licence_warning.hide()
+        layout.addWidget(self.licence_warning)
         self.format_group = QButtonGroup(self)
         grid = QGridLayout()
         grid.setColumnStretch(1, 1)
@@ -129,7 +134,8 @@ class ExportPage(QWidget):
             muted_label(
                 "The file is written to a temporary name and renamed when complete, so a "
                 "failed save never damages an earlier file. The run record (config, data "
-                "report, history, metrics, environment) goes beside it as .run.json."
+                "report, history, metrics, environment) goes beside it as .run.json, and its "
+                "model card (data, metrics per class, backbone licence, caveats, hashes) as .model_card.md."
             )
         )
         buttons = QHBoxLayout()
@@ -214,6 +220,11 @@ class ExportPage(QWidget):
             metrics = trained.record.get("metrics") or {}
             numbers = ", ".join(f"{k} {v:.4f}" for k, v in list(metrics.items())[:4])
             self.model_label.setText(f"<b>{trained.name}</b>, {where}." + (f"<br>{numbers}" if numbers else ""))
+        from engine.models.licence import record_export_warning
+
+        licence = record_export_warning(trained.record if trained is not None else None)
+        self.licence_warning.setText(f"Before you share this model: {licence}" if licence else "")
+        self.licence_warning.setVisible(bool(licence))
         opened = trained is not None and trained.source == "file"
         self.evaluate_button.setEnabled(trained is not None)
         self.finetune_button.setEnabled(opened)

@@ -24,6 +24,7 @@ from gui.panels.scratch_panel import ScratchPanel
 from gui.session import Session
 from gui.widgets.advisor_card import AdvisorCard
 from gui.widgets.compare_view import FractionsDialog
+from gui.widgets.init_diagnostics_card import InitDiagnosticsCard
 from gui.workers import TaskSlot, Worker, WorkerContext
 
 KIND_SCRATCH, KIND_FINETUNE = "scratch", "finetune"
@@ -103,6 +104,8 @@ class ModelPage(QWidget):
         self._style_mode()
         self.advisor = AdvisorCard(session, backbones=lambda: [self.finetune.backbone()])
         self.add_panel(self.advisor)
+        self.init_card = InitDiagnosticsCard(session)  # gradients per layer at init; the initializer showdown
+        self.add_panel(self.init_card, 1)
 
     def add_panel(self, panel: QWidget, stretch: int = 0) -> None:
         """Add a card below the two paths, above the built-model strip (advice, comparisons...)."""

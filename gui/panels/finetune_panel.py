@@ -33,6 +33,7 @@ META_ROWS = (
     ("source", "Source"),
     ("pretraining", "Pretrained on"),
     ("licence", "Licence"),
+    ("caveats", "Known limits"),
     ("params", "Parameters"),
     ("input_size", "Input size"),
 )
@@ -256,5 +257,22 @@ class FinetunePanel(PathCard):
                 "params": describe_count(entry.get("params")) if entry.get("params") else "–",
                 "input_size": " x ".join(str(s) for s in size) if isinstance(size, (list, tuple)) else str(size or "–"),
             }
+        values.update(_terms_and_limits(name, entry))
         for key, label in self.meta_labels.items():
             label.setText(str(values.get(key, "–")))
+
+
+def _terms_and_limits(name: str | None, entry: dict[str, Any] | None) -> dict[str, str]:
+    """The licence with its class and note, and the backbone's known limits (engine facts, shown as they come)."""
+    if not name:
+        return {}
+    from engine.models.caveats import backbone_caveats
+    from engine.models.licence import classify_licence
+
+    entry = entry or {}
+    verdict = classify_licence(entry.get("licence") or entry.get("license"))
+    caveats = backbone_caveats({"name": name, "pretraining_data": entry.get("pretraining_data") or "unknown"})
+    return {
+        "licence": f"{verdict.text} — {verdict.category}. {verdict.note}",
+        "caveats": "\n".join(f"• {c}" for c in caveats) or "–",
+    }

@@ -1,0 +1,95 @@
+"""The forgetting monitor on the Train page: backbone drift (CKA) and source-task accuracy per epoch.
+
+Fed `engine.events.DriftMeasured` events, which arrive once per epoch, so it repaints on
+epoch ends only (no timer). A "forgetting" `RunWarning` shows below the plot with its
+remedies. Hidden for runs without a backbone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from gui import theme
+
+
+class DriftView(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        from engine.monitors.forgetting import CKA_WARNING
+
+        self.plot = pg.PlotWidget()
+        item = self.plot.getPlotItem()
+        item.setTitle("Backbone drift", justify="left")
+        item.setLabel("left", "CKA / accuracy")
+        item.setLabel("bottom", "epoch (0 = pretrained)")
+        item.showGrid(x=True, y=True, alpha=0.25)
+        item.setYRange(0, 1.05, padding=0)
+        item.setMouseEnabled(x=False, y=False)
+        self.legend = item.addLegend(offset=(-6, -6), labelTextSize="8pt")
+        colors = theme.plot_colors().curves
+        self.cka_curve = self.plot.plot([], [], pen=pg.mkPen(colors[4], width=2), symbol="o", symbolSize=6,
+                                        symbolBrush=colors[4], name="CKA vs pretrained")
+        dashed = pg.mkPen(colors[3], width=2, style=Qt.PenStyle.DashLine)
+        self.source_curve = self.plot.plot([], [], pen=dashed, symbol="s", symbolSize=6, symbolBrush=colors[3],
+                                           name="source-task accuracy")
+        self.threshold = pg.InfiniteLine(pos=CKA_WARNING, angle=0, movable=False,
+                                         pen=pg.mkPen("#c0392b", width=1, style=Qt.PenStyle.DotLine),
+                                         label=f"warn below {CKA_WARNING:g}", labelOpts={"position": 0.15})
+        item.addItem(self.threshold)
+        self.warning = QLabel("")
+        self.warning.setWordWrap(True)
+        self.warning.setProperty("role", "warning")
+        self.warning.setStyleSheet("color: #b03a2e; font-weight: 600;")
+        self.warning.hide()
+        self.figures = QLabel("")
+        self.figures.setProperty("role", "muted")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.figures)
+        layout.addWidget(self.warning)
+        self.plot.setBackground(theme.plot_colors().background)
+        self.setMinimumWidth(260)
+        self.cka: list[tuple[float, float]] = []
+        self.source: list[tuple[float, float]] = []
+
+    def reset(self) -> None:
+        self.cka.clear()
+        self.source.clear()
+        self.cka_curve.setData([], [])
+        self.source_curve.setData([], [])
+        self.warning.hide()
+        self.warning.setText("")
+        self.figures.setText("")
+        self.hide()
+
+    def add(self, event: Any) -> None:
+        """One `DriftMeasured` (epoch -1 is the pretrained baseline, drawn at x = 0)."""
+        x = float(event.epoch + 1)
+        self.cka.append((x, float(event.cka)))
+        if event.source_accuracy is not None:
+            self.source.append((x, float(event.source_accuracy)))
+        self._repaint()
+        text = f"CKA {event.cka:.3f}"
+        if event.source_accuracy is not None:
+            text += f"; source task {event.source_accuracy:.0%} (pretrained {event.source_baseline:.0%})"
+        self.figures.setText(text if event.epoch >= 0 else "Pretrained baseline measured.")
+        self.show()
+
+    def show_warning(self, message: str) -> None:
+        self.warning.setText(message)
+        self.warning.show()
+        self.show()
+
+    def _repaint(self) -> None:
+        for curve, points in ((self.cka_curve, self.cka), (self.source_curve, self.source)):
+            if points:
+                data = np.asarray(points, dtype=np.float64)
+                curve.setData(data[:, 0], data[:, 1])
+        last = max((x for x, _ in self.cka), default=1.0)
+        self.plot.getPlotItem().setXRange(0, max(1.0, last), padding=0.05)

@@ -1,0 +1,129 @@
+"""GUI for the risk watchers: the layer heatmap and showdown on the Model page, the drift plot and
+forgetting warning on the Train page, the licence warning on the Export page. Offscreen, real widgets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.events import DriftMeasured, RunWarning
+
+
+@pytest.fixture
+def digits_session(qtbot):
+    from engine.data import load_dataset
+    from engine.data.config import DataConfig
+    from gui.session import Session
+
+    session = Session()
+    session.update(model={"kind": "scratch", "arch": "mlp", "depth": 6, "width": 16,
+                          "kernel_initializer": "random_normal", "init_scale": 0.01})
+    session.set_dataset(load_dataset(DataConfig(source="demo:digits")))
+    return session
+
+
+def test_diagnose_paints_the_layer_heatmap_and_says_the_gradients_vanish(qtbot, digits_session, tmp_path):
+    from gui.widgets.init_diagnostics_card import DIAGNOSE_STEPS, InitDiagnosticsCard
+
+    card = InitDiagnosticsCard(digits_session)
+    qtbot.addWidget(card)
+    card.resize(900, 420)
+    card.show()
+    worker = card.diagnose()
+    assert worker is not None
+    qtbot.waitUntil(lambda: card.diagnosis is not None, timeout=120_000)
+    heatmap = card.heatmap
+    assert heatmap.values.shape == (7, DIAGNOSE_STEPS)  # 6 hidden layers + the head, one column per step
+    assert heatmap.names[0] == "dense_0"
+    assert np.all(heatmap.values[:, 0] < -6)  # log10 of vanishing gradients at initialisation
+    assert "vanishing" in card.sentence.text()
+    ticks = heatmap.plot.getPlotItem().getAxis("left")._tickLevels[0]
+    assert any("(vanishing)" in label for _, label in ticks)
+    qtbot.waitUntil(card.diagnose_button.isEnabled, timeout=60_000)  # enabled again once the task ends
+    card.grab().save(str(tmp_path / "heatmap.png"))
+
+
+def test_a_stale_diagnosis_for_an_earlier_recipe_is_dropped(qtbot, digits_session):
+    from gui.widgets.init_diagnostics_card import InitDiagnosticsCard
+
+    card = InitDiagnosticsCard(digits_session)
+    qtbot.addWidget(card)
+    card.diagnose()
+    digits_session.update(model={"kernel_initializer": "he_normal"})  # changed while it runs
+    qtbot.waitUntil(lambda: not card.slot.running, timeout=120_000)
+    assert card.diagnosis is None
+    assert card.slot.dropped == 1
+
+
+def test_showdown_plot_overlays_one_curve_per_initializer(qtbot):
+    from engine.analysis.showdown import Showdown, ShowdownRow
+    from gui.widgets.showdown_plot import ShowdownPlot
+
+    plot = ShowdownPlot()
+    qtbot.addWidget(plot)
+    rows = [
+        ShowdownRow("He normal", "he_normal", 0.05, {"loss": [2.0, 1.0], "val_loss": [1.5, 0.8]}, 1.0, 0.8, 0.8, 1.0,
+                    "completed"),
+        ShowdownRow("random normal, std 1.0", "random_normal", 1.0, {"loss": [900.0, float("nan")]},
+                    float("nan"), None, None, 1.0, "nan"),
+    ]
+    plot.show_result(Showdown(rows, epochs=2))
+    assert list(plot.curves) == ["He normal", "random normal, std 1.0"]
+    assert plot.points["He normal"] == [1.5, 0.8]
+    assert list(plot.curves["He normal"].yData) == [1.5, 0.8]
+    assert len(plot.points["random normal, std 1.0"]) == 1  # the NaN epoch ends that curve
+    assert "He normal has the lowest validation loss" in plot.table.text()
+    assert "Stalled or blew up: random normal, std 1.0" in plot.table.text()
+
+
+def test_drift_view_plots_epochs_and_shows_the_forgetting_warning(qtbot, tmp_path):
+    from gui.widgets.drift_view import DriftView
+
+    view = DriftView()
+    qtbot.addWidget(view)
+    view.resize(360, 300)
+    view.reset()
+    assert view.isHidden()
+    view.add(DriftMeasured(-1, 1.0, 0.98, 0.98))
+    view.add(DriftMeasured(0, 0.85, 0.45, 0.98, "checkpoint/epochs/epoch_001.weights.h5"))
+    x, y = view.cka_curve.getData()
+    assert list(x) == [0.0, 1.0] and list(y) == [1.0, 0.85]
+    assert list(view.source_curve.getData()[1]) == [0.98, 0.45]
+    assert "CKA 0.850" in view.figures.text()
+    view.show_warning("Forgetting after epoch 1: ... lower the backbone learning-rate multiplier")
+    assert view.warning.isVisibleTo(view) and "Forgetting" in view.warning.text()
+    view.grab().save(str(tmp_path / "drift.png"))
+    view.reset()
+    assert view.cka == [] and not view.warning.isVisibleTo(view)
+
+
+def test_train_page_routes_drift_events_and_forgetting_warnings(qtbot):
+    from gui.pages.train_page import TrainPage
+    from gui.session import Session
+
+    page = TrainPage(Session())
+    qtbot.addWidget(page)
+    page.show()
+    assert not page.drift_view.isVisible()  # from-scratch runs do not show it
+    page.on_event(DriftMeasured(-1, 1.0, None, None))
+    page.on_event(DriftMeasured(0, 0.7, None, None))
+    page.on_event(RunWarning("Forgetting after epoch 1: the backbone drifted.", kind="forgetting"))
+    assert page.drift_view.isVisible()
+    assert page.drift_view.cka[-1] == (1.0, 0.7)
+    assert "Forgetting" in page.drift_view.warning.text()
+
+
+def test_export_page_warns_about_a_restrictive_backbone_licence(qtbot):
+    from gui.pages.export_page import ExportPage
+    from gui.session import Session, TrainedModel
+
+    session = Session()
+    page = ExportPage(session)
+    qtbot.addWidget(page)
+    record = {"model": {"kind": "finetune", "backbone": {"name": "x", "licence": "CC BY-NC 4.0"}}}
+    session.set_trained(TrainedModel(None, "ft", None, record, "session", None))
+    assert page.licence_warning.isVisibleTo(page)
+    assert "restricts commercial use" in page.licence_warning.text()
+    permissive = {"model": {"kind": "finetune", "backbone": {"name": "demo", "licence": "Apache-2.0"}}}
+    session.set_trained(TrainedModel(None, "ft2", None, permissive, "session", None))
+    assert not page.licence_warning.isVisibleTo(page)
