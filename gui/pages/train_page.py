@@ -7,6 +7,7 @@ plot buffers and update labels; the plots redraw from a 25 Hz timer.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import math
 import time
 from pathlib import Path
@@ -427,6 +428,10 @@ class TrainPage(QWidget):
         self.patience_spin.setEnabled(schedule == "plateau")
 
     def _on_engine_ready(self, info: Any) -> None:
+        # TensorFlow's import leaves ~350k Python objects; a full garbage collection walks them all
+        # and stops every thread for 1-2 s on a busy 2-core machine (seen as the UI freezing in
+        # mid-training). Frozen, they are skipped: later full collections walk only newer objects.
+        gc.freeze()
         self.mixed_check.setEnabled(info.has_gpu)
         self.xla_check.setEnabled(info.has_gpu)
         if info.has_gpu:
