@@ -190,8 +190,6 @@ def _run(
             sink(PhaseStarted(phase.name, index, len(built.phases), first_epoch, phase_end - 1, phase.description))
         base_rate = phase_learning_rate(config, phase)
         callbacks: list[Any] = [reporter, NanWeightsGuard(reporter), *extra_callbacks]
-        if drift is not None:
-            callbacks.append(drift)
         if config.train.schedule in ("step", "cosine"):
             callbacks.append(
                 EpochLearningRate(
@@ -221,6 +219,8 @@ def _run(
         if out_dir is not None and config.train.checkpoint:
             callbacks.append(Checkpointer(out_dir / CHECKPOINT_DIR, history, index, config.to_dict()))
         callbacks.append(reporter.closing_callback())  # last: epoch times include checkpoints and the rest
+        if drift is not None:  # after the epoch's own event, so its figures read as that epoch's
+            callbacks.append(drift)
         # The endless stream (first epoch straight from the decoders, later ones reshuffled from the
         # cache) with a fixed number of steps; plain per-epoch batches where there is none.
         stream = getattr(pipelines, "train_stream", None)
