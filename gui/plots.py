@@ -101,7 +101,8 @@ class LivePlot(pg.PlotWidget):
         plot.setMenuEnabled(True)  # right-click: pyqtgraph's own view options and export
         # The legend sits in the title row, right-aligned: never over the curves.
         self.legend = pg.LegendItem(offset=None, labelTextSize="8pt", colCount=3, horSpacing=8, verSpacing=-6)
-        plot.layout.setRowFixedHeight(0, 34)  # room for two legend rows beside the title
+        self.legend.layout.setContentsMargins(0, 0, 0, 0)
+        plot.layout.setRowFixedHeight(0, 40)  # room for two legend rows beside the title
         self.legend.setParentItem(plot)
         self.legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-6, 2))
         plot.legend = self.legend  # plot(name=...) adds its entry here

@@ -33,6 +33,41 @@ SCORE_KEYS = (
     ("loss", "loss (training)"),
 )
 _STAMP = re.compile(r"^(\d{8}-\d{6})-")
+METRIC_WORDS = {
+    "accuracy": "accuracy",
+    "sparse_categorical_accuracy": "accuracy",
+    "binary_accuracy": "accuracy",
+    "categorical_accuracy": "accuracy",
+    "loss": "loss",
+    "mae": "mean absolute error",
+    "mean_absolute_error": "mean absolute error",
+    "mse": "mean squared error",
+    "mean_squared_error": "mean squared error",
+    "rmse": "root mean squared error",
+    "root_mean_squared_error": "root mean squared error",
+    "r2": "R²",
+    "learning_rate": "learning rate",
+    "top_k_accuracy": "top-k accuracy",
+    "sparse_top_k_categorical_accuracy": "top-k accuracy",
+    "precision": "precision",
+    "recall": "recall",
+    "f1": "F1",
+    "macro_f1": "macro F1",
+    "auc": "area under the ROC curve",
+    "samples": "samples",
+}
+SPLIT_WORDS = {"test_": "test", "val_": "validation"}
+
+
+def metric_words(key: str, *, split: bool = True) -> str:
+    """A Keras metric name as a person says it: ``val_mae`` -> "mean absolute error (validation)"."""
+    where = ""
+    for prefix, words in SPLIT_WORDS.items():
+        if key.startswith(prefix):
+            key, where = key[len(prefix) :], words
+            break
+    name = METRIC_WORDS.get(key, key.replace("_", " "))
+    return f"{name} ({where})" if where and split else name
 
 
 @dataclass(frozen=True)

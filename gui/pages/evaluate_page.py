@@ -17,6 +17,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
+    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.data.imagefile import IMAGE_EXTENSIONS
+from engine.export.runs import metric_words
 from gui import theme
 from gui.plots import style_plot
 from gui.session import Session
@@ -91,10 +93,19 @@ class TryItPanel(QGroupBox):
         self.row_edit.returnPressed.connect(lambda: self.predict_row.emit(self.row_edit.text()))
         self.row_button = QPushButton("Predict")
         self.row_button.setToolTip("Predict the typed row")
-        self.row_button.clicked.connect(lambda: self.predict_row.emit(self.row_edit.text()))
+        self.row_button.clicked.connect(
+            lambda: self.predict_row.emit(self.form_row() if self.row_form.isVisible() else self.row_edit.text())
+        )
         row.addWidget(self.row_edit, 1)
         row.addWidget(self.row_button)
         layout.addLayout(row)
+        # Tables: one labelled field per input column, so nobody has to remember the column order.
+        self.row_form = QWidget()
+        self.row_form_layout = QFormLayout(self.row_form)
+        self.row_form_layout.setContentsMargins(0, 0, 0, 0)
+        self.row_fields: list[QWidget] = []  # a line edit per numeric column, a combo box per categorical one
+        self.row_form.setVisible(False)
+        layout.addWidget(self.row_form)
         body = QHBoxLayout()
         self.picture = QLabel()
         self.picture.setFixedSize(96, 96)
@@ -113,17 +124,48 @@ class TryItPanel(QGroupBox):
         self.picture.clear()
         self.picture.setText("drop\nimage")
 
-    def set_input_kind(self, kind: str) -> None:
+    def set_input_kind(self, kind: str, columns: list[dict[str, Any]] | tuple = ()) -> None:
+        """Images: open or drop a file. Tables: a form of the input ``columns`` (the dataset's preprocessing
+        columns: name, type, categories, mean), or one CSV line when the columns are unknown."""
         image = kind == "image"
+        form = not image and bool(columns)
         self.open_button.setVisible(image)
         self.picture.setVisible(image)
-        self.row_edit.setVisible(not image)
+        self.row_edit.setVisible(not image and not form)
         self.row_button.setVisible(not image)
-        self.hint.setText(
-            "Drop an image here, or open one, to see what the model answers."
-            if image
-            else "Type one row of input values, comma-separated, and press Enter."
-        )
+        self.row_form.setVisible(form)
+        names = [str(c.get("name", "")) for c in columns]
+        if form and [f.property("column") for f in self.row_fields] != names:
+            while self.row_form_layout.rowCount():
+                self.row_form_layout.removeRow(0)
+            self.row_fields = []
+            for column in columns:
+                categories = column.get("categories") or []
+                if categories:
+                    field = QComboBox()
+                    field.addItems([str(c) for c in categories])
+                else:
+                    field = QLineEdit()
+                    mean = column.get("mean")
+                    field.setPlaceholderText(f"e.g. {mean:.4g}" if isinstance(mean, (int, float)) else "a number")
+                    field.returnPressed.connect(self._predict_form)
+                field.setProperty("column", column.get("name"))
+                self.row_form_layout.addRow(str(column.get("name", "")), field)
+                self.row_fields.append(field)
+        if image:
+            self.hint.setText("Drop an image here, or open one, to see what the model answers.")
+        elif form:
+            self.hint.setText("Fill in the input columns and press Predict (or Enter).")
+        else:
+            self.hint.setText("Type one row of input values, comma-separated, and press Enter.")
+
+    def form_row(self) -> str:
+        """The form's values as the one CSV line the engine reads, in the file's column order."""
+        values = [f.currentText() if isinstance(f, QComboBox) else f.text().strip() for f in self.row_fields]
+        return ", ".join(values)
+
+    def _predict_form(self) -> None:
+        self.predict_row.emit(self.form_row())
 
     def show_result(self, result: dict[str, Any]) -> None:
         if result.get("input") is not None and np.asarray(result["input"]).ndim == 3:
@@ -288,7 +330,8 @@ class EvaluatePage(QWidget):
         dataset = self.session.dataset
         self._show_empty_state(trained, dataset)
         if dataset is not None:
-            self.try_it.set_input_kind(dataset.input_kind)
+            preprocessing = dataset.summary().get("preprocessing") or {}
+            self.try_it.set_input_kind(dataset.input_kind, list(preprocessing.get("columns") or []))
             for i in range(self.split_combo.count()):
                 split = self.split_combo.itemData(i)
                 has = len(dataset.splits.get(split, [])) > 0
@@ -370,8 +413,13 @@ class EvaluatePage(QWidget):
             self.results.setCurrentIndex(1)
             metrics = report.metrics
             self.metrics_label.setText(
-                "  ·  ".join(f"{k.upper() if len(k) <= 4 else k} {v:.4g}" for k, v in metrics.items() if k != "samples")
+                "  ·  ".join(f"{metric_words(k)} {v:.4g}" for k, v in metrics.items() if k != "samples")
             )
+            target = self.session.config.data.target or "value"  # the column's own name, e.g. "price"
+            self.scatter_plot.setLabel("bottom", f"true {target}")
+            self.scatter_plot.setLabel("left", f"predicted {target}")
+            self.residual_plot.setLabel("bottom", f"true {target}")
+            self.residual_plot.setLabel("left", f"predicted − true {target}")
             y_true, y_pred = np.asarray(report.y_true, float), np.asarray(report.y_pred, float)
             self.scatter.setData(y_true, y_pred)
             low, high = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
@@ -407,7 +455,7 @@ class EvaluatePage(QWidget):
             [
                 (
                     image,
-                    f"{names[m.predicted]} ✗\ntrue {names[m.true]}",
+                    f"{names[m.predicted]} ✗ {m.confidence:.0%}\ntrue {names[m.true]}",
                     f"Sample {m.index}: predicted {names[m.predicted]} with {m.confidence:.0%} confidence; it is "
                     f"{names[m.true]}",
                 )

@@ -6,9 +6,7 @@ worker. A run config saved here reruns unchanged from the command line.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -26,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.export.runs import metric_words
 from engine.export.save import EXPORT_FORMATS, SUFFIXES
 from engine.training.config import RunConfig
 from gui.session import Session, TrainedModel
@@ -40,29 +39,17 @@ FORMAT_LABELS = {
 }
 
 
-def read_run_record(model_path: Path) -> dict[str, Any]:
-    """The run record Kiln writes beside a saved model, or {} when there is none."""
-    candidates = [model_path.with_name(model_path.stem + ".run.json"), model_path.with_name("run.json")]
-    for candidate in candidates:
-        if candidate.is_file():
-            try:
-                return json.loads(candidate.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                return {}
-    return {}
-
-
 def open_model_file(path: str, trusted: bool) -> TrainedModel:
     """Load a .keras / .h5 model and its run record (worker thread)."""
+    from engine.export.records import find_run_record, model_image_size
     from engine.export.save import load_model
     from engine.models.custom_objects import kiln_custom_objects
 
     # The one trust gate: trusted=True records the person's yes for this file (by hash), so the
     # same file also opens as a backbone ("Fine-tune it further") without a second question.
     model = load_model(path, trusted=trusted, custom_objects=kiln_custom_objects())
-    record = read_run_record(Path(path))
-    shape = tuple(model.input_shape[1:3]) if len(getattr(model, "input_shape", ())) == 4 else None
-    image_size = tuple(int(s) for s in shape) if shape and all(shape) else None
+    record = find_run_record(path)
+    image_size = model_image_size(model)
     return TrainedModel(model, Path(path).stem, image_size, record, "file", str(path))
 
 
@@ -218,7 +205,7 @@ class ExportPage(QWidget):
         else:
             where = f"opened from {trained.path}" if trained.source == "file" else "trained in this session"
             metrics = trained.record.get("metrics") or {}
-            numbers = ", ".join(f"{k} {v:.4f}" for k, v in list(metrics.items())[:4])
+            numbers = ", ".join(f"{metric_words(k)} {v:.4g}" for k, v in list(metrics.items())[:4])
             self.model_label.setText(f"<b>{trained.name}</b>, {where}." + (f"<br>{numbers}" if numbers else ""))
         from engine.models.licence import record_export_warning
 
@@ -235,7 +222,8 @@ class ExportPage(QWidget):
 
     def _update_command(self) -> None:
         config = self.last_config_path or "run.toml"
-        self.command_edit.setText(f"python main.py train --config {config} --out runs/{self.session.config.name}")
+        # The installed command; `python main.py` is the same from a source checkout.
+        self.command_edit.setText(f"kiln train --config {config} --out runs/{self.session.config.name}")
         self.command_edit.setCursorPosition(0)
 
     # -- save model -----------------------------------------------------------------------
