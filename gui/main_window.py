@@ -129,7 +129,8 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._connect()
         self._restore_settings()
-        self.go_to("data")
+        last = self.settings.last_page()  # where the person left off (the Runs page, say)
+        self.go_to(self.pages[last] if 0 <= last < len(self.pages) else "data")
 
     # -- construction ---------------------------------------------------------------------
 
