@@ -93,8 +93,10 @@ class LivePlot(pg.PlotWidget):
         self._x_range = (0.0, 1.0)
         self._y_range: tuple[float, float] | None = None
         plot = self.getPlotItem()
+        # The title names the y axis ("Loss"), so the row above the data belongs to the legend alone.
         plot.setTitle(title, justify="left")
-        plot.setLabel("left", y_label)
+        plot.titleLabel.setVisible(False)
+        plot.setLabel("left", title or y_label)
         plot.setLabel("bottom", x_label)
         plot.showGrid(x=True, y=True)
         plot.getAxis("left").enableAutoSIPrefix(False)  # "0.85", not "850 (x0.001)"
@@ -294,7 +296,8 @@ class LivePlot(pg.PlotWidget):
     def set_title(self, title: str, y_label: str) -> None:
         self._title = title
         self.getPlotItem().setTitle(title, color=theme.plot_colors().foreground, size="10pt", justify="left")
-        self.getPlotItem().setLabel("left", y_label)
+        self.getPlotItem().titleLabel.setVisible(False)
+        self.getPlotItem().setLabel("left", title or y_label)
 
     def set_log_y(self, log: bool) -> None:
         self._log_y = log
@@ -371,6 +374,7 @@ class LivePlot(pg.PlotWidget):
             ax.setTextPen(pg.mkPen(colors.foreground))
             ax.setGrid(int(255 * colors.grid_alpha))
         plot.setTitle(self._title, color=colors.foreground, size="10pt", justify="left")
+        plot.titleLabel.setVisible(False)
         restyle_legend(self.legend, colors.foreground)
         self._hover_line.setPen(pg.mkPen(colors.overlay, style=Qt.PenStyle.DotLine))
         self._hover_text.setColor(QColor(colors.foreground))
