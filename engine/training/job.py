@@ -337,12 +337,13 @@ def _class_weights(dataset: Dataset) -> dict[int, float]:
 
 
 def _model_summary(built: Any) -> dict[str, Any]:
+    from engine.models.summary import count_weights
+
     model = built.model
-    trainable = int(sum(np.prod(v.shape) for v in model.trainable_weights))
     return {
         "name": model.name,
-        "params": int(model.count_params()),
-        "trainable_params": trainable,
+        "params": count_weights(model.weights),
+        "trainable_params": count_weights(model.trainable_weights),
         "layers": [{"name": layer.name, "type": type(layer).__name__} for layer in model.layers],
     }
 
