@@ -195,7 +195,9 @@ def render_markdown(card: dict[str, Any]) -> str:
         lines += ["", "## Forgetting (backbone drift)", f"- Linear CKA vs the pretrained backbone per epoch: {cka}."]
         if drift.get("source_task"):
             acc = ", ".join(f"{v:.1%}" for v in drift.get("source_accuracy", []))
-            lines.append(f"- Source task ({drift['source_task']}): probe accuracy {drift.get('source_baseline')} "
+            base = drift.get("source_baseline")
+            base_text = f"{base:.1%}" if isinstance(base, (int, float)) else "unknown"
+            lines.append(f"- Source task ({drift['source_task']}): probe accuracy {base_text} "
                          f"before fine-tuning; per epoch: {acc}.")
         if drift.get("warned_at_epoch") is not None:
             lines.append(f"- Kiln warned about forgetting after epoch {drift['warned_at_epoch'] + 1}.")
