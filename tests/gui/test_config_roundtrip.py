@@ -131,6 +131,7 @@ def touch_every_control(window) -> int:
     return touched
 
 
+@pytest.mark.slow  # loads TensorFlow; the same round trip without it is in the fast tier below
 def test_gui_round_trips_every_field(qtbot, window, full_config, tmp_path):
     window.session.load_config(full_config)
     assert touch_every_control(window) > 40
