@@ -66,8 +66,10 @@ class Showdown:
         best = self.best()
         if best is None:
             return "No initializer finished with a finite loss."
+        # stalled: the loss hardly moved; blew up: NaN, or still ten times the best one's
         stalled = [r.label for r in self.rows if r.reason == "nan" or not math.isfinite(r.final_loss)
-                   or (r.history.get("loss") and r.history["loss"][-1] > 0.95 * r.history["loss"][0])]
+                   or (r.history.get("loss") and r.history["loss"][-1] > 0.95 * r.history["loss"][0])
+                   or r.final_loss > 10 * best.final_loss]
         text = f"After {self.epochs} epoch(s), {best.label} has the lowest " + (
             "validation loss" if best.val_loss is not None else "training loss") + "."
         if stalled:
