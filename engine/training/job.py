@@ -374,7 +374,8 @@ def _resume_point(config: RunConfig, out_dir: Path | None) -> Any:
     checkpoint = read_checkpoint(out_dir / CHECKPOINT_DIR) if out_dir is not None else None
     if checkpoint is None:
         raise ConfigError(
-            f"There is no checkpoint to resume in {out_dir}.", hint="Start the run without --resume first."
+            f"There is no checkpoint to resume in {out_dir} (a run stopped before its first epoch ended leaves none).",
+            hint="Start the run again without --resume, with --overwrite if the folder holds its config.",
         )
     check_resume_config(checkpoint, config.to_dict())
     return checkpoint
