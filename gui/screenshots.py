@@ -181,6 +181,10 @@ def render_all(out_dir: Path, *, epochs: int = 4) -> list[Path]:
     wait_until(lambda: window.session.evaluation is not None, 60, "regression evaluation")
     shots.append(grab(window, out_dir / "09-evaluate-regression.png"))
 
+    # The runs library: every run of this session (and the comparison) kept on disk.
+    window.go_to("runs")
+    shots.append(grab(window, out_dir / "13-runs.png"))
+
     # Dark theme, and what a failure looks like.
     window.go_to("train")
     theme.apply_theme(QApplication.instance(), "dark")

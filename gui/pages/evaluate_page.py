@@ -105,7 +105,7 @@ class TryItPanel(QGroupBox):
         self.row_form_layout.setContentsMargins(0, 0, 0, 0)
         self.row_fields: list[QWidget] = []  # a line edit per numeric column, a combo box per categorical one
         self.row_form.setVisible(False)
-        layout.addWidget(self.row_form)
+        layout.insertWidget(1, self.row_form)  # the fields first, then Predict under them
         body = QHBoxLayout()
         self.picture = QLabel()
         self.picture.setFixedSize(96, 96)
@@ -415,7 +415,10 @@ class EvaluatePage(QWidget):
             self.metrics_label.setText(
                 "  ·  ".join(f"{metric_words(k)} {v:.4g}" for k, v in metrics.items() if k != "samples")
             )
-            target = self.session.config.data.target or "value"  # the column's own name, e.g. "price"
+            dataset = self.session.dataset
+            preprocessing = (dataset.summary().get("preprocessing") or {}) if dataset is not None else {}
+            # The column's own name ("price"), from the config or what the table scan picked.
+            target = self.session.config.data.target or preprocessing.get("target") or "value"
             self.scatter_plot.setLabel("bottom", f"true {target}")
             self.scatter_plot.setLabel("left", f"predicted {target}")
             self.residual_plot.setLabel("bottom", f"true {target}")

@@ -1,0 +1,236 @@
+"""The Train page's settings column: optimizer, schedule, run length, seeds and device.
+
+It edits ``session.config.train`` (every change goes through `Session.update`) and shows a
+loaded config again with :meth:`TrainForm.show_config`. Fields it does not show keep their
+values (``dataclasses.replace``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QLineEdit, QScrollArea, QVBoxLayout, QWidget
+
+from engine.training.choices import OPTIMIZERS, SCHEDULES
+from engine.training.config import TrainConfig
+from gui.panels.seeds_panel import SeedsPanel
+from gui.session import Session
+from gui.widgets.forms import LearningRateSpin, combo, float_spin, int_spin, muted_label, select
+
+
+class TrainForm(QScrollArea):
+    """The hyperparameter form, in a scroll area that never scrolls sideways."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+        t = TrainConfig()
+        self.optimizer_combo = combo(OPTIMIZERS, t.optimizer, "How the weights are updated from the gradients")
+        self.lr_spin = LearningRateSpin(
+            t.learning_rate, "Learning rate: the step size. Arrow keys halve or double it; type a value such as 3e-4"
+        )
+        self.momentum_spin = float_spin(
+            t.momentum,
+            0.0,
+            0.999,
+            "Momentum (SGD, RMSprop): how much of the last step carries into the next",
+            step=0.05,
+            decimals=3,
+        )
+        self.decay_spin = float_spin(
+            t.weight_decay, 0.0, 0.5, "Weight decay (AdamW): shrinks weights each step", step=1e-4, decimals=5
+        )
+        self.schedule_combo = combo(SCHEDULES, t.schedule, "How the learning rate changes over the epochs")
+        self.step_every_spin = int_spin(t.step_every, 1, 1000, "Step schedule: epochs between two drops of the rate")
+        self.step_factor_spin = float_spin(
+            t.step_factor,
+            0.01,
+            0.99,
+            "Step and plateau schedules: the rate is multiplied by this at each drop",
+            step=0.05,
+        )
+        self.patience_spin = int_spin(
+            t.plateau_patience, 1, 100, "Plateau schedule: epochs without improvement before the rate drops"
+        )
+        self.batch_spin = int_spin(
+            t.batch_size,
+            1,
+            4096,
+            "Batch size: samples per weight update. Larger is faster per epoch but needs more memory",
+        )
+        self.epochs_spin = int_spin(t.epochs, 1, 10000, "Epochs: passes over the training split")
+        self.early_spin = int_spin(
+            t.early_stopping,
+            0,
+            1000,
+            "Early stopping: stop when the validation loss has "
+            "not improved for this many epochs, and keep the best weights (0 = off)",
+            special="off",
+            suffix=" epochs",
+        )
+        self.class_weights_check = QCheckBox("Balance classes")
+        self.class_weights_check.setToolTip("Weight the loss so rare classes count as much as common ones")
+        self.seeds = SeedsPanel(self.session)  # one seed sets all three, as kiln --seed; a fold sets each
+        self.seed_spin = self.seeds.seed_spin
+        self.mixed_check = QCheckBox("Mixed precision (float16)")
+        self.xla_check = QCheckBox("XLA compilation")
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("named automatically")
+        self.name_edit.setToolTip("A name for this run: it labels the curves when runs are compared")
+
+        optimizer_box = QGroupBox("Optimizer")
+        f1 = QFormLayout(optimizer_box)
+        f1.addRow("Optimizer", self.optimizer_combo)
+        f1.addRow("Learning rate", self.lr_spin)
+        f1.addRow("Momentum", self.momentum_spin)
+        f1.addRow("Weight decay", self.decay_spin)
+        f1.addRow("Schedule", self.schedule_combo)
+        f1.addRow("Drop every", self.step_every_spin)
+        f1.addRow("Drop factor", self.step_factor_spin)
+        f1.addRow("Plateau patience", self.patience_spin)
+
+        run_box = QGroupBox("Run")
+        f2 = QFormLayout(run_box)
+        f2.addRow("Epochs", self.epochs_spin)
+        f2.addRow("Batch size", self.batch_spin)
+        f2.addRow("Early stopping", self.early_spin)
+        f2.addRow("Seed", self.seeds)
+        f2.addRow("", self.class_weights_check)
+        f2.addRow("Name", self.name_edit)
+
+        device_box = QGroupBox("Device")
+        f3 = QVBoxLayout(device_box)
+        f3.addWidget(self.mixed_check)
+        f3.addWidget(self.xla_check)
+        self.device_note = muted_label("Waiting for TensorFlow…")
+        f3.addWidget(self.device_note)
+
+        inner = QWidget()
+        column = QVBoxLayout(inner)
+        column.setContentsMargins(0, 0, 8, 0)
+        column.addWidget(optimizer_box)
+        column.addWidget(run_box)
+        column.addWidget(device_box)
+        column.addStretch(1)
+
+        self.setWidgetResizable(True)
+        self.setWidget(inner)
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        # Never a sideways scrollbar: the column is as wide as its widest row, plus a vertical scrollbar.
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setMinimumWidth(inner.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + 4)
+
+        for widget in (self.optimizer_combo, self.schedule_combo):
+            widget.currentIndexChanged.connect(self._on_form_changed)
+        for widget in (
+            self.lr_spin,
+            self.momentum_spin,
+            self.decay_spin,
+            self.step_every_spin,
+            self.step_factor_spin,
+            self.patience_spin,
+            self.batch_spin,
+            self.epochs_spin,
+            self.early_spin,
+            self.seed_spin,
+        ):
+            widget.valueChanged.connect(self._on_form_changed)
+        for widget in (self.class_weights_check, self.mixed_check, self.xla_check):
+            widget.toggled.connect(self._on_form_changed)
+        self.mixed_check.setEnabled(False)
+        self.xla_check.setEnabled(False)
+
+    def train_config(self) -> TrainConfig:
+        current = self.session.config.train
+        # replace(), not a new TrainConfig: fields this form does not show keep their values.
+        return dataclasses.replace(
+            current,
+            epochs=self.epochs_spin.value(),
+            batch_size=self.batch_spin.value(),
+            optimizer=self.optimizer_combo.currentData(),
+            learning_rate=self.lr_spin.value(),
+            momentum=self.momentum_spin.value(),
+            weight_decay=self.decay_spin.value(),
+            schedule=self.schedule_combo.currentData(),
+            step_every=self.step_every_spin.value(),
+            step_factor=self.step_factor_spin.value(),
+            plateau_patience=self.patience_spin.value(),
+            early_stopping=self.early_spin.value(),
+            class_weights=self.class_weights_check.isChecked(),
+            seed=current.seed,  # the seeds panel writes all three seeds itself
+            # Kept as set even without a GPU (the box is greyed out): the engine uses them only on a GPU.
+            mixed_precision=self.mixed_check.isChecked(),
+            xla=self.xla_check.isChecked(),
+            distribution=current.distribution,
+            checkpoint=current.checkpoint,
+        )
+
+    def show_config(self, config: Any) -> None:
+        t = config.train
+        widgets = self.form_widgets()
+        for widget in widgets:
+            widget.blockSignals(True)
+        select(self.optimizer_combo, t.optimizer)
+        select(self.schedule_combo, t.schedule)
+        self.lr_spin.setValue(t.learning_rate)
+        self.momentum_spin.setValue(t.momentum)
+        self.decay_spin.setValue(t.weight_decay)
+        self.step_every_spin.setValue(t.step_every)
+        self.step_factor_spin.setValue(t.step_factor)
+        self.patience_spin.setValue(t.plateau_patience)
+        self.batch_spin.setValue(t.batch_size)
+        self.epochs_spin.setValue(t.epochs)
+        self.early_spin.setValue(t.early_stopping)
+        self.seed_spin.setValue(t.seed)
+        self.class_weights_check.setChecked(t.class_weights)
+        self.mixed_check.setChecked(t.mixed_precision)
+        self.xla_check.setChecked(t.xla)
+        for widget in widgets:
+            widget.blockSignals(False)
+        self.update_visibility()
+
+    def form_widgets(self) -> list[QWidget]:
+        return [
+            self.optimizer_combo,
+            self.schedule_combo,
+            self.lr_spin,
+            self.momentum_spin,
+            self.decay_spin,
+            self.step_every_spin,
+            self.step_factor_spin,
+            self.patience_spin,
+            self.batch_spin,
+            self.epochs_spin,
+            self.early_spin,
+            self.seed_spin,
+            self.class_weights_check,
+            self.mixed_check,
+            self.xla_check,
+        ]
+
+    def _on_form_changed(self) -> None:
+        self.update_visibility()
+        self.session.update(train=self.train_config())
+
+    def update_visibility(self) -> None:
+        optimizer = self.optimizer_combo.currentData()
+        schedule = self.schedule_combo.currentData()
+        self.momentum_spin.setEnabled(optimizer in ("sgd", "rmsprop"))
+        self.decay_spin.setEnabled(optimizer == "adamw")
+        self.step_every_spin.setEnabled(schedule == "step")
+        self.step_factor_spin.setEnabled(schedule in ("step", "plateau"))
+        self.patience_spin.setEnabled(schedule == "plateau")
+
+    def on_engine_ready(self, info: Any) -> None:
+        self.mixed_check.setEnabled(info.has_gpu)
+        self.xla_check.setEnabled(info.has_gpu)
+        if info.has_gpu:
+            self.device_note.setText(f"Training runs on {info.device}.")
+            self.mixed_check.setToolTip("Compute in float16 on the GPU: faster, half the memory; weights stay float32")
+            self.xla_check.setToolTip("Compile the model with XLA: often faster on GPUs after a slower first epoch")
+        else:
+            self.device_note.setText("No GPU found: training runs on the CPU. Mixed precision and XLA need a GPU.")
+            for check in (self.mixed_check, self.xla_check):
+                check.setToolTip("Needs a GPU; none was found (the setting is kept for a run on a GPU machine)")
