@@ -13,7 +13,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QLineEdit, QScrollArea, QVBoxLayout, QWidget
 
-from engine.training.choices import OPTIMIZERS, SCHEDULES
+from engine.training.choices import OPTIMIZERS, SCHEDULES, STRATEGIES
 from engine.training.config import TrainConfig
 from gui.panels.seeds_panel import SeedsPanel
 from gui.session import Session
@@ -76,6 +76,9 @@ class TrainForm(QScrollArea):
         self.seed_spin = self.seeds.seed_spin
         self.mixed_check = QCheckBox("Mixed precision (float16)")
         self.xla_check = QCheckBox("XLA compilation")
+        self.strategy_combo = combo(
+            STRATEGIES, t.distribution, "How training spreads over devices (multiworker: see docs/SCALING.md)"
+        )
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("named automatically")
         self.name_edit.setToolTip("A name for this run: it labels the curves when runs are compared")
@@ -104,6 +107,9 @@ class TrainForm(QScrollArea):
         f3 = QVBoxLayout(device_box)
         f3.addWidget(self.mixed_check)
         f3.addWidget(self.xla_check)
+        strategy_row = QFormLayout()
+        strategy_row.addRow("Strategy", self.strategy_combo)
+        f3.addLayout(strategy_row)
         self.device_note = muted_label("Waiting for TensorFlow…")
         f3.addWidget(self.device_note)
 
@@ -122,7 +128,7 @@ class TrainForm(QScrollArea):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setMinimumWidth(inner.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + 4)
 
-        for widget in (self.optimizer_combo, self.schedule_combo):
+        for widget in (self.optimizer_combo, self.schedule_combo, self.strategy_combo):
             widget.currentIndexChanged.connect(self._on_form_changed)
         for widget in (
             self.lr_spin,
@@ -163,7 +169,7 @@ class TrainForm(QScrollArea):
             # Kept as set even without a GPU (the box is greyed out): the engine uses them only on a GPU.
             mixed_precision=self.mixed_check.isChecked(),
             xla=self.xla_check.isChecked(),
-            distribution=current.distribution,
+            distribution=self.strategy_combo.currentData() or current.distribution,
             checkpoint=current.checkpoint,
         )
 
@@ -187,6 +193,7 @@ class TrainForm(QScrollArea):
         self.class_weights_check.setChecked(t.class_weights)
         self.mixed_check.setChecked(t.mixed_precision)
         self.xla_check.setChecked(t.xla)
+        select(self.strategy_combo, t.distribution)
         for widget in widgets:
             widget.blockSignals(False)
         self.update_visibility()
@@ -208,6 +215,7 @@ class TrainForm(QScrollArea):
             self.class_weights_check,
             self.mixed_check,
             self.xla_check,
+            self.strategy_combo,
         ]
 
     def _on_form_changed(self) -> None:
