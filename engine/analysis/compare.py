@@ -220,7 +220,7 @@ class Comparison:
         repeats = min(len(self.runs("scratch", fraction)), len(self.runs("finetune", fraction)))
         samples = int(np.mean([r.train_samples for r in self.runs("scratch", fraction)]))
         where = f"{share} ({samples:,} training samples)"
-        interval = f"{edge.confidence:.0%} interval {edge.low:+.3f} to {edge.high:+.3f}"
+        interval = f"{edge.confidence:.0%} interval {_signed(edge.low)} to {_signed(edge.high)}"
         if edge.holds_zero:
             return (
                 f"Too close to call on {where}: fine-tuning {ft.value:.3f} and from scratch {sc.value:.3f} {words}; "
@@ -278,6 +278,11 @@ def _key(approach: str, fraction: float) -> str:
 
 def _share(fraction: float) -> str:
     return "all the training data" if fraction >= 1.0 else f"{fraction:.0%} of the training data"
+
+
+def _signed(value: float) -> str:
+    """+0.012; a bound that rounds to zero keeps enough digits to show its side of zero."""
+    return f"{value:+.3f}" if abs(value) >= 0.0005 or value == 0 else f"{value:+.1e}"
 
 
 def _si(value: float) -> str:
