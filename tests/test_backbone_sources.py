@@ -24,7 +24,7 @@ def test_catalogue_offers_the_offline_demo_first_with_full_metadata():
     assert entries[0].file.exists() and entries[0].file.stat().st_size < 1_000_000
     assert "How it was made" in entries[0].card_text()
     sources = {e.source for e in entries}
-    assert sources == {"demo", "keras_applications", "hub"}
+    assert sources == {"demo", "keras_applications", "hub", "kerashub"}
     for entry in entries:
         assert entry.licence != "unknown" and entry.pretraining_data != "unknown" and entry.params > 0
         assert entry.feature_dim > 0 and len(entry.input_size) == 2 and entry.input_range[0] < entry.input_range[1]
