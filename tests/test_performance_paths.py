@@ -160,3 +160,27 @@ def test_inspect_and_bad_paths_never_load_tensorflow(tmp_path):
     assert missing.returncode == 2 and "does not exist" in " ".join(missing.stderr.split())
     assert "TF_NOT_LOADED" in missing.stdout
     assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
+
+
+def test_epoch_time_includes_the_callbacks_after_the_batches_and_validation_is_not_rerun(tiny_config, monkeypatch):
+    import time
+
+    import keras
+
+    from engine.events import EpochEnd, EventRecorder
+    from engine.training.job import run_training
+
+    class SlowEpochEnd(keras.callbacks.Callback):  # stands for a checkpoint that takes its time
+        def on_epoch_end(self, epoch, logs=None):
+            time.sleep(0.3)
+
+    evaluations = []
+    original = keras.Model.evaluate
+    monkeypatch.setattr(keras.Model, "evaluate", lambda self, *a, **k: evaluations.append(1) or original(self, *a, **k))
+    recorder = EventRecorder()
+    result = run_training(tiny_config, sink=recorder, callbacks=(SlowEpochEnd(),))
+    assert all(event.seconds >= 0.3 for event in recorder.of_type(EpochEnd))
+    # fit validates once per epoch (through evaluate); the job adds none: the last epoch's
+    # validation already scored these very weights.
+    assert len(evaluations) == tiny_config.train.epochs
+    assert result.metrics["val_loss"] == result.history["val_loss"][-1]

@@ -85,15 +85,24 @@ def decode_files(
         positions = tf.data.Dataset.range(count + 1)
         ds = positions.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).ignore_errors()
         ds = ds.scan(tf.constant(0, tf.int64), notice_gaps)
-        return ds.filter(lambda image, label, keep: keep).map(lambda image, label, keep: (image, label))
+        return ds.filter(_kept).map(_without_flag)
 
     if shuffle_seed is not None:  # a new permutation per iteration, reproducible from the seed
         seeds = tf.data.Dataset.random(seed=shuffle_seed, rerandomize_each_iteration=True).take(1)
         orders = seeds.map(lambda s: tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64), [s, 7]))
-    else:
-        fixed = np.arange(count) if order_seed is None else np.random.default_rng(order_seed).permutation(count)
-        orders = tf.data.Dataset.from_tensors(tf.constant(fixed, dtype=tf.int64))
-    return orders.flat_map(one_pass)
+        return orders.flat_map(one_pass)
+    # A fixed order needs no flat_map: the pipeline is built once, with no function to instantiate
+    # at the first element (which delays the first batch).
+    fixed = np.arange(count) if order_seed is None else np.random.default_rng(order_seed).permutation(count)
+    return one_pass(tf.constant(fixed, dtype=tf.int64))
+
+
+def _kept(image, label, keep):
+    return keep
+
+
+def _without_flag(image, label, keep):
+    return image, label
 
 
 def _decoder_graph(channels: int, size: tuple[int, int], on_skip: SkipRecorder, legacy_pillow: bool):

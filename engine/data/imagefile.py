@@ -87,7 +87,7 @@ def inspect_image(path: str | Path) -> ImageInfo:
                     f"too large to decode safely ({width} x {height} pixels; the limit is "
                     f"{MAX_DECODE_PIXELS // 1_000_000} million)"
                 )
-            if not _ends_cleanly(path, img.format):
+            if not _ends_cleanly(img.fp, img.format):
                 # Suspicious ending: decode once, at reduced size for JPEG, to name the problem now.
                 img.draft(img.mode, (max(1, width // 8), max(1, height // 8)))
                 img.load()
@@ -139,17 +139,18 @@ def _decoder_for(img: Image.Image, orientation: int) -> int:
     return PILLOW
 
 
-def _ends_cleanly(path: Path, image_format: str | None) -> bool:
-    """Whether a JPEG ends with its EOI marker and a PNG with its IEND chunk (two tail bytes)."""
+def _ends_cleanly(handle, image_format: str | None) -> bool:
+    """Whether a JPEG ends with its EOI marker and a PNG with its IEND chunk (read through the
+    file Pillow already has open: a seek and 64 bytes)."""
     tails = {"JPEG": b"\xff\xd9", "MPO": b"\xff\xd9", "PNG": b"IEND\xaeB`\x82"}
     tail = tails.get(image_format or "")
-    if tail is None:
+    if tail is None or handle is None:
         return True  # other formats are checked when they are decoded
-    with open(path, "rb") as handle:
-        handle.seek(0, os.SEEK_END)
-        size = handle.tell()
-        handle.seek(max(0, size - 64))
-        end = handle.read().rstrip(b"\0")  # some writers pad with zeros after the end marker
+    where = handle.tell()
+    handle.seek(0, os.SEEK_END)
+    handle.seek(max(0, handle.tell() - 64))
+    end = handle.read().rstrip(b"\0")  # some writers pad with zeros after the end marker
+    handle.seek(where)  # Pillow reads on from where it was
     return end.endswith(tail)
 
 

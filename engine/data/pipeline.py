@@ -7,9 +7,10 @@ shuffled once before decoding, so the cache (memory or disk) is filled in a rand
 every window of it mixes the classes; after the cache a shuffle with a bounded buffer
 (`SHUFFLE_BUFFER_BYTES`) reshuffles each later epoch. The first epoch streams straight from
 the decoders in that random order (`Pipelines.train_stream`), so the first batch comes at
-once. Image files are cached as uint8 (a quarter of float32) and cast after the cache. A
-source larger than the memory budget (a quarter of the memory available now) is cached on
-disk or streamed, never held whole.
+once. Training samples are cached in blocks of batch_size / 8, which a later epoch
+shuffles and regroups into batches (fewer elements to move). Image files are cached as
+uint8 (a quarter of float32) and cast after the cache. A source larger than the memory
+budget (a quarter of the memory available now) is cached on disk or streamed, never held whole.
 """
 
 from __future__ import annotations
@@ -94,10 +95,12 @@ def make_pipelines(
     label_dtype = np.int64 if dataset.is_classification else np.float32
 
     def as_float(ds):
-        return ds.map(lambda x, y: (tf.cast(x, tf.float32), y)) if raw else ds
+        if not raw:
+            return ds
+        return ds.map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
 
-    def finish(ds, training: bool):
-        ds = as_float(ds.batch(batch_size))
+    def finish(ds, training: bool, blocks: bool = False):
+        ds = as_float(ds.rebatch(batch_size) if blocks else ds.batch(batch_size))
         if training and augmenter is not None:
             ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
         return ds.prefetch(tf.data.AUTOTUNE)
@@ -113,6 +116,12 @@ def make_pipelines(
             indices = indices[np.random.default_rng(seed).permutation(len(indices))]
         labels = dataset.labels[indices].astype(label_dtype)
         ds = _pairs(dataset, indices, labels, size, shuffle=training and mode == "none", seed=seed, raw=raw)
+        # Training caches small blocks of samples: a later epoch shuffles and regroups blocks, a
+        # few times fewer elements than samples to move, and each batch still draws on
+        # batch_size / block places of the cache.
+        block = max(1, batch_size // 8) if training and mode != "none" else 1
+        if block > 1:
+            ds = ds.batch(block)
         if mode == "memory":
             ds = ds.cache()
         elif mode == "disk":
@@ -123,11 +132,12 @@ def make_pipelines(
             streams[split] = finish(ds, True).repeat()
             return finish(ds, True)
         buffer = min(len(indices), max(batch_size * 4, SHUFFLE_BUFFER_BYTES // element_bytes))
-        later = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+        later = ds.shuffle(max(1, buffer // block), seed=seed, reshuffle_each_iteration=True)
         # Epoch 1 reads the decoders in the (already random) fill order; later epochs, from the
         # cache, reshuffle through the bounded buffer, which refills quickly from the cache.
-        streams[split] = finish(ds, True).concatenate(finish(later, True).repeat())
-        return finish(later, True)
+        regroup = block > 1
+        streams[split] = finish(ds, True, regroup).concatenate(finish(later, True, regroup).repeat())
+        return finish(later, True, regroup)
 
     return Pipelines(
         train=build("train", True),
