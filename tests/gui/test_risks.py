@@ -22,6 +22,7 @@ def digits_session(qtbot):
     return session
 
 
+@pytest.mark.slow
 def test_diagnose_paints_the_layer_heatmap_and_says_the_gradients_vanish(qtbot, digits_session, tmp_path):
     from gui.widgets.init_diagnostics_card import DIAGNOSE_STEPS, InitDiagnosticsCard
 
@@ -43,6 +44,7 @@ def test_diagnose_paints_the_layer_heatmap_and_says_the_gradients_vanish(qtbot, 
     card.grab().save(str(tmp_path / "heatmap.png"))
 
 
+@pytest.mark.slow
 def test_a_stale_diagnosis_for_an_earlier_recipe_is_dropped(qtbot, digits_session):
     from gui.widgets.init_diagnostics_card import InitDiagnosticsCard
 
