@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     finetune.add_argument("--head-epochs", type=int, help="two-phase: epochs with the backbone frozen")
     finetune.add_argument("--backbone-lr-mult", type=float, help="backbone learns at this fraction of the rate")
     finetune.add_argument("--l2sp", type=float, help="L2-SP strength (pull towards the pretrained weights)")
+    finetune.add_argument("--source-task", help="the backbone's original task (a data source): the forgetting "
+                          "monitor measures how much of it is kept each epoch")
     data = train.add_argument_group("data")
     data.add_argument("--target", help="CSV label column (default: the last)")
     data.add_argument("--x-key", help="inputs array in .npz / HDF5 (default: x)")
@@ -228,6 +230,7 @@ _SECTIONS = {
         "head_epochs",
         "backbone_lr_mult",
         "l2sp",
+        "source_task",
     ],
     "data": ["target", "x_key", "y_key", "val_split", "test_split"],
     "train": [

@@ -113,3 +113,17 @@ def test_roll_back_restores_an_earlier_epochs_backbone(hard_run):
     before = [w.copy() for w in model.get_weights()]
     roll_back(model, out, 1)
     assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_a_user_named_source_task_is_read_and_an_empty_one_refused():
+    from engine.errors import ConfigError
+    from engine.models.recipe import ModelRecipe
+    from engine.monitors.forgetting import source_task_for
+
+    task = source_task_for({"source": "keras_file"}, "demo:digits", (8, 8), 3)
+    assert task is not None and task.name == "demo:digits"
+    assert set(np.unique(task.y_fit)) == set(range(10))
+    assert task.x_fit.shape[1:] == (8, 8, 3)  # grey repeated into the model's three channels
+    assert source_task_for({"source": "keras_file"}, None, (8, 8), 1) is None  # unknown backbone: no probe
+    with pytest.raises(ConfigError):
+        ModelRecipe(kind="finetune", backbone="demo", source_task="  ").validate()

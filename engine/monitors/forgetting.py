@@ -233,6 +233,17 @@ def drift_warning(record: DriftRecord, epoch: int, *, backbone_lr_mult: float, l
     return (f"Forgetting after epoch {epoch + 1}: {facts}. To keep what it knew: " + "; ".join(remedies) + ".")
 
 
+def remedy_changes(backbone_lr_mult: float, l2sp: float, freeze: str) -> list[tuple[str, dict[str, Any]]]:
+    """The remedies as config changes for the next run: (label, ``model`` section changes), one click each."""
+    options: list[tuple[str, dict[str, Any]]] = [
+        (f"Backbone LR x{max(backbone_lr_mult / 10, 0.01):g}", {"backbone_lr_mult": max(backbone_lr_mult / 10, 0.01)}),
+    ]
+    if freeze != "all":
+        options.append(("Freeze the backbone", {"freeze": "all"}))
+    options.append((f"L2-SP {max(l2sp * 10, 0.01):g}", {"l2sp": max(l2sp * 10, 0.01)}))
+    return options
+
+
 def _best_epoch(record: DriftRecord, epoch: int) -> int | None:
     """The latest earlier epoch with kept weights that was still within both thresholds (to roll back to)."""
     for index in range(min(len(record.weights), len(record.cka), epoch) - 1, -1, -1):

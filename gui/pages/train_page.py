@@ -236,6 +236,10 @@ class TrainPage(QWidget):
         grid.addWidget(log_box, 1, 1)
         self.drift_view = DriftView()  # fine-tuning only: shows itself on the first DriftMeasured
         self.drift_view.hide()
+        self.drift_view.remedy.connect(  # a forgetting remedy, one click: it applies to the next run
+            lambda changes: (self.session.update(model=changes),
+                             self.log.add(f"For the next run: {changes}.", "success"))
+        )
         grid.addWidget(self.drift_view, 0, 2, 2, 1)
         grid.setRowStretch(0, 3)
         grid.setRowStretch(1, 2)
@@ -457,7 +461,7 @@ class TrainPage(QWidget):
         elif isinstance(event, ev.RunWarning):
             self.log.add(event.message, "warning")
             if event.kind == "forgetting":
-                self.drift_view.show_warning(event.message)
+                self.drift_view.show_warning(event.message, self.session.config.model)
         elif isinstance(event, ev.DriftMeasured):
             self.drift_view.add(event)  # one repaint per epoch end
         elif isinstance(event, ev.Progress):

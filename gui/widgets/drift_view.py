@@ -11,13 +11,15 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from gui import theme
 
 
 class DriftView(QWidget):
+    remedy = Signal(object)  # the ``model`` section changes of the remedy clicked, for the next run
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         from engine.monitors.forgetting import CKA_WARNING
@@ -53,6 +55,9 @@ class DriftView(QWidget):
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.figures)
         layout.addWidget(self.warning)
+        self.remedy_row = QHBoxLayout()
+        self.remedy_buttons: list[QPushButton] = []
+        layout.addLayout(self.remedy_row)
         self.plot.setBackground(theme.plot_colors().background)
         self.setMinimumWidth(260)
         self.cka: list[tuple[float, float]] = []
@@ -66,6 +71,7 @@ class DriftView(QWidget):
         self.warning.hide()
         self.warning.setText("")
         self.figures.setText("")
+        self._clear_remedies()
         self.hide()
 
     def add(self, event: Any) -> None:
@@ -81,10 +87,27 @@ class DriftView(QWidget):
         self.figures.setText(text if event.epoch >= 0 else "Pretrained baseline measured.")
         self.show()
 
-    def show_warning(self, message: str) -> None:
+    def show_warning(self, message: str, model: Any = None) -> None:
+        """The forgetting warning, with one button per remedy when the run's ``model`` recipe is given."""
         self.warning.setText(message)
         self.warning.show()
+        self._clear_remedies()
+        if model is not None:
+            from engine.monitors.forgetting import remedy_changes
+
+            for label, changes in remedy_changes(model.backbone_lr_mult, model.l2sp, model.freeze):
+                button = QPushButton(label)
+                button.setToolTip(f"Use {changes} for the next run")
+                button.clicked.connect(lambda _checked=False, c=changes: self.remedy.emit(c))
+                self.remedy_row.addWidget(button)
+                self.remedy_buttons.append(button)
         self.show()
+
+    def _clear_remedies(self) -> None:
+        for button in self.remedy_buttons:
+            self.remedy_row.removeWidget(button)
+            button.deleteLater()
+        self.remedy_buttons.clear()
 
     def _repaint(self) -> None:
         for curve, points in ((self.cka_curve, self.cka), (self.source_curve, self.source)):

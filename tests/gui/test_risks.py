@@ -103,7 +103,9 @@ def test_train_page_routes_drift_events_and_forgetting_warnings(qtbot):
     from gui.pages.train_page import TrainPage
     from gui.session import Session
 
-    page = TrainPage(Session())
+    session = Session()
+    session.update(model={"kind": "finetune", "backbone": "demo", "freeze": "none"})
+    page = TrainPage(session)
     qtbot.addWidget(page)
     page.show()
     assert not page.drift_view.isVisible()  # from-scratch runs do not show it
@@ -113,6 +115,13 @@ def test_train_page_routes_drift_events_and_forgetting_warnings(qtbot):
     assert page.drift_view.isVisible()
     assert page.drift_view.cka[-1] == (1.0, 0.7)
     assert "Forgetting" in page.drift_view.warning.text()
+    # each remedy is one click away and changes the next run's config
+    labels = [b.text() for b in page.drift_view.remedy_buttons]
+    assert labels == ["Backbone LR x0.1", "Freeze the backbone", "L2-SP 0.01"]
+    page.drift_view.remedy_buttons[0].click()
+    assert page.session.config.model.backbone_lr_mult == pytest.approx(0.1)
+    page.drift_view.remedy_buttons[2].click()
+    assert page.session.config.model.l2sp == pytest.approx(0.01)
 
 
 def test_export_page_warns_about_a_restrictive_backbone_licence(qtbot):
