@@ -32,6 +32,7 @@ class DriftView(QWidget):
         item.showGrid(x=True, y=True, alpha=0.25)
         item.setYRange(0, 1.05, padding=0)
         item.setMouseEnabled(x=False, y=False)
+        item.getAxis("bottom").setTickSpacing(major=1, minor=1)  # whole epochs
         self.legend = item.addLegend(offset=(-6, -6), labelTextSize="8pt")
         colors = theme.plot_colors().curves
         self.cka_curve = self.plot.plot([], [], pen=pg.mkPen(colors[4], width=2), symbol="o", symbolSize=6,
