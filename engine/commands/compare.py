@@ -57,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
     from engine.training.progress import TerminalProgress
 
     fractions = parse_fractions(args.fractions)
+    if args.epochs is not None:
+        print("Note: --epochs is replaced by a budget in optimizer steps (--max-steps, --min-steps); ignored.")
     repeats = DEFAULT_REPEATS if args.repeats is None else args.repeats
     if repeats < 1:
         raise KilnError("--repeats must be 1 or more.")
