@@ -418,6 +418,7 @@ def compare_approaches(
                 "epochs": budget.epochs_for(listed, batch),
                 "early_stopping": 0,  # the budget's own early stopping (with a floor) runs instead
                 "checkpoint": False,
+                "forgetting_monitor": False,  # its per-epoch probes would count against fine-tuning's time
             },
             name=f"compare: {label} (run {number} of {len(plan)})",
         )

@@ -45,6 +45,9 @@ class TrainConfig:
     distribution: str = "auto"  # auto | none | mirrored | multiworker
     checkpoint: bool = True
     tensorboard: bool = False  # write TensorBoard logs into RUN/tensorboard
+    # Fine-tuning: measure backbone drift (CKA) and source-task retention every epoch. It costs
+    # time, so a head-to-head turns it off to time both approaches fairly.
+    forgetting_monitor: bool = True
 
     def validate(self, where: str = "train") -> None:
         check_number(f"{where}.epochs", self.epochs, low=1, high=100000)

@@ -95,7 +95,14 @@ def _run(
     from engine.models.build import build_model
     from engine.monitors.overfitting import small_data_warning
     from engine.training.compile import compile_for_phase, phase_learning_rate
-    from engine.training.distribution import adapt_model_to_strategy, distribution_strategy, worker_out_dir
+    from engine.training.distribution import (
+        adapt_model_to_strategy,
+        backup_callbacks,
+        backup_folder,
+        distribution_strategy,
+        restart_history,
+        worker_out_dir,
+    )
 
     config.validate()
     # Before anything is loaded or written: the checkpoint must exist and match this config.
@@ -119,7 +126,7 @@ def _run(
     # The forgetting monitor takes its baseline from the model as built: the pretrained
     # backbone, before any checkpoint is loaded (None for from-scratch runs).
     drift = None
-    if config.train.distribution != "multiworker":
+    if config.train.forgetting_monitor and config.train.distribution != "multiworker":
         from engine.monitors.forgetting_callback import make_forgetting_monitor
 
         drift = make_forgetting_monitor(config, built, dataset, sink=sink, out_dir=out_dir)
@@ -142,11 +149,17 @@ def _run(
         history = {k: list(v) for k, v in checkpoint.history.items()}
         start_epoch = checkpoint.completed_epochs
         start_phase = checkpoint.phase_index
+    # A multi-worker run restarted by its scheduler (the same command again): BackupAndRestore puts
+    # the model back; the history so far comes from Kiln's checkpoint (engine/training/distribution.py).
+    backup = backup_folder(config.train.distribution, out_dir)
+    restarting = checkpoint is None and backup is not None and backup.is_dir()
+    if restarting:
+        history = restart_history(out_dir / CHECKPOINT_DIR)
 
     if built.phases and built.phases[0].prepare is not None and checkpoint is None:
         built.phases[0].prepare(built.model)  # so the summary counts what phase 1 will train
     model_info = _model_summary(built)
-    if out_dir is not None and checkpoint is None:
+    if out_dir is not None and checkpoint is None and not restarting:
         _start_run_folder(out_dir, config)  # only now: a run refused earlier leaves the folder as it was
     elif out_dir is not None:
         config.save(out_dir / "config.toml")  # a resumed run may train for more epochs than first planned
@@ -216,6 +229,7 @@ def _run(
         if out_dir is not None and config.train.tensorboard:
             # One log folder for the whole run: phases continue the same epoch axis.
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out_dir / TENSORBOARD_DIR), histogram_freq=0))
+        callbacks += backup_callbacks(config.train.distribution, out_dir, history)  # multi-worker runs only
         if out_dir is not None and config.train.checkpoint:
             callbacks.append(Checkpointer(out_dir / CHECKPOINT_DIR, history, index, config.to_dict()))
         callbacks.append(reporter.closing_callback())  # last: epoch times include checkpoints and the rest
