@@ -74,3 +74,16 @@ def test_verdict_flags_an_exploding_layer_and_names_it():
 
 def test_verdict_is_silent_for_gradients_within_an_order_of_magnitude():
     assert gradient_verdict([_layer("a", 0.3), _layer("b", 1.0), _layer("c", 0.5)]) == ({}, "")
+
+
+@pytest.mark.slow
+def test_kiln_diagnose_prints_the_table_and_the_sentence(capsys):
+    from engine.cli import main
+
+    code = main(["diagnose", "--data", "demo:digits", "--arch", "mlp", "--depth", "6", "--width", "16",
+                 "--init", "random_normal", "--init-scale", "0.01", "--steps", "1"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "dense_0" in out and "head" in out and "vanishing gradients" in out
+    assert main(["diagnose", "--data", "demo:digits", "--steps", "0"]) == 2  # bad input: a sentence, exit 2
+    assert "--steps" in capsys.readouterr().err
