@@ -31,7 +31,7 @@ from engine.data.dataset import Dataset
 from engine.errors import DataError
 
 FALLBACK_MEMORY_BUDGET = 2**30  # when the available memory cannot be read
-SHUFFLE_BUFFER_BYTES = 64 * 2**20  # decoded samples the shuffle after a cache may hold
+SHUFFLE_BUFFER_BYTES = 64 * 2**20  # decoded samples the shuffle after a cache may hold (at most the budget)
 _cache_dir: str | None = None
 _cache_names = itertools.count()
 
@@ -131,7 +131,9 @@ def make_pipelines(
         if mode == "none":
             streams[split] = finish(ds, True).repeat()
             return finish(ds, True)
-        buffer = min(len(indices), max(batch_size * 4, SHUFFLE_BUFFER_BYTES // element_bytes))
+        # The buffer counts against the memory budget too (past it, memory stays flat in the data size).
+        buffer_bytes = min(SHUFFLE_BUFFER_BYTES, memory_budget())
+        buffer = min(len(indices), max(batch_size * 4, buffer_bytes // element_bytes))
         later = ds.shuffle(max(1, buffer // block), seed=seed, reshuffle_each_iteration=True)
         # Epoch 1 reads the decoders in the (already random) fill order; later epochs, from the
         # cache, reshuffle through the bounded buffer, which refills quickly from the cache.
