@@ -155,6 +155,10 @@ class RunsPage(QWidget):
 
     def _item(self, entry: RunEntry) -> QTreeWidgetItem:
         score = f"{entry.score:.4g} {entry.score_name}" if entry.score is not None else entry.score_name
+        verdict = score
+        if entry.kind == "comparison":  # the verdict is a paragraph: its first clause here, all of it on hover
+            first = score.split(":")[0].split(";")[0]
+            score = first if len(first) <= 44 else first[:43].rstrip() + "…"
         name = entry.name + (f" ({REASONS[entry.reason]})" if entry.reason in REASONS else "")
         item = QTreeWidgetItem(
             [
@@ -169,7 +173,7 @@ class RunsPage(QWidget):
         )
         item.setData(0, Qt.ItemDataRole.UserRole, entry)
         item.setToolTip(0, str(entry.path))
-        item.setToolTip(4, score)
+        item.setToolTip(4, verdict)
         return item
 
     def selected_entries(self) -> list[RunEntry]:
