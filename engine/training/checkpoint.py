@@ -213,7 +213,9 @@ def check_run_folder(out_dir: Path, *, resume: bool, overwrite: bool) -> None:
             raise ConfigError(f"The run folder {out_dir} {where}.", hint="Pick a folder for --out.")
         if parent.exists():
             break
-    if resume or not out_dir.is_dir():
+    from engine.training.distribution import BACKUP_DIR
+
+    if resume or not out_dir.is_dir() or (out_dir / BACKUP_DIR).is_dir():  # the last: a multi-worker restart
         return
     held = [name for name in RUN_FILES if (out_dir / name).exists()]
     if held and not overwrite:

@@ -100,3 +100,63 @@ def adapt_model_to_strategy(model: Any, strategy: Any) -> None:
         return value
 
     _compat.build_from_local_batch(model, strategy, local_results)
+
+
+# Multi-worker runs keep a keras.callbacks.BackupAndRestore backup here (in each worker's run
+# folder); it is deleted when training ends, so a folder holding one is an interrupted run.
+BACKUP_DIR = "backup"
+
+
+def backup_folder(distribution: str, out_dir: Path | None) -> Path | None:
+    """Where a multi-worker run backs up every epoch; None for other runs (they resume with --resume)."""
+    return out_dir / BACKUP_DIR if out_dir is not None and distribution == "multiworker" else None
+
+
+def restart_history(checkpoint_folder: Path) -> dict[str, list[float]]:
+    """The history an interrupted multi-worker run recorded so far (from Kiln's own checkpoint), or {}."""
+    from engine.training.checkpoint import read_checkpoint
+
+    checkpoint = read_checkpoint(checkpoint_folder)
+    return {k: list(v) for k, v in checkpoint.history.items()} if checkpoint is not None else {}
+
+
+def backup_callbacks(distribution: str, out_dir: Path | None, history: dict[str, list[float]]) -> list[Any]:
+    """``BackupAndRestore`` for a multi-worker run, and a callback that trims ``history`` to its epoch.
+
+    Cluster schedulers restart a failed job by running the same command again: when a worker
+    dies, every worker's fit fails, the job is restarted, and Keras's ``BackupAndRestore``
+    puts back the weights, the optimizer state and the epoch of the last backup on every
+    worker. The history carried over from Kiln's checkpoint may hold one epoch more than the
+    backup (a kill between the two writes): it is cut back to the epoch that fit restarts at.
+    """
+    folder = backup_folder(distribution, out_dir)
+    if folder is None:
+        return []
+    import shutil
+
+    import keras
+
+    # Every worker must restart at the same epoch, or their collective ops stop matching: like
+    # tf.keras's multi-worker BackupAndRestore, all restore from the chief's backup (the run
+    # folder is on storage every worker reaches); each still writes its own.
+    chief = out_dir.parent / BACKUP_DIR if out_dir.name.startswith(".worker-") else folder
+
+    class ChiefBackupAndRestore(keras.callbacks.BackupAndRestore):
+        def on_train_begin(self, logs: dict | None = None) -> None:
+            if chief != folder and chief.is_dir():
+                shutil.rmtree(folder, ignore_errors=True)
+                shutil.copytree(chief, folder)
+            super().on_train_begin(logs)
+
+    class TrimHistoryToRestart(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self._first = True
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            if self._first:
+                self._first = False
+                for values in history.values():
+                    del values[epoch:]
+
+    return [ChiefBackupAndRestore(str(folder)), TrimHistoryToRestart()]
