@@ -99,8 +99,14 @@ def make_pipelines(
             return ds
         return ds.map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
 
-    def finish(ds, training: bool, blocks: bool = False):
-        ds = as_float(ds.rebatch(batch_size) if blocks else ds.batch(batch_size))
+    def finish(ds, training: bool, blocks: bool = False, count: int = 0):
+        if blocks:
+            ds = ds.rebatch(batch_size)
+            if not getattr(dataset.loader, "may_drop", False):  # rebatch hides the length; Keras wants it
+                ds = ds.apply(tf.data.experimental.assert_cardinality(-(-count // batch_size)))
+        else:
+            ds = ds.batch(batch_size)
+        ds = as_float(ds)
         if training and augmenter is not None:
             ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
         return ds.prefetch(tf.data.AUTOTUNE)
@@ -138,8 +144,9 @@ def make_pipelines(
         # Epoch 1 reads the decoders in the (already random) fill order; later epochs, from the
         # cache, reshuffle through the bounded buffer, which refills quickly from the cache.
         regroup = block > 1
-        streams[split] = finish(ds, True, regroup).concatenate(finish(later, True, regroup).repeat())
-        return finish(later, True, regroup)
+        n = len(indices)
+        streams[split] = finish(ds, True, regroup, n).concatenate(finish(later, True, regroup, n).repeat())
+        return finish(later, True, regroup, n)
 
     return Pipelines(
         train=build("train", True),
