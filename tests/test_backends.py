@@ -116,11 +116,10 @@ def test_cnn_on_resized_augmented_images_with_mixed_precision_asked_on_jax(tmp_p
     import numpy as np
 
     rng = np.random.default_rng(0)
-    # Two classes a CNN separates at once: bright left half vs bright right half, 20x20 pixels.
+    # Two classes a CNN separates at once: dark vs bright 20x20 pictures.
     x = rng.uniform(0, 60, size=(96, 20, 20, 3)).astype(np.float32)
     y = np.arange(96) % 2
-    x[y == 0, :, :10] += 180
-    x[y == 1, :, 10:] += 180
+    x[y == 1] += 150
     np.savez(tmp_path / "halves.npz", x=x, y=y)
     result = _run_child(
         "jax",
@@ -133,8 +132,8 @@ def test_cnn_on_resized_augmented_images_with_mixed_precision_asked_on_jax(tmp_p
 
         config = RunConfig(
             data=DataConfig(source={str(tmp_path / "halves.npz")!r}, image_size=(16, 16),
-                            augment=AugmentConfig(enabled=True, contrast=0.1)),
-            model=ModelRecipe(arch="cnn", depth=2, width=8, batch_norm=True),
+                            augment=AugmentConfig(contrast=0.1)),
+            model=ModelRecipe(arch="cnn", depth=2, width=8),
             train=TrainConfig(epochs=4, batch_size=16, mixed_precision=True, xla=True, learning_rate=3e-3),
         )
         warnings = []
