@@ -77,7 +77,6 @@ class ModelPage(QWidget):
         self.params_detail = self.summary.params_detail
         self.layers_tree = self.summary.layers_tree
 
-        self._layout = QVBoxLayout(self)
         # Cards added with add_panel go below the two paths, in a scrolling area of their own, so
         # the paths keep their room; the person can drag the divider to give the cards more.
         splitter.setMinimumHeight(340)
@@ -92,8 +91,9 @@ class ModelPage(QWidget):
         body.addWidget(self._extras_scroll)
         body.setStretchFactor(0, 3)
         body.setStretchFactor(1, 2)
+        self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(12, 10, 12, 10)
-        self._layout.addWidget(splitter, 1)
+        self._layout.addWidget(body, 1)
         self._layout.addWidget(self.summary)
 
         self.summary.count_button.clicked.connect(self.count_parameters)

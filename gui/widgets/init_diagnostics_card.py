@@ -44,6 +44,8 @@ class InitDiagnosticsCard(QGroupBox):
         self.epochs.setRange(1, 50)
         self.epochs.setValue(3)
         self.epochs.setSuffix(" epochs")
+        self.epochs.setToolTip("How many epochs the initializer showdown trains each initializer for "
+                               "(more epochs separate them better but take longer)")
         self.sentence = QLabel("Diagnose the from-scratch model to see whether its initialisation lets the "
                                "gradient reach every layer.")
         self.sentence.setWordWrap(True)
