@@ -244,7 +244,7 @@ class MainWindow(QMainWindow):
         self.train_page.run_state_changed.connect(self._on_run_state)
         self.train_page.run_completed.connect(self._on_run_completed)
         self.model_page.compare_requested.connect(self.start_comparison)
-        self.train_page.compare_view.open_requested.connect(self.open_run_model)
+        self.train_page.open_run_requested.connect(self.open_run_model)
         wire_runs_page(self)
         self.export_page.model_saved.connect(self._remember_model)
         self.export_page.model_opened.connect(self._remember_model)
@@ -279,7 +279,7 @@ class MainWindow(QMainWindow):
             + (f"; GPUs: {', '.join(info.gpus)}" if info.gpus else "; no GPU found")
         )
         if loaded["catalogue_error"]:
-            self.train_page.log.add(
+            self.train_page.log_message(
                 f"The backbone catalogue could not be read ({loaded['catalogue_error']}); "
                 "enter a backbone handle or file instead.",
                 "warning",
@@ -344,7 +344,7 @@ class MainWindow(QMainWindow):
 
     def open_dataset(self, source: str) -> None:
         self.go_to("data")
-        self.data_page.load(source)
+        self.data_page.load(source, fresh=True)  # a person opened it: it starts with the strong defaults
 
     def choose_dataset_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(

@@ -31,6 +31,7 @@ class CatalogueEntry:
     description: str = ""
     card: str | None = None  # markdown file in resources/backbones
     offline: bool = False
+    input_kind: str = "image"  # the data a backbone takes (dataset.input_kind); every one in the catalogue takes images
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -95,6 +96,12 @@ def find_entry(name: str) -> CatalogueEntry | None:
 
 def catalogue_names() -> list[str]:
     return [entry.name for entry in load_catalogue()]
+
+
+def entries_for(input_kind: str) -> list[CatalogueEntry]:
+    """The backbones that take data of ``input_kind`` (image | vector), best offline ones first."""
+    fitting = [entry for entry in load_catalogue() if entry.input_kind == input_kind]
+    return sorted(fitting, key=lambda entry: not entry.offline)
 
 
 def offline_entries() -> list[CatalogueEntry]:

@@ -74,11 +74,19 @@ class DataPage(QWidget):
 
     # -- loading --------------------------------------------------------------------------
 
-    def load(self, source: str) -> Worker:
-        """Scan ``source`` (a path or demo:NAME) in a worker; progress shows on the scan panel."""
+    def load(self, source: str, *, fresh: bool = False) -> Worker:
+        """Scan ``source`` (a path or demo:NAME) in a worker; progress shows on the scan panel.
+
+        ``fresh``: a person opened this data (not a run or config that names it), so it starts
+        with the strong defaults (`engine.training.starting`): a test share, augmentation for
+        images, and fine-tuning where the data fits a backbone.
+        """
         from engine.data import load_dataset
+        from engine.training.starting import STARTING_TEST_SPLIT
 
         data_config = dataclasses.replace(self.session.config.data, source=source)
+        if fresh and data_config.test_split == 0:
+            data_config = dataclasses.replace(data_config, test_split=STARTING_TEST_SPLIT)  # the scan splits it
         self.scan_panel.begin(source)
         self.stack.setCurrentWidget(self.scan_panel)
         self.busy.emit(f"Scanning {Path(source).name or source}…")
@@ -99,7 +107,7 @@ class DataPage(QWidget):
             scan,
             task="scanning the dataset",
             on_progress=self._on_scan_progress,
-            on_result=lambda dataset: self._on_loaded(data_config, dataset),
+            on_result=lambda dataset: self._on_loaded(data_config, dataset, fresh),
             on_error=on_error,
             on_finished=lambda: self.busy.emit(""),
         )
@@ -124,9 +132,14 @@ class DataPage(QWidget):
     def _back_from_scan(self) -> None:
         self.stack.setCurrentWidget(self.view if self.session.dataset is not None else self.start)
 
-    def _on_loaded(self, data_config: Any, dataset: Any) -> None:
+    def _on_loaded(self, data_config: Any, dataset: Any, fresh: bool = False) -> None:
         self._split_shown = (data_config.val_split, data_config.test_split, data_config.seed)
-        self.session.update(data=data_config)
+        config = self.session.config.replace(data=data_config)
+        if fresh:
+            from engine.training.starting import starting_config
+
+            config = starting_config(config, dataset.input_kind)
+        self.session.update(data=config.data, model=config.model)
         self.session.set_dataset(dataset)
         self.show_dataset(dataset)
         self.loaded.emit(data_config.source)

@@ -151,6 +151,7 @@ class ModelPage(QWidget):
     def _on_dataset(self, dataset: Any) -> None:
         if dataset is not None:
             self.scratch.set_input_kind(dataset.input_kind)
+            self.finetune.set_input_kind(dataset.input_kind)
         self.summary.say("–", "Count parameters to see the model for this data.")
 
     # -- compare both ---------------------------------------------------------------------

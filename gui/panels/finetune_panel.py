@@ -51,6 +51,12 @@ class FinetunePanel(PathCard):
         )
         self.binding = binding
         self.catalogue: dict[str, dict[str, Any]] = {}
+        self.all_entries: list[dict[str, Any]] = []
+        self.input_kind: str | None = None  # the loaded data's kind: the list shows only backbones that take it
+        # Why this path cannot be chosen for the loaded data (tables): said above the greyed body.
+        self.unavailable_label = muted_label("")
+        self.unavailable_label.setVisible(False)
+        self.layout().insertWidget(1, self.unavailable_label)
         layout = self.body_layout
 
         form = QFormLayout()
@@ -177,6 +183,25 @@ class FinetunePanel(PathCard):
     # -- the backbone ----------------------------------------------------------------------
 
     def set_catalogue(self, entries: list[dict[str, Any]]) -> None:
+        self.all_entries = list(entries)
+        self._fill_backbones()
+
+    def set_input_kind(self, input_kind: str) -> None:
+        """Offer only the backbones that take ``input_kind`` data; say plainly when there are none."""
+        from engine.training.starting import finetune_unavailable_reason
+
+        self.input_kind = input_kind
+        reason = finetune_unavailable_reason(input_kind)
+        self.radio.setEnabled(reason is None)
+        self.unavailable_label.setText(reason or "")
+        self.unavailable_label.setVisible(reason is not None)
+        if self.all_entries:
+            self._fill_backbones()
+
+    def _fill_backbones(self) -> None:
+        entries = [
+            e for e in self.all_entries if self.input_kind is None or e.get("input_kind", "image") == self.input_kind
+        ]
         self.backbone_combo.blockSignals(True)
         self.backbone_combo.clear()
         self.catalogue = {str(e.get("name")): e for e in entries}
@@ -187,7 +212,10 @@ class FinetunePanel(PathCard):
             self.backbone_combo.addItem(str(label), name)
             self.backbone_combo.setItemData(self.backbone_combo.count() - 1, entry.get("description", ""), role=3)
         if not entries:
-            self.backbone_combo.addItem("No catalogue: enter a handle or a file below", None)
+            empty = "No catalogue: enter a handle or a file below"
+            if self.all_entries:
+                empty = "No backbone takes this kind of data"
+            self.backbone_combo.addItem(empty, None)
         self.backbone_combo.blockSignals(False)
         self.binding.show(self.binding.session.config)  # the held backbone may be in the list now
         self._show_metadata()
