@@ -20,6 +20,15 @@ from gui.workers import TaskSlot, WorkerContext
 AUGMENT_PREVIEWS = 12
 
 
+def turns_to_degrees(turns: float) -> float:
+    """A fraction of a full turn (the config's rotation) as degrees; rounded so 1/36 shows as 10."""
+    return round(float(turns) * 360.0, 6)
+
+
+def degrees_to_turns(degrees: float) -> float:
+    return float(degrees) / 360.0
+
+
 class AugmentPanel(QGroupBox):
     def __init__(self, binding: FormBinding, current_dataset: Any) -> None:
         """``current_dataset()`` says which dataset the page shows now."""
@@ -32,8 +41,10 @@ class AugmentPanel(QGroupBox):
         row = QHBoxLayout()
         self.flip_check = QCheckBox("Flip left-right")
         self.flip_check.setToolTip("Mirror images at random; wrong for digits or text, right for most photos")
+        # Degrees for people; the config keeps a fraction of a full turn (Keras' RandomRotation factor).
         self.rotation_spin = float_spin(
-            0.0, 0.0, 0.5, "Random rotation, as a fraction of a full turn (0.05 = up to ±18°)", step=0.01, special="off"
+            0.0, 0.0, 180.0, "Random rotation by up to this many degrees either way (10° suits most photos)",
+            step=5.0, decimals=1, suffix="°", special="off",
         )
         self.zoom_spin = float_spin(
             0.0, 0.0, 0.9, "Random zoom in or out by up to this fraction (0.1 = ±10 %)", step=0.05, special="off"
@@ -42,7 +53,11 @@ class AugmentPanel(QGroupBox):
             0.0, 0.0, 1.0, "Random contrast change by up to this fraction", step=0.05, special="off"
         )
         row.addWidget(self.flip_check)
-        spins = (("Rotation", self.rotation_spin), ("Zoom", self.zoom_spin), ("Contrast", self.contrast_spin))
+        spins = (
+            ("Rotation (± degrees)", self.rotation_spin),
+            ("Zoom", self.zoom_spin),
+            ("Contrast", self.contrast_spin),
+        )
         for name, spin in spins:
             row.addSpacing(12)
             row.addWidget(QLabel(name))
@@ -54,13 +69,12 @@ class AugmentPanel(QGroupBox):
         self.preview.setMinimumHeight(150)
         layout.addWidget(self.preview, 1)
 
-        for path, widget in (
-            ("flip", self.flip_check),
-            ("rotation", self.rotation_spin),
-            ("zoom", self.zoom_spin),
-            ("contrast", self.contrast_spin),
-        ):
+        for path, widget in (("flip", self.flip_check), ("zoom", self.zoom_spin), ("contrast", self.contrast_spin)):
             binding.bind(f"data.augment.{path}", widget)
+        binding.bind(
+            "data.augment.rotation", self.rotation_spin,
+            to_widget=turns_to_degrees, from_widget=degrees_to_turns,
+        )
         self.slot = TaskSlot(self, current_key=self._preview_key)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)

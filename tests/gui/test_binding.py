@@ -45,3 +45,16 @@ def test_a_spin_box_out_of_range_keeps_the_value_and_follows_the_config(qtbot):
     assert spin.value() == 0.5
     spin.setValue(0.25)
     assert session.config.train.momentum == 0.25
+
+
+def test_rotation_shows_in_degrees_and_is_kept_as_a_fraction_of_a_turn(qtbot):
+    from engine.data.config import AugmentConfig
+    from gui.panels.augment_panel import AugmentPanel
+
+    session = Session()
+    session.load_config(RunConfig().replace(data={"augment": AugmentConfig(rotation=0.05)}))
+    panel = AugmentPanel(FormBinding(session), lambda: None)
+    qtbot.addWidget(panel)
+    assert panel.rotation_spin.value() == 18.0 and panel.rotation_spin.suffix() == "°"
+    panel.rotation_spin.setValue(10.0)  # a person types degrees
+    assert session.config.data.augment.rotation == 10 / 360
