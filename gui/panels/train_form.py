@@ -1,13 +1,12 @@
 """The Train page's settings column: optimizer, schedule, run length, seeds and device.
 
 It edits ``session.config.train`` (every change goes through `Session.update`) and shows a
-loaded config again with :meth:`TrainForm.show_config`. Fields it does not show keep their
-values (``dataclasses.replace``).
+loaded config again with :meth:`TrainForm.show_config`. Each control is bound to its field
+through `gui.binding.FormBinding`, so a value a control cannot show is kept.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -15,9 +14,10 @@ from PySide6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QLineEdit, QScr
 
 from engine.training.choices import OPTIMIZERS, SCHEDULES, STRATEGIES
 from engine.training.config import TrainConfig
+from gui.binding import FormBinding
 from gui.panels.seeds_panel import SeedsPanel
 from gui.session import Session
-from gui.widgets.forms import LearningRateSpin, combo, float_spin, int_spin, muted_label, select
+from gui.widgets.forms import LearningRateSpin, combo, float_spin, int_spin, muted_label
 
 
 class TrainForm(QScrollArea):
@@ -128,74 +128,40 @@ class TrainForm(QScrollArea):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setMinimumWidth(inner.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + 4)
 
-        for widget in (self.optimizer_combo, self.schedule_combo, self.strategy_combo):
-            widget.currentIndexChanged.connect(self._on_form_changed)
-        for widget in (
-            self.lr_spin,
-            self.momentum_spin,
-            self.decay_spin,
-            self.step_every_spin,
-            self.step_factor_spin,
-            self.patience_spin,
-            self.batch_spin,
-            self.epochs_spin,
-            self.early_spin,
-            self.seed_spin,
+        # Each control is bound to its config field: a value a control cannot show (a greyed-out
+        # mixed-precision box, a learning rate finer than the spin box) is kept, not replaced.
+        self.binding = FormBinding(session, self)
+        for path, widget in (
+            ("optimizer", self.optimizer_combo),
+            ("learning_rate", self.lr_spin),
+            ("momentum", self.momentum_spin),
+            ("weight_decay", self.decay_spin),
+            ("schedule", self.schedule_combo),
+            ("step_every", self.step_every_spin),
+            ("step_factor", self.step_factor_spin),
+            ("plateau_patience", self.patience_spin),
+            ("batch_size", self.batch_spin),
+            ("epochs", self.epochs_spin),
+            ("early_stopping", self.early_spin),
+            ("class_weights", self.class_weights_check),
+            ("mixed_precision", self.mixed_check),
+            ("xla", self.xla_check),
+            ("distribution", self.strategy_combo),
         ):
-            widget.valueChanged.connect(self._on_form_changed)
-        for widget in (self.class_weights_check, self.mixed_check, self.xla_check):
-            widget.toggled.connect(self._on_form_changed)
+            self.binding.bind(f"train.{path}", widget)
+        self.binding.edited.connect(lambda _field: self.update_visibility())
+        session.config_changed.connect(lambda _config: self.update_visibility())
         self.mixed_check.setEnabled(False)
         self.xla_check.setEnabled(False)
+        self.update_visibility()
 
     def train_config(self) -> TrainConfig:
-        current = self.session.config.train
-        # replace(), not a new TrainConfig: fields this form does not show keep their values.
-        return dataclasses.replace(
-            current,
-            epochs=self.epochs_spin.value(),
-            batch_size=self.batch_spin.value(),
-            optimizer=self.optimizer_combo.currentData(),
-            learning_rate=self.lr_spin.value(),
-            momentum=self.momentum_spin.value(),
-            weight_decay=self.decay_spin.value(),
-            schedule=self.schedule_combo.currentData(),
-            step_every=self.step_every_spin.value(),
-            step_factor=self.step_factor_spin.value(),
-            plateau_patience=self.patience_spin.value(),
-            early_stopping=self.early_spin.value(),
-            class_weights=self.class_weights_check.isChecked(),
-            seed=current.seed,  # the seeds panel writes all three seeds itself
-            # Kept as set even without a GPU (the box is greyed out): the engine uses them only on a GPU.
-            mixed_precision=self.mixed_check.isChecked(),
-            xla=self.xla_check.isChecked(),
-            distribution=self.strategy_combo.currentData() or current.distribution,
-            checkpoint=current.checkpoint,
-        )
+        """The train section as edited here (the binding writes every edit to the session)."""
+        return self.session.config.train
 
     def show_config(self, config: Any) -> None:
-        t = config.train
-        widgets = self.form_widgets()
-        for widget in widgets:
-            widget.blockSignals(True)
-        select(self.optimizer_combo, t.optimizer)
-        select(self.schedule_combo, t.schedule)
-        self.lr_spin.setValue(t.learning_rate)
-        self.momentum_spin.setValue(t.momentum)
-        self.decay_spin.setValue(t.weight_decay)
-        self.step_every_spin.setValue(t.step_every)
-        self.step_factor_spin.setValue(t.step_factor)
-        self.patience_spin.setValue(t.plateau_patience)
-        self.batch_spin.setValue(t.batch_size)
-        self.epochs_spin.setValue(t.epochs)
-        self.early_spin.setValue(t.early_stopping)
-        self.seed_spin.setValue(t.seed)
-        self.class_weights_check.setChecked(t.class_weights)
-        self.mixed_check.setChecked(t.mixed_precision)
-        self.xla_check.setChecked(t.xla)
-        select(self.strategy_combo, t.distribution)
-        for widget in widgets:
-            widget.blockSignals(False)
+        self.binding.show(config)
+        self.seeds.binding.show(config)
         self.update_visibility()
 
     def form_widgets(self) -> list[QWidget]:
@@ -217,10 +183,6 @@ class TrainForm(QScrollArea):
             self.xla_check,
             self.strategy_combo,
         ]
-
-    def _on_form_changed(self) -> None:
-        self.update_visibility()
-        self.session.update(train=self.train_config())
 
     def update_visibility(self) -> None:
         optimizer = self.optimizer_combo.currentData()

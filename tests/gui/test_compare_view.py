@@ -105,19 +105,19 @@ def test_compare_shows_the_engine_verdict_intervals_and_opens_a_run_in_evaluate(
     )
     assert Path(window.session.trained.path) == Path(expected)
     qtbot.waitUntil(lambda: not window.evaluate_page.slot.running, timeout=TIMEOUT_MS)  # it evaluates at once
-    assert page.start_button.isEnabled() and window.model_page.compare_button.isEnabled()
+    assert page.controls.start_button.isEnabled() and window.model_page.compare_button.isEnabled()
 
 
 def test_stop_ends_a_comparison_and_the_window_stays_usable(qtbot, window, load_demo, train):
     prepare(window, load_demo)
     click_compare(qtbot, window, (1.0,))
     page = window.train_page
-    qtbot.waitUntil(lambda: page.metric_plot.points("val")[0].size >= 1, timeout=TIMEOUT_MS)
-    page.stop_button.click()
+    qtbot.waitUntil(lambda: page.plots.metric_plot.points("val")[0].size >= 1, timeout=TIMEOUT_MS)
+    page.controls.stop_button.click()
     qtbot.waitUntil(lambda: not page.running, timeout=TIMEOUT_MS)
     assert page.comparison.rows == []  # a run the person stopped is not a fair sample
-    assert "stopped" in page.progress_label.text().lower()
-    assert page.start_button.isEnabled() and window.model_page.compare_button.isEnabled()
+    assert "stopped" in page.controls.progress_label.text().lower()
+    assert page.controls.start_button.isEnabled() and window.model_page.compare_button.isEnabled()
     assert "nothing to compare" in page.compare_view.verdict.text()
     # Usable: a normal run starts and finishes afterwards.
     train(window, epochs=1)

@@ -63,19 +63,19 @@ def test_full_flow_from_scratch_on_digits(qtbot, window, load_demo, train, tmp_p
     page = window.train_page
     assert window.session.runs[-1].reason == "completed"
     for plot, key in (
-        (page.loss_plot, "train"),
-        (page.loss_plot, "val"),
-        (page.metric_plot, "train"),
-        (page.metric_plot, "val"),
-        (page.lr_plot, "lr"),
+        (page.plots.loss_plot, "train"),
+        (page.plots.loss_plot, "val"),
+        (page.plots.metric_plot, "train"),
+        (page.plots.metric_plot, "val"),
+        (page.plots.lr_plot, "lr"),
     ):
         x, y = plot.points(key)
         assert list(x) == [1.0, 2.0], (plot, key)
         assert np.all(np.isfinite(y))
-    assert page.loss_plot.points("batch")[0].size >= 2  # per-batch points, throttled by the engine
+    assert page.plots.loss_plot.points("batch")[0].size >= 2  # per-batch points, throttled by the engine
     history = window.session.runs[-1].history
-    assert np.allclose(page.loss_plot.points("train")[1], history["loss"])
-    assert page.progress.value() == 1000
+    assert np.allclose(page.plots.loss_plot.points("train")[1], history["loss"])
+    assert page.controls.progress.value() == 1000
     assert window.session.trained is not None
 
     window.go_to("evaluate")  # the Evaluate page evaluates a new model on its own
@@ -131,7 +131,7 @@ def test_full_flow_with_the_demo_backbone(qtbot, window, train, tmp_path):
     assert summary["trainable"] < summary["params"]  # the backbone is frozen, only the head learns
 
     train(window, epochs=1, batch_size=64)
-    x, _ = window.train_page.loss_plot.points("train")
+    x, _ = window.train_page.plots.loss_plot.points("train")
     assert list(x) == [1.0]
     assert window.session.runs[-1].reason == "completed"
 
@@ -155,7 +155,7 @@ def test_regression_table_evaluates_with_scatter_and_residuals(qtbot, window, lo
     qtbot.waitUntil(lambda: window.data_page.view.samples.table.rowCount() > 0, timeout=TIMEOUT_MS)
     tiny_model(window)
     train(window, epochs=2)
-    assert window.train_page.metric_plot.getPlotItem().titleLabel.text == "Mean absolute error"
+    assert window.train_page.plots.metric_plot.getPlotItem().titleLabel.text == "Mean absolute error"
     window.go_to("evaluate")
     qtbot.waitUntil(lambda: window.session.evaluation is not None, timeout=TIMEOUT_MS)
     page = window.evaluate_page

@@ -108,19 +108,19 @@ def test_train_page_routes_drift_events_and_forgetting_warnings(qtbot):
     page = TrainPage(session)
     qtbot.addWidget(page)
     page.show()
-    assert not page.drift_view.isVisible()  # from-scratch runs do not show it
+    assert not page.plots.drift_view.isVisible()  # from-scratch runs do not show it
     page.on_event(DriftMeasured(-1, 1.0, None, None))
     page.on_event(DriftMeasured(0, 0.7, None, None))
     page.on_event(RunWarning("Forgetting after epoch 1: the backbone drifted.", kind="forgetting"))
-    assert page.drift_view.isVisible()
-    assert page.drift_view.cka[-1] == (1.0, 0.7)
-    assert "Forgetting" in page.drift_view.warning.text()
+    assert page.plots.drift_view.isVisible()
+    assert page.plots.drift_view.cka[-1] == (1.0, 0.7)
+    assert "Forgetting" in page.plots.drift_view.warning.text()
     # each remedy is one click away and changes the next run's config
-    labels = [b.text() for b in page.drift_view.remedy_buttons]
+    labels = [b.text() for b in page.plots.drift_view.remedy_buttons]
     assert labels == ["Backbone LR x0.1", "Freeze the backbone", "L2-SP 0.01"]
-    page.drift_view.remedy_buttons[0].click()
+    page.plots.drift_view.remedy_buttons[0].click()
     assert page.session.config.model.backbone_lr_mult == pytest.approx(0.1)
-    page.drift_view.remedy_buttons[2].click()
+    page.plots.drift_view.remedy_buttons[2].click()
     assert page.session.config.model.l2sp == pytest.approx(0.01)
 
 

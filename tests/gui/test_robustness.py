@@ -23,12 +23,12 @@ def start_long_run(qtbot, win, load_demo, tiny_model) -> None:
     win.session.update(train={"epochs": 200, "batch_size": 8})
     win.train_page.show_config(win.session.config)
     assert win.train_page.start()
-    qtbot.waitUntil(lambda: win.train_page.loss_plot.points("batch")[0].size > 0, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: win.train_page.plots.loss_plot.points("batch")[0].size > 0, timeout=TIMEOUT_MS)
 
 
 def test_stop_ends_within_a_batch_and_the_ui_stays_usable(qtbot, window, load_demo, tiny_model, train):
     start_long_run(qtbot, window, load_demo, tiny_model)
-    assert not window.train_page.start_button.isEnabled()
+    assert not window.train_page.controls.start_button.isEnabled()
     assert window.stop_action.isEnabled()
     asked = time.monotonic()
     window.stop_action.trigger()  # Ctrl+.
@@ -37,7 +37,7 @@ def test_stop_ends_within_a_batch_and_the_ui_stays_usable(qtbot, window, load_de
     summary = window.session.runs[-1]
     assert summary.reason == "stopped"
     assert len(summary.history.get("loss", [])) <= 2  # it did not run on to the end of the 200 epochs
-    assert window.train_page.start_button.isEnabled()
+    assert window.train_page.controls.start_button.isEnabled()
     assert window.start_action.isEnabled() and not window.stop_action.isEnabled()
     assert not error_dialogs(window)
     # Usable: the stopped model evaluates, and another run starts and completes.
@@ -51,14 +51,14 @@ def test_pause_holds_the_run_and_resume_continues(qtbot, window, load_demo, tiny
     start_long_run(qtbot, window, load_demo, tiny_model)
     page = window.train_page
     page.toggle_pause()
-    assert page.runner.paused and page.pause_button.text() == "Resume"
+    assert page.runner.paused and page.controls.pause_button.text() == "Resume"
     qtbot.wait(700)  # let a batch in flight land
-    held = page.loss_plot.points("batch")[0].size
+    held = page.plots.loss_plot.points("batch")[0].size
     qtbot.wait(700)
-    assert page.loss_plot.points("batch")[0].size == held
+    assert page.plots.loss_plot.points("batch")[0].size == held
     page.toggle_pause()
-    assert page.pause_button.text() == "Pause"
-    qtbot.waitUntil(lambda: page.loss_plot.points("batch")[0].size > held, timeout=30_000)
+    assert page.controls.pause_button.text() == "Pause"
+    qtbot.waitUntil(lambda: page.plots.loss_plot.points("batch")[0].size > held, timeout=30_000)
     page.stop()
     qtbot.waitUntil(lambda: not page.running, timeout=30_000)
 
@@ -85,8 +85,8 @@ def test_a_crash_in_the_training_worker_shows_a_dialog_and_the_window_survives(
     assert dialog.details.isVisible()
     dialog.close()
     assert window.isVisible() and not window.train_page.running
-    assert window.train_page.start_button.isEnabled()
-    assert any(level == "error" for level, _ in window.train_page.log.lines)
+    assert window.train_page.controls.start_button.isEnabled()
+    assert any(level == "error" for level, _ in window.train_page.plots.log.lines)
     # The next run, with the engine back, works.
     monkeypatch.setattr(job, "run_training", real_run_training)
     train(window, epochs=1, batch_size=64)

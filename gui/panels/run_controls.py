@@ -1,0 +1,73 @@
+"""The Train page's run strip: Start / Pause / Stop and the progress bar with its status line."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QStyle, QVBoxLayout, QWidget
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class RunControls(QWidget):
+    """Buttons that start, pause and stop a run, and where the run stands (progress and a sentence)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        controls = QHBoxLayout(self)
+        controls.setContentsMargins(0, 0, 0, 0)
+        style = self.style()
+        self.start_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay), "Start")
+        self.start_button.setProperty("role", "primary")
+        self.start_button.setToolTip("Build the model and train it (Ctrl+R)")
+        self.pause_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaPause), "Pause")
+        self.pause_button.setToolTip("Pause between two batches; resume where it stopped")
+        self.stop_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaStop), "Stop")
+        self.stop_button.setToolTip("Stop after the current batch and keep the model as it is (Ctrl+.)")
+        for button in (self.start_button, self.pause_button, self.stop_button):
+            controls.addWidget(button)
+        controls.addSpacing(12)
+        progress_column = QVBoxLayout()
+        progress_column.setSpacing(2)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(False)
+        self.progress.setFixedHeight(10)
+        self.progress_label = QLabel("Not started.")
+        # Its text changes with every batch: a fixed size keeps those changes from re-laying out the page.
+        self.progress_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        progress_column.addWidget(self.progress)
+        progress_column.addWidget(self.progress_label)
+        controls.addLayout(progress_column, 1)
+
+    def show_busy(self, text: str) -> None:
+        """Something is under way with no measurable progress yet (building the model)."""
+        self.progress_label.setText(text)
+        self.progress.setRange(0, 0)
+
+    def show_fraction(self, fraction: float, text: str) -> None:
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(int(min(1.0, max(0.0, fraction)) * 1000))
+        self.progress_label.setText(text)
+
+    def set_paused(self, paused: bool) -> None:
+        style = self.style()
+        if paused:
+            self.pause_button.setText("Resume")
+            self.pause_button.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay))
+            self.progress_label.setText(self.progress_label.text() + " · paused")
+        else:
+            self.pause_button.setText("Pause")
+            self.pause_button.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_MediaPause))
+
+    def set_running(self, running: bool, has_data: bool) -> None:
+        self.start_button.setEnabled(has_data and not running)
+        self.start_button.setToolTip(
+            "Build the model and train it (Ctrl+R)" if has_data else "Load a dataset first (Ctrl+O)"
+        )
+        self.pause_button.setEnabled(running)
+        self.stop_button.setEnabled(running)

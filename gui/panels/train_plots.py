@@ -1,0 +1,196 @@
+"""The Train page's live view: loss, metric and learning-rate plots, the run log and the backbone drift.
+
+The plots keep the width of a 2x2 grid; the run log and, while fine-tuning, the backbone
+drift share the fourth cell as tabs, so the drift plot never squeezes the loss plot's legend.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.plots import LivePlot
+from gui.widgets.drift_view import DriftView
+from gui.widgets.log_panel import LogPanel
+
+
+def metric_key(task: str, logs: dict[str, float]) -> str | None:
+    """The task's headline metric in Keras's log names (the engine decides: accuracy, or MAE)."""
+    from engine.models.heads import headline_metric
+
+    return headline_metric(task, logs)
+
+
+class TrainPlots(QWidget):
+    """Plot controls, the three live plots and the log / drift tabs."""
+
+    saved = Signal(str)  # a sentence for the log after the plots were saved
+    save_failed = Signal(str)  # a sentence: the plots could not be saved
+
+    def __init__(self) -> None:
+        super().__init__()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.file_stem = "plots"  # the saved PNGs' names start with it (the run's name)
+
+        view_controls = QHBoxLayout()
+        self.log_check = QCheckBox("Log scale (loss)")
+        self.log_check.setToolTip("Show the loss on a logarithmic axis, where late small improvements are visible")
+        self.log_check.toggled.connect(lambda on: self.loss_plot.set_log_y(on))
+        self.compare_check = QCheckBox("Show earlier runs")
+        self.compare_check.setChecked(True)
+        self.compare_check.setToolTip("Draw the curves of this session's earlier runs, dashed, behind the live ones")
+        self.compare_check.toggled.connect(self.set_overlays_visible)
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setToolTip("Remove the dashed curves of earlier runs")
+        save_button = QPushButton("Save plots…")
+        save_button.setToolTip("Save the three plots as PNG images")
+        save_button.clicked.connect(self.save_plots)
+        view_controls.addWidget(self.log_check)
+        view_controls.addWidget(self.compare_check)
+        view_controls.addWidget(self.clear_button)
+        view_controls.addStretch(1)
+        self.results_button = QPushButton("Comparison results")
+        self.results_button.setToolTip("Show the last head-to-head comparison of from scratch and fine-tuning")
+        self.results_button.setEnabled(False)
+        self.results_button.setVisible(False)  # shown once there is a comparison to show
+        view_controls.addWidget(self.results_button)
+        view_controls.addWidget(save_button)
+        layout.addLayout(view_controls)
+
+        self.loss_plot = LivePlot(
+            "Loss",
+            y_label="loss",
+            empty_text="The loss appears here once training starts: a line through the batches "
+            "and a dot per epoch for training and validation.",
+        )
+        self.loss_plot.add_curve("batch", "batches", color=2, width=1.5)
+        self.loss_plot.add_curve("train", "train", color=0, markers=True)
+        self.loss_plot.add_curve("val", "validation", color=1, markers=True)
+        self.metric_plot = LivePlot(
+            "Accuracy",
+            y_label="accuracy",
+            empty_text="Accuracy (or the error, for regression) on the training and validation data, "
+            "one dot per finished epoch.",
+        )
+        self.metric_plot.add_curve("train", "train", color=0, markers=True)
+        self.metric_plot.add_curve("val", "validation", color=1, markers=True)
+        self.lr_plot = LivePlot(
+            "Learning rate",
+            y_label="rate",
+            empty_text="The learning rate of each epoch: flat for a constant rate, falling for a schedule, "
+            "stepping down for a second fine-tuning phase.",
+        )
+        self.lr_plot.add_curve("lr", "learning rate", color=3, markers=True)
+        self.lr_plot.set_auto_log_y(True)  # logarithmic only when the rates span decades (schedules, two phases)
+        self.plots = (self.loss_plot, self.metric_plot, self.lr_plot)
+
+        self.log = LogPanel()
+        self.drift_view = DriftView()  # fine-tuning only: its tab appears on the first DriftMeasured
+        self.drift_view.hide()
+        self.drift_tab = QWidget()  # holds the view, so its own show()/hide() never fights the tab stack
+        drift_layout = QVBoxLayout(self.drift_tab)
+        drift_layout.setContentsMargins(0, 0, 0, 0)
+        drift_layout.addWidget(self.drift_view)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.log, "Run log")
+
+        grid = QGridLayout()
+        grid.setSpacing(8)
+        grid.addWidget(self.loss_plot, 0, 0)
+        grid.addWidget(self.metric_plot, 0, 1)
+        grid.addWidget(self.lr_plot, 1, 0)
+        grid.addWidget(self.tabs, 1, 1)
+        grid.setRowStretch(0, 3)
+        grid.setRowStretch(1, 2)
+        layout.addLayout(grid, 1)
+
+    # -- a run's curves -------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Empty curves and no phase bands, for a new run (earlier runs' overlays stay)."""
+        for plot in self.plots:
+            plot.reset()
+            plot.clear_phases()
+
+    def reset_drift(self) -> None:
+        self.drift_view.reset()
+        index = self.tabs.indexOf(self.drift_tab)
+        if index >= 0:
+            self.tabs.removeTab(index)
+
+    def show_drift(self) -> None:
+        """Give the drift view its tab (once per run) and bring it to the front."""
+        if self.tabs.indexOf(self.drift_tab) < 0:
+            self.tabs.addTab(self.drift_tab, "Backbone drift")
+            self.tabs.setCurrentWidget(self.drift_tab)
+
+    def add_phase(self, first: float, end: float, name: str) -> None:
+        for plot in self.plots:
+            plot.add_phase(first, end, name)
+
+    def begin_run(self, first_epoch: float, epochs: float, task: str) -> None:
+        for plot in self.plots:
+            plot.begin_run(first_epoch, epochs)
+        regression = task == "regression"
+        self.metric_plot.set_title(
+            "Mean absolute error" if regression else "Accuracy", "MAE" if regression else "accuracy"
+        )
+
+    def end_run(self) -> None:
+        for plot in self.plots:
+            plot.end_run()
+
+    # -- earlier runs ---------------------------------------------------------------------
+
+    def add_overlays(self, runs: list[Any], task: str) -> None:
+        """Dashed curves of ``runs`` (RunSummary) behind the live ones."""
+        for summary in runs:
+            history = summary.history
+            epochs = [float(i + 1) for i in range(len(history.get("loss", [])))]
+            self.loss_plot.add_overlay(f"{summary.name} train", epochs, history.get("loss", []), color=0)
+            if "val_loss" in history:
+                self.loss_plot.add_overlay(f"{summary.name} val", epochs, history["val_loss"], color=1)
+            key = metric_key(task, history)
+            if key:
+                self.metric_plot.add_overlay(f"{summary.name} train", epochs, history[key], color=0)
+                if f"val_{key}" in history:
+                    self.metric_plot.add_overlay(f"{summary.name} val", epochs, history[f"val_{key}"], color=1)
+            if "learning_rate" in history:
+                self.lr_plot.add_overlay(summary.name, epochs, history["learning_rate"], color=3)
+        self.set_overlays_visible(self.compare_check.isChecked())
+
+    def set_overlays_visible(self, visible: bool) -> None:
+        for plot in self.plots:
+            plot.set_overlays_visible(visible)
+
+    def clear_overlays(self) -> None:
+        for plot in self.plots:
+            plot.clear_overlays()
+
+    def save_plots(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Save plots into folder")
+        if not folder:
+            return
+        try:
+            paths = [
+                plot.save_png(Path(folder) / f"{self.file_stem}-{key}.png")
+                for key, plot in (("loss", self.loss_plot), ("metric", self.metric_plot), ("lr", self.lr_plot))
+            ]
+        except OSError as exc:
+            self.save_failed.emit(f"The plots could not be saved: {exc}.")
+            return
+        self.saved.emit(f"Saved {len(paths)} plots to {folder}.")
