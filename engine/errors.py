@@ -11,9 +11,12 @@ from __future__ import annotations
 class KilnError(Exception):
     """A problem with the user's input, explained in one readable paragraph."""
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, items: tuple[tuple[str, str], ...] = ()) -> None:
         self.message = message
         self.hint = hint
+        # What the sentence is about, each with its reason in full (the files a scan skipped):
+        # the GUI lists them where the data is shown, the CLI may print them below the sentence.
+        self.items = tuple(items)
         super().__init__(self.sentence)
 
     @property

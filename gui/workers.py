@@ -33,6 +33,7 @@ class WorkerError:
     details: str
     user_error: bool  # True: the input was unusable (KilnError); False: a bug or environment problem
     kind: str = ""  # the exception's class name
+    items: tuple[tuple[str, str], ...] = ()  # what a KilnError is about, each with its reason (skipped files)
 
 
 class WorkerContext:
@@ -116,9 +117,15 @@ def describe_exception(exc: BaseException, task: str) -> WorkerError:
     """Turn an exception into the sentence and details the error dialog shows."""
     from engine.errors import KilnError, is_out_of_memory, out_of_memory_sentence
 
-    details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     if isinstance(exc, KilnError):
-        return WorkerError(exc.sentence, details, True, type(exc).__name__)
+        # The input was unusable, nothing broke inside Kiln: the details are what the sentence is
+        # about (each skipped file with its reason), never a traceback.
+        items = tuple((str(name), str(reason)) for name, reason in getattr(exc, "items", ()))
+        lines = [f"{name}: {reason}" for name, reason in items]
+        no_items = "Kiln could not use this input; the sentence above says what to change."
+        details = "\n".join(lines) if lines else no_items
+        return WorkerError(exc.sentence, details, True, type(exc).__name__, items)
+    details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if is_out_of_memory(exc):
         sentence = out_of_memory_sentence(task)

@@ -166,6 +166,14 @@ def test_unusable_folders_are_refused(tmp_path, layout, message):
     assert caught.value.hint  # every refusal says what to do
 
 
+def test_a_single_broken_image_is_named_as_broken(tmp_path):
+    path = tmp_path / "photo.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    with pytest.raises(DataError, match="photo.png is a broken image") as caught:
+        load_dataset(str(path))
+    assert caught.value.items == ((str(path), "not an image (Pillow does not recognise the contents)"),)
+
+
 def test_unknown_file_type_is_refused(tmp_path):
     path = tmp_path / "model.bin"
     path.write_bytes(b"1234")

@@ -181,6 +181,7 @@ def load_image_folder(
         raise DataError(
             f"None of the {len(candidates)} image file(s) under {root} could be read.",
             hint="See the skipped files for the reason of each.",
+            items=tuple((item.path, item.reason) for item in skipped),
         )
     if len(class_names) < 2 and not fitted:  # evaluating a trained model on one class is fine
         raise DataError(

@@ -87,11 +87,32 @@ def load_dataset(
         from engine.data.hdf5 import load_hdf5
 
         return load_hdf5(path, x_key=config.x_key, y_key=config.y_key, **split)
+    from engine.data.imagefile import is_image_name
+
+    if is_image_name(path):
+        raise _single_image_error(path)
     raise DataError(
         f"Kiln cannot read {printable(path.name)}: '{printable(suffix) or 'no extension'}' is not a data file "
         "type it knows.",
         hint="Use a folder of class subfolders with images, a .csv, .npz, .npy or .h5 file, or a demo.",
     )
+
+
+def _single_image_error(path: Path) -> DataError:
+    """One image file opened as data: say whether it is broken, and what a dataset of images looks like."""
+    from engine.data.files import printable
+    from engine.data.imagefile import BadImage, inspect_image
+
+    folder_hint = "A dataset of images is a folder with one subfolder of images per class; open that folder."
+    try:
+        inspect_image(path)
+    except BadImage as bad:
+        return DataError(
+            f"{printable(path.name)} is a broken image: {bad.reason}.",
+            hint=folder_hint,
+            items=((str(path), bad.reason),),
+        )
+    return DataError(f"{printable(path.name)} is a single image, not a dataset.", hint=folder_hint)
 
 
 def _load_folder(path: Path, config: DataConfig, split: dict, progress: EventSink | None, cancel) -> Dataset:

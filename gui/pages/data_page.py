@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QStackedWidget, QVBoxLayout, QWidget
 
 from gui.binding import FormBinding
 from gui.panels.dataset_view import DatasetView
+from gui.panels.problems_panel import ProblemsPanel
 from gui.panels.scan_panel import ScanPanel
 from gui.panels.start_panel import StartPanel
 from gui.session import Session
@@ -47,9 +48,15 @@ class DataPage(QWidget):
         self.stack = QStackedWidget()
         for panel in (self.start, self.scan_panel, self.view):
             self.stack.addWidget(panel)
+        # Why the last data opened could not be used, with every file it is about: the dialog says
+        # it once, this stays on the page (also when no file at all could be read).
+        self.failure = ProblemsPanel()
+        self.failure.setVisible(False)
+        self.failure.setMaximumHeight(230)  # the start panel above keeps its room; the list scrolls
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.stack)
+        layout.addWidget(self.stack, 1)
+        layout.addWidget(self.failure)
 
         self.scan_panel.cancel.connect(self.cancel_scan)
         self.start.open_folder.connect(self.open_folder_requested)
@@ -88,6 +95,7 @@ class DataPage(QWidget):
         if fresh and data_config.test_split == 0:
             data_config = dataclasses.replace(data_config, test_split=STARTING_TEST_SPLIT)  # the scan splits it
         self.scan_panel.begin(source)
+        self.failure.setVisible(False)
         self.stack.setCurrentWidget(self.scan_panel)
         self.busy.emit(f"Scanning {Path(source).name or source}…")
 
@@ -97,10 +105,15 @@ class DataPage(QWidget):
         worker: Worker | None = None
 
         def on_error(error: WorkerError) -> None:
-            self._back_from_scan()
             if worker is not None and worker.context.cancelled:
+                self._back_from_scan()
                 self.busy.emit("")
                 return
+            # Not the previous dataset's view: its problems are not this data's.
+            self.stack.setCurrentWidget(self.start)
+            if error.user_error:
+                self.failure.show_failure(source, error.sentence, error.items)
+                self.failure.setVisible(True)
             self.failed.emit("Cannot use this data", error)
 
         worker = self.scan_slot.start(

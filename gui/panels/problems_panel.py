@@ -29,21 +29,29 @@ class ProblemsPanel(QGroupBox):
 
     def show_dataset(self, dataset: Any) -> None:
         """Sentences about the whole dataset above; skipped files, each with its reason, in the list."""
+        self.setTitle("Problems found")
+        skipped = [(s.path, s.reason) for s in dataset.skipped]
+        self._show(dataset.source, skipped, list(dataset.problems), "No problems: every file was read.")
+
+    def show_failure(self, source: str, sentence: str, items: tuple[tuple[str, str], ...]) -> None:
+        """Data that could not be used at all: the sentence, and each file it is about with its full reason."""
+        self.setTitle(f"Why {Path(source).name or source} could not be used")
+        self._show(source, list(items), [sentence], "")
+
+    def _show(self, source: str, skipped: list[tuple[str, str]], problems: list[str], none: str) -> None:
         self.tree.clear()
-        root = Path(dataset.source)
-        for skipped in dataset.skipped:
-            shown = skipped.path
-            if root.is_dir() and Path(skipped.path).is_relative_to(root):
-                shown = str(Path(skipped.path).relative_to(root))  # cats/img_12.jpg, not a long absolute path
-            item = QTreeWidgetItem([shown, skipped.reason])
-            item.setToolTip(0, skipped.path)
-            item.setToolTip(1, skipped.reason)
+        root = Path(source)
+        for path, reason in skipped:
+            shown = path
+            if root.is_dir() and Path(path).is_relative_to(root):
+                shown = str(Path(path).relative_to(root))  # cats/img_12.jpg, not a long absolute path
+            item = QTreeWidgetItem([shown, reason])
+            item.setToolTip(0, path)
+            item.setToolTip(1, reason)
             self.tree.addTopLevelItem(item)
-        n_skipped = len(dataset.skipped)
+        n_skipped = len(skipped)
         self.tree.setVisible(n_skipped > 0)
-        lines = [f"• {html.escape(problem, quote=False)}" for problem in dataset.problems]
+        lines = [f"• {html.escape(problem, quote=False)}" for problem in problems]
         if n_skipped and not lines:  # the engine's own sentences usually say it already
             lines.insert(0, f"{n_skipped} file{'s' if n_skipped != 1 else ''} skipped (not used for training):")
-        if not lines:
-            lines = ["No problems: every file was read."]
-        self.summary.setText("<br>".join(lines))
+        self.summary.setText("<br>".join(lines or [none]))
