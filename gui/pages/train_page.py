@@ -12,11 +12,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
 from engine.export.runs import run_folder_name
 from engine.training.config import TrainConfig
+from gui.dialogs.trust_backbone import ask_trust_backbone, trust_backbone
 from gui.panels.run_controls import RunControls, format_duration
 from gui.panels.run_events import RunEvents
 from gui.panels.train_form import TrainForm
@@ -27,26 +28,12 @@ from gui.training_runner import TrainingRunner
 from gui.widgets.compare_view import CompareDialog
 from gui.workers import WorkerError
 
+# The page's own names for the form's controls (tests, the window).
 FORM_WIDGETS = (
-    "optimizer_combo",
-    "lr_spin",
-    "momentum_spin",
-    "decay_spin",
-    "schedule_combo",
-    "step_every_spin",
-    "step_factor_spin",
-    "patience_spin",
-    "batch_spin",
-    "epochs_spin",
-    "early_spin",
-    "class_weights_check",
-    "seeds",
-    "seed_spin",
-    "mixed_check",
-    "xla_check",
-    "name_edit",
-    "device_note",
-)
+    "optimizer_combo lr_spin momentum_spin decay_spin schedule_combo step_every_spin step_factor_spin "
+    "patience_spin batch_spin epochs_spin early_spin class_weights_check seeds seed_spin mixed_check "
+    "xla_check name_edit device_note"
+).split()
 
 
 class TrainPage(QWidget):
@@ -68,7 +55,7 @@ class TrainPage(QWidget):
         self.compare_view.open_requested.connect(self.open_run_requested)
 
         form = self.form = TrainForm(session)
-        for name in FORM_WIDGETS:  # the page's own names for the form's controls (tests, the window)
+        for name in FORM_WIDGETS:
             setattr(self, name, getattr(form, name))
         self.controls = RunControls()
         self.controls.start_button.clicked.connect(self.start)
@@ -164,13 +151,9 @@ class TrainPage(QWidget):
         With ``resume_dir`` (a run folder with a checkpoint), the run continues there from its
         last epoch up to the config's epochs ("Train more" on the Runs page).
         """
-        if self.runner.running:
-            return False
-        dataset = self.session.dataset
+        dataset = self._dataset_to_train_on()
         if dataset is None:
-            self.log_message("Load a dataset first (Data page or Ctrl+O).", "warning")
             return False
-        self.session.update(train=self.train_config())
         if resume_dir is not None:
             name = Path(resume_dir).name
         else:
@@ -206,14 +189,11 @@ class TrainPage(QWidget):
         Uses this page's TrainConfig and the loaded data; runs on the one training thread, and each
         compared run shows in the live plots and the log like a normal run.
         """
-        if self.runner.running:
-            return False
-        dataset = self.session.dataset
+        dataset = self._dataset_to_train_on()
         if dataset is None:
-            self.log_message("Load a dataset first (Data page or Ctrl+O).", "warning")
             return False
         fractions = tuple(sorted(set(fractions))) or (1.0,)
-        train = self.session.update(train=self.train_config()).train
+        train = self.train_config()  # the form writes every edit to the session at once
         scratch = scratch.replace(train=train, name="compare-scratch")
         finetune = finetune.replace(train=train, name="compare-finetune")
         self.events.compare_labels = []  # the engine names each run ("... (run k of n)")
@@ -236,6 +216,14 @@ class TrainPage(QWidget):
         self.run_state_changed.emit(True)
         return True
 
+    def _dataset_to_train_on(self) -> Any:
+        """The loaded dataset when a run can start now; None (with a note if no data) otherwise."""
+        if self.runner.running:
+            return None
+        if self.session.dataset is None:
+            self.log_message("Load a dataset first (Data page or Ctrl+O).", "warning")
+        return self.session.dataset
+
     def show_comparison(self) -> None:
         if self.comparison is not None:
             self.compare_dialog.show()
@@ -245,9 +233,7 @@ class TrainPage(QWidget):
         if self.runner.running:
             self.runner.stop()
             self.log_message("Stopping after the current batch…")
-            self.controls.progress_label.setText("Stopping after the current batch…")
-            self.controls.stop_button.setEnabled(False)
-            self.controls.pause_button.setEnabled(False)
+            self.controls.show_stopping()
 
     def toggle_pause(self) -> None:
         if not self.runner.running:
@@ -346,19 +332,10 @@ class TrainPage(QWidget):
 
     def _trust_backbone(self, sentence: str) -> bool:
         """Ask about the backbone file or folder that would run code; on yes, trust it (by hash) and start again."""
-        from PySide6.QtCore import QTimer
-
         backbone = self.session.config.model.backbone
         if not backbone or not self.ask_trust(backbone, sentence):
             return False
-        from engine.export.trust import trust
-
-        target = Path(backbone).expanduser()
-        if not target.exists():  # a TF Hub / Kaggle handle: its downloaded folder is what gets trusted
-            from engine.models.backbones.hub import resolve_handle
-
-            target = Path(resolve_handle(backbone))
-        trust(target)  # this file or folder only, by its hash: the one gate records the yes
+        trust_backbone(backbone)
         self.log_message(f"Trusted {backbone}; starting again.")
 
         def start_when_idle() -> None:
@@ -372,16 +349,7 @@ class TrainPage(QWidget):
 
     def ask_trust(self, path: str, sentence: str) -> bool:
         """Ask before running code from a backbone nobody trusted yet (tests replace this)."""
-        from PySide6.QtWidgets import QMessageBox
-
-        answer = QMessageBox.question(
-            self,
-            "Trust this backbone?",
-            f"{sentence}\n\nTrust {Path(path).name} and train with it?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel,
-        )
-        return answer == QMessageBox.StandardButton.Yes
+        return ask_trust_backbone(self, path, sentence)
 
     def _on_finished(self) -> None:
         self.refresher.stop()

@@ -54,6 +54,11 @@ class RunControls(QWidget):
         self.progress.setValue(int(min(1.0, max(0.0, fraction)) * 1000))
         self.progress_label.setText(text)
 
+    def show_stopping(self) -> None:
+        self.progress_label.setText("Stopping after the current batch…")
+        self.stop_button.setEnabled(False)
+        self.pause_button.setEnabled(False)
+
     def set_paused(self, paused: bool) -> None:
         style = self.style()
         if paused:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QPushButton,
+    QSizePolicy,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -114,6 +115,10 @@ class TrainPlots(QWidget):
         grid.addWidget(self.metric_plot, 0, 1)
         grid.addWidget(self.lr_plot, 1, 0)
         grid.addWidget(self.tabs, 1, 1)
+        # Equal columns whatever the tabs hold: the drift tab appearing must not move the plots.
+        self.tabs.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
         grid.setRowStretch(0, 3)
         grid.setRowStretch(1, 2)
         layout.addLayout(grid, 1)
