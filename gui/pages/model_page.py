@@ -98,7 +98,8 @@ class ModelPage(QWidget):
 
         self.summary.count_button.clicked.connect(self.count_parameters)
         self.summary.compare_button.clicked.connect(self.compare_both)
-        self.binding.edited.connect(lambda _field: self.summary.mark_changed())
+        self._summary_key: tuple[Any, ...] | None = None  # what the shown summary was built for
+        session.config_changed.connect(self._check_summary_current)
         session.config_loaded.connect(self.binding.show)
         session.dataset_changed.connect(self._on_dataset)
         self._style_mode()
@@ -152,7 +153,15 @@ class ModelPage(QWidget):
         if dataset is not None:
             self.scratch.set_input_kind(dataset.input_kind)
             self.finetune.set_input_kind(dataset.input_kind)
-        self.summary.say("–", "Count parameters to see the model for this data.")
+        self._summary_key = None
+        self.summary.clear("Count parameters to see the model for this data.")
+
+    def _check_summary_current(self, _config: Any) -> None:
+        """The path, the layers or the epochs changed (here or on the Train page): say the summary is stale."""
+        if self._summary_key is not None and self._count_key() != self._summary_key:
+            self._summary_key = None
+            self.summary.clear("Out of date: the path, the layers or the epochs changed since it was built. "
+                               "Count again to see the model as it is now.")
 
     # -- compare both ---------------------------------------------------------------------
 
@@ -191,7 +200,8 @@ class ModelPage(QWidget):
 
     def _count_key(self) -> tuple[Any, ...]:
         """What a count depends on: a result for other inputs is stale and dropped."""
-        return (self.session.config.model, id(self.session.dataset), self.session.config.data.image_size)
+        config = self.session.config
+        return (config.model, id(self.session.dataset), config.data.image_size, config.train.epochs)
 
     def count_parameters(self) -> Worker | None:
         dataset = self.session.dataset
@@ -204,6 +214,7 @@ class ModelPage(QWidget):
         if self.count_slot.running and not self.count_slot.is_stale(self.count_slot.worker):
             return self.count_slot.worker  # the same recipe is being counted already
         recipe, image_size = self.session.config.model, self.session.config.data.image_size
+        epochs = self.session.config.train.epochs  # the phases split the real epochs, not a stand-in
         self.summary.count_button.setEnabled(False)
         self.summary.say("…", "Building the model in the background…")
         self.busy.emit("Building the model to count its parameters…")
@@ -211,7 +222,7 @@ class ModelPage(QWidget):
         def build(_context: WorkerContext) -> dict[str, Any]:
             from engine.models.summary import summarize_recipe
 
-            return summarize_recipe(recipe, dataset, image_size)
+            return summarize_recipe(recipe, dataset, image_size, epochs=epochs)
 
         return self.count_slot.start(
             build,
@@ -224,12 +235,14 @@ class ModelPage(QWidget):
 
     def _on_counted(self, summary: dict[str, Any]) -> None:
         self.last_summary = summary
+        self._summary_key = self._count_key()  # the slot dropped results for other inputs: this is current
         self.summary.show_summary(summary)
         if summary.get("freeze_units"):
             self.finetune.freeze_edit.set_layer_names(summary["freeze_units"])
 
     def _on_count_error(self, error: Any) -> None:
-        self.summary.say("Not built", "The model could not be built; the message says why.")
+        self.summary.clear("The model could not be built; the message says why.")
+        self.summary.params_label.setText("Not built")
         self.failed.emit("Cannot build this model", error)
 
     def _on_count_finished(self) -> None:

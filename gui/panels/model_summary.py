@@ -62,7 +62,12 @@ class ModelSummaryPanel(QGroupBox):
 
     def mark_changed(self) -> None:
         if self.params_label.text() not in ("–", "…"):
-            self.say("–", "Changed: count again to see the new size.")
+            self.clear("Changed: count again to see the new size.")
+
+    def clear(self, detail: str) -> None:
+        """No current model to show: the sentence says why; no layers of a model that is not the one chosen."""
+        self.say("–", detail)
+        self.layers_tree.clear()
 
     def show_summary(self, summary: dict[str, Any]) -> None:
         frozen = summary["params"] - summary["trainable"]
