@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QButtonGroup, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QButtonGroup, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from engine.models.recipe import ModelRecipe
 from gui.binding import FormBinding
@@ -68,7 +68,7 @@ class ModelPage(QWidget):
         splitter.setChildrenCollapsible(False)
         splitter.addWidget(self.scratch)
         splitter.addWidget(self.finetune)
-        splitter.setSizes([640, 600])
+        splitter.setSizes([660, 580])  # the layer table needs a little more than the fine-tune card
         self.summary = ModelSummaryPanel()
         # Shortcuts the window and tests use; the widgets belong to the summary panel.
         self.count_button = self.summary.count_button
@@ -77,20 +77,21 @@ class ModelPage(QWidget):
         self.params_detail = self.summary.params_detail
         self.layers_tree = self.summary.layers_tree
 
-        # Cards added with add_panel go below the two paths, in a scrolling area of their own, so
-        # the paths keep their room; the person can drag the divider to give the cards more.
+        # Cards added with add_panel are tabs below the two paths (one shown at a time, each
+        # scrolling in its own tab), so the paths keep their room; the divider gives either more.
         splitter.setMinimumHeight(340)
-        self._extras = QWidget()
-        self._extras_layout = QVBoxLayout(self._extras)
-        self._extras_layout.setContentsMargins(0, 0, 0, 0)
-        self._extras_scroll = scrolling(self._extras)
-        self._extras_scroll.setVisible(False)
+        for card in (self.scratch, self.finetune):
+            card.let_combos_shrink()
+        self.extras = QTabWidget()
+        self.extras.setDocumentMode(True)
+        self.extras.setVisible(False)
         body = QSplitter(Qt.Orientation.Vertical)
         body.setChildrenCollapsible(False)
         body.addWidget(splitter)
-        body.addWidget(self._extras_scroll)
-        body.setStretchFactor(0, 3)
-        body.setStretchFactor(1, 2)
+        body.addWidget(self.extras)
+        body.setStretchFactor(0, 4)
+        body.setStretchFactor(1, 1)
+        body.setSizes([640, 140])
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(12, 10, 12, 10)
         self._layout.addWidget(body, 1)
@@ -104,14 +105,19 @@ class ModelPage(QWidget):
         session.dataset_changed.connect(self._on_dataset)
         self._style_mode()
         self.advisor = AdvisorCard(session, backbones=lambda: [self.finetune.backbone()])
-        self.add_panel(self.advisor)
+        self.add_panel(self.advisor, title="Advisor: scratch or fine-tune?")
         self.init_card = InitDiagnosticsCard(session)  # gradients per layer at init; the initializer showdown
-        self.add_panel(self.init_card, 1)
+        self.add_panel(self.init_card, title="Initialisation diagnostics")
 
-    def add_panel(self, panel: QWidget, stretch: int = 0) -> None:
-        """Add a card below the two paths, above the built-model strip (advice, comparisons...)."""
-        self._extras_layout.addWidget(panel, stretch)
-        self._extras_scroll.setVisible(True)
+    def add_panel(self, panel: QWidget, stretch: int = 0, *, title: str | None = None) -> None:
+        """Add a card as a tab below the two paths, above the built-model strip (advice, comparisons...).
+
+        ``stretch`` is kept for callers of the older stacked layout; each tab has the area to itself.
+        """
+        del stretch
+        label = title or (panel.title() if hasattr(panel, "title") else "") or type(panel).__name__
+        self.extras.addTab(scrolling(panel), label)
+        self.extras.setVisible(True)
 
     # -- the chosen path ------------------------------------------------------------------
 

@@ -52,14 +52,15 @@ class AugmentPanel(QGroupBox):
         self.contrast_spin = float_spin(
             0.0, 0.0, 1.0, "Random contrast change by up to this fraction", step=0.05, special="off"
         )
-        row.addWidget(self.flip_check)
+        controls.addRow(self.flip_check)  # a row of its own: the spins beside it fit a small window
         spins = (
-            ("Rotation (± degrees)", self.rotation_spin),
+            ("Rotation (°)", self.rotation_spin),
             ("Zoom", self.zoom_spin),
             ("Contrast", self.contrast_spin),
         )
-        for name, spin in spins:
-            row.addSpacing(12)
+        for index, (name, spin) in enumerate(spins):
+            if index:
+                row.addSpacing(12)
             row.addWidget(QLabel(name))
             row.addWidget(spin)
         row.addStretch(1)

@@ -119,9 +119,9 @@ class FinetunePanel(PathCard):
         phase_row = QHBoxLayout()
         phase_row.addWidget(self.two_phase_check)
         phase_row.addWidget(self.head_epochs_spin)
-        phase_row.addWidget(self.lr_factor_spin)
         phase_row.addStretch(1)
         tune.addRow("Phases", phase_row)
+        tune.addRow("Phase 2", self.lr_factor_spin)  # its own row: the card fits half a small window
         self.lr_mult_spin = float_spin(
             1.0, 0.0, 10.0,
             "The backbone learns at this fraction of the head's rate (discriminative learning rates; 1 = same rate)",
@@ -138,9 +138,9 @@ class FinetunePanel(PathCard):
         self.l2sp_spin.setSpecialValueText("L2-SP off")
         row1 = QHBoxLayout()
         row1.addWidget(self.lr_mult_spin)
-        row1.addWidget(self.l2sp_spin)
         row1.addStretch(1)
         tune.addRow("Backbone", row1)
+        tune.addRow("", self.l2sp_spin)  # below, not beside: the card fits half a small window
         self.head_units_spin = int_spin(
             0, 0, 65536,
             "A hidden dense layer in the new head (0 = none: pooled features go straight to the output)", step=32,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QGroupBox, QRadioButton, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QFrame, QGroupBox, QRadioButton, QScrollArea, QVBoxLayout, QWidget
 
 from gui.widgets.forms import muted_label
 
@@ -37,3 +37,12 @@ class PathCard(QGroupBox):
         self.body_layout.setContentsMargins(0, 0, 6, 0)
         outer.addWidget(scrolling(self.body), 1)
         self.body_layout.addWidget(muted_label(description))
+
+    def let_combos_shrink(self, characters: int = 10) -> None:
+        """Lists size to a few characters, not their longest item, so two cards fit side by side.
+
+        The open list still shows each item in full; the tooltip says what a cut choice is.
+        """
+        for box in self.body.findChildren(QComboBox):
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(characters)

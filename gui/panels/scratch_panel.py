@@ -64,7 +64,7 @@ class ScratchPanel(PathCard):
         preset_row.addWidget(self.apply_preset_button)
         form.addRow("Preset", preset_row)
         knobs = QHBoxLayout()
-        for label, widget in (("Depth", self.depth_spin), ("Width", self.width_spin), ("Dropout", self.dropout_spin)):
+        for label, widget in (("Depth", self.depth_spin), ("Width", self.width_spin)):
             knobs.addWidget(QLabel(label))
             knobs.addWidget(widget)
             knobs.addSpacing(6)
@@ -75,6 +75,10 @@ class ScratchPanel(PathCard):
         act_row.addWidget(self.batchnorm_check)
         act_row.addStretch(1)
         form.addRow("Activation", act_row)
+        dropout_row = QHBoxLayout()  # a row of its own: the card fits half a small window
+        dropout_row.addWidget(self.dropout_spin)
+        dropout_row.addStretch(1)
+        form.addRow("Dropout", dropout_row)
         self.preset_description = muted_label("")
         form.addRow("", self.preset_description)
         layout.addLayout(form)

@@ -126,3 +126,8 @@ class ClassRows(QScrollArea):
                 picture.setStyleSheet("background: palette(base); border: 1px solid palette(mid);")
                 self._grid.addWidget(picture, r, c + 1)
         self.rows = len(rows)
+        # As wide as a row of samples: the list scrolls down, never sideways.
+        self._grid.activate()
+        needed = self._grid.sizeHint().width() + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth() + 4
+        self.setMinimumWidth(needed if rows else 0)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)

@@ -58,8 +58,9 @@ class LayerEditor(QWidget):
         # Columns share the width: the table never forces its card wider than the window.
         header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(40)
-        # Layer names ("Global pooling") need room; kernel and rate hold short numbers.
-        for column, width in ((0, 128), (2, 64), (4, 72)):
+        # Layer names ("Global pooling") need room; units, kernel and rate hold short numbers, so
+        # activation and initializer share the rest (their headers fit at the minimum window).
+        for column, width in ((0, 104), (1, 56), (2, 44), (4, 56)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
             header.resizeSection(column, width)
         self.table.setMinimumWidth(0)
