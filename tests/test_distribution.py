@@ -68,7 +68,7 @@ def _start_workers(out: Path, epochs: int) -> list[subprocess.Popen]:
     return workers
 
 
-@pytest.mark.slow
+@pytest.mark.stress  # ~80 s of four worker processes: `pytest -m stress`
 def test_a_killed_worker_run_restarts_from_its_backup_and_completes(tmp_path: Path) -> None:
     """Kill worker 1 mid-run; the chief's collective ops then fail or stall, so the whole job is
     started again with the same command (what a cluster scheduler does), and BackupAndRestore
