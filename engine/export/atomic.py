@@ -97,7 +97,7 @@ def remove_stale_temporaries(target: str | Path) -> list[Path]:
         return removed
     for path in siblings:
         match = ours.match(path.name)
-        stale = match is not None and not _process_running(int(match.group(1)))
+        stale = match is not None and not process_running(int(match.group(1)))
         if not stale and legacy.match(path.name):
             with contextlib.suppress(OSError):
                 stale = time.time() - path.lstat().st_mtime > 3600
@@ -112,7 +112,8 @@ def remove_stale_temporaries(target: str | Path) -> list[Path]:
     return removed
 
 
-def _process_running(pid: int) -> bool:
+def process_running(pid: int) -> bool:
+    """Whether process ``pid`` still runs (its temp files are not stale); True when we cannot tell."""
     if pid == os.getpid():
         return True
     try:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError
+from engine.export.atomic import process_running
 
 CHECKPOINT_DIR = "checkpoint"
 FORMAT = 2
@@ -260,20 +261,8 @@ def _prune(root: Path, *, keep: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
         else:
             match = _TEMP_DIR.match(path.name)
-            if match and not _pid_alive(int(match.group(1))):
+            if match and not process_running(int(match.group(1))):
                 shutil.rmtree(path, ignore_errors=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
 
 
 def _fsync_folder(folder: Path) -> None:
