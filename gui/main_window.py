@@ -541,6 +541,15 @@ class MainWindow(QMainWindow):
             self, "About Kiln", f"<b>Kiln</b><br>Train from scratch, or fine-tune a pretrained model.<br><br>{versions}"
         )
 
+    def show_getting_started(self) -> QWidget:
+        """Help > Getting started: the steps in a few lines and where runs are kept (not blocking)."""
+        from gui.app import default_runs_folder
+        from gui.dialogs.getting_started import GettingStartedDialog
+
+        dialog = GettingStartedDialog(self.runs_folder or default_runs_folder(), self)
+        dialog.open()
+        return dialog
+
     def open_api_docs(self) -> None:
         docs = Path(__file__).resolve().parents[1] / "docs" / "ENGINE_API.md"
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(docs)))

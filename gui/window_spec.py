@@ -95,6 +95,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("count", "&Count parameters", "count_parameters", "Ctrl+B",
                tip="Build the chosen model and count its parameters (Ctrl+B)"),
     ActionSpec("evaluate", "&Evaluate", "evaluate", "Ctrl+E", tip="Evaluate the trained model (Ctrl+E)"),
+    ActionSpec("getting_started", "&Getting started", "show_getting_started", QKeySequence.StandardKey.HelpContents,
+               tip="Drop data, pick a path, train, evaluate, export: the steps in a few lines (F1)"),
     ActionSpec("about", "&About Kiln", "show_about"),
     ActionSpec("docs", "Engine &API (for scripts)", "open_api_docs"),
 )
@@ -104,7 +106,7 @@ MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
                "open_config", "save_config", "-", "quit")),
     ("&Run", ("count", "start", "pause", "stop", "evaluate")),
     ("&View", ("pages", "-", "theme")),
-    ("&Help", ("docs", "about")),
+    ("&Help", ("getting_started", "-", "docs", "about")),
 )
 TOOLBAR = ("open_file", "open_folder", "-", "start", "pause", "stop", "-", "save_model")
 THEMES = (("system", "Follow the &system"), ("light", "&Light"), ("dark", "&Dark"))

@@ -82,6 +82,7 @@ class AugmentPanel(QGroupBox):
         self._timer.setInterval(300)
         self._timer.timeout.connect(self.refresh_preview)
         binding.edited.connect(lambda field: field.path.startswith("data.augment.") and self._timer.start())
+        self.session.engine_ready.connect(lambda _info: self.refresh_preview())
 
     def _preview_key(self) -> tuple[Any, Any]:
         dataset = self._current_dataset()
@@ -92,6 +93,11 @@ class AugmentPanel(QGroupBox):
         if dataset is None or dataset.input_kind != "image":
             return
         augment = self.session.config.data.augment
+        if augment.enabled and self.session.engine is None:
+            # TensorFlow is still importing on its own worker; building Keras layers on a second
+            # thread meanwhile can crash the process, so the preview waits for engine_ready.
+            self.preview.show_message("The preview appears once TensorFlow has loaded…")
+            return
         if not augment.enabled:
             self.slot.cancel()
             self.preview.show_message(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from PySide6.QtCore import QPointF, QSettings
 from PySide6.QtGui import QPalette
@@ -254,3 +256,24 @@ def test_launcher_options_name_what_to_open():
     options = parse_arguments(["--data", "demo:digits", "--model", "m.keras"])
     assert options.data == "demo:digits" and options.model == "m.keras" and options.path is None
     assert parse_arguments(["photos/"]).path == "photos/"
+
+
+def test_help_getting_started_says_the_steps_and_where_runs_are_kept(qtbot, settings, tmp_path):
+    from gui.app import create_window
+    from gui.dialogs.getting_started import GettingStartedDialog
+
+    window = create_window(settings, runs_folder=str(tmp_path / "my-runs"))
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
+    entry = next(a for a in help_menu.actions() if a.text() == "&Getting started")
+    entry.trigger()
+    dialog = next(d for d in window.findChildren(GettingStartedDialog) if d.isVisible())
+    text = dialog.text.text()
+    for step in ("Drop your data", "Pick a path", "Ctrl+R", "Evaluate", "Export"):
+        assert step in text
+    assert str(tmp_path / "my-runs") in text and 5 <= text.count("<li") <= 8
+    if os.environ.get("KILN_SHOTS"):
+        dialog.grab().save(os.path.join(os.environ["KILN_SHOTS"], "getting_started.png"))
+    dialog.close()
