@@ -91,7 +91,7 @@ def _run(
     import keras
 
     from engine.data import load_dataset, make_pipelines
-    from engine.environment import device_label, environment_report
+    from engine.environment import device_label
     from engine.models.build import build_model
     from engine.monitors.overfitting import small_data_warning
     from engine.training.compile import compile_for_phase, phase_learning_rate
@@ -175,8 +175,7 @@ def _run(
         )
     )
 
-    from engine.training.callbacks import Checkpointer, EpochLearningRate, EventReporter, NanWeightsGuard
-    from engine.training.optimizers import scheduled_rate
+    from engine.training.callbacks import Checkpointer, EventReporter, NanWeightsGuard
 
     reporter = EventReporter(sink, control, epochs=config.train.epochs, steps=pipelines.steps_per_epoch)
     reason = "completed"
@@ -203,29 +202,9 @@ def _run(
             sink(PhaseStarted(phase.name, index, len(built.phases), first_epoch, phase_end - 1, phase.description))
         base_rate = phase_learning_rate(config, phase)
         callbacks: list[Any] = [reporter, NanWeightsGuard(reporter), *extra_callbacks]
-        if config.train.schedule in ("step", "cosine"):
-            callbacks.append(
-                EpochLearningRate(
-                    lambda e, s=phase_start, n=phase.epochs, r=base_rate: scheduled_rate(config.train, r, e - s, n)
-                )
-            )
-        elif config.train.schedule == "plateau":
-            callbacks.append(
-                keras.callbacks.ReduceLROnPlateau(
-                    monitor="val_loss" if pipelines.val is not None else "loss",
-                    factor=config.train.step_factor,
-                    patience=config.train.plateau_patience,
-                    min_lr=base_rate * 1e-4,
-                )
-            )
-        early = None
-        if config.train.early_stopping > 0:
-            early = keras.callbacks.EarlyStopping(
-                monitor="val_loss" if pipelines.val is not None else "loss",
-                patience=config.train.early_stopping,
-                restore_best_weights=True,
-            )
-            callbacks.append(early)
+        has_validation = pipelines.val is not None
+        schedule, early = _schedule_and_stopping(config, phase_start, phase.epochs, base_rate, has_validation)
+        callbacks += schedule
         if out_dir is not None and config.train.tensorboard:
             # One log folder for the whole run: phases continue the same epoch axis.
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out_dir / TENSORBOARD_DIR), histogram_freq=0))
@@ -284,22 +263,7 @@ def _run(
     n_train = len(dataset.splits["train"])
     samples_per_second = (n_train * epochs_run / fit_seconds) if fit_seconds > 0 else 0.0
     stopped = reason != "completed"
-    record = {
-        "config": config.to_dict(),
-        "environment": environment_report(),
-        "dataset": dataset.summary(),
-        "model": {**model_info, **built.info, "image_size": list(built.image_size) if built.image_size else None},
-        "history": history,
-        "metrics": metrics,
-        "timing": {
-            "seconds": round(fit_seconds, 3),
-            "epochs_run": epochs_run,
-            "samples_per_second": round(samples_per_second, 1),
-        },
-        "stopped": stopped,
-        "reason": reason,
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+    record = _run_record(config, dataset, built, model_info, history, metrics, fit_seconds, epochs_run, reason)
     from engine.monitors.card_facts import run_card_facts
 
     # per-class metrics, backbone licence and caveats, drift figures: for run.json and the model card
@@ -322,6 +286,75 @@ def _run(
         out_dir=out_dir,
         image_size=built.image_size,
     )
+
+
+def _schedule_and_stopping(
+    config: RunConfig, phase_start: int, phase_epochs: int, base_rate: float, has_validation: bool
+) -> tuple[list[Any], Any]:
+    """The phase's learning-rate schedule and early stopping callbacks (the latter also returned)."""
+    import keras
+
+    from engine.training.callbacks import EpochLearningRate
+    from engine.training.optimizers import scheduled_rate
+
+    monitor = "val_loss" if has_validation else "loss"
+    callbacks: list[Any] = []
+    if config.train.schedule in ("step", "cosine"):
+        callbacks.append(
+            EpochLearningRate(
+                lambda e, s=phase_start, n=phase_epochs, r=base_rate: scheduled_rate(config.train, r, e - s, n)
+            )
+        )
+    elif config.train.schedule == "plateau":
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor,
+                factor=config.train.step_factor,
+                patience=config.train.plateau_patience,
+                min_lr=base_rate * 1e-4,
+            )
+        )
+    early = None
+    if config.train.early_stopping > 0:
+        early = keras.callbacks.EarlyStopping(
+            monitor=monitor, patience=config.train.early_stopping, restore_best_weights=True
+        )
+        callbacks.append(early)
+    return callbacks, early
+
+
+def _run_record(
+    config: RunConfig,
+    dataset: Dataset,
+    built: Any,
+    model_info: dict[str, Any],
+    history: dict[str, list[float]],
+    metrics: dict[str, float],
+    fit_seconds: float,
+    epochs_run: int,
+    reason: str,
+) -> dict[str, Any]:
+    """run.json: config, environment, dataset, model, history, metrics and timing of one run."""
+    from engine.environment import environment_report
+
+    n_train = len(dataset.splits["train"])
+    samples_per_second = (n_train * epochs_run / fit_seconds) if fit_seconds > 0 else 0.0
+    return {
+        "config": config.to_dict(),
+        "environment": environment_report(),
+        "dataset": dataset.summary(),
+        "model": {**model_info, **built.info, "image_size": list(built.image_size) if built.image_size else None},
+        "history": history,
+        "metrics": metrics,
+        "timing": {
+            "seconds": round(fit_seconds, 3),
+            "epochs_run": epochs_run,
+            "samples_per_second": round(samples_per_second, 1),
+        },
+        "stopped": reason != "completed",
+        "reason": reason,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
 
 def _apply_precision(config: RunConfig, sink: EventSink) -> None:
