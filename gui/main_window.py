@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 from engine.training.config import RunConfig
 from gui import theme
 from gui.dialogs.error_dialog import ErrorDialog, show_error
+from gui.main_thread_gc import collect_on_gui_thread
 from gui.pages.data_page import DataPage
 from gui.pages.evaluate_page import EvaluatePage
 from gui.pages.export_page import ExportPage
@@ -95,6 +96,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, settings: AppSettings, *, runs_folder: str | None = None) -> None:
         super().__init__()
+        collect_on_gui_thread()  # never free Qt objects from a worker or the training thread
         self.settings = settings
         self.runs_folder = runs_folder
         self.session = Session(self)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QThread, Signal
 
 # Workers that are still running are kept alive here: a worker dropped by its owner must not
@@ -163,7 +164,11 @@ def run_in_background(
 
 
 def running_workers() -> list[Worker]:
-    return [w for w in _LIVE_WORKERS if w.running]
+    """Workers whose thread still runs. A worker whose Qt objects were already deleted (its window
+    closed and was destroyed) is dropped here: waiting on a deleted QThread would crash."""
+    alive = [w for w in list(_LIVE_WORKERS) if shiboken6.isValid(w) and shiboken6.isValid(w._thread)]
+    _LIVE_WORKERS.intersection_update(alive)
+    return [w for w in alive if w.running]
 
 
 class TaskSlot(QObject):
