@@ -101,7 +101,7 @@ class MainWindow(QMainWindow):
         self.runs_folder = runs_folder
         self.session = Session(self)
         self._close_when_stopped = False
-        self.setWindowTitle("Kiln: train from scratch or fine-tune")
+        self._update_title()
         self.setAcceptDrops(True)
         self.resize(1280, 800)
         self.setMinimumSize(1100, 680)
@@ -253,6 +253,11 @@ class MainWindow(QMainWindow):
         self.export_page.evaluate_requested.connect(lambda: self.go_to("evaluate"))
         self.export_page.finetune_requested.connect(self._finetune_model_file)
         self.session.dataset_changed.connect(lambda _d: self._update_sidebar())
+        self.session.dataset_changed.connect(lambda _d: self._update_title())
+        # The title's [*] mark: the run config has changes not saved to a file since it was
+        # last saved or opened.
+        self.session.config_changed.connect(lambda _c: self.setWindowModified(True))
+        self.export_page.config_synced.connect(lambda _path: self.setWindowModified(False))
         self.session.run_finished.connect(lambda _r: self._update_sidebar())  # compared runs count too
         self.session.model_changed.connect(lambda _m: self._update_actions())
         self.session.config_changed.connect(lambda _c: self._update_sidebar())
@@ -569,6 +574,16 @@ class MainWindow(QMainWindow):
             QMessageBox.StandardButton.No,
         )
         return answer == QMessageBox.StandardButton.Yes
+
+    def _update_title(self) -> None:
+        """"digits — Kiln" with Qt's [*] unsaved mark; the app name alone before any data is open."""
+        dataset = self.session.dataset
+        if dataset is None:
+            self.setWindowTitle("Kiln[*]")
+            return
+        source = str(dataset.source)
+        name = source if source.startswith("demo:") else (Path(source).name or source)
+        self.setWindowTitle(f"{name} — Kiln[*]")
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         if self.train_page.running:

@@ -57,6 +57,7 @@ class ExportPage(QWidget):
     busy = Signal(str)
     failed = Signal(str, object)
     model_saved = Signal(str)  # the path written
+    config_synced = Signal(str)  # the run config now equals this file (saved to it, or opened from it)
     model_opened = Signal(str)
     evaluate_requested = Signal()
     finetune_requested = Signal(str)  # a model path to use as the backbone
@@ -307,6 +308,7 @@ class ExportPage(QWidget):
         self.last_config_path = path
         self.config_result.setText(f"Saved {path}.")
         self._update_command()
+        self.config_synced.emit(path)
 
     def choose_config_to_open(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a run config", "", "Run configs (*.toml *.json)")
@@ -327,6 +329,7 @@ class ExportPage(QWidget):
         self.last_config_path = path
         self.config_result.setText(f"Opened {path}: every page now shows its choices.")
         self._update_command()
+        self.config_synced.emit(path)
 
     # -- open model -----------------------------------------------------------------------
 

@@ -195,11 +195,14 @@ def test_layer_editor_edits_the_recipe(qtbot, window, load_demo):
 
 
 def test_run_config_saves_and_opens(qtbot, window, tmp_path):
+    assert window.windowTitle() == "Kiln[*]"
     window.train_page.epochs_spin.setValue(9)
     window.train_page.optimizer_combo.setCurrentIndex(window.train_page.optimizer_combo.findData("sgd"))
+    assert window.isWindowModified()  # the title's unsaved mark: the config differs from any file
     path = tmp_path / "run.toml"
     worker = window.export_page.save_config_to(str(path))
     qtbot.waitUntil(lambda: not worker.running, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.isWindowModified(), timeout=5_000)
     saved = RunConfig.load(path)
     assert saved.train.epochs == 9 and saved.train.optimizer == "sgd"
     assert str(path) in window.export_page.command_edit.text()
@@ -210,6 +213,12 @@ def test_run_config_saves_and_opens(qtbot, window, tmp_path):
     assert window.train_page.epochs_spin.value() == 9
     assert window.train_page.optimizer_combo.currentData() == "sgd"
     assert window.session.config == saved
+    assert not window.isWindowModified()
+
+
+def test_the_title_names_the_open_dataset(qtbot, window, load_demo):
+    load_demo(window)
+    assert window.windowTitle() == "demo:digits — Kiln[*]"
 
 
 def test_signals_can_be_emitted_without_end(qtbot):
