@@ -32,20 +32,33 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
-from PySide6.QtCore import QElapsedTimer, QTimer  # noqa: E402
+from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 BEAT_MS = 10
 
 
 def wait_until(condition, timeout: float, what: str) -> None:
-    app = QApplication.instance()
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        app.processEvents()
-        time.sleep(0.005)
+    """Run Qt's event loop, as the app's ``exec()`` does, until ``condition()`` holds.
+
+    A ``processEvents()``-and-sleep loop would add its own sleep to every beat's lateness; a
+    real event loop sleeps in Qt until the next timer or event, like the running app.
+    """
+    loop = QEventLoop()
+    poll = QTimer()
+    poll.setInterval(50)
+    poll.timeout.connect(lambda: condition() and loop.quit())
+    deadline = QTimer()
+    deadline.setSingleShot(True)
+    deadline.timeout.connect(loop.quit)
+    poll.start()
+    deadline.start(int(timeout * 1000))
+    if not condition():
+        loop.exec()
+    poll.stop()
+    deadline.stop()
+    if not condition():
+        raise TimeoutError(f"timed out waiting for {what}")
 
 
 class PaintClock:
@@ -79,10 +92,12 @@ class Heartbeat:
         self.timer.setInterval(BEAT_MS)
         self.timer.timeout.connect(self._beat)
         self.lateness: list[float] = []
+        self.at: list[float] = []  # seconds since start() of each beat
         self._last = 0.0
 
     def start(self) -> None:
         self.lateness.clear()
+        self.at.clear()
         self.clock.start()
         self._last = self.clock.nsecsElapsed() / 1e6
         self.timer.start()
@@ -93,6 +108,7 @@ class Heartbeat:
     def _beat(self) -> None:
         now = self.clock.nsecsElapsed() / 1e6
         self.lateness.append(max(0.0, now - self._last - BEAT_MS))
+        self.at.append(now / 1000)
         self._last = now
 
 
@@ -128,6 +144,7 @@ def measure(window, page: str, hb: Heartbeat, epochs: int, paints: PaintClock) -
             paints.cpu.clear()
         elif isinstance(event, ev.EpochEnd) and event.epoch + 1 >= event.epochs and "fit" not in parts:
             parts["fit"] = list(hb.lateness)
+            parts["fit_at"] = list(hb.at)
             plot_seconds[0] = hb.clock.nsecsElapsed() / 1e9
             parts["paints"], parts["cpu"] = list(paints.durations), list(paints.cpu)
             hb.lateness.clear()
@@ -151,10 +168,13 @@ def measure(window, page: str, hb: Heartbeat, epochs: int, paints: PaintClock) -
     seconds = max(1e-9, plot_seconds[0])
     return {
         "beats": int(late.size),
+        "epochs_s": round(seconds, 2),  # the first event to the last epoch's end: training's own time
         "max_ms": round(float(late.max()), 1),
         "p99_ms": round(float(np.percentile(late, 99)), 1),
         "p95_ms": round(float(np.percentile(late, 95)), 1),
         "mean_ms": round(float(late.mean()), 2),
+        "max_at_s": round(float((parts.get("fit_at") or [0.0])[int(late.argmax())]), 2),  # after the run's first event
+        "beats_over_30ms": int((late > 30).sum()),
         "plot_paints": len(parts.get("paints") or []),
         "plot_paint_max_ms": round(float(painted.max()), 1),
         "plot_paint_ms_per_s": round(float(painted.sum()) / seconds, 1),
@@ -167,7 +187,7 @@ def measure(window, page: str, hb: Heartbeat, epochs: int, paints: PaintClock) -
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--arch", default="mlp", help="from-scratch preset to train (mlp, cnn, ...)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)

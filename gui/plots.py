@@ -192,13 +192,20 @@ class LivePlot(pg.PlotWidget):
     # -- a live run -----------------------------------------------------------------------
 
     def begin_run(self, first_x: float, last_x: float) -> None:
-        """A run starts: fix the x range to its epochs and stop auto-ranging (see the module note)."""
+        """A run starts: fix the x range to its epochs and stop auto-ranging (see the module note).
+
+        Called before the training thread starts and again by its first event; the second call
+        changes nothing (and so repaints nothing) unless the run's epochs differ from the plan.
+        """
+        x_range = (float(first_x), float(max(last_x, first_x + 1)))
+        if self._live and x_range == self._x_range:
+            return
         self._live = True
         plot = self.getPlotItem()
         plot.disableAutoRange()
         for axis in ("left", "bottom"):
             plot.getAxis(axis).setStyle(maxTickLevel=0)  # no minor grid lines while live
-        self._x_range = (float(first_x), float(max(last_x, first_x + 1)))
+        self._x_range = x_range
         plot.setXRange(*self._x_range, padding=0.02)
         self._y_range = None
 
@@ -294,6 +301,8 @@ class LivePlot(pg.PlotWidget):
     # -- view -----------------------------------------------------------------------------
 
     def set_title(self, title: str, y_label: str) -> None:
+        if title == self._title and self.getPlotItem().getAxis("left").labelText == (title or y_label):
+            return  # a new label re-lays the plot out and repaints it: not when nothing changes
         self._title = title
         self.getPlotItem().setTitle(title, color=theme.plot_colors().foreground, size="10pt", justify="left")
         self.getPlotItem().titleLabel.setVisible(False)

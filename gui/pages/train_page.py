@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 from engine.export.runs import run_folder_name
 from engine.training.config import TrainConfig
 from gui.dialogs.trust_backbone import ask_trust_backbone, trust_backbone
+from gui.main_thread_gc import defer_full_collections
 from gui.panels.run_controls import RunControls, format_duration
 from gui.panels.run_events import RunEvents
 from gui.panels.train_form import TrainForm
@@ -179,6 +180,7 @@ class TrainPage(QWidget):
         if resume_dir is not None:
             self.log_message(f"Continuing {name} from its last checkpoint up to epoch {config.train.epochs}.")
         self.runner.start(config, dataset, out_dir=out_dir, resume=resume_dir is not None)
+        self._live_run_started()
         self._update_buttons()
         self.run_state_changed.emit(True)
         return True
@@ -212,6 +214,7 @@ class TrainPage(QWidget):
         self.controls.show_busy("Building the first model…")
         self.busy.emit("Comparing from scratch and fine-tuning…")
         self.runner.start_comparison(scratch, finetune, dataset, fractions=fractions, out_dir=out_dir)
+        self._live_run_started()
         self._update_buttons()
         self.run_state_changed.emit(True)
         return True
@@ -255,10 +258,19 @@ class TrainPage(QWidget):
             base = f"scratch-{recipe.arch}"
         return f"{base}-{len(self.session.runs) + 1}"
 
+    def _live_run_started(self) -> None:
+        """The training thread runs: full garbage-collection sweeps wait for its end (see `gui.main_thread_gc`)."""
+        defer_full_collections(True)
+
     def _reset_for_run(self) -> None:
         self._add_overlays_for_earlier_runs()
         self.plots.reset_drift()
         self.plots.reset()
+        # Axes for the planned epochs now, while the page is idle: the run's first event then
+        # finds nothing to change, and repaints nothing while the training thread traces its
+        # functions (when every UI-thread step waits for the interpreter).
+        task = getattr(self.session.dataset, "task", "classification")
+        self.plots.begin_run(0.0, float(self.session.config.train.epochs), task)
         self.plots.file_stem = self.events.current_name or "plots"
         self.events.reset()
         self.controls.progress.setValue(0)
@@ -352,6 +364,7 @@ class TrainPage(QWidget):
         return ask_trust_backbone(self, path, sentence)
 
     def _on_finished(self) -> None:
+        defer_full_collections(False)
         self.refresher.stop()
         self.plots.end_run()
         self.controls.progress.setRange(0, 1000)

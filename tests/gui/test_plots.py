@@ -110,3 +110,45 @@ def test_legend_sits_above_the_data_area(qtbot):
     legend = plot.legend.sceneBoundingRect()
     data = plot.getPlotItem().vb.sceneBoundingRect()
     assert legend.bottom() <= data.top() + 1
+
+
+def test_a_run_whose_axes_are_already_set_repaints_nothing_when_it_starts(qtbot):
+    """The page sets the axes before the training thread starts; the run's first event then
+    arrives while TensorFlow traces (every UI-thread step slow) and must change nothing."""
+    plot = _plot(qtbot)
+    plot.add_curve("train", "train", color=0)
+    plot.begin_run(0.0, 12.0)
+    plot.grab()  # paint once: each axis caches its drawing until its range, style or label changes
+    axes = [plot.getPlotItem().getAxis(name) for name in ("left", "bottom")]
+    assert all(axis.picture is not None for axis in axes)
+    plot.begin_run(0.0, 12.0)  # the run's own RunStarted: the same epochs
+    plot.set_title("Loss", "loss")  # the same title
+    assert all(axis.picture is not None for axis in axes)  # nothing to redraw
+    plot.begin_run(3.0, 12.0)  # a resumed run starts later: that does change the axis
+    assert axes[1].picture is None
+
+
+def test_garbage_collector_defers_full_sweeps_while_a_run_is_live(qtbot, monkeypatch):
+    import gc
+
+    from gui import main_thread_gc
+
+    collector = main_thread_gc.GuiThreadCollector(interval_ms=60_000)
+    collector.timer.stop()  # driven by hand below
+    try:
+        assert not gc.isenabled()  # collections only from the GUI thread's timer
+        collector.threshold = (-1, -1, -1)  # every generation due
+        collector.defer_full_collections(True)
+        assert collector.check() == 1  # young generations only while a run is live
+        collector.defer_full_collections(True)  # a second live run (nested)
+        collector.defer_full_collections(False)
+        assert collector.check() == 1  # one run still live
+        monkeypatch.setattr(main_thread_gc, "MAX_FULL_DEFERRAL_S", -1.0)
+        assert collector.check() == 2  # overdue: a very long run still gets its sweep
+        monkeypatch.setattr(main_thread_gc, "MAX_FULL_DEFERRAL_S", 600.0)
+        collector.defer_full_collections(False)
+        assert collector.check() == 2  # no run live: the full sweep goes ahead
+        collector.threshold = (10**9, 10**9, 10**9)
+        assert collector.check() is None  # nothing due
+    finally:
+        collector.deleteLater()
