@@ -127,3 +127,19 @@ def test_a_user_named_source_task_is_read_and_an_empty_one_refused():
     assert source_task_for({"source": "keras_file"}, None, (8, 8), 1) is None  # unknown backbone: no probe
     with pytest.raises(ConfigError):
         ModelRecipe(kind="finetune", backbone="demo", source_task="  ").validate()
+
+
+def test_roll_back_suggests_the_last_kept_epoch_within_both_thresholds(tmp_path):
+    from engine.monitors.forgetting_callback import EPOCH_WEIGHTS_DIR, kept_epochs, suggested_roll_back
+
+    assert kept_epochs(tmp_path) == []  # a run that kept nothing
+    folder = tmp_path / EPOCH_WEIGHTS_DIR
+    folder.mkdir(parents=True)
+    for name in ("epoch_001.weights.h5", "epoch_002.weights.h5", "epoch_010.weights.h5", ".epoch_003.tmp.weights.h5"):
+        (folder / name).write_bytes(b"")
+    assert kept_epochs(tmp_path) == [1, 2, 10]  # a half-written temporary file is not an epoch
+    record = {"cka": [0.99, 0.95, 0.94], "source_accuracy": [0.97, 0.80, 0.96], "source_baseline": 0.98}
+    assert suggested_roll_back(record, [1, 2, 3]) == 3  # epoch 2 lost 18 points of the source task
+    record["cka"][2] = 0.85
+    assert suggested_roll_back(record, [1, 2, 3]) == 1  # epoch 3 drifted below the CKA line
+    assert suggested_roll_back({"cka": [0.5, 0.4]}, [1, 2]) is None  # no epoch qualifies

@@ -18,6 +18,8 @@ import numpy as np
 
 from engine.events import DriftMeasured, EventSink, RunWarning
 from engine.monitors.forgetting import (
+    CKA_WARNING,
+    SOURCE_DROP_WARNING,
     DriftRecord,
     LinearProbe,
     SourceTask,
@@ -158,3 +160,34 @@ def roll_back(model: Any, run_dir: str | Path, epoch: int) -> Any:
                          hint=f"Look in {Path(run_dir) / EPOCH_WEIGHTS_DIR} for the epochs that exist.")
     model.load_weights(path)
     return model
+
+
+def kept_epochs(run_dir: str | Path) -> list[int]:
+    """The epochs (1-based) whose weights a fine-tuning run kept for roll-back, oldest first."""
+    folder = Path(run_dir) / EPOCH_WEIGHTS_DIR
+    epochs = []
+    for path in folder.glob("epoch_*.weights.h5") if folder.is_dir() else ():
+        number = path.name[len("epoch_") : -len(".weights.h5")]
+        if number.isdigit():
+            epochs.append(int(number))
+    return sorted(epochs)
+
+
+def suggested_roll_back(forgetting: dict[str, Any], kept: list[int]) -> int | None:
+    """The epoch to offer first: the last kept one still within both drift thresholds.
+
+    ``forgetting`` is the run record's "forgetting" section (`DriftRecord.to_dict`). An
+    epoch qualifies while its CKA is at or above the warning line and the source task (when
+    measured) has not dropped by more than the warning share. None when no kept epoch does.
+    """
+    cka = forgetting.get("cka") or []
+    source = forgetting.get("source_accuracy") or []
+    baseline = forgetting.get("source_baseline")
+    good = [
+        epoch
+        for epoch in kept
+        if 0 < epoch <= len(cka)
+        and cka[epoch - 1] >= CKA_WARNING
+        and not (baseline is not None and epoch <= len(source) and baseline - source[epoch - 1] > SOURCE_DROP_WARNING)
+    ]
+    return good[-1] if good else None

@@ -27,7 +27,7 @@ from gui.plots import PlotRefresher
 from gui.session import RunSummary, Session, TrainedModel
 from gui.training_runner import TrainingRunner
 from gui.widgets.compare_view import CompareDialog
-from gui.workers import WorkerError
+from gui.workers import TaskSlot, WorkerError
 
 # The page's own names for the form's controls (tests, the window).
 FORM_WIDGETS = (
@@ -70,6 +70,8 @@ class TrainPage(QWidget):
             lambda sentence: self.failed.emit("Cannot save the plots", WorkerError(sentence, "", True))
         )
         self.plots.drift_view.remedy.connect(self._apply_remedy)
+        self.plots.drift_view.roll_back.connect(self.roll_back)
+        self.roll_back_slot = TaskSlot(self)
         self.events = RunEvents(self.plots, self.controls, self.compare_view, lambda: self.runner.paused, self)
         self.events.busy.connect(self.busy)
         self.events.compared_run_finished.connect(self._on_compared_run_finished)
@@ -132,6 +134,35 @@ class TrainPage(QWidget):
         """A forgetting remedy, one click: it applies to the next run."""
         self.session.update(model=changes)
         self.log_message(f"For the next run: {changes}.", "success")
+
+    def roll_back(self, epoch: int) -> None:
+        """Give the trained model the weights kept after ``epoch`` (on a worker: Keras models live there)."""
+        trained = self.session.trained
+        if trained is None or trained.source != "run" or not trained.path:
+            self.log_message("Roll back needs the model of a run in this session, with its run folder.", "warning")
+            return
+        base_name = trained.record.get("rolled_back_from", trained.name)
+
+        def load(_context: Any) -> TrainedModel:
+            from engine.monitors.forgetting_callback import roll_back
+
+            roll_back(trained.model, trained.path, epoch)
+            record = {**trained.record, "rolled_back_to_epoch": epoch, "rolled_back_from": base_name}
+            return TrainedModel(trained.model, f"{base_name} (epoch {epoch})", trained.image_size, record,
+                                "run", trained.path)
+
+        def done(rolled: TrainedModel) -> None:
+            self.session.set_trained(rolled)
+            self.log_message(
+                f"{rolled.name}: the model now has the weights kept after epoch {epoch}. Evaluate and Export use "
+                "them; the run folder's model.keras keeps the last epoch's.",
+                "success",
+            )
+
+        self.roll_back_slot.start(
+            load, task=f"rolling back to epoch {epoch}", on_result=done,
+            on_error=lambda error: self.log_message(error.sentence, "error"),
+        )
 
     def _on_drift_warning(self, message: str) -> None:
         self.plots.drift_view.show_warning(message, self.session.config.model)
@@ -301,6 +332,7 @@ class TrainPage(QWidget):
             )
         )
         self.session.add_run(summary)
+        self._offer_roll_back(result)
         words = {
             "completed": "finished",
             "stopped": "stopped by you",
@@ -314,6 +346,15 @@ class TrainPage(QWidget):
         if result.out_dir:
             self.log_message(f"Run folder: {result.out_dir}")
         self.run_completed.emit(summary)
+
+    def _offer_roll_back(self, result: Any) -> None:
+        forgetting = dict(result.record or {}).get("forgetting")
+        if not forgetting or not result.out_dir:
+            return
+        from engine.monitors.forgetting_callback import kept_epochs, suggested_roll_back
+
+        kept = kept_epochs(result.out_dir)
+        self.plots.drift_view.offer_roll_back(kept, suggested_roll_back(forgetting, kept))
 
     def _on_compared_run_finished(self, event: Any) -> None:
         name = self.events.current_name

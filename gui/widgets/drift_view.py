@@ -2,7 +2,9 @@
 
 Fed `engine.events.DriftMeasured` events, which arrive once per epoch, so it repaints on
 epoch ends only (no timer). A "forgetting" `RunWarning` shows below the plot with its
-remedies. Hidden for runs without a backbone.
+remedies. Once the run has ended, a row offers to roll the model back to the weights kept
+after an earlier epoch (the last one within the drift thresholds is suggested). Hidden for
+runs without a backbone.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from gui import theme
 
 
 class DriftView(QWidget):
     remedy = Signal(object)  # the ``model`` section changes of the remedy clicked, for the next run
+    roll_back = Signal(int)  # the epoch (1-based) whose kept weights the trained model should take
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -59,6 +62,22 @@ class DriftView(QWidget):
         self.remedy_row = QHBoxLayout()
         self.remedy_buttons: list[QPushButton] = []
         layout.addLayout(self.remedy_row)
+        self.roll_back_row = QWidget()
+        row = QHBoxLayout(self.roll_back_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QLabel("Use the weights kept after epoch"))
+        self.roll_back_epoch = QSpinBox()
+        self.roll_back_epoch.setToolTip("Each epoch's weights were kept in the run folder (checkpoint/epochs)")
+        row.addWidget(self.roll_back_epoch)
+        self.roll_back_button = QPushButton("Roll back")
+        self.roll_back_button.setToolTip(
+            "Evaluate and Export then use that epoch's weights; the run folder's model.keras stays as trained"
+        )
+        self.roll_back_button.clicked.connect(lambda: self.roll_back.emit(self.roll_back_epoch.value()))
+        row.addWidget(self.roll_back_button)
+        row.addStretch(1)
+        self.roll_back_row.hide()
+        layout.addWidget(self.roll_back_row)
         self.plot.setBackground(theme.plot_colors().background)
         self.setMinimumWidth(260)
         self.cka: list[tuple[float, float]] = []
@@ -73,6 +92,7 @@ class DriftView(QWidget):
         self.warning.setText("")
         self.figures.setText("")
         self._clear_remedies()
+        self.roll_back_row.hide()
         self.hide()
 
     def add(self, event: Any) -> None:
@@ -103,6 +123,15 @@ class DriftView(QWidget):
                 self.remedy_row.addWidget(button)
                 self.remedy_buttons.append(button)
         self.show()
+
+    def offer_roll_back(self, epochs: list[int], suggested: int | None) -> None:
+        """The run ended with ``epochs`` (1-based) kept: offer them, ``suggested`` first."""
+        if not epochs:
+            self.roll_back_row.hide()
+            return
+        self.roll_back_epoch.setRange(min(epochs), max(epochs))
+        self.roll_back_epoch.setValue(suggested if suggested in epochs else max(epochs))
+        self.roll_back_row.show()
 
     def _clear_remedies(self) -> None:
         for button in self.remedy_buttons:

@@ -138,3 +138,49 @@ def test_export_page_warns_about_a_restrictive_backbone_licence(qtbot):
     permissive = {"model": {"kind": "finetune", "backbone": {"name": "demo", "licence": "Apache-2.0"}}}
     session.set_trained(TrainedModel(None, "ft2", None, permissive, "session", None))
     assert not page.licence_warning.isVisibleTo(page)
+
+
+def test_roll_back_gives_the_trained_model_an_earlier_epochs_weights(qtbot, tmp_path):
+    """After a fine-tuning run the drift view offers the kept epochs, the last one within the
+    thresholds first; rolling back changes the session's model (Evaluate and Export use it)."""
+    import keras
+
+    from engine.monitors.forgetting_callback import EPOCH_WEIGHTS_DIR
+    from gui.pages.train_page import TrainPage
+    from gui.session import Session, TrainedModel
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    kept = tmp_path / EPOCH_WEIGHTS_DIR
+    kept.mkdir(parents=True)
+    per_epoch = {}
+    for epoch in (1, 2, 3):
+        weights = [np.full(w.shape, float(epoch), dtype="float32") for w in model.get_weights()]
+        model.set_weights(weights)
+        model.save_weights(kept / f"epoch_{epoch:03d}.weights.h5")
+        per_epoch[epoch] = weights
+    forgetting = {"cka": [0.97, 0.93, 0.71], "source_accuracy": [], "source_baseline": None}
+
+    class Result:  # what the training job hands back, reduced to what the page reads
+        record = {"forgetting": forgetting}
+        out_dir = tmp_path
+
+    session = Session()
+    page = TrainPage(session)
+    qtbot.addWidget(page)
+    page.show()
+    session.set_trained(TrainedModel(model, "finetune-demo-1", None, {"forgetting": forgetting}, "run", str(tmp_path)))
+    page._offer_roll_back(Result())
+    view = page.plots.drift_view
+    assert not view.roll_back_row.isHidden()
+    assert (view.roll_back_epoch.minimum(), view.roll_back_epoch.maximum()) == (1, 3)
+    assert view.roll_back_epoch.value() == 2  # epoch 3 drifted below the 0.9 line
+    with qtbot.waitSignal(session.model_changed, timeout=10_000):
+        view.roll_back_button.click()
+    assert session.trained.name == "finetune-demo-1 (epoch 2)"
+    assert session.trained.record["rolled_back_to_epoch"] == 2
+    np.testing.assert_array_equal(session.trained.model.get_weights()[0], per_epoch[2][0])
+    view.roll_back_epoch.setValue(1)  # again, from the rolled-back model: named after the run, not "(epoch 2) (epoch 1)"
+    with qtbot.waitSignal(session.model_changed, timeout=10_000):
+        view.roll_back_button.click()
+    assert session.trained.name == "finetune-demo-1 (epoch 1)"
+    np.testing.assert_array_equal(session.trained.model.get_weights()[1], per_epoch[1][1])
