@@ -429,10 +429,10 @@ class MainWindow(QMainWindow):
         self.go_to("train")
         self.train_page.start()
 
-    def start_comparison(self, scratch: Any, finetune: Any, fractions: Any) -> None:
+    def start_comparison(self, scratch: Any, finetune: Any, fractions: Any, repeats: int | None = None) -> None:
         """Compare both approaches on the Train page, where the live plots and the log follow it."""
         self.go_to("train")
-        self.train_page.start_comparison(scratch, finetune, tuple(fractions))
+        self.train_page.start_comparison(scratch, finetune, tuple(fractions), repeats)
 
     def open_run_model(self, path: str, target: str) -> None:
         """Open a saved run's model (a compared run, say) and show it on the Evaluate or Export page."""

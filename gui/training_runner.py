@@ -57,22 +57,24 @@ class TrainingRunner(QObject):
         dataset: Any,
         *,
         fractions: tuple[float, ...] = (1.0,),
+        repeats: int | None = None,
         out_dir: str | None = None,
     ) -> Worker:
         """Train both approaches head to head (`compare_approaches`) on this same single training thread.
 
-        Each run's events arrive on ``event`` like a normal run's (with "run k of n" `Progress`
+        ``repeats``: runs per approach and share (None: the engine's default). Each run's events
+        arrive on ``event`` like a normal run's (with "run k of n" `Progress`
         events between runs); the `Comparison` on ``compared``. With ``out_dir`` every run is
         kept as a run folder there, with the comparison's report.
         """
         control = RunControl()
 
         def compare(context: WorkerContext) -> Any:
-            from engine.analysis.compare import compare_approaches
+            from engine.analysis.compare import DEFAULT_REPEATS, compare_approaches
 
             return compare_approaches(
-                scratch, finetune, dataset, fractions=fractions, out_dir=out_dir, sink=context.progress,
-                control=control,
+                scratch, finetune, dataset, fractions=fractions, repeats=repeats or DEFAULT_REPEATS, out_dir=out_dir,
+                sink=context.progress, control=control,
             )
 
         return self._launch(compare, control, self.compared, "comparing scratch and fine-tuning")

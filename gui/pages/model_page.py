@@ -40,7 +40,7 @@ def read_catalogue() -> list[dict[str, Any]]:
 class ModelPage(QWidget):
     busy = Signal(str)
     failed = Signal(str, object)
-    compare_requested = Signal(object, object, object)  # scratch RunConfig, fine-tune RunConfig, fractions
+    compare_requested = Signal(object, object, object, int)  # scratch, fine-tune RunConfigs, fractions, repeats
 
     def __init__(self, session: Session) -> None:
         super().__init__()
@@ -197,7 +197,9 @@ class ModelPage(QWidget):
             "with the Train page's settings, then compare validation score, time and size."
         )
         dialog = FractionsDialog(summary, self)
-        dialog.accepted.connect(lambda: self.compare_requested.emit(scratch, finetune, dialog.fractions()))
+        dialog.accepted.connect(
+            lambda: self.compare_requested.emit(scratch, finetune, dialog.fractions(), dialog.repeats())
+        )
         self.compare_dialog = dialog
         dialog.open()  # window-modal but not blocking: the run starts when it is accepted
         return dialog

@@ -216,7 +216,9 @@ class TrainPage(QWidget):
         self.run_state_changed.emit(True)
         return True
 
-    def start_comparison(self, scratch: Any, finetune: Any, fractions: tuple[float, ...] = (1.0,)) -> bool:
+    def start_comparison(
+        self, scratch: Any, finetune: Any, fractions: tuple[float, ...] = (1.0,), repeats: int | None = None
+    ) -> bool:
         """Train ``scratch`` and ``finetune`` (RunConfigs, model recipes only differ) head to head.
 
         Uses this page's TrainConfig and the loaded data; runs on the one training thread, and each
@@ -235,16 +237,22 @@ class TrainPage(QWidget):
         self.events.current_name = "compare"
         self._reset_for_run()
         shares = ", ".join(f"{f:.0%}" for f in fractions)
+        from engine.analysis.compare import DEFAULT_REPEATS  # here: the module loads TensorFlow
+
+        repeats = repeats or DEFAULT_REPEATS
+        times = "once" if repeats == 1 else f"{repeats} times"
         self.log_message(
-            f"Comparing from scratch and fine-tuning on {shares} of the training data: "
-            f"each under the same budget in optimizer steps, batch size {train.batch_size}, scored on a test split."
+            f"Comparing from scratch and fine-tuning on {shares} of the training data, {times} each: "
+            f"under the same budget in optimizer steps, batch size {train.batch_size}, scored on a test split."
         )
         out_dir = None
         if self.runs_folder:  # every compared run is kept as a run folder, with the report beside them
             out_dir = str(Path(self.runs_folder) / time.strftime("compare-%Y%m%d-%H%M%S"))
         self.controls.show_busy("Building the first model…")
         self.busy.emit("Comparing from scratch and fine-tuning…")
-        self.runner.start_comparison(scratch, finetune, dataset, fractions=fractions, out_dir=out_dir)
+        self.runner.start_comparison(
+            scratch, finetune, dataset, fractions=fractions, repeats=repeats, out_dir=out_dir
+        )
         self._live_run_started()
         self._update_buttons()
         self.run_state_changed.emit(True)

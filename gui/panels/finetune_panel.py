@@ -154,6 +154,20 @@ class FinetunePanel(PathCard):
         row2.addWidget(self.head_dropout_spin)
         row2.addStretch(1)
         tune.addRow("Head", row2)
+        self.source_task_edit = QLineEdit()
+        self.source_task_edit.setPlaceholderText("optional: data of the backbone's own task")
+        self.source_task_edit.setToolTip(
+            "Data from the task the backbone was trained on (a folder, a file or demo:NAME). The forgetting "
+            "monitor then checks after every epoch that the backbone still serves that task. Empty: the demo "
+            "backbone checks its own digits 0-4; other backbones measure drift only"
+        )
+        source_button = QPushButton("Folder…")
+        source_button.setToolTip("A folder of images by class from the backbone's original task")
+        source_button.clicked.connect(self._browse_source_task)
+        row3 = QHBoxLayout()
+        row3.addWidget(self.source_task_edit, 1)
+        row3.addWidget(source_button)
+        tune.addRow("Source", row3)  # short: a longer label widens the card past a small window
         layout.addLayout(tune)
         layout.addStretch(1)
 
@@ -177,6 +191,10 @@ class FinetunePanel(PathCard):
         binding.bind("model.l2sp", self.l2sp_spin)
         binding.bind("model.head_units", self.head_units_spin)
         binding.bind("model.head_dropout", self.head_dropout_spin)
+        binding.bind(
+            "model.source_task", self.source_task_edit,
+            to_widget=lambda v: v or "", from_widget=lambda v: v.strip() or None,
+        )
         binding.session.config_changed.connect(self.refresh)
         self.refresh(binding.session.config)
 
@@ -249,6 +267,12 @@ class FinetunePanel(PathCard):
         path, _ = QFileDialog.getOpenFileName(self, "Choose a model file", "", "Keras models (*.keras *.h5 *.hdf5)")
         if path:
             self.choose(path)
+
+    def _browse_source_task(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose data from the backbone's original task")
+        if folder:
+            self.source_task_edit.setText(folder)
+            self.source_task_edit.editingFinished.emit()  # as if typed: the binding takes it
 
     # -- texts that follow the recipe -------------------------------------------------------
 

@@ -268,7 +268,7 @@ class FractionsDialog(QDialog):
 
     def __init__(self, summary: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        from PySide6.QtWidgets import QCheckBox
+        from PySide6.QtWidgets import QCheckBox, QSpinBox
 
         from engine.analysis.compare import DEFAULT_REPEATS
 
@@ -288,10 +288,19 @@ class FractionsDialog(QDialog):
             self.checks[fraction] = check
             row.addWidget(check)
         row.addStretch(1)
-        note = QLabel(
-            f"Each share trains both models {DEFAULT_REPEATS} times (different seeds) under the same budget in "
-            "optimizer steps, and scores them on a test split that no run trains on. Stop ends it at any time."
+        repeats_row = QHBoxLayout()
+        repeats_row.addWidget(QLabel("Repeats per share:"))
+        self.repeats_spin = QSpinBox()
+        self.repeats_spin.setRange(1, 10)
+        self.repeats_spin.setValue(DEFAULT_REPEATS)
+        self.repeats_spin.setToolTip(
+            "How many times each approach trains on each share, with different seeds. One run is quickest; "
+            "more runs narrow the interval around the difference and make a verdict possible on close calls."
         )
+        self.repeats_spin.valueChanged.connect(self._update_note)
+        repeats_row.addWidget(self.repeats_spin)
+        repeats_row.addStretch(1)
+        self.note = note = QLabel("")
         note.setWordWrap(True)
         note.setProperty("role", "muted")
         self.buttons = QDialogButtonBox(
@@ -303,12 +312,29 @@ class FractionsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addLayout(row)
+        layout.addLayout(repeats_row)
         layout.addWidget(note)
         layout.addWidget(self.buttons)
         self.setMinimumWidth(460)
+        self._update_note()
 
     def fractions(self) -> tuple[float, ...]:
         return tuple(f for f, check in self.checks.items() if check.isChecked())
 
+    def repeats(self) -> int:
+        return self.repeats_spin.value()
+
     def _update_ok(self) -> None:
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(bool(self.fractions()))
+        self._update_note()
+
+    def _update_note(self) -> None:
+        repeats, shares = self.repeats(), len(self.fractions())
+        times = "once" if repeats == 1 else f"{repeats} times (different seeds)"
+        runs = 2 * repeats * shares
+        self.note.setText(
+            f"Each share trains both models {times} under the same budget in optimizer steps, and scores them on "
+            f"a test split that no run trains on: {runs} run{'s' if runs != 1 else ''} in all. "
+            + ("With one run per share no interval can be given. " if repeats == 1 else "")
+            + "Stop ends it at any time."
+        )

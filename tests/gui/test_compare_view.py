@@ -19,12 +19,12 @@ COMPARE_TIMEOUT_MS = 900_000  # four short runs; generous for a loaded 2-core ma
 
 @pytest.fixture
 def small_budget(monkeypatch):
-    """A comparison small enough for a test: one repeat, a few dozen steps per run."""
+    """A comparison small enough for a test: a few dozen steps per run (one repeat comes from the dialog)."""
     import engine.analysis.compare as compare
     from engine.analysis.budget import Budget
 
     small = functools.partial(
-        compare.compare_approaches, repeats=1, budget=Budget(max_steps=20, min_steps=5, patience_steps=10)
+        compare.compare_approaches, budget=Budget(max_steps=20, min_steps=5, patience_steps=10)
     )
     monkeypatch.setattr(compare, "compare_approaches", small)
 
@@ -42,7 +42,7 @@ def prepare(window, load_demo, epochs: int = 1) -> None:
     window.train_page.show_config(window.session.config)
 
 
-def click_compare(qtbot, window, fractions: tuple[float, ...]) -> None:
+def click_compare(qtbot, window, fractions: tuple[float, ...], repeats: int | None = None) -> None:
     page = window.model_page
     assert page.compare_button.isEnabled()
     assert page.compare_button.toolTip()
@@ -51,6 +51,10 @@ def click_compare(qtbot, window, fractions: tuple[float, ...]) -> None:
     assert dialog is not None and dialog.isVisible()
     for fraction, check in dialog.checks.items():
         check.setChecked(fraction in fractions)
+    if repeats is not None:
+        dialog.repeats_spin.setValue(repeats)
+        runs = 2 * repeats * len(fractions)
+        assert f"{runs} runs in all" in dialog.note.text()  # the dialog says what it will cost
     dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
     assert window.train_page.running
 
@@ -60,7 +64,7 @@ def test_compare_shows_the_engine_verdict_intervals_and_opens_a_run_in_evaluate(
     qtbot, window, load_demo, small_budget
 ):
     prepare(window, load_demo)
-    click_compare(qtbot, window, (0.1, 0.3))
+    click_compare(qtbot, window, (0.1, 0.3), repeats=1)
     page = window.train_page
     assert window.current_page() is window.train_page  # the Train page follows the runs live
     qtbot.waitUntil(lambda: not page.running, timeout=COMPARE_TIMEOUT_MS)
