@@ -146,6 +146,39 @@ def test_a_file_trusted_in_one_place_opens_as_a_backbone_too(tmp_path: Path) -> 
     assert open_model_file(path).feature_shape  # ...and the same file is a backbone now
 
 
+def test_a_trusted_model_file_does_not_vouch_for_a_changed_backbone_folder(tmp_path: Path) -> None:
+    """A .keras file only names its SavedModel backbone's folder. Swapping that folder's graph
+    for one that writes files must not ride on the file's trust: refused until a new yes."""
+    import shutil
+
+    import keras
+
+    from engine.export.save import load_model
+    from engine.export.trust import UntrustedModel, trust
+    from engine.models.layers import SavedModelLayer
+
+    folder = tmp_path / "backbone"
+    marker = tmp_path / "pwned.txt"
+    _writing_savedmodel(tmp_path / "evil", marker)
+    harmless = _writing_savedmodel(folder, tmp_path / "harmless.txt")  # same signature, other marker
+    trust(harmless)  # the backbone as it was when the person said yes to it
+    inputs = keras.Input((8, 8, 1))
+    model = keras.Model(inputs, keras.layers.Dense(2)(SavedModelLayer(str(folder), name="backbone")(inputs)))
+    path = tmp_path / "finetuned.keras"
+    model.save(path)
+    trust(path)  # as Kiln does for a file it wrote
+    load_model(path)  # file and folder unchanged: opens without a question
+
+    shutil.rmtree(folder)
+    shutil.copytree(tmp_path / "evil", folder)  # the model file is untouched; the folder it names is not
+    with pytest.raises(UntrustedModel, match="finetuned.keras opens the SavedModel folder"):
+        load_model(path)
+    assert not marker.exists()  # refused before the graph was opened, let alone run
+    reopened = load_model(path, trusted=True)  # a new yes covers the file and the folder it opens
+    assert isinstance(reopened.get_layer("backbone"), SavedModelLayer)
+    load_model(path)  # and is remembered
+
+
 # -- bad model files and CLI values: exit 2 with a sentence --------------------------------
 
 

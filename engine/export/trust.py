@@ -198,16 +198,44 @@ def savedmodel_layers_allowed() -> bool:
     return bool(getattr(_allowed, "depth", 0))
 
 
+def admit_savedmodel_folder(folder: str | Path, *, handle: str | None = None) -> None:
+    """Called by `SavedModelLayer.from_config` inside the gate, for the folder the layer will open.
+
+    A trusted .keras file only names its backbone's SavedModel folder; the folder's own bytes
+    are not in the file's hash. So the folder must be trusted by its own hash as well: Kiln
+    records it when a backbone is built from it (the person's yes, or the catalogue), and a
+    yes to the model file (``trusted=True``) covers the folders it names. A folder that changed
+    since is refused, as an unknown one is.
+    """
+    folder = Path(folder)
+    if getattr(_allowed, "trust_folders", False):
+        trust(folder)
+        return
+    if is_trusted(folder):
+        return
+    named = getattr(_allowed, "file", None)
+    what = f"{named.name} opens the SavedModel folder {folder}" if named else f"The SavedModel folder {folder}"
+    raise UntrustedModel(
+        f"{what}{f' (downloaded for {handle})' if handle else ''}, which has changed since it was trusted or was "
+        "never trusted; opening it runs its TensorFlow graph (it can read and write files like a program).",
+        hint=trust_hint(named or folder),
+        path=named or folder,
+    )
+
+
 @contextlib.contextmanager
-def _allow_savedmodel_layers(allow: bool) -> Iterator[None]:
+def _allow_savedmodel_layers(allow: bool, *, file: Path | None = None, trust_folders: bool = False) -> Iterator[None]:
     if not allow:
         yield
         return
+    saved = getattr(_allowed, "file", None), getattr(_allowed, "trust_folders", False)
     _allowed.depth = getattr(_allowed, "depth", 0) + 1
+    _allowed.file, _allowed.trust_folders = file, trust_folders
     try:
         yield
     finally:
         _allowed.depth -= 1
+        _allowed.file, _allowed.trust_folders = saved
 
 
 def check_model_file(path: str | Path) -> Path:
@@ -231,8 +259,9 @@ def load_keras_file(
     """Load a .keras / .h5 model through the gate; the only way Kiln opens a model file.
 
     ``trusted=True`` means the person was asked about this file and said yes: its hash is
-    recorded first. Safe mode stays on in every case; only Kiln's `SavedModelLayer` is let
-    through, and only for a trusted file.
+    recorded first, and so are the hashes of the SavedModel folders it opens. Safe mode stays
+    on in every case; only Kiln's `SavedModelLayer` is let through, only for a trusted file,
+    and only onto a folder that is trusted too (`admit_savedmodel_folder`).
     """
     import keras
 
@@ -249,7 +278,7 @@ def load_keras_file(
             path=path,
         )
     try:
-        with _allow_savedmodel_layers(code):
+        with _allow_savedmodel_layers(code, file=path, trust_folders=trusted):
             return keras.models.load_model(path, custom_objects=custom_objects, compile=compile, safe_mode=True)
     except KilnError:
         raise

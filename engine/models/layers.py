@@ -134,7 +134,7 @@ class SavedModelLayer(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config: dict[str, Any], custom_objects: Any = None, safe_mode: bool | None = None) -> Any:
-        from engine.export.trust import savedmodel_layers_allowed
+        from engine.export.trust import admit_savedmodel_folder, savedmodel_layers_allowed
 
         # Same rule as keras.layers.TFSMLayer: opening a SavedModel runs its graph code, so a
         # safe-mode load refuses it, unless the trust gate (engine.export.trust) is loading a
@@ -145,6 +145,11 @@ class SavedModelLayer(keras.layers.Layer):
                 "This model contains a SavedModelLayer, which runs code from a SavedModel; "
                 "open it through Kiln, which asks whether you trust this file."
             )
+        if savedmodel_layers_allowed():
+            # The file's hash does not cover the folder it names: the folder needs its own trust.
+            folder = resolve_saved_model_folder(config.get("saved_model_path", ""), config.get("handle"))
+            if (folder / "saved_model.pb").exists():  # a missing one is reported by the load, in words
+                admit_savedmodel_folder(folder, handle=config.get("handle"))
         return cls(**config)
 
 
@@ -180,6 +185,17 @@ class ChannelAdapter(keras.layers.Layer):
         return {**super().get_config(), "channels": self.channels}
 
 
+def resolve_saved_model_folder(path: str, handle: str | None) -> Path:
+    """The folder a `SavedModelLayer` opens: ``path``, or the handle fetched again when it is gone."""
+    folder = Path(path)
+    if not (folder / "saved_model.pb").exists() and handle:
+        # A model saved elsewhere, or after the hub cache was cleared: fetch the handle again.
+        from engine.models.backbones.hub import resolve_handle
+
+        folder = Path(resolve_handle(handle))
+    return folder
+
+
 def _load_saved_model(path: str, handle: str | None) -> Any:
     from engine.runtime import require_tensorflow
 
@@ -188,12 +204,7 @@ def _load_saved_model(path: str, handle: str | None) -> Any:
 
     from engine.errors import BackboneUnavailable
 
-    folder = Path(path)
-    if not (folder / "saved_model.pb").exists() and handle:
-        # A model saved elsewhere, or after the hub cache was cleared: fetch the handle again.
-        from engine.models.backbones.hub import resolve_handle
-
-        folder = Path(resolve_handle(handle))
+    folder = resolve_saved_model_folder(path, handle)
     if not (folder / "saved_model.pb").exists():
         raise BackboneUnavailable(
             f"The backbone SavedModel folder {path} is missing.",

@@ -48,9 +48,11 @@ def open_saved_model(
     folder = Path(folder)
     if not is_saved_model_folder(folder):
         raise BackboneUnavailable(f"{folder} is not a SavedModel folder (it has no saved_model.pb).")
-    if not vouched_by_catalogue:
-        from engine.export.trust import require_trusted_folder
+    from engine.export.trust import require_trusted_folder, trust
 
+    if vouched_by_catalogue:
+        trust(folder)  # its hash, as first opened: a model saved on it opens it only while it is unchanged
+    else:
         require_trusted_folder(folder, handle=handle)
     facts = {**_side_car(folder), **(meta or {})}
     layer = SavedModelLayer(str(folder), handle=handle, endpoint=facts.get("endpoint"), name=name, dtype="float32")
