@@ -222,3 +222,50 @@ def test_a_run_that_diverges_exits_2_and_keeps_strict_json(npz_data: Path, tmp_p
     for name in ("run.json", "history.json"):
         json.loads((out / name).read_text(), parse_constant=lambda c, n=name: pytest.fail(f"bare {c} in {n}"))
     assert (out / "model.keras").exists()  # the last finite weights were kept
+
+
+def test_a_resumed_run_keeps_the_patience_early_stopping_and_plateau_had_used_up():
+    """The same monitored values, fed once without a break and once split by a resume, end
+    training at the same epoch and lower the rate at the same epoch."""
+    import keras
+
+    from engine.training.callbacks import ResumedWatchers
+
+    values = [1.0, 0.8, 0.9, 0.95, 0.97, 0.99]  # best at epoch 2 (1-based), then no improvement
+    cut = 4  # interrupted after 4 epochs
+
+    def watchers():
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        model.compile(keras.optimizers.SGD(0.1), "mse")
+        early = keras.callbacks.EarlyStopping(monitor="val_loss", patience=3)
+        plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", patience=2, factor=0.5, min_lr=1e-6)
+        for callback in (early, plateau):
+            callback.set_model(model)
+            callback.on_train_begin()
+        return model, early, plateau
+
+    def run(model, early, plateau, epochs):
+        stopped_at, rates = None, []
+        for epoch in epochs:
+            for callback in (early, plateau):
+                callback.on_epoch_end(epoch, {"val_loss": values[epoch]})
+            rates.append(float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)))
+            if model.stop_training and stopped_at is None:
+                stopped_at = epoch
+        return stopped_at, rates
+
+    whole = run(*watchers(), range(len(values)))
+    model, early, plateau = watchers()
+    first = run(model, early, plateau, range(cut))
+    # The resume: new callbacks (state reset), the rate back from the optimizer's variables.
+    model, early, plateau = watchers()
+    model.optimizer.learning_rate.assign(first[1][-1])
+    resumed = ResumedWatchers([plateau, early], {"val_loss": values[:cut]})
+    resumed.set_model(model)
+    resumed.on_train_begin()
+    second = run(model, early, plateau, range(cut, len(values)))
+    assert whole[0] is not None and second[0] == whole[0]  # stops at the same epoch
+    assert first[1] + second[1] == whole[1]  # the rate drops at the same epochs
+    # Without the replay the resumed run would have waited its full patience again.
+    model, early, plateau = watchers()
+    assert run(model, early, plateau, range(cut, len(values)))[0] is None

@@ -238,3 +238,41 @@ class Checkpointer(keras.callbacks.Callback):
         self._pending = None
         took = time.perf_counter() - started
         self._next_write = started + took / self.COST_SHARE
+
+
+class ResumedWatchers(keras.callbacks.Callback):
+    """On a resumed run, give EarlyStopping and ReduceLROnPlateau the patience they had used up.
+
+    Both keep their state (best value, epochs waited) in memory only, and reset it when
+    training begins. Put after them in the callback list, this replays the monitored values
+    of the phase's epochs before the interruption through their own rules, so the resumed
+    run stops and lowers the rate when the uninterrupted one would have. (The rate itself
+    comes back with the optimizer's variables.) What cannot come back: EarlyStopping's copy of
+    the best epoch's weights, when that epoch was before the interruption; a run that then
+    stops early keeps the best weights seen since it resumed.
+    """
+
+    def __init__(self, watchers: list[Any], past: dict[str, list[float]]):
+        super().__init__()
+        self.watchers = watchers
+        self.past = past  # monitored name -> values of this phase's finished epochs, oldest first
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        for watcher in self.watchers:
+            values = [v for v in self.past.get(watcher.monitor, []) if _is_number(v) and math.isfinite(v)]
+            if not values:
+                continue
+            delta = abs(float(getattr(watcher, "min_delta", 0.0)))
+            lowers_rate = isinstance(watcher, keras.callbacks.ReduceLROnPlateau)
+            best, best_at, wait = None, 0, 0
+            for at, value in enumerate(values):
+                if best is None or value < best - delta:  # Kiln monitors losses: lower is better
+                    best, best_at, wait = value, at, 0
+                else:
+                    wait += 1
+                    if lowers_rate and wait >= watcher.patience:
+                        wait = 0  # the rate was lowered then; its patience starts again
+            watcher.best = best
+            watcher.wait = wait
+            if hasattr(watcher, "best_epoch"):
+                watcher.best_epoch = best_at

@@ -205,6 +205,12 @@ def _run(
         has_validation = pipelines.val is not None
         schedule, early = _schedule_and_stopping(config, phase_start, phase.epochs, base_rate, has_validation)
         callbacks += schedule
+        watchers = [c for c in [*schedule, early] if hasattr(c, "patience")]
+        if resuming_this_phase and watchers and first_epoch > phase_start:
+            from engine.training.callbacks import ResumedWatchers
+
+            past = {w.monitor: list(history.get(w.monitor, []))[phase_start:first_epoch] for w in watchers}
+            callbacks.append(ResumedWatchers(watchers, past))  # after them: they reset when training begins
         if out_dir is not None and config.train.tensorboard:
             # One log folder for the whole run: phases continue the same epoch axis.
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out_dir / TENSORBOARD_DIR), histogram_freq=0))
