@@ -136,6 +136,11 @@ def test_both_approaches_see_the_same_split_and_the_runs_are_kept(tmp_path) -> N
     page = (tmp_path / "report.html").read_text()
     assert "<svg" in page and comparison.verdict()[0].split(":")[0] in page
     assert "| fine-tuning |" in (tmp_path / "report.md").read_text().replace("| fine-tuning | from", "")
+    per_class = comparison.per_class()  # every digit of the test split, from the runs' own scores
+    assert [r.name for r in per_class.rows] == list(dataset.class_names)
+    assert sum(r.support for r in per_class.rows) == comparison.eval_samples
+    assert saved["per_class"]["sentence"] == per_class.sentence()
+    assert "## Per class" in (tmp_path / "report.md").read_text()
 
 
 def _comparison(scores: dict[str, list[list[float]]], *, higher: bool) -> Comparison:
@@ -174,6 +179,24 @@ def test_the_verdict_says_too_close_to_call_when_the_interval_holds_zero() -> No
     assert comparison.winner() is None
     assert comparison.verdict()[0].startswith("Too close to call")
     assert "holds zero" in comparison.verdict()[0]
+
+
+def test_per_class_check_names_the_class_fine_tuning_serves_worse() -> None:
+    """Known hits: fine-tuning gets every 'cat' wrong that from scratch gets right, and ties elsewhere."""
+    labels = [0] * 60 + [1] * 60 + [2] * 60
+    scratch = [1.0] * 180
+    finetune = [1.0] * 60 + [0.0] * 60 + [1.0] * 60
+    comparison = _comparison({"scratch@1": [scratch], "finetune@1": [finetune]}, higher=True)
+    assert comparison.per_class() is None  # no labels kept: nothing to say per class
+    comparison.eval_labels, comparison.class_names = labels, ["ant", "cat", "dog"]
+    per_class = comparison.per_class()
+    verdicts = {r.name: (r.verdict, round(r.difference, 3)) for r in per_class.rows}
+    assert verdicts == {"ant": ("within noise", 0.0), "cat": ("worse", -1.0), "dog": ("within noise", 0.0)}
+    assert "'cat'" in per_class.sentence() and "worse" in per_class.sentence()
+    assert Comparison.from_dict(comparison.to_dict()).per_class().to_dict() == per_class.to_dict()
+    regression = _comparison({"scratch@1": [[0.1, 0.2]], "finetune@1": [[0.2, 0.1]]}, higher=False)
+    regression.eval_labels, regression.class_names = [0, 1], ["a", "b"]
+    assert regression.per_class() is None  # per-class accuracy is for classification
 
 
 def test_forward_flops_counts_dense_and_conv_layers_from_their_shapes() -> None:

@@ -22,7 +22,10 @@ from engine.data.dataset import Dataset
 from engine.errors import DataError
 from engine.models.caveats import backbone_caveats
 
-__all__ = ["backbone_caveats", "compare_models_per_class", "compare_per_class", "group_metrics", "group_values"]
+__all__ = [
+    "backbone_caveats", "compare_hits_per_class", "compare_models_per_class", "compare_per_class", "group_metrics",
+    "group_values",
+]
 
 BOOTSTRAP_SAMPLES = 1000
 INTERVAL = 0.95
@@ -120,6 +123,27 @@ def compare_per_class(
     y_true = np.asarray(y_true, dtype=np.int64)
     baseline_hit = np.asarray(baseline_pred, dtype=np.int64) == y_true
     candidate_hit = np.asarray(candidate_pred, dtype=np.int64) == y_true
+    return compare_hits_per_class(
+        y_true, baseline_hit, candidate_hit, class_names,
+        baseline_name=baseline_name, candidate_name=candidate_name, resamples=resamples, seed=seed,
+    )
+
+
+def compare_hits_per_class(
+    y_true: np.ndarray,
+    baseline_hit: np.ndarray,
+    candidate_hit: np.ndarray,
+    class_names: list[str],
+    *,
+    baseline_name: str = "from-scratch",
+    candidate_name: str = "fine-tuned",
+    resamples: int = BOOTSTRAP_SAMPLES,
+    seed: int = 0,
+) -> ClassComparison:
+    """`compare_per_class` from per-sample hits: 1/0 correct, or the share of repeats that got it right."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    baseline_hit = np.asarray(baseline_hit, dtype=np.float64)
+    candidate_hit = np.asarray(candidate_hit, dtype=np.float64)
     rng = np.random.default_rng(seed)
     tail = (1 - INTERVAL) / 2
     rows = []
@@ -127,7 +151,7 @@ def compare_per_class(
         members = np.flatnonzero(y_true == c)
         if len(members) == 0:
             continue
-        diffs = candidate_hit[members].astype(np.float64) - baseline_hit[members]
+        diffs = candidate_hit[members] - baseline_hit[members]
         draws = rng.integers(0, len(members), size=(resamples, len(members)))
         boot = diffs[draws].mean(axis=1)
         rows.append(ClassDelta(

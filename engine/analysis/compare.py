@@ -85,6 +85,9 @@ class Comparison:
     # "approach@fraction" -> per repeat, the per-sample score (1/0 correct, or absolute error)
     sample_scores: dict[str, list[list[float]]] = field(default_factory=dict)
     out_dir: str | None = None
+    # classification: the scored samples' true classes (same order as sample_scores) and the names
+    eval_labels: list[int] = field(default_factory=list)
+    class_names: list[str] = field(default_factory=list)
 
     # -- what was measured -----------------------------------------------------------------
 
@@ -237,6 +240,26 @@ class Comparison:
             f"{low:.3f} to {high:.3f}, {repeats} repeat{'s' if repeats != 1 else ''})."
         )
 
+    def per_class(self, fraction: float | None = None) -> Any:
+        """Per-class accuracy of both approaches at ``fraction`` (default: the largest share), with
+        paired bootstrap intervals of the difference (`engine.analysis.bias.ClassComparison`):
+        which classes fine-tuning serves worse than from scratch. None for regression or before
+        both approaches have finished a run there. A sample's hit is the share of repeats that
+        got it right.
+        """
+        fractions = self.fractions()
+        if not self.higher_is_better or not self.eval_labels or not self.class_names or not fractions:
+            return None
+        tables = self._paired_tables(fractions[-1] if fraction is None else fraction)
+        if tables is None or tables[0].shape[1] != len(self.eval_labels):
+            return None
+        from engine.analysis.bias import compare_hits_per_class
+
+        return compare_hits_per_class(
+            np.asarray(self.eval_labels), tables[0].mean(axis=0), tables[1].mean(axis=0), self.class_names,
+            baseline_name="from-scratch", candidate_name="fine-tuned",
+        )
+
     def _confidence(self) -> float:
         fractions = self.fractions()
         edge = self.difference(fractions[-1]) if fractions else None
@@ -248,6 +271,7 @@ class Comparison:
     # -- saving ----------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
+        per_class = self.per_class()
         return {
             "score_name": self.score_name,
             "higher_is_better": self.higher_is_better,
@@ -263,6 +287,9 @@ class Comparison:
             "costs": self.costs(),
             "rows": [r.to_dict() for r in self.rows],
             "sample_scores": self.sample_scores,
+            "eval_labels": self.eval_labels,
+            "class_names": self.class_names,
+            "per_class": None if per_class is None else per_class.to_dict(),
         }
 
     @classmethod
@@ -395,6 +422,9 @@ def compare_approaches(
         device_watts=device_watts,
         out_dir=str(out_dir) if out_dir else None,
     )
+    if higher:  # per-class accuracy needs the true classes of the scored samples
+        comparison.eval_labels = [int(v) for v in dataset.labels[eval_indices]]
+        comparison.class_names = [str(name) for name in dataset.class_names]
     split_sizes = {"val_split": scratch.data.val_split or 0.2, "test_split": test_fraction} if made else {}
     plan = [(f, k, a) for f in sorted(set(fractions)) for k in range(repeats) for a in APPROACHES]
     configs = {"scratch": scratch, "finetune": finetune}

@@ -130,6 +130,23 @@ def markdown_report(comparison: Comparison) -> str:
         "",
         f"Budget per run: {_budget_words(comparison.budget)}.",
         "",
+    ]
+    per_class = comparison.per_class()
+    if per_class is not None:
+        share = comparison.fractions()[-1]
+        lines += [
+            f"## Per class ({share:.0%} of the training data, {comparison.scored_on} split)", "",
+            per_class.sentence(), "",
+            "| class | samples | from scratch | fine-tuning | difference | 95% interval | verdict |",
+            "|---|---:|---:|---:|---:|---|---|",
+        ]
+        lines += [
+            f"| {r.name} | {r.support} | {r.baseline:.1%} | {r.candidate:.1%} | {r.difference:+.1%} | "
+            f"{r.low:+.1%} to {r.high:+.1%} | {r.verdict} |"
+            for r in per_class.rows
+        ]
+        lines.append("")
+    lines += [
         "## Runs",
         "",
         "| approach | share | repeat | seed | score | steps | stopped by | seconds | run folder |",
@@ -149,6 +166,20 @@ def html_report(comparison: Comparison) -> str:
     costs = "".join(
         f"<tr><th>{esc(what)}</th><td>{esc(ft)}</td><td>{esc(sc)}</td></tr>" for what, ft, sc in cost_rows(comparison)
     )
+    per_class = comparison.per_class()
+    per_class_html = ""
+    if per_class is not None:
+        rows = "".join(
+            f"<tr><th>{esc(r.name)}</th><td>{r.support}</td><td>{r.baseline:.1%}</td><td>{r.candidate:.1%}</td>"
+            f"<td>{r.difference:+.1%}</td><td>{r.low:+.1%} to {r.high:+.1%}</td><td>{esc(r.verdict)}</td></tr>"
+            for r in per_class.rows
+        )
+        per_class_html = (
+            f"<h2>Per class ({comparison.fractions()[-1]:.0%} of the training data)</h2>"
+            f"<p>{esc(per_class.sentence())}</p>"
+            "<table><tr><th>class</th><th>samples</th><th>from scratch</th><th>fine-tuning</th><th>difference</th>"
+            f"<th>95% interval</th><th>verdict</th></tr>{rows}</table>"
+        )
     runs = "".join(
         f"<tr><td>{esc(APPROACH_WORDS[r.approach])}</td><td>{r.data_fraction:.0%}</td><td>{r.repeat}</td>"
         f"<td>{r.score:.4f}</td><td>{r.steps}</td><td>{esc(r.stopped_by.replace('_', ' '))}</td>"
@@ -174,6 +205,7 @@ td {{ text-align: right; }} th {{ text-align: left; background: #f4f4f4; }}
 <p class="note">FLOPs are estimated from the Dense and convolution layer shapes (forward x 3 x samples seen);
 energy is wall time x {comparison.device_watts:g} W, a stated device power, not a measurement.
 Budget per run: {esc(_budget_words(comparison.budget))}.</p>
+{per_class_html}
 <h2>Runs</h2>
 <table><tr><th>approach</th><th>share</th><th>repeat</th><th>score</th><th>steps</th><th>stopped by</th>
 <th>seconds</th><th>run folder</th></tr>{runs}</table>

@@ -101,6 +101,9 @@ def run(args: argparse.Namespace) -> int:
     print()
     for sentence in comparison.verdict():
         print(sentence)
+    per_class = comparison.per_class()
+    if per_class is not None:  # which classes fine-tuning serves worse, beyond noise
+        print(per_class.sentence())
     print()
     rows = cost_rows(comparison)
     if rows:

@@ -35,6 +35,7 @@ from gui import theme
 APPROACHES = {"scratch": "From scratch", "finetune": "Fine-tuning"}
 SUMMARY_COLUMNS = ["Approach", "Data", "Train samples", "Score", "Interval", "Runs"]
 RUN_COLUMNS = ["Approach", "Data", "Repeat", "Score", "Steps", "Stopped by", "Seconds", "Run folder"]
+CLASS_COLUMNS = ["Class", "Samples", "From scratch", "Fine-tuning", "Difference", "95% interval", "Verdict"]
 
 
 def _table(columns: list[str]) -> QTableWidget:
@@ -177,9 +178,22 @@ class CompareView(QWidget):
         buttons.addWidget(self.export_button)
         buttons.addStretch(1)
         runs_layout.addLayout(buttons)
+        self.per_class_sentence = QLabel("Per-class accuracy appears here once both approaches have run.")
+        self.per_class_sentence.setWordWrap(True)
+        self.per_class_sentence.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.per_class = _table(CLASS_COLUMNS)
+        self.per_class.setToolTip(
+            "Accuracy on each class of the scored split at the largest data share (averaged over repeats), and "
+            "a paired bootstrap interval of fine-tuning minus from scratch: 'worse' means beyond noise"
+        )
+        class_tab = QWidget()
+        class_layout = QVBoxLayout(class_tab)
+        class_layout.addWidget(self.per_class_sentence)
+        class_layout.addWidget(self.per_class, 1)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.table, "Scores")
         self.tabs.addTab(self.costs, "Costs")
+        self.tabs.addTab(class_tab, "Per class")
         self.tabs.addTab(runs_tab, "Runs")
         self.chart = ScoreChart()
         body = QHBoxLayout()
@@ -223,10 +237,34 @@ class CompareView(QWidget):
             for r in comparison.rows
         ])
         self.chart.set_curve(comparison.learning_curve(), words)
+        self._show_per_class(comparison)
         self.report_label.setText(
             f"Report: {comparison.out_dir}/report.html (and report.md, compare.json)" if comparison.out_dir else ""
         )
         self._update_buttons()
+
+    def _show_per_class(self, comparison: Any) -> None:
+        per_class = comparison.per_class()
+        if per_class is None:
+            self.per_class_sentence.setText(
+                "Per-class accuracy is for classification, once both approaches have finished a run."
+                if comparison.higher_is_better
+                else "Per-class accuracy is for classification; this data is a regression."
+            )
+            _fill(self.per_class, [])
+            return
+        share = comparison.fractions()[-1]
+        self.per_class_sentence.setText(f"{per_class.sentence()} Measured at {share:.0%} of the training data.")
+        _fill(self.per_class, [
+            [r.name, str(r.support), f"{r.baseline:.1%}", f"{r.candidate:.1%}", f"{r.difference:+.1%}",
+             f"{r.low:+.1%} to {r.high:+.1%}", r.verdict]
+            for r in per_class.rows
+        ])
+        warning = QColor("#c0392b")  # the warning red of the drift view
+        for i, row in enumerate(per_class.rows):
+            if row.verdict == "worse":  # the classes to look at before shipping
+                for column in range(len(CLASS_COLUMNS)):
+                    self.per_class.item(i, column).setForeground(warning)
 
     def selected_run(self) -> Any:
         rows = self.runs.selectionModel().selectedRows() if self.comparison is not None else []

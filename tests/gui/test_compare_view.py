@@ -94,6 +94,11 @@ def test_compare_shows_the_engine_verdict_intervals_and_opens_a_run_in_evaluate(
     assert view.costs.rowCount() >= 8 and "FLOPs" in " ".join(
         view.costs.item(i, 0).text() for i in range(view.costs.rowCount())
     )
+    # Per class: one row per digit, the engine's sentence above them.
+    per_class = comparison.per_class()
+    assert view.per_class.rowCount() == len(per_class.rows) == 10
+    assert per_class.sentence() in view.per_class_sentence.text()
+    assert [view.per_class.item(i, 6).text() for i in range(10)] == [r.verdict for r in per_class.rows]
     # Every compared run is a run folder, with the report beside them.
     out = Path(comparison.out_dir)
     assert (out / "report.html").exists() and (out / "compare.json").exists()

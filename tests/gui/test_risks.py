@@ -179,7 +179,7 @@ def test_roll_back_gives_the_trained_model_an_earlier_epochs_weights(qtbot, tmp_
     assert session.trained.name == "finetune-demo-1 (epoch 2)"
     assert session.trained.record["rolled_back_to_epoch"] == 2
     np.testing.assert_array_equal(session.trained.model.get_weights()[0], per_epoch[2][0])
-    view.roll_back_epoch.setValue(1)  # again, from the rolled-back model: named after the run, not "(epoch 2) (epoch 1)"
+    view.roll_back_epoch.setValue(1)  # again from the rolled-back model: "(epoch 1)", not "(epoch 2) (epoch 1)"
     with qtbot.waitSignal(session.model_changed, timeout=10_000):
         view.roll_back_button.click()
     assert session.trained.name == "finetune-demo-1 (epoch 1)"
