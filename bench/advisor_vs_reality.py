@@ -56,30 +56,12 @@ def shapes() -> Any:
 
 
 def hue_only(count: int = 600, size: int = 32, seed: int = 3) -> Any:
-    """Blobs whose class is their hue alone; every colour has the background's luminance, so in
-    grayscale (what the demo backbone receives) the blob disappears."""
+    """Blobs whose class is their hue alone (invisible in grayscale, what the demo backbone receives)."""
     from engine.data.arrays import dataset_from_arrays
+    from tests.synthetic_images import hue_only_blobs
 
-    rng = np.random.default_rng(seed)
-    luminance = np.array([0.299, 0.587, 0.114])
-    # Two unit directions in the plane of zero luminance change: colour = grey + r * direction.
-    a = np.cross(luminance, [0.0, 0.0, 1.0])
-    a /= np.linalg.norm(a)
-    b = np.cross(luminance, a)
-    b /= np.linalg.norm(b)
-    hues = [np.cos(t) * a + np.sin(t) * b for t in (0.0, 2.1, 4.2)]
-    labels = rng.integers(0, 3, count)
-    rows, cols = np.mgrid[0:size, 0:size]
-    x = np.full((count, size, size, 3), 128.0)
-    for i, label in enumerate(labels):
-        r = rng.uniform(5, 11)
-        cy, cx = rng.uniform(r, size - r, 2)
-        mask = (rows - cy) ** 2 + (cols - cx) ** 2 <= r * r
-        x[i][mask] = 128.0 + 60.0 * hues[label]
-    x += rng.normal(0, 4, x.shape)
-    return dataset_from_arrays(
-        np.clip(x, 0, 255).astype(np.uint8), labels, source="hue only", source_kind="arrays", **SPLIT
-    )
+    x, labels = hue_only_blobs(count, size, seed, radius=(5, 11), noise=4)
+    return dataset_from_arrays(x, labels, source="hue only", source_kind="arrays", **SPLIT)
 
 
 def housing() -> Any:

@@ -10,6 +10,7 @@ from engine.analysis.advisor_probes import linear_probe
 from engine.analysis.logme import logme
 from engine.data import load_dataset
 from engine.data.arrays import dataset_from_arrays
+from tests.synthetic_images import hue_only_blobs
 
 
 def test_logme_ranks_features_by_how_much_of_the_label_they_hold() -> None:
@@ -42,23 +43,9 @@ def test_linear_probe_scores_per_sample() -> None:
 
 def hue_only(count: int = 240, size: int = 16, seed: int = 0):
     """Blobs whose class is their hue; every colour has the background's luminance."""
-    rng = np.random.default_rng(seed)
-    weights = np.array([0.299, 0.587, 0.114])
-    a = np.cross(weights, [0.0, 0.0, 1.0])
-    a /= np.linalg.norm(a)
-    b = np.cross(weights, a)
-    b /= np.linalg.norm(b)
-    hues = [np.cos(t) * a + np.sin(t) * b for t in (0.0, 2.1, 4.2)]
-    labels = rng.integers(0, 3, count)
-    rows, cols = np.mgrid[0:size, 0:size]
-    x = np.full((count, size, size, 3), 128.0)
-    for i, label in enumerate(labels):
-        r = rng.uniform(3, 6)
-        cy, cx = rng.uniform(r, size - r, 2)
-        x[i][(rows - cy) ** 2 + (cols - cx) ** 2 <= r * r] = 128.0 + 60.0 * hues[label]
-    x += rng.normal(0, 3, x.shape)
+    x, labels = hue_only_blobs(count, size, seed, radius=(3, 6), noise=3)
     split = {"val_split": 0.25, "test_split": 0.0, "seed": 1}
-    return dataset_from_arrays(np.clip(x, 0, 255).astype(np.uint8), labels, source="hue", source_kind="arrays", **split)
+    return dataset_from_arrays(x, labels, source="hue", source_kind="arrays", **split)
 
 
 @pytest.mark.slow
