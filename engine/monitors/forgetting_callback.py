@@ -18,8 +18,6 @@ import numpy as np
 
 from engine.events import DriftMeasured, EventSink, RunWarning
 from engine.monitors.forgetting import (
-    CKA_WARNING,
-    SOURCE_DROP_WARNING,
     DriftRecord,
     LinearProbe,
     SourceTask,
@@ -176,18 +174,19 @@ def kept_epochs(run_dir: str | Path) -> list[int]:
 def suggested_roll_back(forgetting: dict[str, Any], kept: list[int]) -> int | None:
     """The epoch to offer first: the last kept one still within both drift thresholds.
 
-    ``forgetting`` is the run record's "forgetting" section (`DriftRecord.to_dict`). An
-    epoch qualifies while its CKA is at or above the warning line and the source task (when
-    measured) has not dropped by more than the warning share. None when no kept epoch does.
+    ``forgetting`` is the run record's "forgetting" section (`DriftRecord.to_dict`); the rule is
+    the warning's own (`engine.monitors.forgetting`). None when no kept epoch qualifies.
     """
-    cka = forgetting.get("cka") or []
-    source = forgetting.get("source_accuracy") or []
-    baseline = forgetting.get("source_baseline")
-    good = [
-        epoch
-        for epoch in kept
-        if 0 < epoch <= len(cka)
-        and cka[epoch - 1] >= CKA_WARNING
-        and not (baseline is not None and epoch <= len(source) and baseline - source[epoch - 1] > SOURCE_DROP_WARNING)
-    ]
-    return good[-1] if good else None
+    from engine.monitors.forgetting import _best_epoch
+
+    cka = [float(v) for v in forgetting.get("cka") or []]
+    record = DriftRecord(
+        reference_size=int(forgetting.get("reference_size") or 0),
+        source_task=forgetting.get("source_task"),
+        cka=cka,
+        source_accuracy=[float(v) for v in forgetting.get("source_accuracy") or []],
+        source_baseline=forgetting.get("source_baseline"),
+        weights=["kept" if epoch in kept else "" for epoch in range(1, len(cka) + 1)],
+    )
+    index = _best_epoch(record, len(cka))
+    return None if index is None else index + 1

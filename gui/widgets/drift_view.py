@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QBoxLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from gui import theme
 
@@ -45,7 +45,7 @@ class DriftView(QWidget):
                                            name="source-task accuracy")
         self.threshold = pg.InfiniteLine(pos=CKA_WARNING, angle=0, movable=False,
                                          pen=pg.mkPen("#c0392b", width=1, style=Qt.PenStyle.DotLine),
-                                         label=f"warn below {CKA_WARNING:g}", labelOpts={"position": 0.15})
+                                         label=f"warn below {CKA_WARNING:g}", labelOpts={"position": 0.6})
         item.addItem(self.threshold)
         self.warning = QLabel("")
         self.warning.setWordWrap(True)
@@ -53,33 +53,41 @@ class DriftView(QWidget):
         self.warning.setStyleSheet("color: #b03a2e; font-weight: 600;")
         self.warning.hide()
         self.figures = QLabel("")
+        self.figures.setWordWrap(True)
         self.figures.setProperty("role", "muted")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        self.plot.setMinimumHeight(80)  # at the minimum window size the remedies stack up under it
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.figures)
         layout.addWidget(self.warning)
-        self.remedy_row = QHBoxLayout()
+        # Side by side where they fit, one a line where they do not (the narrow tab at the minimum size).
+        self.remedy_row = QBoxLayout(QBoxLayout.Direction.LeftToRight)
         self.remedy_buttons: list[QPushButton] = []
         layout.addLayout(self.remedy_row)
         self.roll_back_row = QWidget()
         row = QHBoxLayout(self.roll_back_row)
         row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(QLabel("Use the weights kept after epoch"))
-        self.roll_back_epoch = QSpinBox()
-        self.roll_back_epoch.setToolTip("Each epoch's weights were kept in the run folder (checkpoint/epochs)")
-        row.addWidget(self.roll_back_epoch)
-        self.roll_back_button = QPushButton("Roll back")
+        # Reads as one phrase, "Roll back to | epoch 3", and fits the narrow drift tab.
+        self.roll_back_button = QPushButton("Roll back to")
         self.roll_back_button.setToolTip(
-            "Evaluate and Export then use that epoch's weights; the run folder's model.keras stays as trained"
+            "Give the model the weights kept after that epoch: Evaluate and Export then use them; the run "
+            "folder's model.keras stays as trained"
+        )
+        self.roll_back_epoch = QSpinBox()
+        self.roll_back_epoch.setPrefix("epoch ")
+        self.roll_back_epoch.setToolTip(
+            "Each epoch's weights were kept in the run folder (checkpoint/epochs); the last epoch within both "
+            "drift thresholds is suggested"
         )
         self.roll_back_button.clicked.connect(lambda: self.roll_back.emit(self.roll_back_epoch.value()))
         row.addWidget(self.roll_back_button)
+        row.addWidget(self.roll_back_epoch)
         row.addStretch(1)
         self.roll_back_row.hide()
         layout.addWidget(self.roll_back_row)
         self.plot.setBackground(theme.plot_colors().background)
-        self.setMinimumWidth(260)
+        self.setMinimumWidth(200)  # the drift tab shares the Train page with three plots at the minimum window size
         self.cka: list[tuple[float, float]] = []
         self.source: list[tuple[float, float]] = []
 
@@ -122,7 +130,20 @@ class DriftView(QWidget):
                 button.clicked.connect(lambda _checked=False, c=changes: self.remedy.emit(c))
                 self.remedy_row.addWidget(button)
                 self.remedy_buttons.append(button)
+        self._arrange_remedies()
         self.show()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._arrange_remedies()
+
+    def _arrange_remedies(self) -> None:
+        spacing = max(0, self.remedy_row.spacing())
+        needed = sum(b.sizeHint().width() for b in self.remedy_buttons) + spacing * max(0, len(self.remedy_buttons) - 1)
+        wide = needed <= self.width()
+        direction = QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom
+        if self.remedy_row.direction() != direction:
+            self.remedy_row.setDirection(direction)
 
     def offer_roll_back(self, epochs: list[int], suggested: int | None) -> None:
         """The run ended with ``epochs`` (1-based) kept: offer them, ``suggested`` first."""

@@ -166,6 +166,15 @@ def test_every_page_fits_at_both_sizes(qtbot, window, load_demo, train):
     train(window, epochs=1)
     window.go_to("evaluate")
     qtbot.waitUntil(lambda: window.session.evaluation is not None, timeout=TIMEOUT_MS)
+    # The drift tab as a finished fine-tuning run leaves it: figures, a warning, the roll-back row.
+    from engine.events import DriftMeasured
+
+    drift = window.train_page.plots.drift_view
+    for epoch, cka in ((-1, 1.0), (0, 0.95), (1, 0.8)):
+        drift.add(DriftMeasured(epoch, cka, 0.9, 0.98))
+    drift.show_warning("Forgetting after epoch 2: the backbone drifted.", window.session.config.model)
+    drift.offer_roll_back([1, 2], 1)
+    window.train_page.plots.show_drift()
     found = {}
     for size in ((1280, 800), (window.minimumWidth(), window.minimumHeight())):
         window.resize(*size)
