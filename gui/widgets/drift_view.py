@@ -52,8 +52,9 @@ class DriftView(QWidget):
         self.warning.setProperty("role", "warning")
         self.warning.setStyleSheet("color: #b03a2e; font-weight: 600;")
         self.warning.hide()
+        # Two short lines, no word wrap: a wrapping label makes the Train page's grid give this
+        # cell the height the loss and accuracy plots need.
         self.figures = QLabel("")
-        self.figures.setWordWrap(True)
         self.figures.setProperty("role", "muted")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -110,9 +111,9 @@ class DriftView(QWidget):
         if event.source_accuracy is not None:
             self.source.append((x, float(event.source_accuracy)))
         self._repaint()
-        text = f"CKA {event.cka:.3f}"
+        text = f"CKA {event.cka:.3f} vs pretrained"
         if event.source_accuracy is not None:
-            text += f"; source task {event.source_accuracy:.0%} (pretrained {event.source_baseline:.0%})"
+            text += f"\nsource task {event.source_accuracy:.0%}, was {event.source_baseline:.0%}"
         self.figures.setText(text if event.epoch >= 0 else "Pretrained baseline measured.")
         self.show()
 
