@@ -179,6 +179,42 @@ def test_a_trusted_model_file_does_not_vouch_for_a_changed_backbone_folder(tmp_p
     load_model(path)  # and is remembered
 
 
+def test_a_backbone_fetched_again_is_vouched_for_only_by_kiln_s_own_catalogue(tmp_path: Path, monkeypatch) -> None:
+    """A model whose backbone folder is gone fetches its handle again: a handle of Kiln's catalogue
+    is vouched for as at training time; any other handle's download is asked about."""
+    import shutil
+
+    import keras
+
+    from engine.export.save import load_model
+    from engine.export.trust import UntrustedModel, trust
+    from engine.models.backbones import hub
+    from engine.models.layers import SavedModelLayer
+
+    original = _writing_savedmodel(tmp_path / "cache-then-cleared", tmp_path / "one.txt")
+    catalogue = "https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5"
+    for handle, vouched in ((catalogue, True), ("https://example.org/other/feature-vector/1", False)):
+        # What the download brings: other bytes than the folder that was trusted (no network in tests).
+        downloaded = _writing_savedmodel(tmp_path / f"downloaded-{vouched}", tmp_path / f"{vouched}.txt")
+        monkeypatch.setattr(hub, "resolve_handle", lambda handle, _d=downloaded, **_: str(_d))
+        trust(original)
+        inputs = keras.Input((8, 8, 1))
+        layer = SavedModelLayer(str(original), handle=handle, name="backbone")
+        path = tmp_path / f"model-{vouched}.keras"
+        keras.Model(inputs, keras.layers.Dense(2)(layer(inputs))).save(path)
+        trust(path)
+        moved = tmp_path / "moved-away"
+        shutil.move(str(original), moved)  # the hub cache was cleared
+        try:
+            if vouched:
+                assert isinstance(load_model(path).get_layer("backbone"), SavedModelLayer)
+            else:
+                with pytest.raises(UntrustedModel, match="downloaded for https://example.org"):
+                    load_model(path)
+        finally:
+            shutil.move(str(moved), original)
+
+
 # -- bad model files and CLI values: exit 2 with a sentence --------------------------------
 
 

