@@ -224,7 +224,7 @@ def drift_warning(record: DriftRecord, epoch: int, *, backbone_lr_mult: float, l
         "turn on L2-SP (e.g. 0.01) to pull it toward its pretrained weights" if l2sp <= 0
         else f"raise L2-SP (now {l2sp:g})",
     ]
-    best = _best_epoch(record, epoch)
+    best = last_epoch_within_thresholds(record, epoch)
     if best is not None:
         remedies.append(f"roll back to epoch {best + 1}'s weights ({record.weights[best]}, CKA {record.cka[best]:.2f})")
     else:
@@ -244,7 +244,7 @@ def remedy_changes(backbone_lr_mult: float, l2sp: float, freeze: str) -> list[tu
     return options
 
 
-def _best_epoch(record: DriftRecord, epoch: int) -> int | None:
+def last_epoch_within_thresholds(record: DriftRecord, epoch: int) -> int | None:
     """The latest earlier epoch with kept weights that was still within both thresholds (to roll back to)."""
     for index in range(min(len(record.weights), len(record.cka), epoch) - 1, -1, -1):
         source_ok = (

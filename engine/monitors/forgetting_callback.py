@@ -22,6 +22,7 @@ from engine.monitors.forgetting import (
     LinearProbe,
     SourceTask,
     drift_warning,
+    last_epoch_within_thresholds,
     linear_cka,
     reference_images,
     source_task_for,
@@ -177,8 +178,6 @@ def suggested_roll_back(forgetting: dict[str, Any], kept: list[int]) -> int | No
     ``forgetting`` is the run record's "forgetting" section (`DriftRecord.to_dict`); the rule is
     the warning's own (`engine.monitors.forgetting`). None when no kept epoch qualifies.
     """
-    from engine.monitors.forgetting import _best_epoch
-
     cka = [float(v) for v in forgetting.get("cka") or []]
     record = DriftRecord(
         reference_size=int(forgetting.get("reference_size") or 0),
@@ -188,5 +187,5 @@ def suggested_roll_back(forgetting: dict[str, Any], kept: list[int]) -> int | No
         source_baseline=forgetting.get("source_baseline"),
         weights=["kept" if epoch in kept else "" for epoch in range(1, len(cka) + 1)],
     )
-    index = _best_epoch(record, len(cka))
+    index = last_epoch_within_thresholds(record, len(cka))
     return None if index is None else index + 1
