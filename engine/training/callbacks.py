@@ -252,10 +252,11 @@ class ResumedWatchers(keras.callbacks.Callback):
     stops early keeps the best weights seen since it resumed.
     """
 
-    def __init__(self, watchers: list[Any], past: dict[str, list[float]]):
+    def __init__(self, watchers: list[Any], past: dict[str, list[float]], first_epoch: int = 0):
         super().__init__()
         self.watchers = watchers
         self.past = past  # monitored name -> values of this phase's finished epochs, oldest first
+        self.first_epoch = first_epoch  # the epoch (0-based, as Keras counts) of each list's first value
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         for watcher in self.watchers:
@@ -275,4 +276,4 @@ class ResumedWatchers(keras.callbacks.Callback):
             watcher.best = best
             watcher.wait = wait
             if hasattr(watcher, "best_epoch"):
-                watcher.best_epoch = best_at
+                watcher.best_epoch = self.first_epoch + best_at

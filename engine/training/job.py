@@ -210,7 +210,7 @@ def _run(
             from engine.training.callbacks import ResumedWatchers
 
             past = {w.monitor: list(history.get(w.monitor, []))[phase_start:first_epoch] for w in watchers}
-            callbacks.append(ResumedWatchers(watchers, past))  # after them: they reset when training begins
+            callbacks.append(ResumedWatchers(watchers, past, phase_start))  # after them: they reset at train begin
         if out_dir is not None and config.train.tensorboard:
             # One log folder for the whole run: phases continue the same epoch axis.
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out_dir / TENSORBOARD_DIR), histogram_freq=0))
