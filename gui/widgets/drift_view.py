@@ -147,12 +147,13 @@ class DriftView(QWidget):
             self.remedy_row.setDirection(direction)
 
     def offer_roll_back(self, epochs: list[int], suggested: int | None) -> None:
-        """The run ended with ``epochs`` (1-based) kept: offer them, ``suggested`` first."""
+        """The run ended with ``epochs`` (1-based) kept: offer them, ``suggested`` first (None: every
+        epoch drifted past a threshold, so the earliest, closest to the pretrained weights)."""
         if not epochs:
             self.roll_back_row.hide()
             return
         self.roll_back_epoch.setRange(min(epochs), max(epochs))
-        self.roll_back_epoch.setValue(suggested if suggested in epochs else max(epochs))
+        self.roll_back_epoch.setValue(suggested if suggested in epochs else min(epochs))
         self.roll_back_row.show()
 
     def _clear_remedies(self) -> None:
