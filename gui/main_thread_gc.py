@@ -35,7 +35,6 @@ class GuiThreadCollector(QObject):
         self.threshold = gc.get_threshold()
         self._holds = 0
         self._last_full = time.monotonic()
-        self.collections = [0, 0, 0]  # per generation, for tests and curiosity
         gc.disable()
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.check)
@@ -62,7 +61,6 @@ class GuiThreadCollector(QObject):
             if full_due and (not self.deferring or overdue):
                 generation = 2
         gc.collect(generation)
-        self.collections[generation] += 1
         if generation == 2:
             self._last_full = time.monotonic()
         return generation

@@ -31,6 +31,11 @@ from engine.monitors.forgetting import (
 EPOCH_WEIGHTS_DIR = "checkpoint/epochs"
 
 
+def epoch_weights_name(epoch: int) -> str:
+    """The kept weights of ``epoch`` (1-based) inside ``EPOCH_WEIGHTS_DIR``."""
+    return f"epoch_{epoch:03d}.weights.h5"
+
+
 def backbone_features_model(model: Any, backbone_layer: str) -> Any:
     """A model from ``model``'s input to its backbone's output, sharing the weights."""
     names = [layer.name for layer in model.layers]
@@ -115,7 +120,7 @@ class ForgettingMonitor(keras.callbacks.Callback):
     def _keep_weights(self, epoch: int) -> str | None:
         if self.out_dir is None:
             return None
-        relative = f"{EPOCH_WEIGHTS_DIR}/epoch_{epoch + 1:03d}.weights.h5"
+        relative = f"{EPOCH_WEIGHTS_DIR}/{epoch_weights_name(epoch + 1)}"
         path = self.out_dir / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written beside, then renamed: a crash mid-write never leaves a half file under the name.
@@ -153,7 +158,7 @@ def roll_back(model: Any, run_dir: str | Path, epoch: int) -> Any:
     """Load the weights kept after ``epoch`` (1-based, as the warning names it) into ``model``."""
     from engine.errors import ModelError
 
-    path = Path(run_dir) / EPOCH_WEIGHTS_DIR / f"epoch_{epoch:03d}.weights.h5"
+    path = Path(run_dir) / EPOCH_WEIGHTS_DIR / epoch_weights_name(epoch)
     if not path.exists():
         raise ModelError(f"No weights were kept for epoch {epoch} in {run_dir}.",
                          hint=f"Look in {Path(run_dir) / EPOCH_WEIGHTS_DIR} for the epochs that exist.")
@@ -165,7 +170,7 @@ def kept_epochs(run_dir: str | Path) -> list[int]:
     """The epochs (1-based) whose weights a fine-tuning run kept for roll-back, oldest first."""
     folder = Path(run_dir) / EPOCH_WEIGHTS_DIR
     epochs = []
-    for path in folder.glob("epoch_*.weights.h5") if folder.is_dir() else ():
+    for path in folder.glob("epoch_*.weights.h5") if folder.is_dir() else ():  # see epoch_weights_name
         number = path.name[len("epoch_") : -len(".weights.h5")]
         if number.isdigit():
             epochs.append(int(number))
