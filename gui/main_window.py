@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 from engine.training.config import RunConfig
 from gui import theme
 from gui.dialogs.error_dialog import ErrorDialog, show_error
+from gui.engine_link import shared_link
 from gui.main_thread_gc import collect_on_gui_thread
 from gui.pages.data_page import DataPage
 from gui.pages.evaluate_page import EvaluatePage
@@ -50,36 +51,11 @@ from gui.pages.train_page import TrainPage
 from gui.session import EngineInfo, Session
 from gui.settings import AppSettings
 from gui.window_spec import ACTIONS, MENUS, PAGES, SP, THEMES, TOOLBAR
-from gui.workers import WorkerContext, WorkerError, run_in_background, running_workers
+from gui.workers import WorkerError, running_workers
 
 CONFIG_SUFFIXES = {".toml", ".json"}
+MODEL_SUFFIXES = {".keras", ".h5", ".hdf5"}  # files Export > Open model takes
 DEMO_BACKBONE = "demo"  # the catalogue name of the backbone Kiln ships (engine.models catalogue)
-
-
-def load_engine(_context: WorkerContext) -> dict[str, Any]:
-    """Import TensorFlow and Keras and find the compute device (runs on a worker thread)."""
-    from engine.runtime import import_tensorflow_quietly
-
-    import_tensorflow_quietly()
-    import keras
-    import tensorflow as tf
-
-    from engine.environment import compute_devices, device_label
-
-    gpus = tuple(d["name"] for d in compute_devices())
-    catalogue: list[dict[str, Any]] = []
-    catalogue_error = ""
-    try:
-        from gui.pages.model_page import read_catalogue
-
-        catalogue = read_catalogue()
-    except Exception as exc:  # noqa: BLE001 - a missing catalogue must not stop the app
-        catalogue_error = f"{type(exc).__name__}: {exc}"
-    return {
-        "info": EngineInfo(device_label() if gpus else "CPU", gpus, tf.__version__, keras.__version__),
-        "catalogue": catalogue,
-        "catalogue_error": catalogue_error,
-    }
 
 
 class MainWindow(QMainWindow):
@@ -266,32 +242,39 @@ class MainWindow(QMainWindow):
     # -- engine start-up ------------------------------------------------------------------
 
     def load_engine(self) -> None:
-        """Import TensorFlow in the background; the window is usable meanwhile."""
-        self.show_activity("Loading TensorFlow…")
-        run_in_background(
-            load_engine,
-            task="loading TensorFlow",
-            on_result=self._on_engine_loaded,
-            on_error=self._on_engine_error,
-            parent=self,
-        )
+        """Start (or reuse) the engine worker process; TensorFlow imports there, the window stays live."""
+        link = shared_link()
+        if not getattr(self, "_link_wired", False):
+            self._link_wired = True
+            link.ready.connect(self._on_engine_loaded)
+            link.failed_to_start.connect(self._on_engine_error)
+            link.died.connect(self._on_engine_died)
+        if link.is_ready and link.info is not None:
+            self._on_engine_loaded(link.info)
+        else:
+            self.show_activity("Loading TensorFlow…")
+            link.start()
 
     def _on_engine_loaded(self, loaded: dict[str, Any]) -> None:
-        info: EngineInfo = loaded["info"]
+        gpus = tuple(loaded.get("gpus") or ())
+        info = EngineInfo(str(loaded.get("device", "CPU")), gpus, str(loaded.get("tensorflow", "")),
+                          str(loaded.get("keras", "")), dict(loaded))
         self.session.set_engine(info)
-        self.model_page.set_catalogue(loaded["catalogue"])
+        self.model_page.set_catalogue(loaded.get("catalogue") or [])
         self.device_label.setText(("GPU: " if info.has_gpu else "") + info.device)
         self.device_label.setToolTip(
             f"TensorFlow {info.tensorflow}, Keras {info.keras}"
             + (f"; GPUs: {', '.join(info.gpus)}" if info.gpus else "; no GPU found")
+            + ". The engine runs in its own process, so the window never waits for it."
         )
-        if loaded["catalogue_error"]:
+        if loaded.get("catalogue_error"):
             self.train_page.log_message(
                 f"The backbone catalogue could not be read ({loaded['catalogue_error']}); "
                 "enter a backbone handle or file instead.",
                 "warning",
             )
-        self.show_activity("")
+        if self.activity_label.text().startswith("Loading TensorFlow"):
+            self.show_activity("")
 
     def _on_engine_error(self, error: WorkerError) -> None:
         self.device_label.setText("TensorFlow unavailable")
@@ -305,6 +288,11 @@ class MainWindow(QMainWindow):
                 error.kind,
             ),
         )
+
+    def _on_engine_died(self, sentence: str) -> None:
+        """The engine process ended unexpectedly: say so once; a fresh one is already starting."""
+        self.device_label.setText("Restarting the engine…")
+        self.statusBar().showMessage(f"{sentence} A fresh engine is starting; your settings are as they were.", 15000)
 
     # -- navigation -----------------------------------------------------------------------
 
@@ -406,12 +394,11 @@ class MainWindow(QMainWindow):
     def open_path(self, path: str) -> None:
         """What a dropped path means: a model, a run config, or (anything else) a dataset."""
         from engine.data.imagefile import is_image_name
-        from engine.export.save import format_for_path
 
         suffix = Path(path).suffix.lower()
         if is_image_name(path) and self.current_page() is self.evaluate_page and self.session.trained is not None:
             self.evaluate_page.try_image(path)  # "Try it" on whatever part of the page it lands
-        elif suffix and format_for_path(path) in ("keras", "h5"):
+        elif suffix in MODEL_SUFFIXES:
             self.go_to("export")
             self.export_page.open_model(path)
         elif suffix in CONFIG_SUFFIXES and _looks_like_run_config(path):
@@ -429,10 +416,11 @@ class MainWindow(QMainWindow):
         self.go_to("train")
         self.train_page.start()
 
-    def start_comparison(self, scratch: Any, finetune: Any, fractions: Any, repeats: int | None = None) -> None:
+    def start_comparison(self, scratch: Any, finetune: Any, fractions: Any, repeats: int | None = None,
+                         max_steps: int | None = None) -> None:
         """Compare both approaches on the Train page, where the live plots and the log follow it."""
         self.go_to("train")
-        self.train_page.start_comparison(scratch, finetune, tuple(fractions), repeats)
+        self.train_page.start_comparison(scratch, finetune, tuple(fractions), repeats, max_steps)
 
     def open_run_model(self, path: str, target: str) -> None:
         """Open a saved run's model (a compared run, say) and show it on the Evaluate or Export page."""

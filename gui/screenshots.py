@@ -49,19 +49,17 @@ def grab(widget: QWidget, path: Path) -> Path:
 
 
 def make_picture_folder(root: Path, per_class: int = 40) -> Path:
-    """A folder of PNGs, one sub-folder per class, from the generated shapes demo, plus two bad files."""
-    from PIL import Image
+    """A folder of PNGs, one sub-folder per class, from the generated shapes demo, plus two bad files
+    (written by the engine process: the window's process holds no demo generator)."""
+    from gui.engine_link import Call, shared_link
 
-    from engine.data.demo import SHAPE_CLASSES, shapes_arrays
-
-    x, y = shapes_arrays(count=per_class * len(SHAPE_CLASSES))
-    for name in SHAPE_CLASSES:
-        (root / name).mkdir(parents=True, exist_ok=True)
-    for i, (image, label) in enumerate(zip(x, y)):
-        Image.fromarray(np.asarray(image, dtype=np.uint8)).save(root / SHAPE_CLASSES[label] / f"{i:04d}.png")
-    (root / "circle" / "notes.png").write_bytes(b"this is not an image")
-    (root / "square" / "empty.png").write_bytes(b"")
-    return root
+    task = shared_link().submit(Call.of("write_shapes_folder", root=str(root), per_class=per_class))
+    written: list[str] = []
+    task.result.connect(written.append)
+    task.start().wait(120_000)
+    if not written:
+        raise RuntimeError(f"the engine did not write the picture folder {root}")
+    return Path(written[0])
 
 
 def render_all(out_dir: Path, *, epochs: int = 4) -> list[Path]:

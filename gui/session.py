@@ -1,8 +1,9 @@
 """The state one window works on: the run config being edited, the dataset, the model.
 
 Pages edit the `RunConfig` through :meth:`Session.update` and listen to the signals to
-refresh. The session holds engine objects (a `Dataset`, a Keras model) only to hand them
-back to the engine in a worker; the UI thread never computes with them.
+refresh. The session holds plain copies of what the engine process made: a `DatasetInfo`
+(the scanned data without its loader) and a `ModelHandle` (the trained or opened model,
+named by the engine's key and its path on disk).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from engine.results import ModelHandle
 from engine.training.config import RunConfig
 
 
@@ -23,22 +25,16 @@ class EngineInfo:
     gpus: tuple[str, ...]
     tensorflow: str
     keras: str
+    details: dict = field(default_factory=dict)  # the engine's whole answer (catalogue, comparison defaults)
 
     @property
     def has_gpu(self) -> bool:
         return bool(self.gpus)
 
 
-@dataclass
-class TrainedModel:
-    """A model the user can evaluate, try and save: from a run in this session or a file."""
-
-    model: Any  # keras.Model, only ever touched by workers
-    name: str
-    image_size: tuple[int, int] | None
-    record: dict[str, Any] = field(default_factory=dict)  # the run record saved beside exports
-    source: str = "run"  # run | file
-    path: str | None = None
+# A model the user can evaluate, try and save: from a run in this session or a file. The
+# engine process holds the Keras model; the window holds its handle (name, path, record).
+TrainedModel = ModelHandle
 
 
 @dataclass
@@ -63,7 +59,7 @@ class Session(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.config = RunConfig()
-        self.dataset: Any = None
+        self.dataset: Any = None  # engine.results.DatasetInfo
         self.trained: TrainedModel | None = None
         self.runs: list[RunSummary] = []
         self.engine: EngineInfo | None = None

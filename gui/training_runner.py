@@ -1,9 +1,9 @@
-"""The bridge between the train page and `engine.training.job.run_training`.
+"""The bridge between the Train page and the engine's ``train`` and ``compare`` tasks.
 
-One run = one `Worker` (one QThread) that calls ``run_training`` with a sink that turns
-every engine event into the worker's ``progress`` signal. Build, compile and fit all
-happen in that thread, as Keras wants. Stop and pause go through the engine's
-`RunControl`, which any thread may call.
+A run is one `RemoteTask` in the engine worker process (`gui.engine_link`): its engine
+events arrive as ``event`` signals, its outcome (an `engine.results.Record`) as ``result``
+or ``compared``. Stop asks the run to stop at its next batch and, past a short grace, ends
+the worker (the run folder keeps its last checkpoint); pause and resume go to the run.
 """
 
 from __future__ import annotations
@@ -12,103 +12,93 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.training.control import RunControl
-from gui.workers import Worker, WorkerContext
+from gui.engine_link import STOP_GRACE_MS, Call, RemoteTask, shared_link
 
 
 class TrainingRunner(QObject):
     event = Signal(object)  # engine.events.* dataclasses (plain values)
-    result = Signal(object)  # engine.training.job.RunResult
-    compared = Signal(object)  # engine.analysis.compare.Comparison (a "Compare both" run)
+    result = Signal(object)  # Record "RunOutcome" (engine.api.train)
+    compared = Signal(object)  # Record "Comparison" (engine.api.compare)
     error = Signal(object)  # WorkerError
     finished = Signal()
     paused_changed = Signal(bool)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._worker: Worker | None = None
-        self.control: RunControl | None = None
+        self._task: RemoteTask | None = None
+        self.stop_requested = False
+        self.out_dir: str | None = None  # the current (or last) run's folder: what Resume continues
 
     @property
     def running(self) -> bool:
-        return self._worker is not None and self._worker.running
+        return self._task is not None and self._task.running
 
     @property
     def paused(self) -> bool:
-        return self.control is not None and self.control.paused
+        return self._task is not None and self._task.paused
 
-    def start(self, config: Any, dataset: Any, *, out_dir: str | None = None, resume: bool = False) -> Worker:
+    @property
+    def ended_by_kill(self) -> bool:
+        return self._task is not None and self._task.ended_by_kill
+
+    def start(self, config: Any, *, out_dir: str | None = None, resume: bool = False) -> RemoteTask:
         """Start a run (``resume``: continue the checkpoint in ``out_dir``); raises RuntimeError if one is running."""
-        control = RunControl()
-
-        def train(context: WorkerContext) -> Any:
-            from engine.training.job import run_training
-
-            return run_training(
-                config, sink=context.progress, control=control, dataset=dataset, out_dir=out_dir, resume=resume
-            )
-
-        return self._launch(train, control, self.result, "training")
+        self.out_dir = out_dir
+        call = Call.of("train", config=config, out_dir=out_dir, resume=resume)
+        return self._launch(call, self.result, "training")
 
     def start_comparison(
         self,
         scratch: Any,
         finetune: Any,
-        dataset: Any,
         *,
         fractions: tuple[float, ...] = (1.0,),
         repeats: int | None = None,
+        max_steps: int | None = None,
         out_dir: str | None = None,
-    ) -> Worker:
-        """Train both approaches head to head (`compare_approaches`) on this same single training thread.
+    ) -> RemoteTask:
+        """Train both approaches head to head (the engine's ``compare`` task) in the one engine worker.
 
-        ``repeats``: runs per approach and share (None: the engine's default). Each run's events
-        arrive on ``event`` like a normal run's (with "run k of n" `Progress`
-        events between runs); the `Comparison` on ``compared``. With ``out_dir`` every run is
-        kept as a run folder there, with the comparison's report.
+        ``repeats``: runs per approach and share; ``max_steps``: each run's step budget (None: the
+        engine's defaults). Each run's events arrive on ``event`` like a normal run's (with
+        "run k of n" `Progress` events between runs); the comparison on ``compared``. With
+        ``out_dir`` every run is kept as a run folder there, with the comparison's report.
         """
-        control = RunControl()
+        self.out_dir = None
+        call = Call.of("compare", scratch=scratch, finetune=finetune, fractions=tuple(fractions), repeats=repeats,
+                       max_steps=max_steps, out_dir=out_dir)
+        return self._launch(call, self.compared, "comparing scratch and fine-tuning")
 
-        def compare(context: WorkerContext) -> Any:
-            from engine.analysis.compare import DEFAULT_REPEATS, compare_approaches
-
-            return compare_approaches(
-                scratch, finetune, dataset, fractions=fractions, repeats=repeats or DEFAULT_REPEATS, out_dir=out_dir,
-                sink=context.progress, control=control,
-            )
-
-        return self._launch(compare, control, self.compared, "comparing scratch and fine-tuning")
-
-    def _launch(self, fn: Any, control: RunControl, result: Any, task: str) -> Worker:
+    def _launch(self, call: Call, result: Any, words: str) -> RemoteTask:
         if self.running:
             raise RuntimeError("a training run is already in progress")
-        worker = Worker(fn, task=task, parent=self)
-        worker.progress.connect(self.event)
-        worker.result.connect(result)
-        worker.error.connect(self.error)
-        worker.finished.connect(self._on_finished)
-        self._worker = worker
-        self.control = control
-        return worker.start()
+        task = shared_link().submit(call, words=words, parent=self)
+        task.progress.connect(self.event)
+        task.result.connect(result)
+        task.error.connect(self.error)
+        task.finished.connect(self._on_finished)
+        self._task = task
+        self.stop_requested = False
+        return task.start()
 
     def stop(self) -> None:
-        if self.control is not None:
-            self.control.stop()
+        if self._task is not None and self._task.running:
+            self.stop_requested = True
+            self._task.stop(grace_ms=STOP_GRACE_MS)
             self.paused_changed.emit(False)
 
     def pause(self) -> None:
-        if self.control is not None and self.running:
-            self.control.pause()
+        if self._task is not None and self.running:
+            self._task.pause()
             self.paused_changed.emit(True)
 
     def resume(self) -> None:
-        if self.control is not None:
-            self.control.resume()
+        if self._task is not None:
+            self._task.resume()
             self.paused_changed.emit(False)
 
     def wait(self, milliseconds: int = 60_000) -> bool:
-        return self._worker.wait(milliseconds) if self._worker is not None else True
+        return self._task.wait(milliseconds) if self._task is not None else True
 
     def _on_finished(self) -> None:
-        self._worker = None
         self.finished.emit()

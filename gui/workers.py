@@ -1,5 +1,10 @@
 """One worker abstraction for everything that must not run on the UI thread.
 
+Engine work (scanning, building, training, evaluating, saving models) is a `Call` that runs
+in the engine worker process (`gui.engine_link`); its `RemoteTask` has the same signals as a
+local `Worker`, which is left for the window's own light work off the UI thread (writing a
+run config, say). `TaskSlot` and `run_in_background` take either.
+
 A `Worker` runs one callable on its own `QThread` and reports through a fixed set of
 signals: ``started``, ``progress``, ``result``, ``error``, ``finished``. Signals carry plain
 Python values (engine events, dicts, numbers, NumPy arrays for thumbnails) and never
@@ -15,26 +20,22 @@ from __future__ import annotations
 import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QObject, QThread, Signal
+
+from engine.worker.protocol import TaskError
+from gui.engine_link import Call, RemoteTask, shared_link
 
 # Workers that are still running are kept alive here: a worker dropped by its owner must not
 # be garbage-collected while its thread runs.
 _LIVE_WORKERS: set[Worker] = set()
 
 
-@dataclass(frozen=True)
-class WorkerError:
-    """What went wrong, in a sentence the user can act on, plus the details for a fold."""
-
-    sentence: str
-    details: str
-    user_error: bool  # True: the input was unusable (KilnError); False: a bug or environment problem
-    kind: str = ""  # the exception's class name
-    items: tuple[tuple[str, str], ...] = ()  # what a KilnError is about, each with its reason (skipped files)
+# What went wrong, in a sentence the user can act on, plus the details for a fold: the same
+# plain value for a local worker and an engine task (it crosses the worker's pipe).
+WorkerError = TaskError
 
 
 class WorkerContext:
@@ -114,6 +115,23 @@ class Worker(QObject):
         _LIVE_WORKERS.discard(self)
 
 
+def register_live(worker: Any) -> None:
+    _LIVE_WORKERS.add(worker)
+
+
+def unregister_live(worker: Any) -> None:
+    _LIVE_WORKERS.discard(worker)
+
+
+def make_task(
+    fn: Callable[[WorkerContext], Any] | Call, *, task: str, parent: QObject | None = None
+) -> Any:
+    """A `Worker` for a local callable, a `RemoteTask` for an engine `Call`; not started yet."""
+    if isinstance(fn, Call):
+        return shared_link().submit(fn, words=task, parent=parent)
+    return Worker(fn, task=task, parent=parent)
+
+
 def describe_exception(exc: BaseException, task: str) -> WorkerError:
     """Turn an exception into the sentence and details the error dialog shows."""
     from engine.errors import KilnError, is_out_of_memory, out_of_memory_sentence
@@ -141,7 +159,7 @@ def describe_exception(exc: BaseException, task: str) -> WorkerError:
 
 
 def run_in_background(
-    fn: Callable[[WorkerContext], Any],
+    fn: Callable[[WorkerContext], Any] | Call,
     *,
     task: str,
     on_result: Callable[[Any], None] | None = None,
@@ -151,7 +169,7 @@ def run_in_background(
     parent: QObject | None = None,
 ) -> Worker:
     """Create, wire and start a worker in one call."""
-    worker = Worker(fn, task=task, parent=parent)
+    worker = make_task(fn, task=task, parent=parent)
     if on_result is not None:
         worker.result.connect(on_result)
     if on_error is not None:
@@ -166,7 +184,10 @@ def run_in_background(
 def running_workers() -> list[Worker]:
     """Workers whose thread still runs. A worker whose Qt objects were already deleted (its window
     closed and was destroyed) is dropped here: waiting on a deleted QThread would crash."""
-    alive = [w for w in list(_LIVE_WORKERS) if shiboken6.isValid(w) and shiboken6.isValid(w._thread)]
+    alive = [
+        w for w in list(_LIVE_WORKERS)
+        if shiboken6.isValid(w) and (isinstance(w, RemoteTask) or shiboken6.isValid(w._thread))
+    ]
     _LIVE_WORKERS.intersection_update(alive)
     return [w for w in alive if w.running]
 
@@ -200,7 +221,7 @@ class TaskSlot(QObject):
 
     def start(
         self,
-        fn: Callable[[WorkerContext], Any],
+        fn: Callable[[WorkerContext], Any] | Call,
         *,
         task: str,
         key: Any = None,
@@ -211,7 +232,7 @@ class TaskSlot(QObject):
     ) -> Worker:
         """Cancel the previous task, then run ``fn`` on a worker; only this task's reports get through."""
         self.cancel()
-        worker = Worker(fn, task=task, parent=self)
+        worker = make_task(fn, task=task, parent=self)
         self._worker, self._key = worker, key
         if on_progress is not None:
             worker.progress.connect(lambda value, w=worker: self._is_live(w) and on_progress(value))

@@ -14,16 +14,11 @@ import numpy as np
 from engine.data.arrays import dataset_from_arrays
 from engine.data.csvread import CsvTable
 from engine.data.dataset import Dataset
+from engine.data.demo_names import DEMOS
 from engine.data.tabular import dataset_from_table
 from engine.errors import DataError
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources" / "demo"
-
-DEMOS = {
-    "digits": "8x8 grayscale handwritten digits 0-9, 1,797 samples (UCI, via scikit-learn).",
-    "shapes": "32x32 colour pictures of circles, squares, triangles and crosses, 1,000 samples (generated).",
-    "housing": "House prices from size, rooms, age, distance and district: a regression table, 600 rows (generated).",
-}
 
 SHAPE_CLASSES = ("circle", "cross", "square", "triangle")
 
@@ -114,3 +109,20 @@ def housing_table(count: int = 600, seed: int = 11) -> CsvTable:
         for i in range(count)
     ]  # fmt: skip
     return CsvTable(header=header, rows=rows, delimiter=",", encoding="utf-8")
+
+
+def write_shapes_folder(root: str | Path, per_class: int = 40, *, bad_files: bool = True) -> str:
+    """A folder of PNGs, one sub-folder per class, from the generated shapes demo (screenshots,
+    walkthroughs); ``bad_files`` adds a text file named .png and an empty one, which a scan skips."""
+    from PIL import Image
+
+    root = Path(root)
+    x, y = shapes_arrays(count=per_class * len(SHAPE_CLASSES))
+    for name in SHAPE_CLASSES:
+        (root / name).mkdir(parents=True, exist_ok=True)
+    for i, (image, label) in enumerate(zip(x, y)):
+        Image.fromarray(np.asarray(image, dtype=np.uint8)).save(root / SHAPE_CLASSES[label] / f"{i:04d}.png")
+    if bad_files:
+        (root / "circle" / "notes.png").write_bytes(b"this is not an image")
+        (root / "square" / "empty.png").write_bytes(b"")
+    return str(root)

@@ -1,5 +1,13 @@
-"""Saving and exporting models, atomically, with a run record beside them."""
+"""Atomic saves and exports, the one trust gate, run records and model cards.
 
-from engine.export.save import EXPORT_FORMATS, load_model, save_model, save_run
+Names load on first use (PEP 562): ``engine.export.formats`` or ``engine.export.runs``
+alone do not load the saving code.
+"""
 
-__all__ = ["EXPORT_FORMATS", "load_model", "save_model", "save_run"]
+from __future__ import annotations
+
+from engine._lazy import lazy_exports
+
+_EXPORTS = {name: "engine.export.save" for name in ("EXPORT_FORMATS", "load_model", "save_model", "save_run")}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

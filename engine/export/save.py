@@ -14,22 +14,10 @@ from typing import Any
 
 from engine.errors import ModelError
 from engine.export.atomic import atomic_dir, atomic_path, atomic_write_bytes, atomic_write_text
+from engine.export.formats import EXPORT_FORMATS, SUFFIXES, format_for_path  # noqa: E402,F401 - re-exported
 from engine.export.trust import UntrustedModel, load_keras_file, trust
 
-EXPORT_FORMATS: dict[str, str] = {
-    "keras": "Keras v3 file (.keras): opens with keras.models.load_model; the default.",
-    "h5": "Legacy HDF5 file (.h5), for older tools.",
-    "savedmodel": "TensorFlow SavedModel folder, for TF Serving and other runtimes.",
-    "tflite": "TensorFlow Lite flatbuffer (.tflite), for mobile and edge devices.",
-}
-SUFFIXES = {"keras": ".keras", "h5": ".h5", "savedmodel": "", "tflite": ".tflite"}
-
 __all__ = ["EXPORT_FORMATS", "UntrustedModel", "load_model", "save_model", "save_run", "strict_json"]
-
-
-def format_for_path(path: str | Path) -> str:
-    suffix = Path(path).suffix.lower()
-    return {".keras": "keras", ".h5": "h5", ".hdf5": "h5", ".tflite": "tflite"}.get(suffix, "savedmodel")
 
 
 def save_model(

@@ -24,12 +24,8 @@ from typing import Any
 import numpy as np
 
 from engine.data.dataset import Dataset
+from engine.monitors.forgetting_rules import CKA_WARNING, SOURCE_DROP_WARNING, remedy_changes  # noqa: F401
 
-# Below this CKA the backbone's features have changed enough that what it learned in
-# pretraining is being overwritten (a frozen backbone stays at 1.0; see docs/RISKS.md).
-CKA_WARNING = 0.9
-# A source-task probe accuracy this far (absolute) below its pretrained value warns too.
-SOURCE_DROP_WARNING = 0.10
 REFERENCE_SIZE = 256
 PROBE_FIT_SIZE = 400
 PROBE_EVAL_SIZE = 300
@@ -231,17 +227,6 @@ def drift_warning(record: DriftRecord, epoch: int, *, backbone_lr_mult: float, l
         remedies.append("or start again from the pretrained weights with one of these (no earlier epoch is "
                         "below the thresholds to roll back to)")
     return (f"Forgetting after epoch {epoch + 1}: {facts}. To keep what it knew: " + "; ".join(remedies) + ".")
-
-
-def remedy_changes(backbone_lr_mult: float, l2sp: float, freeze: str) -> list[tuple[str, dict[str, Any]]]:
-    """The remedies as config changes for the next run: (label, ``model`` section changes), one click each."""
-    options: list[tuple[str, dict[str, Any]]] = [
-        (f"Backbone LR x{max(backbone_lr_mult / 10, 0.01):g}", {"backbone_lr_mult": max(backbone_lr_mult / 10, 0.01)}),
-    ]
-    if freeze != "all":
-        options.append(("Freeze the backbone", {"freeze": "all"}))
-    options.append((f"L2-SP {max(l2sp * 10, 0.01):g}", {"l2sp": max(l2sp * 10, 0.01)}))
-    return options
 
 
 def last_epoch_within_thresholds(record: DriftRecord, epoch: int) -> int | None:

@@ -1,6 +1,13 @@
-"""Training: run configs, the training job, callbacks, stop/pause control."""
+"""The run config and the training job. Names load on first use (PEP 562)."""
 
-from engine.training.config import AugmentConfig, DataConfig, LayerSpec, ModelRecipe, RunConfig, TrainConfig
-from engine.training.control import RunControl
+from __future__ import annotations
 
-__all__ = ["AugmentConfig", "DataConfig", "LayerSpec", "ModelRecipe", "RunConfig", "RunControl", "TrainConfig"]
+from engine._lazy import lazy_exports
+
+_EXPORTS = {
+    **dict.fromkeys(("AugmentConfig", "DataConfig", "LayerSpec", "ModelRecipe", "RunConfig", "TrainConfig"),
+                    "engine.training.config"),
+    "RunControl": "engine.training.control",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

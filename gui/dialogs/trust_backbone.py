@@ -17,18 +17,3 @@ def ask_trust_backbone(parent: QWidget, path: str, sentence: str) -> bool:
         QMessageBox.StandardButton.Cancel,
     )
     return answer == QMessageBox.StandardButton.Yes
-
-
-def trust_backbone(backbone: str) -> None:
-    """Trust this backbone file or folder by its hash (the engine's one trust gate records the yes).
-
-    A TF Hub / Kaggle handle is trusted as its downloaded folder.
-    """
-    from engine.export.trust import trust
-
-    target = Path(backbone).expanduser()
-    if not target.exists():
-        from engine.models.backbones.hub import resolve_handle
-
-        target = Path(resolve_handle(backbone))
-    trust(target)

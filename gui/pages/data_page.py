@@ -8,7 +8,6 @@ data in its scan slot: a new scan cancels the one before, and a late result is d
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +15,13 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QStackedWidget, QVBoxLayout, QWidget
 
 from gui.binding import FormBinding
+from gui.engine_link import Call
 from gui.panels.dataset_view import DatasetView
 from gui.panels.problems_panel import ProblemsPanel
 from gui.panels.scan_panel import ScanPanel
 from gui.panels.start_panel import StartPanel
 from gui.session import Session
-from gui.workers import TaskSlot, Worker, WorkerContext, WorkerError
+from gui.workers import TaskSlot, Worker, WorkerError
 
 
 class DataPage(QWidget):
@@ -41,6 +41,7 @@ class DataPage(QWidget):
         self.session = session
         self.binding = FormBinding(session, self)
         self.scan_slot = TaskSlot(self)
+        self.split_slot = TaskSlot(self)
 
         self.start = StartPanel()
         self.scan_panel = ScanPanel()
@@ -88,19 +89,11 @@ class DataPage(QWidget):
         with the strong defaults (`engine.training.starting`): a test share, augmentation for
         images, and fine-tuning where the data fits a backbone.
         """
-        from engine.data import load_dataset
-        from engine.training.starting import STARTING_TEST_SPLIT
-
-        data_config = dataclasses.replace(self.session.config.data, source=source)
-        if fresh and data_config.test_split == 0:
-            data_config = dataclasses.replace(data_config, test_split=STARTING_TEST_SPLIT)  # the scan splits it
+        config = self.session.config.replace(data={"source": source})
         self.scan_panel.begin(source)
         self.failure.setVisible(False)
         self.stack.setCurrentWidget(self.scan_panel)
         self.busy.emit(f"Scanning {Path(source).name or source}…")
-
-        def scan(context: WorkerContext) -> Any:
-            return load_dataset(data_config, progress=context.progress, cancel=context.cancel_event)
 
         worker: Worker | None = None
 
@@ -117,10 +110,10 @@ class DataPage(QWidget):
             self.failed.emit("Cannot use this data", error)
 
         worker = self.scan_slot.start(
-            scan,
+            Call.of("open_dataset", config=config, fresh=fresh),
             task="scanning the dataset",
             on_progress=self._on_scan_progress,
-            on_result=lambda dataset: self._on_loaded(data_config, dataset, fresh),
+            on_result=lambda opened: self._on_loaded(opened.config, opened.dataset),
             on_error=on_error,
             on_finished=lambda: self.busy.emit(""),
         )
@@ -145,14 +138,12 @@ class DataPage(QWidget):
     def _back_from_scan(self) -> None:
         self.stack.setCurrentWidget(self.view if self.session.dataset is not None else self.start)
 
-    def _on_loaded(self, data_config: Any, dataset: Any, fresh: bool = False) -> None:
+    def _on_loaded(self, config: Any, dataset: Any) -> None:
+        """The engine scanned the data; ``config`` is the run config it was scanned for (with the
+        starting defaults for freshly opened data)."""
+        data_config = config.data
         self._split_shown = (data_config.val_split, data_config.test_split, data_config.seed)
-        config = self.session.config.replace(data=data_config)
-        if fresh:
-            from engine.training.starting import starting_config
-
-            config = starting_config(config, dataset.input_kind)
-        self.session.update(data=config.data, model=config.model)
+        self.session.update(data=data_config, model=config.model)
         self.session.set_dataset(dataset)
         self.show_dataset(dataset)
         self.loaded.emit(data_config.source)
@@ -168,13 +159,25 @@ class DataPage(QWidget):
             self._split_timer.start()
 
     def _apply_split(self) -> None:
-        """Re-split the loaded dataset (seeded, stratified) without rescanning it."""
+        """Re-split the loaded dataset (seeded, stratified) without rescanning it: the engine keeps
+        the scanned data and splits it anew (a run already training keeps the split it started with)."""
         dataset, data = self.session.dataset, self.session.config.data
         if dataset is not None and _split_of(self.session.config) != self._split_shown:
             self._split_shown = _split_of(self.session.config)
-            # A new Dataset, not a mutation: a run already training keeps the split it started with.
-            self.session.set_dataset(dataset.with_split(data.val_split, data.test_split, seed=data.seed))
-            self.view.show_split(self.session.dataset)
+            source = dataset.source
+            self.split_slot.start(
+                Call.of("scan_dataset", data=data, rescan=False),
+                task="splitting the dataset",
+                on_result=lambda info: self._on_split(info, source),
+                on_error=lambda e: self.failed.emit("Cannot split the data", e),
+            )
+
+    def _on_split(self, info: Any, source: str) -> None:
+        current = self.session.dataset
+        if current is None or current.source != source:
+            return  # other data was opened meanwhile
+        self.session.set_dataset(info)
+        self.view.show_split(info)
 
 
 def _split_of(config: Any) -> tuple[float, float, int]:

@@ -29,37 +29,16 @@ from PySide6.QtWidgets import (
 
 from engine.export.runs import metric_words
 from gui import theme
+from gui.engine_link import Call
 from gui.panels.try_it_panel import TryItPanel
 from gui.plots import style_plot
 from gui.session import Session
 from gui.widgets.confusion_matrix import ConfusionMatrixPlot
 from gui.widgets.forms import muted_label, title_label
 from gui.widgets.image_grid import ImageGrid
-from gui.workers import TaskSlot, Worker, WorkerContext, run_in_background
+from gui.workers import TaskSlot, Worker, run_in_background
 
 MISCLASSIFIED_SHOWN = 32
-
-
-def evaluate(trained: Any, dataset: Any, split: str) -> dict[str, Any]:
-    """Run the engine's evaluation and read the misclassified pictures (worker thread)."""
-    from engine.analysis.evaluation import evaluate_model
-
-    report = evaluate_model(trained.model, dataset, split=split, image_size=trained.image_size)
-    pictures = None
-    if report.task == "classification" and dataset.input_kind == "image" and report.misclassified:
-        worst = sorted(report.misclassified, key=lambda m: -m.confidence)[:MISCLASSIFIED_SHOWN]
-        indices = np.array([m.index for m in worst], dtype=np.int64)
-        pictures = (worst, dataset.loader.read(indices))
-    return {"report": report, "pictures": pictures}
-
-
-def predict_inputs(trained: Any, dataset_summary: dict[str, Any], inputs: Any, k: int) -> dict[str, Any]:
-    from engine.analysis.evaluation import predict_top_k
-    from engine.data.inputs import load_inputs_for_prediction
-
-    batch = load_inputs_for_prediction(inputs, dataset_summary, trained.image_size)
-    names = list(dataset_summary.get("class_names") or [])
-    return {"top_k": predict_top_k(trained.model, batch, names, k=k)[0], "input": batch[0], "regression": not names}
 
 
 class EvaluatePage(QWidget):
@@ -252,7 +231,8 @@ class EvaluatePage(QWidget):
         self.subtitle.setText(f"Evaluating on the {split} split…")
         self.busy.emit(f"Evaluating {trained.name}…")
         return self.slot.start(
-            lambda _c: evaluate(trained, dataset, split),
+            Call.of("evaluate", model=trained, data=self.session.config.data, split=split,
+                    pictures=MISCLASSIFIED_SHOWN),
             task="evaluating the model",
             key=(id(trained), id(dataset)),
             on_result=self._show_report,
@@ -362,11 +342,8 @@ class EvaluatePage(QWidget):
             self.try_it.hint.setText("Kiln does not know how this model's inputs were prepared; load its dataset.")
             return None
 
-        def predict(_context: WorkerContext) -> dict[str, Any]:
-            return predict_inputs(trained, summary, inputs, k=5)
-
         return run_in_background(
-            predict,
+            Call.of("predict", model=trained, inputs=inputs, dataset_summary=summary, k=5),
             task="predicting",
             on_result=self.try_it.show_result,
             on_error=lambda e: self.failed.emit("Cannot predict on this input", e),

@@ -24,9 +24,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.export.formats import EXPORT_FORMATS, SUFFIXES
 from engine.export.runs import metric_words
-from engine.export.save import EXPORT_FORMATS, SUFFIXES
 from engine.training.config import RunConfig
+from gui.engine_link import Call
 from gui.session import Session, TrainedModel
 from gui.widgets.forms import muted_label, title_label
 from gui.workers import Worker, WorkerContext, WorkerError, run_in_background
@@ -37,20 +38,6 @@ FORMAT_LABELS = {
     "savedmodel": "SavedModel (folder)",
     "tflite": "TensorFlow Lite (.tflite)",
 }
-
-
-def open_model_file(path: str, trusted: bool) -> TrainedModel:
-    """Load a .keras / .h5 model and its run record (worker thread)."""
-    from engine.export.records import find_run_record, model_image_size
-    from engine.export.save import load_model
-    from engine.models.custom_objects import kiln_custom_objects
-
-    # The one trust gate: trusted=True records the person's yes for this file (by hash), so the
-    # same file also opens as a backbone ("Fine-tune it further") without a second question.
-    model = load_model(path, trusted=trusted, custom_objects=kiln_custom_objects())
-    record = find_run_record(path)
-    image_size = model_image_size(model)
-    return TrainedModel(model, Path(path).stem, image_size, record, "file", str(path))
 
 
 class ExportPage(QWidget):
@@ -254,13 +241,8 @@ class ExportPage(QWidget):
         self.save_result.setText(f"Saving to {path}…")
         self.busy.emit(f"Saving the model as {FORMAT_LABELS.get(fmt, fmt)}…")
 
-        def save(_context: WorkerContext) -> str:
-            from engine.export.save import save_model
-
-            return str(save_model(trained.model, path, format=fmt, record=record))
-
         self._worker = run_in_background(
-            save,
+            Call.of("export_model", model=trained, path=path, format=fmt, record=record),
             task="saving the model",
             on_result=self._on_saved,
             on_error=self._on_save_error,
@@ -341,8 +323,10 @@ class ExportPage(QWidget):
     def open_model(self, path: str, *, trusted: bool = False) -> Worker:
         self.open_result.setText(f"Opening {path}…")
         self.busy.emit(f"Opening {Path(path).name}…")
+        # The one trust gate: trusted=True records the person's yes for this file (by hash), so the
+        # same file also opens as a backbone ("Fine-tune it further") without a second question.
         worker = run_in_background(
-            lambda _c: open_model_file(path, trusted),
+            Call.of("open_model", path=path, trusted=trusted),
             task="opening the model",
             on_result=self._on_model_opened,
             on_error=lambda e: self._on_open_error(path, e),
@@ -353,7 +337,7 @@ class ExportPage(QWidget):
 
     def _on_model_opened(self, trained: TrainedModel) -> None:
         self.session.set_trained(trained)
-        params = trained.model.count_params() if hasattr(trained.model, "count_params") else None
+        params = trained.params
         size = f" ({params:,} parameters)" if params else ""
         self.open_result.setText(f"Opened {trained.path}{size}.")
         self.model_opened.emit(trained.path or "")

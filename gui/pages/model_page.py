@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QButtonGroup, QSplitter, QTabWidget, QVBoxLayout, 
 
 from engine.models.recipe import ModelRecipe
 from gui.binding import FormBinding
+from gui.engine_link import Call
 from gui.panels.finetune_panel import FinetunePanel
 from gui.panels.model_summary import ModelSummaryPanel
 from gui.panels.path_card import scrolling
@@ -25,22 +26,16 @@ from gui.session import Session
 from gui.widgets.advisor_card import AdvisorCard
 from gui.widgets.compare_view import FractionsDialog
 from gui.widgets.init_diagnostics_card import InitDiagnosticsCard
-from gui.workers import TaskSlot, Worker, WorkerContext
+from gui.workers import TaskSlot, Worker
 
 KIND_SCRATCH, KIND_FINETUNE = "scratch", "finetune"
-
-
-def read_catalogue() -> list[dict[str, Any]]:
-    """The engine's backbone catalogue as plain dicts (name, title, source, handle, licence, params, input_size...)."""
-    from engine.models.catalogue import load_catalogue
-
-    return [entry.to_dict() for entry in load_catalogue()]
 
 
 class ModelPage(QWidget):
     busy = Signal(str)
     failed = Signal(str, object)
-    compare_requested = Signal(object, object, object, int)  # scratch, fine-tune RunConfigs, fractions, repeats
+    # scratch, fine-tune RunConfigs, fractions, repeats, step budget
+    compare_requested = Signal(object, object, object, int, int)
 
     def __init__(self, session: Session) -> None:
         super().__init__()
@@ -194,11 +189,18 @@ class ModelPage(QWidget):
         backbone = backbone_display_name(finetune.model.backbone)
         summary = (
             f"Train a from-scratch {scratch.model.arch.upper()} and a fine-tuned {backbone} on the same data "
-            "with the Train page's settings, then compare validation score, time and size."
+            "with the Train page's settings, then compare test score, time and size."
         )
-        dialog = FractionsDialog(summary, self)
+        train = self.session.config.train
+        settings = (
+            f"Train page settings, used by every run: {train.optimizer} at learning rate {train.learning_rate:g}, "
+            f"batch size {train.batch_size}, at most {train.epochs} epochs, {train.schedule} schedule."
+        )
+        defaults = (self.session.engine.details.get("compare_defaults") if self.session.engine else None) or {}
+        dialog = FractionsDialog(summary, self, defaults=defaults, settings=settings)
         dialog.accepted.connect(
-            lambda: self.compare_requested.emit(scratch, finetune, dialog.fractions(), dialog.repeats())
+            lambda: self.compare_requested.emit(scratch, finetune, dialog.fractions(), dialog.repeats(),
+                                                dialog.max_steps())
         )
         self.compare_dialog = dialog
         dialog.open()  # window-modal but not blocking: the run starts when it is accepted
@@ -221,19 +223,13 @@ class ModelPage(QWidget):
         key = self._count_key()
         if self.count_slot.running and not self.count_slot.is_stale(self.count_slot.worker):
             return self.count_slot.worker  # the same recipe is being counted already
-        recipe, image_size = self.session.config.model, self.session.config.data.image_size
-        epochs = self.session.config.train.epochs  # the phases split the real epochs, not a stand-in
+        config = self.session.config  # the phases split the real epochs, not a stand-in
         self.summary.count_button.setEnabled(False)
         self.summary.say("…", "Building the model in the background…")
         self.busy.emit("Building the model to count its parameters…")
 
-        def build(_context: WorkerContext) -> dict[str, Any]:
-            from engine.models.summary import summarize_recipe
-
-            return summarize_recipe(recipe, dataset, image_size, epochs=epochs)
-
         return self.count_slot.start(
-            build,
+            Call.of("summarize_model", config=config),
             task="building the model",
             key=key,
             on_result=self._on_counted,

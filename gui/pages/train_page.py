@@ -7,6 +7,7 @@ events into plot points and log lines. Plots redraw from a `PlotRefresher` timer
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import time
 from pathlib import Path
@@ -17,7 +18,8 @@ from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
 from engine.export.runs import run_folder_name
 from engine.training.config import TrainConfig
-from gui.dialogs.trust_backbone import ask_trust_backbone, trust_backbone
+from gui.dialogs.trust_backbone import ask_trust_backbone
+from gui.engine_link import Call
 from gui.main_thread_gc import defer_full_collections
 from gui.panels.run_controls import RunControls, format_duration
 from gui.panels.run_events import RunEvents
@@ -61,6 +63,7 @@ class TrainPage(QWidget):
         self.controls = RunControls()
         self.controls.start_button.clicked.connect(self.start)
         self.controls.pause_button.clicked.connect(self.toggle_pause)
+        self.controls.resume_requested.connect(self.resume_run)
         self.controls.stop_button.clicked.connect(self.stop)
         self.plots = TrainPlots()
         self.plots.clear_button.clicked.connect(self.clear_overlays)
@@ -72,6 +75,7 @@ class TrainPage(QWidget):
         self.plots.drift_view.remedy.connect(self._apply_remedy)
         self.plots.drift_view.roll_back.connect(self.roll_back)
         self.roll_back_slot = TaskSlot(self)
+        self.trust_slot = TaskSlot(self)
         self.events = RunEvents(self.plots, self.controls, self.compare_view, lambda: self.runner.paused, self)
         self.events.busy.connect(self.busy)
         self.events.compared_run_finished.connect(self._on_compared_run_finished)
@@ -136,20 +140,11 @@ class TrainPage(QWidget):
         self.log_message(f"For the next run: {changes}.", "success")
 
     def roll_back(self, epoch: int) -> None:
-        """Give the trained model the weights kept after ``epoch`` (on a worker: Keras models live there)."""
+        """Give the trained model the weights kept after ``epoch`` (the engine process holds the model)."""
         trained = self.session.trained
         if trained is None or trained.source != "run" or not trained.path:
             self.log_message("Roll back needs the model of a run in this session, with its run folder.", "warning")
             return
-        base_name = trained.record.get("rolled_back_from", trained.name)
-
-        def load(_context: Any) -> TrainedModel:
-            from engine.monitors.forgetting_callback import roll_back
-
-            roll_back(trained.model, trained.path, epoch)
-            record = {**trained.record, "rolled_back_to_epoch": epoch, "rolled_back_from": base_name}
-            return TrainedModel(trained.model, f"{base_name} (epoch {epoch})", trained.image_size, record,
-                                "run", trained.path)
 
         def done(rolled: TrainedModel) -> None:
             self.session.set_trained(rolled)
@@ -160,7 +155,7 @@ class TrainPage(QWidget):
             )
 
         self.roll_back_slot.start(
-            load, task=f"rolling back to epoch {epoch}", on_result=done,
+            Call.of("roll_back", model=trained, epoch=epoch), task=f"rolling back to epoch {epoch}", on_result=done,
             on_error=lambda error: self.log_message(error.sentence, "error"),
         )
 
@@ -183,8 +178,7 @@ class TrainPage(QWidget):
         With ``resume_dir`` (a run folder with a checkpoint), the run continues there from its
         last epoch up to the config's epochs ("Train more" on the Runs page).
         """
-        dataset = self._dataset_to_train_on()
-        if dataset is None:
+        if self._dataset_to_train_on() is None:
             return False
         if resume_dir is not None:
             name = Path(resume_dir).name
@@ -195,13 +189,8 @@ class TrainPage(QWidget):
         self._reset_for_run()
         out_dir = resume_dir
         if out_dir is None and self.runs_folder:
+            # The engine writes the folder's config.toml (the one place a run's settings are written).
             out_dir = str(Path(self.runs_folder) / run_folder_name(name))
-        if out_dir is not None:
-            try:  # like the CLI: the folder holds the exact settings, for Train more and a rerun
-                Path(out_dir).mkdir(parents=True, exist_ok=True)
-                config.save(Path(out_dir) / "config.toml")
-            except OSError as exc:
-                self.log_message(f"Could not write the run's config.toml ({exc}); the run goes on.", "warning")
         self.log_message(
             f"Starting {name}: {config.train.epochs} epochs, batch size {config.train.batch_size}, "
             f"{config.train.optimizer} at learning rate {config.train.learning_rate:g}."
@@ -210,22 +199,24 @@ class TrainPage(QWidget):
         self.busy.emit(f"Training {name}: building the model…")
         if resume_dir is not None:
             self.log_message(f"Continuing {name} from its last checkpoint up to epoch {config.train.epochs}.")
-        self.runner.start(config, dataset, out_dir=out_dir, resume=resume_dir is not None)
+        self.controls.hide_resume()
+        self.runner.start(config, out_dir=out_dir, resume=resume_dir is not None)
         self._live_run_started()
         self._update_buttons()
         self.run_state_changed.emit(True)
         return True
 
     def start_comparison(
-        self, scratch: Any, finetune: Any, fractions: tuple[float, ...] = (1.0,), repeats: int | None = None
+        self, scratch: Any, finetune: Any, fractions: tuple[float, ...] = (1.0,), repeats: int | None = None,
+        max_steps: int | None = None,
     ) -> bool:
         """Train ``scratch`` and ``finetune`` (RunConfigs, model recipes only differ) head to head.
 
-        Uses this page's TrainConfig and the loaded data; runs on the one training thread, and each
-        compared run shows in the live plots and the log like a normal run.
+        Uses this page's TrainConfig and the loaded data; runs as the engine's one run, and each
+        compared run shows in the live plots and the log like a normal run. ``max_steps``: each
+        run's step budget (None: the engine's default).
         """
-        dataset = self._dataset_to_train_on()
-        if dataset is None:
+        if self._dataset_to_train_on() is None:
             return False
         fractions = tuple(sorted(set(fractions))) or (1.0,)
         train = self.train_config()  # the form writes every edit to the session at once
@@ -237,21 +228,23 @@ class TrainPage(QWidget):
         self.events.current_name = "compare"
         self._reset_for_run()
         shares = ", ".join(f"{f:.0%}" for f in fractions)
-        from engine.analysis.compare import DEFAULT_REPEATS  # here: the module loads TensorFlow
-
-        repeats = repeats or DEFAULT_REPEATS
-        times = "once" if repeats == 1 else f"{repeats} times"
+        defaults = compare_defaults(self.session)
+        repeats = repeats or defaults.get("repeats") or None
+        steps = max_steps or defaults.get("max_steps")
+        times = "" if repeats is None else (", once each" if repeats == 1 else f", {repeats} times each")
+        budget = f"up to {steps} optimizer steps a run" if steps else "the same budget in optimizer steps"
         self.log_message(
-            f"Comparing from scratch and fine-tuning on {shares} of the training data, {times} each: "
-            f"under the same budget in optimizer steps, batch size {train.batch_size}, scored on a test split."
+            f"Comparing from scratch and fine-tuning on {shares} of the training data{times}: "
+            f"{budget}, {train.epochs} epochs at most, batch size {train.batch_size}, scored on a test split."
         )
         out_dir = None
         if self.runs_folder:  # every compared run is kept as a run folder, with the report beside them
             out_dir = str(Path(self.runs_folder) / time.strftime("compare-%Y%m%d-%H%M%S"))
         self.controls.show_busy("Building the first model…")
         self.busy.emit("Comparing from scratch and fine-tuning…")
+        self.controls.hide_resume()
         self.runner.start_comparison(
-            scratch, finetune, dataset, fractions=fractions, repeats=repeats, out_dir=out_dir
+            scratch, finetune, fractions=fractions, repeats=repeats, max_steps=max_steps, out_dir=out_dir
         )
         self._live_run_started()
         self._update_buttons()
@@ -326,19 +319,8 @@ class TrainPage(QWidget):
 
     def _on_result(self, result: Any) -> None:
         name = self.events.current_name
-        summary = RunSummary(
-            name, dict(result.history), dict(result.metrics), result.reason, getattr(result.dataset, "source", "")
-        )
-        self.session.set_trained(
-            TrainedModel(
-                result.model,
-                name,
-                result.image_size,
-                dict(result.record),
-                "run",
-                str(result.out_dir) if result.out_dir else None,
-            )
-        )
+        summary = RunSummary(name, dict(result.history), dict(result.metrics), result.reason, result.dataset_source)
+        self.session.set_trained(dataclasses.replace(result.model, name=name))
         self.session.add_run(summary)
         self._offer_roll_back(result)
         words = {
@@ -356,13 +338,9 @@ class TrainPage(QWidget):
         self.run_completed.emit(summary)
 
     def _offer_roll_back(self, result: Any) -> None:
-        forgetting = dict(result.record or {}).get("forgetting")
-        if not forgetting or not result.out_dir:
-            return
-        from engine.monitors.forgetting_callback import kept_epochs, suggested_roll_back
-
-        kept = kept_epochs(result.out_dir)
-        self.plots.drift_view.offer_roll_back(kept, suggested_roll_back(forgetting, kept))
+        offer = result.roll_back  # the engine read the kept epochs and applied the warning's own rule
+        if offer:
+            self.plots.drift_view.offer_roll_back(offer["kept"], offer["suggested"])
 
     def _on_compared_run_finished(self, event: Any) -> None:
         name = self.events.current_name
@@ -383,6 +361,9 @@ class TrainPage(QWidget):
     def _on_error(self, error: WorkerError) -> None:
         if error.kind == "UntrustedModel" and not self.events.comparing and self._trust_backbone(error.sentence):
             return
+        if error.kind in ("EngineDied", "EngineEnded"):
+            self._on_engine_ended(error)
+            return
         if self.events.last_failed is not None and not error.user_error:
             error = WorkerError(
                 self.events.last_failed.message, self.events.last_failed.details or error.details, False, error.kind
@@ -391,21 +372,42 @@ class TrainPage(QWidget):
             self.log_message(error.sentence, "error")
         self.failed.emit("Comparison failed" if self.events.comparing else "Training failed", error)
 
+    def _on_engine_ended(self, error: WorkerError) -> None:
+        """The engine process ended under a run (killed, aborted, out of memory, or past Stop's grace):
+        one sentence, and Resume where the run has a folder with a checkpoint."""
+        out_dir = self.runner.out_dir
+        resumable = bool(out_dir) and (Path(out_dir) / "checkpoint").exists() and not self.events.comparing
+        level = "warning" if error.kind == "EngineEnded" else "error"
+        self.log_message(error.sentence, level)
+        if resumable:
+            self.controls.offer_resume(out_dir)
+        if error.kind == "EngineDied":
+            self.failed.emit("The engine stopped", error)
+
+    def resume_run(self, out_dir: str | None = None) -> bool:
+        """Continue the run in ``out_dir`` (default: the last one) from its last checkpoint."""
+        out_dir = out_dir or self.runner.out_dir
+        if not out_dir:
+            return False
+        return self.start(resume_dir=out_dir)
+
     def _trust_backbone(self, sentence: str) -> bool:
         """Ask about the backbone file or folder that would run code; on yes, trust it (by hash) and start again."""
         backbone = self.session.config.model.backbone
         if not backbone or not self.ask_trust(backbone, sentence):
             return False
-        trust_backbone(backbone)
-        self.log_message(f"Trusted {backbone}; starting again.")
 
-        def start_when_idle() -> None:
+        def start_when_idle(_trusted: Any = None) -> None:
             if self.runner.running:
                 QTimer.singleShot(50, start_when_idle)
             else:
+                self.log_message(f"Trusted {backbone}; starting again.")
                 self.start()
 
-        QTimer.singleShot(0, start_when_idle)
+        self.trust_slot.start(
+            Call.of("trust_backbone", backbone=backbone), task="trusting the backbone", on_result=start_when_idle,
+            on_error=lambda error: self.failed.emit("Cannot trust this backbone", error),
+        )
         return True
 
     def ask_trust(self, path: str, sentence: str) -> bool:
@@ -422,8 +424,7 @@ class TrainPage(QWidget):
             self._overlaid_runs = len(self.session.runs)  # no dashed overlays of compared runs: the table has them
         if comparing and self.comparison is not None:
             done = len(self.comparison.rows)
-            control = self.runner.control
-            stopped = bool(control is not None and control.stop_requested) or any(
+            stopped = self.runner.stop_requested or any(
                 r.reason == "stopped" for r in self.comparison.rows
             )
             self.controls.progress_label.setText(
@@ -463,3 +464,8 @@ class TrainPage(QWidget):
             else:
                 self.mixed_check.setEnabled(False)
                 self.xla_check.setEnabled(False)
+
+
+def compare_defaults(session: Session) -> dict[str, Any]:
+    """The engine's comparison defaults (repeats, step budget), once the engine has said them."""
+    return dict((session.engine.details.get("compare_defaults") if session.engine is not None else None) or {})

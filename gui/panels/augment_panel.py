@@ -13,9 +13,10 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout
 
 from gui.binding import FormBinding
+from gui.engine_link import Call
 from gui.widgets.forms import float_spin
 from gui.widgets.image_grid import ImageGrid
-from gui.workers import TaskSlot, WorkerContext
+from gui.workers import TaskSlot
 
 AUGMENT_PREVIEWS = 12
 
@@ -86,7 +87,7 @@ class AugmentPanel(QGroupBox):
 
     def _preview_key(self) -> tuple[Any, Any]:
         dataset = self._current_dataset()
-        return id(getattr(dataset, "loader", None)), self.session.config.data.augment
+        return (getattr(dataset, "key", None), id(getattr(dataset, "labels", None))), self.session.config.data.augment
 
     def refresh_preview(self) -> None:
         dataset = self._current_dataset()
@@ -94,8 +95,7 @@ class AugmentPanel(QGroupBox):
             return
         augment = self.session.config.data.augment
         if augment.enabled and self.session.engine is None:
-            # TensorFlow is still importing on its own worker; building Keras layers on a second
-            # thread meanwhile can crash the process, so the preview waits for engine_ready.
+            # The engine process is still importing TensorFlow: the preview follows on engine_ready.
             self.preview.show_message("The preview appears once TensorFlow has loaded…")
             return
         if not augment.enabled:
@@ -107,13 +107,8 @@ class AugmentPanel(QGroupBox):
             return
         self.preview.show_message("Preparing examples…")
 
-        def preview(_context: WorkerContext) -> np.ndarray:
-            from engine.data.preview import augmentation_preview
-
-            return augmentation_preview(dataset, augment, AUGMENT_PREVIEWS)
-
         self.slot.start(
-            preview,
+            Call.of("augmentation_preview", data=dataset.data, augment=augment, n=AUGMENT_PREVIEWS),
             task="previewing augmentation",
             key=self._preview_key(),
             on_result=self._show_preview,

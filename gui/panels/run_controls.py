@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QStyle, QVBoxLayout, QWidget
 
 
@@ -13,7 +14,13 @@ def format_duration(seconds: float) -> str:
 
 
 class RunControls(QWidget):
-    """Buttons that start, pause and stop a run, and where the run stands (progress and a sentence)."""
+    """Buttons that start, pause and stop a run, and where the run stands (progress and a sentence).
+
+    After the engine process ended under a run (killed, out of memory, past Stop's grace),
+    "Resume run" continues that run's folder from its last checkpoint.
+    """
+
+    resume_requested = Signal(str)  # the run folder to continue
 
     def __init__(self) -> None:
         super().__init__()
@@ -27,7 +34,12 @@ class RunControls(QWidget):
         self.pause_button.setToolTip("Pause between two batches; resume where it stopped")
         self.stop_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaStop), "Stop")
         self.stop_button.setToolTip("Stop after the current batch and keep the model as it is (Ctrl+.)")
-        for button in (self.start_button, self.pause_button, self.stop_button):
+        self.resume_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_BrowserReload), "Resume run")
+        self.resume_button.setToolTip("Continue the interrupted run from its last checkpoint, in its own folder")
+        self.resume_button.setVisible(False)
+        self.resume_button.clicked.connect(lambda: self.resume_requested.emit(self._resume_dir or ""))
+        self._resume_dir: str | None = None
+        for button in (self.start_button, self.pause_button, self.stop_button, self.resume_button):
             controls.addWidget(button)
         controls.addSpacing(12)
         progress_column = QVBoxLayout()
@@ -76,3 +88,14 @@ class RunControls(QWidget):
         )
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
+
+    def offer_resume(self, out_dir: str) -> None:
+        """Show "Resume run" for the run in ``out_dir`` (its engine ended before the run did)."""
+        self._resume_dir = out_dir
+        self.resume_button.setVisible(True)
+        self.resume_button.setEnabled(True)
+        self.progress_label.setText("Interrupted: Resume run continues it from its last checkpoint.")
+
+    def hide_resume(self) -> None:
+        self._resume_dir = None
+        self.resume_button.setVisible(False)

@@ -11,6 +11,7 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGroupBox, QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout
 
+from gui.engine_link import Call
 from gui.widgets.image_grid import ClassRows
 from gui.workers import TaskSlot
 
@@ -35,19 +36,17 @@ class SamplesPanel(QGroupBox):
         self.stack.addWidget(self.table)
         layout.addWidget(self.stack)
         # The pictures depend on the samples, not the split: a re-split keeps the same loader.
-        self.slot = TaskSlot(self, current_key=lambda: id(getattr(current_dataset(), "loader", None)))
+        self.slot = TaskSlot(self, current_key=lambda: _samples_key(current_dataset()))
 
     def show_dataset(self, dataset: Any) -> None:
-        from engine.data.preview import sample_thumbnails, table_preview
-
         if dataset.input_kind == "image":
             self.setTitle(f"Samples ({THUMBNAILS_PER_CLASS} per class)")
             self.stack.setCurrentWidget(self.thumbnails)
             self.thumbnails.set_rows({})
             self.slot.start(
-                lambda _c: sample_thumbnails(dataset, THUMBNAILS_PER_CLASS),
+                Call.of("sample_thumbnails", data=dataset.data, per_class=THUMBNAILS_PER_CLASS),
                 task="reading sample images",
-                key=id(dataset.loader),
+                key=_samples_key(dataset),
                 on_result=self.thumbnails.set_rows,
                 on_error=lambda e: self.failed.emit("Cannot show samples", e),
             )
@@ -55,9 +54,9 @@ class SamplesPanel(QGroupBox):
             self.setTitle("First rows")
             self.stack.setCurrentWidget(self.table)
             self.slot.start(
-                lambda _c: table_preview(dataset, TABLE_ROWS),
+                Call.of("table_preview", data=dataset.data, rows=TABLE_ROWS),
                 task="reading the first rows",
-                key=id(dataset.loader),
+                key=_samples_key(dataset),
                 on_result=self._show_table,
                 on_error=lambda e: self.failed.emit("Cannot show rows", e),
             )
@@ -73,3 +72,8 @@ class SamplesPanel(QGroupBox):
                 text = f"{value:.4g}" if isinstance(value, float) else str(value)
                 self.table.setItem(r, c, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
+
+
+def _samples_key(dataset: Any) -> Any:
+    """The pictures depend on the samples, not the split: the same scanned data keeps them."""
+    return None if dataset is None else (dataset.key, id(dataset.labels))

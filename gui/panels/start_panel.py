@@ -27,7 +27,7 @@ class StartPanel(QWidget):
 
     def __init__(self) -> None:
         super().__init__()
-        from engine.data.demo import DEMOS
+        from engine.data.demo_names import DEMOS
 
         outer = QVBoxLayout(self)
         outer.setContentsMargins(48, 36, 48, 36)

@@ -13,6 +13,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
+from gui.engine_link import Call
 from gui.workers import Worker, WorkerError, run_in_background
 
 
@@ -60,20 +61,11 @@ class AdvisorCard(QGroupBox):
             return None
         self._token += 1
         token = self._token
-        from engine.analysis.advisor import default_backbones
-
-        chosen = [name for name in self._backbones() if name]
-        candidates = list(dict.fromkeys([*chosen, *default_backbones()]))  # the chosen one first
-
-        def probe(_context: Any) -> Any:
-            from engine.analysis.advisor import advise
-
-            return advise(dataset, candidates)
-
+        chosen = [name for name in self._backbones() if name]  # the chosen one first, then the engine's defaults
         self.summary.setText("Probing the data with each backbone…")
         self.details.setText("")
         self._worker = run_in_background(
-            probe,
+            Call.of("advise", data=self.session.config.data, backbones=chosen),
             task="checking the data",
             on_result=lambda advice: self._show(advice, token),
             on_error=lambda error: self._failed(error, token),

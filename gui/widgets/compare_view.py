@@ -212,8 +212,7 @@ class CompareView(QWidget):
         self.progress_label.setText(message or (f"{done} of {total} runs done" if total else ""))
 
     def set_comparison(self, comparison: Any) -> None:
-        from engine.analysis.compare_report import cost_rows
-
+        """Show an `engine.results.Record` of kind "Comparison" (the engine's ``compare`` task)."""
         self.comparison = comparison
         sentences = comparison.verdict()
         self.verdict.setText("<b>" + sentences[0] + "</b><br>" + "<br>".join(sentences[1:]))
@@ -222,13 +221,13 @@ class CompareView(QWidget):
         rows = []
         for approach, points in comparison.learning_curve().items():
             for p in points:
-                runs = comparison.runs(approach, p["fraction"])
+                runs = comparison.run_counts.get(f"{approach}@{p['fraction']}", 0)
                 rows.append([
                     APPROACHES.get(approach, approach), f"{p['fraction']:.0%}", f"{p['train_samples']:,.0f}",
-                    f"{p['value']:.4f}", f"{p['low']:.4f} – {p['high']:.4f}", str(len(runs)),
+                    f"{p['value']:.4f}", f"{p['low']:.4f} – {p['high']:.4f}", str(runs),
                 ])
         _fill(self.table, rows)
-        _fill(self.costs, [list(row) for row in cost_rows(comparison)])
+        _fill(self.costs, [list(row) for row in comparison.cost_rows])
         _fill(self.runs, [
             [
                 APPROACHES.get(r.approach, r.approach), f"{r.data_fraction:.0%}", str(r.repeat), f"{r.score:.4f}",
@@ -304,12 +303,14 @@ class FractionsDialog(QDialog):
 
     FRACTIONS = (0.1, 0.3, 1.0)
 
-    def __init__(self, summary: str, parent: QWidget | None = None) -> None:
+    def __init__(self, summary: str, parent: QWidget | None = None, *, defaults: dict[str, Any] | None = None,
+                 settings: str = "") -> None:
+        """``defaults``: the engine's comparison defaults (repeats, max_steps); ``settings``: the Train
+        page's settings in words, which every run of the comparison uses."""
         super().__init__(parent)
         from PySide6.QtWidgets import QCheckBox, QSpinBox
 
-        from engine.analysis.compare import DEFAULT_REPEATS
-
+        defaults = dict(defaults or {})
         self.setWindowTitle("Compare both approaches")
         intro = QLabel(summary)
         intro.setWordWrap(True)
@@ -330,14 +331,30 @@ class FractionsDialog(QDialog):
         repeats_row.addWidget(QLabel("Repeats per share:"))
         self.repeats_spin = QSpinBox()
         self.repeats_spin.setRange(1, 10)
-        self.repeats_spin.setValue(DEFAULT_REPEATS)
+        self.repeats_spin.setValue(int(defaults.get("repeats") or 2))
         self.repeats_spin.setToolTip(
             "How many times each approach trains on each share, with different seeds. One run is quickest; "
             "more runs narrow the interval around the difference and make a verdict possible on close calls."
         )
         self.repeats_spin.valueChanged.connect(self._update_note)
         repeats_row.addWidget(self.repeats_spin)
+        repeats_row.addSpacing(18)
+        repeats_row.addWidget(QLabel("Step budget per run:"))
+        self.steps_spin = QSpinBox()
+        self.steps_spin.setRange(1, 1_000_000)
+        self.steps_spin.setSingleStep(50)
+        self.steps_spin.setValue(int(defaults.get("max_steps") or 200))
+        self.steps_spin.setSuffix(" steps")
+        self.steps_spin.setToolTip(
+            "The most optimizer steps each run may take (both approaches get the same). Early stopping may end a "
+            "run sooner; raise the budget when runs were still improving at the cap."
+        )
+        self.steps_spin.valueChanged.connect(self._update_note)
+        repeats_row.addWidget(self.steps_spin)
         repeats_row.addStretch(1)
+        self.settings_label = QLabel(settings)
+        self.settings_label.setWordWrap(True)
+        self.settings_label.setVisible(bool(settings))
         self.note = note = QLabel("")
         note.setWordWrap(True)
         note.setProperty("role", "muted")
@@ -349,6 +366,7 @@ class FractionsDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
+        layout.addWidget(self.settings_label)
         layout.addLayout(row)
         layout.addLayout(repeats_row)
         layout.addWidget(note)
@@ -362,6 +380,9 @@ class FractionsDialog(QDialog):
     def repeats(self) -> int:
         return self.repeats_spin.value()
 
+    def max_steps(self) -> int:
+        return self.steps_spin.value()
+
     def _update_ok(self) -> None:
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(bool(self.fractions()))
         self._update_note()
@@ -371,7 +392,8 @@ class FractionsDialog(QDialog):
         times = "once" if repeats == 1 else f"{repeats} times (different seeds)"
         runs = 2 * repeats * shares
         self.note.setText(
-            f"Each share trains both models {times} under the same budget in optimizer steps, and scores them on "
+            f"Each share trains both models {times} under the same budget of {self.max_steps():,} optimizer steps, "
+            "and scores them on "
             f"a test split that no run trains on: {runs} run{'s' if runs != 1 else ''} in all. "
             + ("With one run per share no interval can be given. " if repeats == 1 else "")
             + "Stop ends it at any time."

@@ -25,7 +25,7 @@ class DriftView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        from engine.monitors.forgetting import CKA_WARNING
+        from engine.monitors.forgetting_rules import CKA_WARNING
 
         self.plot = pg.PlotWidget()
         item = self.plot.getPlotItem()
@@ -123,7 +123,7 @@ class DriftView(QWidget):
         self.warning.show()
         self._clear_remedies()
         if model is not None:
-            from engine.monitors.forgetting import remedy_changes
+            from engine.monitors.forgetting_rules import remedy_changes
 
             for label, changes in remedy_changes(model.backbone_lr_mult, model.l2sp, model.freeze):
                 button = QPushButton(label)

@@ -11,11 +11,12 @@ has changed since is dropped.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QTabWidget, QVBoxLayout
 
+import engine.events as ev
+from gui.engine_link import Call
 from gui.widgets.layer_heatmap import LayerHeatmap
 from gui.widgets.showdown_plot import ShowdownPlot
 from gui.workers import TaskSlot, Worker, WorkerError
@@ -83,19 +84,10 @@ class InitDiagnosticsCard(QGroupBox):
         dataset = self.session.dataset
         if dataset is None:
             return None
-        config = self.session.config
-        recipe = dataclasses.replace(config.model, kind="scratch")
-        size = config.data.image_size
-        rate = config.train.learning_rate
-
-        def run(_context: Any) -> Any:
-            from engine.analysis.init_diagnostics import diagnose_recipe
-
-            return diagnose_recipe(recipe, dataset, steps=DIAGNOSE_STEPS, image_size=size, learning_rate=rate)
-
         self.sentence.setText("Building the model and following its first steps…")
         self.tabs.setCurrentWidget(self.heatmap)
-        worker = self.slot.start(run, task="diagnosing the initialisation", key=self._key(),
+        worker = self.slot.start(Call.of("diagnose", config=self.session.config, steps=DIAGNOSE_STEPS),
+                                 task="diagnosing the initialisation", key=self._key(),
                                  on_result=self.show_diagnosis, on_error=self._failed)
         self._update_buttons()
         return worker
@@ -112,38 +104,23 @@ class InitDiagnosticsCard(QGroupBox):
         dataset = self.session.dataset
         if dataset is None:
             return None
-        from engine.analysis.showdown import CONTENDERS
-
         config = self.session.config
         epochs = self.epochs.value()
-        self._labels = {f"showdown-{c.initializer}-{c.scale:g}": c.label for c in CONTENDERS}
+        contenders = (self.session.engine.details.get("showdown_contenders") if self.session.engine else None) or []
+        self._labels = {c["run_name"]: c["label"] for c in contenders}
         self._current = None
         self.showdown_plot.reset()
         self.tabs.setCurrentWidget(self.showdown_plot)
         self.sentence.setStyleSheet("")
-        self.sentence.setText(f"Training the model under {len(CONTENDERS)} initializers, {epochs} epoch(s) each…")
-
-        def run(context: Any) -> Any:
-            from engine.analysis.showdown import run_showdown
-            from engine.training.control import RunControl
-
-            control = RunControl()
-
-            def sink(event: Any) -> None:
-                if context.cancelled:
-                    control.stop()
-                context.progress(event)
-
-            return run_showdown(config, dataset, epochs=epochs, sink=sink, control=control)
-
-        worker = self.slot.start(run, task="initializer showdown", key=self._key(), on_result=self.show_showdown,
+        count = f"{len(contenders)} initializers" if contenders else "each initializer"
+        self.sentence.setText(f"Training the model under {count}, {epochs} epoch(s) each…")
+        worker = self.slot.start(Call.of("showdown", config=config, epochs=epochs), task="initializer showdown",
+                                 key=self._key(), on_result=self.show_showdown,
                                  on_error=self._failed, on_progress=self._on_event)
         self._update_buttons()
         return worker
 
     def _on_event(self, event: Any) -> None:
-        from engine import events as ev
-
         if isinstance(event, ev.RunStarted):
             self._current = self._labels.get(event.run_name, event.run_name)
             self.showdown_plot.begin(self._current)

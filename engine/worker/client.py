@@ -1,0 +1,166 @@
+"""The window's side of the engine worker: start it, send it tasks, hear it, restart it.
+
+Why a process and not a thread: the window and TensorFlow used to share one interpreter
+lock, so a plot's paint waited for the training thread (p99 lateness 32-84 ms under load)
+and TensorFlow's import froze the window for seconds; a crash inside TensorFlow (abort,
+segfault, the out-of-memory killer) took the window and every unsaved setting with it.
+
+Why `multiprocessing` with the spawn context rather than `QProcess`: the pipe is a message
+channel of its own (TensorFlow and C++ libraries write to stdout and stderr freely, which a
+QProcess would have to share with the messages), it frames and pickles messages for us, it
+works the same on Linux, macOS and Windows, and it keeps this module free of Qt, so the CLI
+and tests drive the same client. Spawn, never fork: a forked child would inherit the
+window's Qt state and threads. A reader thread blocks on the pipe and hands each message to
+a callback; the app's Qt adapter (`gui/engine_link.py`) posts it to the UI thread.
+
+This module imports neither TensorFlow nor Keras: the window's process never does.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import queue
+import signal
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from engine.worker import protocol
+
+# The worker runs a little below the window's priority: training is a background job, and the
+# person keeps using the computer (docs/PERFORMANCE.md, contended figures).
+WORKER_NICENESS = 5
+
+
+def exit_sentence(exitcode: int | None) -> str:
+    """What a worker's end means, in words."""
+    if exitcode is None:
+        return "The engine process stopped answering."
+    if exitcode < 0:
+        number = -exitcode
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        if number == getattr(signal, "SIGKILL", 9):
+            return (f"The engine process was killed ({name}): most often the system ran out of memory, "
+                    "or it was ended from outside.")
+        if number == getattr(signal, "SIGABRT", 6):
+            return f"The engine process aborted ({name}) inside TensorFlow or a library it uses."
+        if number == getattr(signal, "SIGSEGV", 11):
+            return f"The engine process crashed ({name}) inside TensorFlow or a library it uses."
+        return f"The engine process ended on {name}."
+    return f"The engine process exited with status {exitcode}."
+
+
+class EngineProcess:
+    """One engine worker process and its pipe.
+
+    ``on_message(message)`` and ``on_exit(exitcode)`` are called on the reader thread; they
+    must hand work to their own thread (the app posts to the UI thread).
+    """
+
+    def __init__(self, on_message: Callable[[dict[str, Any]], None], on_exit: Callable[[int | None], None], *,
+                 niceness: int = WORKER_NICENESS) -> None:
+        self._on_message = on_message
+        self._on_exit = on_exit
+        self._niceness = niceness
+        self._process: Any = None
+        self._conn: Any = None
+        self._outbox: queue.Queue[bytes | None] = queue.Queue()
+        self._ended = threading.Event()
+        self.expected_exit = False  # set before ending it on purpose (stop grace, shutdown)
+
+    def start(self) -> None:
+        from engine.worker.server import serve  # a plain function: spawn pickles it by name
+
+        context = multiprocessing.get_context("spawn")
+        parent_conn, child_conn = context.Pipe(duplex=True)
+        # Not a daemon: a daemon process may not start processes of its own (Keras data workers).
+        self._process = context.Process(target=serve, args=(child_conn, self._niceness), name="kiln-engine")
+        self._process.start()
+        child_conn.close()
+        self._conn = parent_conn
+        threading.Thread(target=self._read, name="kiln-engine-reader", daemon=True).start()
+        threading.Thread(target=self._write, name="kiln-engine-writer", daemon=True).start()
+        _LIVE.add(self)
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.is_alive() and not self._ended.is_set()
+
+    @property
+    def exitcode(self) -> int | None:
+        return None if self._process is None else self._process.exitcode
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Queue a message; the writer thread sends it (the caller never blocks on the pipe)."""
+        self._outbox.put(protocol.dumps(message))
+
+    def _write(self) -> None:
+        while True:
+            data = self._outbox.get()
+            if data is None or self._ended.is_set():
+                return
+            try:
+                self._conn.send_bytes(data)
+            except (OSError, EOFError, BrokenPipeError):
+                return  # the reader sees the end and reports it
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = self._conn.recv_bytes()
+            except (EOFError, OSError):
+                break
+            try:
+                message = protocol.loads(data)
+            except protocol.ProtocolError as exc:
+                message = {"op": "fatal", "error": protocol.TaskError(
+                    f"The engine sent a message Kiln cannot read ({exc}).", "", False, "ProtocolError")}
+            self._on_message(message)
+        self._process.join(timeout=10)
+        self._ended.set()
+        self._outbox.put(None)
+        _LIVE.discard(self)
+        self._on_exit(self._process.exitcode)
+
+    def kill(self) -> None:
+        """End the worker now (SIGKILL): a run that did not stop within its grace, or shutdown."""
+        self.expected_exit = True
+        if self._process is not None and self._process.is_alive():
+            self._process.kill()
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Ask the worker to finish (runs stop at the next batch), then end it if it does not."""
+        self.expected_exit = True
+        if self._process is None or not self._process.is_alive():
+            return
+        self.send({"op": "shutdown"})
+        self._process.join(timeout)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(5)
+
+    def wait_ended(self, timeout: float | None = None) -> bool:
+        return self._ended.wait(timeout)
+
+
+_LIVE: set[EngineProcess] = set()
+
+
+@atexit.register
+def _end_workers() -> None:
+    # The window's process is leaving: no worker outlives it.
+    for process in list(_LIVE):
+        process.expected_exit = True
+        try:
+            if process._process is not None and process._process.is_alive():
+                process._process.kill()
+        except (OSError, ValueError, AttributeError):
+            pass
