@@ -142,6 +142,7 @@ class EngineLink(QObject):
     ready = Signal(object)  # engine info dict (device, versions, catalogue)
     died = Signal(str)  # one sentence: the worker ended unexpectedly (a fresh one is starting)
     failed_to_start = Signal(object)  # TaskError: the engine cannot load (no TensorFlow, say)
+    retired = Signal(str)  # the worker ends after a task ran out of memory; a fresh one follows
     _posted = Signal(object, object)  # (process, message): from the reader thread to the UI thread
     _ended = Signal(object, object)  # (process, exit code)
 
@@ -233,6 +234,9 @@ class EngineLink(QObject):
             return
         if op == "fatal":
             self.failed_to_start.emit(message.get("error"))
+            return
+        if op == "retiring":
+            self.retired.emit(str(message.get("reason", "")))
             return
         task = self._tasks.get(message.get("id", -1))
         if task is None:

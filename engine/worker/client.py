@@ -123,6 +123,8 @@ class EngineProcess:
             except protocol.ProtocolError as exc:
                 message = {"op": "fatal", "error": protocol.TaskError(
                     f"The engine sent a message Kiln cannot read ({exc}).", "", False, "ProtocolError")}
+            if message.get("op") == "retiring":
+                self.expected_exit = True  # it ends on purpose (out of memory): not a crash
             self._on_message(message)
         self._process.join(timeout=10)
         self._ended.set()

@@ -10,7 +10,8 @@ window's process free of TensorFlow by construction, not only by care.
 Window -> worker: ``call`` (id, task, kwargs), ``stop`` / ``pause`` / ``resume`` /
 ``cancel`` (id), ``shutdown``.
 Worker -> window: ``hello`` (pid), ``ready`` (info), ``event`` (id, event), ``result``
-(id, value), ``error`` (id, error), ``done`` (id), ``fatal`` (error: the worker cannot serve).
+(id, value), ``error`` (id, error), ``done`` (id), ``fatal`` (error: the worker cannot serve),
+``retiring`` (reason: a task ran out of memory; the worker ends and a fresh one serves the next task).
 """
 
 from __future__ import annotations

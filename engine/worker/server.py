@@ -79,13 +79,15 @@ def describe_error(exc: BaseException, task: str) -> protocol.TaskError:
 
 
 class _Task:
-    def __init__(self, call_id: int, name: str, kwargs: dict[str, Any], outbox: _Outbox) -> None:
+    def __init__(self, call_id: int, name: str, kwargs: dict[str, Any], outbox: _Outbox,
+                 retire: Any = None) -> None:
         from engine.training.control import RunControl
 
         self.id = call_id
         self.name = name
         self.kwargs = kwargs
         self.outbox = outbox
+        self.retire = retire  # called after a task ran out of memory: this process should end
         self.control = RunControl()
         self.cancel = threading.Event()
         self.thread = threading.Thread(target=self.run, name=f"kiln-task-{call_id}-{name}", daemon=True)
@@ -114,7 +116,15 @@ class _Task:
                                                     ("cancel", self.cancel)) if key in accepted}
             value = function(**self.kwargs, **extra)
         except BaseException as exc:  # noqa: BLE001 - every failure reaches the window, the worker lives on
-            self.outbox.send({"op": "error", "id": self.id, "error": describe_error(exc, words)})
+            error = describe_error(exc, words)
+            self.outbox.send({"op": "error", "id": self.id, "error": error})
+            from engine.errors import is_out_of_memory
+
+            if is_out_of_memory(exc) and self.retire is not None:
+                # Memory may be left fragmented or half-freed: a fresh process serves the next task.
+                self.outbox.send({"op": "done", "id": self.id})
+                self.retire(error.sentence)
+                return
         else:
             try:
                 self.outbox.send({"op": "result", "id": self.id, "value": value}, check=True)
@@ -164,6 +174,10 @@ def serve(conn: Connection, niceness: int = 0) -> None:
                 elif op == "resume":
                     task.control.resume()
 
+    def retire(reason: str) -> None:
+        outbox.send({"op": "retiring", "reason": reason})
+        calls.put(None)
+
     threading.Thread(target=read, name="kiln-worker-reader", daemon=True).start()
     try:
         from engine import api
@@ -177,7 +191,7 @@ def serve(conn: Connection, niceness: int = 0) -> None:
         message = calls.get()
         if message is None:
             break
-        task = _Task(int(message["id"]), str(message["task"]), dict(message.get("kwargs") or {}), outbox)
+        task = _Task(int(message["id"]), str(message["task"]), dict(message.get("kwargs") or {}), outbox, retire)
         with tasks_lock:
             tasks[task.id] = task
             for done_id in [i for i, t in tasks.items() if t is not task and not t.thread.is_alive()]:
@@ -188,6 +202,11 @@ def serve(conn: Connection, niceness: int = 0) -> None:
     for task in running:  # a clean shutdown: ask runs to stop at the next batch, give them a moment
         task.stop()
     for task in running:
-        task.thread.join(timeout=10)
+        if task.thread is not threading.current_thread():
+            task.thread.join(timeout=10)
     outbox.closed = True
     sys.stdout.flush()
+    try:
+        conn.close()
+    except OSError:
+        pass
