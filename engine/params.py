@@ -166,11 +166,17 @@ def field_type(root: Any, path: str) -> Any:
 
 
 def default_at(root: Any, path: str) -> Any:
-    """The default value at a dotted path (``default_at(RunConfig, "train.epochs") == 10``)."""
-    value = root() if isinstance(root, type) else type(root)()
-    for part in path.split("."):
-        value = getattr(value, part)
-    return value
+    """The declared default at a dotted path (``default_at(RunConfig, "train.epochs") == 10``); None if none."""
+    cls = root if isinstance(root, type) else type(root)
+    *sections, name = path.split(".")
+    for part in sections:
+        cls = _dataclass_of(get_type_hints(cls)[part])
+    found = next(f for f in fields(cls) if f.name == name)
+    if found.default is not MISSING:
+        return found.default
+    if found.default_factory is not MISSING:
+        return found.default_factory()
+    return None
 
 
 def is_used(section: Any, name: str) -> bool:
