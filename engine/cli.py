@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_trust(export)
 
     commands.add_parser("backbones", help="list the backbone catalogue")
+    commands.add_parser(
+        "config-schema", help="print the JSON schema of a run config (every setting, its range and help)"
+    )
     for module_name in COMMAND_MODULES:
         importlib.import_module(f"engine.commands.{module_name}").register(commands)
     return parser
@@ -135,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "predict": cmd_predict,
             "export": cmd_export,
             "backbones": cmd_backbones,
+            "config-schema": cmd_config_schema,
         }[args.command]
         return handler(args)
     except KilnError as exc:
@@ -254,6 +258,14 @@ def parse_augment(text: str) -> Any:
     from engine.data.config import AugmentConfig
 
     return AugmentConfig.parse(text)
+
+
+def cmd_config_schema(_args: argparse.Namespace) -> int:
+    """The run config's JSON schema, made from the settings' declarations (docs/config-schema.json)."""
+    from engine.training.config import RunConfig
+
+    print(json.dumps(RunConfig.json_schema(), indent=2))
+    return EXIT_OK
 
 
 def cmd_train(args: argparse.Namespace) -> int:
