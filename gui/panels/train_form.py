@@ -18,7 +18,6 @@ from gui.panels.seeds_panel import SeedsPanel
 from gui.session import Session
 from gui.widgets.forms import (
     LearningRateSpin,
-    configure_from_declaration,
     declared_combo,
     declared_spin,
     declared_tooltip,
@@ -35,10 +34,7 @@ class TrainForm(QScrollArea):
         self.session = session
         # Ranges, choices, steps and tooltips come from the settings' declarations (TrainConfig).
         self.optimizer_combo = declared_combo("train.optimizer")
-        self.lr_spin = LearningRateSpin(TrainConfig().learning_rate, "")
-        configure_from_declaration(
-            self.lr_spin, "train.learning_rate", note="Arrow keys halve or double it"
-        )
+        self.lr_spin = LearningRateSpin()
         self.momentum_spin = declared_spin("train.momentum")
         self.decay_spin = declared_spin("train.weight_decay")
         self.schedule_combo = declared_combo("train.schedule")

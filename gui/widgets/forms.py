@@ -62,14 +62,16 @@ def float_spin(
 
 
 class LearningRateSpin(QDoubleSpinBox):
-    """A learning rate: shown in scientific notation, steps by factors of ~2 rather than adding."""
+    """A learning rate: shown in scientific notation, steps by factors of ~2 rather than adding.
 
-    def __init__(self, value: float, tooltip: str) -> None:
+    Its range and tooltip come from ``train.learning_rate``'s declaration.
+    """
+
+    def __init__(self, path: str = "train.learning_rate") -> None:
         super().__init__()
         self.setDecimals(8)
-        self.setRange(1e-7, 10.0)
-        self.setValue(value)
-        self.setToolTip(tooltip)
+        configure_from_declaration(self, path, note="Arrow keys halve or double it")
+        self.setValue(default_at(RunConfig, path))
 
     def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt override
         return f"{value:.2g}" if value >= 1e-3 else f"{value:.1e}"
@@ -224,12 +226,6 @@ def enable_used(controls: dict[str, QWidget], section: Any) -> None:
     for name, widget in controls.items():
         if params[name].used_when is not None:
             widget.setEnabled(is_used(section, name))
-
-
-def used_controls(controls: dict[str, QWidget], section: Any) -> dict[str, QWidget]:
-    """The subset of ``controls`` whose setting declares when it applies."""
-    params = declared(section)
-    return {name: widget for name, widget in controls.items() if params[name].used_when is not None}
 
 
 def _base_type(hint: Any) -> Any:
