@@ -107,34 +107,34 @@ class FinetunePanel(PathCard):
         self.two_phase_check.setToolTip(
             declared_tooltip("model.two_phase", "Protects pretrained weights from a random head")
         )
-        self.head_epochs_spin = declared_spin("model.head_epochs", note="'half' uses half the epochs")
-        self.head_epochs_spin.setSuffix(" head epochs")
-        self.head_epochs_spin.setSpecialValueText("half: head only")
-        self.lr_factor_spin = declared_spin("model.finetune_lr_factor", note="0.1 = ten times lower")
-        self.lr_factor_spin.setPrefix("then rate × ")
+        self.head_epochs_spin = declared_spin(
+            "model.head_epochs", suffix=" head epochs", special="half: head only", note="'half' uses half the epochs"
+        )
+        self.lr_factor_spin = declared_spin(
+            "model.finetune_lr_factor", prefix="then rate × ", note="0.1 = ten times lower"
+        )
         phase_row = QHBoxLayout()
         phase_row.addWidget(self.two_phase_check)
         phase_row.addWidget(self.head_epochs_spin)
         phase_row.addStretch(1)
         tune.addRow("Phases", phase_row)
         tune.addRow("Phase 2", self.lr_factor_spin)  # its own row: the card fits half a small window
-        self.lr_mult_spin = declared_spin("model.backbone_lr_mult", note="Discriminative learning rates")
-        self.lr_mult_spin.setPrefix("rate × ")
-        self.l2sp_spin = declared_spin("model.l2sp", note="Fights forgetting with small data")
-        self.l2sp_spin.setPrefix("L2-SP ")
-        self.l2sp_spin.setSpecialValueText("L2-SP off")
+        self.lr_mult_spin = declared_spin(
+            "model.backbone_lr_mult", prefix="rate × ", note="Discriminative learning rates"
+        )
+        self.l2sp_spin = declared_spin(
+            "model.l2sp", prefix="L2-SP ", special="L2-SP off", note="Fights forgetting with small data"
+        )
         row1 = QHBoxLayout()
         row1.addWidget(self.lr_mult_spin)
         row1.addStretch(1)
         tune.addRow("Backbone", row1)
         tune.addRow("", self.l2sp_spin)  # below, not beside: the card fits half a small window
         self.head_units_spin = declared_spin(
-            "model.head_units", note="With none, pooled features go straight to the output"
+            "model.head_units", suffix=" hidden units", special="no hidden layer",
+            note="With none, pooled features go straight to the output",
         )
-        self.head_units_spin.setSuffix(" hidden units")
-        self.head_units_spin.setSpecialValueText("no hidden layer")
-        self.head_dropout_spin = declared_spin("model.head_dropout")
-        self.head_dropout_spin.setPrefix("dropout ")
+        self.head_dropout_spin = declared_spin("model.head_dropout", prefix="dropout ")
         row2 = QHBoxLayout()
         row2.addWidget(self.head_units_spin)
         row2.addWidget(self.head_dropout_spin)

@@ -137,6 +137,7 @@ def declared_spin(
     scale: float = 1.0,
     decimals: int | None = None,
     step: float | None = None,
+    prefix: str = "",
     suffix: str = "",
     special: str | None = None,
     note: str = "",
@@ -157,11 +158,25 @@ def declared_spin(
     if isinstance(default, (int, float)) and not isinstance(default, bool):
         box.setValue(default * scale)
     box.setAccelerated(True)
-    if suffix:
-        box.setSuffix(suffix)
+    box.setPrefix(prefix)
+    box.setSuffix(suffix)
     if special:  # shown at the minimum, e.g. "off"
         box.setSpecialValueText(special)
+    _cap_width(box)
     return box
+
+
+def _cap_width(box: QSpinBox | QDoubleSpinBox) -> None:
+    """No wider than a box for values up to 99999: a declared limit of 1e9 is a guard, not a typical value."""
+    probe = QSpinBox() if isinstance(box, QSpinBox) else QDoubleSpinBox()
+    if isinstance(box, QDoubleSpinBox):
+        probe.setDecimals(box.decimals())
+    probe.setRange(0, 99999)
+    probe.setPrefix(box.prefix())
+    probe.setSuffix(box.suffix())
+    probe.setSpecialValueText(box.specialValueText())
+    if box.sizeHint().width() > probe.sizeHint().width():
+        box.setMaximumWidth(probe.sizeHint().width())
 
 
 def configure_from_declaration(widget: QWidget, path: str, *, scale: float = 1.0, note: str = "") -> QWidget:
