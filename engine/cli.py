@@ -34,56 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = commands.add_parser("train", help="train a model and save it with its run record")
-    train.add_argument("--data", help="image folder, CSV, .npz/.npy, .h5, or demo:NAME")
     train.add_argument("--out", required=True, type=Path, help="run folder: model.keras, history.json, run.json")
     train.add_argument("--config", type=Path, help="a run config (TOML or JSON); flags given here override it")
     train.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
     train.add_argument("--overwrite", action="store_true", help="replace the run already in --out with a new one")
     _add_trust_file(train)
-    scratch = train.add_argument_group("model from scratch")
-    scratch.add_argument("--arch", help="preset: mlp, cnn, resnet")
-    scratch.add_argument("--init", dest="kernel_initializer", help="kernel initializer, e.g. he_normal, glorot_uniform")
-    scratch.add_argument("--bias-init", dest="bias_initializer", help="bias initializer, e.g. zeros")
-    scratch.add_argument("--init-scale", type=float, help="std / limit of plain random_normal / random_uniform")
-    scratch.add_argument("--depth", type=int, help="number of blocks / hidden layers")
-    scratch.add_argument("--width", type=int, help="units / base filters")
-    scratch.add_argument("--activation", help="relu, gelu, tanh, selu, ...")
-    scratch.add_argument("--dropout", type=float)
-    scratch.add_argument("--batch-norm", action=argparse.BooleanOptionalAction, default=None)
-    finetune = train.add_argument_group("fine-tuning")
-    finetune.add_argument("--backbone", help="catalogue name, TF Hub URL, Kaggle handle, SavedModel folder, .keras/.h5")
-    finetune.add_argument("--cut-layer", help="for your own model file: the layer to cut at")
-    finetune.add_argument("--freeze", help="all | none | top:N | from:LAYER")
-    finetune.add_argument("--two-phase", action=argparse.BooleanOptionalAction, default=None)
-    finetune.add_argument("--head-epochs", type=int, help="two-phase: epochs with the backbone frozen")
-    finetune.add_argument("--backbone-lr-mult", type=float, help="backbone learns at this fraction of the rate")
-    finetune.add_argument("--l2sp", type=float, help="L2-SP strength (pull towards the pretrained weights)")
-    finetune.add_argument("--source-task", help="the backbone's original task (a data source): the forgetting "
-                          "monitor measures how much of it is kept each epoch")
-    data = train.add_argument_group("data")
-    data.add_argument("--target", help="CSV label column (default: the last)")
-    data.add_argument("--x-key", help="inputs array in .npz / HDF5 (default: x)")
-    data.add_argument("--y-key", help="labels array in .npz / HDF5 (default: y)")
-    data.add_argument("--val-split", type=float)
-    data.add_argument("--test-split", type=float)
-    data.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"))
-    data.add_argument("--augment", help="comma list: flip,rotation=0.05,zoom=0.1,contrast=0.2")
-    fit = train.add_argument_group("training")
-    fit.add_argument("--epochs", type=int)
-    fit.add_argument("--batch-size", type=int)
-    fit.add_argument("--learning-rate", type=float)
-    fit.add_argument("--optimizer", help="adam, adamw, sgd, rmsprop")
-    fit.add_argument("--schedule", help="constant, step, cosine, plateau")
-    fit.add_argument("--early-stopping", type=int, metavar="PATIENCE")
-    fit.add_argument("--class-weights", action=argparse.BooleanOptionalAction, default=None)
-    fit.add_argument("--seed", type=int)
-    fit.add_argument("--distribution", help="auto, none, mirrored, multiworker (uses TF_CONFIG)")
-    fit.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction, default=None)
-    fit.add_argument("--xla", action=argparse.BooleanOptionalAction, default=None)
-    fit.add_argument(
-        "--tensorboard", action=argparse.BooleanOptionalAction, default=None,
-        help="write TensorBoard logs into OUT/tensorboard (watch with: tensorboard --logdir OUT/tensorboard)",
-    )
+    add_config_flags(train)
 
     inspect = commands.add_parser("inspect", help="report on a dataset without training")
     inspect.add_argument("--data", required=True)
@@ -109,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_trust(export)
 
     commands.add_parser("backbones", help="list the backbone catalogue")
+    commands.add_parser(
+        "config-schema", help="print the JSON schema of a run config (every setting, its range and help)"
+    )
     for module_name in COMMAND_MODULES:
         importlib.import_module(f"engine.commands.{module_name}").register(commands)
     return parser
@@ -179,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "predict": cmd_predict,
             "export": cmd_export,
             "backbones": cmd_backbones,
+            "config-schema": cmd_config_schema,
         }[args.command]
         return handler(args)
     except KilnError as exc:
@@ -212,46 +172,62 @@ def check_data_source(source: str | None) -> None:
 
 # -- train --------------------------------------------------------------------------------
 
-_SECTIONS = {
-    "model": [
-        "arch",
-        "kernel_initializer",
-        "bias_initializer",
-        "init_scale",
-        "depth",
-        "width",
-        "activation",
-        "dropout",
-        "batch_norm",
-        "backbone",
-        "cut_layer",
-        "freeze",
-        "two_phase",
-        "head_epochs",
-        "backbone_lr_mult",
-        "l2sp",
-        "source_task",
-    ],
-    "data": ["target", "x_key", "y_key", "val_split", "test_split"],
-    "train": [
-        "epochs",
-        "batch_size",
-        "learning_rate",
-        "optimizer",
-        "schedule",
-        "early_stopping",
-        "class_weights",
-        "seed",
-        "distribution",
-        "mixed_precision",
-        "xla",
-        "tensorboard",
-    ],
-}
+# Every flag for a config setting is made from the setting's declaration (`engine.params`):
+# its name (``--learning-rate``, or the declared one such as ``--init``), type, choices and
+# help. A setting declared with ``cli=None`` has no flag (a layer list: use --config).
+CONFIG_SECTIONS = {"data": "data", "model": "model (from scratch and fine-tuning)", "train": "training"}
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per declared config setting, grouped by section; dest is the config path ("train.epochs")."""
+    from engine.params import declared, default_at, field_type
+    from engine.training.config import RunConfig
+
+    for section, title in CONFIG_SECTIONS.items():
+        group = parser.add_argument_group(title)
+        for name, spec in declared(field_type(RunConfig, section)).items():
+            flag = spec.cli_flag(name)
+            if flag is None:
+                continue
+            path = f"{section}.{name}"
+            options = flag_options(name, field_type(RunConfig, path), spec, default_at(RunConfig, path))
+            group.add_argument(flag, dest=path, default=None, **options)
+
+
+def flag_options(name: str, hint: Any, spec: Any, default: Any) -> dict[str, Any]:
+    """argparse options for setting ``name`` of type ``hint`` declared by ``spec`` (a `engine.params.Param`)."""
+    import dataclasses
+    import typing
+
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    base = args[0] if typing.get_origin(hint) is not tuple and args else hint
+    help_text = spec.describe()
+    if dataclasses.is_dataclass(base):  # a nested section typed as one flag (--augment flip,zoom=0.1)
+        return {"type": base.parse, "help": _escape(f"{help_text}: {base.parse_help()}"), "metavar": "LIST"}
+    if base is bool:
+        return {"action": argparse.BooleanOptionalAction, "help": _escape(f"{help_text} [new config: {default}]")}
+    options: dict[str, Any] = {}
+    if typing.get_origin(base) is tuple:
+        sizes = typing.get_args(base)
+        options.update(nargs=len(sizes), type=sizes[0], metavar=("H", "W") if len(sizes) == 2 else None)
+    else:
+        options.update(type=base, metavar={int: "N", float: "X"}.get(base, name.upper()))
+    names = spec.names()
+    if names:
+        options.update(choices=list(names), metavar="NAME")
+        help_text += f"; one of: {', '.join(map(str, names))}"
+    if default not in (None, ()):
+        help_text += f" [new config: {default}]"
+    return {**options, "help": _escape(help_text)}
+
+
+def _escape(text: str) -> str:
+    return text.replace("%", "%%")
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
     """The run config: ``--config`` (or the run folder's own when resuming), then the flags on top."""
+    from engine.params import declared, field_type
     from engine.training.config import RunConfig
 
     if args.config:
@@ -260,44 +236,36 @@ def config_from_args(args: argparse.Namespace) -> Any:
         config = RunConfig.load(args.out / "config.toml")
     else:
         config = RunConfig()
-    changes: dict[str, dict[str, Any]] = {section: {} for section in _SECTIONS}
-    for section, names in _SECTIONS.items():
-        for name in names:
-            value = getattr(args, name, None)
+    changes: dict[str, dict[str, Any]] = {section: {} for section in CONFIG_SECTIONS}
+    for section in CONFIG_SECTIONS:
+        for name in declared(field_type(RunConfig, section)):
+            value = getattr(args, f"{section}.{name}", None)
             if value is not None:
-                changes[section][name] = value
-    if args.data:
-        changes["data"]["source"] = args.data
-    if args.image_size:
-        changes["data"]["image_size"] = tuple(args.image_size)
-    if args.augment:
-        changes["data"]["augment"] = parse_augment(args.augment)
-    if args.seed is not None:
-        changes["data"]["seed"] = args.seed
-        changes["model"]["seed"] = args.seed
-    if args.backbone:
-        changes["model"]["kind"] = "finetune"
-    if not (args.data or args.config or args.resume):
+                changes[section][name] = tuple(value) if isinstance(value, list) else value
+    seed = changes["train"].get("seed")
+    if seed is not None:  # --seed is the whole run's; --split-seed / --init-seed override their part
+        changes["data"].setdefault("seed", seed)
+        changes["model"].setdefault("seed", seed)
+    if changes["model"].get("backbone"):
+        changes["model"].setdefault("kind", "finetune")
+    if not (changes["data"].get("source") or args.config or args.resume):
         raise KilnError("Say which data to train on with --data.", hint="For example: --data demo:digits.")
     return config.replace(**{k: v for k, v in changes.items() if v}, name=args.out.name or "run")
 
 
 def parse_augment(text: str) -> Any:
-    from engine.training.config import AugmentConfig
+    """``--augment flip,zoom=0.1`` as an `AugmentConfig` (kept for callers of the old name)."""
+    from engine.data.config import AugmentConfig
 
-    values: dict[str, Any] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, _, number = item.partition("=")
-        if name == "flip":
-            values["flip"] = True
-        elif name in ("rotation", "zoom", "contrast"):
-            try:
-                values[name] = float(number) if number else {"rotation": 0.05, "zoom": 0.1, "contrast": 0.2}[name]
-            except ValueError:
-                raise KilnError(f"--augment {name} needs a number, not '{number}'.") from None
-        else:
-            raise KilnError(f"'{name}' is not an augmentation.", hint="Use flip, rotation=F, zoom=F, contrast=F.")
-    return AugmentConfig(**values)
+    return AugmentConfig.parse(text)
+
+
+def cmd_config_schema(_args: argparse.Namespace) -> int:
+    """The run config's JSON schema, made from the settings' declarations (docs/config-schema.json)."""
+    from engine.training.config import RunConfig
+
+    print(json.dumps(RunConfig.json_schema(), indent=2))
+    return EXIT_OK
 
 
 def cmd_train(args: argparse.Namespace) -> int:

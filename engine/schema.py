@@ -110,10 +110,24 @@ def check_number(
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
     if too_low or too_high:
-        lo = "" if low is None else f"{'above' if low_open else 'at least'} {low:g}"
-        hi = "" if high is None else f"{'below' if high_open else 'at most'} {high:g}"
-        rule = " and ".join(part for part in (lo, hi) if part)
+        rule = range_words(low, high, low_open=low_open, high_open=high_open)
         raise ConfigError(f"'{where}' must be {rule}, not {value!r}.")
+
+
+def range_words(
+    low: float | None, high: float | None, *, low_open: bool = False, high_open: bool = False
+) -> str:
+    """A range as the error sentences say it: "at least 1 and at most 100000", "above 0 and below 1"."""
+    lo = "" if low is None else f"{'above' if low_open else 'at least'} {format_number(low)}"
+    hi = "" if high is None else f"{'below' if high_open else 'at most'} {format_number(high)}"
+    return " and ".join(part for part in (lo, hi) if part)
+
+
+def format_number(value: float) -> str:
+    """A bound for people: whole numbers in full (2147483647, not 2.14748e+09), others short."""
+    if float(value).is_integer() and abs(value) < 1e12:
+        return str(int(value))
+    return f"{value:g}"
 
 
 def check_choice(where: str, value: str, choices: Iterable[str]) -> None:

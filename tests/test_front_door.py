@@ -26,6 +26,7 @@ PLAIN_VALUE_MODULES = {
     "engine.events",  # the events a task streams
     "engine.results",  # what tasks return
     "engine.schema",  # config <-> dict, range checks
+    "engine.params",  # each setting's declaration: type, range, choices, unit, help
     "engine.paths",  # the platform's folders
     "engine.data.config",  # DataConfig, AugmentConfig
     "engine.models.recipe",  # ModelRecipe, LayerSpec

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ENGINE = ROOT / "engine"
 
 # Leaves everything may use.
-LEAVES = {"errors", "events", "schema", "runtime", "environment", "_compat", "paths"}
+LEAVES = {"errors", "events", "schema", "params", "runtime", "environment", "_compat", "paths"}
 # Which engine packages each package may import (besides itself and the leaves).
 ALLOWED: dict[str, set[str]] = {
     "__init__": set(),

@@ -1,109 +1,187 @@
 """The model section of a run config: from scratch (a layer list) or on a pretrained backbone.
 
-`engine.models` owns this schema; `engine.training.config.RunConfig` composes it.
+`engine.models` owns this schema; `engine.training.config.RunConfig` composes it. Each field
+is declared once (`engine.params.param`): its help, unit and range make `validate()`, the
+CLI's flags and the GUI's controls; the rules between fields stay code in `validate()`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from engine.schema import check_choice, check_number
+from engine.params import check_declared, param
 
-KINDS = ("scratch", "finetune")
+KINDS: dict[str, str] = {
+    "scratch": "Train from scratch: every weight starts random.",
+    "finetune": "Fine-tune a pretrained backbone under a new head.",
+}
 CUSTOM_ARCH = "custom"  # the layer list was edited: build it as it is, no preset
+CUSTOM_ARCH_HELP = "Custom: the layer list as given (model.layers), no preset."
+MAX_SEED = 2**31 - 1
+
+
+# The registries these names come from live in modules that import this one
+# (`layer_types` builds `LayerSpec`s), so the declarations read them when asked.
+def _layer_types() -> dict[str, str]:
+    from engine.models.layer_types import LAYER_TYPES
+
+    return {name: kind.help for name, kind in LAYER_TYPES.items()}
+
+
+def _activations() -> tuple[str, ...]:
+    from engine.models.layer_types import ACTIVATIONS
+
+    return ACTIVATIONS
+
+
+def _archs() -> dict[str, str]:
+    from engine.models.layer_types import PRESETS
+
+    return {**PRESETS, CUSTOM_ARCH: CUSTOM_ARCH_HELP}
+
+
+def _initializers() -> dict[str, str]:
+    from engine.models.initializers import INITIALIZERS
+
+    return INITIALIZERS
+
+
+def _bias_initializers() -> dict[str, str]:
+    from engine.models.initializers import BIAS_INITIALIZERS
+
+    return BIAS_INITIALIZERS
+
+
+def _layer_uses(name: str) -> Any:
+    """A `LayerSpec` field applies when its row's layer type lists it."""
+
+    def used(spec: LayerSpec) -> bool:
+        from engine.models.layer_types import LAYER_TYPES
+
+        kind = LAYER_TYPES.get(spec.type)
+        return kind is not None and name in kind.fields
+
+    return used
+
+
+def _plain_random(recipe: ModelRecipe) -> bool:
+    """init_scale applies to the plain random initializers only (He, Glorot, LeCun scale themselves)."""
+    return recipe.kernel_initializer.startswith("random") or recipe.bias_initializer.startswith("random")
 
 
 @dataclass(frozen=True)
 class LayerSpec:
     """One entry in a from-scratch model's layer list (the GUI's layer editor edits these)."""
 
-    type: str  # a name in engine.models.layer_types.LAYER_TYPES
-    units: int = 0  # dense units / conv filters
-    kernel_size: int = 3
-    activation: str = "relu"
-    rate: float = 0.0  # dropout rate
-    kernel_initializer: str | None = None  # per-layer override of ModelRecipe.kernel_initializer
+    type: str = param(help="The layer's type", choices=_layer_types, cli=None)
+    units: int = param(
+        0, help="Dense: units (outputs). Conv2D / residual: filters (channels)", low=1, high=65536,
+        cli=None, used_when=_layer_uses("units"), check_unused=False,
+    )
+    kernel_size: int = param(
+        3, help="Convolution kernel size (k x k)", unit="pixels", low=1, high=31, step=2,
+        cli=None, used_when=_layer_uses("kernel_size"), check_unused=False,
+    )
+    activation: str = param(
+        "relu", help="The non-linearity after the layer", choices=_activations,
+        cli=None, used_when=_layer_uses("activation"), check_unused=False,
+    )
+    rate: float = param(
+        0.0, help="Dropout: share of units switched off at random while training", unit="fraction",
+        low=0, high=1, high_open=True, step=0.05, decimals=2,
+        cli=None, used_when=_layer_uses("rate"), check_unused=False,
+    )
+    kernel_initializer: str | None = param(
+        None, help="This layer's weight initializer", choices=_initializers, cli=None,
+        none_means="the model's kernel_initializer",
+    )
 
     def validate(self, where: str) -> None:
-        from engine.models.initializers import INITIALIZERS
-        from engine.models.layer_types import ACTIVATIONS, LAYER_TYPES
-
-        check_choice(f"{where}.type", self.type, LAYER_TYPES)
-        spec = LAYER_TYPES[self.type]
-        if "units" in spec.fields:
-            check_number(f"{where}.units", self.units, low=1, high=65536)
-        if "kernel_size" in spec.fields:
-            check_number(f"{where}.kernel_size", self.kernel_size, low=1, high=31)
-        if "activation" in spec.fields:
-            check_choice(f"{where}.activation", self.activation, ACTIVATIONS)
-        if "rate" in spec.fields:
-            check_number(f"{where}.rate", self.rate, low=0, high=1, high_open=True)
-        if self.kernel_initializer is not None:
-            check_choice(f"{where}.kernel_initializer", self.kernel_initializer, INITIALIZERS)
+        check_declared(self, where)
 
 
 @dataclass(frozen=True)
 class ModelRecipe:
     """How to build the model: from scratch (a layer list) or on a pretrained backbone."""
 
-    kind: str = "scratch"  # scratch | finetune
+    kind: str = param("scratch", help="Train from scratch or fine-tune a backbone (--backbone implies finetune)",
+                      choices=KINDS)
     # from scratch
-    arch: str = "mlp"  # preset name: mlp | cnn | resnet | custom
-    depth: int = 2
-    width: int = 64
-    activation: str = "relu"
-    dropout: float = 0.0
-    batch_norm: bool = False
-    layers: tuple[LayerSpec, ...] = ()  # empty: expand the preset
-    kernel_initializer: str = "he_normal"
-    bias_initializer: str = "zeros"
-    init_scale: float = 0.05  # stddev / limit for plain random_normal / random_uniform
+    arch: str = param("mlp", help="A starting architecture (preset), or custom: the layer list as given",
+                      choices=_archs)
+    depth: int = param(2, help="Preset depth: number of dense layers, conv blocks or residual blocks",
+                       low=1, high=200)
+    width: int = param(
+        64, help="Preset width: units of dense layers, or filters of the first conv block (doubling per block)",
+        low=1, high=65536, step=8,
+    )
+    activation: str = param("relu", help="Activation of the preset's layers", choices=_activations)
+    dropout: float = param(
+        0.0, help="Preset dropout: share of units dropped at random while training", unit="fraction",
+        low=0, high=1, high_open=True, step=0.05, decimals=2,
+    )
+    batch_norm: bool = param(False, help="Batch normalisation between the preset's layers")
+    layers: tuple[LayerSpec, ...] = param(
+        (), help="The layer list, built as it is when arch is custom", cli=None,
+    )  # empty: expand the preset
+    kernel_initializer: str = param("he_normal", help="How the weights start", choices=_initializers, cli="--init")
+    bias_initializer: str = param("zeros", help="How the biases start", choices=_bias_initializers,
+                                  cli="--bias-init")
+    init_scale: float = param(
+        0.05, help="Std (normal) or limit (uniform) of the plain random initializers", low=0, high=1e9,
+        low_open=True, step=0.01, decimals=4, used_when=_plain_random,
+    )
     # fine-tuning
-    backbone: str | None = None  # catalogue name, hub handle, URL, folder or model file
-    cut_layer: str | None = None  # for a user's own model file: the layer to cut at
-    freeze: str = "all"  # all | none | top:N (unfreeze the top N layers) | from:LAYER
-    two_phase: bool = False
-    head_epochs: int | None = None  # two-phase: epochs with the backbone frozen (default: half)
-    finetune_lr_factor: float = 0.1  # two-phase: phase 2 runs at this fraction of the rate
-    backbone_lr_mult: float = 1.0  # backbone learns at this fraction of the head's rate
-    l2sp: float = 0.0  # L2-SP strength: penalty on the distance from the pretrained weights
-    head_units: int = 0  # a hidden dense layer in the head (0: none)
-    head_dropout: float = 0.2
+    backbone: str | None = param(
+        None, help="The pretrained backbone: catalogue name, TF Hub URL, Kaggle handle, SavedModel folder, "
+        ".keras/.h5 file",
+    )
+    cut_layer: str | None = param(None, help="For your own model file: the layer to cut at",
+                                  none_means="below its output layers")
+    freeze: str = param("all", help="Which backbone layers stay frozen: all | none | top:N | from:LAYER")
+    two_phase: bool = param(False, help="Train the head with the backbone frozen first, then unfreeze")
+    head_epochs: int | None = param(
+        None, help="Two-phase: epochs with the backbone frozen", unit="epochs", low=0, high=100000,
+        used_when=("two_phase", (True,)), none_means="half the epochs",
+    )
+    finetune_lr_factor: float = param(
+        0.1, help="Two-phase: phase 2 runs at this fraction of the learning rate", low=0, high=10, low_open=True,
+        step=0.05, decimals=3, used_when=("two_phase", (True,)),
+    )
+    backbone_lr_mult: float = param(
+        1.0, help="The backbone learns at this fraction of the head's rate (1 = the same rate)", low=0, high=10,
+        step=0.05, decimals=3,
+    )
+    l2sp: float = param(
+        0.0, help="L2-SP strength: pull fine-tuned weights towards their pretrained values (0 = off)",
+        low=0, high=1e6, step=0.001, decimals=4,
+    )
+    head_units: int = param(0, help="A hidden dense layer in the new head (0 = none)", unit="units",
+                            low=0, high=65536, step=32)
+    head_dropout: float = param(
+        0.2, help="Dropout before the head's output", unit="fraction", low=0, high=1, high_open=True,
+        step=0.05, decimals=2,
+    )
     # the backbone's original task (a data source) for the forgetting monitor's retention
     # probe; None: the demo backbone's own (digits 0-4), or no probe for other backbones
-    source_task: str | None = None
-    seed: int = 42  # initializer seed
+    source_task: str | None = param(
+        None, help="The backbone's original task (a data source): the forgetting monitor measures how much "
+        "of it is kept each epoch", none_means="the demo backbone's own digits 0-4; drift only for others",
+    )
+    seed: int = param(42, help="Initializer seed: the model's starting weights", low=0, high=MAX_SEED,
+                      cli="--init-seed")
 
     def validate(self, where: str = "model") -> None:
         """Raise `ConfigError` for any value out of range; builds and loads nothing."""
         from engine.errors import ConfigError
         from engine.models.freeze import parse_freeze
-        from engine.models.initializers import BIAS_INITIALIZERS, INITIALIZERS
-        from engine.models.layer_types import ACTIVATIONS, PRESETS
 
-        check_choice(f"{where}.kind", self.kind, KINDS)
-        check_choice(f"{where}.arch", self.arch, (*PRESETS, CUSTOM_ARCH))
+        check_declared(self, where)
         if self.arch == CUSTOM_ARCH and not self.layers and self.kind == "scratch":
             raise ConfigError(f"'{where}.arch' is custom but '{where}.layers' is empty.", hint="List the layers.")
-        check_number(f"{where}.depth", self.depth, low=1, high=200)
-        check_number(f"{where}.width", self.width, low=1, high=65536)
-        check_choice(f"{where}.activation", self.activation, ACTIVATIONS)
-        check_number(f"{where}.dropout", self.dropout, low=0, high=1, high_open=True)
-        for i, layer in enumerate(self.layers):
-            layer.validate(f"{where}.layers[{i}]")
-        check_choice(f"{where}.kernel_initializer", self.kernel_initializer, INITIALIZERS)
-        check_choice(f"{where}.bias_initializer", self.bias_initializer, BIAS_INITIALIZERS)
-        check_number(f"{where}.init_scale", self.init_scale, low=0, high=1e9, low_open=True)
         if self.kind == "finetune" and not (self.backbone or "").strip():
             raise ConfigError("Fine-tuning needs a backbone.", hint="Set model.backbone (see `kiln backbones`).")
         parse_freeze(self.freeze)
-        if self.head_epochs is not None:
-            check_number(f"{where}.head_epochs", self.head_epochs, low=0, high=100000)
-        check_number(f"{where}.finetune_lr_factor", self.finetune_lr_factor, low=0, high=10, low_open=True)
-        check_number(f"{where}.backbone_lr_mult", self.backbone_lr_mult, low=0, high=10)
-        check_number(f"{where}.l2sp", self.l2sp, low=0, high=1e6)
-        check_number(f"{where}.head_units", self.head_units, low=0, high=65536)
-        check_number(f"{where}.head_dropout", self.head_dropout, low=0, high=1, high_open=True)
         if self.source_task is not None and not self.source_task.strip():
             raise ConfigError(f"'{where}.source_task' is empty.", hint="Name a data source, or leave it out.")
-        check_number(f"{where}.seed", self.seed, low=0, high=2**31 - 1)

@@ -1,4 +1,7 @@
-"""The names a `TrainConfig` accepts, each with a one-line help: one list for the CLI, GUI and checks."""
+"""The names a `TrainConfig` accepts, each with a one-line help, and the settings each one uses.
+
+One list for the CLI, the GUI, the checks and the training code.
+"""
 
 from __future__ import annotations
 
@@ -22,3 +25,25 @@ STRATEGIES: dict[str, str] = {
     "mirrored": "MirroredStrategy: synchronous data parallelism over this machine's GPUs.",
     "multiworker": "MultiWorkerMirroredStrategy over the machines named in TF_CONFIG.",
 }
+
+# Which TrainConfig settings each optimizer and schedule uses: one table for `make_optimizer`
+# (an optimizer's settings are passed to its Keras class under these same names), the
+# schedule code, the settings' `used_when` (so the GUI greys out the others) and the tests.
+OPTIMIZER_SETTINGS: dict[str, tuple[str, ...]] = {
+    "adam": (),
+    "adamw": ("weight_decay",),
+    "sgd": ("momentum",),
+    "rmsprop": ("momentum",),
+}
+
+SCHEDULE_SETTINGS: dict[str, tuple[str, ...]] = {
+    "constant": (),
+    "step": ("step_every", "step_factor"),
+    "cosine": (),
+    "plateau": ("step_factor", "plateau_patience"),
+}
+
+
+def users_of(setting: str, table: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """The names in ``table`` (optimizers or schedules) that use ``setting``."""
+    return tuple(name for name, settings in table.items() if setting in settings)

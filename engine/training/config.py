@@ -15,8 +15,9 @@ from typing import Any
 from engine.data.config import AugmentConfig, DataConfig
 from engine.errors import ConfigError
 from engine.models.recipe import LayerSpec, ModelRecipe
-from engine.schema import check_choice, check_number, drop_none, from_plain, parse_toml, to_plain
-from engine.training.choices import OPTIMIZERS, SCHEDULES, STRATEGIES
+from engine.params import Param, check_declared, declaration, json_schema, param
+from engine.schema import drop_none, from_plain, parse_toml, to_plain
+from engine.training.choices import OPTIMIZER_SETTINGS, OPTIMIZERS, SCHEDULE_SETTINGS, SCHEDULES, STRATEGIES, users_of
 
 __all__ = ["AugmentConfig", "DataConfig", "LayerSpec", "ModelRecipe", "RunConfig", "TrainConfig", "CONFIG_VERSION"]
 
@@ -25,44 +26,73 @@ __all__ = ["AugmentConfig", "DataConfig", "LayerSpec", "ModelRecipe", "RunConfig
 CONFIG_VERSION = 2
 
 
+def _used_by_optimizers(setting: str) -> tuple[str, tuple[str, ...]]:
+    return ("optimizer", users_of(setting, OPTIMIZER_SETTINGS))
+
+
+def _used_by_schedules(setting: str) -> tuple[str, tuple[str, ...]]:
+    return ("schedule", users_of(setting, SCHEDULE_SETTINGS))
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 10
-    batch_size: int = 32
-    optimizer: str = "adam"  # sgd | adam | adamw | rmsprop
-    learning_rate: float = 1e-3
-    momentum: float = 0.9  # SGD / RMSprop
-    weight_decay: float = 1e-4  # AdamW
-    schedule: str = "constant"  # constant | step | cosine | plateau
-    step_every: int = 10  # step schedule: epochs between drops
-    step_factor: float = 0.5  # step and plateau: multiply by this
-    plateau_patience: int = 3
-    early_stopping: int = 0  # patience in epochs; 0 = off
-    class_weights: bool = False
-    seed: int = 42
-    mixed_precision: bool = False
-    xla: bool = False
-    distribution: str = "auto"  # auto | none | mirrored | multiworker
-    checkpoint: bool = True
-    tensorboard: bool = False  # write TensorBoard logs into RUN/tensorboard
+    """How to train: optimizer, schedule, run length, seed and device."""
+
+    epochs: int = param(10, help="Passes over the training split", unit="epochs", low=1, high=100000)
+    batch_size: int = param(
+        32, help="Samples per weight update: larger is faster per epoch but needs more memory", unit="samples",
+        low=1, high=65536,
+    )
+    optimizer: str = param("adam", help="How the weights are updated from the gradients", choices=OPTIMIZERS)
+    learning_rate: float = param(
+        1e-3, help="The step size (type a value such as 3e-4)", low=0, high=1e6, low_open=True, decimals=8,
+    )
+    momentum: float = param(
+        0.9, help="How much of the last step carries into the next", low=0, high=1, high_open=True,
+        step=0.05, decimals=3, used_when=_used_by_optimizers("momentum"),
+    )
+    weight_decay: float = param(
+        1e-4, help="Decoupled weight decay: shrinks weights each step", low=0, high=1, step=1e-4, decimals=5,
+        used_when=_used_by_optimizers("weight_decay"),
+    )
+    schedule: str = param("constant", help="How the learning rate changes over the epochs", choices=SCHEDULES)
+    step_every: int = param(
+        10, help="Step schedule: epochs between two drops of the rate", unit="epochs", low=1, high=100000,
+        used_when=_used_by_schedules("step_every"),
+    )
+    step_factor: float = param(
+        0.5, help="Step and plateau schedules: the rate is multiplied by this at each drop", low=0, high=1,
+        low_open=True, high_open=True, step=0.05, decimals=2, used_when=_used_by_schedules("step_factor"),
+    )
+    plateau_patience: int = param(
+        3, help="Plateau schedule: epochs without improvement before the rate drops", unit="epochs",
+        low=0, high=100000, used_when=_used_by_schedules("plateau_patience"),
+    )
+    early_stopping: int = param(
+        0, help="Stop when the validation loss has not improved for this many epochs, and keep the best "
+        "weights (0 = off)", unit="epochs", low=0, high=100000,
+    )
+    class_weights: bool = param(False, help="Weight the loss so rare classes count as much as common ones")
+    seed: int = param(
+        42, help="Random seed for the whole run (split, initial weights, training order); --split-seed and "
+        "--init-seed set the first two on their own", low=0, high=2**31 - 1,
+    )
+    mixed_precision: bool = param(False, help="Compute in float16 on a GPU: faster, half the memory")
+    xla: bool = param(False, help="Compile the model with XLA: often faster on GPUs after a slower first epoch")
+    distribution: str = param("auto", help="How training spreads over devices (multiworker uses TF_CONFIG)",
+                              choices=STRATEGIES)
+    checkpoint: bool = param(True, help="Save checkpoints so an interrupted run can --resume")
+    tensorboard: bool = param(
+        False, help="Write TensorBoard logs into RUN/tensorboard (watch with: tensorboard --logdir RUN/tensorboard)"
+    )
     # Fine-tuning: measure backbone drift (CKA) and source-task retention every epoch. It costs
     # time, so a head-to-head turns it off to time both approaches fairly.
-    forgetting_monitor: bool = True
+    forgetting_monitor: bool = param(
+        True, help="Fine-tuning: measure backbone drift and source-task retention every epoch"
+    )
 
     def validate(self, where: str = "train") -> None:
-        check_number(f"{where}.epochs", self.epochs, low=1, high=100000)
-        check_number(f"{where}.batch_size", self.batch_size, low=1, high=65536)
-        check_choice(f"{where}.optimizer", self.optimizer, OPTIMIZERS)
-        check_number(f"{where}.learning_rate", self.learning_rate, low=0, high=1e6, low_open=True)
-        check_number(f"{where}.momentum", self.momentum, low=0, high=1, high_open=True)
-        check_number(f"{where}.weight_decay", self.weight_decay, low=0, high=1)
-        check_choice(f"{where}.schedule", self.schedule, SCHEDULES)
-        check_number(f"{where}.step_every", self.step_every, low=1, high=100000)
-        check_number(f"{where}.step_factor", self.step_factor, low=0, high=1, low_open=True, high_open=True)
-        check_number(f"{where}.plateau_patience", self.plateau_patience, low=0, high=100000)
-        check_number(f"{where}.early_stopping", self.early_stopping, low=0, high=100000)
-        check_number(f"{where}.seed", self.seed, low=0, high=2**31 - 1)
-        check_choice(f"{where}.distribution", self.distribution, STRATEGIES)
+        check_declared(self, where)
 
 
 @dataclass(frozen=True)
@@ -70,8 +100,8 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelRecipe = field(default_factory=ModelRecipe)
     train: TrainConfig = field(default_factory=TrainConfig)
-    name: str = "run"
-    version: int = CONFIG_VERSION
+    name: str = param("run", help="A name for this run: it labels the curves when runs are compared", cli=None)
+    version: int = param(CONFIG_VERSION, help="The run config's schema version", cli=None)
 
     def validate(self) -> RunConfig:
         """Check every section's ranges and names; the one check used by CLI, GUI and job.
@@ -85,6 +115,18 @@ class RunConfig:
         self.model.validate()
         self.train.validate()
         return self
+
+    @classmethod
+    def declaration(cls, path: str) -> Param:
+        """The declaration of the setting at a dotted path: ``RunConfig.declaration("train.epochs").high``."""
+        return declaration(cls, path)
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """A JSON schema of a run config (TOML or JSON), made from the fields' declarations."""
+        schema = json_schema(cls, title="Kiln run config")
+        schema["properties"]["version"]["const"] = CONFIG_VERSION
+        return schema
 
     def with_seed(self, seed: int) -> RunConfig:
         """One seed for the whole run: the split, the initializers and training (CLI --seed, the GUI's seed)."""

@@ -6,32 +6,33 @@ import math
 from typing import Any
 
 from engine.errors import ConfigError
-from engine.training.choices import OPTIMIZERS, SCHEDULES
+from engine.training.choices import OPTIMIZER_SETTINGS, OPTIMIZERS, SCHEDULES
 from engine.training.config import TrainConfig
 
 __all__ = ["OPTIMIZERS", "SCHEDULES", "make_optimizer", "scheduled_rate"]
+
+# Kiln's optimizer names -> Keras class names; each gets the settings `OPTIMIZER_SETTINGS`
+# names for it, under the same names (momentum, weight_decay), and no others.
+_KERAS_CLASSES = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}
+
 
 def make_optimizer(train: TrainConfig, learning_rate: float) -> Any:
     import keras
 
     name = train.optimizer.lower()
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate=learning_rate)
-    if name == "adamw":
-        return keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=train.weight_decay)
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=train.momentum)
-    if name == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate=learning_rate, momentum=train.momentum)
-    raise ConfigError(
-        f"'{train.optimizer}' is not an optimizer Kiln offers.", hint=f"Choose one of: {', '.join(OPTIMIZERS)}."
-    )
+    if name not in OPTIMIZER_SETTINGS:
+        raise ConfigError(
+            f"'{train.optimizer}' is not an optimizer Kiln offers.", hint=f"Choose one of: {', '.join(OPTIMIZERS)}."
+        )
+    settings = {setting: getattr(train, setting) for setting in OPTIMIZER_SETTINGS[name]}
+    return getattr(keras.optimizers, _KERAS_CLASSES[name])(learning_rate=learning_rate, **settings)
 
 
 def scheduled_rate(train: TrainConfig, base_rate: float, epoch: int, total_epochs: int) -> float:
     """The learning rate for ``epoch`` (0-based) under an epoch-wise schedule.
 
     ``plateau`` is not epoch-wise (it reacts to validation loss); it starts at the base rate.
+    The settings each schedule reads are the ones `SCHEDULE_SETTINGS` names (a test checks).
     """
     schedule = train.schedule.lower()
     if schedule in ("constant", "plateau"):

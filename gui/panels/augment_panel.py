@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QL
 
 from gui.binding import FormBinding
 from gui.engine_link import Call
-from gui.widgets.forms import float_spin
+from gui.widgets.forms import declared_spin, declared_tooltip
 from gui.widgets.image_grid import ImageGrid
 from gui.workers import TaskSlot
 
@@ -41,18 +41,16 @@ class AugmentPanel(QGroupBox):
         controls.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         row = QHBoxLayout()
         self.flip_check = QCheckBox("Flip left-right")
-        self.flip_check.setToolTip("Mirror images at random; wrong for digits or text, right for most photos")
+        self.flip_check.setToolTip(
+            declared_tooltip("data.augment.flip", "Wrong for digits or text, right for most photos")
+        )
         # Degrees for people; the config keeps a fraction of a full turn (Keras' RandomRotation factor).
-        self.rotation_spin = float_spin(
-            0.0, 0.0, 180.0, "Random rotation by up to this many degrees either way (10° suits most photos)",
-            step=5.0, decimals=1, suffix="°", special="off",
+        self.rotation_spin = declared_spin(
+            "data.augment.rotation", scale=360, decimals=1, step=5.0, suffix="°", special="off",
+            note="Shown in degrees (10° suits most photos)",
         )
-        self.zoom_spin = float_spin(
-            0.0, 0.0, 0.9, "Random zoom in or out by up to this fraction (0.1 = ±10 %)", step=0.05, special="off"
-        )
-        self.contrast_spin = float_spin(
-            0.0, 0.0, 1.0, "Random contrast change by up to this fraction", step=0.05, special="off"
-        )
+        self.zoom_spin = declared_spin("data.augment.zoom", special="off")
+        self.contrast_spin = declared_spin("data.augment.contrast", special="off")
         controls.addRow(self.flip_check)  # a row of its own: the spins beside it fit a small window
         spins = (
             ("Rotation (°)", self.rotation_spin),

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from engine.training.config import RunConfig
 from gui.binding import FormBinding
 from gui.panels.path_card import PathCard
-from gui.widgets.forms import describe_count, float_spin, int_spin, muted_label, select
+from gui.widgets.forms import declared_spin, declared_tooltip, describe_count, enable_used, muted_label, select
 from gui.widgets.freeze_edit import FreezePolicyEdit
 
 SOURCE_LABELS = {"demo": "ships with Kiln", "keras_applications": "Keras Applications", "hub": "TF Hub / Kaggle"}
@@ -105,50 +105,36 @@ class FinetunePanel(PathCard):
         tune.addRow("", self.freeze_explanation)
         self.two_phase_check = QCheckBox("Two phases")
         self.two_phase_check.setToolTip(
-            "Train the new head with the backbone frozen, then train the unfrozen "
-            "layers at a lower rate: protects pretrained weights from a random head"
+            declared_tooltip("model.two_phase", "Protects pretrained weights from a random head")
         )
-        self.head_epochs_spin = int_spin(0, 0, 100000, "Phase 1 epochs (head only); 'half' uses half the epochs")
-        self.head_epochs_spin.setSuffix(" head epochs")
-        self.head_epochs_spin.setSpecialValueText("half: head only")
-        self.lr_factor_spin = float_spin(
-            0.1, 0.001, 10.0, "Phase 2 learning rate as a fraction of the rate (0.1 = ten times lower)",
-            step=0.05, decimals=3,
+        self.head_epochs_spin = declared_spin(
+            "model.head_epochs", suffix=" head epochs", special="half: head only", note="'half' uses half the epochs"
         )
-        self.lr_factor_spin.setPrefix("then rate × ")
+        self.lr_factor_spin = declared_spin(
+            "model.finetune_lr_factor", prefix="then rate × ", note="0.1 = ten times lower"
+        )
         phase_row = QHBoxLayout()
         phase_row.addWidget(self.two_phase_check)
         phase_row.addWidget(self.head_epochs_spin)
         phase_row.addStretch(1)
         tune.addRow("Phases", phase_row)
         tune.addRow("Phase 2", self.lr_factor_spin)  # its own row: the card fits half a small window
-        self.lr_mult_spin = float_spin(
-            1.0, 0.0, 10.0,
-            "The backbone learns at this fraction of the head's rate (discriminative learning rates; 1 = same rate)",
-            step=0.05, decimals=3,
+        self.lr_mult_spin = declared_spin(
+            "model.backbone_lr_mult", prefix="rate × ", note="Discriminative learning rates"
         )
-        self.lr_mult_spin.setPrefix("rate × ")
-        self.l2sp_spin = float_spin(
-            0.0, 0.0, 1e6,
-            "L2-SP: pull fine-tuned weights back towards their "
-            "pretrained values (0 = off); fights forgetting with small data",
-            step=0.001, decimals=4,
+        self.l2sp_spin = declared_spin(
+            "model.l2sp", prefix="L2-SP ", special="L2-SP off", note="Fights forgetting with small data"
         )
-        self.l2sp_spin.setPrefix("L2-SP ")
-        self.l2sp_spin.setSpecialValueText("L2-SP off")
         row1 = QHBoxLayout()
         row1.addWidget(self.lr_mult_spin)
         row1.addStretch(1)
         tune.addRow("Backbone", row1)
         tune.addRow("", self.l2sp_spin)  # below, not beside: the card fits half a small window
-        self.head_units_spin = int_spin(
-            0, 0, 65536,
-            "A hidden dense layer in the new head (0 = none: pooled features go straight to the output)", step=32,
+        self.head_units_spin = declared_spin(
+            "model.head_units", suffix=" hidden units", special="no hidden layer",
+            note="With none, pooled features go straight to the output",
         )
-        self.head_units_spin.setSuffix(" hidden units")
-        self.head_units_spin.setSpecialValueText("no hidden layer")
-        self.head_dropout_spin = float_spin(0.2, 0.0, 0.95, "Dropout before the head's output", step=0.05)
-        self.head_dropout_spin.setPrefix("dropout ")
+        self.head_dropout_spin = declared_spin("model.head_dropout", prefix="dropout ")
         row2 = QHBoxLayout()
         row2.addWidget(self.head_units_spin)
         row2.addWidget(self.head_dropout_spin)
@@ -156,11 +142,7 @@ class FinetunePanel(PathCard):
         tune.addRow("Head", row2)
         self.source_task_edit = QLineEdit()
         self.source_task_edit.setPlaceholderText("optional: data of the backbone's own task")
-        self.source_task_edit.setToolTip(
-            "Data from the task the backbone was trained on (a folder, a file or demo:NAME). The forgetting "
-            "monitor then checks after every epoch that the backbone still serves that task. Empty: the demo "
-            "backbone checks its own digits 0-4; other backbones measure drift only"
-        )
+        self.source_task_edit.setToolTip(declared_tooltip("model.source_task", "A folder, a file or demo:NAME"))
         source_button = QPushButton("Folder…")
         source_button.setToolTip("A folder of images by class from the backbone's original task")
         source_button.clicked.connect(self._browse_source_task)
@@ -277,9 +259,7 @@ class FinetunePanel(PathCard):
     # -- texts that follow the recipe -------------------------------------------------------
 
     def refresh(self, config: RunConfig) -> None:
-        two_phase = config.model.two_phase
-        self.head_epochs_spin.setEnabled(two_phase)
-        self.lr_factor_spin.setEnabled(two_phase)
+        enable_used({"head_epochs": self.head_epochs_spin, "finetune_lr_factor": self.lr_factor_spin}, config.model)
         self.freeze_explanation.setText(self.freeze_edit.explanation())
         self._show_metadata()
 

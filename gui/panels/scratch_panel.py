@@ -14,14 +14,14 @@ from typing import Any
 
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QLabel, QPushButton
 
-from engine.models.initializers import BIAS_INITIALIZERS, INITIALIZERS, recommended_initializer
-from engine.models.layer_types import ACTIVATIONS, PRESETS
+from engine.models.initializers import INITIALIZERS, recommended_initializer
+from engine.models.layer_types import PRESETS
 from engine.models.recipe import CUSTOM_ARCH, ModelRecipe
 from engine.models.scratch import expand_preset
 from engine.training.config import RunConfig
 from gui.binding import FormBinding, set_path
 from gui.panels.path_card import PathCard
-from gui.widgets.forms import combo, float_spin, int_spin, muted_label
+from gui.widgets.forms import declared_combo, declared_spin, declared_tooltip, enable_used, muted_label
 from gui.widgets.layer_editor import LayerEditor
 
 CUSTOM_LABEL = "Custom: the layers below, as edited"
@@ -41,21 +41,15 @@ class ScratchPanel(PathCard):
         layout = self.body_layout
 
         form = QFormLayout()
-        self.preset_combo = combo(PRESETS, None, "A starting architecture; edit its layers below")
-        self.preset_combo.addItem("custom", CUSTOM_ARCH)
-        self.preset_combo.setItemData(self.preset_combo.count() - 1, CUSTOM_LABEL, role=3)
-        self.depth_spin = int_spin(2, 1, 200, "Preset depth: number of dense layers, conv blocks or residual blocks")
-        self.width_spin = int_spin(
-            64, 1, 65536,
-            "Preset width: units of dense layers, or filters of the first conv block (doubling per block)", step=8,
-        )
-        self.activation_combo = combo(list(ACTIVATIONS), None, "Activation of the preset's layers")
-        self.dropout_spin = float_spin(
-            0.0, 0.0, 0.95, "Preset dropout: share of units dropped at random while training (0 = none)", step=0.05
-        )
+        self.preset_combo = declared_combo("model.arch", labels={CUSTOM_ARCH: "custom"}, note="Edit its layers below")
+        self.preset_combo.setItemData(self.preset_combo.findData(CUSTOM_ARCH), CUSTOM_LABEL, role=3)
+        self.depth_spin = declared_spin("model.depth")
+        self.width_spin = declared_spin("model.width")
+        self.activation_combo = declared_combo("model.activation", labels={})
+        self.dropout_spin = declared_spin("model.dropout")
         self.batchnorm_check = QCheckBox("Batch normalisation")
         self.batchnorm_check.setToolTip(
-            "Normalise activations between layers: trains faster, tolerates worse initialisation"
+            declared_tooltip("model.batch_norm", "Trains faster, tolerates worse initialisation")
         )
         preset_row = QHBoxLayout()
         preset_row.addWidget(self.preset_combo, 1)
@@ -84,14 +78,10 @@ class ScratchPanel(PathCard):
         layout.addLayout(form)
 
         init_form = QFormLayout()
-        self.init_combo = combo(INITIALIZERS, None, "How the weights start; hover an entry for why you would pick it")
+        self.init_combo = declared_combo("model.kernel_initializer", note="Hover an entry for why you would pick it")
         self.init_explanation = muted_label("")
-        self.bias_combo = combo(BIAS_INITIALIZERS, None, "How the biases start")
-        self.scale_spin = float_spin(
-            0.05, 0.0001, 10.0,
-            "Std (normal) or limit (uniform) of plain random initializers; ignored by He, Glorot and LeCun",
-            step=0.01, decimals=4,
-        )
+        self.bias_combo = declared_combo("model.bias_initializer")
+        self.scale_spin = declared_spin("model.init_scale", note="Ignored by He, Glorot and LeCun")
         init_form.addRow("Weight initializer", self.init_combo)
         init_form.addRow("", self.init_explanation)
         bias_row = QHBoxLayout()
@@ -169,7 +159,7 @@ class ScratchPanel(PathCard):
     def _update_init_text(self, recipe: ModelRecipe) -> None:
         name = recipe.kernel_initializer
         explanation = INITIALIZERS.get(name, "")
-        self.scale_spin.setEnabled(name.startswith("random") or recipe.bias_initializer.startswith("random"))
+        enable_used({"init_scale": self.scale_spin}, recipe)
         activation = recipe.activation
         advised = recommended_initializer(activation)
         if name.startswith("random"):

@@ -11,26 +11,22 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QToolButton, QVBoxLayout, QWidget
 
 from gui.binding import FormBinding
-from gui.widgets.forms import int_spin
-
-MAX_SEED = 2**31 - 1
+from gui.widgets.forms import declared_spin
 
 
 class SeedsPanel(QWidget):
     def __init__(self, session: object) -> None:
         super().__init__()
         self.binding = FormBinding(session, self)
-        self.seed_spin = int_spin(
-            42, 0, MAX_SEED, "Random seed for the whole run (split, initial weights, training order), as kiln --seed"
-        )
+        self.seed_spin = declared_spin("train.seed", note="As kiln --seed")
         self.fold_button = QToolButton()
         self.fold_button.setText("Separate seeds")
         self.fold_button.setCheckable(True)
         self.fold_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.fold_button.setArrowType(Qt.ArrowType.RightArrow)
         self.fold_button.setToolTip("Set the split seed and the initializer seed on their own")
-        self.split_seed_spin = int_spin(42, 0, MAX_SEED, "Split seed: which samples go to validation and test")
-        self.init_seed_spin = int_spin(42, 0, MAX_SEED, "Initializer seed: the model's starting weights")
+        self.split_seed_spin = declared_spin("data.seed")
+        self.init_seed_spin = declared_spin("model.seed")
         self.fold = QWidget()
         fold_form = QFormLayout(self.fold)
         fold_form.setContentsMargins(12, 0, 0, 0)

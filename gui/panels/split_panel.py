@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QComboBox, QGridLayout, QGroupBox, QLabel, QSlider
 
 from engine.training.config import RunConfig
 from gui.binding import FormBinding
-from gui.widgets.forms import muted_label
+from gui.widgets.forms import configure_from_declaration, declared_tooltip, muted_label
 
 IMAGE_SIZES = [
     ("As the data (or the backbone's)", None),
@@ -58,12 +58,11 @@ class SplitPanel(QGroupBox):
     def __init__(self, binding: FormBinding) -> None:
         super().__init__("Split")
         grid = QGridLayout(self)
+        # In percent: the range is the declared one (data.val_split, data.test_split) times 100.
         self.val_slider = QSlider(Qt.Orientation.Horizontal)
-        self.val_slider.setRange(0, 50)
-        self.val_slider.setToolTip("Share of each class held out to validate on while training (0-50 %)")
+        configure_from_declaration(self.val_slider, "data.val_split", scale=100, note="Shown in percent")
         self.test_slider = QSlider(Qt.Orientation.Horizontal)
-        self.test_slider.setRange(0, 50)
-        self.test_slider.setToolTip("Share of each class kept aside for a final test, never seen in training (0-50 %)")
+        configure_from_declaration(self.test_slider, "data.test_split", scale=100, note="Shown in percent")
         self.val_label = QLabel()
         self.test_label = QLabel()
         self.split_summary = muted_label("")
@@ -78,7 +77,8 @@ class SplitPanel(QGroupBox):
         self.image_size_combo = QComboBox()
         for text, size in IMAGE_SIZES:
             self.image_size_combo.addItem(text, size)
-        self.image_size_combo.setToolTip("Resize every image to this square size before the model sees it")
+        self.image_size_combo.setToolTip(declared_tooltip("data.image_size", "The list holds square sizes"))
+        self.image_size_combo.setProperty("kiln_path", "data.image_size")  # its sizes are checked against the range
         self.image_size_label = QLabel("Image size")
         grid.addWidget(self.image_size_label, 2, 0)
         grid.addWidget(self.image_size_combo, 2, 1, 1, 2)

@@ -12,12 +12,18 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QLineEdit, QScrollArea, QVBoxLayout, QWidget
 
-from engine.training.choices import OPTIMIZERS, SCHEDULES, STRATEGIES
 from engine.training.config import TrainConfig
 from gui.binding import FormBinding
 from gui.panels.seeds_panel import SeedsPanel
 from gui.session import Session
-from gui.widgets.forms import LearningRateSpin, combo, float_spin, int_spin, muted_label
+from gui.widgets.forms import (
+    LearningRateSpin,
+    declared_combo,
+    declared_spin,
+    declared_tooltip,
+    enable_used,
+    muted_label,
+)
 
 
 class TrainForm(QScrollArea):
@@ -26,62 +32,28 @@ class TrainForm(QScrollArea):
     def __init__(self, session: Session) -> None:
         super().__init__()
         self.session = session
-        t = TrainConfig()
-        self.optimizer_combo = combo(OPTIMIZERS, t.optimizer, "How the weights are updated from the gradients")
-        self.lr_spin = LearningRateSpin(
-            t.learning_rate, "Learning rate: the step size. Arrow keys halve or double it; type a value such as 3e-4"
-        )
-        self.momentum_spin = float_spin(
-            t.momentum,
-            0.0,
-            0.999,
-            "Momentum (SGD, RMSprop): how much of the last step carries into the next",
-            step=0.05,
-            decimals=3,
-        )
-        self.decay_spin = float_spin(
-            t.weight_decay, 0.0, 0.5, "Weight decay (AdamW): shrinks weights each step", step=1e-4, decimals=5
-        )
-        self.schedule_combo = combo(SCHEDULES, t.schedule, "How the learning rate changes over the epochs")
-        self.step_every_spin = int_spin(t.step_every, 1, 1000, "Step schedule: epochs between two drops of the rate")
-        self.step_factor_spin = float_spin(
-            t.step_factor,
-            0.01,
-            0.99,
-            "Step and plateau schedules: the rate is multiplied by this at each drop",
-            step=0.05,
-        )
-        self.patience_spin = int_spin(
-            t.plateau_patience, 1, 100, "Plateau schedule: epochs without improvement before the rate drops"
-        )
-        self.batch_spin = int_spin(
-            t.batch_size,
-            1,
-            4096,
-            "Batch size: samples per weight update. Larger is faster per epoch but needs more memory",
-        )
-        self.epochs_spin = int_spin(t.epochs, 1, 10000, "Epochs: passes over the training split")
-        self.early_spin = int_spin(
-            t.early_stopping,
-            0,
-            1000,
-            "Early stopping: stop when the validation loss has "
-            "not improved for this many epochs, and keep the best weights (0 = off)",
-            special="off",
-            suffix=" epochs",
-        )
+        # Ranges, choices, steps and tooltips come from the settings' declarations (TrainConfig).
+        self.optimizer_combo = declared_combo("train.optimizer")
+        self.lr_spin = LearningRateSpin()
+        self.momentum_spin = declared_spin("train.momentum")
+        self.decay_spin = declared_spin("train.weight_decay")
+        self.schedule_combo = declared_combo("train.schedule")
+        self.step_every_spin = declared_spin("train.step_every")
+        self.step_factor_spin = declared_spin("train.step_factor")
+        self.patience_spin = declared_spin("train.plateau_patience")
+        self.batch_spin = declared_spin("train.batch_size")
+        self.epochs_spin = declared_spin("train.epochs")
+        self.early_spin = declared_spin("train.early_stopping", special="off", suffix=" epochs")
         self.class_weights_check = QCheckBox("Balance classes")
-        self.class_weights_check.setToolTip("Weight the loss so rare classes count as much as common ones")
+        self.class_weights_check.setToolTip(declared_tooltip("train.class_weights"))
         self.seeds = SeedsPanel(self.session)  # one seed sets all three, as kiln --seed; a fold sets each
         self.seed_spin = self.seeds.seed_spin
         self.mixed_check = QCheckBox("Mixed precision (float16)")
         self.xla_check = QCheckBox("XLA compilation")
-        self.strategy_combo = combo(
-            STRATEGIES, t.distribution, "How training spreads over devices (multiworker: see docs/SCALING.md)"
-        )
+        self.strategy_combo = declared_combo("train.distribution", note="Multiworker: see docs/SCALING.md")
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("named automatically")
-        self.name_edit.setToolTip("A name for this run: it labels the curves when runs are compared")
+        self.name_edit.setToolTip(declared_tooltip("name"))
 
         optimizer_box = QGroupBox("Optimizer")
         f1 = QFormLayout(optimizer_box)
@@ -185,13 +157,8 @@ class TrainForm(QScrollArea):
         ]
 
     def update_visibility(self) -> None:
-        optimizer = self.optimizer_combo.currentData()
-        schedule = self.schedule_combo.currentData()
-        self.momentum_spin.setEnabled(optimizer in ("sgd", "rmsprop"))
-        self.decay_spin.setEnabled(optimizer == "adamw")
-        self.step_every_spin.setEnabled(schedule == "step")
-        self.step_factor_spin.setEnabled(schedule in ("step", "plateau"))
-        self.patience_spin.setEnabled(schedule == "plateau")
+        """Grey out what the chosen optimizer and schedule do not use (declared in the engine: used_when)."""
+        enable_used({f.path.removeprefix("train."): f.widget for f in self.binding.fields}, self.session.config.train)
 
     def on_engine_ready(self, info: Any) -> None:
         self.mixed_check.setEnabled(info.has_gpu)

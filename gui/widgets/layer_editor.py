@@ -25,10 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.models.initializers import INITIALIZERS
-from engine.models.layer_types import ACTIVATIONS, LAYER_TYPES
+from engine.models.layer_types import LAYER_TYPES
 from engine.models.recipe import LayerSpec
-from gui.widgets.forms import float_spin, int_spin
+from gui.widgets.forms import declared_combo, declared_spin, declared_tooltip
 
 # Column headers for the LayerSpec fields a row may use; which ones a row uses, and a new
 # row's values, come from the engine's layer-type registry.
@@ -152,32 +151,27 @@ class LayerEditor(QWidget):
         if layer_type is None:  # a type this Kiln does not know: shown by name, kept as it is
             kind.addItem(spec.type, spec.type)
         kind.setCurrentIndex(max(0, kind.findData(spec.type)))
-        kind.setToolTip("The layer's type")
+        kind.setToolTip(declared_tooltip("model.layers.type"))
+        kind.setProperty("kiln_path", "model.layers.type")
         kind.currentIndexChanged.connect(lambda _i, r=row, w=kind: self._edit(r, type=w.currentData()))
 
-        units = int_spin(spec.units or 1, 1, 65536, "Dense: units (outputs). Conv2D / residual: filters (channels)")
+        units = declared_spin("model.layers.units")
+        units.setValue(spec.units or 1)
         units.valueChanged.connect(lambda v, r=row: self._edit(r, units=v))
-        kernel = int_spin(spec.kernel_size, 1, 31, "Convolution kernel size (k x k)", step=2)
+        kernel = declared_spin("model.layers.kernel_size")
+        kernel.setValue(spec.kernel_size)
         kernel.valueChanged.connect(lambda v, r=row: self._edit(r, kernel_size=v))
-        activation = QComboBox()
-        for name in ACTIVATIONS:
-            activation.addItem(name, name)
-        activation.setCurrentIndex(max(0, activation.findData(spec.activation)))
-        activation.setToolTip("The non-linearity after the layer")
+        activation = declared_combo("model.layers.activation", current=spec.activation, labels={})
         activation.currentIndexChanged.connect(
             lambda _i, r=row, w=activation: self._edit(r, activation=w.currentData())
         )
-        rate = float_spin(
-            spec.rate, 0.0, 0.95, "Dropout: share of units switched off at random while training", step=0.05
-        )
+        rate = declared_spin("model.layers.rate")
+        rate.setValue(spec.rate)
         rate.valueChanged.connect(lambda v, r=row: self._edit(r, rate=v))
-        init = QComboBox()
-        init.addItem("model's", None)
-        for name, explanation in INITIALIZERS.items():
-            init.addItem(name.replace("_", " "), name)
-            init.setItemData(init.count() - 1, explanation, role=3)
-        init.setCurrentIndex(max(0, init.findData(spec.kernel_initializer)))
-        init.setToolTip("This layer's weight initializer; \"model's\" uses the one chosen for the whole model")
+        init = declared_combo(
+            "model.layers.kernel_initializer", current=spec.kernel_initializer, none_label="model's",
+            note="\"model's\": the one chosen for the whole model",
+        )
         init.currentIndexChanged.connect(lambda _i, r=row, w=init: self._edit(r, kernel_initializer=w.currentData()))
 
         widgets = {
