@@ -269,3 +269,23 @@ def test_a_resumed_run_keeps_the_patience_early_stopping_and_plateau_had_used_up
     # Without the replay the resumed run would have waited its full patience again.
     model, early, plateau = watchers()
     assert run(model, early, plateau, range(cut, len(values)))[0] is None
+
+
+@pytest.mark.slow
+def test_a_run_killed_after_its_last_checkpoint_resumes_to_a_saved_model(npz_data: Path, tmp_path: Path) -> None:
+    """kill -9 after the last epoch's checkpoint, before model.keras: --resume writes the model from it."""
+    from engine.training.job import run_training
+
+    out = tmp_path / "run"
+    first = run_training(_config(npz_data, epochs=2), out_dir=out)
+    for name in ("model.keras", "run.json", "history.json", "model_card.md", "model_card.json"):
+        (out / name).unlink(missing_ok=True)  # what a kill between the checkpoint and the save leaves
+    assert main(["train", "--resume", "--out", str(out)]) == 0
+    history = json.loads((out / "history.json").read_text())
+    assert history["loss"] == pytest.approx(first.history["loss"])
+    assert (out / "model.keras").is_file() and (out / "run.json").is_file()
+    import keras
+
+    saved = keras.saving.load_model(out / "model.keras")
+    for mine, theirs in zip(first.model.weights, saved.weights):
+        np.testing.assert_allclose(np.asarray(mine), np.asarray(theirs))

@@ -254,6 +254,10 @@ def _run(
             reason = "early_stopping"
             break
 
+    from engine.training.resume_finish import compile_from_checkpoint, needs_finishing
+
+    if needs_finishing(built.model, checkpoint):  # killed after its last checkpoint: nothing left to train
+        compile_from_checkpoint(built, checkpoint, config, dataset, strategy)
     model = built.model
     # The last epoch's validation already scored these very weights unless something put other
     # weights back after it (early stopping's best weights, the NaN guard, the drift roll-back).
