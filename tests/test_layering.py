@@ -78,7 +78,9 @@ def _resolve(node: ast.Import | ast.ImportFrom, module: str, is_package: bool) -
     return [f"{base}.{a.name}" if f"{base}.{a.name}" in KNOWN else base for a in node.names]
 
 
-def _imports_of_source(source: str, module: str, *, is_package: bool = False, filename: str = "<probe>") -> list[Import]:
+def _imports_of_source(
+    source: str, module: str, *, is_package: bool = False, filename: str = "<probe>"
+) -> list[Import]:
     tree = ast.parse(source, filename=filename)
     found: list[Import] = []
 
