@@ -82,6 +82,13 @@ def load_engine(_context: WorkerContext) -> dict[str, Any]:
     }
 
 
+def default_runs_folder() -> str:
+    """Each GUI run keeps a folder (model, history, run record) here, so nothing trained is lost."""
+    from engine.paths import runs_dir
+
+    return str(runs_dir())
+
+
 class MainWindow(QMainWindow):
     """The composition root: makes the session and the pages from `PAGES`, the actions from
     `ACTIONS`, and wires pages to each other through their public signals and methods."""
@@ -550,7 +557,6 @@ class MainWindow(QMainWindow):
 
     def show_getting_started(self) -> QWidget:
         """Help > Getting started: the steps in a few lines and where runs are kept (not blocking)."""
-        from gui.app import default_runs_folder
         from gui.dialogs.getting_started import GettingStartedDialog
 
         dialog = GettingStartedDialog(self.runs_folder or default_runs_folder(), self)

@@ -10,7 +10,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from engine.analysis.compare import APPROACH_WORDS, Comparison
+from engine.analysis.comparison import APPROACH_WORDS, Comparison
 
 COLOURS = {"scratch": "#d9822b", "finetune": "#2b6cb0"}
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.models.recipe import LayerSpec
+from engine.schema import check_choice, check_number
 
 PRESETS: dict[str, str] = {
     "mlp": "Multi-layer perceptron: dense layers on tabular or flattened input.",
@@ -20,6 +20,34 @@ PRESETS: dict[str, str] = {
 }
 
 ACTIVATIONS = ("relu", "gelu", "swish", "elu", "selu", "tanh", "sigmoid", "linear")
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One entry in a from-scratch model's layer list (the GUI's layer editor edits these)."""
+
+    type: str  # a name in LAYER_TYPES
+    units: int = 0  # dense units / conv filters
+    kernel_size: int = 3
+    activation: str = "relu"
+    rate: float = 0.0  # dropout rate
+    kernel_initializer: str | None = None  # per-layer override of ModelRecipe.kernel_initializer
+
+    def validate(self, where: str) -> None:
+        from engine.models.initializers import INITIALIZERS
+
+        check_choice(f"{where}.type", self.type, LAYER_TYPES)
+        spec = LAYER_TYPES[self.type]
+        if "units" in spec.fields:
+            check_number(f"{where}.units", self.units, low=1, high=65536)
+        if "kernel_size" in spec.fields:
+            check_number(f"{where}.kernel_size", self.kernel_size, low=1, high=31)
+        if "activation" in spec.fields:
+            check_choice(f"{where}.activation", self.activation, ACTIVATIONS)
+        if "rate" in spec.fields:
+            check_number(f"{where}.rate", self.rate, low=0, high=1, high_open=True)
+        if self.kernel_initializer is not None:
+            check_choice(f"{where}.kernel_initializer", self.kernel_initializer, INITIALIZERS)
 
 
 @dataclass(frozen=True)

@@ -7,39 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.models.layer_types import ACTIVATIONS, PRESETS, LayerSpec  # LayerSpec: re-exported, configs name it here
 from engine.schema import check_choice, check_number
 
 KINDS = ("scratch", "finetune")
 CUSTOM_ARCH = "custom"  # the layer list was edited: build it as it is, no preset
-
-
-@dataclass(frozen=True)
-class LayerSpec:
-    """One entry in a from-scratch model's layer list (the GUI's layer editor edits these)."""
-
-    type: str  # a name in engine.models.layer_types.LAYER_TYPES
-    units: int = 0  # dense units / conv filters
-    kernel_size: int = 3
-    activation: str = "relu"
-    rate: float = 0.0  # dropout rate
-    kernel_initializer: str | None = None  # per-layer override of ModelRecipe.kernel_initializer
-
-    def validate(self, where: str) -> None:
-        from engine.models.initializers import INITIALIZERS
-        from engine.models.layer_types import ACTIVATIONS, LAYER_TYPES
-
-        check_choice(f"{where}.type", self.type, LAYER_TYPES)
-        spec = LAYER_TYPES[self.type]
-        if "units" in spec.fields:
-            check_number(f"{where}.units", self.units, low=1, high=65536)
-        if "kernel_size" in spec.fields:
-            check_number(f"{where}.kernel_size", self.kernel_size, low=1, high=31)
-        if "activation" in spec.fields:
-            check_choice(f"{where}.activation", self.activation, ACTIVATIONS)
-        if "rate" in spec.fields:
-            check_number(f"{where}.rate", self.rate, low=0, high=1, high_open=True)
-        if self.kernel_initializer is not None:
-            check_choice(f"{where}.kernel_initializer", self.kernel_initializer, INITIALIZERS)
 
 
 @dataclass(frozen=True)
@@ -79,7 +51,6 @@ class ModelRecipe:
         from engine.errors import ConfigError
         from engine.models.freeze import parse_freeze
         from engine.models.initializers import BIAS_INITIALIZERS, INITIALIZERS
-        from engine.models.layer_types import ACTIVATIONS, PRESETS
 
         check_choice(f"{where}.kind", self.kind, KINDS)
         check_choice(f"{where}.arch", self.arch, (*PRESETS, CUSTOM_ARCH))

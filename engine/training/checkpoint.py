@@ -34,6 +34,10 @@ OPTIMIZER = "optimizer.npz"
 STATE = "state.json"
 _EPOCH_DIR = re.compile(r"^epoch-(\d{4,})$")
 _TEMP_DIR = re.compile(r"^\.epoch-\d+\.tmp-(\d+)$")
+# Multi-worker runs keep a keras.callbacks.BackupAndRestore backup here (in each worker's run
+# folder; engine/training/distribution.py); it is deleted when training ends, so a folder
+# holding one is an interrupted run.
+BACKUP_DIR = "backup"
 # The files a run writes into its folder; a new run with --overwrite clears exactly these.
 RUN_FILES = (
     "config.toml", "model.keras", "run.json", "history.json", "model_card.json", "model_card.md", CHECKPOINT_DIR
@@ -214,8 +218,6 @@ def check_run_folder(out_dir: Path, *, resume: bool, overwrite: bool) -> None:
             raise ConfigError(f"The run folder {out_dir} {where}.", hint="Pick a folder for --out.")
         if parent.exists():
             break
-    from engine.training.distribution import BACKUP_DIR
-
     if resume or not out_dir.is_dir() or (out_dir / BACKUP_DIR).is_dir():  # the last: a multi-worker restart
         return
     held = [name for name in RUN_FILES if (out_dir / name).exists()]
