@@ -143,6 +143,15 @@ class RunConfig:
             raise ConfigError(
                 f"The run config {path} is not valid {path.suffix[1:].upper() or 'TOML'}: {exc}."
             ) from exc
+        except RecursionError:  # tables or arrays nested thousands deep: no config looks like that
+            raise ConfigError(f"The run config {path} nests its tables too deeply to be a run config.") from None
+        if isinstance(data, dict) and not migrate(data).keys() & {"data", "model", "train"}:
+            # An empty (or truncated) file would otherwise train the demo with every default.
+            raise ConfigError(
+                f"The run config {path} names no [data], [model] or [train] settings"
+                f"{' (it is empty)' if not raw.strip() else ''}.",
+                hint="Save a config from Kiln (the app's Save, or a run folder's config.toml) and name that file.",
+            )
         return cls.from_dict(data)
 
 
