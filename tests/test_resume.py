@@ -349,3 +349,29 @@ def test_a_damaged_checkpoint_exits_2_on_resume(tmp_path: Path, capsys) -> None:
     assert main(["train", "--resume", "--out", str(out), "--data", "demo:digits"]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "is damaged" in err and "no checkpoint" not in err
+
+
+@pytest.mark.slow  # spawns a process (no training)
+def test_a_second_train_on_the_same_folder_is_refused_and_a_killed_holder_blocks_nothing(
+    tmp_path: Path, capsys
+) -> None:
+    from engine.training.run_lock import run_folder_lock
+
+    out = tmp_path / "run"
+    script = (
+        "import sys, time\nfrom pathlib import Path\nfrom engine.training.run_lock import run_folder_lock\n"
+        f"with run_folder_lock(Path({str(out)!r})):\n    print('held', flush=True)\n    time.sleep(120)\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert main(["train", "--data", "demo:digits", "--out", str(out)]) == 2
+        err = " ".join(capsys.readouterr().err.split())
+        assert f"Another Kiln run (process {holder.pid}) is writing the run folder {out}" in err
+        assert not out.exists()  # refused before anything was written
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)  # a holder killed with -9 leaves no lock behind
+        holder.wait(timeout=30)
+    with run_folder_lock(out), run_folder_lock(out):  # free at once; the same process may re-enter
+        pass
