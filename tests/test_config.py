@@ -117,3 +117,19 @@ def test_a_config_nested_100000_deep_is_refused_with_a_sentence(tmp_path, suffix
     path.write_text(text)
     with pytest.raises(ConfigError, match="nests its tables too deeply|is not valid"):
         RunConfig.load(path)
+
+
+def test_a_config_path_goes_through_the_file_gate(tmp_path) -> None:
+    """A pipe named as the config would block the read forever; a link to /dev/zero would never end."""
+    import os
+
+    from engine.errors import KilnError
+
+    pipe = tmp_path / "run.toml"
+    os.mkfifo(pipe)
+    with pytest.raises(KilnError, match="is a named pipe"):
+        RunConfig.load(pipe)
+    zero = tmp_path / "zero.toml"
+    zero.symlink_to("/dev/zero")
+    with pytest.raises(KilnError, match="is a character device"):
+        RunConfig.load(zero)

@@ -23,6 +23,7 @@ __all__ = ["AugmentConfig", "DataConfig", "LayerSpec", "ModelRecipe", "RunConfig
 # The run config's schema version. Bump it when a field is renamed or changes meaning, and
 # teach `migrate` to turn the older shape into the new one, so old run configs still open.
 CONFIG_VERSION = 2
+CONFIG_BUDGET = 64 * 2**20  # a run config is a few KB; more than this is not one
 
 
 @dataclass(frozen=True)
@@ -129,9 +130,12 @@ class RunConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> RunConfig:
+        from engine.data.files import read_limited
+
         path = Path(path)
         try:
-            raw = path.read_bytes()
+            # Through the data files' gate: a pipe would block, a link to /dev/zero would never end.
+            raw = read_limited(path, CONFIG_BUDGET, what="run config (TOML or JSON)")
         except OSError as exc:
             raise ConfigError(f"Cannot read the run config {path}: {exc.strerror}.") from exc
         try:
