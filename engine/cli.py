@@ -219,7 +219,16 @@ def load_tensorflow() -> None:
 
 def check_data_source(source: str | None) -> None:
     """A data path that does not exist, as a sentence, before anything slow happens."""
-    if source and not source.strip().startswith("demo:") and not Path(source.strip()).expanduser().exists():
+    if not source or source.strip().startswith("demo:"):
+        return
+    try:
+        exists = Path(source.strip()).expanduser().exists()
+    except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL character
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise KilnError(
+            f"The data source {source} cannot be opened ({reason}).", hint="Check the path, or choose it again."
+        ) from None
+    if not exists:
         raise KilnError(
             f"The data source {source} does not exist.", hint="Check the path, or choose the folder or file again."
         )
