@@ -107,26 +107,74 @@ def write_checkpoint(root: Path, model: Any, state: dict[str, Any]) -> Path:
 
 
 def read_checkpoint(root: Path) -> Checkpoint | None:
-    """The newest complete checkpoint under ``root``, or None. Temporary folders are never read."""
+    """The newest checkpoint under ``root``, or None when there is none. Temporary folders are never read.
+
+    A checkpoint folder is only ever renamed into place whole, so one whose ``state.json`` is
+    missing, not JSON, or does not add up (a negative epoch count, a history cut short) was
+    damaged or edited by hand: that is a sentence, never a silent fresh start or a traceback.
+    """
     if not root.is_dir():
         return None
     for folder in sorted((p for p in root.iterdir() if _EPOCH_DIR.match(p.name)), reverse=True):
-        try:
-            state = json.loads((folder / STATE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if not (folder / WEIGHTS).is_file() or not (folder / OPTIMIZER).is_file() or state.get("format") != FORMAT:
-            continue
+        state = _read_state(folder)
+        for name in (WEIGHTS, OPTIMIZER):
+            if not (folder / name).is_file():
+                raise _damaged(folder, f"its {name} is missing")
         history = {k: [float("nan") if v is None else float(v) for v in vals] for k, vals in state["history"].items()}
         return Checkpoint(
             folder=folder,
-            completed_epochs=int(state["completed_epochs"]),
-            phase_index=int(state["phase_index"]),
+            completed_epochs=state["completed_epochs"],
+            phase_index=state["phase_index"],
             history=history,
             config=state.get("config"),
             extra={k: v for k, v in state.items() if k not in ("history", "config")},
         )
     return None
+
+
+def _read_state(folder: Path) -> dict[str, Any]:
+    """``state.json`` of one checkpoint folder, checked to be what `write_checkpoint` writes."""
+    try:
+        state = json.loads((folder / STATE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise _damaged(folder, f"its {STATE} is missing") from None
+    except (OSError, ValueError, RecursionError) as exc:
+        raise _damaged(folder, f"its {STATE} is not readable JSON ({type(exc).__name__})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise _damaged(folder, f"its {STATE} is not a Kiln checkpoint of format {FORMAT}")
+    epochs, phase, history = state.get("completed_epochs"), state.get("phase_index"), state.get("history")
+    if not _whole(epochs) or epochs < 1 or epochs != int(_EPOCH_DIR.match(folder.name).group(1)):
+        raise _damaged(folder, f"its completed_epochs ({_short(epochs)}) does not match {folder.name}")
+    if not _whole(phase) or phase < 0:
+        raise _damaged(folder, f"its phase_index ({_short(phase)}) is not a phase")
+    if not isinstance(history, dict) or not all(isinstance(v, list) for v in history.values()):
+        raise _damaged(folder, "its history is not a table of numbers per epoch")
+    for key, values in history.items():
+        if any(v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))) for v in values):
+            raise _damaged(folder, f"its history of {_short(key)} holds something other than numbers")
+        if len(values) > epochs or (key == "loss" and len(values) != epochs):
+            raise _damaged(folder, f"its history of {_short(key)} has {len(values)} epochs, not {epochs}")
+    if "loss" not in history:
+        raise _damaged(folder, "its history has no loss")
+    return state
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    """A value from a hand-edited file, short and on one line, for a sentence."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _damaged(folder: Path, why: str) -> ConfigError:
+    return ConfigError(
+        f"The checkpoint {folder} is damaged: {why}, so the run cannot be resumed from it.",
+        hint="Put back the checkpoint as Kiln wrote it, or start the run again with --overwrite "
+        "(its finished epochs are then lost).",
+    )
 
 
 def restore_weights(model: Any, checkpoint: Checkpoint) -> None:
@@ -185,10 +233,21 @@ def _array(variable: Any) -> Any:
 
 
 def _load_arrays(path: Path) -> list[Any]:
+    import zipfile
+
     import numpy as np
 
-    with np.load(path, allow_pickle=False) as saved:  # never pickles: arrays only
-        return [saved[f"arr_{i}"] for i in range(len(saved.files))]
+    try:
+        with np.load(path, allow_pickle=False) as saved:  # never pickles: arrays only
+            arrays = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        # Truncated, not an archive, or holding object arrays (pickles), which are never loaded.
+        why = "holds object arrays, which Kiln never unpickles" if "allow_pickle" in str(exc) else (
+            f"cannot be read ({type(exc).__name__})")
+        raise _damaged(path.parent, f"its {path.name} {why}") from None
+    if any(array.dtype.kind not in "biuf" for array in arrays):
+        raise _damaged(path.parent, f"its {path.name} holds arrays that are not numbers")
+    return arrays
 
 
 def check_resume_config(checkpoint: Checkpoint, config: dict[str, Any]) -> None:

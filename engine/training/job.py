@@ -7,6 +7,7 @@ watch it through the event sink.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 import warnings
@@ -21,6 +22,7 @@ from engine.errors import ConfigError, KilnError
 from engine.events import EventSink, Failed, Finished, PhaseStarted, RunStarted, RunWarning, ignore_events
 from engine.training.config import RunConfig
 from engine.training.control import RunControl
+from engine.training.run_lock import run_folder_lock
 
 CHECKPOINT_DIR = "checkpoint"
 TENSORBOARD_DIR = "tensorboard"  # `tensorboard --logdir RUN/tensorboard`
@@ -60,7 +62,9 @@ def run_training(
     """
     control = control or RunControl()
     try:
-        return _run(config, sink, control, dataset, Path(out_dir) if out_dir else None, resume, callbacks)
+        # One process at a time per run folder (training/run_lock.py); none without a folder.
+        with run_folder_lock(Path(out_dir)) if out_dir else contextlib.nullcontext():
+            return _run(config, sink, control, dataset, Path(out_dir) if out_dir else None, resume, callbacks)
     except KilnError as exc:
         sink(Failed(exc.sentence, traceback.format_exc()))
         raise
