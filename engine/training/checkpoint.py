@@ -278,11 +278,18 @@ def check_run_folder(out_dir: Path, *, resume: bool, overwrite: bool) -> None:
     if resume or not out_dir.is_dir() or (out_dir / BACKUP_DIR).is_dir():  # the last: a multi-worker restart
         return
     held = [name for name in RUN_FILES if (out_dir / name).exists()]
-    if held and not overwrite:
+    if held and not overwrite and not never_finished_an_epoch(out_dir):
         raise ConfigError(
             f"{out_dir} already holds another run ({', '.join(held)}).",
             hint="Pick a new folder for --out, continue that run with --resume, or replace it with --overwrite.",
         )
+
+
+def never_finished_an_epoch(out_dir: Path) -> bool:
+    """True for a run folder holding only the config a run writes at its start: the run was
+    killed before its first checkpoint, so starting it again loses nothing (no --overwrite needed)."""
+    held = [name for name in RUN_FILES if (out_dir / name).exists() or (out_dir / name).is_symlink()]
+    return held == ["config.toml"]
 
 
 def clear_run_folder(out_dir: Path) -> None:
