@@ -334,8 +334,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     # the job writes config.toml itself once the model is built. The folder is this process's
     # from the check to the save: a second `train --out` on it is refused (training/run_lock.py).
     with run_folder_lock(args.out):
-        check_run_folder(args.out, resume=args.resume, overwrite=args.overwrite)
         config = config_from_args(args).validate()
+        check_run_folder(args.out, resume=args.resume, overwrite=args.overwrite, config=config.to_dict())
         trust_named_files(args.trust_file)
         check_data_source(config.data.source)
         load_tensorflow()

@@ -433,7 +433,7 @@ def _resume_point(config: RunConfig, out_dir: Path | None) -> Any:
     from engine.training.checkpoint import check_resume_config, never_finished_an_epoch, read_checkpoint
 
     checkpoint = read_checkpoint(out_dir / CHECKPOINT_DIR) if out_dir is not None else None
-    if checkpoint is None and out_dir is not None and never_finished_an_epoch(out_dir):
+    if checkpoint is None and out_dir is not None and never_finished_an_epoch(out_dir, config.to_dict()):
         return None  # killed before its first checkpoint: nothing was kept, so the run starts from its beginning
     if checkpoint is None:
         raise ConfigError(
