@@ -129,8 +129,8 @@ def _add_trust(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--trust",
         action="store_true",
-        help="trust the model file named here (by its hash): its Kiln SavedModel layers may run; "
-        "Lambda layers stay refused",
+        help="trust the model file named here (by its hash), and the SavedModel folders it opens (named on "
+        "stderr first): its Kiln SavedModel layers may run; Lambda layers stay refused",
     )
     _add_trust_file(parser)
 
@@ -334,8 +334,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     # the job writes config.toml itself once the model is built. The folder is this process's
     # from the check to the save: a second `train --out` on it is refused (training/run_lock.py).
     with run_folder_lock(args.out):
-        check_run_folder(args.out, resume=args.resume, overwrite=args.overwrite)
         config = config_from_args(args).validate()
+        check_run_folder(args.out, resume=args.resume, overwrite=args.overwrite, config=config.to_dict())
         trust_named_files(args.trust_file)
         check_data_source(config.data.source)
         load_tensorflow()
@@ -390,8 +390,27 @@ def _load(args: argparse.Namespace) -> Any:
     trust_named_files(getattr(args, "trust_file", []))
     if not Path(args.model).exists():
         raise KilnError(f"The model {args.model} does not exist.", hint="Check the path of the .keras/.h5 file.")
+    if args.trust:
+        _say_which_folders_trust_covers(Path(args.model))
     load_tensorflow()
     return load_model(args.model, trusted=args.trust, custom_objects=kiln_custom_objects())
+
+
+def _say_which_folders_trust_covers(model: Path) -> None:
+    """--trust covers the SavedModel folders the file opens, which its hash does not: name them first."""
+    from engine.data.files import printable
+    from engine.export.trust import savedmodel_folders
+
+    folders = savedmodel_folders(model) if model.is_file() else []
+    if folders:
+        shown = ", ".join(printable(folder, 300) for folder in folders)
+        print(
+            terminal_paragraph(
+                f"note: --trust also trusts the SavedModel folder(s) {model.name} opens, by their hashes as they "
+                f"are now: {shown}. Their TensorFlow graphs will run."
+            ),
+            file=sys.stderr,
+        )
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

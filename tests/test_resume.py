@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -375,3 +376,20 @@ def test_a_second_train_on_the_same_folder_is_refused_and_a_killed_holder_blocks
         holder.wait(timeout=30)
     with run_folder_lock(out), run_folder_lock(out):  # free at once; the same process may re-enter
         pass
+
+
+@pytest.mark.slow
+def test_a_run_killed_before_its_first_checkpoint_starts_again_without_overwrite(
+    npz_data: Path, tmp_path: Path
+) -> None:
+    """Only config.toml is left (the run never finished an epoch): nothing to lose, so no --overwrite."""
+    out = tmp_path / "run"
+    out.mkdir()
+    _config(npz_data, epochs=2).save(out / "config.toml")
+    assert main(["train", "--resume", "--out", str(out)]) == 0  # resume: starts from its beginning
+    assert {len(v) for v in json.loads((out / "history.json").read_text()).values()} == {2}
+    for name in ("model.keras", "run.json", "history.json", "model_card.md", "model_card.json", "checkpoint"):
+        path = out / name
+        path.unlink() if path.is_file() else shutil.rmtree(path)
+    assert main(["train", "--config", str(out / "config.toml"), "--out", str(out)]) == 0  # a plain start too
+    assert (out / "model.keras").is_file()

@@ -269,8 +269,14 @@ def check_resume_config(checkpoint: Checkpoint, config: dict[str, Any]) -> None:
         )
 
 
-def check_run_folder(out_dir: Path, *, resume: bool, overwrite: bool) -> None:
-    """Refuse an --out that cannot be a run folder, or that holds another run (unless ``overwrite``)."""
+def check_run_folder(
+    out_dir: Path, *, resume: bool, overwrite: bool, config: dict[str, Any] | None = None
+) -> None:
+    """Refuse an --out that cannot be a run folder, or that holds another run (unless ``overwrite``).
+
+    ``config``: the run about to start; a folder left by the same run killed before its first
+    checkpoint is not another run.
+    """
     for parent in (out_dir, *out_dir.parents):
         if parent.exists() and not parent.is_dir():
             where = "is a file" if parent == out_dir else f"lies under the file {parent}"
@@ -280,11 +286,28 @@ def check_run_folder(out_dir: Path, *, resume: bool, overwrite: bool) -> None:
     if resume or not out_dir.is_dir() or (out_dir / BACKUP_DIR).is_dir():  # the last: a multi-worker restart
         return
     held = [name for name in RUN_FILES if (out_dir / name).exists()]
-    if held and not overwrite:
+    if held and not overwrite and not (config is not None and never_finished_an_epoch(out_dir, config)):
         raise ConfigError(
             f"{out_dir} already holds another run ({', '.join(held)}).",
             hint="Pick a new folder for --out, continue that run with --resume, or replace it with --overwrite.",
         )
+
+
+def never_finished_an_epoch(out_dir: Path, config: dict[str, Any]) -> bool:
+    """True for a run folder holding only the config a run writes at its start, and that config is
+    ``config``: the same run was killed before its first checkpoint, so starting it again loses
+    nothing (no --overwrite needed). Another run's config alone still counts as another run."""
+    held = [name for name in RUN_FILES if (out_dir / name).exists() or (out_dir / name).is_symlink()]
+    if held != ["config.toml"]:
+        return False
+    from engine.errors import KilnError
+    from engine.training.config import RunConfig
+
+    try:
+        saved = RunConfig.load(out_dir / "config.toml").to_dict()
+    except KilnError:
+        return False
+    return not _differences(_comparable(saved), _comparable(config))
 
 
 def clear_run_folder(out_dir: Path) -> None:

@@ -47,6 +47,7 @@ from engine.training.checkpoint import (
     Checkpoint,
     check_resume_config,
     clear_run_folder,
+    never_finished_an_epoch,
     read_checkpoint,
     restore_optimizer,
     restore_weights,
@@ -607,13 +608,15 @@ def _final_metrics(
     return metrics
 
 
-def _resume_point(config: RunConfig, out_dir: Path | None) -> Any:
+def _resume_point(config: RunConfig, out_dir: Path | None) -> Checkpoint | None:
     """The run folder's newest checkpoint, checked against ``config``; a sentence when there is none."""
     checkpoint = read_checkpoint(out_dir / CHECKPOINT_DIR) if out_dir is not None else None
+    if checkpoint is None and out_dir is not None and never_finished_an_epoch(out_dir, config.to_dict()):
+        return None  # killed before its first checkpoint: nothing was kept, so the run starts from its beginning
     if checkpoint is None:
         raise ConfigError(
             f"There is no checkpoint to resume in {out_dir} (a run stopped before its first epoch ended leaves none).",
-            hint="Start the run again without --resume, with --overwrite if the folder holds its config.",
+            hint="Start the run again without --resume.",
         )
     check_resume_config(checkpoint, config.to_dict())
     return checkpoint
