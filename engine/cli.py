@@ -88,8 +88,8 @@ def _add_trust(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--trust",
         action="store_true",
-        help="trust the model file named here (by its hash): its Kiln SavedModel layers may run; "
-        "Lambda layers stay refused",
+        help="trust the model file named here (by its hash), and the SavedModel folders it opens (named on "
+        "stderr first): its Kiln SavedModel layers may run; Lambda layers stay refused",
     )
     _add_trust_file(parser)
 
@@ -142,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         }[args.command]
         return handler(args)
     except KilnError as exc:
-        print(textwrap.fill(exc.sentence, width=100), file=sys.stderr)
+        print(terminal_paragraph(exc.sentence), file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
@@ -150,9 +150,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the last line of defence of a command-line tool
         if debug:
             raise
-        print(f"Kiln failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
+        first_line = str(exc).splitlines()[0] if str(exc) else ""
+        print(terminal_paragraph(f"Kiln failed: {type(exc).__name__}: {first_line}"), file=sys.stderr)
         print("Run again with --debug for the full traceback.", file=sys.stderr)
         return EXIT_FAILED
+
+
+def terminal_paragraph(sentence: str, width: int = 100) -> str:
+    """``sentence`` as one paragraph for a terminal.
+
+    Control characters (a class name's newline or ESC) are shown escaped, a giant word (a
+    50 MB value quoted back) is cut before anything looks at it whole, and a path is never
+    split at its hyphens, so it can be copied back from the terminal.
+    """
+    from engine.data.files import printable
+
+    words = [w if len(w) <= 400 else f"{w[:200]}... ({len(w):,} characters)" for w in sentence.split(" ")]
+    text = printable(" ".join(words), limit=20_000)
+    return textwrap.fill(text, width=width, break_on_hyphens=False, break_long_words=False)
 
 
 def load_tensorflow() -> None:
@@ -164,7 +179,16 @@ def load_tensorflow() -> None:
 
 def check_data_source(source: str | None) -> None:
     """A data path that does not exist, as a sentence, before anything slow happens."""
-    if source and not source.strip().startswith("demo:") and not Path(source.strip()).expanduser().exists():
+    if not source or source.strip().startswith("demo:"):
+        return
+    try:
+        exists = Path(source.strip()).expanduser().exists()
+    except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL character
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise KilnError(
+            f"The data source {source} cannot be opened ({reason}).", hint="Check the path, or choose it again."
+        ) from None
+    if not exists:
         raise KilnError(
             f"The data source {source} does not exist.", hint="Check the path, or choose the folder or file again."
         )
@@ -272,16 +296,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     from engine.training.checkpoint import check_run_folder
     from engine.training.job import run_training
     from engine.training.progress import TerminalProgress
+    from engine.training.run_lock import run_folder_lock
 
     # Nothing is written before the whole config is valid and the folder may take this run;
-    # the job writes config.toml itself once the model is built.
-    check_run_folder(args.out, resume=args.resume, overwrite=args.overwrite)
-    config = config_from_args(args).validate()
-    trust_named_files(args.trust_file)
-    check_data_source(config.data.source)
-    load_tensorflow()
-    with TerminalProgress() as progress:
-        result = run_training(config, sink=progress, out_dir=args.out, resume=args.resume)
+    # the job writes config.toml itself once the model is built. The folder is this process's
+    # from the check to the save: a second `train --out` on it is refused (training/run_lock.py).
+    with run_folder_lock(args.out):
+        config = config_from_args(args).validate()
+        check_run_folder(args.out, resume=args.resume, overwrite=args.overwrite, config=config.to_dict())
+        trust_named_files(args.trust_file)
+        check_data_source(config.data.source)
+        load_tensorflow()
+        with TerminalProgress() as progress:
+            result = run_training(config, sink=progress, out_dir=args.out, resume=args.resume)
     if result.reason == "nan":
         raise KilnError(
             "The loss stopped being a finite number (NaN or infinity), so training stopped; the weights of the "
@@ -331,8 +358,27 @@ def _load(args: argparse.Namespace) -> Any:
     trust_named_files(getattr(args, "trust_file", []))
     if not Path(args.model).exists():
         raise KilnError(f"The model {args.model} does not exist.", hint="Check the path of the .keras/.h5 file.")
+    if args.trust:
+        _say_which_folders_trust_covers(Path(args.model))
     load_tensorflow()
     return load_model(args.model, trusted=args.trust, custom_objects=kiln_custom_objects())
+
+
+def _say_which_folders_trust_covers(model: Path) -> None:
+    """--trust covers the SavedModel folders the file opens, which its hash does not: name them first."""
+    from engine.data.files import printable
+    from engine.export.trust import savedmodel_folders
+
+    folders = savedmodel_folders(model) if model.is_file() else []
+    if folders:
+        shown = ", ".join(printable(folder, 300) for folder in folders)
+        print(
+            terminal_paragraph(
+                f"note: --trust also trusts the SavedModel folder(s) {model.name} opens, by their hashes as they "
+                f"are now: {shown}. Their TensorFlow graphs will run."
+            ),
+            file=sys.stderr,
+        )
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -10,15 +10,8 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from gui import theme
-from gui.main_window import MainWindow
+from gui.main_window import MainWindow, default_runs_folder
 from gui.settings import AppSettings
-
-
-def default_runs_folder() -> str:
-    """Each GUI run keeps a folder (model, history, run record) here, so nothing trained is lost."""
-    from engine.paths import runs_dir
-
-    return str(runs_dir())
 
 
 def create_window(settings: AppSettings | None = None, *, runs_folder: str | None = None) -> MainWindow:

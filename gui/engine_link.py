@@ -22,6 +22,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
 
 from engine.worker.client import EngineProcess, exit_sentence
 from engine.worker.protocol import TaskError
+from gui.live_tasks import register_live, unregister_live
 
 # A run asked to stop ends at its next batch; one that has not ended this long after is ended
 # with its worker (its run folder keeps the last checkpoint: Train more continues it).
@@ -71,8 +72,6 @@ class RemoteTask(QObject):
         self._grace: QTimer | None = None
 
     def start(self) -> RemoteTask:
-        from gui.workers import register_live
-
         self._running = True
         register_live(self)
         self.link._send_call(self)
@@ -125,8 +124,6 @@ class RemoteTask(QObject):
             self.link.end_worker("the run did not stop within its grace")
 
     def _finish(self) -> None:
-        from gui.workers import unregister_live
-
         if not self._running:
             return
         self._running = False

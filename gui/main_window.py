@@ -58,6 +58,13 @@ MODEL_SUFFIXES = {".keras", ".h5", ".hdf5"}  # files Export > Open model takes
 DEMO_BACKBONE = "demo"  # the catalogue name of the backbone Kiln ships (engine.models catalogue)
 
 
+def default_runs_folder() -> str:
+    """Each GUI run keeps a folder (model, history, run record) here, so nothing trained is lost."""
+    from engine.paths import runs_dir
+
+    return str(runs_dir())
+
+
 class MainWindow(QMainWindow):
     """The composition root: makes the session and the pages from `PAGES`, the actions from
     `ACTIONS`, and wires pages to each other through their public signals and methods."""
@@ -538,7 +545,6 @@ class MainWindow(QMainWindow):
 
     def show_getting_started(self) -> QWidget:
         """Help > Getting started: the steps in a few lines and where runs are kept (not blocking)."""
-        from gui.app import default_runs_folder
         from gui.dialogs.getting_started import GettingStartedDialog
 
         dialog = GettingStartedDialog(self.runs_folder or default_runs_folder(), self)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QStyle, QWidget
@@ -21,11 +21,19 @@ from gui.pages.export_page import ExportPage
 from gui.pages.model_page import ModelPage
 from gui.pages.runs_page import RunsPage
 from gui.pages.train_page import TrainPage
-
-if TYPE_CHECKING:
-    from gui.main_window import MainWindow
+from gui.session import Session
 
 SP = QStyle.StandardPixmap
+
+
+class Window(Protocol):
+    """What a page row reads from the window that builds it (`gui.main_window.MainWindow`).
+
+    Described here, not imported: the window imports these tables, and they stay below it.
+    """
+
+    session: Session
+    runs_folder: str | None
 
 
 @dataclass(frozen=True)
@@ -35,8 +43,8 @@ class PageSpec:
     name: str
     title: str
     icon: SP
-    make: Callable[[MainWindow], QWidget]
-    note: Callable[[MainWindow], str] = lambda _window: ""  # the sidebar's second line
+    make: Callable[[Window], QWidget]
+    note: Callable[[Window], str] = lambda _window: ""  # the sidebar's second line
 
 
 @dataclass(frozen=True)

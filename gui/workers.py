@@ -27,10 +27,11 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from engine.worker.protocol import TaskError
 from gui.engine_link import Call, RemoteTask, shared_link
+from gui.live_tasks import live_tasks
 
-# Workers that are still running are kept alive here: a worker dropped by its owner must not
-# be garbage-collected while its thread runs.
-_LIVE_WORKERS: set[Worker] = set()
+# Workers that are still running are kept alive here (with the engine's remote tasks): a worker
+# dropped by its owner must not be garbage-collected while its thread runs.
+_LIVE_WORKERS = live_tasks()
 
 
 # What went wrong, in a sentence the user can act on, plus the details for a fold: the same
@@ -113,14 +114,6 @@ class Worker(QObject):
         self._running = False
         self.finished.emit()
         _LIVE_WORKERS.discard(self)
-
-
-def register_live(worker: Any) -> None:
-    _LIVE_WORKERS.add(worker)
-
-
-def unregister_live(worker: Any) -> None:
-    _LIVE_WORKERS.discard(worker)
 
 
 def make_task(

@@ -142,3 +142,48 @@ def test_channel_adapter_converts_gray_and_colour():
     assert np.allclose(back, gray, atol=1e-5)
     rgba = np.concatenate([rgb, np.ones_like(gray)], axis=-1)
     assert np.allclose(ChannelAdapter(3)(rgba), rgb)
+
+
+def _serve_once(payload: bytes):
+    """A loopback HTTP server that answers every GET with ``payload`` (no network needed)."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the standard library's name
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_a_tarball_with_members_outside_its_folder_is_named_as_unsafe_not_a_network_problem(tmp_path):
+    import io
+    import tarfile
+
+    from engine.models.backbones.hub import resolve_handle
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        data = b"planted"
+        member = tarfile.TarInfo("../../escaped.txt")
+        member.size = len(data)
+        tar.addfile(member, io.BytesIO(data))
+    server = _serve_once(buffer.getvalue())
+    try:
+        handle = f"http://127.0.0.1:{server.server_address[1]}/model.tar.gz"
+        with pytest.raises(BackboneUnavailable) as caught:
+            resolve_handle(handle, timeout=5, cache_dir=tmp_path / "cache")
+    finally:
+        server.shutdown()
+    sentence = caught.value.sentence
+    assert "network" not in sentence
+    assert "outside" in sentence and "../../escaped.txt" in sentence
+    assert not (tmp_path / "escaped.txt").exists() and not (tmp_path.parent / "escaped.txt").exists()

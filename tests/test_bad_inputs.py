@@ -450,3 +450,22 @@ def test_random_files_are_refused(tmp_path, suffix) -> None:
         if suffix == ".npy":
             np.save(tmp_path / f"r{seed}_y.npy", np.arange(4))
         refused(path)
+
+
+def test_a_csv_with_tens_of_thousands_of_columns_loads(tmp_path) -> None:
+    """Read with the wrong delimiter while sniffing, a wide row (here 190 KB; the report's had
+    100,000 columns) is one field past csv's 128 KB field limit: that must not end the read."""
+    columns = 30_000
+    lines = [",".join(f"c{i}" for i in range(columns))]
+    lines += [",".join(str((r + i) % 7) for i in range(columns - 1)) + f",{r % 2}" for r in range(6)]
+    path = tmp_path / "wide.csv"
+    path.write_text("\n".join(lines) + "\n")
+    dataset = load_dataset(str(path))
+    assert dataset.input_shape == (columns - 1,) and dataset.num_samples == 6
+
+
+def test_train_with_a_5000_character_data_path_exits_2(tmp_path, capsys) -> None:
+    from engine.cli import main
+
+    assert main(["train", "--data", str(tmp_path / ("a" * 5000 + ".csv")), "--out", str(tmp_path / "run")]) == 2
+    assert "cannot be opened (File name too long)" in " ".join(capsys.readouterr().err.split())

@@ -101,3 +101,25 @@ def test_trust_file_must_name_a_file_or_a_savedmodel_folder(tmp_path: Path, caps
     assert "no such file" in " ".join(capsys.readouterr().err.split())
     assert main(["predict", str(model), "1", "--trust-file", str(tmp_path)]) == 2
     assert "SavedModel folder" in " ".join(capsys.readouterr().err.split())
+
+
+def test_a_50mb_config_value_is_refused_in_one_short_paragraph(tmp_path: Path, capsys) -> None:
+    """The value is quoted back cut short: the terminal gets a paragraph, not megabytes wrapped line by line."""
+    import time
+
+    path = tmp_path / "run.toml"
+    path.write_text('[train]\noptimizer = "' + "x" * 8_000_000 + '"\n')
+    started = time.perf_counter()
+    assert main(["train", "--config", str(path), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "'train.optimizer' cannot be" in err and "(8,000,00" in err  # the value's length, not the value
+    assert len(err) < 2_000 and time.perf_counter() - started < 30
+
+
+def test_sentences_show_control_characters_escaped_and_paths_whole(capsys) -> None:
+    from engine.cli import terminal_paragraph
+
+    sentence = "Unknown class 'a\x1b[31mred\nb' in /tmp/pytest-of-root/some-long-folder-name/data.csv. "
+    text = terminal_paragraph(sentence * 3)
+    assert "\x1b" not in text and "\\x1b[31mred\\x0ab" in text
+    assert "/tmp/pytest-of-root/some-long-folder-name/data.csv." in text.split()

@@ -207,3 +207,18 @@ def test_forward_flops_counts_dense_and_conv_layers_from_their_shapes() -> None:
     x = keras.layers.Flatten()(x)
     outputs = keras.layers.Dense(10)(x)  # 2*256*10 = 5120
     assert forward_flops(keras.Model(inputs, outputs)) == 4608 + 5120
+
+
+def test_class_names_reach_the_markdown_report_as_text() -> None:
+    import re
+
+    from engine.analysis.compare_report import markdown_report
+
+    hostile = "<script>x</script>|cell\n| injected | row |"
+    labels = [0] * 60 + [1] * 60
+    comparison = _comparison({"scratch@1": [[1.0] * 120], "finetune@1": [[1.0] * 60 + [0.0] * 60]}, higher=True)
+    comparison.eval_labels, comparison.class_names = labels, ["ant", hostile]
+    text = markdown_report(comparison)
+    assert "<script>" not in text and "| injected |" not in text
+    row = next(line for line in text.splitlines() if line.startswith("| ") and "cell" in line)
+    assert len(re.findall(r"(?<!\\)\|", row)) == 8  # seven cells, none added by the name

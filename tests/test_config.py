@@ -98,3 +98,38 @@ def test_the_default_and_a_full_custom_config_validate() -> None:
 def test_one_seed_sets_the_split_the_initializers_and_training() -> None:
     config = RunConfig().with_seed(7)
     assert (config.data.seed, config.model.seed, config.train.seed) == (7, 7, 7)
+
+
+@pytest.mark.parametrize("text", ["", "\n# nothing yet\n", 'name = "x"\n'])
+def test_an_empty_config_file_is_refused_not_read_as_the_demo(tmp_path, text: str) -> None:
+    path = tmp_path / "run.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=r"names no \[data\], \[model\] or \[train\] settings"):
+        RunConfig.load(path)
+    (tmp_path / "run.json").write_text("{}")
+    with pytest.raises(ConfigError, match="names no"):
+        RunConfig.load(tmp_path / "run.json")
+
+
+@pytest.mark.parametrize("suffix, text", [(".toml", "a = " + "[" * 100_000), (".json", "[" * 100_000)])
+def test_a_config_nested_100000_deep_is_refused_with_a_sentence(tmp_path, suffix: str, text: str) -> None:
+    path = tmp_path / f"run{suffix}"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="nests its tables too deeply|is not valid"):
+        RunConfig.load(path)
+
+
+def test_a_config_path_goes_through_the_file_gate(tmp_path) -> None:
+    """A pipe named as the config would block the read forever; a link to /dev/zero would never end."""
+    import os
+
+    from engine.errors import KilnError
+
+    pipe = tmp_path / "run.toml"
+    os.mkfifo(pipe)
+    with pytest.raises(KilnError, match="is a named pipe"):
+        RunConfig.load(pipe)
+    zero = tmp_path / "zero.toml"
+    zero.symlink_to("/dev/zero")
+    with pytest.raises(KilnError, match="is a character device"):
+        RunConfig.load(zero)

@@ -238,3 +238,19 @@ def test_new_folder_uses_the_trained_channels_size_and_classes(tmp_path):
     assert dataset.loader.read(np.array([0])).shape == (1, 12, 16, 1)
     one_class = _folder(tmp_path / "owls_only", classes=("owls",))
     assert load_dataset(str(one_class), preprocessing=trained.preprocessing).class_counts()["owls"] == 3
+
+
+def test_links_to_images_outside_the_folder_are_skipped_not_read(tmp_path):
+    """Kiln reads only what lies in the folder named; a link inside it to elsewhere is named as skipped."""
+    root = _folder(tmp_path / "data")
+    secret = _save(tmp_path / "elsewhere" / "secret.png", Image.fromarray(_noise(seed=9)))
+    (root / "cats" / "innocent.png").symlink_to(secret)
+    (root / "dogs" / "alias.png").symlink_to(root / "cats" / "0.png")  # inside the folder: followed
+    (root / "birds").symlink_to(tmp_path / "elsewhere", target_is_directory=True)  # a class folder elsewhere
+    dataset = load_dataset(str(root))
+    assert str(secret) not in dataset.paths and str(root / "cats" / "innocent.png") not in dataset.paths
+    assert str(root / "dogs" / "alias.png") in dataset.paths
+    skipped = {Path(item.path).name: item.reason for item in dataset.skipped}
+    assert skipped["innocent.png"] == skipped["secret.png"] == "a link to a file outside the data folder, not read"
+    assert dataset.class_names == ["cats", "dogs"]
+    assert any("outside the data folder" in problem for problem in dataset.problems)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -269,3 +270,126 @@ def test_a_resumed_run_keeps_the_patience_early_stopping_and_plateau_had_used_up
     # Without the replay the resumed run would have waited its full patience again.
     model, early, plateau = watchers()
     assert run(model, early, plateau, range(cut, len(values)))[0] is None
+
+
+@pytest.mark.slow
+def test_a_run_killed_after_its_last_checkpoint_resumes_to_a_saved_model(npz_data: Path, tmp_path: Path) -> None:
+    """kill -9 after the last epoch's checkpoint, before model.keras: --resume writes the model from it."""
+    from engine.training.job import run_training
+
+    out = tmp_path / "run"
+    first = run_training(_config(npz_data, epochs=2), out_dir=out)
+    for name in ("model.keras", "run.json", "history.json", "model_card.md", "model_card.json"):
+        (out / name).unlink(missing_ok=True)  # what a kill between the checkpoint and the save leaves
+    assert main(["train", "--resume", "--out", str(out)]) == 0
+    history = json.loads((out / "history.json").read_text())
+    assert history["loss"] == pytest.approx(first.history["loss"])
+    assert (out / "model.keras").is_file() and (out / "run.json").is_file()
+    import keras
+
+    saved = keras.saving.load_model(out / "model.keras")
+    for mine, theirs in zip(first.model.weights, saved.weights):
+        np.testing.assert_allclose(np.asarray(mine), np.asarray(theirs))
+
+
+def _saved_checkpoint(root: Path) -> Path:
+    from engine.training.checkpoint import write_checkpoint
+
+    model = _tiny_model()
+    model.fit(*_arrays(), batch_size=32, epochs=1, verbose=0)
+    history = {"loss": [1.0, 0.9], "accuracy": [0.5, 0.6]}
+    return write_checkpoint(root, model, {"completed_epochs": 2, "phase_index": 0, "history": history})
+
+
+@pytest.mark.parametrize(
+    "edit, named",
+    [
+        (lambda s: {**s, "completed_epochs": -3}, "completed_epochs"),
+        (lambda s: {**s, "completed_epochs": 9}, "completed_epochs"),
+        (lambda s: {**s, "phase_index": -1}, "phase_index"),
+        (lambda s: {**s, "history": {"loss": [1.0], "accuracy": [0.5]}}, "history of 'loss'"),
+        (lambda s: {**s, "history": {"loss": [1.0, 0.9], "accuracy": [0.5, 0.6, 0.7]}}, "history of 'accuracy'"),
+        (lambda s: {**s, "history": {"loss": ["x", 0.9]}}, "other than numbers"),
+        (lambda s: {**s, "history": []}, "not a table"),
+        (lambda s: "not json {", "not readable JSON"),
+    ],
+)
+def test_a_hand_edited_state_json_is_refused_with_a_sentence(tmp_path: Path, edit, named: str) -> None:
+    from engine.errors import ConfigError
+    from engine.training.checkpoint import STATE, read_checkpoint
+
+    folder = _saved_checkpoint(tmp_path)
+    state = json.loads((folder / STATE).read_text())
+    edited = edit(state)
+    (folder / STATE).write_text(edited if isinstance(edited, str) else json.dumps(edited))
+    with pytest.raises(ConfigError, match="is damaged") as caught:
+        read_checkpoint(tmp_path)
+    assert named in caught.value.sentence
+
+
+def test_damaged_checkpoint_arrays_are_a_sentence(tmp_path: Path) -> None:
+    from engine.errors import ConfigError
+    from engine.training.checkpoint import OPTIMIZER, WEIGHTS, read_checkpoint, restore_optimizer, restore_weights
+
+    folder = _saved_checkpoint(tmp_path)
+    for name, restore in ((WEIGHTS, restore_weights), (OPTIMIZER, restore_optimizer)):
+        original = (folder / name).read_bytes()
+        (folder / name).write_bytes(original[: len(original) // 2])  # truncated
+        with pytest.raises(ConfigError, match=f"damaged: its {name} cannot be read"):
+            restore(_tiny_model(), read_checkpoint(tmp_path))
+        (folder / name).write_bytes(original)
+    np.savez(folder / WEIGHTS, np.array([{"a": 1}, None], dtype=object))  # pickles are never loaded
+    with pytest.raises(ConfigError, match="object arrays"):
+        restore_weights(_tiny_model(), read_checkpoint(tmp_path))
+
+
+def test_a_damaged_checkpoint_exits_2_on_resume(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    folder = _saved_checkpoint(out / "checkpoint")
+    (folder / "state.json").write_text("{ cut off")
+    assert main(["train", "--resume", "--out", str(out), "--data", "demo:digits"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "is damaged" in err and "no checkpoint" not in err
+
+
+@pytest.mark.slow  # spawns a process (no training)
+def test_a_second_train_on_the_same_folder_is_refused_and_a_killed_holder_blocks_nothing(
+    tmp_path: Path, capsys
+) -> None:
+    from engine.training.run_lock import run_folder_lock
+
+    out = tmp_path / "run"
+    script = (
+        "import sys, time\nfrom pathlib import Path\nfrom engine.training.run_lock import run_folder_lock\n"
+        f"with run_folder_lock(Path({str(out)!r})):\n    print('held', flush=True)\n    time.sleep(120)\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert main(["train", "--data", "demo:digits", "--out", str(out)]) == 2
+        err = " ".join(capsys.readouterr().err.split())
+        assert f"Another Kiln run (process {holder.pid}) is writing the run folder {out}" in err
+        assert not out.exists()  # refused before anything was written
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)  # a holder killed with -9 leaves no lock behind
+        holder.wait(timeout=30)
+    with run_folder_lock(out), run_folder_lock(out):  # free at once; the same process may re-enter
+        pass
+
+
+@pytest.mark.slow
+def test_a_run_killed_before_its_first_checkpoint_starts_again_without_overwrite(
+    npz_data: Path, tmp_path: Path
+) -> None:
+    """Only config.toml is left (the run never finished an epoch): nothing to lose, so no --overwrite."""
+    out = tmp_path / "run"
+    out.mkdir()
+    _config(npz_data, epochs=2).save(out / "config.toml")
+    assert main(["train", "--resume", "--out", str(out)]) == 0  # resume: starts from its beginning
+    assert {len(v) for v in json.loads((out / "history.json").read_text()).values()} == {2}
+    for name in ("model.keras", "run.json", "history.json", "model_card.md", "model_card.json", "checkpoint"):
+        path = out / name
+        path.unlink() if path.is_file() else shutil.rmtree(path)
+    assert main(["train", "--config", str(out / "config.toml"), "--out", str(out)]) == 0  # a plain start too
+    assert (out / "model.keras").is_file()

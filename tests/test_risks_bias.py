@@ -64,3 +64,28 @@ def test_demo_backbone_caveats_come_from_its_card():
     assert any("Not a general-purpose image model" in c for c in caveats)
     unknown = backbone_caveats({"name": "mystery.keras", "pretraining_data": "unknown"})
     assert any("not known" in c for c in unknown)
+
+
+def test_class_and_group_names_reach_terminal_sentences_escaped():
+    """A class or group named with a newline or ESC cannot restyle the terminal or fake a line."""
+    y = np.repeat(np.arange(2), 60)
+    candidate = y.copy()
+    candidate[60:] = 0  # the second class is lost
+    names = ["ok", "evil\x1b[2J\nNo class got worse"]
+    comparison = compare_per_class(y, y.copy(), candidate, names)
+    for text in (comparison.sentence(), comparison.table()):
+        assert "\x1b" not in text and "\\x1b" in text
+    assert "\n" not in comparison.sentence()
+    report = group_metrics(y, candidate, np.array(["a\x1bx"] * 60 + ["b\nc"] * 60), column="col\x07")
+    assert "\x1b" not in report.sentence() and "\n" not in report.sentence() and "\x07" not in report.sentence()
+
+
+def test_terminal_progress_escapes_names_in_warnings():
+    import io
+
+    from engine.events import RunWarning
+    from engine.training.progress import TerminalProgress
+
+    stream = io.StringIO()
+    TerminalProgress(stream)(RunWarning("Only 2 samples in class 'x\x1b]0;owned\x07\nfake line'.", kind="small_data"))
+    assert stream.getvalue().count("\n") == 1 and "\x1b" not in stream.getvalue()

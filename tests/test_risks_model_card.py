@@ -65,3 +65,32 @@ def test_a_fine_tuned_run_card_names_the_backbone_licence_caveats_and_drift(tmp_
     for heading in ("## Data", "## Metrics", "## Backbone and licence", "## Caveats", "## Forgetting",
                     "## Training", "## Versions", "## Files (SHA-256)", "## Privacy"):
         assert heading in text
+
+
+HOSTILE_NAME = "<img src=x onerror=alert(1)>|pwned\n| injected | row |"
+
+
+def _unescaped_pipes(line: str) -> int:
+    import re
+
+    return len(re.findall(r"(?<!\\)\|", line))
+
+
+def test_class_names_reach_the_markdown_card_as_text(tmp_path):
+    """A class name with HTML, table pipes and a line break cannot add markup, cells or rows."""
+    from engine.export.model_card import build_card, render_markdown
+
+    model = tmp_path / "model.keras"
+    model.write_bytes(b"stand-in")
+    record = {
+        "dataset": {"class_names": [HOSTILE_NAME, "b"], "class_counts": {HOSTILE_NAME: 3, "b": 4}},
+        "per_class": [{"name": HOSTILE_NAME, "precision": 1.0, "recall": 0.5, "f1": 0.6, "support": 3}],
+        "evaluated_split": "val",
+    }
+    text = render_markdown(build_card(model, "keras", record))
+    assert "<img" not in text and "&lt;img" in text
+    assert "| injected |" not in text
+    rows = [line for line in text.splitlines() if "pwned" in line]
+    table_rows = [line for line in rows if line.startswith("| ")]
+    assert len(table_rows) == 1 and _unescaped_pipes(table_rows[0]) == 6  # class + 4 figures: 6 pipes
+    assert "\\x0a" in table_rows[0]  # the line break shown, not kept

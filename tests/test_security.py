@@ -315,3 +315,21 @@ def test_a_hub_handle_outside_the_catalogue_is_asked_about_too(tmp_path: Path, m
         load_backbone(handle)
     assert handle in refused.value.sentence and f"--trust-file {handle}" in refused.value.sentence
     assert not marker.exists()
+
+
+def test_trust_names_the_savedmodel_folders_it_also_covers(tmp_path: Path, capsys) -> None:
+    """--trust on a .keras also trusts the SavedModel folders its layers open: it says which, first."""
+    import json
+    import zipfile
+
+    folder = tmp_path / "some-backbone-folder"
+    layer = {"class_name": "SavedModelLayer", "config": {"name": "backbone", "saved_model_path": str(folder)}}
+    config = {"class_name": "Functional", "config": {"name": "m", "layers": [layer]}}
+    path = tmp_path / "finetuned.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", json.dumps(config))
+        archive.writestr("metadata.json", json.dumps({"keras_version": "3.0.0"}))
+    main(["evaluate", str(path), "--data", "demo:digits", "--trust"])  # the stand-in file cannot load
+    err = " ".join(capsys.readouterr().err.split())
+    assert "--trust also trusts the SavedModel folder(s) finetuned.keras opens" in err
+    assert str(folder) in err

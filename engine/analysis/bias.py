@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from engine.data.dataset import Dataset
+from engine.data.files import printable
 from engine.errors import DataError
 from engine.models.caveats import backbone_caveats
 
@@ -73,12 +74,12 @@ class ClassComparison:
         worse = self.worse
         dipped = [r for r in self.rows if r.difference < 0 and r.verdict != "worse"]
         if worse:
-            names = ", ".join(f"'{r.name}' ({r.difference:+.0%}, interval {r.low:+.0%} to {r.high:+.0%})"
+            names = ", ".join(f"'{printable(r.name)}' ({r.difference:+.0%}, interval {r.low:+.0%} to {r.high:+.0%})"
                               for r in worse)
             return (f"The {self.candidate_name} model is worse than the {self.baseline_name} one on {names}: "
                     "beyond noise at 95%. Look at those classes' training images and errors before shipping.")
         if dipped:
-            names = ", ".join(f"'{r.name}' ({r.difference:+.0%})" for r in dipped)
+            names = ", ".join(f"'{printable(r.name)}' ({r.difference:+.0%})" for r in dipped)
             return (f"No class is worse beyond noise; {names} dipped, within the 95% interval "
                     f"(on {self.samples} samples).")
         return f"No class got worse with the {self.candidate_name} model (on {self.samples} samples)."
@@ -88,7 +89,7 @@ class ClassComparison:
                 f"{'diff':>7}  interval         verdict")
         lines = [head, "-" * len(head)]
         for r in self.rows:
-            lines.append(f"{r.name[:18]:<18} {r.support:>5} {r.baseline:>10.1%} {r.candidate:>10.1%} "
+            lines.append(f"{printable(r.name, 18):<18} {r.support:>5} {r.baseline:>10.1%} {r.candidate:>10.1%} "
                          f"{r.difference:>+7.1%}  [{r.low:+.1%}, {r.high:+.1%}]  {r.verdict}")
         return "\n".join(lines)
 
@@ -203,9 +204,10 @@ class GroupReport:
 
     def sentence(self) -> str:
         if len(self.groups) < 2:
-            return f"Only one group in '{self.column}': there is no gap to measure."
+            return f"Only one group in '{printable(self.column)}': there is no gap to measure."
         noise = "beyond noise" if self.gap_low > 0 else "within noise"
-        return (f"Largest gap in '{self.column}': '{self.best}' {self._acc(self.best):.0%} vs '{self.worst}' "
+        return (f"Largest gap in '{printable(self.column)}': '{printable(self.best)}' {self._acc(self.best):.0%} "
+                f"vs '{printable(self.worst)}' "
                 f"{self._acc(self.worst):.0%} ({self.gap:.0%}, 95% interval {self.gap_low:.0%} to "
                 f"{self.gap_high:.0%}, {noise}).")
 

@@ -6,7 +6,7 @@ a cap, early stopping on validation with a floor), and are scored on the test sp
 which neither run trained or stopped on (the comparison makes one when the data has none).
 Each pair repeats with several seeds, and the score difference gets a paired bootstrap
 interval over the test samples and the repeats (`bootstrap.py`). `Comparison.verdict()`
-turns that into the sentences the CLI, the GUI and the report all print.
+(comparison.py) turns that into the sentences the CLI, the GUI and the report all print.
 
 Every run is a normal run folder (model.keras, history.json, run.json) under the
 comparison's folder; `compare_report.write_report` adds compare.json, report.html, report.md.
@@ -16,307 +16,24 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from engine.analysis.bootstrap import Interval, bootstrap_mean, paired_bootstrap
 from engine.analysis.budget import Budget
-from engine.analysis.costs import DEFAULT_DEVICE_WATTS, energy_joules, forward_flops, training_flops
+from engine.analysis.compare_report import write_report
+from engine.analysis.comparison import APPROACH_WORDS, APPROACHES, Comparison, ComparisonRow, scores_key
+from engine.analysis.costs import DEFAULT_DEVICE_WATTS, forward_flops, training_flops
 from engine.data.dataset import Dataset
 from engine.events import EventSink, Progress, ignore_events
 from engine.training.config import RunConfig
 from engine.training.control import RunControl
 
-APPROACHES = ("scratch", "finetune")
-APPROACH_WORDS = {"scratch": "from scratch", "finetune": "fine-tuning"}
 DEFAULT_REPEATS = 2  # measured: demo:digits at 0.1,1.0 takes under two minutes on 2 CPU cores
 DEFAULT_TEST_FRACTION = 0.2
 NEAR_BEST = 0.95  # "time to 95% of the best score"
 MIN_STEPS_PER_ROUND = 20  # steps between two validation rounds, at least
-
-
-@dataclass
-class ComparisonRow:
-    """One training run of the comparison (one approach, one data share, one seed)."""
-
-    approach: str  # scratch | finetune
-    data_fraction: float
-    repeat: int
-    seed: int
-    train_samples: int
-    score_name: str  # accuracy | mae (on the scored split)
-    score: float
-    seconds: float
-    steps: int
-    samples_seen: int
-    stopped_by: str  # early_stopping | step_cap | time_budget | stopped | ...
-    epochs_run: int
-    params: int
-    trainable_params: int  # in the first phase
-    phase_trainable: list[int] = field(default_factory=list)
-    forward_flops: int = 0
-    train_flops: float = 0.0
-    seconds_to_near_best: float | None = None
-    reason: str = "completed"
-    run_dir: str | None = None
-    train_digest: str = ""
-    eval_digest: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-@dataclass
-class Comparison:
-    """All runs of one head-to-head, their per-sample scores, and what they mean."""
-
-    rows: list[ComparisonRow] = field(default_factory=list)
-    score_name: str = "accuracy"
-    higher_is_better: bool = True
-    scored_on: str = "test"
-    eval_samples: int = 0
-    test_made_by_comparison: bool = False
-    repeats: int = 1
-    budget: dict[str, Any] = field(default_factory=dict)
-    device_watts: float = DEFAULT_DEVICE_WATTS
-    # "approach@fraction" -> per repeat, the per-sample score (1/0 correct, or absolute error)
-    sample_scores: dict[str, list[list[float]]] = field(default_factory=dict)
-    out_dir: str | None = None
-    # classification: the scored samples' true classes (same order as sample_scores) and the names
-    eval_labels: list[int] = field(default_factory=list)
-    class_names: list[str] = field(default_factory=list)
-
-    # -- what was measured -----------------------------------------------------------------
-
-    def fractions(self) -> list[float]:
-        return sorted({r.data_fraction for r in self.rows})
-
-    def runs(self, approach: str, fraction: float) -> list[ComparisonRow]:
-        return [r for r in self.rows if r.approach == approach and r.data_fraction == fraction]
-
-    def _paired_tables(self, fraction: float) -> tuple[np.ndarray, np.ndarray] | None:
-        """Per-sample scores of both approaches for the repeats both finished."""
-        a = self.sample_scores.get(_key("scratch", fraction), [])
-        b = self.sample_scores.get(_key("finetune", fraction), [])
-        n = min(len(a), len(b))
-        if n == 0:
-            return None
-        return np.asarray(a[:n], dtype=np.float64), np.asarray(b[:n], dtype=np.float64)
-
-    def score(self, approach: str, fraction: float) -> Interval | None:
-        """Mean score of ``approach`` at ``fraction`` with its bootstrap interval."""
-        table = self.sample_scores.get(_key(approach, fraction))
-        return bootstrap_mean(np.asarray(table)) if table else None
-
-    def difference(self, fraction: float) -> Interval | None:
-        """Fine-tuning's score minus from scratch's (paired), with its bootstrap interval."""
-        tables = self._paired_tables(fraction)
-        return None if tables is None else paired_bootstrap(*tables)
-
-    def advantage(self, fraction: float) -> Interval | None:
-        """Like `difference`, but positive when fine-tuning is better (for MAE: lower)."""
-        diff = self.difference(fraction)
-        if diff is None or self.higher_is_better:
-            return diff
-        return Interval(-diff.value, -diff.high, -diff.low, diff.confidence)
-
-    def winner(self, fraction: float | None = None) -> str | None:
-        """``finetune`` or ``scratch`` where the interval excludes zero; None when too close to call."""
-        fractions = self.fractions()
-        if not fractions:
-            return None
-        edge = self.advantage(fractions[-1] if fraction is None else fraction)
-        if edge is None or edge.holds_zero:
-            return None
-        return "finetune" if edge.value > 0 else "scratch"
-
-    def learning_curve(self) -> dict[str, list[dict[str, Any]]]:
-        """Score against training-set size, per approach, with intervals."""
-        curve: dict[str, list[dict[str, Any]]] = {}
-        for approach in APPROACHES:
-            for fraction in self.fractions():
-                interval = self.score(approach, fraction)
-                runs = self.runs(approach, fraction)
-                if interval is None or not runs:
-                    continue
-                curve.setdefault(approach, []).append(
-                    {
-                        "fraction": fraction,
-                        "train_samples": float(np.mean([r.train_samples for r in runs])),
-                        **interval.to_dict(),
-                    }
-                )
-        return curve
-
-    def costs(self, fraction: float | None = None) -> dict[str, dict[str, Any]]:
-        """Mean costs per run of each approach at ``fraction`` (default: the largest share)."""
-        fractions = self.fractions()
-        if not fractions:
-            return {}
-        fraction = fractions[-1] if fraction is None else fraction
-        table: dict[str, dict[str, Any]] = {}
-        for approach in APPROACHES:
-            runs = self.runs(approach, fraction)
-            if not runs:
-                continue
-            near = [r.seconds_to_near_best for r in runs if r.seconds_to_near_best is not None]
-            seconds = float(np.mean([r.seconds for r in runs]))
-            table[approach] = {
-                "runs": len(runs),
-                "seconds": seconds,
-                "seconds_to_near_best": float(np.mean(near)) if near else None,
-                "steps": float(np.mean([r.steps for r in runs])),
-                "params": runs[0].params,
-                "phase_trainable": runs[0].phase_trainable or [runs[0].trainable_params],
-                "forward_flops": runs[0].forward_flops,
-                "train_flops": float(np.mean([r.train_flops for r in runs])),
-                "energy_wh": energy_joules(seconds, self.device_watts) / 3600.0,
-                "stopped_by": sorted({r.stopped_by for r in runs}),
-            }
-        return table
-
-    # -- what it means ---------------------------------------------------------------------
-
-    def verdict(self) -> list[str]:
-        """The sentences every front end prints: who wins where, by how much, how sure, at what cost."""
-        fractions = self.fractions()
-        if not fractions:
-            return ["No run finished, so there is nothing to compare yet."]
-        words = self.score_words()
-        sentences: list[str] = []
-        for fraction in reversed(fractions):
-            sentences.append(self._fraction_sentence(fraction, words))
-        sentences.append(
-            f"Scored on the {self.scored_on} split ({self.eval_samples} samples"
-            f"{', set aside by the comparison' if self.test_made_by_comparison else ''}), which no run "
-            f"trained or early-stopped on; the intervals are {self._confidence():.0%} paired bootstrap "
-            f"intervals over those samples and {self.repeats} repeat{'s' if self.repeats != 1 else ''}."
-        )
-        costs = self.costs()
-        if len(costs) == 2:
-            ft, sc = costs["finetune"], costs["scratch"]
-            sentences.append(
-                f"Per run on {_share(fractions[-1])}: fine-tuning trained for {ft['seconds']:.1f} s "
-                f"({ft['steps']:.0f} steps, about {_si(ft['train_flops'])}FLOPs), from scratch for "
-                f"{sc['seconds']:.1f} s ({sc['steps']:.0f} steps, about {_si(sc['train_flops'])}FLOPs) (estimates)."
-            )
-        return sentences
-
-    def _fraction_sentence(self, fraction: float, words: str) -> str:
-        share = _share(fraction)
-        scores = {a: self.score(a, fraction) for a in APPROACHES}
-        done = {a: s for a, s in scores.items() if s is not None}
-        if len(done) < 2:
-            if not done:
-                return f"No run finished on {share} (the comparison was stopped)."
-            only, interval = next(iter(done.items()))
-            return (
-                f"Only {APPROACH_WORDS[only]} finished on {share}: {interval.value:.3f} {words} "
-                f"(the comparison was stopped)."
-            )
-        ft, sc = done["finetune"], done["scratch"]
-        edge = self.advantage(fraction)
-        assert edge is not None
-        repeats = min(len(self.runs("scratch", fraction)), len(self.runs("finetune", fraction)))
-        samples = int(np.mean([r.train_samples for r in self.runs("scratch", fraction)]))
-        where = f"{share} ({samples:,} training samples)"
-        interval = f"{edge.confidence:.0%} interval {_signed(edge.low)} to {_signed(edge.high)}"
-        if edge.holds_zero:
-            return (
-                f"Too close to call on {where}: fine-tuning {ft.value:.3f} and from scratch {sc.value:.3f} {words}; "
-                f"fine-tuning's edge {edge.value:+.3f} has a {interval} that holds zero ({repeats} repeat"
-                f"{'s' if repeats != 1 else ''})."
-            )
-        winner, loser = ("finetune", "scratch") if edge.value > 0 else ("scratch", "finetune")
-        margin = abs(edge.value)
-        low, high = (edge.low, edge.high) if winner == "finetune" else (-edge.high, -edge.low)
-        better = "higher" if self.higher_is_better else "lower"
-        return (
-            f"{APPROACH_WORDS[winner].capitalize()} wins on {where}: {done[winner].value:.3f} {words} against "
-            f"{done[loser].value:.3f}, {margin:.3f} {better} ({edge.confidence:.0%} interval of the margin "
-            f"{low:.3f} to {high:.3f}, {repeats} repeat{'s' if repeats != 1 else ''})."
-        )
-
-    def per_class(self, fraction: float | None = None) -> Any:
-        """Per-class accuracy of both approaches at ``fraction`` (default: the largest share), with
-        paired bootstrap intervals of the difference (`engine.analysis.bias.ClassComparison`):
-        which classes fine-tuning serves worse than from scratch. None for regression or before
-        both approaches have finished a run there. A sample's hit is the share of repeats that
-        got it right.
-        """
-        fractions = self.fractions()
-        if not self.higher_is_better or not self.eval_labels or not self.class_names or not fractions:
-            return None
-        tables = self._paired_tables(fractions[-1] if fraction is None else fraction)
-        if tables is None or tables[0].shape[1] != len(self.eval_labels):
-            return None
-        from engine.analysis.bias import compare_hits_per_class
-
-        return compare_hits_per_class(
-            np.asarray(self.eval_labels), tables[0].mean(axis=0), tables[1].mean(axis=0), self.class_names,
-            baseline_name="from-scratch", candidate_name="fine-tuned",
-        )
-
-    def _confidence(self) -> float:
-        fractions = self.fractions()
-        edge = self.difference(fractions[-1]) if fractions else None
-        return edge.confidence if edge is not None else 0.95
-
-    def score_words(self) -> str:
-        return f"{self.scored_on} {'accuracy' if self.score_name == 'accuracy' else self.score_name.upper()}"
-
-    # -- saving ----------------------------------------------------------------------------
-
-    def to_dict(self) -> dict[str, Any]:
-        per_class = self.per_class()
-        return {
-            "score_name": self.score_name,
-            "higher_is_better": self.higher_is_better,
-            "scored_on": self.scored_on,
-            "eval_samples": self.eval_samples,
-            "test_made_by_comparison": self.test_made_by_comparison,
-            "repeats": self.repeats,
-            "budget": self.budget,
-            "device_watts": self.device_watts,
-            "verdict": self.verdict(),
-            "winner": self.winner(),
-            "learning_curve": self.learning_curve(),
-            "costs": self.costs(),
-            "rows": [r.to_dict() for r in self.rows],
-            "sample_scores": self.sample_scores,
-            "eval_labels": self.eval_labels,
-            "class_names": self.class_names,
-            "per_class": None if per_class is None else per_class.to_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Comparison:
-        fields = {f.name for f in dataclasses.fields(cls)} - {"rows"}
-        kept = {k: v for k, v in data.items() if k in fields}
-        return cls(rows=[ComparisonRow(**row) for row in data.get("rows", [])], **kept)
-
-
-def _key(approach: str, fraction: float) -> str:
-    return f"{approach}@{fraction:g}"
-
-
-def _share(fraction: float) -> str:
-    return "all the training data" if fraction >= 1.0 else f"{fraction:.0%} of the training data"
-
-
-def _signed(value: float) -> str:
-    """+0.012; a bound that rounds to zero keeps enough digits to show its side of zero."""
-    return f"{value:+.3f}" if abs(value) >= 0.0005 or value == 0 else f"{value:+.1e}"
-
-
-def _si(value: float) -> str:
-    for factor, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if value >= factor:
-            return f"{value / factor:.1f} {prefix}"
-    return f"{value:.0f} "
 
 
 def _digest(indices: np.ndarray) -> str:
@@ -462,7 +179,7 @@ def compare_approaches(
         if result.reason == "stopped":
             break  # a run the person stopped is not a fair sample
         scores = per_sample_scores(result.model, subset, split, result.image_size)
-        comparison.sample_scores.setdefault(_key(approach, fraction), []).append(scores.tolist())
+        comparison.sample_scores.setdefault(scores_key(approach, fraction), []).append(scores.tolist())
         usage = callback.usage()
         forward = forward_flops(result.model)
         model_info = result.record["model"]
@@ -494,7 +211,5 @@ def compare_approaches(
         )
     sink(Progress("compare", len(comparison.rows), len(plan), "Comparison finished"))
     if out_dir:
-        from engine.analysis.compare_report import write_report
-
         write_report(comparison, Path(out_dir))
     return comparison

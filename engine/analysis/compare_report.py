@@ -10,7 +10,8 @@ import html
 from pathlib import Path
 from typing import Any
 
-from engine.analysis.compare import APPROACH_WORDS, Comparison
+from engine.analysis.comparison import APPROACH_WORDS, Comparison
+from engine.export.markdown import md_text
 
 COLOURS = {"scratch": "#d9822b", "finetune": "#2b6cb0"}
 
@@ -111,7 +112,7 @@ def learning_curve_svg(comparison: Comparison, width: int = 560, height: int = 3
 
 
 def markdown_report(comparison: Comparison) -> str:
-    lines = ["# From scratch vs fine-tuning", "", *[f"- {s}" for s in comparison.verdict()], ""]
+    lines = ["# From scratch vs fine-tuning", "", *[f"- {md_text(s, 2000)}" for s in comparison.verdict()], ""]
     lines += ["## Scores (mean and interval per data share)", "", "| approach | share | train samples | "
               f"{comparison.score_words()} | interval |", "|---|---:|---:|---:|---|"]
     for approach, pts in comparison.learning_curve().items():
@@ -136,12 +137,12 @@ def markdown_report(comparison: Comparison) -> str:
         share = comparison.fractions()[-1]
         lines += [
             f"## Per class ({share:.0%} of the training data, {comparison.scored_on} split)", "",
-            per_class.sentence(), "",
+            md_text(per_class.sentence(), 2000), "",
             "| class | samples | from scratch | fine-tuning | difference | 95% interval | verdict |",
             "|---|---:|---:|---:|---:|---|---|",
         ]
         lines += [
-            f"| {r.name} | {r.support} | {r.baseline:.1%} | {r.candidate:.1%} | {r.difference:+.1%} | "
+            f"| {md_text(r.name)} | {r.support} | {r.baseline:.1%} | {r.candidate:.1%} | {r.difference:+.1%} | "
             f"{r.low:+.1%} to {r.high:+.1%} | {r.verdict} |"
             for r in per_class.rows
         ]
@@ -155,7 +156,7 @@ def markdown_report(comparison: Comparison) -> str:
     for r in comparison.rows:
         lines.append(
             f"| {APPROACH_WORDS[r.approach]} | {r.data_fraction:.0%} | {r.repeat} | {r.seed} | {r.score:.4f} | "
-            f"{r.steps} | {r.stopped_by.replace('_', ' ')} | {r.seconds:.1f} | {r.run_dir or '–'} |"
+            f"{r.steps} | {r.stopped_by.replace('_', ' ')} | {r.seconds:.1f} | {md_text(r.run_dir or '–', 1000)} |"
         )
     return "\n".join(lines) + "\n"
 

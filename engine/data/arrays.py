@@ -18,8 +18,6 @@ from engine.data.loader import BaseLoader, sorted_read
 from engine.data.split import stratified_split
 from engine.errors import DataError
 
-X_NAMES = ("x", "X", "images", "inputs", "features", "data", "x_train")
-Y_NAMES = ("y", "Y", "labels", "label", "targets", "target", "y_train")
 _STATS_ROWS = 20_000  # enough rows for stable means without a full pass over a huge file
 _STATS_BYTES = 64 * 2**20
 
@@ -94,38 +92,6 @@ class ArrayLoader(BaseLoader):
 
 
 # -- reading the files ---------------------------------------------------------------------
-
-
-def load_npz(path: Path, *, x_key: str, y_key: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Inputs, labels and their names from a ``.npz`` archive (headers checked before loading)."""
-    from engine.data.numpyfiles import load_npz as load_checked
-
-    return load_checked(path, x_key=x_key, y_key=y_key)
-
-
-def pick_keys(names: list[str], x_key: str, y_key: str, where: str) -> tuple[str, str]:
-    """The arrays to use: the configured names, else (for the defaults) a common spelling."""
-    x_name = x_key if x_key in names else None
-    y_name = y_key if y_key in names else None
-    if x_name is None and x_key == "x":
-        x_name = next((n for n in X_NAMES if n in names), None)
-    if y_name is None and y_key == "y":
-        y_name = next((n for n in Y_NAMES if n in names), None)
-    missing = [key for key, found in ((x_key, x_name), (y_key, y_name)) if found is None]
-    if missing:
-        raise DataError(
-            f"{printable(where)} has no array called '{printable(missing[0])}'.",
-            hint=f"It holds: {printable(', '.join(names)) or 'nothing'}. "
-            "Set the input and label array names (x_key, y_key).",
-        )
-    return str(x_name), str(y_name)
-
-
-def open_npy(path: Path, *, in_memory: bool = False) -> np.ndarray:
-    """A ``.npy`` array, memory-mapped unless ``in_memory`` (header checked before loading)."""
-    from engine.data.numpyfiles import open_npy as open_checked
-
-    return open_checked(path, in_memory=in_memory)
 
 
 def npy_pair(path: Path, *, x_key: str = "x", y_key: str = "y") -> tuple[Path, Path]:

@@ -83,7 +83,10 @@ def sniff_delimiter(text: str) -> str:
     lines = [line for line in text.splitlines()[:_SNIFF_LINES] if line.strip()]
     best, best_score = ",", (0, 0)
     for delimiter in DELIMITERS:
-        counts = [len(row) for row in csv.reader(lines, delimiter=delimiter)]
+        try:
+            counts = [len(row) for row in csv.reader(lines, delimiter=delimiter)]
+        except csv.Error:  # a wide row read with the wrong delimiter is one field past csv's limit
+            continue
         if not counts or counts[0] < 2:
             continue
         consistent = sum(1 for c in counts if c == counts[0])

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.data.arrays import ArrayLoader, dataset_from_arrays, pick_keys
+from engine.data.array_names import pick_keys
+from engine.data.arrays import ArrayLoader, dataset_from_arrays
 from engine.data.dataset import Dataset
 from engine.data.files import check_regular_file, human_bytes, memory_budget, printable
 from engine.errors import DataError

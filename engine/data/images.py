@@ -162,8 +162,9 @@ def load_image_folder(
             hint="Make one subfolder per class (for example cats/ and dogs/) and put that class's images inside.",
         )
 
+    candidates, outside = _inside(root, candidates)
     infos = scan_files([path for _, path in candidates], progress=progress, cancel=cancel)
-    skipped = [
+    skipped = outside + [
         SkippedFile(str(path), info.reason)
         for (_, path), info in zip(candidates, infos, strict=False)
         if isinstance(info, BadImage)
@@ -271,6 +272,27 @@ def _inspect(path: Path) -> ImageInfo | BadImage:
         return inspect_image(path)
     except BadImage as bad:
         return bad
+
+
+def _inside(root: Path, candidates: list[tuple[str, Path]]) -> tuple[list[tuple[str, Path]], list[SkippedFile]]:
+    """The candidates whose real file lies inside ``root``, and the others as skipped files.
+
+    A symbolic link in the folder may point anywhere (``~/.ssh/id_rsa.png``); Kiln reads only
+    what lies in the folder the person named. Links that stay inside it are followed.
+    """
+    real_root = root.resolve()
+    kept: list[tuple[str, Path]] = []
+    outside: list[SkippedFile] = []
+    for name, path in candidates:
+        try:
+            inside = path.resolve().is_relative_to(real_root)
+        except (OSError, RuntimeError):  # a link loop: the scan reports it in its own words
+            inside = True
+        if inside:
+            kept.append((name, path))
+        else:
+            outside.append(SkippedFile(str(path), "a link to a file outside the data folder, not read"))
+    return kept, outside
 
 
 def _files_under(folder: Path) -> Iterator[Path]:

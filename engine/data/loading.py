@@ -75,7 +75,8 @@ def load_dataset(
 
         return load_csv(path, target=config.target, **split)
     if suffix == ".npz":
-        from engine.data.arrays import dataset_from_arrays, load_npz
+        from engine.data.arrays import dataset_from_arrays
+        from engine.data.numpyfiles import load_npz
 
         x, y, keys = load_npz(path, x_key=config.x_key, y_key=config.y_key)
         return dataset_from_arrays(
@@ -125,7 +126,8 @@ def _load_folder(path: Path, config: DataConfig, split: dict, progress: EventSin
 
 
 def _load_npy(path: Path, config: DataConfig, split: dict) -> Dataset:
-    from engine.data.arrays import dataset_from_arrays, npy_pair, open_npy
+    from engine.data.arrays import dataset_from_arrays, npy_pair
+    from engine.data.numpyfiles import open_npy
 
     x_path, y_path = npy_pair(path, x_key=config.x_key, y_key=config.y_key)
     x = open_npy(x_path)

@@ -17,6 +17,7 @@ import numpy as np
 
 from engine.data.augment import augmentation_layers
 from engine.data.dataset import Dataset
+from engine.data.pipeline_types import Pipelines
 from engine.errors import DataError
 
 
@@ -27,10 +28,8 @@ def numpy_pipelines(
     image_size: tuple[int, int] | None = None,
     augment: Any = None,
     seed: int = 42,
-) -> Any:
-    """`Pipelines` (see engine/data/pipeline.py) whose splits are `keras.utils.PyDataset`s of NumPy batches."""
-    from engine.data.pipeline import Pipelines
-
+) -> Pipelines:
+    """`Pipelines` whose splits are `keras.utils.PyDataset`s of NumPy batches."""
     if batch_size < 1:
         raise DataError(f"The batch size must be at least 1, not {batch_size}.")
     image = dataset.input_kind == "image"

@@ -16,6 +16,7 @@ from typing import IO
 
 import numpy as np
 
+from engine.data.array_names import pick_keys
 from engine.data.files import check_regular_file, human_bytes, memory_budget, open_regular, printable
 from engine.errors import DataError
 
@@ -113,8 +114,6 @@ def open_npy(path: Path, *, in_memory: bool = False) -> np.ndarray:
 
 def load_npz(path: Path, *, x_key: str, y_key: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Inputs, labels and their member names from a ``.npz`` archive, headers checked first."""
-    from engine.data.arrays import pick_keys
-
     name = printable(path.name)
     if check_regular_file(path, what=".npz file") == 0:
         raise DataError(f"{name} is empty (0 bytes).", hint="Save inputs and labels with numpy.savez.")

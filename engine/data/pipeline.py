@@ -20,7 +20,6 @@ import itertools
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,26 +27,14 @@ import numpy as np
 from engine.data.augment import augmentation_layers
 from engine.data.config import CACHE_MODES
 from engine.data.dataset import Dataset
+from engine.data.numpy_batches import numpy_pipelines
+from engine.data.pipeline_types import Pipelines
 from engine.errors import DataError
 
 FALLBACK_MEMORY_BUDGET = 2**30  # when the available memory cannot be read
 SHUFFLE_BUFFER_BYTES = 64 * 2**20  # decoded samples the shuffle after a cache may hold (at most the budget)
 _cache_dir: str | None = None
 _cache_names = itertools.count()
-
-
-@dataclass
-class Pipelines:
-    train: Any  # tf.data.Dataset of (x, y) batches
-    val: Any | None
-    test: Any | None
-    steps_per_epoch: int
-    image_size: tuple[int, int] | None
-    cache: str = "none"  # where decoded samples are kept: memory | disk | none
-    estimated_bytes: int = 0  # decoded size of all splits as cached (uint8 for image files, else float32)
-    # Endless batches for ``fit(..., steps_per_epoch=steps_per_epoch)``: the first epoch in the
-    # cache's fill order (no shuffle buffer to fill first), later ones reshuffled from the cache.
-    train_stream: Any | None = None
 
 
 def make_pipelines(
@@ -75,8 +62,6 @@ def make_pipelines(
     from engine.runtime import tensorflow_backend
 
     if not tensorflow_backend():  # Keras on JAX / PyTorch: NumPy batches, no tf.data (engine/data/numpy_batches.py)
-        from engine.data.numpy_batches import numpy_pipelines
-
         return numpy_pipelines(dataset, batch_size=batch_size, image_size=image_size, augment=augment, seed=seed)
     import tensorflow as tf
 

@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from engine.export.atomic import atomic_write_text
+from engine.export.markdown import md_text
 
 NO_NETWORK = (
     "Kiln sent nothing off this machine: no data, model, metric or telemetry was uploaded while "
     "training or saving this model."
 )
 CARD_VERSION = 1
+_SENTENCE = 2000  # a sentence that quotes names is escaped whole, and kept whole
 
 
 def card_paths(model_path: Path, format: str, *, run_folder: bool = False) -> tuple[Path, Path]:
@@ -163,11 +165,10 @@ def render_markdown(card: dict[str, Any]) -> str:
     lines += ["## Data", f"- Source: `{d['source']}` ({d['task']}), {_n(d['samples'])} samples.",
               f"- Splits: {', '.join(f'{k} {v}' for k, v in d['splits'].items()) or 'unknown'}."]
     if d["class_counts"]:
-        lines.append("- Classes: " + ", ".join(f"{k} ({v})" for k, v in d["class_counts"].items()) + ".")
-    lines.append(f"- Skipped files: {d['skipped_files']}"
-                 + ("" if not d["skipped_examples"] else " (" + "; ".join(
-                     f"{s.get('path')}: {s.get('reason')}" for s in d["skipped_examples"]) + ")") + ".")
-    lines += [f"- Note: {p}" for p in d["problems"]]
+        lines.append("- Classes: " + ", ".join(f"{md_text(k)} ({v})" for k, v in d["class_counts"].items()) + ".")
+    skipped = "; ".join(f"{md_text(s.get('path'))}: {md_text(s.get('reason'))}" for s in d["skipped_examples"])
+    lines.append(f"- Skipped files: {d['skipped_files']}" + (f" ({skipped})" if skipped else "") + ".")
+    lines += [f"- Note: {md_text(p, _SENTENCE)}" for p in d["problems"]]
     lines += ["", "## Metrics"]
     overall = card["metrics"]["overall"]
     lines += [f"- {k}: {v:.4g}" if isinstance(v, (int, float)) else f"- {k}: {v}" for k, v in overall.items()]
@@ -175,8 +176,8 @@ def render_markdown(card: dict[str, Any]) -> str:
     if per_class:
         lines += ["", f"Per class ({card['metrics']['per_class_split']} split):", "",
                   "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-        lines += [f"| {r['name']} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['support']} |"
-                  for r in per_class]
+        lines += [f"| {md_text(r['name'])} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | "
+                  f"{r['support']} |" for r in per_class]
     lines += ["", "## Backbone and licence"]
     if b is None:
         lines.append("Trained from scratch: no pretrained weights, so no third-party licence or pretraining data.")
@@ -188,7 +189,7 @@ def render_markdown(card: dict[str, Any]) -> str:
                   f"- Pretraining data: {b['pretraining_data']}.",
                   f"- Fine-tuning: freeze `{b['freeze']}`, backbone LR x{b['backbone_lr_mult']}, L2-SP {b['l2sp']}."]
     lines += ["", "## Caveats"]
-    lines += [f"- {c}" for c in card["caveats"]] or ["- None recorded beyond the metrics above."]
+    lines += [f"- {md_text(c, _SENTENCE)}" for c in card["caveats"]] or ["- None recorded beyond the metrics above."]
     drift = card.get("forgetting")
     if drift:
         cka = ", ".join(f"{v:.3f}" for v in drift.get("cka", []))

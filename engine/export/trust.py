@@ -171,6 +171,35 @@ def layer_classes(path: str | Path) -> set[str]:
     return set(_class_names(config))
 
 
+def savedmodel_folders(path: str | Path) -> list[str]:
+    """The SavedModel folders the file's layers open when it loads (each layer's ``saved_model_path``).
+
+    They are outside the file, so its hash does not cover them; a yes to the file covers them
+    too (`admit_savedmodel_folder`), and this is what the person is told that yes covers.
+    """
+    try:
+        config = json.loads(model_config_text(Path(path)))
+    except (ValueError, ModelError):
+        return []
+    found: list[str] = []
+    for node in _nodes(config):
+        if node.get("class_name") in CODE_LAYER_CLASSES and isinstance(node.get("config"), dict):
+            folder = node["config"].get("saved_model_path") or node["config"].get("filepath")
+            if isinstance(folder, str) and folder not in found:
+                found.append(folder)
+    return found
+
+
+def _nodes(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _nodes(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _nodes(value)
+
+
 def needs_code_to_load(path: str | Path) -> bool:
     """True when the model config names a SavedModel-backed layer (loading it runs a SavedModel's graph)."""
     try:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.models.recipe import LayerSpec
+from engine.params import check_declared, param
 
 PRESETS: dict[str, str] = {
     "mlp": "Multi-layer perceptron: dense layers on tabular or flattened input.",
@@ -20,6 +20,62 @@ PRESETS: dict[str, str] = {
 }
 
 ACTIVATIONS = ("relu", "gelu", "swish", "elu", "selu", "tanh", "sigmoid", "linear")
+
+
+# The declarations read the registries below when asked (LAYER_TYPES is defined after LayerSpec).
+def _layer_types() -> dict[str, str]:
+    return {name: kind.help for name, kind in LAYER_TYPES.items()}
+
+
+def _activations() -> tuple[str, ...]:
+    return ACTIVATIONS
+
+
+def _initializers() -> dict[str, str]:
+    from engine.models.initializers import INITIALIZERS
+
+    return INITIALIZERS
+
+
+def _layer_uses(name: str) -> Any:
+    """A `LayerSpec` field applies when its row's layer type lists it."""
+
+    def used(spec: LayerSpec) -> bool:
+        kind = LAYER_TYPES.get(spec.type)
+        return kind is not None and name in kind.fields
+
+    return used
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One entry in a from-scratch model's layer list (the GUI's layer editor edits these)."""
+
+    type: str = param(help="The layer's type", choices=_layer_types, cli=None)
+    units: int = param(
+        0, help="Dense: units (outputs). Conv2D / residual: filters (channels)", low=1, high=65536,
+        cli=None, used_when=_layer_uses("units"), check_unused=False,
+    )
+    kernel_size: int = param(
+        3, help="Convolution kernel size (k x k)", unit="pixels", low=1, high=31, step=2,
+        cli=None, used_when=_layer_uses("kernel_size"), check_unused=False,
+    )
+    activation: str = param(
+        "relu", help="The non-linearity after the layer", choices=_activations,
+        cli=None, used_when=_layer_uses("activation"), check_unused=False,
+    )
+    rate: float = param(
+        0.0, help="Dropout: share of units switched off at random while training", unit="fraction",
+        low=0, high=1, high_open=True, step=0.05, decimals=2,
+        cli=None, used_when=_layer_uses("rate"), check_unused=False,
+    )
+    kernel_initializer: str | None = param(
+        None, help="This layer's weight initializer", choices=_initializers, cli=None,
+        none_means="the model's kernel_initializer",
+    )
+
+    def validate(self, where: str) -> None:
+        check_declared(self, where)
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ CLI's flags and the GUI's controls; the rules between fields stay code in `valid
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from engine.models.layer_types import ACTIVATIONS, PRESETS, LayerSpec  # LayerSpec: re-exported, configs name it here
 from engine.params import check_declared, param
 
 KINDS: dict[str, str] = {
@@ -21,23 +21,7 @@ CUSTOM_ARCH_HELP = "Custom: the layer list as given (model.layers), no preset."
 MAX_SEED = 2**31 - 1
 
 
-# The registries these names come from live in modules that import this one
-# (`layer_types` builds `LayerSpec`s), so the declarations read them when asked.
-def _layer_types() -> dict[str, str]:
-    from engine.models.layer_types import LAYER_TYPES
-
-    return {name: kind.help for name, kind in LAYER_TYPES.items()}
-
-
-def _activations() -> tuple[str, ...]:
-    from engine.models.layer_types import ACTIVATIONS
-
-    return ACTIVATIONS
-
-
 def _archs() -> dict[str, str]:
-    from engine.models.layer_types import PRESETS
-
     return {**PRESETS, CUSTOM_ARCH: CUSTOM_ARCH_HELP}
 
 
@@ -53,52 +37,9 @@ def _bias_initializers() -> dict[str, str]:
     return BIAS_INITIALIZERS
 
 
-def _layer_uses(name: str) -> Any:
-    """A `LayerSpec` field applies when its row's layer type lists it."""
-
-    def used(spec: LayerSpec) -> bool:
-        from engine.models.layer_types import LAYER_TYPES
-
-        kind = LAYER_TYPES.get(spec.type)
-        return kind is not None and name in kind.fields
-
-    return used
-
-
 def _plain_random(recipe: ModelRecipe) -> bool:
     """init_scale applies to the plain random initializers only (He, Glorot, LeCun scale themselves)."""
     return recipe.kernel_initializer.startswith("random") or recipe.bias_initializer.startswith("random")
-
-
-@dataclass(frozen=True)
-class LayerSpec:
-    """One entry in a from-scratch model's layer list (the GUI's layer editor edits these)."""
-
-    type: str = param(help="The layer's type", choices=_layer_types, cli=None)
-    units: int = param(
-        0, help="Dense: units (outputs). Conv2D / residual: filters (channels)", low=1, high=65536,
-        cli=None, used_when=_layer_uses("units"), check_unused=False,
-    )
-    kernel_size: int = param(
-        3, help="Convolution kernel size (k x k)", unit="pixels", low=1, high=31, step=2,
-        cli=None, used_when=_layer_uses("kernel_size"), check_unused=False,
-    )
-    activation: str = param(
-        "relu", help="The non-linearity after the layer", choices=_activations,
-        cli=None, used_when=_layer_uses("activation"), check_unused=False,
-    )
-    rate: float = param(
-        0.0, help="Dropout: share of units switched off at random while training", unit="fraction",
-        low=0, high=1, high_open=True, step=0.05, decimals=2,
-        cli=None, used_when=_layer_uses("rate"), check_unused=False,
-    )
-    kernel_initializer: str | None = param(
-        None, help="This layer's weight initializer", choices=_initializers, cli=None,
-        none_means="the model's kernel_initializer",
-    )
-
-    def validate(self, where: str) -> None:
-        check_declared(self, where)
 
 
 @dataclass(frozen=True)
@@ -116,7 +57,7 @@ class ModelRecipe:
         64, help="Preset width: units of dense layers, or filters of the first conv block (doubling per block)",
         low=1, high=65536, step=8,
     )
-    activation: str = param("relu", help="Activation of the preset's layers", choices=_activations)
+    activation: str = param("relu", help="Activation of the preset's layers", choices=ACTIVATIONS)
     dropout: float = param(
         0.0, help="Preset dropout: share of units dropped at random while training", unit="fraction",
         low=0, high=1, high_open=True, step=0.05, decimals=2,

@@ -34,6 +34,10 @@ OPTIMIZER = "optimizer.npz"
 STATE = "state.json"
 _EPOCH_DIR = re.compile(r"^epoch-(\d{4,})$")
 _TEMP_DIR = re.compile(r"^\.epoch-\d+\.tmp-(\d+)$")
+# Multi-worker runs keep a keras.callbacks.BackupAndRestore backup here (in each worker's run
+# folder; engine/training/distribution.py); it is deleted when training ends, so a folder
+# holding one is an interrupted run.
+BACKUP_DIR = "backup"
 # The files a run writes into its folder; a new run with --overwrite clears exactly these.
 RUN_FILES = (
     "config.toml", "model.keras", "run.json", "history.json", "model_card.json", "model_card.md", CHECKPOINT_DIR
@@ -103,26 +107,74 @@ def write_checkpoint(root: Path, model: Any, state: dict[str, Any]) -> Path:
 
 
 def read_checkpoint(root: Path) -> Checkpoint | None:
-    """The newest complete checkpoint under ``root``, or None. Temporary folders are never read."""
+    """The newest checkpoint under ``root``, or None when there is none. Temporary folders are never read.
+
+    A checkpoint folder is only ever renamed into place whole, so one whose ``state.json`` is
+    missing, not JSON, or does not add up (a negative epoch count, a history cut short) was
+    damaged or edited by hand: that is a sentence, never a silent fresh start or a traceback.
+    """
     if not root.is_dir():
         return None
     for folder in sorted((p for p in root.iterdir() if _EPOCH_DIR.match(p.name)), reverse=True):
-        try:
-            state = json.loads((folder / STATE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if not (folder / WEIGHTS).is_file() or not (folder / OPTIMIZER).is_file() or state.get("format") != FORMAT:
-            continue
+        state = _read_state(folder)
+        for name in (WEIGHTS, OPTIMIZER):
+            if not (folder / name).is_file():
+                raise _damaged(folder, f"its {name} is missing")
         history = {k: [float("nan") if v is None else float(v) for v in vals] for k, vals in state["history"].items()}
         return Checkpoint(
             folder=folder,
-            completed_epochs=int(state["completed_epochs"]),
-            phase_index=int(state["phase_index"]),
+            completed_epochs=state["completed_epochs"],
+            phase_index=state["phase_index"],
             history=history,
             config=state.get("config"),
             extra={k: v for k, v in state.items() if k not in ("history", "config")},
         )
     return None
+
+
+def _read_state(folder: Path) -> dict[str, Any]:
+    """``state.json`` of one checkpoint folder, checked to be what `write_checkpoint` writes."""
+    try:
+        state = json.loads((folder / STATE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise _damaged(folder, f"its {STATE} is missing") from None
+    except (OSError, ValueError, RecursionError) as exc:
+        raise _damaged(folder, f"its {STATE} is not readable JSON ({type(exc).__name__})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise _damaged(folder, f"its {STATE} is not a Kiln checkpoint of format {FORMAT}")
+    epochs, phase, history = state.get("completed_epochs"), state.get("phase_index"), state.get("history")
+    if not _whole(epochs) or epochs < 1 or epochs != int(_EPOCH_DIR.match(folder.name).group(1)):
+        raise _damaged(folder, f"its completed_epochs ({_short(epochs)}) does not match {folder.name}")
+    if not _whole(phase) or phase < 0:
+        raise _damaged(folder, f"its phase_index ({_short(phase)}) is not a phase")
+    if not isinstance(history, dict) or not all(isinstance(v, list) for v in history.values()):
+        raise _damaged(folder, "its history is not a table of numbers per epoch")
+    for key, values in history.items():
+        if any(v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))) for v in values):
+            raise _damaged(folder, f"its history of {_short(key)} holds something other than numbers")
+        if len(values) > epochs or (key == "loss" and len(values) != epochs):
+            raise _damaged(folder, f"its history of {_short(key)} has {len(values)} epochs, not {epochs}")
+    if "loss" not in history:
+        raise _damaged(folder, "its history has no loss")
+    return state
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    """A value from a hand-edited file, short and on one line, for a sentence."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _damaged(folder: Path, why: str) -> ConfigError:
+    return ConfigError(
+        f"The checkpoint {folder} is damaged: {why}, so the run cannot be resumed from it.",
+        hint="Put back the checkpoint as Kiln wrote it, or start the run again with --overwrite "
+        "(its finished epochs are then lost).",
+    )
 
 
 def restore_weights(model: Any, checkpoint: Checkpoint) -> None:
@@ -181,10 +233,21 @@ def _array(variable: Any) -> Any:
 
 
 def _load_arrays(path: Path) -> list[Any]:
+    import zipfile
+
     import numpy as np
 
-    with np.load(path, allow_pickle=False) as saved:  # never pickles: arrays only
-        return [saved[f"arr_{i}"] for i in range(len(saved.files))]
+    try:
+        with np.load(path, allow_pickle=False) as saved:  # never pickles: arrays only
+            arrays = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        # Truncated, not an archive, or holding object arrays (pickles), which are never loaded.
+        why = "holds object arrays, which Kiln never unpickles" if "allow_pickle" in str(exc) else (
+            f"cannot be read ({type(exc).__name__})")
+        raise _damaged(path.parent, f"its {path.name} {why}") from None
+    if any(array.dtype.kind not in "biuf" for array in arrays):
+        raise _damaged(path.parent, f"its {path.name} holds arrays that are not numbers")
+    return arrays
 
 
 def check_resume_config(checkpoint: Checkpoint, config: dict[str, Any]) -> None:
@@ -206,24 +269,45 @@ def check_resume_config(checkpoint: Checkpoint, config: dict[str, Any]) -> None:
         )
 
 
-def check_run_folder(out_dir: Path, *, resume: bool, overwrite: bool) -> None:
-    """Refuse an --out that cannot be a run folder, or that holds another run (unless ``overwrite``)."""
+def check_run_folder(
+    out_dir: Path, *, resume: bool, overwrite: bool, config: dict[str, Any] | None = None
+) -> None:
+    """Refuse an --out that cannot be a run folder, or that holds another run (unless ``overwrite``).
+
+    ``config``: the run about to start; a folder left by the same run killed before its first
+    checkpoint is not another run.
+    """
     for parent in (out_dir, *out_dir.parents):
         if parent.exists() and not parent.is_dir():
             where = "is a file" if parent == out_dir else f"lies under the file {parent}"
             raise ConfigError(f"The run folder {out_dir} {where}.", hint="Pick a folder for --out.")
         if parent.exists():
             break
-    from engine.training.distribution import BACKUP_DIR
-
     if resume or not out_dir.is_dir() or (out_dir / BACKUP_DIR).is_dir():  # the last: a multi-worker restart
         return
     held = [name for name in RUN_FILES if (out_dir / name).exists()]
-    if held and not overwrite:
+    if held and not overwrite and not (config is not None and never_finished_an_epoch(out_dir, config)):
         raise ConfigError(
             f"{out_dir} already holds another run ({', '.join(held)}).",
             hint="Pick a new folder for --out, continue that run with --resume, or replace it with --overwrite.",
         )
+
+
+def never_finished_an_epoch(out_dir: Path, config: dict[str, Any]) -> bool:
+    """True for a run folder holding only the config a run writes at its start, and that config is
+    ``config``: the same run was killed before its first checkpoint, so starting it again loses
+    nothing (no --overwrite needed). Another run's config alone still counts as another run."""
+    held = [name for name in RUN_FILES if (out_dir / name).exists() or (out_dir / name).is_symlink()]
+    if held != ["config.toml"]:
+        return False
+    from engine.errors import KilnError
+    from engine.training.config import RunConfig
+
+    try:
+        saved = RunConfig.load(out_dir / "config.toml").to_dict()
+    except KilnError:
+        return False
+    return not _differences(_comparable(saved), _comparable(config))
 
 
 def clear_run_folder(out_dir: Path) -> None:

@@ -24,6 +24,7 @@ __all__ = ["AugmentConfig", "DataConfig", "LayerSpec", "ModelRecipe", "RunConfig
 # The run config's schema version. Bump it when a field is renamed or changes meaning, and
 # teach `migrate` to turn the older shape into the new one, so old run configs still open.
 CONFIG_VERSION = 2
+CONFIG_BUDGET = 64 * 2**20  # a run config is a few KB; more than this is not one
 
 
 def _used_by_optimizers(setting: str) -> tuple[str, tuple[str, ...]]:
@@ -171,9 +172,12 @@ class RunConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> RunConfig:
+        from engine.data.files import read_limited
+
         path = Path(path)
         try:
-            raw = path.read_bytes()
+            # Through the data files' gate: a pipe would block, a link to /dev/zero would never end.
+            raw = read_limited(path, CONFIG_BUDGET, what="run config (TOML or JSON)")
         except OSError as exc:
             raise ConfigError(f"Cannot read the run config {path}: {exc.strerror}.") from exc
         try:
@@ -185,6 +189,15 @@ class RunConfig:
             raise ConfigError(
                 f"The run config {path} is not valid {path.suffix[1:].upper() or 'TOML'}: {exc}."
             ) from exc
+        except RecursionError:  # tables or arrays nested thousands deep: no config looks like that
+            raise ConfigError(f"The run config {path} nests its tables too deeply to be a run config.") from None
+        if isinstance(data, dict) and not migrate(data).keys() & {"data", "model", "train"}:
+            # An empty (or truncated) file would otherwise train the demo with every default.
+            raise ConfigError(
+                f"The run config {path} names no [data], [model] or [train] settings"
+                f"{' (it is empty)' if not raw.strip() else ''}.",
+                hint="Save a config from Kiln (the app's Save, or a run folder's config.toml) and name that file.",
+            )
         return cls.from_dict(data)
 
 

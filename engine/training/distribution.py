@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError
+from engine.training.checkpoint import BACKUP_DIR, read_checkpoint
 from engine.training.choices import STRATEGIES
 
 
@@ -102,11 +103,6 @@ def adapt_model_to_strategy(model: Any, strategy: Any) -> None:
     _compat.build_from_local_batch(model, strategy, local_results)
 
 
-# Multi-worker runs keep a keras.callbacks.BackupAndRestore backup here (in each worker's run
-# folder); it is deleted when training ends, so a folder holding one is an interrupted run.
-BACKUP_DIR = "backup"
-
-
 def backup_folder(distribution: str, out_dir: Path | None) -> Path | None:
     """Where a multi-worker run backs up every epoch; None for other runs (they resume with --resume)."""
     return out_dir / BACKUP_DIR if out_dir is not None and distribution == "multiworker" else None
@@ -114,8 +110,6 @@ def backup_folder(distribution: str, out_dir: Path | None) -> Path | None:
 
 def restart_history(checkpoint_folder: Path) -> dict[str, list[float]]:
     """The history an interrupted multi-worker run recorded so far (from Kiln's own checkpoint), or {}."""
-    from engine.training.checkpoint import read_checkpoint
-
     checkpoint = read_checkpoint(checkpoint_folder)
     return {k: list(v) for k, v in checkpoint.history.items()} if checkpoint is not None else {}
 

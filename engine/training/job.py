@@ -3,10 +3,23 @@
 `run_training` runs entirely on the calling thread (Keras state is thread-local): the
 GUI's worker QThread, the CLI's main thread, or a cluster job all call it the same way and
 watch it through the event sink.
+
+A run is a plan and a loop over its phases (`_run` reads as that):
+
+1. `_plan_run` decides everything before the first batch and returns a `RunPlan`: the
+   checked config, the data, the built model, the pipelines, what a resumed (``--resume``)
+   or restarted (multi-worker) run picks up, and which epochs of which phase are left
+   (`PhasePlan`: a from-scratch model has one phase, two-phase fine-tuning two).
+2. `_open_run` writes the run folder's config and announces the run (`RunStarted`).
+3. `_train_phase`, once per phase left: compile (optimizer state back when resuming inside
+   it), the phase's callbacks (`_phase_callbacks`), fit. A stop, a NaN loss or early stopping
+   ends the loop (`_stop_reason`).
+4. `_finish`: final metrics, the run record and model card facts, the saved model, `Finished`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 import warnings
@@ -16,13 +29,44 @@ from typing import Any
 
 import numpy as np
 
+from engine.data import load_dataset, make_pipelines
 from engine.data.dataset import Dataset
+from engine.data.pipeline_types import Pipelines
+from engine.environment import device_label, environment_report
 from engine.errors import ConfigError, KilnError
 from engine.events import EventSink, Failed, Finished, PhaseStarted, RunStarted, RunWarning, ignore_events
+from engine.export.save import save_run
+from engine.models.build import build_model
+from engine.models.built import BuiltModel, TrainingPhase
+from engine.models.heads import model_for_saving
+from engine.models.summary import count_weights
+from engine.monitors.card_facts import run_card_facts
+from engine.monitors.overfitting import small_data_warning
+from engine.training.checkpoint import (
+    CHECKPOINT_DIR,
+    Checkpoint,
+    check_resume_config,
+    clear_run_folder,
+    never_finished_an_epoch,
+    read_checkpoint,
+    restore_optimizer,
+    restore_weights,
+)
+from engine.training.compile import compile_for_phase, phase_learning_rate
 from engine.training.config import RunConfig
 from engine.training.control import RunControl
+from engine.training.distribution import (
+    adapt_model_to_strategy,
+    backup_callbacks,
+    backup_folder,
+    distribution_strategy,
+    restart_history,
+    worker_out_dir,
+)
+from engine.training.optimizers import scheduled_rate
+from engine.training.resume_finish import compile_from_checkpoint, needs_finishing
+from engine.training.run_lock import run_folder_lock
 
-CHECKPOINT_DIR = "checkpoint"
 TENSORBOARD_DIR = "tensorboard"  # `tensorboard --logdir RUN/tensorboard`
 
 
@@ -60,7 +104,9 @@ def run_training(
     """
     control = control or RunControl()
     try:
-        return _run(config, sink, control, dataset, Path(out_dir) if out_dir else None, resume, callbacks)
+        # One process at a time per run folder (training/run_lock.py); none without a folder.
+        with run_folder_lock(Path(out_dir)) if out_dir else contextlib.nullcontext():
+            return _run(config, sink, control, dataset, Path(out_dir) if out_dir else None, resume, callbacks)
     except KilnError as exc:
         sink(Failed(exc.sentence, traceback.format_exc()))
         raise
@@ -79,6 +125,67 @@ def _explain(exc: Exception) -> str:
     return f"Training failed with {name}: {first_line[:300]}"
 
 
+@dataclass(frozen=True)
+class PhasePlan:
+    """One training phase as this run trains it: where it sits on the run's epoch axis."""
+
+    index: int
+    phase: TrainingPhase
+    start: int  # the run's epoch (0-based, as Keras counts) where the phase begins
+    end: int  # where it ends (exclusive): start + the phase's epochs
+    first_epoch: int  # where this run's fit begins: ``start``, later when resuming inside it, ``end`` if done
+    left: bool  # still to train (False: finished before the checkpoint this run resumes)
+    resuming: bool  # left, and the checkpoint was taken in it: its optimizer state and watchers carry on
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """One run, decided before anything trains, from the config, the data and the resume state."""
+
+    config: RunConfig
+    dataset: Dataset
+    built: BuiltModel
+    strategy: Any  # a tf.distribute strategy, or `distribution.SingleDevice` on JAX / PyTorch
+    pipelines: Pipelines
+    phases: tuple[PhasePlan, ...]  # every phase of the model, in order; `PhasePlan.left` says which train
+    out_dir: Path | None  # this worker's run folder; None writes nothing
+    checkpoint: Checkpoint | None  # what --resume continues from
+    restarting: bool  # a multi-worker run restarted from its BackupAndRestore backup
+    # The epochs so far (the checkpoint's or the backup's); the loop extends this very dict, which
+    # the checkpointer and the multi-worker history trim also hold.
+    history: dict[str, list[float]]
+    class_weight: dict[int, float] | None
+    drift: Any | None  # the forgetting monitor (a Keras callback), when it runs
+    extra_callbacks: tuple[Any, ...]  # the caller's, for every phase (the comparison's step budget)
+
+    @property
+    def start_epoch(self) -> int:
+        return self.checkpoint.completed_epochs if self.checkpoint is not None else 0
+
+    @property
+    def phases_left(self) -> list[PhasePlan]:
+        return [step for step in self.phases if step.left]
+
+    @property
+    def checkpoint_dir(self) -> Path | None:
+        """Where `Checkpointer` writes for --resume; None when the run keeps no checkpoint."""
+        return self.out_dir / CHECKPOINT_DIR if self.out_dir is not None and self.config.train.checkpoint else None
+
+    @property
+    def tensorboard_dir(self) -> Path | None:
+        """One log folder for the whole run (phases continue the same epoch axis); None: no logs."""
+        return self.out_dir / TENSORBOARD_DIR if self.out_dir is not None and self.config.train.tensorboard else None
+
+
+@dataclass
+class _Trained:
+    """What the phase loop did: its epochs and seconds in fit, and why it ended."""
+
+    reason: str = "completed"  # completed | stopped | early_stopping | nan
+    fit_seconds: float = 0.0
+    epochs_run: int = 0
+
+
 def _run(
     config: RunConfig,
     sink: EventSink,
@@ -88,48 +195,51 @@ def _run(
     resume: bool,
     extra_callbacks: tuple[Any, ...] = (),
 ) -> RunResult:
-    import keras
+    """The plan, a loop over the phases left, the finish."""
+    from engine.training.callbacks import EventReporter  # imports Keras
 
-    from engine.data import load_dataset, make_pipelines
-    from engine.environment import device_label
-    from engine.models.build import build_model
-    from engine.monitors.overfitting import small_data_warning
-    from engine.training.compile import compile_for_phase, phase_learning_rate
-    from engine.training.distribution import (
-        adapt_model_to_strategy,
-        backup_callbacks,
-        backup_folder,
-        distribution_strategy,
-        restart_history,
-        worker_out_dir,
-    )
+    plan = _plan_run(config, sink, dataset, out_dir, resume, extra_callbacks)
+    model_info = _open_run(plan, sink)
+    reporter = EventReporter(sink, control, epochs=config.train.epochs, steps=plan.pipelines.steps_per_epoch)
+    trained = _Trained()
+    for step in plan.phases_left:
+        fitted, seconds, early = _train_phase(plan, step, reporter, sink)
+        trained.fit_seconds += seconds
+        trained.epochs_run += len(fitted.get("loss", []))
+        for key, values in fitted.items():
+            plan.history.setdefault(key, []).extend(values)
+        reason = _stop_reason(reporter, early)
+        if reason is not None:
+            trained.reason = reason
+            break
+    return _finish(plan, trained, model_info, sink)
+
+
+def _plan_run(
+    config: RunConfig,
+    sink: EventSink,
+    dataset: Dataset | None,
+    out_dir: Path | None,
+    resume: bool,
+    extra_callbacks: tuple[Any, ...],
+) -> RunPlan:
+    """Check, load, build and pick up where an earlier run stopped; nothing is written yet."""
+    import keras
 
     config.validate()
     # Before anything is loaded or written: the checkpoint must exist and match this config.
     checkpoint = _resume_point(config, out_dir) if resume else None
     keras.utils.set_random_seed(config.train.seed)
-    if dataset is None:
-        dataset = load_dataset(config.data, progress=sink)
-    if dataset.skipped:
-        sink(RunWarning(_skipped_sentence(dataset), kind="skipped"))
-    small_data = small_data_warning(dataset, config.model.kind)
-    if small_data:
-        sink(RunWarning(small_data, kind="small_data"))
+    dataset = _load_data(config, dataset, sink)
     _apply_precision(config, sink)
-
     strategy = distribution_strategy(config.train.distribution)
     out_dir = worker_out_dir(strategy, out_dir)
     with strategy.scope():
         built = build_model(
             config.model, dataset, epochs=config.train.epochs, image_size=config.data.image_size, sink=sink
         )
-    # The forgetting monitor takes its baseline from the model as built: the pretrained
-    # backbone, before any checkpoint is loaded (None for from-scratch runs).
-    drift = None
-    if config.train.forgetting_monitor and config.train.distribution != "multiworker":
-        from engine.monitors.forgetting_callback import make_forgetting_monitor
-
-        drift = make_forgetting_monitor(config, built, dataset, sink=sink, out_dir=out_dir)
+    # Before any checkpoint is loaded: the monitor's baseline is the model as built.
+    drift = _forgetting_monitor(config, built, dataset, sink, out_dir)
     pipelines = make_pipelines(
         dataset,
         batch_size=config.train.batch_size * strategy.num_replicas_in_sync,
@@ -139,153 +249,236 @@ def _run(
         cache=config.data.cache,
     )
     class_weight = _class_weights(dataset) if config.train.class_weights and dataset.is_classification else None
+    history, restarting = _pick_up(config, built, strategy, checkpoint, out_dir)
+    return RunPlan(
+        config=config,
+        dataset=dataset,
+        built=built,
+        strategy=strategy,
+        pipelines=pipelines,
+        phases=_phase_plans(built.phases, checkpoint),
+        out_dir=out_dir,
+        checkpoint=checkpoint,
+        restarting=restarting,
+        history=history,
+        class_weight=class_weight,
+        drift=drift,
+        extra_callbacks=tuple(extra_callbacks),
+    )
 
-    history: dict[str, list[float]] = {}
-    start_epoch = 0
-    start_phase = 0
+
+def _load_data(config: RunConfig, dataset: Dataset | None, sink: EventSink) -> Dataset:
+    """The run's dataset (scanned now unless the caller has one), with its warnings said."""
+    if dataset is None:
+        dataset = load_dataset(config.data, progress=sink)
+    if dataset.skipped:
+        sink(RunWarning(_skipped_sentence(dataset), kind="skipped"))
+    small_data = small_data_warning(dataset, config.model.kind)
+    if small_data:
+        sink(RunWarning(small_data, kind="small_data"))
+    return dataset
+
+
+def _forgetting_monitor(
+    config: RunConfig, built: BuiltModel, dataset: Dataset, sink: EventSink, out_dir: Path | None
+) -> Any | None:
+    """The forgetting monitor's callback, when it runs (None for from-scratch runs and multi-worker).
+
+    It takes its baseline from the model as built: the pretrained backbone, before any
+    checkpoint is loaded.
+    """
+    if not config.train.forgetting_monitor or config.train.distribution == "multiworker":
+        return None
+    from engine.monitors.forgetting_callback import make_forgetting_monitor  # imports Keras
+
+    return make_forgetting_monitor(config, built, dataset, sink=sink, out_dir=out_dir)
+
+
+def _pick_up(
+    config: RunConfig, built: BuiltModel, strategy: Any, checkpoint: Checkpoint | None, out_dir: Path | None
+) -> tuple[dict[str, list[float]], bool]:
+    """The history so far, and whether this is a multi-worker restart; a checkpoint's weights go in."""
     if checkpoint is not None:
         # Weights only, into the model rebuilt from the config: nothing from the run folder runs.
         _load_checkpoint_weights(built, checkpoint, strategy)
-        history = {k: list(v) for k, v in checkpoint.history.items()}
-        start_epoch = checkpoint.completed_epochs
-        start_phase = checkpoint.phase_index
+        return {k: list(v) for k, v in checkpoint.history.items()}, False
     # A multi-worker run restarted by its scheduler (the same command again): BackupAndRestore puts
     # the model back; the history so far comes from Kiln's checkpoint (engine/training/distribution.py).
     backup = backup_folder(config.train.distribution, out_dir)
-    restarting = checkpoint is None and backup is not None and backup.is_dir()
-    if restarting:
-        history = restart_history(out_dir / CHECKPOINT_DIR)
+    if out_dir is not None and backup is not None and backup.is_dir():
+        return restart_history(out_dir / CHECKPOINT_DIR), True
+    return {}, False
 
-    if built.phases and built.phases[0].prepare is not None and checkpoint is None:
+
+def _phase_plans(phases: list[TrainingPhase], checkpoint: Checkpoint | None) -> tuple[PhasePlan, ...]:
+    """Each phase's epochs on the run's axis, and which are left after ``checkpoint``."""
+    start_epoch = checkpoint.completed_epochs if checkpoint is not None else 0
+    start_phase = checkpoint.phase_index if checkpoint is not None else 0
+    plans = []
+    end = 0
+    for index, phase in enumerate(phases):
+        start, end = end, end + phase.epochs
+        left = index >= start_phase and end > start_epoch
+        plans.append(
+            PhasePlan(
+                index=index,
+                phase=phase,
+                start=start,
+                end=end,
+                first_epoch=max(start, start_epoch) if left else end,
+                left=left,
+                resuming=left and checkpoint is not None and index == start_phase,
+            )
+        )
+    return tuple(plans)
+
+
+def _open_run(plan: RunPlan, sink: EventSink) -> dict[str, Any]:
+    """Ready the run folder and announce the run; returns the model summary for the record."""
+    config, built, out_dir = plan.config, plan.built, plan.out_dir
+    if built.phases and built.phases[0].prepare is not None and plan.checkpoint is None:
         built.phases[0].prepare(built.model)  # so the summary counts what phase 1 will train
     model_info = _model_summary(built)
-    if out_dir is not None and checkpoint is None and not restarting:
+    if out_dir is not None and plan.checkpoint is None and not plan.restarting:
         _start_run_folder(out_dir, config)  # only now: a run refused earlier leaves the folder as it was
     elif out_dir is not None:
         config.save(out_dir / "config.toml")  # a resumed run may train for more epochs than first planned
     sink(
         RunStarted(
             run_name=config.name,
-            dataset=dataset.summary(),
+            dataset=plan.dataset.summary(),
             model=model_info,
             epochs=config.train.epochs,
-            steps_per_epoch=pipelines.steps_per_epoch,
-            initial_epoch=start_epoch,
+            steps_per_epoch=plan.pipelines.steps_per_epoch,
+            initial_epoch=plan.start_epoch,
             device=device_label(),
         )
     )
+    return model_info
 
-    from engine.training.callbacks import Checkpointer, EventReporter, NanWeightsGuard
 
-    reporter = EventReporter(sink, control, epochs=config.train.epochs, steps=pipelines.steps_per_epoch)
-    reason = "completed"
-    phase_end = 0
-    fit_seconds = 0.0
-    epochs_run = 0
-    for index, phase in enumerate(built.phases):
-        phase_start = phase_end
-        phase_end = phase_start + phase.epochs
-        if index < start_phase or phase_end <= start_epoch:
-            continue
-        first_epoch = max(phase_start, start_epoch)
-        resuming_this_phase = checkpoint is not None and index == start_phase
+def _train_phase(
+    plan: RunPlan, step: PhasePlan, reporter: Any, sink: EventSink
+) -> tuple[dict[str, list[float]], float, Any]:
+    """Compile and fit one phase: its new history, its seconds in fit, and its early stopping."""
+    _compile_phase(plan, step)
+    count = len(plan.built.phases)
+    if count > 1:
+        phase = step.phase
+        sink(PhaseStarted(phase.name, step.index, count, step.first_epoch, step.end - 1, phase.description))
+    callbacks, early = _phase_callbacks(plan, step, reporter)
+    started = time.perf_counter()
+    fitted = _fit(plan, step, callbacks)
+    return fitted, time.perf_counter() - started, early
+
+
+def _compile_phase(plan: RunPlan, step: PhasePlan) -> None:
+    config, built, strategy = plan.config, plan.built, plan.strategy
+    with strategy.scope():
+        compile_for_phase(
+            built, step.phase, config, task=plan.dataset.task, num_classes=plan.dataset.num_classes
+        )
+    adapt_model_to_strategy(built.model, strategy)
+    if step.resuming:
         with strategy.scope():
-            compile_for_phase(built, phase, config, task=dataset.task, num_classes=dataset.num_classes)
-        model = built.model
-        adapt_model_to_strategy(model, strategy)
-        if resuming_this_phase:
-            from engine.training.checkpoint import restore_optimizer
+            restore_optimizer(built.model, plan.checkpoint)  # step count, moments: the run goes on as if never stopped
 
-            with strategy.scope():
-                restore_optimizer(model, checkpoint)  # step count, moments: the run goes on as if never stopped
-        if len(built.phases) > 1:
-            sink(PhaseStarted(phase.name, index, len(built.phases), first_epoch, phase_end - 1, phase.description))
-        base_rate = phase_learning_rate(config, phase)
-        callbacks: list[Any] = [reporter, NanWeightsGuard(reporter), *extra_callbacks]
-        has_validation = pipelines.val is not None
-        schedule, early = _schedule_and_stopping(config, phase_start, phase.epochs, base_rate, has_validation)
-        callbacks += schedule
-        watchers = [c for c in [*schedule, early] if hasattr(c, "patience")]
-        if resuming_this_phase and watchers and first_epoch > phase_start:
-            from engine.training.callbacks import ResumedWatchers
 
-            past = {w.monitor: list(history.get(w.monitor, []))[phase_start:first_epoch] for w in watchers}
-            callbacks.append(ResumedWatchers(watchers, past, phase_start))  # after them: they reset at train begin
-        if out_dir is not None and config.train.tensorboard:
-            # One log folder for the whole run: phases continue the same epoch axis.
-            callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out_dir / TENSORBOARD_DIR), histogram_freq=0))
-        callbacks += backup_callbacks(config.train.distribution, out_dir, history)  # multi-worker runs only
-        if out_dir is not None and config.train.checkpoint:
-            callbacks.append(Checkpointer(out_dir / CHECKPOINT_DIR, history, index, config.to_dict()))
-        callbacks.append(reporter.closing_callback())  # last: epoch times include checkpoints and the rest
-        if drift is not None:  # after the epoch's own event, so its figures read as that epoch's
-            callbacks.append(drift)
-        # The endless stream (first epoch straight from the decoders, later ones reshuffled from the
-        # cache) with a fixed number of steps; plain per-epoch batches where there is none.
-        stream = getattr(pipelines, "train_stream", None)
-        started = time.perf_counter()
-        # Keras warns "input ran out of data" whenever a pipeline's length is not known up
-        # front (streamed sources); every epoch still sees every batch, so the note is noise.
-        with warnings.catch_warnings():  # scoped: the caller's own filters are left as they were
-            warnings.filterwarnings("ignore", message="Your input ran out of data")
-            fit_history = model.fit(
-                stream if stream is not None else pipelines.train,
-                steps_per_epoch=pipelines.steps_per_epoch if stream is not None else None,
-                validation_data=pipelines.val,
-                epochs=phase_end,
-                initial_epoch=first_epoch,
-                callbacks=callbacks,
-                class_weight=class_weight,
-                shuffle=False,  # the pipeline shuffles, seeded
-                verbose=0,
-            )
-        fit_seconds += time.perf_counter() - started
-        new = {k: [float(v) for v in vals] for k, vals in fit_history.history.items()}
-        epochs_run += len(new.get("loss", []))
-        for key, values in new.items():
-            history.setdefault(key, []).extend(values)
-        if reporter.nan_detected:
-            reason = "nan"
-            break
-        if reporter.stopped_by_user:
-            reason = "stopped"
-            break
-        if early is not None and early.stopped_epoch > 0:
-            reason = "early_stopping"
-            break
+def _phase_callbacks(plan: RunPlan, step: PhasePlan, reporter: Any) -> tuple[list[Any], Any]:
+    """The phase's Keras callbacks in the order they must run, and its early stopping (or None)."""
+    import keras
 
-    model = built.model
+    from engine.training.callbacks import Checkpointer, NanWeightsGuard, ResumedWatchers
+
+    config = plan.config
+    callbacks: list[Any] = [reporter, NanWeightsGuard(reporter), *plan.extra_callbacks]
+    base_rate = phase_learning_rate(config, step.phase)
+    has_validation = plan.pipelines.val is not None
+    schedule, early = _schedule_and_stopping(config, step.start, step.phase.epochs, base_rate, has_validation)
+    callbacks += schedule
+    watchers = [c for c in schedule if hasattr(c, "patience")]  # early stopping, a plateau schedule
+    if step.resuming and watchers and step.first_epoch > step.start:
+        past = {w.monitor: list(plan.history.get(w.monitor, []))[step.start : step.first_epoch] for w in watchers}
+        callbacks.append(ResumedWatchers(watchers, past, step.start))  # after them: they reset at train begin
+    if plan.tensorboard_dir is not None:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(plan.tensorboard_dir), histogram_freq=0))
+    callbacks += backup_callbacks(config.train.distribution, plan.out_dir, plan.history)  # multi-worker runs only
+    if plan.checkpoint_dir is not None:
+        callbacks.append(Checkpointer(plan.checkpoint_dir, plan.history, step.index, config.to_dict()))
+    callbacks.append(reporter.closing_callback())  # last: epoch times include checkpoints and the rest
+    if plan.drift is not None:  # after the epoch's own event, so its figures read as that epoch's
+        callbacks.append(plan.drift)
+    return callbacks, early
+
+
+def _fit(plan: RunPlan, step: PhasePlan, callbacks: list[Any]) -> dict[str, list[float]]:
+    """``model.fit`` over the phase's epochs left; returns this fit's history."""
+    pipelines = plan.pipelines
+    # The endless stream (first epoch straight from the decoders, later ones reshuffled from the
+    # cache) with a fixed number of steps; plain per-epoch batches where there is none.
+    stream = getattr(pipelines, "train_stream", None)
+    # Keras warns "input ran out of data" whenever a pipeline's length is not known up
+    # front (streamed sources); every epoch still sees every batch, so the note is noise.
+    with warnings.catch_warnings():  # scoped: the caller's own filters are left as they were
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        fit_history = plan.built.model.fit(
+            stream if stream is not None else pipelines.train,
+            steps_per_epoch=pipelines.steps_per_epoch if stream is not None else None,
+            validation_data=pipelines.val,
+            epochs=step.end,
+            initial_epoch=step.first_epoch,
+            callbacks=callbacks,
+            class_weight=plan.class_weight,
+            shuffle=False,  # the pipeline shuffles, seeded
+            verbose=0,
+        )
+    return {k: [float(v) for v in vals] for k, vals in fit_history.history.items()}
+
+
+def _stop_reason(reporter: Any, early: Any) -> str | None:
+    """Why the run ends after this phase (nan, stopped, early_stopping); None: on to the next phase."""
+    if reporter.nan_detected:
+        return "nan"
+    if reporter.stopped_by_user:
+        return "stopped"
+    if early is not None and early.stopped_epoch > 0:
+        return "early_stopping"
+    return None
+
+
+def _finish(plan: RunPlan, trained: _Trained, model_info: dict[str, Any], sink: EventSink) -> RunResult:
+    """Score the final weights, write the record and the model, and say the run has finished."""
+    config, dataset, built, history, out_dir = plan.config, plan.dataset, plan.built, plan.history, plan.out_dir
+    if needs_finishing(built.model, plan.checkpoint):  # killed after its last checkpoint: nothing left to train
+        compile_from_checkpoint(built, plan.checkpoint, config, dataset, plan.strategy)
     # The last epoch's validation already scored these very weights unless something put other
     # weights back after it (early stopping's best weights, the NaN guard, the drift roll-back).
-    weights_unchanged = epochs_run > 0 and reason != "nan" and early is None and drift is None
-    metrics = _final_metrics(model, pipelines, history, reuse_validation=weights_unchanged)
+    weights_unchanged = (
+        trained.epochs_run > 0 and trained.reason != "nan" and config.train.early_stopping <= 0 and plan.drift is None
+    )
+    metrics = _final_metrics(built.model, plan.pipelines, history, reuse_validation=weights_unchanged)
     late = list(getattr(dataset.loader, "late_skips", None) or [])
     if late:  # files that passed the scan but failed to decode: skipped, the run went on without them
         dataset.skipped.extend(item for item in late if item not in dataset.skipped)
         sink(RunWarning(_skipped_sentence(dataset), kind="skipped"))
-    from engine.models.heads import model_for_saving
-
-    model = model_for_saving(model)  # regression trains on a Kiln loss; what is saved loads in plain Keras
+    model = model_for_saving(built.model)  # regression trains on a Kiln loss; what is saved loads in plain Keras
+    fit_seconds, epochs_run = trained.fit_seconds, trained.epochs_run
     n_train = len(dataset.splits["train"])
     samples_per_second = (n_train * epochs_run / fit_seconds) if fit_seconds > 0 else 0.0
-    stopped = reason != "completed"
-    record = _run_record(config, dataset, built, model_info, history, metrics, fit_seconds, epochs_run, reason)
-    from engine.monitors.card_facts import run_card_facts
-
+    stopped = trained.reason != "completed"
+    record = _run_record(config, dataset, built, model_info, history, metrics, fit_seconds, epochs_run, trained.reason)
     # per-class metrics, backbone licence and caveats, drift figures: for run.json and the model card
-    record.update(run_card_facts(model, dataset, built.info, image_size=built.image_size, monitor=drift))
+    record.update(run_card_facts(model, dataset, built.info, image_size=built.image_size, monitor=plan.drift))
     if out_dir is not None:
-        from engine.export.save import save_run
-
         save_run(model, out_dir, record)
-    sink(Finished(history, metrics, stopped, fit_seconds, str(out_dir) if out_dir else None, reason))
+    sink(Finished(history, metrics, stopped, fit_seconds, str(out_dir) if out_dir else None, trained.reason))
     return RunResult(
         model=model,
         dataset=dataset,
         history=history,
         metrics=metrics,
         stopped=stopped,
-        reason=reason,
+        reason=trained.reason,
         seconds=fit_seconds,
         samples_per_second=samples_per_second,
         record=record,
@@ -301,7 +494,6 @@ def _schedule_and_stopping(
     import keras
 
     from engine.training.callbacks import EpochLearningRate
-    from engine.training.optimizers import scheduled_rate
 
     monitor = "val_loss" if has_validation else "loss"
     callbacks: list[Any] = []
@@ -341,8 +533,6 @@ def _run_record(
     reason: str,
 ) -> dict[str, Any]:
     """run.json: config, environment, dataset, model, history, metrics and timing of one run."""
-    from engine.environment import environment_report
-
     n_train = len(dataset.splits["train"])
     samples_per_second = (n_train * epochs_run / fit_seconds) if fit_seconds > 0 else 0.0
     return {
@@ -390,8 +580,6 @@ def _class_weights(dataset: Dataset) -> dict[int, float]:
 
 
 def _model_summary(built: Any) -> dict[str, Any]:
-    from engine.models.summary import count_weights
-
     model = built.model
     return {
         "name": model.name,
@@ -420,15 +608,15 @@ def _final_metrics(
     return metrics
 
 
-def _resume_point(config: RunConfig, out_dir: Path | None) -> Any:
+def _resume_point(config: RunConfig, out_dir: Path | None) -> Checkpoint | None:
     """The run folder's newest checkpoint, checked against ``config``; a sentence when there is none."""
-    from engine.training.checkpoint import check_resume_config, read_checkpoint
-
     checkpoint = read_checkpoint(out_dir / CHECKPOINT_DIR) if out_dir is not None else None
+    if checkpoint is None and out_dir is not None and never_finished_an_epoch(out_dir, config.to_dict()):
+        return None  # killed before its first checkpoint: nothing was kept, so the run starts from its beginning
     if checkpoint is None:
         raise ConfigError(
             f"There is no checkpoint to resume in {out_dir} (a run stopped before its first epoch ended leaves none).",
-            hint="Start the run again without --resume, with --overwrite if the folder holds its config.",
+            hint="Start the run again without --resume.",
         )
     check_resume_config(checkpoint, config.to_dict())
     return checkpoint
@@ -439,16 +627,12 @@ def _load_checkpoint_weights(built: Any, checkpoint: Any, strategy: Any) -> None
     phase = built.phases[min(checkpoint.phase_index, len(built.phases) - 1)] if built.phases else None
     if phase is not None and phase.prepare is not None:
         phase.prepare(built.model)
-    from engine.training.checkpoint import restore_weights
-
     with strategy.scope():
         restore_weights(built.model, checkpoint)
 
 
 def _start_run_folder(out_dir: Path, config: RunConfig) -> None:
     """A new run's first write: the earlier run's files go (the CLI asked first), then its config."""
-    from engine.training.checkpoint import clear_run_folder
-
     out_dir.mkdir(parents=True, exist_ok=True)
     clear_run_folder(out_dir)
     config.save(out_dir / "config.toml")

@@ -71,5 +71,8 @@ class TerminalProgress:
             self._bar = None
 
     def _print(self, text: str) -> None:
+        from engine.data.files import printable
+
         self._close_bar()
-        print(text, file=self.stream, flush=True)
+        # Names from the data (classes, files) may hold a newline or ESC: shown escaped, never raw.
+        print(printable(text, limit=10_000), file=self.stream, flush=True)

@@ -81,6 +81,12 @@ def resolve_handle(
         with _download_settings(cache, timeout, sink, handle):
             folder = hub.resolve(url)
     except Exception as exc:  # noqa: BLE001 - any failure to fetch becomes one actionable sentence
+        archive_problem = _archive_problem(exc)
+        if archive_problem:  # it downloaded: the network is fine, the archive is not
+            raise BackboneUnavailable(
+                f"The backbone '{handle}' downloaded, but Kiln will not unpack it: {archive_problem}. "
+                f"Nothing was written outside Kiln's download cache; pick another handle, {_DEMO_HINT}."
+            ) from exc
         raise BackboneUnavailable(
             f"Could not fetch the backbone '{handle}' ({_reason(exc)}): check the network connection and the "
             f"handle's spelling, {_DEMO_HINT}."
@@ -92,6 +98,27 @@ def resolve_handle(
         )
     sink(Progress("download", 1, 1, f"Backbone {handle} ready"))
     return str(folder)
+
+
+def _archive_problem(exc: BaseException) -> str | None:
+    """What is wrong with a downloaded archive, from tensorflow_hub's extraction errors; None otherwise.
+
+    Its extractor refuses members that climb out of the target folder (``../``), links and
+    devices, and archives that are not tarballs; each is a property of the file, not the network.
+    """
+    import tarfile
+
+    from engine.data.files import printable
+
+    text = str(exc)
+    climbing = re.search(r"Relative path '(.*?)' is invalid", text)
+    if climbing:
+        return f"its member '{printable(climbing.group(1))}' points outside the folder it unpacks into"
+    if "Unexpected object type in tar archive" in text:
+        return "it holds a link or a device file, which a model archive never needs"
+    if isinstance(exc, tarfile.TarError) or "does not appear to be a valid module" in text:
+        return "it is not a readable tar archive"
+    return None
 
 
 def _reason(exc: BaseException) -> str:
