@@ -132,22 +132,26 @@ def test_export_page_warns_about_a_restrictive_backbone_licence(qtbot):
     page = ExportPage(session)
     qtbot.addWidget(page)
     record = {"model": {"kind": "finetune", "backbone": {"name": "x", "licence": "CC BY-NC 4.0"}}}
-    session.set_trained(TrainedModel(None, "ft", None, record, "session", None))
+    session.set_trained(TrainedModel("k1", "ft", None, None, record, "session"))
     assert page.licence_warning.isVisibleTo(page)
     assert "restricts commercial use" in page.licence_warning.text()
     permissive = {"model": {"kind": "finetune", "backbone": {"name": "demo", "licence": "Apache-2.0"}}}
-    session.set_trained(TrainedModel(None, "ft2", None, permissive, "session", None))
+    session.set_trained(TrainedModel("k2", "ft2", None, None, permissive, "session"))
     assert not page.licence_warning.isVisibleTo(page)
 
 
 def test_roll_back_gives_the_trained_model_an_earlier_epochs_weights(qtbot, tmp_path):
     """After a fine-tuning run the drift view offers the kept epochs, the last one within the
-    thresholds first; rolling back changes the session's model (Evaluate and Export use it)."""
+    thresholds first; rolling back gives the session's model (held by the engine process, which
+    Evaluate and Export use) that epoch's weights."""
     import keras
 
+    from engine import api
     from engine.monitors.forgetting_callback import EPOCH_WEIGHTS_DIR
+    from gui.engine_link import Call
     from gui.pages.train_page import TrainPage
     from gui.session import Session, TrainedModel
+    from gui.workers import run_in_background
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
     kept = tmp_path / EPOCH_WEIGHTS_DIR
@@ -158,29 +162,38 @@ def test_roll_back_gives_the_trained_model_an_earlier_epochs_weights(qtbot, tmp_
         model.set_weights(weights)
         model.save_weights(kept / f"epoch_{epoch:03d}.weights.h5")
         per_epoch[epoch] = weights
+    model.save(tmp_path / "model.keras")  # the run folder's model: the last epoch's weights
     forgetting = {"cka": [0.97, 0.93, 0.71], "source_accuracy": [], "source_baseline": None}
 
-    class Result:  # what the training job hands back, reduced to what the page reads
-        record = {"forgetting": forgetting}
-        out_dir = tmp_path
+    class Result:  # what the engine's train task hands back, reduced to what the page reads
+        roll_back = api._roll_back_offer({"forgetting": forgetting}, tmp_path)
 
     session = Session()
     page = TrainPage(session)
     qtbot.addWidget(page)
     page.show()
-    session.set_trained(TrainedModel(model, "finetune-demo-1", None, {"forgetting": forgetting}, "run", str(tmp_path)))
+    session.set_trained(TrainedModel("not-in-this-engine", "finetune-demo-1", str(tmp_path / "model.keras"), None,
+                                     {"forgetting": forgetting}, "run"))
     page._offer_roll_back(Result())
     view = page.plots.drift_view
     assert not view.roll_back_row.isHidden()
     assert (view.roll_back_epoch.minimum(), view.roll_back_epoch.maximum()) == (1, 3)
     assert view.roll_back_epoch.value() == 2  # epoch 3 drifted below the 0.9 line
-    with qtbot.waitSignal(session.model_changed, timeout=10_000):
+
+    def weights_of_session_model(name: str) -> list[np.ndarray]:
+        """Export the session's model through the engine, then read the file here."""
+        target = tmp_path / f"{name}.keras"
+        worker = run_in_background(Call.of("export_model", model=session.trained, path=str(target)), task="saving")
+        qtbot.waitUntil(lambda: not worker.running, timeout=120_000)
+        return keras.models.load_model(target).get_weights()
+
+    with qtbot.waitSignal(session.model_changed, timeout=120_000):
         view.roll_back_button.click()
     assert session.trained.name == "finetune-demo-1 (epoch 2)"
     assert session.trained.record["rolled_back_to_epoch"] == 2
-    np.testing.assert_array_equal(session.trained.model.get_weights()[0], per_epoch[2][0])
+    np.testing.assert_array_equal(weights_of_session_model("epoch2")[0], per_epoch[2][0])
     view.roll_back_epoch.setValue(1)  # again from the rolled-back model: "(epoch 1)", not "(epoch 2) (epoch 1)"
-    with qtbot.waitSignal(session.model_changed, timeout=10_000):
+    with qtbot.waitSignal(session.model_changed, timeout=120_000):
         view.roll_back_button.click()
     assert session.trained.name == "finetune-demo-1 (epoch 1)"
-    np.testing.assert_array_equal(session.trained.model.get_weights()[1], per_epoch[1][1])
+    np.testing.assert_array_equal(weights_of_session_model("epoch1")[1], per_epoch[1][1])
