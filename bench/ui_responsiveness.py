@@ -1,6 +1,15 @@
 """How late the UI thread runs while a model trains, Train page shown vs Data page shown.
 
-    QT_QPA_PLATFORM=offscreen python bench/ui_responsiveness.py [--epochs N] [--arch mlp] [--json OUT]
+    QT_QPA_PLATFORM=offscreen python bench/ui_responsiveness.py [--epochs N] [--arch mlp|cnn|finetune]
+        [--contended] [--json OUT]
+
+``--contended``: two extra processes keep both cores busy for the whole measurement, as when a
+person trains while using the computer (the figures that count: a quiet machine hides the
+window's waits). ``--arch finetune``: the two-phase fine-tune of the demo backbone.
+
+It also measures start-up: from ``window.show()`` the heartbeat runs while the engine
+process imports TensorFlow; ``startup`` reports the first beat's delay after show (how soon
+the window answers input) and the worst lateness until the engine is ready.
 
 Builds the window as ``gui/app.py`` does, loads ``demo:digits``, starts training with the
 window's own start slot (Ctrl+R) and runs a 10 ms ``QTimer`` heartbeat on the UI thread.
@@ -185,10 +194,65 @@ def measure(window, page: str, hb: Heartbeat, epochs: int, paints: PaintClock) -
     }
 
 
+def _burn(stop_at: float) -> None:
+    """Keep one core busy (pure Python arithmetic) until ``stop_at`` (time.time())."""
+    x = 0
+    while time.time() < stop_at:
+        for i in range(100_000):
+            x = (x * 31 + i) % 1_000_003
+
+
+class Contention:
+    """Two processes that keep both cores busy while they run (``--contended``)."""
+
+    def __init__(self, count: int = 2, seconds: float = 3600) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self.processes = [context.Process(target=_burn, args=(time.time() + seconds,), daemon=True)
+                          for _ in range(count)]
+
+    def __enter__(self) -> Contention:
+        for process in self.processes:
+            process.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for process in self.processes:
+            process.kill()
+            process.join(5)
+
+
+def measure_startup(window, hb: Heartbeat) -> dict[str, float]:
+    """From show(): how soon the first beat fires, and the worst lateness until the engine is ready."""
+    shown = time.perf_counter()
+    window.show()
+    window.load_engine()
+    hb.start()
+    first = [0.0]
+
+    def first_beat() -> None:
+        if not first[0]:
+            first[0] = (time.perf_counter() - shown) * 1000
+
+    hb.timer.timeout.connect(first_beat)
+    wait_until(lambda: window.session.engine is not None, 300, "the engine")
+    hb.stop()
+    hb.timer.timeout.disconnect(first_beat)
+    late = np.asarray(hb.lateness or [0.0])
+    return {
+        "first_beat_after_show_ms": round(first[0], 1),
+        "engine_ready_s": round(time.perf_counter() - shown, 2),
+        "max_ms_while_engine_loads": round(float(late.max()), 1),
+        "p99_ms_while_engine_loads": round(float(np.percentile(late, 99)), 1),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--arch", default="mlp", help="from-scratch preset to train (mlp, cnn, ...)")
+    parser.add_argument("--arch", default="mlp", help="from-scratch preset to train (mlp, cnn), or finetune")
+    parser.add_argument("--contended", action="store_true", help="two extra processes keep both cores busy")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
 
@@ -201,22 +265,35 @@ def main(argv: list[str] | None = None) -> int:
     window = create_window(settings, runs_folder=str(scratch / "runs"))
     window.confirm_stop_training = lambda: True
     window.resize(1280, 800)
-    window.show()
-    window.load_engine()
-    wait_until(lambda: window.session.engine is not None, 300, "TensorFlow")
-    window.open_dataset("demo:digits")
-    wait_until(lambda: window.session.dataset is not None, 300, "the demo data")
-    window.session.update(model={"kind": "scratch", "arch": args.arch})
-    window.session.load_config(window.session.config)
-
     hb = Heartbeat()
     paints = PaintClock()
-    measure(window, "data", hb, 1, paints)  # warm-up: TensorFlow traces its functions on the first run
-    results = {
-        "data_page": measure(window, "data", hb, args.epochs, paints),
-        "train_page": measure(window, "train", hb, args.epochs, paints),
-    }
-    results["targets_met"] = results["train_page"]["max_ms"] <= 50 and results["train_page"]["p99_ms"] <= 20
+    contention = Contention() if args.contended else None
+    if contention is not None:
+        contention.__enter__()
+    try:
+        startup = measure_startup(window, hb)
+        window.open_dataset("demo:digits")
+        wait_until(lambda: window.session.dataset is not None, 300, "the demo data")
+        if args.arch == "finetune":
+            window.session.update(model={"kind": "finetune", "backbone": "demo", "two_phase": True})
+        else:
+            window.session.update(model={"kind": "scratch", "arch": args.arch})
+        window.session.load_config(window.session.config)
+        measure(window, "data", hb, 1, paints)  # warm-up: TensorFlow traces its functions on the first run
+        results = {
+            "contended": bool(args.contended),
+            "arch": args.arch,
+            "startup": startup,
+            "data_page": measure(window, "data", hb, args.epochs, paints),
+            "train_page": measure(window, "train", hb, args.epochs, paints),
+        }
+    finally:
+        if contention is not None:
+            contention.__exit__()
+    results["targets_met"] = (
+        results["train_page"]["max_ms"] <= 50 and results["train_page"]["p99_ms"] <= 20
+        and startup["first_beat_after_show_ms"] <= 500
+    )
     print(json.dumps(results, indent=2))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

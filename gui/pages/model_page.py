@@ -193,8 +193,9 @@ class ModelPage(QWidget):
         )
         train = self.session.config.train
         settings = (
-            f"Train page settings, used by every run: {train.optimizer} at learning rate {train.learning_rate:g}, "
-            f"batch size {train.batch_size}, at most {train.epochs} epochs, {train.schedule} schedule."
+            f"Every run uses the Train page's settings: {train.optimizer} at learning rate {train.learning_rate:g}, "
+            f"batch size {train.batch_size}, {train.schedule} schedule. Instead of the page's epochs, each run "
+            "trains for the step budget below, the same for both approaches."
         )
         defaults = (self.session.engine.details.get("compare_defaults") if self.session.engine else None) or {}
         dialog = FractionsDialog(summary, self, defaults=defaults, settings=settings)

@@ -235,7 +235,8 @@ class TrainPage(QWidget):
         budget = f"up to {steps} optimizer steps a run" if steps else "the same budget in optimizer steps"
         self.log_message(
             f"Comparing from scratch and fine-tuning on {shares} of the training data{times}: "
-            f"{budget}, {train.epochs} epochs at most, batch size {train.batch_size}, scored on a test split."
+            f"{budget}, batch size {train.batch_size}, {train.optimizer} at {train.learning_rate:g}, scored on a test "
+            "split."
         )
         out_dir = None
         if self.runs_folder:  # every compared run is kept as a run folder, with the report beside them
