@@ -469,3 +469,28 @@ def test_train_with_a_5000_character_data_path_exits_2(tmp_path, capsys) -> None
 
     assert main(["train", "--data", str(tmp_path / ("a" * 5000 + ".csv")), "--out", str(tmp_path / "run")]) == 2
     assert "cannot be opened (File name too long)" in " ".join(capsys.readouterr().err.split())
+
+
+def test_reading_a_csv_takes_less_memory_than_its_budget_assumes(tmp_path) -> None:
+    """The budget lets a CSV be 1/_ROWS_PER_BYTE_OVERHEAD of the memory Kiln may use; reading one
+    must stay under that many times its size (the costly shape: short numbers, one str each)."""
+    import tracemalloc
+
+    from engine.data.csvread import _ROWS_PER_BYTE_OVERHEAD
+
+    rng = np.random.default_rng(0)
+    values = rng.random((10000, 20))
+    lines = [",".join(f"f{i}" for i in range(20)) + ",label"]
+    lines += [",".join(f"{v:.6f}" for v in row) + f",{'cat' if row[0] > 0.5 else 'dog'}" for row in values]
+    path = tmp_path / "numbers.csv"
+    path.write_text("\n".join(lines) + "\n")
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        dataset = load_dataset(str(path))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert dataset.num_samples == 10000
+    # 10x here, 9.6x for a 4 MB file; 15x before (and 168x while a read set aside the whole budget)
+    assert peak < _ROWS_PER_BYTE_OVERHEAD * size, f"peak {peak / size:.1f}x the file's size"

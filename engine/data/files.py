@@ -89,10 +89,13 @@ def read_limited(path: str | os.PathLike[str], budget: int, *, what: str = "file
     put in the file's place after `check_regular_file` is refused rather than waited on.
     """
     path = Path(path)
-    check_regular_file(path, budget=budget, what=what)
+    size = check_regular_file(path, budget=budget, what=what)
     name = printable(path.name)
     with open_regular(path) as handle:
-        data = handle.read(budget + 1)  # never more than the budget, even if the file grew
+        # Sized by the file, not the budget: read(n) sets aside n bytes before reading any.
+        data = handle.read(min(size, budget) + 1)
+        if len(data) > size:  # it grew since: never more than the budget
+            data += handle.read(budget + 1 - len(data))
     if len(data) > budget:
         raise DataError(
             f"{name} grew past {human_bytes(budget)} while Kiln read it.", hint="Try again once it is written."

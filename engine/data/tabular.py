@@ -173,7 +173,7 @@ def dataset_from_table(
     feature_names = feature_names_of(preprocessing)
     preprocessing["feature_names"] = feature_names
     preprocessing["num_features"] = len(feature_names)
-    matrix = _encode(preprocessing, [_row_dict(header, row) for row in rows])
+    matrix = _encode(preprocessing, rows, header)
     loader = TableLoader(matrix, header=list(header), head=[list(r) for r in table.rows[:_PREVIEW_ROWS]])
     return Dataset(
         source=source,
@@ -315,7 +315,7 @@ def _dataset_with_encoder(
         "encoding": table.encoding,
         "decimal_comma": table.delimiter != ",",
     }
-    matrix = _encode(preprocessing, [_row_dict(table.header, row) for row in rows])
+    matrix = _encode(preprocessing, rows, table.header)
     return Dataset(
         source=source,
         source_kind=source_kind,
@@ -396,17 +396,36 @@ def _fit_column(
 # -- encoding --------------------------------------------------------------------------------
 
 
-def _encode(preprocessing: dict[str, Any], rows: list[dict[str, Any]]) -> np.ndarray:
+def _encode(
+    preprocessing: dict[str, Any], rows: list[dict[str, Any]] | list[list[str]], header: list[str] | None = None
+) -> np.ndarray:
+    """The float32 matrix of ``rows``: dicts keyed by column name, or, with ``header``, lists in its order.
+
+    A big table's rows are read as the lists they are (a dict per row took about six times the
+    file's size) and each column is written straight into the one output matrix.
+    """
     decimal_comma = bool(preprocessing.get("decimal_comma"))
-    blocks = []
-    for column in preprocessing["columns"]:
-        kind, name = column["type"], column["name"]
-        values = [row.get(name) for row in rows]
-        if kind == "numeric":
-            block = np.empty((len(rows), 1), dtype=np.float64)
+    if header is None:
+        def values_of(name: str) -> list[Any]:
+            return [row.get(name) for row in rows]  # type: ignore[union-attr]
+    else:
+        position = {column: i for i, column in enumerate(header)}
+
+        def values_of(name: str) -> list[Any]:
+            index = position.get(name)
+            return [None] * len(rows) if index is None else [row[index] for row in rows]
+    columns = [c for c in preprocessing["columns"] if c["type"] in ("numeric", "categorical")]
+    widths = [1 if c["type"] == "numeric" else len(c["categories"]) for c in columns]
+    out = np.zeros((len(rows), sum(widths)), dtype=np.float32)
+    at = 0
+    for column, width in zip(columns, widths, strict=True):
+        name = column["name"]
+        values = values_of(name)
+        if column["type"] == "numeric":
+            block = np.empty(len(rows), dtype=np.float64)
             for i, value in enumerate(values):
                 if is_missing(value):
-                    block[i, 0] = column["mean"]
+                    block[i] = column["mean"]
                     continue
                 number = parse_number(value, decimal_comma=decimal_comma)
                 if number is None:
@@ -414,34 +433,27 @@ def _encode(preprocessing: dict[str, Any], rows: list[dict[str, Any]]) -> np.nda
                         f"'{printable(value)}' in column '{printable(name)}' is not a number.",
                         hint="Type a number, or leave it empty.",
                     )
-                block[i, 0] = number
-            blocks.append((block - column["mean"]) / column["std"])
-        elif kind == "categorical":
+                block[i] = number
+            out[:, at] = (block - column["mean"]) / column["std"]
+        else:
             categories = column["categories"]
             slot = {value: i for i, value in enumerate(categories)}
-            block = np.zeros((len(rows), len(categories)), dtype=np.float64)
             for i, value in enumerate(values):
                 if is_missing(value):
-                    position = slot.get(MISSING_CATEGORY)
+                    slot_index = slot.get(MISSING_CATEGORY)
                 else:
                     text = _category_text(value)
-                    position = slot.get(text, slot.get(OTHER_CATEGORY) if column.get("other") else None)
-                if position is not None:
-                    block[i, position] = 1.0
-            blocks.append(block)
-    if not blocks:
-        return np.zeros((len(rows), 0), dtype=np.float32)
-    return np.concatenate(blocks, axis=1).astype(np.float32)
+                    slot_index = slot.get(text, slot.get(OTHER_CATEGORY) if column.get("other") else None)
+                if slot_index is not None:
+                    out[i, at + slot_index] = 1.0
+        at += width
+    return out
 
 
 def _category_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))  # 3.0 typed into a category column of "3"s
     return str(value).strip()
-
-
-def _row_dict(header: list[str], row: list[str]) -> dict[str, str]:
-    return dict(zip(header, row, strict=False))
 
 
 def _match_keys(row: dict[str, Any], header: list[str]) -> dict[str, Any]:
