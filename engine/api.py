@@ -48,13 +48,17 @@ _KEEP_MODELS = 4
 
 
 def to_record(value: Any, kind: str | None = None, extras: tuple[str, ...] = ()) -> Any:
-    """A plain copy of an engine result: dataclasses become `Record`s (recursively), NumPy scalars
-    numbers; ``extras`` names properties and zero-argument methods to compute here and keep."""
+    """A plain copy of an engine result: dataclasses become `Record`s (recursively) with their public
+    properties' values, NumPy scalars numbers; ``extras`` names zero-argument methods to compute
+    here and keep (``record.summary()`` in the window returns what the engine computed)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         if type(value).__module__.startswith(("engine.results", "engine.events", "engine.training.config",
                                                "engine.data.config", "engine.models.recipe")):
             return value  # already a plain-value schema
         fields = {f.name: to_record(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        for name in dir(type(value)):
+            if not name.startswith("_") and isinstance(getattr(type(value), name, None), property):
+                fields[name] = to_record(getattr(value, name))
         for name in extras:
             attribute = getattr(value, name)
             fields[name] = Returns(to_record(attribute())) if callable(attribute) else to_record(attribute)

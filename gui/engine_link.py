@@ -20,7 +20,7 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
 
-from engine.worker.client import EngineProcess, exit_sentence
+from engine.worker.client import EngineProcess, ThreadEngine, exit_sentence
 from engine.worker.protocol import TaskError
 from gui.live_tasks import register_live, unregister_live
 
@@ -143,8 +143,11 @@ class EngineLink(QObject):
     _posted = Signal(object, object)  # (process, message): from the reader thread to the UI thread
     _ended = Signal(object, object)  # (process, exit code)
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, *, in_thread: bool = False) -> None:
+        """``in_thread``: serve the engine on a thread of this process (debugging, tests that
+        replace engine functions); the default is a worker process."""
         super().__init__(parent)
+        self.in_thread = in_thread
         self._posted.connect(self._on_message)
         self._ended.connect(self._on_exit)
         self._process: EngineProcess | None = None
@@ -165,7 +168,8 @@ class EngineLink(QObject):
             return
         self.info = None
         self.ready_at = None
-        process = EngineProcess(lambda m: self._posted.emit(process, m), lambda code: self._ended.emit(process, code))
+        kind = ThreadEngine if self.in_thread else EngineProcess
+        process = kind(lambda m: self._posted.emit(process, m), lambda code: self._ended.emit(process, code))
         self._process = process
         self.started_at = time.monotonic()
         process.start()
@@ -287,9 +291,19 @@ _SHARED: EngineLink | None = None
 
 
 def shared_link() -> EngineLink:
-    """The application's engine link (made and started on first use)."""
+    """The application's engine link (made and started on first use). ``KILN_ENGINE=thread``
+    serves the engine on a thread of the window's process instead (for a debugger)."""
     global _SHARED
     if _SHARED is None:
-        _SHARED = EngineLink()
+        import os
+
+        _SHARED = EngineLink(in_thread=os.environ.get("KILN_ENGINE", "").lower() == "thread")
         _SHARED.start()
     return _SHARED
+
+
+def use_link(link: EngineLink | None) -> EngineLink | None:
+    """Make ``link`` the application's engine link (tests); returns the one it replaces."""
+    global _SHARED
+    previous, _SHARED = _SHARED, link
+    return previous

@@ -126,11 +126,15 @@ class EngineProcess:
             if message.get("op") == "retiring":
                 self.expected_exit = True  # it ends on purpose (out of memory): not a crash
             self._on_message(message)
-        self._process.join(timeout=10)
+        exitcode = self._join()
         self._ended.set()
         self._outbox.put(None)
         _LIVE.discard(self)
-        self._on_exit(self._process.exitcode)
+        self._on_exit(exitcode)
+
+    def _join(self) -> int | None:
+        self._process.join(timeout=10)
+        return self._process.exitcode
 
     def kill(self) -> None:
         """End the worker now (SIGKILL): a run that did not stop within its grace, or shutdown."""
@@ -151,6 +155,54 @@ class EngineProcess:
 
     def wait_ended(self, timeout: float | None = None) -> bool:
         return self._ended.wait(timeout)
+
+
+class ThreadEngine(EngineProcess):
+    """The same engine loop on a thread of this process, over the same pipe and protocol.
+
+    For debugging (a breakpoint in an engine task; ``KILN_ENGINE=thread``) and for tests that
+    replace an engine function in this process. It shares this process's interpreter lock, so
+    it gives none of the worker process's isolation: it cannot be killed, only asked to end.
+    """
+
+    def start(self) -> None:
+        import multiprocessing.connection
+
+        from engine.worker.server import serve
+
+        parent_conn, child_conn = multiprocessing.Pipe(duplex=True)
+        self._conn = parent_conn
+        self._thread = threading.Thread(target=serve, args=(child_conn,), name="kiln-engine-thread", daemon=True)
+        self._thread.start()
+        threading.Thread(target=self._read, name="kiln-engine-reader", daemon=True).start()
+        threading.Thread(target=self._write, name="kiln-engine-writer", daemon=True).start()
+
+    @property
+    def pid(self) -> int | None:
+        import os
+
+        return os.getpid()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive() and not self._ended.is_set()
+
+    @property
+    def exitcode(self) -> int | None:
+        return None if self._thread.is_alive() else 0
+
+    def _join(self) -> int | None:
+        self._thread.join(timeout=10)
+        return self.exitcode
+
+    def kill(self) -> None:
+        self.shutdown()
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        self.expected_exit = True
+        if self._thread.is_alive():
+            self.send({"op": "shutdown"})
+            self._thread.join(timeout)
 
 
 _LIVE: set[EngineProcess] = set()

@@ -26,9 +26,27 @@ def settings(tmp_path: Path):
 
 
 @pytest.fixture
-def window(qtbot, settings, tmp_path: Path) -> Iterator:
-    """The real main window, shown, with TensorFlow loaded."""
+def engine_in_thread() -> Iterator:
+    """The engine served on a thread of the test's process (same protocol, same pipe), so a test
+    can replace an engine function with ``monkeypatch`` and the engine sees it."""
+    from gui.engine_link import EngineLink, use_link
+
+    link = EngineLink(in_thread=True)
+    previous = use_link(link)
+    link.start()
+    yield link
+    use_link(previous)
+    link.shutdown()
+
+
+@pytest.fixture
+def window(qtbot, settings, tmp_path: Path, request) -> Iterator:
+    """The real main window, shown, with its engine ready (a worker process; a thread of this
+    process for tests marked ``engine_in_thread``)."""
     from gui.app import create_window
+
+    if request.node.get_closest_marker("engine_in_thread"):
+        request.getfixturevalue("engine_in_thread")
 
     win = create_window(settings, runs_folder=str(tmp_path / "runs"))
     win.confirm_stop_training = lambda: True  # no modal question in tests

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from engine import events as ev
 from engine.errors import DataError, KilnError, ModelError
 from gui.dialogs.error_dialog import ErrorDialog
@@ -63,6 +65,7 @@ def test_pause_holds_the_run_and_resume_continues(qtbot, window, load_demo, tiny
     qtbot.waitUntil(lambda: not page.running, timeout=30_000)
 
 
+@pytest.mark.engine_in_thread
 def test_a_crash_in_the_training_worker_shows_a_dialog_and_the_window_survives(
     qtbot, window, load_demo, monkeypatch, train
 ):
@@ -93,6 +96,7 @@ def test_a_crash_in_the_training_worker_shows_a_dialog_and_the_window_survives(
     assert window.session.runs[-1].reason == "completed"
 
 
+@pytest.mark.engine_in_thread
 def test_the_engines_failed_sentence_is_what_the_dialog_says(qtbot, window, load_demo, monkeypatch):
     import engine.training.job as job
 
@@ -109,6 +113,7 @@ def test_the_engines_failed_sentence_is_what_the_dialog_says(qtbot, window, load
     assert error_dialogs(window)[0].sentence_label.text() == "The learning rate 50 makes the loss explode. Try 0.001."
 
 
+@pytest.mark.engine_in_thread
 def test_a_model_that_cannot_be_built_gives_its_sentence(qtbot, window, load_demo, monkeypatch):
     import engine.models.build as build
 
@@ -130,6 +135,7 @@ def test_a_model_that_cannot_be_built_gives_its_sentence(qtbot, window, load_dem
     assert window.model_page.count_button.isEnabled()
 
 
+@pytest.mark.engine_in_thread
 def test_scanning_shows_progress_and_can_be_cancelled(qtbot, window, monkeypatch):
     import engine.data as data
 
