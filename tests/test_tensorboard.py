@@ -37,3 +37,34 @@ def test_tensorboard_logs_hold_one_loss_per_epoch(tiny_config, tmp_path) -> None
 def test_no_logs_unless_asked(tiny_config, tmp_path) -> None:
     run_training(tiny_config.replace(train={"epochs": 1, "checkpoint": False}), out_dir=tmp_path / "run")
     assert not (tmp_path / "run" / TENSORBOARD_DIR).exists()
+
+
+def test_a_missing_tensorboard_is_one_sentence_before_anything_is_written(tmp_path, monkeypatch, capsys) -> None:
+    # TensorFlow 2.21 no longer installs tensorboard: the run is refused before its folder is touched.
+    import sys
+
+    from engine.cli import main
+
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # as if not installed
+    out = tmp_path / "run"
+    args = ["train", "--data", "demo:digits", "--arch", "mlp", "--width", "8", "--depth", "1", "--epochs", "1"]
+    assert main([*args, "--out", str(out), "--tensorboard"]) == 2
+    error = " ".join(capsys.readouterr().err.split())  # the CLI wraps its paragraph
+    assert "pip install tensorboard" in error and "Traceback" not in error
+    assert not out.exists()  # so the rerun needs no --overwrite
+    monkeypatch.delitem(sys.modules, "tensorboard")
+    assert main([*args, "--out", str(out), "--no-tensorboard"]) == 0
+
+
+def test_another_backend_without_tensorflow_is_told_to_install_both(monkeypatch) -> None:
+    import sys
+
+    import engine.runtime as runtime
+    from engine.errors import KilnError
+
+    monkeypatch.setattr(runtime, "keras_backend", lambda: "jax")
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # as on a JAX machine with no TensorFlow
+    monkeypatch.setitem(sys.modules, "tensorboard", None)
+    with pytest.raises(KilnError, match="pip install tensorflow tensorboard") as caught:
+        runtime.require_tensorboard()
+    assert "jax" in caught.value.sentence

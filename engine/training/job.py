@@ -105,6 +105,10 @@ def _run(
     )
 
     config.validate()
+    if out_dir is not None and config.train.tensorboard:
+        from engine.runtime import require_tensorboard
+
+        require_tensorboard()  # before anything is written: a refused run leaves the folder as it was
     # Before anything is loaded or written: the checkpoint must exist and match this config.
     checkpoint = _resume_point(config, out_dir) if resume else None
     keras.utils.set_random_seed(config.train.seed)
