@@ -428,7 +428,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             raise KilnError(
                 f"{args.model.name} was trained on a table, and predicting needs the column encoding in its run "
                 "record, which is not beside it.",
-                hint=f"Copy run.json (or {args.model.stem}.run.json) from its run folder next to the model.",
+                hint=f"Copy run.json (or {args.model.name}.run.json) from its run folder next to the model.",
             )
         summary = {"input_kind": "image", "input_shape": list(model.input_shape[1:])}
     size = record.get("model", {}).get("image_size") or model_image_size(model)

@@ -90,7 +90,7 @@ def test_every_export_format_predicts_the_same(trained, tmp_path, fmt: str) -> N
     path = save_model(result.model, tmp_path / f"m.{fmt}", format=fmt, record={"note": "x"})
     if fmt == "h5":
         got = load_model(path).predict(x, verbose=0)
-        assert (tmp_path / "m.run.json").exists()
+        assert (tmp_path / "m.h5.run.json").exists()
     elif fmt == "savedmodel":
         import tensorflow as tf
 
@@ -104,3 +104,19 @@ def test_every_export_format_predicts_the_same(trained, tmp_path, fmt: str) -> N
         runner = interpreter.get_signature_runner()
         got = list(runner(**{runner.get_input_details().popitem()[0]: x}).values())[0]
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_exports_into_one_folder_keep_their_own_side_files(trained, tmp_path) -> None:
+    # m.keras, m.h5 and m.tflite side by side: each keeps its own run record and model card.
+    import json
+
+    from engine.export.records import find_run_record
+
+    result, _ = trained
+    formats = ("keras", "h5", "tflite")
+    paths = {fmt: save_model(result.model, tmp_path / f"m.{fmt}", record={"note": fmt}) for fmt in formats}
+    for fmt, path in paths.items():
+        card = json.loads((tmp_path / f"{path.name}.model_card.json").read_text())
+        assert card["model"]["format"] == fmt and list(card["files"]) == [path.name]
+        assert (tmp_path / f"{path.name}.model_card.md").read_text().startswith(f"# Model card: {path.name}")
+        assert find_run_record(path) == {"note": fmt}

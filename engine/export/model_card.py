@@ -27,12 +27,14 @@ CARD_VERSION = 1
 
 def card_paths(model_path: Path, format: str, *, run_folder: bool = False) -> tuple[Path, Path]:
     """Where the card of ``model_path`` goes: the run folder's ``model_card.*``, inside a SavedModel
-    folder, or ``<name>.model_card.*`` beside a model file."""
+    folder, or ``<file name>.model_card.*`` beside a model file (``m.keras.model_card.md``: the
+    whole name, so ``m.keras`` and ``m.tflite`` exported into one folder each keep their card)."""
     if run_folder or format == "savedmodel":
         folder = model_path.parent if run_folder else model_path
         return folder / "model_card.md", folder / "model_card.json"
-    stem = model_path.name[: -len(model_path.suffix)] if model_path.suffix else model_path.name
-    return model_path.with_name(f"{stem}.model_card.md"), model_path.with_name(f"{stem}.model_card.json")
+    return model_path.with_name(f"{model_path.name}.model_card.md"), model_path.with_name(
+        f"{model_path.name}.model_card.json"
+    )
 
 
 def write_model_card(

@@ -1,8 +1,10 @@
 """Save models as .keras, legacy .h5, SavedModel or TFLite; every write is atomic.
 
 A run record (config, environment, dataset report, history, metrics, timings) goes
-beside a saved model as ``<name>.run.json``; a training run's folder holds
-``model.keras``, ``history.json`` and ``run.json``.
+beside a saved model file as ``<file name>.run.json`` (``m.keras.run.json``, ``m.h5.run.json``:
+one per exported file, so exports of one model into one folder keep their own), inside a
+SavedModel folder as ``kiln.run.json``; a training run's folder holds ``model.keras``,
+``history.json`` and ``run.json``.
 """
 
 from __future__ import annotations
@@ -65,8 +67,9 @@ def save_model(
         path = path if path.suffix == ".tflite" else path.with_suffix(".tflite")
         atomic_write_bytes(path, _tflite_bytes(model, path))
     if record is not None:
-        record_path = path.with_name(path.stem + ".run.json") if format != "savedmodel" else path / "kiln.run.json"
-        atomic_write_text(record_path, strict_json(record))
+        from engine.export.records import record_path_for
+
+        atomic_write_text(record_path_for(path, format), strict_json(record))
     if card:  # every saved model gets its model card (model_card.md / .json) beside it
         from engine.export.model_card import write_model_card
 
