@@ -84,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--tensorboard", action=argparse.BooleanOptionalAction, default=None,
         help="write TensorBoard logs into OUT/tensorboard (watch with: tensorboard --logdir OUT/tensorboard)",
     )
+    fit.add_argument(
+        "--tensorboard-batches", action=argparse.BooleanOptionalAction, default=None,
+        help="with --tensorboard: also log every batch's loss (larger logs)",
+    )
 
     inspect = commands.add_parser("inspect", help="report on a dataset without training")
     inspect.add_argument("--data", required=True)
@@ -246,6 +250,7 @@ _SECTIONS = {
         "mixed_precision",
         "xla",
         "tensorboard",
+        "tensorboard_batches",
     ],
 }
 

@@ -9,18 +9,22 @@ import pytest
 from engine.training.job import TENSORBOARD_DIR, run_training
 
 
-def _scalars(folder: Path) -> dict[str, list[float]]:
-    """Scalar series in an event folder, read the way `tensorboard --logdir` reads them."""
+def _scalars(folder: Path, *, steps: bool = False) -> dict[str, list]:
+    """Scalar series in an event folder, read the way `tensorboard --logdir` reads them
+    (values, or (step, value) pairs with ``steps``)."""
     import tensorflow as tf
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     accumulator = EventAccumulator(str(folder), size_guidance={"tensors": 0, "scalars": 0})
     accumulator.Reload()
-    series = {tag: [s.value for s in accumulator.Scalars(tag)] for tag in accumulator.Tags().get("scalars", [])}
+    series = {
+        tag: [(s.step, s.value) if steps else s.value for s in accumulator.Scalars(tag)]
+        for tag in accumulator.Tags().get("scalars", [])
+    }
     for tag in accumulator.Tags().get("tensors", []):  # TF2 summaries are stored as tensors
-        values = [tf.make_ndarray(t.tensor_proto) for t in accumulator.Tensors(tag)]
-        if values and values[0].dtype.kind == "f":  # scalars; the model graph is stored as text
-            series[tag] = [float(v) for v in values]
+        values = [(t.step, tf.make_ndarray(t.tensor_proto)) for t in accumulator.Tensors(tag)]
+        if values and values[0][1].dtype.kind == "f":  # scalars; the model graph is stored as text
+            series[tag] = [(step, float(v)) if steps else float(v) for step, v in values]
     return series
 
 
@@ -68,3 +72,27 @@ def test_another_backend_without_tensorflow_is_told_to_install_both(monkeypatch)
     with pytest.raises(KilnError, match="pip install tensorflow tensorboard") as caught:
         runtime.require_tensorboard()
     assert "jax" in caught.value.sentence
+
+
+@pytest.mark.slow
+def test_a_two_phase_run_has_one_step_axis_batch_loss_and_drift(tmp_path) -> None:
+    # Keras's own callback restarted its steps each phase (45, 90, 45, 90).
+    pytest.importorskip("tensorboard", reason="the optional tensorboard extra is not installed")
+    from tests.backbone_fixtures import finetune_config, image_dataset
+
+    config = finetune_config("demo", two_phase=True).replace(
+        train={"epochs": 4, "batch_size": 16, "tensorboard": True, "tensorboard_batches": True, "checkpoint": False}
+    )
+    from engine.events import DriftMeasured, EventRecorder, RunStarted
+
+    events = EventRecorder()
+    run_training(config, sink=events, dataset=image_dataset(n=64, size=16, channels=1), out_dir=tmp_path / "run")
+    steps = events.of_type(RunStarted)[0].steps_per_epoch
+    cka = [event.cka for event in events.of_type(DriftMeasured) if event.epoch >= 0]
+    logs = tmp_path / "run" / TENSORBOARD_DIR
+    train, validation = _scalars(logs / "train", steps=True), _scalars(logs / "validation", steps=True)
+    assert [step for step, _ in train["epoch_loss"]] == [0, 1, 2, 3]
+    assert [step for step, _ in validation["evaluation_loss_vs_iterations"]] == [steps * k for k in (1, 2, 3, 4)]
+    assert [step for step, _ in train["batch_loss"]] == list(range(1, 4 * steps + 1))
+    assert len(train["drift/cka"]) == 4 and all(0 <= v <= 1.0001 for _, v in train["drift/cka"])
+    assert [v for _, v in train["drift/cka"]] == pytest.approx(cka, abs=1e-6)

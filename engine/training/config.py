@@ -45,6 +45,7 @@ class TrainConfig:
     distribution: str = "auto"  # auto | none | mirrored | multiworker
     checkpoint: bool = True
     tensorboard: bool = False  # write TensorBoard logs into RUN/tensorboard
+    tensorboard_batches: bool = False  # TensorBoard logs also hold every batch's loss (larger files)
     # Fine-tuning: measure backbone drift (CKA) and source-task retention every epoch. It costs
     # time, so a head-to-head turns it off to time both approaches fairly.
     forgetting_monitor: bool = True

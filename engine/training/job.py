@@ -182,6 +182,17 @@ def _run(
     from engine.training.callbacks import Checkpointer, EventReporter, NanWeightsGuard
 
     reporter = EventReporter(sink, control, epochs=config.train.epochs, steps=pipelines.steps_per_epoch)
+    board = None
+    if out_dir is not None and config.train.tensorboard:
+        from engine.training.tensorboard import RunTensorBoard
+
+        # One writer for the whole run: phases (and a resumed run) continue the same step axis.
+        board = RunTensorBoard(
+            out_dir / TENSORBOARD_DIR,
+            steps_per_epoch=pipelines.steps_per_epoch,
+            batch_loss=config.train.tensorboard_batches,
+            drift=drift,
+        )
     reason = "completed"
     phase_end = 0
     fit_seconds = 0.0
@@ -215,15 +226,15 @@ def _run(
 
             past = {w.monitor: list(history.get(w.monitor, []))[phase_start:first_epoch] for w in watchers}
             callbacks.append(ResumedWatchers(watchers, past, phase_start))  # after them: they reset at train begin
-        if out_dir is not None and config.train.tensorboard:
-            # One log folder for the whole run: phases continue the same epoch axis.
-            callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out_dir / TENSORBOARD_DIR), histogram_freq=0))
         callbacks += backup_callbacks(config.train.distribution, out_dir, history)  # multi-worker runs only
         if out_dir is not None and config.train.checkpoint:
             callbacks.append(Checkpointer(out_dir / CHECKPOINT_DIR, history, index, config.to_dict()))
         callbacks.append(reporter.closing_callback())  # last: epoch times include checkpoints and the rest
         if drift is not None:  # after the epoch's own event, so its figures read as that epoch's
             callbacks.append(drift)
+        if board is not None:  # after the drift monitor, whose figures it logs
+            board.start_phase(first_epoch)
+            callbacks.append(board)
         # The endless stream (first epoch straight from the decoders, later ones reshuffled from the
         # cache) with a fixed number of steps; plain per-epoch batches where there is none.
         stream = getattr(pipelines, "train_stream", None)
@@ -258,6 +269,8 @@ def _run(
             reason = "early_stopping"
             break
 
+    if board is not None:
+        board.close()
     model = built.model
     # The last epoch's validation already scored these very weights unless something put other
     # weights back after it (early stopping's best weights, the NaN guard, the drift roll-back).
