@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +91,10 @@ def test_training_the_backbone_hard_on_other_classes_drifts_forgets_and_warns(ha
     # the numbers and the per-epoch weights for roll-back are in the run folder
     record = json.loads((out / "run.json").read_text())
     assert record["forgetting"]["cka"] == pytest.approx([e.cka for e in epochs], abs=1e-3)
-    assert record["forgetting"]["warned_at_epoch"] is not None
+    # counted as the warning counts ("after epoch N"), in run.json and in the model card
+    said = int(re.search(r"after epoch (\d+)", warnings[0].message).group(1))
+    assert record["forgetting"]["warned_at_epoch"] == said
+    assert f"warned about forgetting after epoch {said}." in (out / "model_card.md").read_text()
     for relative in record["forgetting"]["roll_back_weights"]:
         assert (out / relative).is_file()
 

@@ -202,7 +202,9 @@ def render_markdown(card: dict[str, Any]) -> str:
             lines.append(f"- Source task ({drift['source_task']}): probe accuracy {base_text} "
                          f"before fine-tuning; per epoch: {acc}.")
         if drift.get("warned_at_epoch") is not None:
-            lines.append(f"- Kiln warned about forgetting after epoch {drift['warned_at_epoch'] + 1}.")
+            # Records before 2026-12 counted this epoch from 0 (and carry no epochs_counted_from).
+            warned = drift["warned_at_epoch"] + (0 if drift.get("epochs_counted_from") == 1 else 1)
+            lines.append(f"- Kiln warned about forgetting after epoch {warned}.")
     t = card["training"]
     lines += ["", "## Training", f"- Epochs run: {t['epochs_run']} in {t['seconds']} s; ended: {t['reason']}.",
               f"- Finished: {t['finished_at']}.", "", "```json", json.dumps(t["config"], indent=1), "```"]
