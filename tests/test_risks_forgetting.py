@@ -147,3 +147,17 @@ def test_roll_back_suggests_the_last_kept_epoch_within_both_thresholds(tmp_path)
     record["cka"][2] = 0.85
     assert suggested_roll_back(record, [1, 2, 3]) == 1  # epoch 3 drifted below the CKA line
     assert suggested_roll_back({"cka": [0.5, 0.4]}, [1, 2]) is None  # no epoch qualifies
+
+
+def test_a_multi_worker_fine_tune_says_it_runs_without_the_monitor():
+    from engine.training.config import RunConfig
+    from engine.training.job import unmonitored_note
+
+    finetune = RunConfig().replace(model={"kind": "finetune", "backbone": "demo"})
+    assert unmonitored_note(finetune) is None
+    assert unmonitored_note(finetune.replace(train={"distribution": "mirrored"})) is None
+    note = unmonitored_note(finetune.replace(train={"distribution": "multiworker"}))
+    assert "forgetting monitor" in note and "one machine" in note
+    assert unmonitored_note(RunConfig().replace(train={"distribution": "multiworker"})) is None  # from scratch
+    off = finetune.replace(train={"distribution": "multiworker", "forgetting_monitor": False})
+    assert unmonitored_note(off) is None

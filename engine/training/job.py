@@ -69,6 +69,22 @@ def run_training(
         raise
 
 
+def unmonitored_note(config: RunConfig) -> str | None:
+    """Why a fine-tuning run that asked for the forgetting monitor runs without it, or None."""
+    if config.model.kind != "finetune" or not config.train.forgetting_monitor:
+        return None
+    if config.train.distribution == "multiworker":
+        # Not made to run there: its per-epoch feature passes (Keras predict calls on every worker,
+        # beside the strategy's collectives) are untested under Keras 3's multi-worker strategy,
+        # which needed fixes for fit itself (keras-team/keras#20585); see docs/RISKS.md.
+        return (
+            "The forgetting monitor (backbone drift, source-task accuracy, per-epoch weights for roll-back) "
+            "does not run in multi-worker runs; to watch for forgetting, fine-tune on one machine "
+            "(distribution auto or mirrored) with the same settings."
+        )
+    return None
+
+
 def _explain(exc: Exception) -> str:
     from engine.errors import is_out_of_memory, out_of_memory_sentence
 
@@ -134,6 +150,8 @@ def _run(
         from engine.monitors.forgetting_callback import make_forgetting_monitor
 
         drift = make_forgetting_monitor(config, built, dataset, sink=sink, out_dir=out_dir)
+    elif unmonitored_note(config):
+        sink(RunWarning(unmonitored_note(config) or "", kind="forgetting"))
     pipelines = make_pipelines(
         dataset,
         batch_size=config.train.batch_size * strategy.num_replicas_in_sync,
