@@ -7,6 +7,7 @@ folder (a planted ``last.keras`` with a Lambda, say) may run.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -177,8 +178,14 @@ def test_an_interrupted_run_resumes_to_the_full_history_without_running_folder_c
     assert "different config" in " ".join(capsys.readouterr().err.split())
     assert sorted(p.name for p in out.rglob("*")) == before
 
+    log = out / "training_log.csv"
+    with log.open("a") as handle:  # epoch 3 had begun logging when the process died
+        handle.write("2," + ",".join(["0.5"] * (len(log.read_text().splitlines()[0].split(",")) - 1)) + "\n")
     resumed = run_training(config, out_dir=out, resume=True)
     assert {k: len(v) for k, v in resumed.history.items()} == {k: 4 for k in first.history}
+    rows = list(csv.DictReader(log.open()))
+    assert [int(row["epoch"]) for row in rows] == [0, 1, 2, 3]  # each epoch once, across the resume
+    assert [float(row["loss"]) for row in rows] == pytest.approx(resumed.history["loss"], rel=1e-5)
     assert resumed.history["loss"][:2] == pytest.approx(first.history["loss"])
     assert int(resumed.model.optimizer.iterations.numpy()) == 4 * steps  # the optimizer went on
     saved = json.loads((out / "history.json").read_text())

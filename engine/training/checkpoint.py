@@ -36,7 +36,8 @@ _EPOCH_DIR = re.compile(r"^epoch-(\d{4,})$")
 _TEMP_DIR = re.compile(r"^\.epoch-\d+\.tmp-(\d+)$")
 # The files a run writes into its folder; a new run with --overwrite clears exactly these.
 RUN_FILES = (
-    "config.toml", "model.keras", "run.json", "history.json", "model_card.json", "model_card.md", CHECKPOINT_DIR
+    "config.toml", "model.keras", "run.json", "history.json", "model_card.json", "model_card.md", CHECKPOINT_DIR,
+    "training_log.csv", "tensorboard",  # engine.training.job's TRAINING_LOG and TENSORBOARD_DIR
 )
 
 

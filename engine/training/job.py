@@ -24,6 +24,7 @@ from engine.training.control import RunControl
 
 CHECKPOINT_DIR = "checkpoint"
 TENSORBOARD_DIR = "tensorboard"  # `tensorboard --logdir RUN/tensorboard`
+TRAINING_LOG = "training_log.csv"  # Keras's CSVLogger: one row per epoch, every run
 
 
 @dataclass
@@ -53,7 +54,13 @@ def run_training(
 ) -> RunResult:
     """Train as ``config`` says, reporting through ``sink``; save into ``out_dir`` if given.
 
-    ``callbacks``: extra Keras callbacks for every phase (the comparison's step budget uses this).
+    ``callbacks``: your own Keras callbacks (``keras.callbacks.Callback`` instances), passed to
+    ``model.fit`` in every phase after Kiln's reporter and NaN guard and before its schedule,
+    checkpoint and monitors; one instance spans the whole run, and epochs count from the run's
+    start. They are code, so they come only from Python callers: a run config (a file) never
+    names one. The comparison's step budget uses this too. Example::
+
+        run_training(config, out_dir="runs/a", callbacks=(keras.callbacks.TerminateOnNaN(),))
 
     Raises `KilnError` for unusable input (after emitting `Failed` with its sentence); any
     other exception also emits `Failed` (with the traceback as details) and propagates.
@@ -185,6 +192,7 @@ def _run(
         _start_run_folder(out_dir, config)  # only now: a run refused earlier leaves the folder as it was
     elif out_dir is not None:
         config.save(out_dir / "config.toml")  # a resumed run may train for more epochs than first planned
+        _drop_log_rows_from(out_dir / TRAINING_LOG, start_epoch)  # epochs after the checkpoint run again
     sink(
         RunStarted(
             run_name=config.name,
@@ -250,6 +258,8 @@ def _run(
         callbacks.append(reporter.closing_callback())  # last: epoch times include checkpoints and the rest
         if drift is not None:  # after the epoch's own event, so its figures read as that epoch's
             callbacks.append(drift)
+        if out_dir is not None:  # appends: phases and a resumed run continue one table
+            callbacks.append(keras.callbacks.CSVLogger(str(out_dir / TRAINING_LOG), append=True))
         if board is not None:  # after the drift monitor, whose figures it logs
             board.start_phase(first_epoch)
             callbacks.append(board)
@@ -478,6 +488,28 @@ def _load_checkpoint_weights(built: Any, checkpoint: Any, strategy: Any) -> None
 
     with strategy.scope():
         restore_weights(built.model, checkpoint)
+
+
+def _drop_log_rows_from(path: Path, epoch: int) -> None:
+    """Keep the CSV log's rows of epochs before ``epoch`` (0-based), so a resumed run writes each epoch once."""
+    import csv
+
+    if not path.is_file():
+        return
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    if not rows or "epoch" not in rows[0]:
+        return
+    column = rows[0].index("epoch")
+    kept = [rows[0]] + [row for row in rows[1:] if row and row[column].isdigit() and int(row[column]) < epoch]
+    if len(kept) != len(rows):
+        import io
+
+        from engine.export.atomic import atomic_write_text
+
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(kept)
+        atomic_write_text(path, buffer.getvalue())
 
 
 def _start_run_folder(out_dir: Path, config: RunConfig) -> None:
