@@ -96,3 +96,40 @@ def test_a_two_phase_run_has_one_step_axis_batch_loss_and_drift(tmp_path) -> Non
     assert [step for step, _ in train["batch_loss"]] == list(range(1, 4 * steps + 1))
     assert len(train["drift/cka"]) == 4 and all(0 <= v <= 1.0001 for _, v in train["drift/cka"])
     assert [v for _, v in train["drift/cka"]] == pytest.approx(cka, abs=1e-6)
+
+
+def _hparams(folder: Path) -> dict:
+    """The HParams a run's log folder declares, read with TensorBoard's own hparams plugin."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import metadata
+
+    accumulator = EventAccumulator(str(folder), size_guidance={"tensors": 0})
+    accumulator.Reload()
+    content = accumulator.SummaryMetadata(metadata.SESSION_START_INFO_TAG).plugin_data.content
+    info = metadata.parse_session_start_info_plugin_data(content)
+    return {key: getattr(value, value.WhichOneof("kind")) for key, value in info.hparams.items()}
+
+
+@pytest.mark.slow
+def test_a_comparisons_runs_line_up_in_the_hparams_dashboard(tmp_path) -> None:
+    pytest.importorskip("tensorboard", reason="the optional tensorboard extra is not installed")
+    from engine.analysis.budget import Budget
+    from engine.analysis.compare import compare_approaches
+    from engine.data import load_dataset
+    from engine.training.config import RunConfig
+
+    base = RunConfig().replace(train={"checkpoint": False, "tensorboard": True})
+    scratch = base.replace(model={"arch": "mlp", "width": 8, "depth": 1})
+    finetune = base.replace(model={"kind": "finetune", "backbone": "demo"})
+    budget = Budget(max_steps=10, min_steps=5, patience_steps=5)
+    compare_approaches(
+        scratch, finetune, load_dataset("demo:digits"), fractions=(0.3,), repeats=1, budget=budget, out_dir=tmp_path
+    )
+    names = ("scratch-030pct-r1", "finetune-030pct-r1")
+    runs = {name: _hparams(tmp_path / "runs" / name / TENSORBOARD_DIR) for name in names}
+    assert [runs[name]["model.kind"] for name in names] == ["scratch", "finetune"]
+    samples = {runs[name]["data.train_samples"] for name in names}  # one 30 % subset for both approaches
+    assert len(samples) == 1 and 0 < samples.pop() < 0.3 * 1797
+    assert runs["finetune-030pct-r1"]["model.backbone"] == "demo"
+    # and each run's scalars sit beside its HParams, so the dashboard has metrics to show
+    assert _scalars(tmp_path / "runs" / "scratch-030pct-r1" / TENSORBOARD_DIR / "validation")["epoch_loss"]

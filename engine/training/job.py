@@ -210,7 +210,7 @@ def _run(
     reporter = EventReporter(sink, control, epochs=config.train.epochs, steps=pipelines.steps_per_epoch)
     board = None
     if out_dir is not None and config.train.tensorboard:
-        from engine.training.tensorboard import RunTensorBoard
+        from engine.training.tensorboard import RunTensorBoard, run_hparams
 
         # One writer for the whole run: phases (and a resumed run) continue the same step axis.
         board = RunTensorBoard(
@@ -218,6 +218,8 @@ def _run(
             steps_per_epoch=pipelines.steps_per_epoch,
             batch_loss=config.train.tensorboard_batches,
             drift=drift,
+            # distinct samples: a comparison's small share lists its samples several times per epoch
+            hparams=run_hparams(config, train_samples=int(np.unique(dataset.splits["train"]).size)),
         )
     reason = "completed"
     phase_end = 0

@@ -7,7 +7,9 @@ count, which a new phase's optimizer starts at 0), so a two-phase run read 45, 9
 through TensorFlow's public `tf.summary` API into the same layout Keras uses (``train/``,
 ``validation/``; tags ``epoch_loss``, ``epoch_accuracy``, ...), so `tensorboard --logdir` shows
 one continuous curve. It adds the forgetting monitor's figures (``drift/cka``,
-``drift/source_accuracy``) per epoch, and, when asked, the loss of every batch (``batch_loss``).
+``drift/source_accuracy``) per epoch, when asked the loss of every batch (``batch_loss``), and
+the run's settings for the HParams dashboard (`run_hparams`): point ``tensorboard --logdir`` at a
+comparison's ``runs/`` folder and its runs line up by approach, seed and training-set size.
 """
 
 from __future__ import annotations
@@ -28,14 +30,24 @@ class RunTensorBoard(keras.callbacks.Callback):
         drift: the run's forgetting monitor, whose per-epoch CKA and source accuracy are logged.
     """
 
-    def __init__(self, log_dir: str | Path, *, steps_per_epoch: int, batch_loss: bool = False, drift: Any = None):
+    def __init__(
+        self,
+        log_dir: str | Path,
+        *,
+        steps_per_epoch: int,
+        batch_loss: bool = False,
+        drift: Any = None,
+        hparams: dict[str, Any] | None = None,
+    ):
         super().__init__()
         self.log_dir = Path(log_dir)
         self.steps_per_epoch = max(1, int(steps_per_epoch))
         self.batch_loss = batch_loss
         self.drift = drift
+        self.hparams = dict(hparams or {})
         self._epoch = 0
         self._writers: dict[str, Any] = {}
+        self._hparams_written = False
 
     def start_phase(self, first_epoch: int) -> None:
         """The run's epoch (0-based) the next `fit` starts at: steps continue from there."""
@@ -54,6 +66,15 @@ class RunTensorBoard(keras.callbacks.Callback):
         with self._writer(writer).as_default():
             for tag, value in values.items():
                 tf.summary.scalar(tag, float(value), step=step)
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        if self.hparams and not self._hparams_written:
+            from tensorboard.plugins.hparams import api as hp
+
+            # In the run's own log folder: its train/ and validation/ scalars are the session's metrics.
+            with self._writer("").as_default():
+                hp.hparams(self.hparams, trial_id=str(self.hparams.get("run", "")) or None)
+            self._hparams_written = True
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._epoch = epoch
@@ -96,6 +117,19 @@ class RunTensorBoard(keras.callbacks.Callback):
         for writer in self._writers.values():
             writer.close()
         self._writers.clear()
+
+
+def run_hparams(config: Any, *, train_samples: int) -> dict[str, Any]:
+    """The run's settings as HParams values: every scalar of its model and train sections, the data
+    source and the training-set size (a comparison's data share)."""
+    settings = config.to_dict()
+    values: dict[str, Any] = {"run": config.name or "", "data.source": settings["data"].get("source") or ""}
+    for section in ("model", "train"):
+        for key, value in settings[section].items():
+            if isinstance(value, bool | int | float | str):
+                values[f"{section}.{key}"] = value
+    values["data.train_samples"] = int(train_samples)
+    return values
 
 
 def _is_number(value: Any) -> bool:
