@@ -108,8 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="convert a saved model")
     export.add_argument("model", type=Path)
-    export.add_argument("--format", required=True, choices=["keras", "h5", "savedmodel", "tflite"])
+    export.add_argument("--format", required=True, choices=["keras", "h5", "savedmodel", "tflite", "onnx"])
     export.add_argument("--out", required=True, type=Path)
+    export.add_argument(
+        "--quantize", choices=["float16", "int8"],
+        help="TFLite post-training quantisation (int8 calibrates on the run's training data); "
+        "the file is checked against the model on the run's test split",
+    )
     _add_trust(export)
 
     commands.add_parser("backbones", help="list the backbone catalogue")
@@ -460,8 +465,23 @@ def cmd_export(args: argparse.Namespace) -> int:
     licence_note = record_export_warning(record)
     if licence_note:  # before writing: the person sees the terms of what they are about to ship
         print(f"warning: {licence_note}", file=sys.stderr)
-    path = save_model(model, args.out, format=args.format, record=record)
+    if args.format not in ("onnx", "tflite"):
+        if args.quantize:
+            raise KilnError(f"--quantize applies to TFLite exports, not {args.format}.")
+        path = save_model(model, args.out, format=args.format, record=record)
+        print(f"Exported {args.format} to {path}")
+        return EXIT_OK
+    from engine.export.deploy import export_for_deployment, samples_from_record
+
+    samples = samples_from_record(record)
+    if samples is None:
+        print("note: the run's data is not available here, so the file is checked on random inputs "
+              "(outputs only, no accuracy).", file=sys.stderr)
+    path, check = export_for_deployment(
+        model, args.out, format=args.format, record=record, quantize=args.quantize, samples=samples
+    )
     print(f"Exported {args.format} to {path}")
+    print(check["sentence"], file=sys.stdout if check.get("within_margin", True) else sys.stderr)
     return EXIT_OK
 
 

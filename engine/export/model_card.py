@@ -100,6 +100,7 @@ def build_card(
         },
         "caveats": record.get("caveats") or [],
         "forgetting": record.get("forgetting"),
+        "export_check": record.get("export_check"),
         "training": {
             "config": config,
             "epochs_run": (record.get("timing") or {}).get("epochs_run"),
@@ -205,6 +206,18 @@ def render_markdown(card: dict[str, Any]) -> str:
             # Records before 2026-12 counted this epoch from 0 (and carry no epochs_counted_from).
             warned = drift["warned_at_epoch"] + (0 if drift.get("epochs_counted_from") == 1 else 1)
             lines.append(f"- Kiln warned about forgetting after epoch {warned}.")
+    check = card.get("export_check")
+    if check:
+        lines += ["", "## Export check", check.get("sentence", "")]
+        figures = [("Runtime", check.get("runtime")), ("Quantisation", check.get("quantize")),
+                   ("File size (bytes)", check.get("size_bytes")),
+                   ("Latency per sample (ms)", check.get("latency_ms_per_sample")),
+                   ("Largest output difference from Keras", check.get("max_abs_diff")),
+                   ("Top-class agreement with Keras", check.get("top_class_agreement")),
+                   (f"{check.get('metric', '')} in Keras / in the file ({check.get('checked_on')})",
+                    None if "metric" not in check else f"{check['keras']:.4g} / {check['exported']:.4g}")]
+        lines += [f"- {label}: {value:.4g}" if isinstance(value, float) else f"- {label}: {value}"
+                  for label, value in figures if value is not None]
     t = card["training"]
     lines += ["", "## Training", f"- Epochs run: {t['epochs_run']} in {t['seconds']} s; ended: {t['reason']}.",
               f"- Finished: {t['finished_at']}.", "", "```json", json.dumps(t["config"], indent=1), "```"]

@@ -23,29 +23,47 @@ EXPORT_FORMATS: dict[str, str] = {
     "h5": "Legacy HDF5 file (.h5), for older tools.",
     "savedmodel": "TensorFlow SavedModel folder, for TF Serving and other runtimes.",
     "tflite": "TensorFlow Lite flatbuffer (.tflite), for mobile and edge devices.",
+    "onnx": "ONNX file (.onnx), through Keras's own exporter, for ONNX Runtime and other runtimes.",
 }
-SUFFIXES = {"keras": ".keras", "h5": ".h5", "savedmodel": "", "tflite": ".tflite"}
+SUFFIXES = {"keras": ".keras", "h5": ".h5", "savedmodel": "", "tflite": ".tflite", "onnx": ".onnx"}
+# Post-training quantisation of a TFLite export: weights (and, for int8, activations) in fewer bits.
+QUANTISATIONS = ("float16", "int8")
+ONNX_INSTALL = "pip install onnx tf2onnx onnxruntime"
 
 __all__ = ["EXPORT_FORMATS", "UntrustedModel", "load_model", "save_model", "save_run", "strict_json"]
 
 
 def format_for_path(path: str | Path) -> str:
     suffix = Path(path).suffix.lower()
-    return {".keras": "keras", ".h5": "h5", ".hdf5": "h5", ".tflite": "tflite"}.get(suffix, "savedmodel")
+    return {".keras": "keras", ".h5": "h5", ".hdf5": "h5", ".tflite": "tflite", ".onnx": "onnx"}.get(
+        suffix, "savedmodel"
+    )
 
 
 def save_model(
     model: Any, path: str | Path, *, format: str | None = None, record: dict[str, Any] | None = None,
-    card: bool = True,
+    card: bool = True, quantize: str | None = None, calibration: Any = None,
 ) -> Path:
     """Write ``model`` to ``path`` in ``format`` (default: from the suffix) and return the path.
 
-    The previous file at ``path`` survives any failure mid-write.
+    ``quantize`` (TFLite only): ``float16`` or ``int8`` post-training quantisation; int8 needs
+    ``calibration``, a batch of the run's own training inputs. The previous file at ``path``
+    survives any failure mid-write.
     """
     path = Path(path)
     format = format or format_for_path(path)
     if format not in EXPORT_FORMATS:
         raise ModelError(f"'{format}' is not an export format.", hint=f"Choose one of: {', '.join(EXPORT_FORMATS)}.")
+    if quantize is not None and (format != "tflite" or quantize not in QUANTISATIONS):
+        raise ModelError(
+            f"Quantisation '{quantize}' is not offered for {format} files.",
+            hint=f"Quantise TFLite exports only: {' or '.join(QUANTISATIONS)}.",
+        )
+    if quantize == "int8" and calibration is None:
+        raise ModelError(
+            "int8 quantisation needs samples of the training data to calibrate with, and none were given.",
+            hint="Export from a run folder whose data source is still there, or choose float16.",
+        )
     if format in ("savedmodel", "tflite"):
         from engine.runtime import require_tensorflow
 
@@ -65,7 +83,13 @@ def save_model(
         trust(path)  # Kiln wrote it: usable as a backbone without a question
     elif format == "tflite":
         path = path if path.suffix == ".tflite" else path.with_suffix(".tflite")
-        atomic_write_bytes(path, _tflite_bytes(model, path))
+        atomic_write_bytes(path, _tflite_bytes(model, path, quantize=quantize, calibration=calibration))
+    elif format == "onnx":
+        path = path if path.suffix == ".onnx" else path.with_suffix(".onnx")
+        _require_onnx_exporter()
+        _call_once(model)  # Keras exports only a model that has been called
+        with atomic_path(path) as tmp:
+            model.export(str(tmp), format="onnx", verbose=False)
     if record is not None:
         from engine.export.records import record_path_for
 
@@ -77,9 +101,10 @@ def save_model(
     return path
 
 
-def _tflite_bytes(model: Any, path: Path) -> bytes:
+def _tflite_bytes(model: Any, path: Path, *, quantize: str | None = None, calibration: Any = None) -> bytes:
     import tempfile
 
+    import numpy as np
     import tensorflow as tf
 
     # Converting from a SavedModel export is the path TF documents for Keras 3 models.
@@ -87,7 +112,45 @@ def _tflite_bytes(model: Any, path: Path) -> bytes:
         model.export(tmp, format="tf_saved_model", verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+        if quantize == "float16":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
+        elif quantize == "int8":
+            # Weights and activations in int8, scaled on the run's own inputs; inputs and outputs
+            # stay float32, so the file takes the same raw pixels or features as the model.
+            samples = np.asarray(calibration, dtype=np.float32)
+
+            def representative() -> Any:
+                for row in samples:
+                    yield [row[None, ...]]
+
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = representative
         return converter.convert()
+
+
+def _require_onnx_exporter() -> None:
+    import importlib.util
+
+    missing = [name for name in ("onnx", "tf2onnx") if importlib.util.find_spec(name) is None]
+    from engine.runtime import tensorflow_backend
+
+    if not tensorflow_backend():
+        missing = [name for name in missing if name != "tf2onnx"]  # JAX and PyTorch export their own way
+    if missing:
+        raise ModelError(
+            f"ONNX export needs the {' and '.join(missing)} package{'s' if len(missing) > 1 else ''}, "
+            "which this environment does not have.",
+            hint=f"Install with: {ONNX_INSTALL}",
+        )
+
+
+def _call_once(model: Any) -> None:
+    import numpy as np
+
+    shape = tuple(getattr(model, "input_shape", ()) or ())
+    if shape and all(side is not None for side in shape[1:]):
+        model(np.zeros((1, *shape[1:]), dtype="float32"), training=False)
 
 
 def save_run(model: Any, out_dir: str | Path, record: dict[str, Any]) -> None:
