@@ -23,14 +23,19 @@ EXPORT_FORMATS: dict[str, str] = {
     "h5": "Legacy HDF5 file (.h5), for older tools.",
     "savedmodel": "TensorFlow SavedModel folder, for TF Serving and other runtimes.",
     "tflite": "TensorFlow Lite flatbuffer (.tflite), for mobile and edge devices.",
+}
+# Formats save_model writes beyond the app's list above (the app's Export page labels each of
+# EXPORT_FORMATS; ONNX joins it once the page has a label for it).
+MORE_FORMATS: dict[str, str] = {
     "onnx": "ONNX file (.onnx), through Keras's own exporter, for ONNX Runtime and other runtimes.",
 }
+ALL_FORMATS: dict[str, str] = {**EXPORT_FORMATS, **MORE_FORMATS}
 SUFFIXES = {"keras": ".keras", "h5": ".h5", "savedmodel": "", "tflite": ".tflite", "onnx": ".onnx"}
 # Post-training quantisation of a TFLite export: weights (and, for int8, activations) in fewer bits.
 QUANTISATIONS = ("float16", "int8")
 ONNX_INSTALL = "pip install onnx tf2onnx onnxruntime"
 
-__all__ = ["EXPORT_FORMATS", "UntrustedModel", "load_model", "save_model", "save_run", "strict_json"]
+__all__ = ["ALL_FORMATS", "EXPORT_FORMATS", "UntrustedModel", "load_model", "save_model", "save_run", "strict_json"]
 
 
 def format_for_path(path: str | Path) -> str:
@@ -52,8 +57,8 @@ def save_model(
     """
     path = Path(path)
     format = format or format_for_path(path)
-    if format not in EXPORT_FORMATS:
-        raise ModelError(f"'{format}' is not an export format.", hint=f"Choose one of: {', '.join(EXPORT_FORMATS)}.")
+    if format not in ALL_FORMATS:
+        raise ModelError(f"'{format}' is not an export format.", hint=f"Choose one of: {', '.join(ALL_FORMATS)}.")
     if quantize is not None and (format != "tflite" or quantize not in QUANTISATIONS):
         raise ModelError(
             f"Quantisation '{quantize}' is not offered for {format} files.",
