@@ -88,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--tensorboard-batches", action=argparse.BooleanOptionalAction, default=None,
         help="with --tensorboard: also log every batch's loss (larger logs)",
     )
+    fit.add_argument(
+        "--mlflow", metavar="URI",
+        help="also log the run to MLflow at this tracking URI (sqlite:///mlflow.db, http://host:5000); "
+        "pip install mlflow-skinny",
+    )
 
     inspect = commands.add_parser("inspect", help="report on a dataset without training")
     inspect.add_argument("--data", required=True)
@@ -256,6 +261,7 @@ _SECTIONS = {
         "xla",
         "tensorboard",
         "tensorboard_batches",
+        "mlflow",
     ],
 }
 

@@ -114,8 +114,21 @@ def build_card(
         },
         "versions": _versions(record.get("environment") or {}),
         "files": _hashes(model_path, extra_files),
-        "privacy": NO_NETWORK,
+        "privacy": privacy_statement(record),
     }
+
+
+def privacy_statement(record: dict[str, Any]) -> str:
+    """What left the machine: nothing, or what was logged to the MLflow store the run named."""
+    uri = str((record.get("mlflow") or {}).get("tracking_uri") or "")
+    if not uri:
+        return NO_NETWORK
+    if uri.startswith(("sqlite:", "file:")) or "://" not in uri:
+        return f"{NO_NETWORK} The run was also logged to the local MLflow store {uri}."
+    return (
+        f"As asked (train.mlflow), Kiln sent this run's settings, per-epoch metrics, model file and model card "
+        f"to the MLflow server at {uri}; no training data was uploaded, and nothing went anywhere else."
+    )
 
 
 def _finite(value: Any) -> Any:

@@ -46,6 +46,7 @@ class TrainConfig:
     checkpoint: bool = True
     tensorboard: bool = False  # write TensorBoard logs into RUN/tensorboard
     tensorboard_batches: bool = False  # TensorBoard logs also hold every batch's loss (larger files)
+    mlflow: str = ""  # MLflow tracking URI to log the run to (sqlite:///mlflow.db, http://...); "" = off
     # Fine-tuning: measure backbone drift (CKA) and source-task retention every epoch. It costs
     # time, so a head-to-head turns it off to time both approaches fairly.
     forgetting_monitor: bool = True
@@ -64,6 +65,11 @@ class TrainConfig:
         check_number(f"{where}.early_stopping", self.early_stopping, low=0, high=100000)
         check_number(f"{where}.seed", self.seed, low=0, high=2**31 - 1)
         check_choice(f"{where}.distribution", self.distribution, STRATEGIES)
+        if "@" in self.mlflow.split("//", 1)[-1].split("/", 1)[0]:  # user:secret@host: saved in config.toml
+            raise ConfigError(
+                f"{where}.mlflow names credentials in the tracking URI, which Kiln would save in config.toml.",
+                hint="Give them in MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN).",
+            )
 
 
 @dataclass(frozen=True)

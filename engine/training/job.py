@@ -66,14 +66,22 @@ def run_training(
     other exception also emits `Failed` (with the traceback as details) and propagates.
     """
     control = control or RunControl()
+    trackers: list[Any] = []  # an MLflow run the job opened, closed as failed if the job raises
     try:
-        return _run(config, sink, control, dataset, Path(out_dir) if out_dir else None, resume, callbacks)
+        return _run(config, sink, control, dataset, Path(out_dir) if out_dir else None, resume, callbacks, trackers)
     except KilnError as exc:
+        _fail_trackers(trackers)
         sink(Failed(exc.sentence, traceback.format_exc()))
         raise
     except Exception as exc:  # noqa: BLE001 - reported, then re-raised for the caller
+        _fail_trackers(trackers)
         sink(Failed(_explain(exc), traceback.format_exc()))
         raise
+
+
+def _fail_trackers(trackers: list[Any]) -> None:
+    for tracker in trackers:
+        tracker.fail()
 
 
 def unmonitored_note(config: RunConfig) -> str | None:
@@ -110,6 +118,7 @@ def _run(
     out_dir: Path | None,
     resume: bool,
     extra_callbacks: tuple[Any, ...] = (),
+    trackers: list[Any] | None = None,
 ) -> RunResult:
     import keras
 
@@ -132,6 +141,10 @@ def _run(
         from engine.runtime import require_tensorboard
 
         require_tensorboard()  # before anything is written: a refused run leaves the folder as it was
+    if config.train.mlflow:
+        from engine.training.tracking import require_mlflow
+
+        require_mlflow(config.train.mlflow)
     # Before anything is loaded or written: the checkpoint must exist and match this config.
     checkpoint = _resume_point(config, out_dir) if resume else None
     keras.utils.set_random_seed(config.train.seed)
@@ -207,6 +220,19 @@ def _run(
 
     from engine.training.callbacks import Checkpointer, EventReporter, NanWeightsGuard
 
+    tracker = None
+    if config.train.mlflow:
+        from engine.training.tensorboard import run_hparams
+        from engine.training.tracking import MlflowLogger
+
+        tracker = MlflowLogger(
+            config.train.mlflow,
+            run_hparams(config, train_samples=int(np.unique(dataset.splits["train"]).size)),
+            run_name=config.name or (out_dir.name if out_dir else "kiln"),
+        )
+        if trackers is not None:
+            trackers.append(tracker)
+
     reporter = EventReporter(sink, control, epochs=config.train.epochs, steps=pipelines.steps_per_epoch)
     board = None
     if out_dir is not None and config.train.tensorboard:
@@ -265,6 +291,8 @@ def _run(
         if board is not None:  # after the drift monitor, whose figures it logs
             board.start_phase(first_epoch)
             callbacks.append(board)
+        if tracker is not None:
+            callbacks.append(tracker)
         # The endless stream (first epoch straight from the decoders, later ones reshuffled from the
         # cache) with a fixed number of steps; plain per-epoch batches where there is none.
         stream = getattr(pipelines, "train_stream", None)
@@ -321,10 +349,14 @@ def _run(
 
     # per-class metrics, backbone licence and caveats, drift figures: for run.json and the model card
     record.update(run_card_facts(model, dataset, built.info, image_size=built.image_size, monitor=drift))
+    if tracker is not None:  # the model card's privacy line says where the run was sent
+        record["mlflow"] = {"tracking_uri": config.train.mlflow, "run_id": tracker.run_id}
     if out_dir is not None:
         from engine.export.save import save_run
 
         save_run(model, out_dir, record)
+    if tracker is not None:
+        tracker.finish(out_dir, reason)  # the model, its card and the records become the run's artifacts
     sink(Finished(history, metrics, stopped, fit_seconds, str(out_dir) if out_dir else None, reason))
     return RunResult(
         model=model,
