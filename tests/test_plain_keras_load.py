@@ -20,6 +20,7 @@ import pytest
 from tests.backbone_fixtures import arrays, finetune_config, image_dataset, keras3_feature_model, make_h5_classifier
 
 pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
 
 CHANNELS = (1, 3, 4)
 
@@ -70,11 +71,11 @@ def _backbone(source: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> str
         keras_hub = pytest.importorskip("keras_hub", reason="the optional kerashub extra is not installed")
         preset = folder / "tiny_resnet"
         keras_hub.models.ResNetBackbone(
-            input_conv_filters=[8],
+            input_conv_filters=[64],  # as tests/test_kerashub.py's tiny preset
             input_conv_kernel_sizes=[3],
-            stackwise_num_filters=[8],
-            stackwise_num_blocks=[1],
-            stackwise_num_strides=[1],
+            stackwise_num_filters=[64, 16],
+            stackwise_num_blocks=[1, 1],
+            stackwise_num_strides=[1, 2],
             block_type="basic_block",
             image_shape=(None, None, 3),
         ).save_to_preset(str(preset))
@@ -98,7 +99,9 @@ def test_a_fine_tuned_run_loads_in_plain_keras(source, channels, tmp_path, monke
     np.save(tmp_path / "x.npy", x)
     expected = result.model.predict(x, verbose=0)
 
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    # Nothing of the repository on the path (other entries, e.g. a folder holding keras_hub, stay).
+    kept = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and Path(p).resolve() != ROOT]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(kept)}
     done = subprocess.run(
         [sys.executable, "-c", PLAIN_LOAD, str(tmp_path / "run" / "model.keras"), "x.npy", "y.npy"],
         cwd=tmp_path,  # not the repository: nothing of Kiln's on the path
