@@ -477,7 +477,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         path = save_model(model, args.out, format=args.format, record=record)
         print(f"Exported {args.format} to {path}")
         return EXIT_OK
-    from engine.export.deploy import export_for_deployment, samples_from_record
+    from engine.analysis.deployment import export_for_deployment, samples_from_record
 
     samples = samples_from_record(record)
     if samples is None:
