@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 
 import pytest
 
@@ -14,6 +16,8 @@ def test_every_run_folder_holds_a_csv_log_of_its_epochs(tiny_config, tmp_path) -
     rows = list(csv.DictReader((tmp_path / "run" / TRAINING_LOG).open()))
     assert [int(row["epoch"]) for row in rows] == [0, 1, 2]
     assert [float(row["val_loss"]) for row in rows] == pytest.approx(result.history["val_loss"], rel=1e-5)
+    card = json.loads((tmp_path / "run" / "model_card.json").read_text())
+    assert card["files"][TRAINING_LOG] == hashlib.sha256((tmp_path / "run" / TRAINING_LOG).read_bytes()).hexdigest()
 
 
 @pytest.mark.slow

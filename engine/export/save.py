@@ -168,6 +168,8 @@ def save_run(model: Any, out_dir: str | Path, record: dict[str, Any]) -> None:
     from engine.export.model_card import write_model_card
 
     extra = (out_dir / "history.json", out_dir / "run.json")
+    if (out_dir / "training_log.csv").is_file():  # the job's CSVLogger table, complete by now
+        extra += (out_dir / "training_log.csv",)
     write_model_card(out_dir / "model.keras", "keras", record, run_folder=True, extra_files=extra)
 
 
