@@ -133,3 +133,19 @@ def test_a_comparisons_runs_line_up_in_the_hparams_dashboard(tmp_path) -> None:
     assert runs["finetune-030pct-r1"]["model.backbone"] == "demo"
     # and each run's scalars sit beside its HParams, so the dashboard has metrics to show
     assert _scalars(tmp_path / "runs" / "scratch-030pct-r1" / TENSORBOARD_DIR / "validation")["epoch_loss"]
+
+
+@pytest.mark.slow
+def test_a_showdowns_contenders_line_up_in_the_hparams_dashboard(tmp_path) -> None:
+    pytest.importorskip("tensorboard", reason="the optional tensorboard extra is not installed")
+    from engine.analysis.showdown import CONTENDERS
+    from engine.cli import main
+
+    args = ["showdown", "--data", "demo:digits", "--arch", "mlp", "--width", "8", "--depth", "1", "--epochs", "1"]
+    assert main([*args, "--out", str(tmp_path), "--tensorboard"]) == 0
+    runs = sorted((tmp_path / "runs").iterdir())
+    assert len(runs) == len(CONTENDERS)
+    declared = sorted((values["model.kernel_initializer"], round(values["model.init_scale"], 6))
+                      for values in (_hparams(run / TENSORBOARD_DIR) for run in runs))
+    assert declared == sorted((c.initializer, round(c.scale, 6)) for c in CONTENDERS)
+    assert main([*args, "--tensorboard"]) == 2  # the logs need a folder
