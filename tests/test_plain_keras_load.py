@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 CHANNELS = (1, 3, 4)
 
-# What the fresh process runs: Kiln's packages cannot be imported, then the plain Keras load.
+# What the fresh process runs: Kiln's packages cannot be imported, then the plain Keras loads.
 PLAIN_LOAD = textwrap.dedent(
     """
     import importlib.abc, sys
@@ -39,8 +39,9 @@ PLAIN_LOAD = textwrap.dedent(
     import numpy as np
     import keras
 
-    model = keras.models.load_model(sys.argv[1])
-    np.save(sys.argv[3], model.predict(np.load(sys.argv[2]), verbose=0))
+    for folder in sys.argv[1:]:
+        model = keras.models.load_model(f"{folder}/run/model.keras")
+        np.save(f"{folder}/y.npy", model.predict(np.load(f"{folder}/x.npy"), verbose=0))
     assert not any(name.split(".")[0] == "engine" for name in sys.modules)
     """
 )
@@ -84,26 +85,28 @@ def _backbone(source: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> str
     raise AssertionError(source)
 
 
-@pytest.mark.parametrize("channels", CHANNELS)
 @pytest.mark.parametrize("source", ["demo", "h5_file", "keras_file", "keras_applications", "kerashub"])
-def test_a_fine_tuned_run_loads_in_plain_keras(source, channels, tmp_path, monkeypatch):
+def test_a_fine_tuned_run_loads_in_plain_keras_for_every_channel_count(source, tmp_path, monkeypatch):
     from engine.training.job import run_training
 
     spec = _backbone(source, tmp_path, monkeypatch)
-    dataset = image_dataset(n=24, size=32 if source == "keras_applications" else 16, channels=channels)
-    config = finetune_config(spec).replace(train={"epochs": 1, "checkpoint": False})
-    if source == "keras_applications":
-        config = config.replace(data={"image_size": (32, 32)})
-    result = run_training(config, dataset=dataset, out_dir=tmp_path / "run")
-    x, _ = arrays(dataset, result.image_size, "val")
-    np.save(tmp_path / "x.npy", x)
-    expected = result.model.predict(x, verbose=0)
+    expected = {}
+    for channels in CHANNELS:
+        folder = tmp_path / f"c{channels}"
+        dataset = image_dataset(n=24, size=32 if source == "keras_applications" else 16, channels=channels)
+        config = finetune_config(spec).replace(train={"epochs": 1, "checkpoint": False})
+        if source == "keras_applications":
+            config = config.replace(data={"image_size": (32, 32)})
+        result = run_training(config, dataset=dataset, out_dir=folder / "run")
+        x, _ = arrays(dataset, result.image_size, "val")
+        np.save(folder / "x.npy", x)
+        expected[channels] = result.model.predict(x, verbose=0)
 
     # Nothing of the repository on the path (other entries, e.g. a folder holding keras_hub, stay).
     kept = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and Path(p).resolve() != ROOT]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(kept)}
     done = subprocess.run(
-        [sys.executable, "-c", PLAIN_LOAD, str(tmp_path / "run" / "model.keras"), "x.npy", "y.npy"],
+        [sys.executable, "-c", PLAIN_LOAD, *(str(tmp_path / f"c{c}") for c in CHANNELS)],
         cwd=tmp_path,  # not the repository: nothing of Kiln's on the path
         env=env,
         capture_output=True,
@@ -111,4 +114,5 @@ def test_a_fine_tuned_run_loads_in_plain_keras(source, channels, tmp_path, monke
         timeout=180,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert np.allclose(np.load(tmp_path / "y.npy"), expected, atol=1e-5)
+    for channels in CHANNELS:
+        assert np.allclose(np.load(tmp_path / f"c{channels}" / "y.npy"), expected[channels], atol=1e-5), channels
