@@ -60,3 +60,14 @@ def test_credentials_in_the_tracking_uri_are_refused(tmp_path, capsys) -> None:
     assert main([*ARGS, "--out", str(out), "--mlflow", "https://me:secret@mlflow.example.org"]) == 2
     assert "MLFLOW_TRACKING_PASSWORD" in " ".join(capsys.readouterr().err.split())
     assert not out.exists()
+
+
+def test_a_store_that_cannot_be_reached_refuses_the_run_before_its_folder(tmp_path, monkeypatch, capsys) -> None:
+    pytest.importorskip("mlflow", reason="the optional mlflow extra is not installed")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    out = tmp_path / "run"
+    # Nothing listens on port 9 (discard) here: MLflow's client cannot connect.
+    assert main([*ARGS, "--out", str(out), "--mlflow", "http://127.0.0.1:9"]) == 2
+    assert "could not open a run" in " ".join(capsys.readouterr().err.split())
+    assert not out.exists()

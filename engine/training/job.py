@@ -170,8 +170,8 @@ def _run(
         from engine.monitors.forgetting_callback import make_forgetting_monitor
 
         drift = make_forgetting_monitor(config, built, dataset, sink=sink, out_dir=out_dir)
-    elif unmonitored_note(config):
-        sink(RunWarning(unmonitored_note(config) or "", kind="forgetting"))
+    elif note := unmonitored_note(config):
+        sink(RunWarning(note, kind="forgetting"))
     pipelines = make_pipelines(
         dataset,
         batch_size=config.train.batch_size * strategy.num_replicas_in_sync,
@@ -201,6 +201,18 @@ def _run(
     if built.phases and built.phases[0].prepare is not None and checkpoint is None:
         built.phases[0].prepare(built.model)  # so the summary counts what phase 1 will train
     model_info = _model_summary(built)
+    tracker = None
+    if config.train.mlflow:  # before the run folder is written: a store that cannot be reached refuses the run
+        from engine.training.tensorboard import run_hparams
+        from engine.training.tracking import open_mlflow_run
+
+        tracker = open_mlflow_run(
+            config.train.mlflow,
+            run_hparams(config, train_samples=int(np.unique(dataset.splits["train"]).size)),
+            run_name=config.name or (out_dir.name if out_dir else "kiln"),
+        )
+        if trackers is not None:
+            trackers.append(tracker)
     if out_dir is not None and checkpoint is None and not restarting:
         _start_run_folder(out_dir, config)  # only now: a run refused earlier leaves the folder as it was
     elif out_dir is not None:
@@ -219,19 +231,6 @@ def _run(
     )
 
     from engine.training.callbacks import Checkpointer, EventReporter, NanWeightsGuard
-
-    tracker = None
-    if config.train.mlflow:
-        from engine.training.tensorboard import run_hparams
-        from engine.training.tracking import MlflowLogger
-
-        tracker = MlflowLogger(
-            config.train.mlflow,
-            run_hparams(config, train_samples=int(np.unique(dataset.splits["train"]).size)),
-            run_name=config.name or (out_dir.name if out_dir else "kiln"),
-        )
-        if trackers is not None:
-            trackers.append(tracker)
 
     reporter = EventReporter(sink, control, epochs=config.train.epochs, steps=pipelines.steps_per_epoch)
     board = None

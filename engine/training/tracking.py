@@ -89,6 +89,19 @@ class MlflowLogger(keras.callbacks.Callback):
                 pass
 
 
+def open_mlflow_run(uri: str, params: dict[str, Any], *, run_name: str) -> MlflowLogger:
+    """An `MlflowLogger` with its MLflow run opened; a store that cannot be used is one sentence."""
+    try:
+        return MlflowLogger(uri, params, run_name=run_name)
+    except Exception as exc:  # noqa: BLE001 - MLflow's own errors vary by store; the person needs the sentence
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise KilnError(
+            f"MLflow at {uri} could not open a run ({first}).",
+            hint="Check the tracking URI (e.g. sqlite:///mlflow.db or http://host:5000) and that the server "
+            "is running, or run without --mlflow.",
+        ) from exc
+
+
 def _artifact_place(uri: str) -> dict[str, str]:
     # A local SQLite store keeps its artifacts beside the database, not in the working folder.
     if uri.startswith("sqlite:///"):
