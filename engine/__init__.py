@@ -9,6 +9,7 @@ import os
 # TensorFlow's C++ start-up chatter (CUDA probes, oneDNN notes) is noise to a user; real
 # errors still surface as Python exceptions. Set before any submodule imports TensorFlow.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# KERAS_BACKEND is left alone: unset, Keras reads ~/.keras/keras.json (or $KERAS_HOME/keras.json)
+# as it does for any Keras program on this machine, and defaults to TensorFlow without one.
 
 __version__ = "0.1.0"

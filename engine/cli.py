@@ -18,6 +18,7 @@ from typing import Any
 
 from engine.commands import COMMAND_MODULES
 from engine.errors import KilnError
+from engine.export.formats import ALL_FORMATS, QUANTISATIONS
 from engine.export.records import find_run_record, model_image_size  # noqa: F401 - also used by engine.commands
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -60,8 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="convert a saved model")
     export.add_argument("model", type=Path)
-    export.add_argument("--format", required=True, choices=["keras", "h5", "savedmodel", "tflite"])
+    export.add_argument("--format", required=True, choices=list(ALL_FORMATS))
     export.add_argument("--out", required=True, type=Path)
+    export.add_argument(
+        "--quantize", choices=list(QUANTISATIONS),
+        help="TFLite post-training quantisation (int8 calibrates on the run's training data); "
+        "the file is checked against the model on the run's test split",
+    )
     _add_trust(export)
 
     commands.add_parser("backbones", help="list the backbone catalogue")
@@ -442,7 +448,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             raise KilnError(
                 f"{args.model.name} was trained on a table, and predicting needs the column encoding in its run "
                 "record, which is not beside it.",
-                hint=f"Copy run.json (or {args.model.stem}.run.json) from its run folder next to the model.",
+                hint=f"Copy run.json (or {args.model.name}.run.json) from its run folder next to the model.",
             )
         summary = {"input_kind": "image", "input_shape": list(model.input_shape[1:])}
     size = record.get("model", {}).get("image_size") or model_image_size(model)
@@ -469,8 +475,23 @@ def cmd_export(args: argparse.Namespace) -> int:
     licence_note = record_export_warning(record)
     if licence_note:  # before writing: the person sees the terms of what they are about to ship
         print(f"warning: {licence_note}", file=sys.stderr)
-    path = save_model(model, args.out, format=args.format, record=record)
+    if args.format not in ("onnx", "tflite"):
+        if args.quantize:
+            raise KilnError(f"--quantize applies to TFLite exports, not {args.format}.")
+        path = save_model(model, args.out, format=args.format, record=record)
+        print(f"Exported {args.format} to {path}")
+        return EXIT_OK
+    from engine.analysis.deployment import export_for_deployment, samples_from_record
+
+    samples = samples_from_record(record)
+    if samples is None:
+        print("note: the run's data is not available here, so the file is checked on random inputs "
+              "(outputs only, no accuracy).", file=sys.stderr)
+    path, check = export_for_deployment(
+        model, args.out, format=args.format, record=record, quantize=args.quantize, samples=samples
+    )
     print(f"Exported {args.format} to {path}")
+    print(check["sentence"], file=sys.stdout if check.get("within_margin", True) else sys.stderr)
     return EXIT_OK
 
 

@@ -67,6 +67,41 @@ def require_tensorflow(what: str) -> None:
         )
 
 
+def require_tensorboard() -> None:
+    """Raise a `KilnError` sentence, with the install command, when TensorBoard logs cannot be written here.
+
+    Keras writes its logs through TensorFlow's summary writer, which needs the ``tensorboard``
+    package (TensorFlow 2.21 no longer installs it) and, on the JAX or PyTorch backend,
+    TensorFlow itself. Called before a run writes anything, so a refused run leaves its folder
+    as it was. Under another backend it imports TensorFlow, as the callback would.
+    """
+    import importlib.util
+
+    missing = [] if _tensorflow_importable() else ["tensorflow"]
+    if importlib.util.find_spec("tensorboard") is None:
+        missing.append("tensorboard")
+    if not missing:
+        return
+    if missing == ["tensorboard"]:
+        message = "TensorBoard logs need the tensorboard package, which is not installed here."
+    else:
+        message = (
+            f"TensorBoard logs are written through TensorFlow's summary writer, but Keras runs on "
+            f"{keras_backend()} here and {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed."
+        )
+    raise KilnError(message, hint=f"Install with: pip install {' '.join(missing)} (or run without TensorBoard logs).")
+
+
+def _tensorflow_importable() -> bool:
+    if tensorflow_backend():
+        return True  # Keras has imported it, or will
+    try:
+        import tensorflow  # noqa: F401 - the summary writer Keras's TensorBoard callback uses under any backend
+    except ImportError:
+        return False
+    return True
+
+
 def accelerators() -> list[dict[str, str]]:
     """The GPUs (or other accelerators) the current Keras backend can use: name and id; empty = CPU only."""
     backend = keras_backend()

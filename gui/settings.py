@@ -3,29 +3,55 @@
 Settings files outlive releases: every file carries ``settings_version`` and
 :func:`migrate` brings an old file up to date, so a user's recent lists and choices survive
 an upgrade instead of being silently reset.
+
+The file is ``settings.ini`` in Kiln's config folder (`engine.paths.user_config_dir`: the
+platform's own, via platformdirs, or ``KILN_CONFIG_DIR``), beside nothing of Qt's choosing.
+Settings kept by earlier releases in Qt's native place (``QSettings("Kiln", "Kiln")``: the
+registry on Windows, a plist on macOS, ~/.config/Kiln/Kiln.conf on Linux) are copied over once,
+when the new file does not exist yet.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from engine.paths import user_config_dir
+
 SETTINGS_VERSION = 2
 MAX_RECENT = 8
 THEMES = ("system", "light", "dark")
+SETTINGS_FILE = "settings.ini"
+LEGACY_ORGANISATION, LEGACY_APPLICATION = "Kiln", "Kiln"  # QSettings' native place, before 2026-12
+
+
+def settings_path() -> Path:
+    """Where the app's settings live: ``settings.ini`` in Kiln's config folder."""
+    return user_config_dir() / SETTINGS_FILE
 
 
 class AppSettings:
-    """Typed access to Kiln's QSettings. Pass ``path`` to use an INI file (tests, portable installs)."""
+    """Typed access to Kiln's settings file. ``path``: another INI file (tests, portable installs)."""
 
     def __init__(self, path: str | None = None) -> None:
         if path is None:
-            self._qs = QSettings("Kiln", "Kiln")
+            target = settings_path()
+            fresh = not target.exists()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._qs = QSettings(str(target), QSettings.Format.IniFormat)
+            if fresh:
+                copy_legacy_settings(self._qs)
         else:
             self._qs = QSettings(path, QSettings.Format.IniFormat)
         migrate(self._qs)
+
+    @property
+    def path(self) -> str:
+        """The file these settings are kept in."""
+        return self._qs.fileName()
 
     # -- window ---------------------------------------------------------------------------
 
@@ -102,6 +128,15 @@ class AppSettings:
     def _push(self, key: str, item: str) -> None:
         items = [i for i in self._list(key) if i != item]
         self._qs.setValue(key, [item, *items][:MAX_RECENT])
+
+
+def copy_legacy_settings(qs: QSettings) -> int:
+    """Copy settings an earlier release kept in Qt's native place into ``qs``; returns how many."""
+    legacy = QSettings(LEGACY_ORGANISATION, LEGACY_APPLICATION)
+    keys = legacy.allKeys()
+    for key in keys:
+        qs.setValue(key, legacy.value(key))
+    return len(keys)
 
 
 def migrate(qs: QSettings) -> None:

@@ -6,6 +6,9 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Kiln follows ~/.keras/keras.json when KERAS_BACKEND is unset (as Keras does); the suite is
+# written for the TensorFlow default, so a developer's keras.json must not switch it here.
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import pytest  # noqa: E402
 

@@ -133,15 +133,16 @@ def test_own_h5_model_is_cut_below_its_classifier(tmp_path):
 
 
 def test_channel_adapter_converts_gray_and_colour():
-    from engine.models.layers import ChannelAdapter
+    from engine.models.channels import channel_adapter
 
     gray = np.arange(8, dtype="float32").reshape(2, 2, 2, 1)
-    rgb = np.asarray(ChannelAdapter(3)(gray))
-    assert rgb.shape == (2, 2, 2, 3) and np.allclose(rgb[..., 2], gray[..., 0])
-    back = np.asarray(ChannelAdapter(1)(rgb))
+    rgb = np.asarray(channel_adapter(1, 3)(gray))
+    assert rgb.shape == (2, 2, 2, 3) and np.array_equal(rgb[..., 2], gray[..., 0])
+    back = np.asarray(channel_adapter(3, 1)(rgb))
     assert np.allclose(back, gray, atol=1e-5)
     rgba = np.concatenate([rgb, np.ones_like(gray)], axis=-1)
-    assert np.allclose(ChannelAdapter(3)(rgba), rgb)
+    assert np.array_equal(channel_adapter(4, 3)(rgba), rgb)
+    assert not channel_adapter(1, 3).trainable  # fine-tuning never changes the conversion
 
 
 def _serve_once(payload: bytes):

@@ -163,3 +163,47 @@ def test_a_tensorflow_only_strategy_is_refused_with_a_sentence_on_another_backen
     assert isinstance(distribution_strategy("auto"), SingleDevice)
     with pytest.raises(ConfigError, match="'mirrored' strategy is TensorFlow's.*jax backend"):
         distribution_strategy("mirrored")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_tensorboard_asked_without_tensorflow_is_one_sentence_before_the_folder(backend: str, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = _run_child(
+        backend,
+        f"""
+        import json
+        from engine.errors import KilnError
+        from engine.training.config import RunConfig
+        from engine.training.job import run_training
+
+        config = RunConfig().replace(model={{"arch": "mlp", "depth": 1, "width": 8}},
+                                     train={{"epochs": 1, "tensorboard": True}})
+        try:
+            run_training(config, out_dir={str(out)!r})
+            sentence = None
+        except KilnError as exc:
+            sentence = exc.sentence
+        print(json.dumps({{"sentence": sentence}}))
+        """,
+        tmp_path,
+    )
+    assert "pip install tensorflow" in result["sentence"] and backend in result["sentence"]
+    assert not out.exists()
+
+
+def test_the_backend_named_in_keras_json_is_used_when_keras_backend_is_unset(tmp_path: Path) -> None:
+    # As plain Keras on the same machine does: importing Kiln leaves KERAS_BACKEND unset, so Keras
+    # reads the file (jax need not be installed: Keras itself is not imported here).
+    (tmp_path / "keras.json").write_text(json.dumps({"backend": "jax"}))
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env["KERAS_HOME"] = str(tmp_path)
+    script = (
+        "import json, os, engine, engine.runtime as r, engine.training.job; "
+        "print(json.dumps([r.keras_backend(), os.environ.get('KERAS_BACKEND')]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["jax", None]

@@ -49,7 +49,7 @@ def test_evaluate_predict_export(trained_run: Path, tmp_path: Path, capsys) -> N
     assert 0.3 < report["metrics"]["accuracy"] <= 1.0 and len(report["per_class"]) == 10
 
     assert main(["export", model, "--format", "h5", "--out", str(tmp_path / "m.h5")]) == 0
-    assert (tmp_path / "m.h5").exists() and (tmp_path / "m.run.json").exists()
+    assert (tmp_path / "m.h5").exists() and (tmp_path / "m.h5.run.json").exists()
 
 
 def test_bad_input_exits_2_with_one_paragraph(tmp_path: Path) -> None:

@@ -90,7 +90,7 @@ def test_every_export_format_predicts_the_same(trained, tmp_path, fmt: str) -> N
     path = save_model(result.model, tmp_path / f"m.{fmt}", format=fmt, record={"note": "x"})
     if fmt == "h5":
         got = load_model(path).predict(x, verbose=0)
-        assert (tmp_path / "m.run.json").exists()
+        assert (tmp_path / "m.h5.run.json").exists()
     elif fmt == "savedmodel":
         import tensorflow as tf
 
@@ -98,9 +98,57 @@ def test_every_export_format_predicts_the_same(trained, tmp_path, fmt: str) -> N
         got = loaded.serve(tf.constant(x)).numpy()
         assert (path / "kiln.run.json").exists()
     else:
-        import tensorflow as tf
+        from engine.export.tflite_runtime import run_tflite, tflite_interpreter
 
-        interpreter = tf.lite.Interpreter(model_path=str(path))
-        runner = interpreter.get_signature_runner()
-        got = list(runner(**{runner.get_input_details().popitem()[0]: x}).values())[0]
+        got = run_tflite(tflite_interpreter(path), x)
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_exports_into_one_folder_keep_their_own_side_files(trained, tmp_path) -> None:
+    # m.keras, m.h5 and m.tflite side by side: each keeps its own run record and model card.
+    import json
+
+    from engine.export.records import find_run_record
+
+    result, _ = trained
+    formats = ("keras", "h5", "tflite")
+    paths = {fmt: save_model(result.model, tmp_path / f"m.{fmt}", record={"note": fmt}) for fmt in formats}
+    for fmt, path in paths.items():
+        card = json.loads((tmp_path / f"{path.name}.model_card.json").read_text())
+        assert card["model"]["format"] == fmt and list(card["files"]) == [path.name]
+        assert (tmp_path / f"{path.name}.model_card.md").read_text().startswith(f"# Model card: {path.name}")
+        assert find_run_record(path) == {"note": fmt}
+
+
+def test_tflite_files_run_without_the_deletion_notice_and_prefer_litert(trained, tmp_path, monkeypatch) -> None:
+    import sys
+    import types
+    import warnings
+
+    from engine.export.tflite_runtime import run_tflite, tflite_interpreter
+
+    result, _ = trained
+    path = save_model(result.model, tmp_path / "m.tflite", card=False)
+    x = result.dataset.loader.read(result.dataset.splits["val"][:2]).astype(np.float32)
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # TensorFlow's interpreter only
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = run_tflite(tflite_interpreter(path), x)
+    assert not [w for w in caught if "deprecated" in str(w.message)]
+    np.testing.assert_allclose(got, result.model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+
+    made = []
+
+    class LiteRTInterpreter:  # stands in for ai_edge_litert's, which has the same API
+        def __init__(self, model_path, num_threads=None):
+            made.append(model_path)
+
+        def allocate_tensors(self):
+            pass
+
+    package = types.ModuleType("ai_edge_litert")
+    module = types.ModuleType("ai_edge_litert.interpreter")
+    module.Interpreter = LiteRTInterpreter
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", package)
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", module)
+    assert isinstance(tflite_interpreter(path), LiteRTInterpreter) and made == [str(path)]

@@ -84,7 +84,9 @@ def test_self_contained_exports_run_without_the_source_savedmodel(tuned, tmp_pat
     try:
         served = tf.saved_model.load(str(exported))
         assert np.allclose(served.serve(tf.constant(x)).numpy(), expected, atol=1e-5)
-        interpreter = tf.lite.Interpreter(model_path=str(tflite))
+        from engine.export.tflite_runtime import tflite_interpreter
+
+        interpreter = tflite_interpreter(tflite)
         interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], x.shape)
         interpreter.allocate_tensors()
         interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)

@@ -7,6 +7,7 @@ folder (a planted ``last.keras`` with a Lambda, say) may run.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -178,8 +179,14 @@ def test_an_interrupted_run_resumes_to_the_full_history_without_running_folder_c
     assert "different config" in " ".join(capsys.readouterr().err.split())
     assert sorted(p.name for p in out.rglob("*")) == before
 
+    log = out / "training_log.csv"
+    with log.open("a") as handle:  # epoch 3 had begun logging when the process died
+        handle.write("2," + ",".join(["0.5"] * (len(log.read_text().splitlines()[0].split(",")) - 1)) + "\n")
     resumed = run_training(config, out_dir=out, resume=True)
     assert {k: len(v) for k, v in resumed.history.items()} == {k: 4 for k in first.history}
+    rows = list(csv.DictReader(log.open()))
+    assert [int(row["epoch"]) for row in rows] == [0, 1, 2, 3]  # each epoch once, across the resume
+    assert [float(row["loss"]) for row in rows] == pytest.approx(resumed.history["loss"], rel=1e-5)
     assert resumed.history["loss"][:2] == pytest.approx(first.history["loss"])
     assert int(resumed.model.optimizer.iterations.numpy()) == 4 * steps  # the optimizer went on
     saved = json.loads((out / "history.json").read_text())
@@ -388,8 +395,14 @@ def test_a_run_killed_before_its_first_checkpoint_starts_again_without_overwrite
     _config(npz_data, epochs=2).save(out / "config.toml")
     assert main(["train", "--resume", "--out", str(out)]) == 0  # resume: starts from its beginning
     assert {len(v) for v in json.loads((out / "history.json").read_text()).values()} == {2}
+    kept_log = (out / "training_log.csv").read_text()
     for name in ("model.keras", "run.json", "history.json", "model_card.md", "model_card.json", "checkpoint"):
         path = out / name
         path.unlink() if path.is_file() else shutil.rmtree(path)
+    # The CSV log has rows of finished epochs: the run got somewhere, so it is not started over unasked.
+    assert main(["train", "--config", str(out / "config.toml"), "--out", str(out)]) == 2
+    assert (out / "training_log.csv").read_text() == kept_log
+    # Killed in its first epoch, a run leaves Keras's CSVLogger file opened but without a row.
+    (out / "training_log.csv").write_text("")
     assert main(["train", "--config", str(out / "config.toml"), "--out", str(out)]) == 0  # a plain start too
     assert (out / "model.keras").is_file()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +91,10 @@ def test_training_the_backbone_hard_on_other_classes_drifts_forgets_and_warns(ha
     # the numbers and the per-epoch weights for roll-back are in the run folder
     record = json.loads((out / "run.json").read_text())
     assert record["forgetting"]["cka"] == pytest.approx([e.cka for e in epochs], abs=1e-3)
-    assert record["forgetting"]["warned_at_epoch"] is not None
+    # counted as the warning counts ("after epoch N"), in run.json and in the model card
+    said = int(re.search(r"after epoch (\d+)", warnings[0].message).group(1))
+    assert record["forgetting"]["warned_at_epoch"] == said
+    assert f"warned about forgetting after epoch {said}." in (out / "model_card.md").read_text()
     for relative in record["forgetting"]["roll_back_weights"]:
         assert (out / relative).is_file()
 
@@ -143,3 +147,17 @@ def test_roll_back_suggests_the_last_kept_epoch_within_both_thresholds(tmp_path)
     record["cka"][2] = 0.85
     assert suggested_roll_back(record, [1, 2, 3]) == 1  # epoch 3 drifted below the CKA line
     assert suggested_roll_back({"cka": [0.5, 0.4]}, [1, 2]) is None  # no epoch qualifies
+
+
+def test_a_multi_worker_fine_tune_says_it_runs_without_the_monitor():
+    from engine.training.config import RunConfig
+    from engine.training.job import unmonitored_note
+
+    finetune = RunConfig().replace(model={"kind": "finetune", "backbone": "demo"})
+    assert unmonitored_note(finetune) is None
+    assert unmonitored_note(finetune.replace(train={"distribution": "mirrored"})) is None
+    note = unmonitored_note(finetune.replace(train={"distribution": "multiworker"}))
+    assert "forgetting monitor" in note and "one machine" in note
+    assert unmonitored_note(RunConfig().replace(train={"distribution": "multiworker"})) is None  # from scratch
+    off = finetune.replace(train={"distribution": "multiworker", "forgetting_monitor": False})
+    assert unmonitored_note(off) is None

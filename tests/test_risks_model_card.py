@@ -38,7 +38,7 @@ def test_a_from_scratch_run_and_an_export_carry_a_full_card(tiny_config, tmp_pat
     assert card["privacy"] == NO_NETWORK
     # an export of the same model gets its own card beside the file
     exported = save_model(result.model, tmp_path / "export" / "digits.h5", record=result.record)
-    side = json.loads((tmp_path / "export" / "digits.model_card.json").read_text())
+    side = json.loads((tmp_path / "export" / "digits.h5.model_card.json").read_text())
     assert side["model"]["format"] == "h5"
     assert side["files"]["digits.h5"] == _sha(exported)
 

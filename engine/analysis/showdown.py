@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from engine.data.dataset import Dataset
@@ -101,8 +102,14 @@ def run_showdown(
     sink: EventSink = ignore_events,
     control: RunControl | None = None,
     on_row: Any = None,
+    out_dir: str | Path | None = None,
 ) -> Showdown:
-    """Train ``config``'s from-scratch model under each contender for ``epochs`` epochs; no files written."""
+    """Train ``config``'s from-scratch model under each contender for ``epochs`` epochs.
+
+    No files are written unless ``out_dir`` is given: then each contender's run is a run folder
+    under ``out_dir/runs`` (with TensorBoard logs and HParams when ``config.train.tensorboard``,
+    so ``tensorboard --logdir out_dir/runs`` lines the contenders up by initializer and scale).
+    """
     from engine.data import load_dataset
     from engine.training.job import run_training
 
@@ -119,7 +126,8 @@ def run_showdown(
             name=f"showdown-{contender.initializer}-{contender.scale:g}",
         )
         started = time.perf_counter()
-        result = run_training(run_config, sink=sink, control=control, dataset=dataset)
+        run_dir = Path(out_dir) / "runs" / run_config.name if out_dir else None
+        result = run_training(run_config, sink=sink, control=control, dataset=dataset, out_dir=run_dir)
         history = result.history
         row = ShowdownRow(
             label=contender.label,

@@ -31,6 +31,10 @@ def register(commands: Any) -> None:
     compare.add_argument("--seed", type=int, default=42)
     compare.add_argument("--out", type=Path, help="comparison folder (default: runs/compare-TIME)")
     compare.add_argument(
+        "--tensorboard", action="store_true",
+        help="TensorBoard logs and HParams in every run (tensorboard --logdir OUT/runs)",
+    )
+    compare.add_argument(
         "--epochs", type=int, help=argparse.SUPPRESS
     )  # replaced by the step budget; accepted so old scripts still run
     compare.set_defaults(handler=run)
@@ -75,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     base = RunConfig().replace(
         data={"source": args.data, "target": args.target, "seed": args.seed, "test_split": DEFAULT_TEST_FRACTION},
         train={"seed": args.seed, "checkpoint": False, "batch_size": args.batch_size,
-               "learning_rate": args.learning_rate},
+               "learning_rate": args.learning_rate, "tensorboard": args.tensorboard},
     )
     scratch = base.replace(model={"kind": "scratch", "arch": args.arch, "seed": args.seed}, name="scratch")
     finetune = base.replace(

@@ -17,6 +17,11 @@ def register(commands: Any) -> None:
     add_model_flags(showdown)
     showdown.add_argument("--epochs", type=int, default=3, help="epochs per initializer (default 3)")
     showdown.add_argument("--out", type=Path, help="write showdown.json (curves and table) here")
+    showdown.add_argument(
+        "--tensorboard", action="store_true",
+        help="with --out: keep each contender's run in OUT/runs/ with TensorBoard logs and HParams "
+        "(tensorboard --logdir OUT/runs)",
+    )
     showdown.set_defaults(handler=run)
 
 
@@ -29,8 +34,14 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.epochs <= 1000:
         raise KilnError("--epochs must be between 1 and 1000.")
     config = config_from(args)
+    if args.tensorboard and not args.out:
+        raise KilnError("--tensorboard keeps each contender's run in a folder: give --out DIR too.")
+    if args.tensorboard:
+        config = config.replace(train={"tensorboard": True})
     with TerminalProgress() as progress:
-        result = run_showdown(config, epochs=args.epochs, sink=progress)
+        result = run_showdown(
+            config, epochs=args.epochs, sink=progress, out_dir=args.out if args.tensorboard else None
+        )
     print(result.table())
     print(result.sentence())
     if args.out:

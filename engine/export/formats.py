@@ -14,10 +14,21 @@ EXPORT_FORMATS: dict[str, str] = {
     "savedmodel": "TensorFlow SavedModel folder, for TF Serving and other runtimes.",
     "tflite": "TensorFlow Lite flatbuffer (.tflite), for mobile and edge devices.",
 }
-SUFFIXES = {"keras": ".keras", "h5": ".h5", "savedmodel": "", "tflite": ".tflite"}
+# Formats save_model writes beyond the app's list above (the app's Export page labels each of
+# EXPORT_FORMATS; ONNX joins it once the page has a label for it).
+MORE_FORMATS: dict[str, str] = {
+    "onnx": "ONNX file (.onnx), through Keras's own exporter, for ONNX Runtime and other runtimes.",
+}
+ALL_FORMATS: dict[str, str] = {**EXPORT_FORMATS, **MORE_FORMATS}
+SUFFIXES = {"keras": ".keras", "h5": ".h5", "savedmodel": "", "tflite": ".tflite", "onnx": ".onnx"}
+# Post-training quantisation of a TFLite export: weights (and, for int8, activations) in fewer bits.
+QUANTISATIONS = ("float16", "int8")
+ONNX_INSTALL = "pip install onnx tf2onnx onnxruntime"
 
 
 def format_for_path(path: str | Path) -> str:
     """The export format a path's suffix names (a folder, or no known suffix: a SavedModel)."""
     suffix = Path(path).suffix.lower()
-    return {".keras": "keras", ".h5": "h5", ".hdf5": "h5", ".tflite": "tflite"}.get(suffix, "savedmodel")
+    return {".keras": "keras", ".h5": "h5", ".hdf5": "h5", ".tflite": "tflite", ".onnx": "onnx"}.get(
+        suffix, "savedmodel"
+    )

@@ -29,12 +29,14 @@ _SENTENCE = 2000  # a sentence that quotes names is escaped whole, and kept whol
 
 def card_paths(model_path: Path, format: str, *, run_folder: bool = False) -> tuple[Path, Path]:
     """Where the card of ``model_path`` goes: the run folder's ``model_card.*``, inside a SavedModel
-    folder, or ``<name>.model_card.*`` beside a model file."""
+    folder, or ``<file name>.model_card.*`` beside a model file (``m.keras.model_card.md``: the
+    whole name, so ``m.keras`` and ``m.tflite`` exported into one folder each keep their card)."""
     if run_folder or format == "savedmodel":
         folder = model_path.parent if run_folder else model_path
         return folder / "model_card.md", folder / "model_card.json"
-    stem = model_path.name[: -len(model_path.suffix)] if model_path.suffix else model_path.name
-    return model_path.with_name(f"{stem}.model_card.md"), model_path.with_name(f"{stem}.model_card.json")
+    return model_path.with_name(f"{model_path.name}.model_card.md"), model_path.with_name(
+        f"{model_path.name}.model_card.json"
+    )
 
 
 def write_model_card(
@@ -100,6 +102,7 @@ def build_card(
         },
         "caveats": record.get("caveats") or [],
         "forgetting": record.get("forgetting"),
+        "export_check": record.get("export_check"),
         "training": {
             "config": config,
             "epochs_run": (record.get("timing") or {}).get("epochs_run"),
@@ -113,8 +116,21 @@ def build_card(
         },
         "versions": _versions(record.get("environment") or {}),
         "files": _hashes(model_path, extra_files),
-        "privacy": NO_NETWORK,
+        "privacy": privacy_statement(record),
     }
+
+
+def privacy_statement(record: dict[str, Any]) -> str:
+    """What left the machine: nothing, or what was logged to the MLflow store the run named."""
+    uri = str((record.get("mlflow") or {}).get("tracking_uri") or "")
+    if not uri:
+        return NO_NETWORK
+    if uri.startswith(("sqlite:", "file:")) or "://" not in uri:
+        return f"{NO_NETWORK} The run was also logged to the local MLflow store {uri}."
+    return (
+        f"As asked (train.mlflow), Kiln sent this run's settings, per-epoch metrics, model file and model card "
+        f"to the MLflow server at {uri}; no training data was uploaded, and nothing went anywhere else."
+    )
 
 
 def _finite(value: Any) -> Any:
@@ -201,7 +217,21 @@ def render_markdown(card: dict[str, Any]) -> str:
             lines.append(f"- Source task ({drift['source_task']}): probe accuracy {base_text} "
                          f"before fine-tuning; per epoch: {acc}.")
         if drift.get("warned_at_epoch") is not None:
-            lines.append(f"- Kiln warned about forgetting after epoch {drift['warned_at_epoch'] + 1}.")
+            # Records before 2026-12 counted this epoch from 0 (and carry no epochs_counted_from).
+            warned = drift["warned_at_epoch"] + (0 if drift.get("epochs_counted_from") == 1 else 1)
+            lines.append(f"- Kiln warned about forgetting after epoch {warned}.")
+    check = card.get("export_check")
+    if check:
+        lines += ["", "## Export check", check.get("sentence", "")]
+        figures = [("Runtime", check.get("runtime")), ("Quantisation", check.get("quantize")),
+                   ("File size (bytes)", check.get("size_bytes")),
+                   ("Latency per sample (ms)", check.get("latency_ms_per_sample")),
+                   ("Largest output difference from Keras", check.get("max_abs_diff")),
+                   ("Top-class agreement with Keras", check.get("top_class_agreement")),
+                   (f"{check.get('metric', '')} in Keras / in the file ({check.get('checked_on')})",
+                    None if "metric" not in check else f"{check['keras']:.4g} / {check['exported']:.4g}")]
+        lines += [f"- {label}: {value:.4g}" if isinstance(value, float) else f"- {label}: {value}"
+                  for label, value in figures if value is not None]
     t = card["training"]
     lines += ["", "## Training", f"- Epochs run: {t['epochs_run']} in {t['seconds']} s; ended: {t['reason']}.",
               f"- Finished: {t['finished_at']}.", "", "```json", json.dumps(t["config"], indent=1), "```"]

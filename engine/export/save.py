@@ -1,8 +1,10 @@
 """Save models as .keras, legacy .h5, SavedModel or TFLite; every write is atomic.
 
 A run record (config, environment, dataset report, history, metrics, timings) goes
-beside a saved model as ``<name>.run.json``; a training run's folder holds
-``model.keras``, ``history.json`` and ``run.json``.
+beside a saved model file as ``<file name>.run.json`` (``m.keras.run.json``, ``m.h5.run.json``:
+one per exported file, so exports of one model into one folder keep their own), inside a
+SavedModel folder as ``kiln.run.json``; a training run's folder holds ``model.keras``,
+``history.json`` and ``run.json``.
 """
 
 from __future__ import annotations
@@ -14,24 +16,44 @@ from typing import Any
 
 from engine.errors import ModelError
 from engine.export.atomic import atomic_dir, atomic_path, atomic_write_bytes, atomic_write_text
-from engine.export.formats import EXPORT_FORMATS, SUFFIXES, format_for_path  # noqa: E402,F401 - re-exported
+from engine.export.formats import (  # noqa: F401 - re-exported
+    ALL_FORMATS,
+    EXPORT_FORMATS,
+    MORE_FORMATS,
+    ONNX_INSTALL,
+    QUANTISATIONS,
+    SUFFIXES,
+    format_for_path,
+)
 from engine.export.trust import UntrustedModel, load_keras_file, trust
 
-__all__ = ["EXPORT_FORMATS", "UntrustedModel", "load_model", "save_model", "save_run", "strict_json"]
+__all__ = ["ALL_FORMATS", "EXPORT_FORMATS", "UntrustedModel", "load_model", "save_model", "save_run", "strict_json"]
 
 
 def save_model(
     model: Any, path: str | Path, *, format: str | None = None, record: dict[str, Any] | None = None,
-    card: bool = True,
+    card: bool = True, quantize: str | None = None, calibration: Any = None,
 ) -> Path:
     """Write ``model`` to ``path`` in ``format`` (default: from the suffix) and return the path.
 
-    The previous file at ``path`` survives any failure mid-write.
+    ``quantize`` (TFLite only): ``float16`` or ``int8`` post-training quantisation; int8 needs
+    ``calibration``, a batch of the run's own training inputs. The previous file at ``path``
+    survives any failure mid-write.
     """
     path = Path(path)
     format = format or format_for_path(path)
-    if format not in EXPORT_FORMATS:
-        raise ModelError(f"'{format}' is not an export format.", hint=f"Choose one of: {', '.join(EXPORT_FORMATS)}.")
+    if format not in ALL_FORMATS:
+        raise ModelError(f"'{format}' is not an export format.", hint=f"Choose one of: {', '.join(ALL_FORMATS)}.")
+    if quantize is not None and (format != "tflite" or quantize not in QUANTISATIONS):
+        raise ModelError(
+            f"Quantisation '{quantize}' is not offered for {format} files.",
+            hint=f"Quantise TFLite exports only: {' or '.join(QUANTISATIONS)}.",
+        )
+    if quantize == "int8" and calibration is None:
+        raise ModelError(
+            "int8 quantisation needs samples of the training data to calibrate with, and none were given.",
+            hint="Export from a run folder whose data source is still there, or choose float16.",
+        )
     if format in ("savedmodel", "tflite"):
         from engine.runtime import require_tensorflow
 
@@ -51,10 +73,17 @@ def save_model(
         trust(path)  # Kiln wrote it: usable as a backbone without a question
     elif format == "tflite":
         path = path if path.suffix == ".tflite" else path.with_suffix(".tflite")
-        atomic_write_bytes(path, _tflite_bytes(model, path))
+        atomic_write_bytes(path, _tflite_bytes(model, path, quantize=quantize, calibration=calibration))
+    elif format == "onnx":
+        path = path if path.suffix == ".onnx" else path.with_suffix(".onnx")
+        _require_onnx_exporter()
+        _call_once(model)  # Keras exports only a model that has been called
+        with atomic_path(path) as tmp:
+            model.export(str(tmp), format="onnx", verbose=False)
     if record is not None:
-        record_path = path.with_name(path.stem + ".run.json") if format != "savedmodel" else path / "kiln.run.json"
-        atomic_write_text(record_path, strict_json(record))
+        from engine.export.records import record_path_for
+
+        atomic_write_text(record_path_for(path, format), strict_json(record))
     if card:  # every saved model gets its model card (model_card.md / .json) beside it
         from engine.export.model_card import write_model_card
 
@@ -62,9 +91,10 @@ def save_model(
     return path
 
 
-def _tflite_bytes(model: Any, path: Path) -> bytes:
+def _tflite_bytes(model: Any, path: Path, *, quantize: str | None = None, calibration: Any = None) -> bytes:
     import tempfile
 
+    import numpy as np
     import tensorflow as tf
 
     # Converting from a SavedModel export is the path TF documents for Keras 3 models.
@@ -72,7 +102,45 @@ def _tflite_bytes(model: Any, path: Path) -> bytes:
         model.export(tmp, format="tf_saved_model", verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+        if quantize == "float16":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
+        elif quantize == "int8":
+            # Weights and activations in int8, scaled on the run's own inputs; inputs and outputs
+            # stay float32, so the file takes the same raw pixels or features as the model.
+            samples = np.asarray(calibration, dtype=np.float32)
+
+            def representative() -> Any:
+                for row in samples:
+                    yield [row[None, ...]]
+
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = representative
         return converter.convert()
+
+
+def _require_onnx_exporter() -> None:
+    import importlib.util
+
+    missing = [name for name in ("onnx", "tf2onnx") if importlib.util.find_spec(name) is None]
+    from engine.runtime import tensorflow_backend
+
+    if not tensorflow_backend():
+        missing = [name for name in missing if name != "tf2onnx"]  # JAX and PyTorch export their own way
+    if missing:
+        raise ModelError(
+            f"ONNX export needs the {' and '.join(missing)} package{'s' if len(missing) > 1 else ''}, "
+            "which this environment does not have.",
+            hint=f"Install with: {ONNX_INSTALL}",
+        )
+
+
+def _call_once(model: Any) -> None:
+    import numpy as np
+
+    shape = tuple(getattr(model, "input_shape", ()) or ())
+    if shape and all(side is not None for side in shape[1:]):
+        model(np.zeros((1, *shape[1:]), dtype="float32"), training=False)
 
 
 def save_run(model: Any, out_dir: str | Path, record: dict[str, Any]) -> None:
@@ -85,6 +153,8 @@ def save_run(model: Any, out_dir: str | Path, record: dict[str, Any]) -> None:
     from engine.export.model_card import write_model_card
 
     extra = (out_dir / "history.json", out_dir / "run.json")
+    if (out_dir / "training_log.csv").is_file():  # the job's CSVLogger table, complete by now
+        extra += (out_dir / "training_log.csv",)
     write_model_card(out_dir / "model.keras", "keras", record, run_folder=True, extra_files=extra)
 
 

@@ -130,8 +130,8 @@ def _freezer(backbone_name: str, policy: str) -> Any:
 def _assemble(recipe: ModelRecipe, dataset: Dataset, backbone: Any, image_size: Any) -> tuple[Any, Any, list[str]]:
     import keras
 
+    from engine.models.channels import channel_adapter
     from engine.models.heads import head_units_and_activation, regression_output, target_scale_of
-    from engine.models.layers import ChannelAdapter
 
     adapters: list[str] = []
     if dataset.input_kind != backbone.input_kind:
@@ -159,7 +159,7 @@ def _assemble(recipe: ModelRecipe, dataset: Dataset, backbone: Any, image_size: 
             x = keras.layers.Resizing(*backbone.input_size, name="resize_to_backbone")(x)
             adapters.append(f"resize {size[0]}x{size[1]} -> {backbone.input_size[0]}x{backbone.input_size[1]}")
         if backbone.channels and channels != backbone.channels:
-            x = ChannelAdapter(backbone.channels, name="channels_to_backbone")(x)
+            x = channel_adapter(channels, backbone.channels, name="channels_to_backbone")(x)
             adapters.append(f"channels {channels} -> {backbone.channels}")
         low, high = backbone.input_range
         if backbone.input_scale is not None:

@@ -160,7 +160,11 @@ class SavedModelLayer(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="kiln")
 class ChannelAdapter(keras.layers.Layer):
-    """Gives images the channel count a backbone expects: 1 -> 3 by repeating, 3/4 -> 1 by luminance, 4 -> 3."""
+    """Gives images the channel count a backbone expects: 1 -> 3 by repeating, 3/4 -> 1 by luminance, 4 -> 3.
+
+    Kept so that models saved by Kiln before 2026-12 still open in Kiln; new models use
+    `engine.models.channels.channel_adapter`, a built-in Keras layer that opens in plain Keras.
+    """
 
     def __init__(self, channels: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -118,7 +118,7 @@ class DriftRecord:
     source_accuracy: list[float] = field(default_factory=list)  # per epoch (empty without a source task)
     source_baseline: float | None = None  # the probe on the pretrained features
     weights: list[str] = field(default_factory=list)  # per-epoch weight files kept for roll-back
-    warned_at_epoch: int | None = None
+    warned_at_epoch: int | None = None  # 1-based, as the warning and the CLI count epochs
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -132,6 +132,7 @@ class DriftRecord:
             "cka_warning_below": CKA_WARNING,
             "source_drop_warning": SOURCE_DROP_WARNING,
             "warned_at_epoch": self.warned_at_epoch,
+            "epochs_counted_from": 1,  # warned_at_epoch; records before 2026-12 counted from 0
             "roll_back_weights": self.weights,
         }
 

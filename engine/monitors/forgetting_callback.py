@@ -114,7 +114,7 @@ class ForgettingMonitor(keras.callbacks.Callback):
         if self.record.warned_at_epoch is None:
             message = drift_warning(self.record, epoch, **self.remedies)
             if message:
-                self.record.warned_at_epoch = epoch
+                self.record.warned_at_epoch = epoch + 1  # as the sentence says: "after epoch N"
                 self.sink(RunWarning(message, kind="forgetting"))
 
     def _keep_weights(self, epoch: int) -> str | None:

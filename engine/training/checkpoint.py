@@ -40,7 +40,8 @@ _TEMP_DIR = re.compile(r"^\.epoch-\d+\.tmp-(\d+)$")
 BACKUP_DIR = "backup"
 # The files a run writes into its folder; a new run with --overwrite clears exactly these.
 RUN_FILES = (
-    "config.toml", "model.keras", "run.json", "history.json", "model_card.json", "model_card.md", CHECKPOINT_DIR
+    "config.toml", "model.keras", "run.json", "history.json", "model_card.json", "model_card.md", CHECKPOINT_DIR,
+    "training_log.csv", "tensorboard",  # engine.training.job's TRAINING_LOG and TENSORBOARD_DIR
 )
 
 
@@ -296,8 +297,15 @@ def check_run_folder(
 def never_finished_an_epoch(out_dir: Path, config: dict[str, Any]) -> bool:
     """True for a run folder holding only the config a run writes at its start, and that config is
     ``config``: the same run was killed before its first checkpoint, so starting it again loses
-    nothing (no --overwrite needed). Another run's config alone still counts as another run."""
+    nothing (no --overwrite needed). Another run's config alone still counts as another run.
+
+    Keras's CSVLogger opens ``training_log.csv`` when training begins and TensorBoard's logs
+    start then too, so a run killed in its first epoch also leaves those; a log with a row of
+    a finished epoch means the run did get somewhere.
+    """
     held = [name for name in RUN_FILES if (out_dir / name).exists() or (out_dir / name).is_symlink()]
+    if "training_log.csv" in held and _log_is_empty(out_dir / "training_log.csv"):
+        held = [name for name in held if name not in ("training_log.csv", "tensorboard")]
     if held != ["config.toml"]:
         return False
     from engine.errors import KilnError
@@ -308,6 +316,18 @@ def never_finished_an_epoch(out_dir: Path, config: dict[str, Any]) -> bool:
     except KilnError:
         return False
     return not _differences(_comparable(saved), _comparable(config))
+
+
+def _log_is_empty(path: Path) -> bool:
+    """Whether a CSV log holds no epoch's row (at most its header line)."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            lines = [line for _, line in zip(range(3), handle) if line.strip()]
+    except OSError:
+        return False
+    return len(lines) <= 1 and (not lines or lines[0].startswith("epoch"))
 
 
 def clear_run_folder(out_dir: Path) -> None:

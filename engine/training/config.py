@@ -86,6 +86,14 @@ class TrainConfig:
     tensorboard: bool = param(
         False, help="Write TensorBoard logs into RUN/tensorboard (watch with: tensorboard --logdir RUN/tensorboard)"
     )
+    tensorboard_batches: bool = param(
+        False, help="With --tensorboard: also log every batch's loss (larger logs)",
+        used_when=("tensorboard", (True,)),
+    )
+    mlflow: str = param(
+        "", help="Also log the run to MLflow at this tracking URI (sqlite:///mlflow.db, http://host:5000; "
+        "needs pip install mlflow-skinny); empty: off",
+    )
     # Fine-tuning: measure backbone drift (CKA) and source-task retention every epoch. It costs
     # time, so a head-to-head turns it off to time both approaches fairly.
     forgetting_monitor: bool = param(
@@ -94,6 +102,11 @@ class TrainConfig:
 
     def validate(self, where: str = "train") -> None:
         check_declared(self, where)
+        if "@" in self.mlflow.split("//", 1)[-1].split("/", 1)[0]:  # user:secret@host: saved in config.toml
+            raise ConfigError(
+                f"{where}.mlflow names credentials in the tracking URI, which Kiln would save in config.toml.",
+                hint="Give them in MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN).",
+            )
 
 
 @dataclass(frozen=True)

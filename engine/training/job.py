@@ -15,11 +15,18 @@ A run is a plan and a loop over its phases (`_run` reads as that):
    it), the phase's callbacks (`_phase_callbacks`), fit. A stop, a NaN loss or early stopping
    ends the loop (`_stop_reason`).
 4. `_finish`: final metrics, the run record and model card facts, the saved model, `Finished`.
+
+Every run folder keeps Keras's `CSVLogger` table (``training_log.csv``); ``--tensorboard``
+adds one `RunTensorBoard` writer for the whole run (`_open_board`, opened before the loop
+and closed after it) and ``--mlflow URI`` an MLflow run (`_open_tracker`, opened before the
+run folder is written, finished with the saved model as its artifacts).
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import time
 import traceback
 import warnings
@@ -35,6 +42,7 @@ from engine.data.pipeline_types import Pipelines
 from engine.environment import device_label, environment_report
 from engine.errors import ConfigError, KilnError
 from engine.events import EventSink, Failed, Finished, PhaseStarted, RunStarted, RunWarning, ignore_events
+from engine.export.atomic import atomic_write_text
 from engine.export.save import save_run
 from engine.models.build import build_model
 from engine.models.built import BuiltModel, TrainingPhase
@@ -68,6 +76,7 @@ from engine.training.resume_finish import compile_from_checkpoint, needs_finishi
 from engine.training.run_lock import run_folder_lock
 
 TENSORBOARD_DIR = "tensorboard"  # `tensorboard --logdir RUN/tensorboard`
+TRAINING_LOG = "training_log.csv"  # Keras's CSVLogger: one row per epoch, every run
 
 
 @dataclass
@@ -97,22 +106,54 @@ def run_training(
 ) -> RunResult:
     """Train as ``config`` says, reporting through ``sink``; save into ``out_dir`` if given.
 
-    ``callbacks``: extra Keras callbacks for every phase (the comparison's step budget uses this).
+    ``callbacks``: your own Keras callbacks (``keras.callbacks.Callback`` instances), passed to
+    ``model.fit`` in every phase after Kiln's reporter and NaN guard and before its schedule,
+    checkpoint and monitors; one instance spans the whole run, and epochs count from the run's
+    start. They are code, so they come only from Python callers: a run config (a file) never
+    names one. The comparison's step budget uses this too. Example::
+
+        run_training(config, out_dir="runs/a", callbacks=(keras.callbacks.TerminateOnNaN(),))
 
     Raises `KilnError` for unusable input (after emitting `Failed` with its sentence); any
     other exception also emits `Failed` (with the traceback as details) and propagates.
     """
     control = control or RunControl()
+    trackers: list[Any] = []  # an MLflow run the job opened, closed as failed if the job raises
     try:
         # One process at a time per run folder (training/run_lock.py); none without a folder.
         with run_folder_lock(Path(out_dir)) if out_dir else contextlib.nullcontext():
-            return _run(config, sink, control, dataset, Path(out_dir) if out_dir else None, resume, callbacks)
+            return _run(
+                config, sink, control, dataset, Path(out_dir) if out_dir else None, resume, callbacks, trackers
+            )
     except KilnError as exc:
+        _fail_trackers(trackers)
         sink(Failed(exc.sentence, traceback.format_exc()))
         raise
     except Exception as exc:  # noqa: BLE001 - reported, then re-raised for the caller
+        _fail_trackers(trackers)
         sink(Failed(_explain(exc), traceback.format_exc()))
         raise
+
+
+def _fail_trackers(trackers: list[Any]) -> None:
+    for tracker in trackers:
+        tracker.fail()
+
+
+def unmonitored_note(config: RunConfig) -> str | None:
+    """Why a fine-tuning run that asked for the forgetting monitor runs without it, or None."""
+    if config.model.kind != "finetune" or not config.train.forgetting_monitor:
+        return None
+    if config.train.distribution == "multiworker":
+        # Not made to run there: its per-epoch feature passes (Keras predict calls on every worker,
+        # beside the strategy's collectives) are untested under Keras 3's multi-worker strategy,
+        # which needed fixes for fit itself (keras-team/keras#20585); see docs/RISKS.md.
+        return (
+            "The forgetting monitor (backbone drift, source-task accuracy, per-epoch weights for roll-back) "
+            "does not run in multi-worker runs; to watch for forgetting, fine-tune on one machine "
+            "(distribution auto or mirrored) with the same settings."
+        )
+    return None
 
 
 def _explain(exc: Exception) -> str:
@@ -171,11 +212,6 @@ class RunPlan:
         """Where `Checkpointer` writes for --resume; None when the run keeps no checkpoint."""
         return self.out_dir / CHECKPOINT_DIR if self.out_dir is not None and self.config.train.checkpoint else None
 
-    @property
-    def tensorboard_dir(self) -> Path | None:
-        """One log folder for the whole run (phases continue the same epoch axis); None: no logs."""
-        return self.out_dir / TENSORBOARD_DIR if self.out_dir is not None and self.config.train.tensorboard else None
-
 
 @dataclass
 class _Trained:
@@ -194,16 +230,19 @@ def _run(
     out_dir: Path | None,
     resume: bool,
     extra_callbacks: tuple[Any, ...] = (),
+    trackers: list[Any] | None = None,
 ) -> RunResult:
     """The plan, a loop over the phases left, the finish."""
     from engine.training.callbacks import EventReporter  # imports Keras
 
     plan = _plan_run(config, sink, dataset, out_dir, resume, extra_callbacks)
+    tracker = _open_tracker(plan, trackers)  # before the run folder is written
     model_info = _open_run(plan, sink)
     reporter = EventReporter(sink, control, epochs=config.train.epochs, steps=plan.pipelines.steps_per_epoch)
+    board = _open_board(plan)
     trained = _Trained()
     for step in plan.phases_left:
-        fitted, seconds, early = _train_phase(plan, step, reporter, sink)
+        fitted, seconds, early = _train_phase(plan, step, reporter, sink, board=board, tracker=tracker)
         trained.fit_seconds += seconds
         trained.epochs_run += len(fitted.get("loss", []))
         for key, values in fitted.items():
@@ -212,7 +251,9 @@ def _run(
         if reason is not None:
             trained.reason = reason
             break
-    return _finish(plan, trained, model_info, sink)
+    if board is not None:
+        board.close()
+    return _finish(plan, trained, model_info, sink, tracker)
 
 
 def _plan_run(
@@ -227,6 +268,14 @@ def _plan_run(
     import keras
 
     config.validate()
+    if out_dir is not None and config.train.tensorboard:
+        from engine.runtime import require_tensorboard
+
+        require_tensorboard()  # before anything is written: a refused run leaves the folder as it was
+    if config.train.mlflow:
+        from engine.training.tracking import require_mlflow
+
+        require_mlflow(config.train.mlflow)
     # Before anything is loaded or written: the checkpoint must exist and match this config.
     checkpoint = _resume_point(config, out_dir) if resume else None
     keras.utils.set_random_seed(config.train.seed)
@@ -285,9 +334,12 @@ def _forgetting_monitor(
     """The forgetting monitor's callback, when it runs (None for from-scratch runs and multi-worker).
 
     It takes its baseline from the model as built: the pretrained backbone, before any
-    checkpoint is loaded.
+    checkpoint is loaded. A fine-tuning run that asked for it and runs without it says why.
     """
     if not config.train.forgetting_monitor or config.train.distribution == "multiworker":
+        note = unmonitored_note(config)
+        if note:
+            sink(RunWarning(note, kind="forgetting"))
         return None
     from engine.monitors.forgetting_callback import make_forgetting_monitor  # imports Keras
 
@@ -343,6 +395,7 @@ def _open_run(plan: RunPlan, sink: EventSink) -> dict[str, Any]:
         _start_run_folder(out_dir, config)  # only now: a run refused earlier leaves the folder as it was
     elif out_dir is not None:
         config.save(out_dir / "config.toml")  # a resumed run may train for more epochs than first planned
+        _drop_log_rows_from(out_dir / TRAINING_LOG, plan.start_epoch)  # epochs after the checkpoint run again
     sink(
         RunStarted(
             run_name=config.name,
@@ -357,8 +410,48 @@ def _open_run(plan: RunPlan, sink: EventSink) -> dict[str, Any]:
     return model_info
 
 
+def _open_tracker(plan: RunPlan, trackers: list[Any] | None) -> Any | None:
+    """The run's MLflow run (``--mlflow URI``), or None; a store that cannot be reached refuses the run.
+
+    Opened before the run folder is written, so a refused run leaves the folder as it was;
+    ``trackers`` gets it so that `run_training` closes it as failed if the job raises.
+    """
+    config = plan.config
+    if not config.train.mlflow:
+        return None
+    from engine.training.tensorboard import run_hparams  # imports Keras
+    from engine.training.tracking import open_mlflow_run
+
+    tracker = open_mlflow_run(
+        config.train.mlflow,
+        run_hparams(config, train_samples=int(np.unique(plan.dataset.splits["train"]).size)),
+        run_name=config.name or (plan.out_dir.name if plan.out_dir else "kiln"),
+    )
+    if trackers is not None:
+        trackers.append(tracker)
+    return tracker
+
+
+def _open_board(plan: RunPlan) -> Any | None:
+    """The run's one TensorBoard writer (``--tensorboard``), or None: phases and a resumed run
+    continue the same step axis."""
+    config = plan.config
+    if plan.out_dir is None or not config.train.tensorboard:
+        return None
+    from engine.training.tensorboard import RunTensorBoard, run_hparams  # imports Keras
+
+    return RunTensorBoard(
+        plan.out_dir / TENSORBOARD_DIR,
+        steps_per_epoch=plan.pipelines.steps_per_epoch,
+        batch_loss=config.train.tensorboard_batches,
+        drift=plan.drift,
+        # distinct samples: a comparison's small share lists its samples several times per epoch
+        hparams=run_hparams(config, train_samples=int(np.unique(plan.dataset.splits["train"]).size)),
+    )
+
+
 def _train_phase(
-    plan: RunPlan, step: PhasePlan, reporter: Any, sink: EventSink
+    plan: RunPlan, step: PhasePlan, reporter: Any, sink: EventSink, *, board: Any = None, tracker: Any = None
 ) -> tuple[dict[str, list[float]], float, Any]:
     """Compile and fit one phase: its new history, its seconds in fit, and its early stopping."""
     _compile_phase(plan, step)
@@ -366,7 +459,7 @@ def _train_phase(
     if count > 1:
         phase = step.phase
         sink(PhaseStarted(phase.name, step.index, count, step.first_epoch, step.end - 1, phase.description))
-    callbacks, early = _phase_callbacks(plan, step, reporter)
+    callbacks, early = _phase_callbacks(plan, step, reporter, board=board, tracker=tracker)
     started = time.perf_counter()
     fitted = _fit(plan, step, callbacks)
     return fitted, time.perf_counter() - started, early
@@ -384,8 +477,13 @@ def _compile_phase(plan: RunPlan, step: PhasePlan) -> None:
             restore_optimizer(built.model, plan.checkpoint)  # step count, moments: the run goes on as if never stopped
 
 
-def _phase_callbacks(plan: RunPlan, step: PhasePlan, reporter: Any) -> tuple[list[Any], Any]:
-    """The phase's Keras callbacks in the order they must run, and its early stopping (or None)."""
+def _phase_callbacks(
+    plan: RunPlan, step: PhasePlan, reporter: Any, *, board: Any = None, tracker: Any = None
+) -> tuple[list[Any], Any]:
+    """The phase's Keras callbacks in the order they must run, and its early stopping (or None).
+
+    ``board`` (the run's `RunTensorBoard`) and ``tracker`` (its MLflow run) span the whole run.
+    """
     import keras
 
     from engine.training.callbacks import Checkpointer, NanWeightsGuard, ResumedWatchers
@@ -400,14 +498,19 @@ def _phase_callbacks(plan: RunPlan, step: PhasePlan, reporter: Any) -> tuple[lis
     if step.resuming and watchers and step.first_epoch > step.start:
         past = {w.monitor: list(plan.history.get(w.monitor, []))[step.start : step.first_epoch] for w in watchers}
         callbacks.append(ResumedWatchers(watchers, past, step.start))  # after them: they reset at train begin
-    if plan.tensorboard_dir is not None:
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(plan.tensorboard_dir), histogram_freq=0))
     callbacks += backup_callbacks(config.train.distribution, plan.out_dir, plan.history)  # multi-worker runs only
     if plan.checkpoint_dir is not None:
         callbacks.append(Checkpointer(plan.checkpoint_dir, plan.history, step.index, config.to_dict()))
     callbacks.append(reporter.closing_callback())  # last: epoch times include checkpoints and the rest
     if plan.drift is not None:  # after the epoch's own event, so its figures read as that epoch's
         callbacks.append(plan.drift)
+    if plan.out_dir is not None:  # appends: phases and a resumed run continue one table
+        callbacks.append(keras.callbacks.CSVLogger(str(plan.out_dir / TRAINING_LOG), append=True))
+    if board is not None:  # after the drift monitor, whose figures it logs
+        board.start_phase(step.first_epoch)
+        callbacks.append(board)
+    if tracker is not None:
+        callbacks.append(tracker)
     return callbacks, early
 
 
@@ -446,7 +549,9 @@ def _stop_reason(reporter: Any, early: Any) -> str | None:
     return None
 
 
-def _finish(plan: RunPlan, trained: _Trained, model_info: dict[str, Any], sink: EventSink) -> RunResult:
+def _finish(
+    plan: RunPlan, trained: _Trained, model_info: dict[str, Any], sink: EventSink, tracker: Any = None
+) -> RunResult:
     """Score the final weights, write the record and the model, and say the run has finished."""
     config, dataset, built, history, out_dir = plan.config, plan.dataset, plan.built, plan.history, plan.out_dir
     if needs_finishing(built.model, plan.checkpoint):  # killed after its last checkpoint: nothing left to train
@@ -469,8 +574,12 @@ def _finish(plan: RunPlan, trained: _Trained, model_info: dict[str, Any], sink: 
     record = _run_record(config, dataset, built, model_info, history, metrics, fit_seconds, epochs_run, trained.reason)
     # per-class metrics, backbone licence and caveats, drift figures: for run.json and the model card
     record.update(run_card_facts(model, dataset, built.info, image_size=built.image_size, monitor=plan.drift))
+    if tracker is not None:  # the model card's privacy line says where the run was sent
+        record["mlflow"] = {"tracking_uri": config.train.mlflow, "run_id": tracker.run_id}
     if out_dir is not None:
         save_run(model, out_dir, record)
+    if tracker is not None:
+        tracker.finish(out_dir, trained.reason)  # the model, its card and the records become the run's artifacts
     sink(Finished(history, metrics, stopped, fit_seconds, str(out_dir) if out_dir else None, trained.reason))
     return RunResult(
         model=model,
@@ -629,6 +738,22 @@ def _load_checkpoint_weights(built: Any, checkpoint: Any, strategy: Any) -> None
         phase.prepare(built.model)
     with strategy.scope():
         restore_weights(built.model, checkpoint)
+
+
+def _drop_log_rows_from(path: Path, epoch: int) -> None:
+    """Keep the CSV log's rows of epochs before ``epoch`` (0-based), so a resumed run writes each epoch once."""
+    if not path.is_file():
+        return
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    if not rows or "epoch" not in rows[0]:
+        return
+    column = rows[0].index("epoch")
+    kept = [rows[0]] + [row for row in rows[1:] if row and row[column].isdigit() and int(row[column]) < epoch]
+    if len(kept) != len(rows):
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(kept)
+        atomic_write_text(path, buffer.getvalue())
 
 
 def _start_run_folder(out_dir: Path, config: RunConfig) -> None:

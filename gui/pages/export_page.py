@@ -109,8 +109,9 @@ class ExportPage(QWidget):
             muted_label(
                 "The file is written to a temporary name and renamed when complete, so a "
                 "failed save never damages an earlier file. The run record (config, data "
-                "report, history, metrics, environment) goes beside it as .run.json, and its "
-                "model card (data, metrics per class, backbone licence, caveats, hashes) as .model_card.md."
+                "report, history, metrics, environment) goes beside it as <file>.run.json (inside a "
+                "SavedModel folder as kiln.run.json), and its model card (data, metrics per class, "
+                "backbone licence, caveats, hashes) as <file>.model_card.md."
             )
         )
         buttons = QHBoxLayout()

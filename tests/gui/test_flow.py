@@ -100,7 +100,7 @@ def test_full_flow_from_scratch_on_digits(qtbot, window, load_demo, train, tmp_p
     worker = window.export_page.save_model_to(str(target), "keras")
     qtbot.waitUntil(lambda: not worker.running, timeout=TIMEOUT_MS)
     assert target.is_file()
-    record = json.loads((target.parent / "digits.run.json").read_text())
+    record = json.loads((target.parent / "digits.keras.run.json").read_text())
     assert record["config"]["train"]["epochs"] == 2
     assert str(target) in window.settings.recent_models()
 

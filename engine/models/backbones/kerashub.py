@@ -8,7 +8,7 @@ plain Keras layers in front of the backbone, so the fine-tuned model takes raw 0
 pixels and saves as a plain ``.keras`` file (loading it needs ``keras_hub`` installed, for
 the backbone's own layer classes).
 
-``keras-hub`` is an optional extra (``pip install 'kiln[kerashub]'``): it pulls in
+``keras-hub`` is an optional extra (``pip install keras-hub``, or the ``kerashub`` extra): it pulls in
 tensorflow-text, tokenizers, sentencepiece and the Kaggle/Hugging Face clients.
 """
 
@@ -24,7 +24,8 @@ from engine.errors import BackboneUnavailable
 from engine.models.backbones.spec import Backbone, BackboneCard
 
 PREFIX = "kerashub:"
-INSTALL_HINT = "Install KerasHub with: pip install 'kiln[kerashub]' (or pip install keras-hub)."
+# The package itself, not an extra of Kiln's: the index's "kiln" is an unrelated project.
+INSTALL_HINT = "Install KerasHub with: pip install keras-hub"
 
 
 def is_kerashub_spec(spec: str) -> bool:
