@@ -207,3 +207,23 @@ def test_forward_flops_counts_dense_and_conv_layers_from_their_shapes() -> None:
     x = keras.layers.Flatten()(x)
     outputs = keras.layers.Dense(10)(x)  # 2*256*10 = 5120
     assert forward_flops(keras.Model(inputs, outputs)) == 4608 + 5120
+
+
+def test_a_table_with_an_image_backbone_is_refused_before_any_run_trains(tmp_path, monkeypatch) -> None:
+    """Issue 20.6: the refusal comes before the from-scratch run, and leaves no folder behind."""
+    import engine.training.job as job
+    from engine.errors import KilnError
+
+    def no_training(*args, **kwargs):  # today's code trains from scratch first, then fails
+        raise AssertionError("a run was trained before the comparison was checked")
+
+    monkeypatch.setattr(job, "run_training", no_training)
+    dataset = load_dataset("demo:housing")
+    base = RunConfig().replace(train={"checkpoint": False})
+    scratch = base.replace(model={"arch": "mlp"})
+    finetune = base.replace(model={"kind": "finetune", "backbone": "demo"})
+    out = tmp_path / "compare"
+    with pytest.raises(KilnError) as raised:
+        compare_approaches(scratch, finetune, dataset, repeats=1, budget=Budget(20, 5, 5), out_dir=out)
+    assert "takes images" in raised.value.sentence
+    assert not out.exists()

@@ -379,6 +379,17 @@ def seconds_to_near_best(curve: list[list[float]], higher_is_better: bool) -> fl
     return float(curve[int(np.argmax(reached))][1])
 
 
+def check_both_apply(scratch: RunConfig, finetune: RunConfig, dataset: Dataset) -> None:
+    """Build each approach's model once, before any training: a backbone that cannot take this
+    data (an image backbone on a table, a wrong feature count) raises its `KilnError` now, not
+    after a full from-scratch run has been trained and written.
+    """
+    from engine.models.build import build_model
+
+    for config in (scratch, finetune):
+        build_model(config.model, dataset, epochs=1, image_size=config.data.image_size)
+
+
 def compare_approaches(
     scratch: RunConfig,
     finetune: RunConfig,
@@ -407,6 +418,7 @@ def compare_approaches(
     control = control or RunControl()
     repeats = max(1, int(repeats))
     base_seed = scratch.train.seed
+    check_both_apply(scratch, finetune, dataset)  # a model that cannot be built fails before any run is written
     dataset, made = with_test_split(dataset, scratch.data.val_split, test_fraction, scratch.data.seed)
     split = "test"
     eval_indices = dataset.splits[split]
