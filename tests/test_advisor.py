@@ -80,3 +80,26 @@ def test_the_bar_for_fine_tuning_rises_with_the_samples_per_class() -> None:
     assert required_gain(10) < required_gain(100) < required_gain(1000)
     unsure = Advice("unsure", 0.5, "fine-tuning", "demo", [], [], "classification", "accuracy", 0.9, 50.0)
     assert unsure.side is None and "unsure" in unsure.summary() and "leaning to fine-tuning" in unsure.summary()
+
+
+def test_the_advice_on_a_table_says_its_sample_count_once() -> None:
+    """Issue 20.7: "480 training samples training samples"."""
+    advice = advise(load_dataset("demo:housing"), ["demo"])
+    assert not any("training samples training samples" in reason for reason in advice.reasons)
+    assert any(reason.startswith(f"{advice.samples_per_class:.0f} training samples") for reason in advice.reasons)
+
+
+@pytest.mark.slow  # probes the demo backbone on 50 images
+def test_a_zero_width_interval_on_ten_validation_samples_is_stated_honestly() -> None:
+    """Issue 20.7: "+0.000 to +0.000" on 10 validation samples read as certainty."""
+    with np.load("resources/demo/digits.npz") as data:
+        x, y = data["x"], data["y"].astype(np.int64)
+    keep = np.flatnonzero(y < 2)[:50]  # two easy digits: both probes get all 10 validation samples right
+    dataset = dataset_from_arrays(x[keep], y[keep], source="tiny", source_kind="arrays", val_split=0.2,
+                                  test_split=0.0, seed=0)
+    advice = advise(dataset, ["demo"])
+    text = " ".join(advice.reasons)
+    assert advice.probe_samples == 10
+    assert "+0.000 to +0.000" not in text
+    assert "Only 10 validation samples" in text
+    assert advice.confidence <= 0.6

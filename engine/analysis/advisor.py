@@ -36,6 +36,7 @@ MAX_TRAIN, MAX_VAL = 1500, 600  # probe sample sizes: enough for the intervals, 
 COLOUR_LOSS = 0.05  # a probe that loses this much accuracy (with its interval above 0) = the backbone is blind to it
 FAR_SIZE = 4.0  # upscaling or shrinking by more than this factor is "far from the backbone's input size"
 FEW_PER_CLASS, MANY_PER_CLASS = 30, 300
+MIN_PROBE_VAL = 30  # below this many validation samples a probe's score moves by 0.03 or more per sample
 
 
 def required_gain(per_class: float) -> float:
@@ -71,6 +72,7 @@ class Advice:
     raw_probe: float | None
     samples_per_class: float
     seconds: float = 0.0
+    probe_samples: int = 0  # validation samples the probes were scored on
 
     @property
     def side(self) -> str | None:
@@ -150,7 +152,7 @@ def advise(
                       as_backbone_sees, linear_probe)
         reports.append(report)
     ranking = sorted(reports, key=lambda r: (not r.applicable, -_rank_key(r, classes)))
-    advice = _decide(ranking, raw.score, per_class, dataset, score_name)
+    advice = _decide(ranking, raw.score, per_class, dataset, score_name, len(val_idx))
     advice.seconds = round(time.perf_counter() - started, 1)
     sink(Progress("advise", len(names) + 1, len(names) + 1, advice.summary()))
     return advice
@@ -214,11 +216,23 @@ def _input_checks(
         )
 
 
-def _decide(ranking: list[BackboneReport], raw: float, per_class: float, dataset: Dataset, score: str) -> Advice:
+def _interval_words(gain: dict[str, float], samples: int) -> str:
+    """The gain's interval, or, when the bootstrap has no spread, why that is not certainty."""
+    if gain["high"] - gain["low"] < 1e-12:
+        return (f"no spread in the bootstrap: the two probes score alike on each of the {samples} validation "
+                "samples, which says little on so few" if samples < MIN_PROBE_VAL else
+                f"no spread in the bootstrap over {samples} validation samples: the two probes score alike on each")
+    return f"95% interval {gain['low']:+.3f} to {gain['high']:+.3f}, over {samples} validation samples"
+
+
+def _decide(
+    ranking: list[BackboneReport], raw: float, per_class: float, dataset: Dataset, score: str, probe_samples: int
+) -> Advice:
     usable = [r for r in ranking if r.applicable and r.gain is not None]
-    base = dict(ranking=ranking, task=dataset.task, score_name=score, raw_probe=raw, samples_per_class=per_class)
-    unit = "per class (fewest)" if dataset.is_classification else "training samples"
-    data_words = f"{per_class:.0f} training samples {unit}"
+    base = dict(ranking=ranking, task=dataset.task, score_name=score, raw_probe=raw, samples_per_class=per_class,
+                probe_samples=probe_samples)
+    unit = " per class (fewest)" if dataset.is_classification else ""
+    data_words = f"{per_class:.0f} training samples{unit}"
     if not usable:
         why = ranking[0].notes[0] if ranking and ranking[0].notes else "no candidate backbone was given"
         if dataset.input_kind == "image" and ranking:  # a backbone failed to load: nothing was measured
@@ -231,9 +245,16 @@ def _decide(ranking: list[BackboneReport], raw: float, per_class: float, dataset
     need = required_gain(per_class)
     reasons = [
         f"A linear probe on {best.name}'s frozen features scores {best.probe:.3f} {score} against {raw:.3f} "
-        f"on the raw inputs: a gain of {gain['value']:+.3f} (95% interval {gain['low']:+.3f} to {gain['high']:+.3f}).",
+        f"on the raw inputs: a gain of {gain['value']:+.3f} ({_interval_words(gain, probe_samples)}).",
         f"{data_words}; at this size fine-tuning needs a probe gain above {need:.2f} to beat training from scratch.",
     ]
+    few_val = probe_samples < MIN_PROBE_VAL
+    if few_val:
+        reasons.append(
+            f"Only {probe_samples} validation samples score the probes: one sample moves a score by "
+            f"{1 / max(probe_samples, 1):.2f}, so differences smaller than a few samples cannot be told apart; "
+            "more validation data would settle it."
+        )
     if best.logme is not None:
         others = ", ".join(f"{r.name} {r.logme:.3f}" for r in usable[1:] if r.logme is not None)
         reasons.append(f"LogME of {best.name}: {best.logme:.3f}" + (f" (others: {others})." if others else "."))
@@ -243,10 +264,10 @@ def _decide(ranking: list[BackboneReport], raw: float, per_class: float, dataset
         # Features help beyond what from scratch is expected to catch up: fine-tune, as hard as the data allows.
         pick = "frozen features" if per_class <= FEW_PER_CLASS else (
             "partial fine-tune" if per_class <= MANY_PER_CLASS else "full fine-tune")
-        confidence = min(0.95, 0.6 + 4.0 * (gain["low"] - need))
+        confidence = min(0.6 if few_val else 0.95, 0.6 + 4.0 * (gain["low"] - need))
         return Advice(pick, round(confidence, 2), None, best.name, reasons, **base)
     if gain["high"] < 0 or blind:
-        confidence = min(0.95, 0.6 + 4.0 * max(-gain["high"], 0.0) + (0.2 if blind else 0.0))
+        confidence = min(0.6 if few_val else 0.95, 0.6 + 4.0 * max(-gain["high"], 0.0) + (0.2 if blind else 0.0))
         if blind:
             reasons.insert(0, f"{best.name} cannot see what separates the classes in this data.")
         return Advice("from scratch", round(confidence, 2), None, None, reasons, **base)
