@@ -227,3 +227,18 @@ def test_a_table_with_an_image_backbone_is_refused_before_any_run_trains(tmp_pat
         compare_approaches(scratch, finetune, dataset, repeats=1, budget=Budget(20, 5, 5), out_dir=out)
     assert "takes images" in raised.value.sentence
     assert not out.exists()
+
+
+def test_a_class_whose_repeats_disagree_in_sign_is_never_called_worse() -> None:
+    """Issue 20.2: averaging hits over repeats hid that one repeat lost the class and the other gained it."""
+    labels = [0] * 60 + [1] * 60 + [2] * 60
+    scratch_1, scratch_2 = [1.0] * 180, [1.0] * 60 + [0.0] * 12 + [1.0] * 108
+    finetune_1 = [1.0] * 60 + [0.0] * 30 + [1.0] * 90  # repeat 1: 'cat' -50%
+    finetune_2 = [1.0] * 180  # repeat 2: 'cat' +20%
+    comparison = _comparison({"scratch@1": [scratch_1, scratch_2], "finetune@1": [finetune_1, finetune_2]},
+                             higher=True)
+    comparison.eval_labels, comparison.class_names = labels, ["ant", "cat", "dog"]
+    cat = comparison.per_class().rows[1]
+    assert cat.difference < -0.1 and cat.repeat_differences == pytest.approx([-0.5, 0.2])
+    assert cat.verdict == "within noise" and comparison.per_class().worse == []
+    assert cat.low < 0 < cat.high  # the repeats are in the interval: resampling them spans both signs

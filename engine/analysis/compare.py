@@ -244,8 +244,9 @@ class Comparison:
         """Per-class accuracy of both approaches at ``fraction`` (default: the largest share), with
         paired bootstrap intervals of the difference (`engine.analysis.bias.ClassComparison`):
         which classes fine-tuning serves worse than from scratch. None for regression or before
-        both approaches have finished a run there. A sample's hit is the share of repeats that
-        got it right.
+        both approaches have finished a run there. The intervals take in the repeats and are
+        corrected for the number of classes; a class whose repeats disagree in sign is never
+        called worse.
         """
         fractions = self.fractions()
         if not self.higher_is_better or not self.eval_labels or not self.class_names or not fractions:
@@ -256,7 +257,7 @@ class Comparison:
         from engine.analysis.bias import compare_hits_per_class
 
         return compare_hits_per_class(
-            np.asarray(self.eval_labels), tables[0].mean(axis=0), tables[1].mean(axis=0), self.class_names,
+            np.asarray(self.eval_labels), tables[0], tables[1], self.class_names,
             baseline_name="from-scratch", candidate_name="fine-tuned",
         )
 

@@ -137,7 +137,8 @@ def markdown_report(comparison: Comparison) -> str:
         lines += [
             f"## Per class ({share:.0%} of the training data, {comparison.scored_on} split)", "",
             per_class.sentence(), "",
-            "| class | samples | from scratch | fine-tuning | difference | 95% interval | verdict |",
+            "| class | samples | from scratch | fine-tuning | difference | "
+            "interval (95% for all classes together) | verdict |",
             "|---|---:|---:|---:|---:|---|---|",
         ]
         lines += [
@@ -178,7 +179,7 @@ def html_report(comparison: Comparison) -> str:
             f"<h2>Per class ({comparison.fractions()[-1]:.0%} of the training data)</h2>"
             f"<p>{esc(per_class.sentence())}</p>"
             "<table><tr><th>class</th><th>samples</th><th>from scratch</th><th>fine-tuning</th><th>difference</th>"
-            f"<th>95% interval</th><th>verdict</th></tr>{rows}</table>"
+            f"<th>interval (95% for all classes together)</th><th>verdict</th></tr>{rows}</table>"
         )
     runs = "".join(
         f"<tr><td>{esc(APPROACH_WORDS[r.approach])}</td><td>{r.data_fraction:.0%}</td><td>{r.repeat}</td>"
