@@ -242,3 +242,30 @@ def test_a_class_whose_repeats_disagree_in_sign_is_never_called_worse() -> None:
     assert cat.difference < -0.1 and cat.repeat_differences == pytest.approx([-0.5, 0.2])
     assert cat.verdict == "within noise" and comparison.per_class().worse == []
     assert cat.low < 0 < cat.high  # the repeats are in the interval: resampling them spans both signs
+
+
+def test_runs_cut_off_by_the_cap_while_improving_are_named_with_a_larger_budget() -> None:
+    """Issue 20.3: scores at the 200-step cap while still improving, with no warning."""
+    from engine.analysis.budget import still_improving
+
+    budget = Budget(max_steps=200, min_steps=80, patience_steps=50)
+    assert still_improving("step_cap", 200, 190, budget)  # best loss 10 steps before the cap
+    assert not still_improving("step_cap", 200, 120, budget)  # flat for 80 steps: converged enough
+    assert not still_improving("early_stopping", 130, 80, budget)
+    comparison = _comparison({"scratch@1": [[1.0, 0.0]], "finetune@1": [[1.0, 1.0]]}, higher=True)
+    comparison.budget = budget.to_dict()
+    assert not any("Still improving" in s for s in comparison.verdict())
+    assert comparison.suggested_budget() is None
+    comparison.rows[0].still_improving = True  # the from-scratch run
+    said = [s for s in comparison.verdict() if "Still improving" in s]
+    assert len(said) == 1 and "from scratch 1 of 1" in said[0] and "200-step cap" in said[0]
+    assert "--max-steps 800" in said[0] and comparison.suggested_budget()["max_steps"] == 800
+    assert Budget(**comparison.suggested_budget()).validate().max_steps == 800
+
+
+@pytest.mark.slow  # one tiny fit
+def test_the_budget_callback_says_a_run_was_still_improving_at_the_cap() -> None:
+    capped = _fit_with_budget(Budget(max_steps=24, min_steps=0, patience_steps=10_000))
+    assert capped["stopped_by"] == "step_cap" and capped["still_improving"]
+    early = _fit_with_budget(Budget(max_steps=400, min_steps=8, patience_steps=1))
+    assert early["stopped_by"] == "early_stopping" and not early["still_improving"]

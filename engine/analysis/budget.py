@@ -49,6 +49,23 @@ class Budget:
         return asdict(self)
 
 
+def still_improving(stopped_by: str, steps: int, best_step: int, budget: Budget) -> bool:
+    """A run cut off by the cap (or the clock) whose validation loss was still improving: its best
+    came within the last patience window, so early stopping would have let it go on.
+    """
+    return stopped_by in ("step_cap", "time_budget") and steps - best_step < budget.patience_steps
+
+
+def larger_budget(budget: Budget, factor: int = 4) -> Budget:
+    """The budget to try when runs were still improving at the cap: ``factor`` times the steps."""
+    return Budget(
+        max_steps=budget.max_steps * factor,
+        min_steps=budget.min_steps,
+        patience_steps=budget.patience_steps,
+        seconds=None if budget.seconds is None else budget.seconds * factor,
+    )
+
+
 def steps_per_epoch(train_samples: int, batch_size: int) -> int:
     return max(1, math.ceil(train_samples / max(1, batch_size)))
 
@@ -131,6 +148,7 @@ def budget_callback(budget: Budget, *, train_samples: int, batch_size: int, scor
                 "seconds": round(self.elapsed(), 3),
                 "stopped_by": self.reason,
                 "best_step": self.best_step,
+                "still_improving": still_improving(self.reason, self.steps, self.best_step, budget),
                 "phases": self.phases,
                 "curve": [list(point) for point in self.curve],
             }

@@ -60,6 +60,8 @@ class ComparisonRow:
     forward_flops: int = 0
     train_flops: float = 0.0
     seconds_to_near_best: float | None = None
+    best_step: int = 0  # the step of the best validation loss (its weights are the ones scored)
+    still_improving: bool = False  # stopped by the cap (or clock) while validation loss was still improving
     reason: str = "completed"
     run_dir: str | None = None
     train_digest: str = ""
@@ -195,6 +197,9 @@ class Comparison:
             f"trained or early-stopped on; the intervals are {self._confidence():.0%} paired bootstrap "
             f"intervals over those samples and {self.repeats} repeat{'s' if self.repeats != 1 else ''}."
         )
+        unconverged = self.still_improving_sentence()
+        if unconverged:
+            sentences.append(unconverged)
         costs = self.costs()
         if len(costs) == 2:
             ft, sc = costs["finetune"], costs["scratch"]
@@ -204,6 +209,36 @@ class Comparison:
                 f"{sc['seconds']:.1f} s ({sc['steps']:.0f} steps, about {_si(sc['train_flops'])}FLOPs) (estimates)."
             )
         return sentences
+
+    def still_improving_sentence(self) -> str | None:
+        """Which runs the step cap cut off while they were still improving, and the budget to try."""
+        cut = [r for r in self.rows if r.still_improving]
+        if not cut:
+            return None
+        per_approach = ", ".join(
+            f"{APPROACH_WORDS[a]} {n} of {len(self.runs_of(a))}"
+            for a in APPROACHES if (n := sum(r.approach == a for r in cut))
+        )
+        cap = self.budget.get("max_steps")
+        suggestion = self.suggested_budget()
+        larger = f"; try --max-steps {suggestion['max_steps']}" if suggestion else ""
+        return (
+            f"Still improving at the {cap}-step cap: {per_approach} run{'s' if len(cut) != 1 else ''} "
+            f"(validation loss at its best within the last {self.budget.get('patience_steps')} steps), so "
+            f"{'their scores understate' if len(cut) != 1 else 'its score understates'} what longer training "
+            f"reaches and the verdict may change with a larger budget{larger}."
+        )
+
+    def runs_of(self, approach: str) -> list[ComparisonRow]:
+        return [r for r in self.rows if r.approach == approach]
+
+    def suggested_budget(self) -> dict[str, Any] | None:
+        """A 4x larger budget when some run was still improving at the cap; None when none was."""
+        if not any(r.still_improving for r in self.rows) or not self.budget:
+            return None
+        from engine.analysis.budget import larger_budget
+
+        return larger_budget(Budget(**self.budget)).to_dict()
 
     def _fraction_sentence(self, fraction: float, words: str) -> str:
         share = _share(fraction)
@@ -284,6 +319,7 @@ class Comparison:
             "device_watts": self.device_watts,
             "verdict": self.verdict(),
             "winner": self.winner(),
+            "suggested_budget": self.suggested_budget(),
             "learning_curve": self.learning_curve(),
             "costs": self.costs(),
             "rows": [r.to_dict() for r in self.rows],
@@ -499,6 +535,8 @@ def compare_approaches(
                 forward_flops=forward,
                 train_flops=training_flops(forward, int(usage["samples_seen"])),
                 seconds_to_near_best=seconds_to_near_best(usage["curve"], higher),
+                best_step=int(usage["best_step"]),
+                still_improving=bool(usage["still_improving"]),
                 reason=result.reason,
                 run_dir=str(run_dir) if run_dir else None,
                 train_digest=_digest(subset.splits["train"]),

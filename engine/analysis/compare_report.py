@@ -156,7 +156,7 @@ def markdown_report(comparison: Comparison) -> str:
     for r in comparison.rows:
         lines.append(
             f"| {APPROACH_WORDS[r.approach]} | {r.data_fraction:.0%} | {r.repeat} | {r.seed} | {r.score:.4f} | "
-            f"{r.steps} | {r.stopped_by.replace('_', ' ')} | {r.seconds:.1f} | {r.run_dir or '–'} |"
+            f"{r.steps} | {_stopped_words(r)} | {r.seconds:.1f} | {r.run_dir or '–'} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -183,7 +183,7 @@ def html_report(comparison: Comparison) -> str:
         )
     runs = "".join(
         f"<tr><td>{esc(APPROACH_WORDS[r.approach])}</td><td>{r.data_fraction:.0%}</td><td>{r.repeat}</td>"
-        f"<td>{r.score:.4f}</td><td>{r.steps}</td><td>{esc(r.stopped_by.replace('_', ' '))}</td>"
+        f"<td>{r.score:.4f}</td><td>{r.steps}</td><td>{esc(_stopped_words(r))}</td>"
         f"<td>{r.seconds:.1f}</td><td>{esc(r.run_dir or '–')}</td></tr>"
         for r in comparison.rows
     )
@@ -223,6 +223,11 @@ def write_report(comparison: Comparison, out_dir: Path) -> None:
     atomic_write_text(out_dir / "compare.json", strict_json(comparison.to_dict()))  # a diverged run: null, not NaN
     atomic_write_text(out_dir / "report.html", html_report(comparison))
     atomic_write_text(out_dir / "report.md", markdown_report(comparison))
+
+
+def _stopped_words(row: Any) -> str:
+    words = row.stopped_by.replace("_", " ")
+    return f"{words} (still improving)" if getattr(row, "still_improving", False) else words
 
 
 def _budget_words(budget: dict[str, Any]) -> str:
