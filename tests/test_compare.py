@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -267,5 +268,27 @@ def test_runs_cut_off_by_the_cap_while_improving_are_named_with_a_larger_budget(
 def test_the_budget_callback_says_a_run_was_still_improving_at_the_cap() -> None:
     capped = _fit_with_budget(Budget(max_steps=24, min_steps=0, patience_steps=10_000))
     assert capped["stopped_by"] == "step_cap" and capped["still_improving"]
+    assert 0 < capped["cpu_seconds"]
     early = _fit_with_budget(Budget(max_steps=400, min_steps=8, patience_steps=1))
     assert early["stopped_by"] == "early_stopping" and not early["still_improving"]
+
+
+def test_costs_report_cpu_time_and_say_when_wall_times_measured_the_machine() -> None:
+    """Issue 20.4: two identical runs took 11.6 s and 39.1 s of wall time."""
+    from engine.analysis.compare_report import cost_rows
+
+    comparison = _comparison({"scratch@1": [[1.0, 0.0], [1.0, 0.0]], "finetune@1": [[1.0, 1.0], [1.0, 1.0]]},
+                             higher=True)
+    second = [dataclasses.replace(r, repeat=2) for r in comparison.rows]
+    comparison.rows += second
+    for row, (wall, cpu) in zip(comparison.rows, [(11.6, 10.0), (12.0, 11.0), (39.1, 10.4), (12.5, 11.2)]):
+        row.seconds, row.cpu_seconds = wall, cpu
+    verdict = " ".join(comparison.verdict())
+    assert "Wall times are not comparable" in verdict and "from scratch" in verdict.split("not comparable")[1]
+    assert "s of CPU" in verdict
+    rows = {what: (ft, sc) for what, ft, sc in cost_rows(comparison)}
+    assert rows["CPU time per run (s, all threads)"] == ("11.1", "10.2")
+    assert rows["optimizer steps used"] == ("10", "10")
+    for row, wall in zip(comparison.rows, [11.6, 12.0, 12.1, 12.5]):
+        row.seconds = wall
+    assert "not comparable" not in " ".join(comparison.verdict())

@@ -83,6 +83,7 @@ def budget_callback(budget: Budget, *, train_samples: int, batch_size: int, scor
             self.steps = 0
             self.samples_seen = 0
             self.started: float | None = None
+            self.cpu_started: float | None = None
             self.best_loss = math.inf
             self.best_step = 0
             self.patience_from = 0
@@ -96,6 +97,9 @@ def budget_callback(budget: Budget, *, train_samples: int, batch_size: int, scor
         def on_train_begin(self, logs: Any = None) -> None:
             if self.started is None:
                 self.started = time.perf_counter()
+                # CPU time of the whole process (every thread): unlike wall time, it does not grow
+                # when other programs load the machine.
+                self.cpu_started = time.process_time()
             trainable = int(sum(int(np.prod(w.shape)) for w in self.model.trainable_weights))
             self.phases.append({"trainable_params": trainable, "steps": 0})
             self.patience_from = self.steps  # each phase gets its own patience window
@@ -146,6 +150,7 @@ def budget_callback(budget: Budget, *, train_samples: int, batch_size: int, scor
                 "steps": self.steps,
                 "samples_seen": self.samples_seen,
                 "seconds": round(self.elapsed(), 3),
+                "cpu_seconds": round(0.0 if self.cpu_started is None else time.process_time() - self.cpu_started, 3),
                 "stopped_by": self.reason,
                 "best_step": self.best_step,
                 "still_improving": still_improving(self.reason, self.steps, self.best_step, budget),

@@ -36,6 +36,7 @@ DEFAULT_REPEATS = 2  # measured: demo:digits at 0.1,1.0 takes under two minutes 
 DEFAULT_TEST_FRACTION = 0.2
 NEAR_BEST = 0.95  # "time to 95% of the best score"
 MIN_STEPS_PER_ROUND = 20  # steps between two validation rounds, at least
+WALL_SPREAD = 1.5  # runs doing the same work whose wall time per step differs more than this: the machine's load
 
 
 @dataclass
@@ -60,6 +61,7 @@ class ComparisonRow:
     forward_flops: int = 0
     train_flops: float = 0.0
     seconds_to_near_best: float | None = None
+    cpu_seconds: float | None = None  # process CPU time while training (all threads); None in old files
     best_step: int = 0  # the step of the best validation loss (its weights are the ones scored)
     still_improving: bool = False  # stopped by the cap (or clock) while validation loss was still improving
     reason: str = "completed"
@@ -166,10 +168,12 @@ class Comparison:
                 continue
             near = [r.seconds_to_near_best for r in runs if r.seconds_to_near_best is not None]
             seconds = float(np.mean([r.seconds for r in runs]))
+            cpu = [r.cpu_seconds for r in runs if r.cpu_seconds is not None]
             table[approach] = {
                 "runs": len(runs),
                 "seconds": seconds,
                 "seconds_to_near_best": float(np.mean(near)) if near else None,
+                "cpu_seconds": float(np.mean(cpu)) if cpu else None,
                 "steps": float(np.mean([r.steps for r in runs])),
                 "params": runs[0].params,
                 "phase_trainable": runs[0].phase_trainable or [runs[0].trainable_params],
@@ -205,10 +209,41 @@ class Comparison:
             ft, sc = costs["finetune"], costs["scratch"]
             sentences.append(
                 f"Per run on {_share(fractions[-1])}: fine-tuning trained for {ft['seconds']:.1f} s "
-                f"({ft['steps']:.0f} steps, about {_si(ft['train_flops'])}FLOPs), from scratch for "
-                f"{sc['seconds']:.1f} s ({sc['steps']:.0f} steps, about {_si(sc['train_flops'])}FLOPs) (estimates)."
+                f"({_cpu_words(ft)}{ft['steps']:.0f} steps, about {_si(ft['train_flops'])}FLOPs), from scratch for "
+                f"{sc['seconds']:.1f} s ({_cpu_words(sc)}{sc['steps']:.0f} steps, about "
+                f"{_si(sc['train_flops'])}FLOPs) (FLOPs are estimates)."
             )
+        uneven = self.wall_time_warning()
+        if uneven:
+            sentences.append(uneven)
         return sentences
+
+    def wall_time_warning(self) -> str | None:
+        """A sentence when wall times measured the machine's load rather than the runs.
+
+        Runs of one approach do the same work per step, so their wall time per step should agree;
+        when it spreads much more than their CPU time per step does, something else was using the
+        machine and wall times are not comparable (CPU time and steps still are).
+        """
+        worst: tuple[float, float, str] | None = None
+        for approach in APPROACHES:
+            runs = [r for r in self.runs_of(approach) if r.steps > 0 and r.seconds > 0 and r.cpu_seconds]
+            if len(runs) < 2:
+                continue
+            wall = [r.seconds / r.steps for r in runs]
+            cpu = [float(r.cpu_seconds or 0.0) / r.steps for r in runs]
+            wall_spread, cpu_spread = max(wall) / min(wall), max(cpu) / max(min(cpu), 1e-9)
+            if wall_spread > WALL_SPREAD and wall_spread > 1.3 * cpu_spread and (
+                    worst is None or wall_spread > worst[0]):
+                worst = (wall_spread, cpu_spread, approach)
+        if worst is None:
+            return None
+        wall_spread, cpu_spread, approach = worst
+        return (
+            f"Wall times are not comparable: {APPROACH_WORDS[approach]} runs' wall time per step differs "
+            f"{wall_spread:.1f}x between runs while their CPU time per step differs {cpu_spread:.1f}x, so the "
+            "machine was busy with other work; compare CPU time and steps instead."
+        )
 
     def still_improving_sentence(self) -> str | None:
         """Which runs the step cap cut off while they were still improving, and the budget to try."""
@@ -338,6 +373,10 @@ class Comparison:
 
 def _key(approach: str, fraction: float) -> str:
     return f"{approach}@{fraction:g}"
+
+
+def _cpu_words(cost: dict[str, Any]) -> str:
+    return "" if cost.get("cpu_seconds") is None else f"{cost['cpu_seconds']:.1f} s of CPU, "
 
 
 def _share(fraction: float) -> str:
@@ -525,6 +564,7 @@ def compare_approaches(
                 score_name=comparison.score_name,
                 score=float(scores.mean()),
                 seconds=round(result.seconds, 3),
+                cpu_seconds=float(usage["cpu_seconds"]),
                 steps=int(usage["steps"]),
                 samples_seen=int(usage["samples_seen"]),
                 stopped_by=str(usage["stopped_by"]),

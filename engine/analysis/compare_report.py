@@ -33,6 +33,7 @@ def cost_rows(comparison: Comparison) -> list[tuple[str, str, str]]:
     watts = f"{comparison.device_watts:g} W"
     return [
         ("wall time per run (s)", *both("seconds", lambda v: f"{v:.1f}")),
+        ("CPU time per run (s, all threads)", *both("cpu_seconds", lambda v: f"{v:.1f}")),
         ("time to 95% of best val score (s)", *both("seconds_to_near_best", lambda v: f"{v:.1f}")),
         ("optimizer steps used", *both("steps", lambda v: f"{v:.0f}")),
         ("stopped by", *both("stopped_by", lambda v: ", ".join(s.replace("_", " ") for s in v))),
