@@ -292,3 +292,34 @@ def test_costs_report_cpu_time_and_say_when_wall_times_measured_the_machine() ->
     for row, wall in zip(comparison.rows, [11.6, 12.0, 12.1, 12.5]):
         row.seconds = wall
     assert "not comparable" not in " ".join(comparison.verdict())
+
+
+def test_a_tiled_small_share_reports_its_unique_samples() -> None:
+    """Issue 20.5: a 5% run's card said "train 650" for 26 unique images listed 25 times."""
+    small = subsample_training(load_dataset("demo:digits"), 0.03, seed=0)
+    unique = len(small.splits["train"])
+    rounds = repeat_small_training(small, batch_size=32)
+    assert len(rounds.splits["train"]) > unique
+    train = rounds.summary()["splits"]["train"]
+    assert train["size"] == unique and train["listed"] == len(rounds.splits["train"])
+    assert sum(rounds.class_counts("train").values()) == unique
+    assert "listed" not in small.summary()["splits"]["train"]
+
+
+@pytest.mark.slow  # one tiny two-phase fine-tune
+def test_a_two_phase_run_records_what_each_phase_trained(tmp_path) -> None:
+    """Issue 20.5: the card said "2,565 trainable" when phase 2 trained 16,693."""
+    from engine.training.job import run_training
+
+    config = RunConfig().replace(
+        data={"source": "demo:digits"},
+        model={"kind": "finetune", "backbone": "demo", "two_phase": True},
+        train={"checkpoint": False, "epochs": 2, "forgetting_monitor": False},
+    )
+    dataset = subsample_training(load_dataset("demo:digits"), 0.05, seed=0)
+    result = run_training(config, dataset=dataset, out_dir=tmp_path / "run")
+    phases = result.record["model"]["phase_trainable"]
+    assert [p["phase"] for p in phases] == ["head", "fine-tune"]
+    assert phases[1]["trainable_params"] > phases[0]["trainable_params"] == result.record["model"]["trainable_params"]
+    card = (tmp_path / "run" / "model_card.md").read_text()
+    assert f"{phases[1]['trainable_params']:,}" in card and "per phase" in card

@@ -68,6 +68,7 @@ def build_card(
             "approach": "fine-tuned" if backbone else ("from scratch" if model else "unknown"),
             "params": model.get("params"),
             "trainable_params": model.get("trainable_params"),
+            "trainable_per_phase": model.get("phase_trainable") or [],
             "image_size": model.get("image_size"),
         },
         "data": {
@@ -155,11 +156,18 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _trainable_words(m: dict[str, Any]) -> str:
+    phases = m.get("trainable_per_phase") or []
+    if len(phases) > 1:  # a two-phase fine-tune trains far more in its second phase than its first
+        return "trainable per phase: " + ", ".join(f"{p['phase']} {_n(p['trainable_params'])}" for p in phases)
+    return f"{_n(m['trainable_params'])} trainable"
+
+
 def render_markdown(card: dict[str, Any]) -> str:
     """``model_card.md``: the same facts, for people."""
     m, d, b = card["model"], card["data"], card["backbone"]
     lines = [f"# Model card: {m['file']}", "", f"Approach: **{m['approach']}**. Format: {m['format']}. "
-             f"Parameters: {_n(m['params'])} ({_n(m['trainable_params'])} trainable).", ""]
+             f"Parameters: {_n(m['params'])} ({_trainable_words(m)}).", ""]
     lines += ["## Data", f"- Source: `{d['source']}` ({d['task']}), {_n(d['samples'])} samples.",
               f"- Splits: {', '.join(f'{k} {v}' for k, v in d['splits'].items()) or 'unknown'}."]
     if d["class_counts"]:

@@ -192,6 +192,10 @@ def _run(
         with strategy.scope():
             compile_for_phase(built, phase, config, task=dataset.task, num_classes=dataset.num_classes)
         model = built.model
+        # What this phase trains (a two-phase fine-tune trains the head, then much more): the card says each.
+        model_info.setdefault("phase_trainable", []).append(
+            {"phase": phase.name, "trainable_params": _trainable_now(model)}
+        )
         adapt_model_to_strategy(model, strategy)
         if resuming_this_phase:
             from engine.training.checkpoint import restore_optimizer
@@ -387,6 +391,12 @@ def _class_weights(dataset: Dataset) -> dict[int, float]:
     counts = np.array(list(dataset.class_counts("train").values()), dtype=np.float64)
     total, k = counts.sum(), np.count_nonzero(counts)
     return {i: float(total / (k * c)) if c > 0 else 0.0 for i, c in enumerate(counts)}
+
+
+def _trainable_now(model: Any) -> int:
+    from engine.models.summary import count_weights
+
+    return count_weights(model.trainable_weights)
 
 
 def _model_summary(built: Any) -> dict[str, Any]:
