@@ -103,3 +103,22 @@ def test_a_zero_width_interval_on_ten_validation_samples_is_stated_honestly() ->
     assert "+0.000 to +0.000" not in text
     assert "Only 10 validation samples" in text
     assert advice.confidence <= 0.6
+
+
+@pytest.mark.slow  # probes the demo backbone and trains a small CNN for 150 steps
+def test_oriented_gratings_are_not_called_for_fine_tuning_against_a_blind_raw_probe() -> None:
+    """Issue 20.1: a linear probe on the pixels cannot separate orientations (every class has the
+    same mean image), so the old advisor said "partial fine-tune (95%)" where a small CNN from
+    scratch reaches 1.000. The reference must be one that can learn the task."""
+    from tests.synthetic_images import oriented_gratings
+
+    x, y = oriented_gratings(500, 32, seed=1)
+    dataset = dataset_from_arrays(x, y, source="gratings", source_kind="arrays", val_split=0.25, test_split=0.0,
+                                  seed=1)
+    advice = advise(dataset, ["demo"])
+    assert advice.raw_probe < 0.6  # the raw probe is blind to orientation
+    assert advice.scratch_reference is not None and advice.scratch_reference > 0.9
+    assert advice.side != "finetune"
+    assert any("small CNN" in reason for reason in advice.reasons)
+    if advice.pick == "unsure":
+        assert "cannot be told apart" in advice.reasons[0]
