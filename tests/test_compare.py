@@ -323,3 +323,13 @@ def test_a_two_phase_run_records_what_each_phase_trained(tmp_path) -> None:
     assert phases[1]["trainable_params"] > phases[0]["trainable_params"] == result.record["model"]["trainable_params"]
     card = (tmp_path / "run" / "model_card.md").read_text()
     assert f"{phases[1]['trainable_params']:,}" in card and "per phase" in card
+
+
+def test_the_compare_command_takes_a_cut_layer_and_refuses_a_table_before_training(tmp_path, capsys) -> None:
+    """Issues 20.6 and 20.8 through the CLI: exit 2 with the sentence, and no folder left behind."""
+    from engine.cli import main
+
+    out = tmp_path / "cmp"
+    code = main(["compare", "--data", "demo:housing", "--arch", "mlp", "--cut-layer", "features", "--out", str(out)])
+    assert code == 2 and "takes images" in capsys.readouterr().err
+    assert not out.exists()

@@ -107,9 +107,14 @@ def default_backbones() -> list[str]:
 
 
 def advise(
-    dataset: Dataset, backbones: list[str] | None = None, *, seed: int = 0, sink: EventSink = ignore_events
+    dataset: Dataset, backbones: list[str] | None = None, *, seed: int = 0, sink: EventSink = ignore_events,
+    cut_layer: str | None = None,
 ) -> Advice:
-    """Probe ``dataset`` with each backbone and the raw inputs; return a pick with reasons and numbers."""
+    """Probe ``dataset`` with each backbone and the raw inputs; return a pick with reasons and numbers.
+
+    ``cut_layer`` is where to cut a backbone that is a person's own model file (by default
+    below its classifier; the advice says where).
+    """
     import time
 
     from engine.analysis.advisor_probes import (
@@ -143,12 +148,15 @@ def advise(
             reports.append(report)
             continue
         try:
-            (feats_train, feats_val), info = backbone_features(name, dataset, [train_idx, val_idx])
+            (feats_train, feats_val), info = backbone_features(name, dataset, [train_idx, val_idx],
+                                                               cut_layer=cut_layer)
         except Exception as exc:  # noqa: BLE001 - an unusable backbone is a finding, not a crash
             report.applicable = False
             report.notes.append(f"could not be probed: {getattr(exc, 'sentence', str(exc))[:200]}")
             reports.append(report)
             continue
+        if info.get("source") == "keras_file":  # a person's own file: say where it was cut and what was assumed
+            report.notes += [note.rstrip(".") for note in info.get("notes", [])]
         probe = linear_probe(name, feats_train, y_train, feats_val, y_val, classes=classes)
         probes[name] = probe
         report.probe = probe.score

@@ -81,7 +81,7 @@ def as_backbone_sees(
 
 
 def backbone_features(
-    name: str, dataset: Dataset, index_sets: list[np.ndarray], *, batch_size: int = 64
+    name: str, dataset: Dataset, index_sets: list[np.ndarray], *, batch_size: int = 64, cut_layer: str | None = None
 ) -> tuple[list[np.ndarray], dict[str, Any]]:
     """The backbone's frozen, pooled features (what its head would see) for each index set, and its info."""
     import keras
@@ -89,7 +89,8 @@ def backbone_features(
     from engine.models.build import build_model
     from engine.models.recipe import ModelRecipe
 
-    built = build_model(ModelRecipe(kind="finetune", backbone=name, head_dropout=0.0), dataset, epochs=1)
+    recipe = ModelRecipe(kind="finetune", backbone=name, head_dropout=0.0, cut_layer=cut_layer)
+    built = build_model(recipe, dataset, epochs=1)
     model = built.model
     # With no hidden layer and no dropout, the output layer's input is the pooled features.
     extractor = keras.Model(model.inputs, model.get_layer("head_output").input)
