@@ -199,8 +199,10 @@ def render_markdown(card: dict[str, Any]) -> str:
     lines += [f"- {c}" for c in card["caveats"]] or ["- None recorded beyond the metrics above."]
     drift = card.get("forgetting")
     if drift:
-        cka = ", ".join(f"{v:.3f}" for v in drift.get("cka", []))
-        lines += ["", "## Forgetting (backbone drift)", f"- Linear CKA vs the pretrained backbone per epoch: {cka}."]
+        measured = drift.get("measured_epochs") or list(range(1, len(drift.get("cka", [])) + 1))
+        cka = ", ".join(f"epoch {e} {v:.3f}" for e, v in zip(measured, drift.get("cka", []), strict=False))
+        lines += ["", "## Forgetting (backbone drift)",
+                  f"- Linear CKA vs the pretrained backbone, per measured epoch: {cka}."]
         if drift.get("source_task"):
             acc = ", ".join(f"{v:.1%}" for v in drift.get("source_accuracy", []))
             base = drift.get("source_baseline")
