@@ -304,11 +304,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     from engine.training.checkpoint import check_run_folder
     from engine.training.job import run_training
     from engine.training.progress import TerminalProgress
+    from engine.training.starting import is_table_source, table_defaults
 
     # Nothing is written before the whole config is valid and the folder may take this run;
     # the job writes config.toml itself once the model is built.
     check_run_folder(args.out, resume=args.resume, overwrite=args.overwrite)
-    config = config_from_args(args).validate()
+    config = config_from_args(args)
+    if not (args.config or args.resume) and is_table_source(config.data.source):
+        # A table starts with the table defaults, except what a flag set (issue 20.10).
+        flags = (("train", "epochs"), ("train", "early_stopping"), ("train", "learning_rate"), ("model", "depth"),
+                 ("model", "width"), ("model", "dropout"))
+        keep = {f"{section}.{name}" for section, name in flags if getattr(args, name, None) is not None}
+        config = table_defaults(config, keep=keep)
+    config = config.validate()
     trust_named_files(args.trust_file)
     check_data_source(config.data.source)
     load_tensorflow()

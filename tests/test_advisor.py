@@ -86,6 +86,7 @@ def test_the_advice_on_a_table_says_its_sample_count_once() -> None:
     """Issue 20.7: "480 training samples training samples"."""
     advice = advise(load_dataset("demo:housing"), ["demo"])
     assert not any("training samples training samples" in reason for reason in advice.reasons)
+    assert any(reason.startswith("A linear baseline (ridge regression") for reason in advice.reasons)  # 20.10
     assert any(reason.startswith(f"{advice.samples_per_class:.0f} training samples") for reason in advice.reasons)
 
 

@@ -176,11 +176,29 @@ def advise(
                 diff = paired_bootstrap(reference.per_sample, probes[report.name].per_sample, seed=seed)
                 report.gain = _oriented(diff, classes).to_dict()
     ranking = sorted(reports, key=lambda r: (not r.applicable, -_rank_key(r, classes)))
+    table_line = _table_baseline_words(dataset) if dataset.input_kind == "vector" else None
     advice = _decide(ranking, raw.score, per_class, dataset, score_name, len(val_idx),
                      cnn_score=None if cnn is None else cnn.score, reference=reference.name)
+    if table_line:
+        advice.reasons.append(table_line)
     advice.seconds = round(time.perf_counter() - started, 1)
     sink(Progress("advise", len(names) + 1, len(names) + 1, advice.summary()))
     return advice
+
+
+def _table_baseline_words(dataset: Dataset) -> str | None:
+    """Tables: what a scaled linear model scores, the bar a network trained from scratch must clear."""
+    from engine.analysis.linear_baseline import linear_baseline
+
+    split = next((s for s in ("val", "test") if len(dataset.splits.get(s, [])) > 0), None)
+    if split is None or len(dataset.splits.get("train", [])) < 5:
+        return None
+    result = linear_baseline(dataset, split=split)
+    score = f"{result.score:.3f} accuracy" if result.score_name == "accuracy" else (
+        f"MAE {result.score:.4g}" + (f", R^2 {result.r2:.3f}" if result.r2 is not None else ""))
+    return (f"A linear baseline ({result.name} on the scaled features) scores {score} on the {split} split: "
+            "a network trained from scratch must beat it to be worth its cost (Kiln's table defaults are made "
+            "to match it).")
 
 
 def _better(first: float, second: float, classes: int) -> bool:

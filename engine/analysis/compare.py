@@ -92,6 +92,9 @@ class Comparison:
     # classification: the scored samples' true classes (same order as sample_scores) and the names
     eval_labels: list[int] = field(default_factory=list)
     class_names: list[str] = field(default_factory=list)
+    # tables: a scaled linear model on the same subsets, scored per sample ("fraction" -> scores)
+    baseline_name: str | None = None
+    baseline_scores: dict[str, list[float]] = field(default_factory=dict)
 
     # -- what was measured -----------------------------------------------------------------
 
@@ -201,6 +204,9 @@ class Comparison:
             f"trained or early-stopped on; the intervals are {self._confidence():.0%} paired bootstrap "
             f"intervals over those samples and {self.repeats} repeat{'s' if self.repeats != 1 else ''}."
         )
+        baseline = self.baseline_sentence()
+        if baseline:
+            sentences.append(baseline)
         unconverged = self.still_improving_sentence()
         if unconverged:
             sentences.append(unconverged)
@@ -244,6 +250,44 @@ class Comparison:
             f"{wall_spread:.1f}x between runs while their CPU time per step differs {cpu_spread:.1f}x, so the "
             "machine was busy with other work; compare CPU time and steps instead."
         )
+
+    def baseline_score(self, fraction: float) -> Interval | None:
+        scores = self.baseline_scores.get(f"{fraction:g}")
+        return bootstrap_mean(np.asarray(scores)) if scores else None
+
+    def against_baseline(self, approach: str, fraction: float) -> Interval | None:
+        """``approach``'s edge over the linear baseline (paired; + = the network is better)."""
+        base = self.baseline_scores.get(f"{fraction:g}")
+        runs = self.sample_scores.get(_key(approach, fraction))
+        if not base or not runs:
+            return None
+        table = np.asarray(runs, dtype=np.float64)
+        diff = paired_bootstrap(np.tile(np.asarray(base, dtype=np.float64), (len(table), 1)), table)
+        if self.higher_is_better:
+            return diff
+        return Interval(-diff.value, -diff.high, -diff.low, diff.confidence)
+
+    def baseline_sentence(self) -> str | None:
+        """Tables: how each approach stands against a scaled linear model on the same data."""
+        fractions = self.fractions()
+        if not self.baseline_name or not fractions:
+            return None
+        fraction = fractions[-1]
+        base = self.baseline_score(fraction)
+        if base is None:
+            return None
+        parts = []
+        for approach in APPROACHES:
+            edge = self.against_baseline(approach, fraction)
+            if edge is None:
+                continue
+            where = "above" if edge.low > 0 else "below" if edge.high < 0 else "level with"
+            parts.append(f"{APPROACH_WORDS[approach]} is {where} it ({edge.value:+.3f}, {edge.confidence:.0%} interval "
+                         f"{_signed(edge.low)} to {_signed(edge.high)})")
+        if not parts:
+            return None
+        return (f"A linear baseline ({self.baseline_name} on the scaled features) scores {base.value:.3f} "
+                f"{self.score_words()} on {_share(fraction)}: " + "; ".join(parts) + ".")
 
     def still_improving_sentence(self) -> str | None:
         """Which runs the step cap cut off while they were still improving, and the budget to try."""
@@ -361,6 +405,8 @@ class Comparison:
             "sample_scores": self.sample_scores,
             "eval_labels": self.eval_labels,
             "class_names": self.class_names,
+            "baseline_name": self.baseline_name,
+            "baseline_scores": self.baseline_scores,
             "per_class": None if per_class is None else per_class.to_dict(),
         }
 
@@ -513,6 +559,13 @@ def compare_approaches(
     if higher:  # per-class accuracy needs the true classes of the scored samples
         comparison.eval_labels = [int(v) for v in dataset.labels[eval_indices]]
         comparison.class_names = [str(name) for name in dataset.class_names]
+    if dataset.input_kind == "vector":  # a table: the simple model every network must beat, on the same subsets
+        from engine.analysis.linear_baseline import linear_baseline
+
+        for fraction in sorted(set(fractions)):
+            result = linear_baseline(subsample_training(dataset, fraction, seed=base_seed), split=split)
+            comparison.baseline_name = result.name
+            comparison.baseline_scores[f"{fraction:g}"] = result.per_sample.tolist()
     split_sizes = {"val_split": scratch.data.val_split or 0.2, "test_split": test_fraction} if made else {}
     plan = [(f, k, a) for f in sorted(set(fractions)) for k in range(repeats) for a in APPROACHES]
     configs = {"scratch": scratch, "finetune": finetune}

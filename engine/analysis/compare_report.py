@@ -121,6 +121,12 @@ def markdown_report(comparison: Comparison) -> str:
                 f"| {APPROACH_WORDS[approach]} | {p['fraction']:.0%} | {p['train_samples']:.0f} | "
                 f"{p['value']:.4f} | {p['low']:.4f} to {p['high']:.4f} |"
             )
+    if comparison.baseline_name:
+        for fraction in comparison.fractions():
+            base = comparison.baseline_score(fraction)
+            if base is not None:
+                lines.append(f"| linear baseline ({comparison.baseline_name}) | {fraction:.0%} | – | "
+                             f"{base.value:.4f} | {base.low:.4f} to {base.high:.4f} |")
     lines += ["", "## Costs per run (largest share; estimates where marked)", "",
               "| | fine-tuning | from scratch |", "|---|---:|---:|"]
     lines += [f"| {what} | {ft} | {sc} |" for what, ft, sc in cost_rows(comparison)]
