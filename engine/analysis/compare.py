@@ -248,7 +248,8 @@ class Comparison:
         return (
             f"Wall times are not comparable: {APPROACH_WORDS[approach]} runs' wall time per step differs "
             f"{wall_spread:.1f}x between runs while their CPU time per step differs {cpu_spread:.1f}x, so the "
-            "machine was busy with other work; compare CPU time and steps instead."
+            "machine was busy with other work; compare CPU time and steps instead (the energy estimate, "
+            "wall time x power, is off by as much)."
         )
 
     def baseline_score(self, fraction: float) -> Interval | None:
