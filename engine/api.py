@@ -427,16 +427,17 @@ def default_budget() -> dict[str, Any]:
 
 
 def advise(data: DataConfig, backbones: list[str] | None = None, *, extra_defaults: bool = True,
-           sink: EventSink = ignore_events) -> Record:
+           sink: EventSink = ignore_events, cut_layer: str | None = None) -> Record:
     """Measured advice before training (linear probes, LogME, input checks). ``extra_defaults``: also
-    probe the default backbones after the ones named."""
+    probe the default backbones after the ones named. ``cut_layer``: where to cut a backbone that is
+    a person's own model file (default: below its classifier; the advice says where)."""
     from engine.analysis.advisor import advise as run_advice
     from engine.analysis.advisor import default_backbones
 
     names = list(backbones or [])
     if extra_defaults:
         names = list(dict.fromkeys([*names, *default_backbones()]))
-    advice = run_advice(_dataset(data), names or None)
+    advice = run_advice(_dataset(data), names or None, cut_layer=cut_layer)
     return to_record(advice, "Advice", ("summary",))
 
 

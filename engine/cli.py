@@ -303,12 +303,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     from engine.training.job import run_training
     from engine.training.progress import TerminalProgress
     from engine.training.run_lock import run_folder_lock
+    from engine.training.starting import is_table_source, table_defaults
 
     # Nothing is written before the whole config is valid and the folder may take this run;
     # the job writes config.toml itself once the model is built. The folder is this process's
     # from the check to the save: a second `train --out` on it is refused (training/run_lock.py).
     with run_folder_lock(args.out):
-        config = config_from_args(args).validate()
+        config = config_from_args(args)
+        if not (args.config or args.resume) and is_table_source(config.data.source):
+            # A table starts with the table defaults, except what a flag set (issue 20.10): a
+            # generated flag's dest is its config path and its default None (add_config_flags).
+            keep = {path for path, value in vars(args).items() if "." in path and value is not None}
+            config = table_defaults(config, keep=keep)
+        config = config.validate()
         check_run_folder(args.out, resume=args.resume, overwrite=args.overwrite, config=config.to_dict())
         trust_named_files(args.trust_file)
         check_data_source(config.data.source)

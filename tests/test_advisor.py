@@ -80,3 +80,67 @@ def test_the_bar_for_fine_tuning_rises_with_the_samples_per_class() -> None:
     assert required_gain(10) < required_gain(100) < required_gain(1000)
     unsure = Advice("unsure", 0.5, "fine-tuning", "demo", [], [], "classification", "accuracy", 0.9, 50.0)
     assert unsure.side is None and "unsure" in unsure.summary() and "leaning to fine-tuning" in unsure.summary()
+
+
+def test_the_advice_on_a_table_says_its_sample_count_once() -> None:
+    """Issue 20.7: "480 training samples training samples"."""
+    advice = advise(load_dataset("demo:housing"), ["demo"])
+    assert not any("training samples training samples" in reason for reason in advice.reasons)
+    assert any(reason.startswith("A linear baseline (ridge regression") for reason in advice.reasons)  # 20.10
+    assert any(reason.startswith(f"{advice.samples_per_class:.0f} training samples") for reason in advice.reasons)
+
+
+@pytest.mark.slow  # probes the demo backbone on 50 images
+def test_a_zero_width_interval_on_ten_validation_samples_is_stated_honestly() -> None:
+    """Issue 20.7: "+0.000 to +0.000" on 10 validation samples read as certainty."""
+    with np.load("resources/demo/digits.npz") as data:
+        x, y = data["x"], data["y"].astype(np.int64)
+    keep = np.flatnonzero(y < 2)[:50]  # two easy digits: both probes get all 10 validation samples right
+    dataset = dataset_from_arrays(x[keep], y[keep], source="tiny", source_kind="arrays", val_split=0.2,
+                                  test_split=0.0, seed=0)
+    advice = advise(dataset, ["demo"])
+    text = " ".join(advice.reasons)
+    assert advice.probe_samples == 10
+    assert "+0.000 to +0.000" not in text
+    assert "Only 10 validation samples" in text
+    assert advice.confidence <= 0.6
+
+
+@pytest.mark.slow  # probes the demo backbone and trains a small CNN for 150 steps
+def test_oriented_gratings_are_not_called_for_fine_tuning_against_a_blind_raw_probe() -> None:
+    """Issue 20.1: a linear probe on the pixels cannot separate orientations (every class has the
+    same mean image), so the old advisor said "partial fine-tune (95%)" where a small CNN from
+    scratch reaches 1.000. The reference must be one that can learn the task."""
+    from tests.synthetic_images import oriented_gratings
+
+    x, y = oriented_gratings(500, 32, seed=1)
+    dataset = dataset_from_arrays(x, y, source="gratings", source_kind="arrays", val_split=0.25, test_split=0.0,
+                                  seed=1)
+    advice = advise(dataset, ["demo"])
+    assert advice.raw_probe < 0.6  # the raw probe is blind to orientation
+    assert advice.scratch_reference is not None and advice.scratch_reference > 0.9
+    assert advice.side != "finetune"
+    assert any("small CNN" in reason for reason in advice.reasons)
+    if advice.pick == "unsure":
+        assert "cannot be told apart" in advice.reasons[0]
+
+
+def test_the_front_door_passes_the_cut_layer_to_the_advisor(monkeypatch):
+    """Merge of issue 20 with the worker's front door: `api.advise` takes --cut-layer's value too."""
+    import engine.analysis.advisor as advisor
+    from engine import api
+    from engine.data.config import DataConfig
+
+    seen = {}
+
+    def fake_advise(dataset, backbones=None, **kwargs):
+        seen.update(kwargs, backbones=backbones)
+        raise RuntimeError("stop here")  # the pass-through is what this test checks
+
+    monkeypatch.setattr(advisor, "advise", fake_advise)
+    with pytest.raises(RuntimeError):
+        api.advise(DataConfig(source="demo:digits"), ["own.keras"], extra_defaults=False, cut_layer="conv1")
+    assert seen == {"cut_layer": "conv1", "backbones": ["own.keras"]}
+    with pytest.raises(RuntimeError):
+        api.advise(DataConfig(source="demo:digits"), ["own.keras"], extra_defaults=False)
+    assert seen["cut_layer"] is None

@@ -188,3 +188,55 @@ def test_a_tarball_with_members_outside_its_folder_is_named_as_unsafe_not_a_netw
     assert "network" not in sentence
     assert "outside" in sentence and "../../escaped.txt" in sentence
     assert not (tmp_path / "escaped.txt").exists() and not (tmp_path.parent / "escaped.txt").exists()
+
+
+def test_an_all_convolutional_classifier_is_cut_below_its_class_scores(tmp_path):
+    """Issue 20.8: a Keras 2 style model with no Dense layer was cut at its 7-way softmax."""
+    import keras
+
+    from engine.models.backbones.model_file import open_model_file
+
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.Conv2D(8, 3, activation="relu", name="conv1")(inputs)
+    x = keras.layers.Conv2D(12, 3, activation="relu", name="features")(x)
+    x = keras.layers.Dropout(0.5, name="drop")(x)
+    x = keras.layers.Conv2D(7, 1, name="class_scores")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    outputs = keras.layers.Activation("softmax", name="probabilities")(x)
+    path = tmp_path / "emotions.keras"
+    keras.Model(inputs, outputs).save(path)
+    backbone = open_model_file(path)
+    assert backbone.layer.layers[-1].name == "features" and backbone.feature_shape == (12, 12, 12)
+    assert "'features'" in backbone.notes[0] and "'class_scores'" in backbone.notes[0]
+    assert "--cut-layer" in backbone.notes[0]
+    chosen = open_model_file(path, cut_layer="conv1")
+    assert chosen.feature_shape == (14, 14, 8) and "as asked" in chosen.notes[0]
+
+
+@pytest.mark.slow  # probes a tiny model file and trains the advisor's small reference CNN
+def test_advise_takes_a_cut_layer_and_says_where_it_cut(tmp_path, capsys):
+    """Issue 20.8: `advise` could not choose the cut layer of a model file, nor said which it used."""
+    import json
+
+    import keras
+    import numpy as np
+
+    from engine.cli import main
+
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.Conv2D(8, 3, activation="relu", name="conv1")(inputs)
+    x = keras.layers.Conv2D(7, 1, name="class_scores")(x)
+    outputs = keras.layers.Activation("softmax")(keras.layers.GlobalAveragePooling2D()(x))
+    model_path = tmp_path / "own.keras"
+    keras.Model(inputs, outputs).save(model_path)
+    rng = np.random.default_rng(0)
+    data = tmp_path / "data.npz"
+    np.savez(data, x=rng.integers(0, 255, (60, 16, 16, 1)).astype(np.uint8), y=rng.integers(0, 2, 60))
+    assert main(["advise", "--data", str(data), "--backbone", str(model_path), "--json"]) == 0
+    default = json.loads(capsys.readouterr().out)
+    notes = default["ranking"][0]["notes"]
+    assert any("Cut at layer 'conv1'" in note and "'class_scores'" in note for note in notes)
+    assert main(["advise", "--data", str(data), "--backbone", str(model_path), "--cut-layer", "class_scores",
+                 "--json"]) == 0
+    chosen = json.loads(capsys.readouterr().out)
+    assert any("Cut at layer 'class_scores'" in note and "as asked" in note for note in chosen["ranking"][0]["notes"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -222,3 +223,128 @@ def test_class_names_reach_the_markdown_report_as_text() -> None:
     assert "<script>" not in text and "| injected |" not in text
     row = next(line for line in text.splitlines() if line.startswith("| ") and "cell" in line)
     assert len(re.findall(r"(?<!\\)\|", row)) == 8  # seven cells, none added by the name
+
+
+def test_a_table_with_an_image_backbone_is_refused_before_any_run_trains(tmp_path, monkeypatch) -> None:
+    """Issue 20.6: the refusal comes before the from-scratch run, and leaves no folder behind."""
+    import engine.training.job as job
+    from engine.errors import KilnError
+
+    def no_training(*args, **kwargs):  # today's code trains from scratch first, then fails
+        raise AssertionError("a run was trained before the comparison was checked")
+
+    monkeypatch.setattr(job, "run_training", no_training)
+    dataset = load_dataset("demo:housing")
+    base = RunConfig().replace(train={"checkpoint": False})
+    scratch = base.replace(model={"arch": "mlp"})
+    finetune = base.replace(model={"kind": "finetune", "backbone": "demo"})
+    out = tmp_path / "compare"
+    with pytest.raises(KilnError) as raised:
+        compare_approaches(scratch, finetune, dataset, repeats=1, budget=Budget(20, 5, 5), out_dir=out)
+    assert "takes images" in raised.value.sentence
+    assert not out.exists()
+
+
+def test_a_class_whose_repeats_disagree_in_sign_is_never_called_worse() -> None:
+    """Issue 20.2: averaging hits over repeats hid that one repeat lost the class and the other gained it."""
+    labels = [0] * 60 + [1] * 60 + [2] * 60
+    scratch_1, scratch_2 = [1.0] * 180, [1.0] * 60 + [0.0] * 12 + [1.0] * 108
+    finetune_1 = [1.0] * 60 + [0.0] * 30 + [1.0] * 90  # repeat 1: 'cat' -50%
+    finetune_2 = [1.0] * 180  # repeat 2: 'cat' +20%
+    comparison = _comparison({"scratch@1": [scratch_1, scratch_2], "finetune@1": [finetune_1, finetune_2]},
+                             higher=True)
+    comparison.eval_labels, comparison.class_names = labels, ["ant", "cat", "dog"]
+    cat = comparison.per_class().rows[1]
+    assert cat.difference < -0.1 and cat.repeat_differences == pytest.approx([-0.5, 0.2])
+    assert cat.verdict == "within noise" and comparison.per_class().worse == []
+    assert cat.low < 0 < cat.high  # the repeats are in the interval: resampling them spans both signs
+
+
+def test_runs_cut_off_by_the_cap_while_improving_are_named_with_a_larger_budget() -> None:
+    """Issue 20.3: scores at the 200-step cap while still improving, with no warning."""
+    from engine.analysis.budget import still_improving
+
+    budget = Budget(max_steps=200, min_steps=80, patience_steps=50)
+    assert still_improving("step_cap", 200, 190, budget)  # best loss 10 steps before the cap
+    assert not still_improving("step_cap", 200, 120, budget)  # flat for 80 steps: converged enough
+    assert not still_improving("early_stopping", 130, 80, budget)
+    comparison = _comparison({"scratch@1": [[1.0, 0.0]], "finetune@1": [[1.0, 1.0]]}, higher=True)
+    comparison.budget = budget.to_dict()
+    assert not any("Still improving" in s for s in comparison.verdict())
+    assert comparison.suggested_budget() is None
+    comparison.rows[0].still_improving = True  # the from-scratch run
+    said = [s for s in comparison.verdict() if "Still improving" in s]
+    assert len(said) == 1 and "from scratch 1 of 1" in said[0] and "200-step cap" in said[0]
+    assert "--max-steps 800" in said[0] and comparison.suggested_budget()["max_steps"] == 800
+    assert Budget(**comparison.suggested_budget()).validate().max_steps == 800
+
+
+@pytest.mark.slow  # one tiny fit
+def test_the_budget_callback_says_a_run_was_still_improving_at_the_cap() -> None:
+    capped = _fit_with_budget(Budget(max_steps=24, min_steps=0, patience_steps=10_000))
+    assert capped["stopped_by"] == "step_cap" and capped["still_improving"]
+    assert 0 < capped["cpu_seconds"]
+    early = _fit_with_budget(Budget(max_steps=400, min_steps=8, patience_steps=1))
+    assert early["stopped_by"] == "early_stopping" and not early["still_improving"]
+
+
+def test_costs_report_cpu_time_and_say_when_wall_times_measured_the_machine() -> None:
+    """Issue 20.4: two identical runs took 11.6 s and 39.1 s of wall time."""
+    from engine.analysis.compare_report import cost_rows
+
+    comparison = _comparison({"scratch@1": [[1.0, 0.0], [1.0, 0.0]], "finetune@1": [[1.0, 1.0], [1.0, 1.0]]},
+                             higher=True)
+    second = [dataclasses.replace(r, repeat=2) for r in comparison.rows]
+    comparison.rows += second
+    for row, (wall, cpu) in zip(comparison.rows, [(11.6, 10.0), (12.0, 11.0), (39.1, 10.4), (12.5, 11.2)]):
+        row.seconds, row.cpu_seconds = wall, cpu
+    verdict = " ".join(comparison.verdict())
+    assert "Wall times are not comparable" in verdict and "from scratch" in verdict.split("not comparable")[1]
+    assert "s of CPU" in verdict
+    rows = {what: (ft, sc) for what, ft, sc in cost_rows(comparison)}
+    assert rows["CPU time per run (s, all threads)"] == ("11.1", "10.2")
+    assert rows["optimizer steps used"] == ("10", "10")
+    for row, wall in zip(comparison.rows, [11.6, 12.0, 12.1, 12.5]):
+        row.seconds = wall
+    assert "not comparable" not in " ".join(comparison.verdict())
+
+
+def test_a_tiled_small_share_reports_its_unique_samples() -> None:
+    """Issue 20.5: a 5% run's card said "train 650" for 26 unique images listed 25 times."""
+    small = subsample_training(load_dataset("demo:digits"), 0.03, seed=0)
+    unique = len(small.splits["train"])
+    rounds = repeat_small_training(small, batch_size=32)
+    assert len(rounds.splits["train"]) > unique
+    train = rounds.summary()["splits"]["train"]
+    assert train["size"] == unique and train["listed"] == len(rounds.splits["train"])
+    assert sum(rounds.class_counts("train").values()) == unique
+    assert "listed" not in small.summary()["splits"]["train"]
+
+
+@pytest.mark.slow  # one tiny two-phase fine-tune
+def test_a_two_phase_run_records_what_each_phase_trained(tmp_path) -> None:
+    """Issue 20.5: the card said "2,565 trainable" when phase 2 trained 16,693."""
+    from engine.training.job import run_training
+
+    config = RunConfig().replace(
+        data={"source": "demo:digits"},
+        model={"kind": "finetune", "backbone": "demo", "two_phase": True},
+        train={"checkpoint": False, "epochs": 2, "forgetting_monitor": False},
+    )
+    dataset = subsample_training(load_dataset("demo:digits"), 0.05, seed=0)
+    result = run_training(config, dataset=dataset, out_dir=tmp_path / "run")
+    phases = result.record["model"]["phase_trainable"]
+    assert [p["phase"] for p in phases] == ["head", "fine-tune"]
+    assert phases[1]["trainable_params"] > phases[0]["trainable_params"] == result.record["model"]["trainable_params"]
+    card = (tmp_path / "run" / "model_card.md").read_text()
+    assert f"{phases[1]['trainable_params']:,}" in card and "per phase" in card
+
+
+def test_the_compare_command_takes_a_cut_layer_and_refuses_a_table_before_training(tmp_path, capsys) -> None:
+    """Issues 20.6 and 20.8 through the CLI: exit 2 with the sentence, and no folder left behind."""
+    from engine.cli import main
+
+    out = tmp_path / "cmp"
+    code = main(["compare", "--data", "demo:housing", "--arch", "mlp", "--cut-layer", "features", "--out", str(out)])
+    assert code == 2 and "takes images" in capsys.readouterr().err
+    assert not out.exists()

@@ -89,3 +89,16 @@ def test_terminal_progress_escapes_names_in_warnings():
     stream = io.StringIO()
     TerminalProgress(stream)(RunWarning("Only 2 samples in class 'x\x1b]0;owned\x07\nfake line'.", kind="small_data"))
     assert stream.getvalue().count("\n") == 1 and "\x1b" not in stream.getvalue()
+
+
+def test_with_ten_classes_a_dip_that_one_test_would_flag_is_corrected_for_the_other_nine():
+    """Issue 20.2: every class tested at 95% flags one by chance; the intervals are corrected for K."""
+    y = np.repeat(np.arange(10), 40)
+    baseline = y.copy()
+    candidate = y.copy()
+    candidate[:4] = 1  # class 0 loses 4 of 40: beyond an uncorrected 95% interval, not beyond 99.5%
+    comparison = compare_per_class(y, baseline, candidate, [str(c) for c in range(10)])
+    row = comparison.rows[0]
+    assert row.confidence == 0.995 and row.high >= 0
+    assert comparison.worse == []
+    assert "10 classes" in comparison.sentence()

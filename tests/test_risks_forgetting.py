@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.monitors import forgetting_callback
 from engine.monitors.forgetting import CKA_WARNING, LinearProbe, linear_cka
 
 
@@ -74,7 +75,9 @@ def _finetune(source: str, out_dir: Path | None, **model):
 @pytest.fixture(scope="module")
 def hard_run(other_digits, tmp_path_factory):
     out = tmp_path_factory.mktemp("hard")
-    return (out, *_finetune(other_digits, out, freeze="none"))
+    with pytest.MonkeyPatch.context() as patch:  # these tests read every epoch's drift: no time budget
+        patch.setattr(forgetting_callback, "MONITOR_SHARE", None)
+        return (out, *_finetune(other_digits, out, freeze="none"))
 
 
 @pytest.mark.slow
@@ -100,7 +103,8 @@ def test_training_the_backbone_hard_on_other_classes_drifts_forgets_and_warns(ha
 
 
 @pytest.mark.slow
-def test_a_frozen_backbone_stays_at_cka_one_and_does_not_warn(other_digits):
+def test_a_frozen_backbone_stays_at_cka_one_and_does_not_warn(other_digits, monkeypatch):
+    monkeypatch.setattr(forgetting_callback, "MONITOR_SHARE", None)
     result, drift, warnings = _finetune(other_digits, None, freeze="all")
     assert [e.cka for e in drift] == pytest.approx([1.0, 1.0, 1.0], abs=1e-6)
     assert drift[-1].source_accuracy == drift[0].source_accuracy
@@ -161,3 +165,29 @@ def test_a_multi_worker_fine_tune_says_it_runs_without_the_monitor():
     assert unmonitored_note(RunConfig().replace(train={"distribution": "multiworker"})) is None  # from scratch
     off = finetune.replace(train={"distribution": "multiworker", "forgetting_monitor": False})
     assert unmonitored_note(off) is None
+
+
+@pytest.mark.slow  # a tiny fine-tune of 12 short epochs
+def test_the_monitor_measures_within_its_time_budget_and_always_the_last_epoch(other_digits, tmp_path):
+    """Issue 20.9: measuring every epoch made fine-tuning on tiny data ~6x slower."""
+    from engine.events import DriftMeasured, EventRecorder
+    from engine.training.config import RunConfig
+    from engine.training.job import run_training
+
+    config = RunConfig().replace(
+        data={"source": other_digits},
+        model={"kind": "finetune", "backbone": "demo", "freeze": "none"},
+        train={"epochs": 12, "batch_size": 64, "checkpoint": False},
+    )
+    events = EventRecorder()
+    result = run_training(config, sink=events, out_dir=tmp_path / "run")
+    record = result.record["forgetting"]
+    measured = record["measured_epochs"]
+    epochs_run = result.record["timing"]["epochs_run"]
+    assert epochs_run == 12 and measured[-1] == 12  # the run's final backbone is always measured
+    assert len(measured) < epochs_run  # not every epoch: one measurement costs more than a short epoch
+    assert [e.epoch + 1 for e in events.of_type(DriftMeasured) if e.epoch >= 0] == measured
+    assert len(record["cka"]) == len(record["roll_back_weights"]) == len(measured)
+    one = record["monitor_seconds"] / (len(measured) + 1)  # the baseline costs about one measurement
+    assert record["monitor_seconds"] <= forgetting_callback.MONITOR_SHARE * record["training_seconds"] + 3 * one
+    assert "epoch 12 " in (tmp_path / "run" / "model_card.md").read_text()

@@ -81,7 +81,7 @@ def as_backbone_sees(
 
 
 def backbone_features(
-    name: str, dataset: Dataset, index_sets: list[np.ndarray], *, batch_size: int = 64
+    name: str, dataset: Dataset, index_sets: list[np.ndarray], *, batch_size: int = 64, cut_layer: str | None = None
 ) -> tuple[list[np.ndarray], dict[str, Any]]:
     """The backbone's frozen, pooled features (what its head would see) for each index set, and its info."""
     import keras
@@ -89,7 +89,8 @@ def backbone_features(
     from engine.models.build import build_model
     from engine.models.recipe import ModelRecipe
 
-    built = build_model(ModelRecipe(kind="finetune", backbone=name, head_dropout=0.0), dataset, epochs=1)
+    recipe = ModelRecipe(kind="finetune", backbone=name, head_dropout=0.0, cut_layer=cut_layer)
+    built = build_model(recipe, dataset, epochs=1)
     model = built.model
     # With no hidden layer and no dropout, the output layer's input is the pooled features.
     extractor = keras.Model(model.inputs, model.get_layer("head_output").input)
@@ -139,3 +140,84 @@ def linear_probe(
             best, best_score = per_sample, float(per_sample.mean())
     assert best is not None
     return ProbeResult(name, best_score, best, int(d))
+
+
+REFERENCE_SIDE = 32  # the from-scratch reference reads images at most this many pixels on a side
+REFERENCE_STEPS = 150  # optimizer steps of the reference CNN: a short budget, seconds on a CPU
+REFERENCE_SECONDS = 8.0  # and at most this long, whatever the machine's load
+REFERENCE_BATCH = 32
+
+
+def reference_size(dataset: Dataset) -> tuple[int, int] | None:
+    size = dataset.image_size
+    if size is None:
+        return None
+    scale = min(1.0, REFERENCE_SIDE / max(size))
+    return max(1, int(round(size[0] * scale))), max(1, int(round(size[1] * scale)))
+
+
+def scratch_reference(
+    dataset: Dataset, train_idx: np.ndarray, val_idx: np.ndarray, *, classes: int, seed: int,
+    steps: int = REFERENCE_STEPS, seconds: float = REFERENCE_SECONDS,
+) -> ProbeResult:
+    """A small CNN trained from scratch for a short budget, scored per validation sample.
+
+    A linear probe on raw pixels is a weak stand-in for training from scratch: it cannot
+    separate classes that differ in texture or orientation (the same mean image for every
+    class), where a small CNN learns them at once. This is the from-scratch side the
+    backbone's probe is measured against. Deterministic for a seed: seeded initialisers and
+    a seeded shuffle, no global random state touched.
+    """
+    import time
+
+    import keras
+
+    size = reference_size(dataset)
+    x_train = np.asarray(dataset.loader.read(train_idx, size), dtype=np.float32)
+    x_val = np.asarray(dataset.loader.read(val_idx, size), dtype=np.float32)
+    if x_train.ndim == 3:
+        x_train, x_val = x_train[..., None], x_val[..., None]
+    mean, std = float(x_train.mean()), float(x_train.std()) or 1.0
+    x_train, x_val = (x_train - mean) / std, (x_val - mean) / std
+    if classes > 0:
+        targets = y_train = dataset.labels[train_idx].astype(np.int64)
+    else:
+        y_train = dataset.labels[train_idx].astype(np.float64)
+        y_mean, y_std = float(y_train.mean()), float(y_train.std()) or 1.0
+        targets = ((y_train - y_mean) / y_std).astype(np.float32)
+    init = keras.initializers.GlorotUniform
+    side = min(x_train.shape[1], x_train.shape[2])
+    layers: list[Any] = [keras.Input(x_train.shape[1:])]
+    for n, filters in enumerate((16, 32)):
+        layers.append(keras.layers.Conv2D(filters, 3, padding="same", activation="relu",
+                                          kernel_initializer=init(seed=seed + n)))
+        if side >= 4:  # pool while there is something left to pool
+            layers.append(keras.layers.MaxPooling2D(2))
+            side //= 2
+    layers += [keras.layers.Flatten(), keras.layers.Dense(max(classes, 1), kernel_initializer=init(seed=seed + 9))]
+    model = keras.Sequential(layers)
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True) if classes else "mse",
+    )
+    # A seeded order of batches for the whole budget, fed as one pass (no global seed needed).
+    rng = np.random.default_rng(seed)
+    order = np.concatenate([rng.permutation(len(train_idx))
+                            for _ in range(-(-steps * REFERENCE_BATCH // max(1, len(train_idx))))])
+    order = order[: steps * REFERENCE_BATCH]
+    started = time.perf_counter()
+
+    class Deadline(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            if time.perf_counter() - started > seconds:
+                self.model.stop_training = True
+
+    model.fit(x_train[order], targets[order], batch_size=REFERENCE_BATCH, epochs=1, shuffle=False, verbose=0,
+              callbacks=[Deadline()])
+    outputs = np.asarray(model.predict(x_val, batch_size=256, verbose=0))
+    y_val = dataset.labels[val_idx]
+    if classes > 0:
+        per_sample = (outputs.argmax(axis=1) == y_val.astype(np.int64)).astype(np.float64)
+    else:
+        per_sample = np.abs(outputs[:, 0] * y_std + y_mean - y_val.astype(np.float64))
+    return ProbeResult("a small CNN from scratch", float(per_sample.mean()), per_sample, int(model.count_params()))

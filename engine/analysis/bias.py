@@ -38,23 +38,32 @@ class ClassDelta:
     support: int
     baseline: float  # recall of model A (e.g. from scratch)
     candidate: float  # recall of model B (e.g. fine-tuned)
-    low: float  # interval of candidate - baseline
+    low: float  # interval of candidate - baseline (Bonferroni-corrected for the classes tested)
     high: float
+    repeat_differences: list[float] = field(default_factory=list)  # candidate - baseline, per repeat
+    confidence: float = INTERVAL  # of this class's interval
 
     @property
     def difference(self) -> float:
         return self.candidate - self.baseline
 
     @property
+    def repeats_agree(self) -> bool:
+        """Every repeat moved this class the same way (trivially so with one repeat)."""
+        diffs = self.repeat_differences
+        return not diffs or all(d < 0 for d in diffs) or all(d > 0 for d in diffs)
+
+    @property
     def verdict(self) -> str:
-        if self.high < 0:
+        if self.high < 0 and self.repeats_agree:
             return "worse"
-        if self.low > 0:
+        if self.low > 0 and self.repeats_agree:
             return "better"
         return "within noise"
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "difference": self.difference, "verdict": self.verdict}
+        return {**self.__dict__, "difference": self.difference, "verdict": self.verdict,
+                "repeats_agree": self.repeats_agree}
 
 
 @dataclass
@@ -70,18 +79,28 @@ class ClassComparison:
     def worse(self) -> list[ClassDelta]:
         return [row for row in self.rows if row.verdict == "worse"]
 
+    def _noise_words(self) -> str:
+        repeats = max((len(r.repeat_differences) for r in self.rows), default=1)
+        over = f" and {repeats} repeats" if repeats > 1 else ""
+        return (f"95% for all {len(self.rows)} classes together (each class's interval at "
+                f"{self.rows[0].confidence:.1%}, over its samples{over})" if self.rows else "95%")
+
     def sentence(self) -> str:
         worse = self.worse
         dipped = [r for r in self.rows if r.difference < 0 and r.verdict != "worse"]
+        split = [r for r in dipped if r.high < 0 and not r.repeats_agree]
         if worse:
             names = ", ".join(f"'{printable(r.name)}' ({r.difference:+.0%}, interval {r.low:+.0%} to {r.high:+.0%})"
                               for r in worse)
             return (f"The {self.candidate_name} model is worse than the {self.baseline_name} one on {names}: "
-                    "beyond noise at 95%. Look at those classes' training images and errors before shipping.")
+                    f"beyond noise at {self._noise_words()}. Look at those classes' training images and errors "
+                    "before shipping.")
         if dipped:
             names = ", ".join(f"'{printable(r.name)}' ({r.difference:+.0%})" for r in dipped)
+            quoted = ", ".join(f"'{printable(r.name)}'" for r in split)
+            disagree = f"; the repeats disagree in sign on {quoted}" if split else ""
             return (f"No class is worse beyond noise; {names} dipped, within the 95% interval "
-                    f"(on {self.samples} samples).")
+                    f"(on {self.samples} samples, {self._noise_words()}{disagree}).")
         return f"No class got worse with the {self.candidate_name} model (on {self.samples} samples)."
 
     def table(self) -> str:
@@ -99,7 +118,8 @@ class ClassComparison:
             "candidate": self.candidate_name,
             "samples": self.samples,
             "metric": "recall (per-class accuracy)",
-            "interval": f"{INTERVAL:.0%} paired bootstrap, {BOOTSTRAP_SAMPLES} resamples",
+            "interval": (f"{INTERVAL:.0%} paired bootstrap for all classes together (Bonferroni), over samples "
+                         f"and repeats, {BOOTSTRAP_SAMPLES} resamples"),
             "rows": [row.to_dict() for row in self.rows],
             "sentence": self.sentence(),
         }
@@ -141,27 +161,35 @@ def compare_hits_per_class(
     resamples: int = BOOTSTRAP_SAMPLES,
     seed: int = 0,
 ) -> ClassComparison:
-    """`compare_per_class` from per-sample hits: 1/0 correct, or the share of repeats that got it right."""
+    """`compare_per_class` from per-sample hits: ``(samples,)`` or ``(repeats, samples)`` of 1/0.
+
+    Each class's interval is a paired bootstrap over its samples and, with several repeats,
+    over the repeats too (seed-to-seed variance belongs in the interval). The intervals are
+    Bonferroni-corrected for the number of classes tested (each at 1 - 0.05/K), so that with
+    many classes one does not come out "worse" by chance; and a class is called worse (or
+    better) only when every repeat moved it the same way.
+    """
+    from engine.analysis.bootstrap import bootstrap_mean
+
     y_true = np.asarray(y_true, dtype=np.int64)
-    baseline_hit = np.asarray(baseline_hit, dtype=np.float64)
-    candidate_hit = np.asarray(candidate_hit, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    tail = (1 - INTERVAL) / 2
+    baseline_hit = np.atleast_2d(np.asarray(baseline_hit, dtype=np.float64))
+    candidate_hit = np.atleast_2d(np.asarray(candidate_hit, dtype=np.float64))
+    present = [c for c in range(len(class_names)) if np.any(y_true == c)]
+    confidence = 1.0 - (1.0 - INTERVAL) / max(1, len(present))
     rows = []
-    for c, name in enumerate(class_names):
+    for c in present:
         members = np.flatnonzero(y_true == c)
-        if len(members) == 0:
-            continue
-        diffs = candidate_hit[members] - baseline_hit[members]
-        draws = rng.integers(0, len(members), size=(resamples, len(members)))
-        boot = diffs[draws].mean(axis=1)
+        diffs = candidate_hit[:, members] - baseline_hit[:, members]
+        interval = bootstrap_mean(diffs, resamples=resamples, confidence=confidence, seed=seed + c)
         rows.append(ClassDelta(
-            name=name,
+            name=class_names[c],
             support=int(len(members)),
-            baseline=float(baseline_hit[members].mean()),
-            candidate=float(candidate_hit[members].mean()),
-            low=float(np.quantile(boot, tail)),
-            high=float(np.quantile(boot, 1 - tail)),
+            baseline=float(baseline_hit[:, members].mean()),
+            candidate=float(candidate_hit[:, members].mean()),
+            low=interval.low,
+            high=interval.high,
+            repeat_differences=[float(v) for v in diffs.mean(axis=1)],
+            confidence=confidence,
         ))
     return ClassComparison(baseline_name, candidate_name, rows, int(len(y_true)))
 

@@ -49,6 +49,23 @@ class Budget:
         return asdict(self)
 
 
+def still_improving(stopped_by: str, steps: int, best_step: int, budget: Budget) -> bool:
+    """A run cut off by the cap (or the clock) whose validation loss was still improving: its best
+    came within the last patience window, so early stopping would have let it go on.
+    """
+    return stopped_by in ("step_cap", "time_budget") and steps - best_step < budget.patience_steps
+
+
+def larger_budget(budget: Budget, factor: int = 4) -> Budget:
+    """The budget to try when runs were still improving at the cap: ``factor`` times the steps."""
+    return Budget(
+        max_steps=budget.max_steps * factor,
+        min_steps=budget.min_steps,
+        patience_steps=budget.patience_steps,
+        seconds=None if budget.seconds is None else budget.seconds * factor,
+    )
+
+
 def steps_per_epoch(train_samples: int, batch_size: int) -> int:
     return max(1, math.ceil(train_samples / max(1, batch_size)))
 
@@ -66,6 +83,7 @@ def budget_callback(budget: Budget, *, train_samples: int, batch_size: int, scor
             self.steps = 0
             self.samples_seen = 0
             self.started: float | None = None
+            self.cpu_started: float | None = None
             self.best_loss = math.inf
             self.best_step = 0
             self.patience_from = 0
@@ -79,6 +97,9 @@ def budget_callback(budget: Budget, *, train_samples: int, batch_size: int, scor
         def on_train_begin(self, logs: Any = None) -> None:
             if self.started is None:
                 self.started = time.perf_counter()
+                # CPU time of the whole process (every thread): unlike wall time, it does not grow
+                # when other programs load the machine.
+                self.cpu_started = time.process_time()
             trainable = int(sum(int(np.prod(w.shape)) for w in self.model.trainable_weights))
             self.phases.append({"trainable_params": trainable, "steps": 0})
             self.patience_from = self.steps  # each phase gets its own patience window
@@ -129,8 +150,10 @@ def budget_callback(budget: Budget, *, train_samples: int, batch_size: int, scor
                 "steps": self.steps,
                 "samples_seen": self.samples_seen,
                 "seconds": round(self.elapsed(), 3),
+                "cpu_seconds": round(0.0 if self.cpu_started is None else time.process_time() - self.cpu_started, 3),
                 "stopped_by": self.reason,
                 "best_step": self.best_step,
+                "still_improving": still_improving(self.reason, self.steps, self.best_step, budget),
                 "phases": self.phases,
                 "curve": [list(point) for point in self.curve],
             }

@@ -96,6 +96,17 @@ def seconds_to_near_best(curve: list[list[float]], higher_is_better: bool) -> fl
     return float(curve[int(np.argmax(reached))][1])
 
 
+def check_both_apply(scratch: RunConfig, finetune: RunConfig, dataset: Dataset) -> None:
+    """Build each approach's model once, before any training: a backbone that cannot take this
+    data (an image backbone on a table, a wrong feature count) raises its `KilnError` now, not
+    after a full from-scratch run has been trained and written.
+    """
+    from engine.models.build import build_model
+
+    for config in (scratch, finetune):
+        build_model(config.model, dataset, epochs=1, image_size=config.data.image_size)
+
+
 def compare_approaches(
     scratch: RunConfig,
     finetune: RunConfig,
@@ -124,6 +135,7 @@ def compare_approaches(
     control = control or RunControl()
     repeats = max(1, int(repeats))
     base_seed = scratch.train.seed
+    check_both_apply(scratch, finetune, dataset)  # a model that cannot be built fails before any run is written
     dataset, made = with_test_split(dataset, scratch.data.val_split, test_fraction, scratch.data.seed)
     split = "test"
     eval_indices = dataset.splits[split]
@@ -142,6 +154,13 @@ def compare_approaches(
     if higher:  # per-class accuracy needs the true classes of the scored samples
         comparison.eval_labels = [int(v) for v in dataset.labels[eval_indices]]
         comparison.class_names = [str(name) for name in dataset.class_names]
+    if dataset.input_kind == "vector":  # a table: the simple model every network must beat, on the same subsets
+        from engine.analysis.linear_baseline import linear_baseline
+
+        for fraction in sorted(set(fractions)):
+            result = linear_baseline(subsample_training(dataset, fraction, seed=base_seed), split=split)
+            comparison.baseline_name = result.name
+            comparison.baseline_scores[f"{fraction:g}"] = result.per_sample.tolist()
     split_sizes = {"val_split": scratch.data.val_split or 0.2, "test_split": test_fraction} if made else {}
     plan = [(f, k, a) for f in sorted(set(fractions)) for k in range(repeats) for a in APPROACHES]
     configs = {"scratch": scratch, "finetune": finetune}
@@ -193,6 +212,7 @@ def compare_approaches(
                 score_name=comparison.score_name,
                 score=float(scores.mean()),
                 seconds=round(result.seconds, 3),
+                cpu_seconds=float(usage["cpu_seconds"]),
                 steps=int(usage["steps"]),
                 samples_seen=int(usage["samples_seen"]),
                 stopped_by=str(usage["stopped_by"]),
@@ -203,6 +223,8 @@ def compare_approaches(
                 forward_flops=forward,
                 train_flops=training_flops(forward, int(usage["samples_seen"])),
                 seconds_to_near_best=seconds_to_near_best(usage["curve"], higher),
+                best_step=int(usage["best_step"]),
+                still_improving=bool(usage["still_improving"]),
                 reason=result.reason,
                 run_dir=str(run_dir) if run_dir else None,
                 train_digest=_digest(subset.splits["train"]),

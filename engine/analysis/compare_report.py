@@ -34,6 +34,7 @@ def cost_rows(comparison: Comparison) -> list[tuple[str, str, str]]:
     watts = f"{comparison.device_watts:g} W"
     return [
         ("wall time per run (s)", *both("seconds", lambda v: f"{v:.1f}")),
+        ("CPU time per run (s, all threads)", *both("cpu_seconds", lambda v: f"{v:.1f}")),
         ("time to 95% of best val score (s)", *both("seconds_to_near_best", lambda v: f"{v:.1f}")),
         ("optimizer steps used", *both("steps", lambda v: f"{v:.0f}")),
         ("stopped by", *both("stopped_by", lambda v: ", ".join(s.replace("_", " ") for s in v))),
@@ -121,6 +122,12 @@ def markdown_report(comparison: Comparison) -> str:
                 f"| {APPROACH_WORDS[approach]} | {p['fraction']:.0%} | {p['train_samples']:.0f} | "
                 f"{p['value']:.4f} | {p['low']:.4f} to {p['high']:.4f} |"
             )
+    if comparison.baseline_name:
+        for fraction in comparison.fractions():
+            base = comparison.baseline_score(fraction)
+            if base is not None:
+                lines.append(f"| linear baseline ({comparison.baseline_name}) | {fraction:.0%} | – | "
+                             f"{base.value:.4f} | {base.low:.4f} to {base.high:.4f} |")
     lines += ["", "## Costs per run (largest share; estimates where marked)", "",
               "| | fine-tuning | from scratch |", "|---|---:|---:|"]
     lines += [f"| {what} | {ft} | {sc} |" for what, ft, sc in cost_rows(comparison)]
@@ -138,7 +145,8 @@ def markdown_report(comparison: Comparison) -> str:
         lines += [
             f"## Per class ({share:.0%} of the training data, {comparison.scored_on} split)", "",
             md_text(per_class.sentence(), 2000), "",
-            "| class | samples | from scratch | fine-tuning | difference | 95% interval | verdict |",
+            "| class | samples | from scratch | fine-tuning | difference | "
+            "interval (95% for all classes together) | verdict |",
             "|---|---:|---:|---:|---:|---|---|",
         ]
         lines += [
@@ -156,7 +164,7 @@ def markdown_report(comparison: Comparison) -> str:
     for r in comparison.rows:
         lines.append(
             f"| {APPROACH_WORDS[r.approach]} | {r.data_fraction:.0%} | {r.repeat} | {r.seed} | {r.score:.4f} | "
-            f"{r.steps} | {r.stopped_by.replace('_', ' ')} | {r.seconds:.1f} | {md_text(r.run_dir or '–', 1000)} |"
+            f"{r.steps} | {_stopped_words(r)} | {r.seconds:.1f} | {md_text(r.run_dir or '–', 1000)} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -179,11 +187,11 @@ def html_report(comparison: Comparison) -> str:
             f"<h2>Per class ({comparison.fractions()[-1]:.0%} of the training data)</h2>"
             f"<p>{esc(per_class.sentence())}</p>"
             "<table><tr><th>class</th><th>samples</th><th>from scratch</th><th>fine-tuning</th><th>difference</th>"
-            f"<th>95% interval</th><th>verdict</th></tr>{rows}</table>"
+            f"<th>interval (95% for all classes together)</th><th>verdict</th></tr>{rows}</table>"
         )
     runs = "".join(
         f"<tr><td>{esc(APPROACH_WORDS[r.approach])}</td><td>{r.data_fraction:.0%}</td><td>{r.repeat}</td>"
-        f"<td>{r.score:.4f}</td><td>{r.steps}</td><td>{esc(r.stopped_by.replace('_', ' '))}</td>"
+        f"<td>{r.score:.4f}</td><td>{r.steps}</td><td>{esc(_stopped_words(r))}</td>"
         f"<td>{r.seconds:.1f}</td><td>{esc(r.run_dir or '–')}</td></tr>"
         for r in comparison.rows
     )
@@ -223,6 +231,11 @@ def write_report(comparison: Comparison, out_dir: Path) -> None:
     atomic_write_text(out_dir / "compare.json", strict_json(comparison.to_dict()))  # a diverged run: null, not NaN
     atomic_write_text(out_dir / "report.html", html_report(comparison))
     atomic_write_text(out_dir / "report.md", markdown_report(comparison))
+
+
+def _stopped_words(row: Any) -> str:
+    words = row.stopped_by.replace("_", " ")
+    return f"{words} (still improving)" if getattr(row, "still_improving", False) else words
 
 
 def _budget_words(budget: dict[str, Any]) -> str:

@@ -15,10 +15,12 @@ from typing import Any
 import numpy as np
 
 from engine.analysis.bootstrap import Interval, bootstrap_mean, paired_bootstrap
+from engine.analysis.budget import Budget, larger_budget
 from engine.analysis.costs import DEFAULT_DEVICE_WATTS, energy_joules
 
 APPROACHES = ("scratch", "finetune")
 APPROACH_WORDS = {"scratch": "from scratch", "finetune": "fine-tuning"}
+WALL_SPREAD = 1.5  # runs doing the same work whose wall time per step differs more than this: the machine's load
 
 
 @dataclass
@@ -43,6 +45,9 @@ class ComparisonRow:
     forward_flops: int = 0
     train_flops: float = 0.0
     seconds_to_near_best: float | None = None
+    cpu_seconds: float | None = None  # process CPU time while training (all threads); None in old files
+    best_step: int = 0  # the step of the best validation loss (its weights are the ones scored)
+    still_improving: bool = False  # stopped by the cap (or clock) while validation loss was still improving
     reason: str = "completed"
     run_dir: str | None = None
     train_digest: str = ""
@@ -71,6 +76,9 @@ class Comparison:
     # classification: the scored samples' true classes (same order as sample_scores) and the names
     eval_labels: list[int] = field(default_factory=list)
     class_names: list[str] = field(default_factory=list)
+    # tables: a scaled linear model on the same subsets, scored per sample ("fraction" -> scores)
+    baseline_name: str | None = None
+    baseline_scores: dict[str, list[float]] = field(default_factory=dict)
 
     # -- what was measured -----------------------------------------------------------------
 
@@ -147,10 +155,12 @@ class Comparison:
                 continue
             near = [r.seconds_to_near_best for r in runs if r.seconds_to_near_best is not None]
             seconds = float(np.mean([r.seconds for r in runs]))
+            cpu = [r.cpu_seconds for r in runs if r.cpu_seconds is not None]
             table[approach] = {
                 "runs": len(runs),
                 "seconds": seconds,
                 "seconds_to_near_best": float(np.mean(near)) if near else None,
+                "cpu_seconds": float(np.mean(cpu)) if cpu else None,
                 "steps": float(np.mean([r.steps for r in runs])),
                 "params": runs[0].params,
                 "phase_trainable": runs[0].phase_trainable or [runs[0].trainable_params],
@@ -178,15 +188,119 @@ class Comparison:
             f"trained or early-stopped on; the intervals are {self._confidence():.0%} paired bootstrap "
             f"intervals over those samples and {self.repeats} repeat{'s' if self.repeats != 1 else ''}."
         )
+        baseline = self.baseline_sentence()
+        if baseline:
+            sentences.append(baseline)
+        unconverged = self.still_improving_sentence()
+        if unconverged:
+            sentences.append(unconverged)
         costs = self.costs()
         if len(costs) == 2:
             ft, sc = costs["finetune"], costs["scratch"]
             sentences.append(
                 f"Per run on {_share(fractions[-1])}: fine-tuning trained for {ft['seconds']:.1f} s "
-                f"({ft['steps']:.0f} steps, about {_si(ft['train_flops'])}FLOPs), from scratch for "
-                f"{sc['seconds']:.1f} s ({sc['steps']:.0f} steps, about {_si(sc['train_flops'])}FLOPs) (estimates)."
+                f"({_cpu_words(ft)}{ft['steps']:.0f} steps, about {_si(ft['train_flops'])}FLOPs), from scratch for "
+                f"{sc['seconds']:.1f} s ({_cpu_words(sc)}{sc['steps']:.0f} steps, about "
+                f"{_si(sc['train_flops'])}FLOPs) (FLOPs are estimates)."
             )
+        uneven = self.wall_time_warning()
+        if uneven:
+            sentences.append(uneven)
         return sentences
+
+    def wall_time_warning(self) -> str | None:
+        """A sentence when wall times measured the machine's load rather than the runs.
+
+        Runs of one approach do the same work per step, so their wall time per step should agree;
+        when it spreads much more than their CPU time per step does, something else was using the
+        machine and wall times are not comparable (CPU time and steps still are).
+        """
+        worst: tuple[float, float, str] | None = None
+        for approach in APPROACHES:
+            runs = [r for r in self.runs_of(approach) if r.steps > 0 and r.seconds > 0 and r.cpu_seconds]
+            if len(runs) < 2:
+                continue
+            wall = [r.seconds / r.steps for r in runs]
+            cpu = [float(r.cpu_seconds or 0.0) / r.steps for r in runs]
+            wall_spread, cpu_spread = max(wall) / min(wall), max(cpu) / max(min(cpu), 1e-9)
+            if wall_spread > WALL_SPREAD and wall_spread > 1.3 * cpu_spread and (
+                    worst is None or wall_spread > worst[0]):
+                worst = (wall_spread, cpu_spread, approach)
+        if worst is None:
+            return None
+        wall_spread, cpu_spread, approach = worst
+        return (
+            f"Wall times are not comparable: {APPROACH_WORDS[approach]} runs' wall time per step differs "
+            f"{wall_spread:.1f}x between runs while their CPU time per step differs {cpu_spread:.1f}x, so the "
+            "machine was busy with other work; compare CPU time and steps instead (the energy estimate, "
+            "wall time x power, is off by as much)."
+        )
+
+    def baseline_score(self, fraction: float) -> Interval | None:
+        scores = self.baseline_scores.get(f"{fraction:g}")
+        return bootstrap_mean(np.asarray(scores)) if scores else None
+
+    def against_baseline(self, approach: str, fraction: float) -> Interval | None:
+        """``approach``'s edge over the linear baseline (paired; + = the network is better)."""
+        base = self.baseline_scores.get(f"{fraction:g}")
+        runs = self.sample_scores.get(scores_key(approach, fraction))
+        if not base or not runs:
+            return None
+        table = np.asarray(runs, dtype=np.float64)
+        diff = paired_bootstrap(np.tile(np.asarray(base, dtype=np.float64), (len(table), 1)), table)
+        if self.higher_is_better:
+            return diff
+        return Interval(-diff.value, -diff.high, -diff.low, diff.confidence)
+
+    def baseline_sentence(self) -> str | None:
+        """Tables: how each approach stands against a scaled linear model on the same data."""
+        fractions = self.fractions()
+        if not self.baseline_name or not fractions:
+            return None
+        fraction = fractions[-1]
+        base = self.baseline_score(fraction)
+        if base is None:
+            return None
+        parts = []
+        for approach in APPROACHES:
+            edge = self.against_baseline(approach, fraction)
+            if edge is None:
+                continue
+            where = "above" if edge.low > 0 else "below" if edge.high < 0 else "level with"
+            parts.append(f"{APPROACH_WORDS[approach]} is {where} it ({edge.value:+.3f}, {edge.confidence:.0%} interval "
+                         f"{_signed(edge.low)} to {_signed(edge.high)})")
+        if not parts:
+            return None
+        return (f"A linear baseline ({self.baseline_name} on the scaled features) scores {base.value:.3f} "
+                f"{self.score_words()} on {_share(fraction)}: " + "; ".join(parts) + ".")
+
+    def still_improving_sentence(self) -> str | None:
+        """Which runs the step cap cut off while they were still improving, and the budget to try."""
+        cut = [r for r in self.rows if r.still_improving]
+        if not cut:
+            return None
+        per_approach = ", ".join(
+            f"{APPROACH_WORDS[a]} {n} of {len(self.runs_of(a))}"
+            for a in APPROACHES if (n := sum(r.approach == a for r in cut))
+        )
+        cap = self.budget.get("max_steps")
+        suggestion = self.suggested_budget()
+        larger = f"; try --max-steps {suggestion['max_steps']}" if suggestion else ""
+        return (
+            f"Still improving at the {cap}-step cap: {per_approach} run{'s' if len(cut) != 1 else ''} "
+            f"(validation loss at its best within the last {self.budget.get('patience_steps')} steps), so "
+            f"{'their scores understate' if len(cut) != 1 else 'its score understates'} what longer training "
+            f"reaches and the verdict may change with a larger budget{larger}."
+        )
+
+    def runs_of(self, approach: str) -> list[ComparisonRow]:
+        return [r for r in self.rows if r.approach == approach]
+
+    def suggested_budget(self) -> dict[str, Any] | None:
+        """A 4x larger budget when some run was still improving at the cap; None when none was."""
+        if not any(r.still_improving for r in self.rows) or not self.budget:
+            return None
+        return larger_budget(Budget(**self.budget)).to_dict()
 
     def _fraction_sentence(self, fraction: float, words: str) -> str:
         share = _share(fraction)
@@ -227,8 +341,9 @@ class Comparison:
         """Per-class accuracy of both approaches at ``fraction`` (default: the largest share), with
         paired bootstrap intervals of the difference (`engine.analysis.bias.ClassComparison`):
         which classes fine-tuning serves worse than from scratch. None for regression or before
-        both approaches have finished a run there. A sample's hit is the share of repeats that
-        got it right.
+        both approaches have finished a run there. The intervals take in the repeats and are
+        corrected for the number of classes; a class whose repeats disagree in sign is never
+        called worse.
         """
         fractions = self.fractions()
         if not self.higher_is_better or not self.eval_labels or not self.class_names or not fractions:
@@ -239,7 +354,7 @@ class Comparison:
         from engine.analysis.bias import compare_hits_per_class
 
         return compare_hits_per_class(
-            np.asarray(self.eval_labels), tables[0].mean(axis=0), tables[1].mean(axis=0), self.class_names,
+            np.asarray(self.eval_labels), tables[0], tables[1], self.class_names,
             baseline_name="from-scratch", candidate_name="fine-tuned",
         )
 
@@ -266,12 +381,15 @@ class Comparison:
             "device_watts": self.device_watts,
             "verdict": self.verdict(),
             "winner": self.winner(),
+            "suggested_budget": self.suggested_budget(),
             "learning_curve": self.learning_curve(),
             "costs": self.costs(),
             "rows": [r.to_dict() for r in self.rows],
             "sample_scores": self.sample_scores,
             "eval_labels": self.eval_labels,
             "class_names": self.class_names,
+            "baseline_name": self.baseline_name,
+            "baseline_scores": self.baseline_scores,
             "per_class": None if per_class is None else per_class.to_dict(),
         }
 
@@ -286,6 +404,10 @@ class Comparison:
 def scores_key(approach: str, fraction: float) -> str:
     """The key of ``Comparison.sample_scores`` for one approach at one data share."""
     return f"{approach}@{fraction:g}"
+
+
+def _cpu_words(cost: dict[str, Any]) -> str:
+    return "" if cost.get("cpu_seconds") is None else f"{cost['cpu_seconds']:.1f} s of CPU, "
 
 
 def _share(fraction: float) -> str:

@@ -14,6 +14,8 @@ def register(commands: Any) -> None:
     advise.add_argument(
         "--backbone", action="append", help="a candidate backbone (repeat for several; default: the offline ones)"
     )
+    advise.add_argument("--cut-layer", help="for a backbone that is your own model file: the layer to cut it at "
+                        "(default: below its classifier; the advice says which)")
     advise.add_argument("--seed", type=int, default=0)
     advise.add_argument("--json", action="store_true", help="print the advice as JSON")
     advise.set_defaults(handler=run)
@@ -25,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.data.config import DataConfig
 
     dataset = load_dataset(DataConfig(source=args.data, target=args.target))
-    advice = advise(dataset, args.backbone, seed=args.seed)
+    advice = advise(dataset, args.backbone, seed=args.seed, cut_layer=args.cut_layer)
     if args.json:
         print(json.dumps(advice.to_dict(), indent=2, default=float))
         return 0

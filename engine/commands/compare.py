@@ -17,6 +17,8 @@ def register(commands: Any) -> None:
     compare.add_argument("--data", required=True)
     compare.add_argument("--target")
     compare.add_argument("--backbone", default="demo", help="the backbone to fine-tune (default: the demo backbone)")
+    compare.add_argument("--cut-layer", help="for a backbone that is your own model file: the layer to cut it at "
+                         "(default: below its classifier)")
     compare.add_argument("--arch", default="cnn", help="the from-scratch preset (default: cnn)")
     compare.add_argument("--two-phase", action=argparse.BooleanOptionalAction, default=True)
     compare.add_argument("--fractions", default="1.0", help="training-data fractions, e.g. 0.1,0.3,1.0")
@@ -83,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     )
     scratch = base.replace(model={"kind": "scratch", "arch": args.arch, "seed": args.seed}, name="scratch")
     finetune = base.replace(
-        model={"kind": "finetune", "backbone": args.backbone, "two_phase": args.two_phase, "seed": args.seed},
+        model={"kind": "finetune", "backbone": args.backbone, "two_phase": args.two_phase, "seed": args.seed,
+               "cut_layer": args.cut_layer},
         name="finetune",
     )
     scratch.validate()

@@ -91,7 +91,9 @@ class Dataset:
         """Samples per class name, over one split or the whole set."""
         if not self.is_classification:
             return {}
-        labels = self.labels if split is None else self.labels[self.splits.get(split, np.array([], int))]
+        # Unique samples: a split may list a sample several times (a tiny share tiled so that an
+        # epoch holds enough steps), and copies are not data.
+        labels = self.labels if split is None else self.labels[np.unique(self.splits.get(split, np.array([], int)))]
         counts = np.bincount(labels.astype(np.int64), minlength=self.num_classes)
         return {name: int(n) for name, n in zip(self.class_names, counts, strict=False)}
 
@@ -109,6 +111,15 @@ class Dataset:
 
     def split_sizes(self) -> dict[str, int]:
         return {name: int(len(idx)) for name, idx in self.splits.items()}
+
+    def _split_summary(self, name: str) -> dict[str, Any]:
+        """Unique samples of one split; ``listed`` too when it lists some several times (tiled copies)."""
+        idx = self.splits[name]
+        unique = int(len(np.unique(idx)))
+        report: dict[str, Any] = {"size": unique, "class_counts": _printable_keys(self.class_counts(name))}
+        if unique != len(idx):
+            report["listed"] = int(len(idx))
+        return report
 
     def summary(self) -> dict[str, Any]:
         """The dataset report: plain JSON-able data (run.json's ``dataset`` section).
@@ -128,10 +139,7 @@ class Dataset:
             "num_classes": self.num_classes,
             "class_names": [printable(name) for name in self.class_names],
             "class_counts": _printable_keys(self.class_counts()),
-            "splits": {
-                name: {"size": int(len(idx)), "class_counts": _printable_keys(self.class_counts(name))}
-                for name, idx in self.splits.items()
-            },
+            "splits": {name: self._split_summary(name) for name in self.splits},
             "feature_names": [printable(name) for name in self.feature_names],
             "skipped": [{k: printable(v, limit=4096) for k, v in s.to_dict().items()} for s in self.skipped],
             "problems": [printable(problem, limit=1000) for problem in self.problems],

@@ -72,6 +72,7 @@ def build_card(
             "approach": "fine-tuned" if backbone else ("from scratch" if model else "unknown"),
             "params": model.get("params"),
             "trainable_params": model.get("trainable_params"),
+            "trainable_per_phase": model.get("phase_trainable") or [],
             "image_size": model.get("image_size"),
         },
         "data": {
@@ -173,11 +174,18 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _trainable_words(m: dict[str, Any]) -> str:
+    phases = m.get("trainable_per_phase") or []
+    if len(phases) > 1:  # a two-phase fine-tune trains far more in its second phase than its first
+        return "trainable per phase: " + ", ".join(f"{p['phase']} {_n(p['trainable_params'])}" for p in phases)
+    return f"{_n(m['trainable_params'])} trainable"
+
+
 def render_markdown(card: dict[str, Any]) -> str:
     """``model_card.md``: the same facts, for people."""
     m, d, b = card["model"], card["data"], card["backbone"]
     lines = [f"# Model card: {m['file']}", "", f"Approach: **{m['approach']}**. Format: {m['format']}. "
-             f"Parameters: {_n(m['params'])} ({_n(m['trainable_params'])} trainable).", ""]
+             f"Parameters: {_n(m['params'])} ({_trainable_words(m)}).", ""]
     lines += ["## Data", f"- Source: `{d['source']}` ({d['task']}), {_n(d['samples'])} samples.",
               f"- Splits: {', '.join(f'{k} {v}' for k, v in d['splits'].items()) or 'unknown'}."]
     if d["class_counts"]:
@@ -208,8 +216,10 @@ def render_markdown(card: dict[str, Any]) -> str:
     lines += [f"- {md_text(c, _SENTENCE)}" for c in card["caveats"]] or ["- None recorded beyond the metrics above."]
     drift = card.get("forgetting")
     if drift:
-        cka = ", ".join(f"{v:.3f}" for v in drift.get("cka", []))
-        lines += ["", "## Forgetting (backbone drift)", f"- Linear CKA vs the pretrained backbone per epoch: {cka}."]
+        measured = drift.get("measured_epochs") or list(range(1, len(drift.get("cka", [])) + 1))
+        cka = ", ".join(f"epoch {e} {v:.3f}" for e, v in zip(measured, drift.get("cka", []), strict=False))
+        lines += ["", "## Forgetting (backbone drift)",
+                  f"- Linear CKA vs the pretrained backbone, per measured epoch: {cka}."]
         if drift.get("source_task"):
             acc = ", ".join(f"{v:.1%}" for v in drift.get("source_accuracy", []))
             base = drift.get("source_baseline")

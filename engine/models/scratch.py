@@ -100,6 +100,11 @@ def build_scratch_model(
         x = layer_type.build(x, spec, f"{spec.type}_{index}", context)
     if len(x.shape) > 2:
         x = keras.layers.Flatten(name="flatten_head")(x)
+    if input_kind == "vector" and layer_specs:
+        # Tables: the head also reads the (standardised) inputs directly, a linear path beside
+        # the hidden layers, so the model holds the linear baseline it is measured against and
+        # the hidden layers only add what a linear model misses (issue 20.10).
+        x = keras.layers.Concatenate(name="linear_path")([inputs, x])
     units, activation = head_units_and_activation(task, num_classes)
     outputs = keras.layers.Dense(
         units,

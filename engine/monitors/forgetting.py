@@ -119,6 +119,16 @@ class DriftRecord:
     source_baseline: float | None = None  # the probe on the pretrained features
     weights: list[str] = field(default_factory=list)  # per-epoch weight files kept for roll-back
     warned_at_epoch: int | None = None  # 1-based, as the warning and the CLI count epochs
+    # The epoch (0-based) of each measurement: the monitor measures at most every few epochs
+    # (a time budget), so the lists above hold one entry per *measured* epoch. Empty in
+    # records from before the budget, where entry i is epoch i.
+    epochs: list[int] = field(default_factory=list)
+    seconds: float = 0.0  # time spent measuring (baseline included)
+    training_seconds: float = 0.0  # time the monitored epochs took, for the share above
+
+    def epoch_of(self, index: int) -> int:
+        """The epoch (0-based) of the ``index``-th measurement."""
+        return self.epochs[index] if index < len(self.epochs) else index
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -134,6 +144,9 @@ class DriftRecord:
             "warned_at_epoch": self.warned_at_epoch,
             "epochs_counted_from": 1,  # warned_at_epoch; records before 2026-12 counted from 0
             "roll_back_weights": self.weights,
+            "measured_epochs": [e + 1 for e in self.epochs],  # 1-based, as the warnings name them
+            "monitor_seconds": round(self.seconds, 3),
+            "training_seconds": round(self.training_seconds, 3),
         }
 
 
@@ -223,7 +236,8 @@ def drift_warning(record: DriftRecord, epoch: int, *, backbone_lr_mult: float, l
     ]
     best = last_epoch_within_thresholds(record, epoch)
     if best is not None:
-        remedies.append(f"roll back to epoch {best + 1}'s weights ({record.weights[best]}, CKA {record.cka[best]:.2f})")
+        remedies.append(f"roll back to epoch {record.epoch_of(best) + 1}'s weights ({record.weights[best]}, "
+                        f"CKA {record.cka[best]:.2f})")
     else:
         remedies.append("or start again from the pretrained weights with one of these (no earlier epoch is "
                         "below the thresholds to roll back to)")
@@ -231,8 +245,11 @@ def drift_warning(record: DriftRecord, epoch: int, *, backbone_lr_mult: float, l
 
 
 def last_epoch_within_thresholds(record: DriftRecord, epoch: int) -> int | None:
-    """The latest earlier epoch with kept weights that was still within both thresholds (to roll back to)."""
-    for index in range(min(len(record.weights), len(record.cka), epoch) - 1, -1, -1):
+    """The latest measurement before ``epoch`` with kept weights that was still within both
+    thresholds (to roll back to), as an index into the record's lists (`DriftRecord.epoch_of`)."""
+    for index in range(min(len(record.weights), len(record.cka)) - 1, -1, -1):
+        if record.epoch_of(index) >= epoch:
+            continue
         source_ok = (
             record.source_baseline is None or index >= len(record.source_accuracy)
             or record.source_baseline - record.source_accuracy[index] <= SOURCE_DROP_WARNING

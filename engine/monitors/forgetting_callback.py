@@ -10,6 +10,7 @@ weights in ``checkpoint/epochs/`` so a person can roll back to an epoch before t
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,20 @@ def _features(extractor: Any, images: np.ndarray) -> np.ndarray:
     return np.asarray(out, dtype=np.float32)
 
 
+# The monitor may spend at most this share of the training time measuring (baseline aside).
+# On tiny data an epoch is a few steps and one measurement (hundreds of forward passes and a
+# weights file) cost more than the epoch itself: measuring every epoch made fine-tuning ~6x slower.
+MONITOR_SHARE: float | None = 0.2  # None: measure every epoch
+
+
 class ForgettingMonitor(keras.callbacks.Callback):
-    """Measures CKA and source-task retention each epoch; one instance spans all phases of a run."""
+    """Measures CKA and source-task retention after epochs, within a time budget; one instance
+    spans all phases of a run.
+
+    An epoch is measured when the time spent measuring stays within `MONITOR_SHARE` of the
+    time spent training so far, and always at the end of each phase, so the final backbone is
+    measured and warned about; the record says which epochs were measured.
+    """
 
     def __init__(
         self,
@@ -74,6 +87,11 @@ class ForgettingMonitor(keras.callbacks.Callback):
         self.remedies = remedies or {}
         self._extractor: Any = None
         self._extractor_for: int | None = None
+        self._epoch_started: float | None = None
+        self._last_epoch: int | None = None
+        self._last_cost = 0.0
+        self._measure_costs: list[float] = []
+        started = time.perf_counter()
         extractor = self._extractor_of(model)
         self.baseline = _features(extractor, reference)
         self.probe: LinearProbe | None = None
@@ -82,6 +100,8 @@ class ForgettingMonitor(keras.callbacks.Callback):
             self.probe = LinearProbe.fit(_features(extractor, source_task.x_fit), source_task.y_fit)
             self.record.source_baseline = self.probe.accuracy(_features(extractor, source_task.x_eval),
                                                               source_task.y_eval)
+        self.record.seconds = time.perf_counter() - started
+        self._last_cost = self.record.seconds  # the first estimate of one measurement's cost
 
     def _extractor_of(self, model: Any) -> Any:
         # A resumed run swaps in the checkpoint's model: rebuild the extractor for it.
@@ -103,13 +123,40 @@ class ForgettingMonitor(keras.callbacks.Callback):
             accuracy = self.probe.accuracy(_features(extractor, self.source_task.x_eval), self.source_task.y_eval)
         return cka, accuracy
 
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch_started = time.perf_counter()
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self._epoch_started is not None:
+            self.record.training_seconds += time.perf_counter() - self._epoch_started
+        self._last_epoch = epoch
+        last_of_phase = epoch + 1 >= int((self.params or {}).get("epochs") or 0)
+        if last_of_phase or self._within_budget():
+            self._measure_epoch(epoch)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        # A phase that stopped early: its last epoch is measured now (the weights it ends with).
+        if self._last_epoch is not None and self._last_epoch not in self.record.epochs:
+            self._measure_epoch(self._last_epoch)
+
+    def _within_budget(self) -> bool:
+        if MONITOR_SHARE is None:
+            return True
+        spent = sum(self._measure_costs)
+        return spent + self._last_cost <= MONITOR_SHARE * self.record.training_seconds
+
+    def _measure_epoch(self, epoch: int) -> None:
+        started = time.perf_counter()
         cka, accuracy = self.measure(self.model)
+        self.record.epochs.append(epoch)
         self.record.cka.append(cka)
         if accuracy is not None:
             self.record.source_accuracy.append(accuracy)
         weights = self._keep_weights(epoch)
         self.record.weights.append(weights or "")
+        self._last_cost = time.perf_counter() - started
+        self._measure_costs.append(self._last_cost)
+        self.record.seconds += self._last_cost
         self.sink(DriftMeasured(epoch, cka, accuracy, self.record.source_baseline, weights))
         if self.record.warned_at_epoch is None:
             message = drift_warning(self.record, epoch, **self.remedies)
@@ -184,13 +231,16 @@ def suggested_roll_back(forgetting: dict[str, Any], kept: list[int]) -> int | No
     the warning's own (`engine.monitors.forgetting`). None when no kept epoch qualifies.
     """
     cka = [float(v) for v in forgetting.get("cka") or []]
+    # 1-based measured epochs (a time-budgeted monitor skips some); older records measured every epoch
+    measured = [int(e) for e in forgetting.get("measured_epochs") or []] or list(range(1, len(cka) + 1))
     record = DriftRecord(
         reference_size=int(forgetting.get("reference_size") or 0),
         source_task=forgetting.get("source_task"),
         cka=cka,
         source_accuracy=[float(v) for v in forgetting.get("source_accuracy") or []],
         source_baseline=forgetting.get("source_baseline"),
-        weights=["kept" if epoch in kept else "" for epoch in range(1, len(cka) + 1)],
+        weights=["kept" if epoch in kept else "" for epoch in measured[: len(cka)]],
+        epochs=[e - 1 for e in measured[: len(cka)]],
     )
-    index = last_epoch_within_thresholds(record, len(cka))
-    return None if index is None else index + 1
+    index = last_epoch_within_thresholds(record, max(measured, default=0) + 1)
+    return None if index is None else record.epoch_of(index) + 1

@@ -242,7 +242,7 @@ def _run(
     board = _open_board(plan)
     trained = _Trained()
     for step in plan.phases_left:
-        fitted, seconds, early = _train_phase(plan, step, reporter, sink, board=board, tracker=tracker)
+        fitted, seconds, early = _train_phase(plan, step, reporter, sink, model_info, board=board, tracker=tracker)
         trained.fit_seconds += seconds
         trained.epochs_run += len(fitted.get("loss", []))
         for key, values in fitted.items():
@@ -451,10 +451,18 @@ def _open_board(plan: RunPlan) -> Any | None:
 
 
 def _train_phase(
-    plan: RunPlan, step: PhasePlan, reporter: Any, sink: EventSink, *, board: Any = None, tracker: Any = None
+    plan: RunPlan,
+    step: PhasePlan,
+    reporter: Any,
+    sink: EventSink,
+    model_info: dict[str, Any],
+    *,
+    board: Any = None,
+    tracker: Any = None,
 ) -> tuple[dict[str, list[float]], float, Any]:
-    """Compile and fit one phase: its new history, its seconds in fit, and its early stopping."""
-    _compile_phase(plan, step)
+    """Compile and fit one phase: its new history, its seconds in fit, and its early stopping.
+    ``model_info`` (the run record's model part) gets what this phase trains."""
+    _compile_phase(plan, step, model_info)
     count = len(plan.built.phases)
     if count > 1:
         phase = step.phase
@@ -465,12 +473,16 @@ def _train_phase(
     return fitted, time.perf_counter() - started, early
 
 
-def _compile_phase(plan: RunPlan, step: PhasePlan) -> None:
+def _compile_phase(plan: RunPlan, step: PhasePlan, model_info: dict[str, Any]) -> None:
     config, built, strategy = plan.config, plan.built, plan.strategy
     with strategy.scope():
         compile_for_phase(
             built, step.phase, config, task=plan.dataset.task, num_classes=plan.dataset.num_classes
         )
+    # What this phase trains (a two-phase fine-tune trains the head, then much more): the card says each.
+    model_info.setdefault("phase_trainable", []).append(
+        {"phase": step.phase.name, "trainable_params": _trainable_now(built.model)}
+    )
     adapt_model_to_strategy(built.model, strategy)
     if step.resuming:
         with strategy.scope():
@@ -686,6 +698,10 @@ def _class_weights(dataset: Dataset) -> dict[int, float]:
     counts = np.array(list(dataset.class_counts("train").values()), dtype=np.float64)
     total, k = counts.sum(), np.count_nonzero(counts)
     return {i: float(total / (k * c)) if c > 0 else 0.0 for i, c in enumerate(counts)}
+
+
+def _trainable_now(model: Any) -> int:
+    return count_weights(model.trainable_weights)
 
 
 def _model_summary(built: Any) -> dict[str, Any]:

@@ -92,12 +92,17 @@ def test_a_full_walk_leaves_no_tensorflow_in_the_windows_process(tmp_path: Path)
 
 def _train_until_first_epoch(qtbot, window, load_demo, epochs: int) -> str:
     load_demo(window)
-    window.session.update(model={"kind": "scratch", "arch": "mlp"},
+    # A small CNN with small batches: slow enough (about 1 s an epoch) to be killed mid-run.
+    window.session.update(model={"kind": "scratch", "arch": "cnn"},
                           train={"epochs": epochs, "batch_size": 8, "checkpoint": True})
     window.train_page.show_config(window.session.config)
     assert window.train_page.start()
     out_dir = window.train_page.runner.out_dir
-    qtbot.waitUntil(lambda: (Path(out_dir) / "checkpoint" / "state.json").is_file(), timeout=TIMEOUT_MS)
+    log = window.train_page.plots.log
+    try:
+        qtbot.waitUntil(lambda: any((Path(out_dir) / "checkpoint").glob("epoch-*/state.json")), timeout=TIMEOUT_MS)
+    except Exception as exc:
+        raise AssertionError(f"no checkpoint in {out_dir}; the run log says:\n{log.toPlainText()}") from exc
     return out_dir
 
 
@@ -118,7 +123,7 @@ def test_a_worker_that_dies_mid_run_leaves_the_window_and_a_resumable_run(qtbot,
     from gui.engine_link import shared_link
 
     link = shared_link()
-    epochs = 12
+    epochs = 8
     out_dir = _train_until_first_epoch(qtbot, window, load_demo, epochs)
     config_before = window.session.config
     old_pid = link.pid
@@ -142,7 +147,7 @@ def test_stop_past_its_grace_ends_the_worker_and_the_run_resumes(qtbot, window, 
 
     monkeypatch.setattr(gui.training_runner, "STOP_GRACE_MS", 0)  # no batch ends within no time
     link = shared_link()
-    epochs = 12
+    epochs = 8
     out_dir = _train_until_first_epoch(qtbot, window, load_demo, epochs)
     old_pid = link.pid
     window.train_page.stop()

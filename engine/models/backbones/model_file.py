@@ -2,6 +2,10 @@
 
 The default cut is the input of the model's last Dense layer (its classifier), skipping any
 Dropout / Activation right before it, so the backbone ends at the features the old head read.
+An all-convolutional model with no Dense layer ("Conv2D(classes) -> global pooling ->
+softmax", common in Keras 2 files) is cut below that last convolution instead of at its class
+scores. The backbone's notes say where it was cut and what was left out; ``cut_layer``
+(``--cut-layer``) chooses another layer.
 A ``<file>.backbone.json`` beside the file may say what the input range is, and the
 licence / pretraining data for the run record.
 """
@@ -17,6 +21,10 @@ from engine.models.backbones.spec import Backbone, BackboneCard
 
 _PASS_THROUGH = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "Activation", "Softmax", "GaussianNoise")
 _SCALING_LAYERS = ("Rescaling", "Normalization")
+_NOISE = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise")
+# What sits between an all-convolutional classifier and its output: pooling to one vector.
+_HEAD_SHAPING = ("GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
+                 "Flatten", "Reshape")
 
 
 def open_model_file(
@@ -46,7 +54,7 @@ def open_model_file(
     facts = {**_side_car(path), **(meta or {})}
     shape = tuple(model.inputs[0].shape[1:])
     image = len(shape) == 3
-    notes: list[str] = [f"Cut at layer '{layer.name}' of {path.name}."]
+    notes: list[str] = [_cut_words(model, layer, path, chosen=cut_layer is not None)]
     if "input_range" in facts:
         input_range = tuple(float(v) for v in facts["input_range"])
     elif _starts_with_scaling(model):
@@ -75,6 +83,20 @@ def open_model_file(
         default_size=fixed,
         notes=notes,
     )
+
+
+def _cut_words(model: Any, layer: Any, path: Path, *, chosen: bool) -> str:
+    """Where the file was cut, and why, naming what was left out (so a wrong guess is visible)."""
+    if chosen:
+        return f"Cut at layer '{layer.name}' of {path.name} (as asked)."
+    names = [item.name for item in model.layers]
+    after = names[names.index(layer.name) + 1 :] if layer.name in names else []
+    if not after:
+        return (f"Cut at layer '{layer.name}' of {path.name}: its last layer (no classifier found to leave out); "
+                "choose another with --cut-layer.")
+    dropped = ", ".join(f"'{name}'" for name in after[:4]) + (" ..." if len(after) > 4 else "")
+    return (f"Cut at layer '{layer.name}' of {path.name}, its features below the old classifier ({dropped} left "
+            "out); choose another with --cut-layer.")
 
 
 def cut_candidates(model: Any) -> list[str]:
@@ -113,13 +135,52 @@ def _cut_point(model: Any, cut_layer: str | None) -> Any:
             ) from None
     dense = [i for i, layer in enumerate(layers) if type(layer).__name__ == "Dense"]
     if not dense or dense[-1] != len(layers) - 1 and not _only_pass_through(layers[dense[-1] + 1 :]):
-        return layers[-1]  # no classifier at the end: the whole model is the backbone
+        head = _convolutional_classifier(layers)
+        if head is None:
+            return layers[-1]  # no classifier at the end: the whole model is the backbone
+        index = head - 1
+        while index > 0 and type(layers[index]).__name__ in _NOISE:  # keep the features' own activation
+            index -= 1
+        if index < 0:
+            raise ModelError("The model's only layer is its classifier; there is nothing below it to fine-tune.")
+        return layers[index]
     index = dense[-1] - 1
     while index > 0 and type(layers[index]).__name__ in _PASS_THROUGH:
         index -= 1
     if index < 0:
         raise ModelError("The model's only layer is its classifier; there is nothing below it to fine-tune.")
     return layers[index]
+
+
+def _convolutional_classifier(layers: list[Any]) -> int | None:
+    """The index of an all-convolutional model's classifier layer, or None when it has none.
+
+    Such a model (common in Keras 2 era files) ends "Conv2D(classes) -> global pooling /
+    flatten -> softmax" with no Dense layer. Cutting at its output would hand the new head the
+    old task's class scores, not features. A classifier output is a final softmax or sigmoid;
+    the classifier layer is the last convolution before the pooling that leads to it.
+    """
+    if not _ends_in_probabilities(layers):
+        return None
+    index = len(layers) - 1
+    while index >= 0 and type(layers[index]).__name__ in _PASS_THROUGH + _HEAD_SHAPING + ("BatchNormalization",):
+        index -= 1
+    if index >= 0 and type(layers[index]).__name__ in ("Conv2D", "Conv1D"):
+        return index
+    return None
+
+
+def _ends_in_probabilities(layers: list[Any]) -> bool:
+    for layer in reversed(layers):
+        kind = type(layer).__name__
+        if kind == "Softmax":
+            return True
+        activation = getattr(getattr(layer, "activation", None), "__name__", None)
+        if activation in ("softmax", "sigmoid"):
+            return True
+        if kind not in _PASS_THROUGH + _HEAD_SHAPING + ("BatchNormalization",):
+            return False
+    return False
 
 
 def _only_pass_through(layers: list[Any]) -> bool:
