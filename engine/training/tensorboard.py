@@ -108,6 +108,8 @@ class RunTensorBoard(keras.callbacks.Callback):
         record = getattr(self.drift, "record", None)
         if record is None or not record.cka:
             return
+        if record.epoch_of(len(record.cka) - 1) != epoch:  # not measured this epoch (the monitor's time budget)
+            return
         figures = {"drift/cka": record.cka[-1]}
         if record.source_accuracy:
             figures["drift/source_accuracy"] = record.source_accuracy[-1]
