@@ -152,3 +152,19 @@ def test_a_showdowns_contenders_line_up_in_the_hparams_dashboard(tmp_path) -> No
                       for values in (_hparams(run / TENSORBOARD_DIR) for run in runs))
     assert declared == sorted((c.initializer, round(c.scale, 6)) for c in CONTENDERS)
     assert main([*args, "--tensorboard"]) == 2  # the logs need a folder
+
+
+def test_drift_is_logged_only_at_the_epochs_the_monitor_measured(tmp_path, monkeypatch) -> None:
+    """The forgetting monitor skips epochs (its time budget): the board must not repeat its last figure."""
+    from types import SimpleNamespace
+
+    from engine.monitors.forgetting import DriftRecord
+    from engine.training.tensorboard import RunTensorBoard
+
+    record = DriftRecord(reference_size=8, source_task=None, cka=[0.9], epochs=[1])
+    board = RunTensorBoard(tmp_path, steps_per_epoch=1, drift=SimpleNamespace(record=record))
+    logged: list = []
+    monkeypatch.setattr(board, "_scalars", lambda writer, values, step: logged.append((step, values)))
+    for epoch in (1, 2, 3):
+        board._log_drift(epoch)
+    assert logged == [(1, {"drift/cka": 0.9})]
