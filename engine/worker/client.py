@@ -83,6 +83,7 @@ class EngineProcess:
         self._process = context.Process(target=serve, args=(child_conn, self._niceness), name="kiln-engine")
         with _main_module_hidden():
             self._process.start()
+        _end_workers_at_exit()
         child_conn.close()
         self._conn = parent_conn
         threading.Thread(target=self._read, name="kiln-engine-reader", daemon=True).start()
@@ -232,9 +233,21 @@ class ThreadEngine(EngineProcess):
 
 
 _LIVE: set[EngineProcess] = set()
+_AT_EXIT = threading.Lock()
+_registered = False
 
 
-@atexit.register
+def _end_workers_at_exit() -> None:
+    """Register the kill at exit once a worker has started. Registered after `multiprocessing`
+    registered its own exit function, so it runs first (atexit runs last-in, first-out): the
+    multiprocessing one joins every child, and would wait for a worker nobody ended."""
+    global _registered
+    with _AT_EXIT:
+        if not _registered:
+            atexit.register(_end_workers)
+            _registered = True
+
+
 def _end_workers() -> None:
     # The window's process is leaving: no worker outlives it.
     for process in list(_LIVE):
