@@ -10,6 +10,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from gui import theme
+from gui.engine_link import shared_link
 from gui.main_window import MainWindow, default_runs_folder
 from gui.settings import AppSettings
 
@@ -51,16 +52,20 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("Kiln")
     app.setOrganizationName("Kiln")
     app.setApplicationDisplayName("Kiln")
+    # The engine worker process starts first: TensorFlow imports there (seconds) while this
+    # process builds and shows the window, which never waits for it.
+    link = shared_link()
     window = create_window(runs_folder=default_runs_folder())
     window.show()
-    # TensorFlow takes seconds to import: do it after the window is on screen, off the UI thread.
     QTimer.singleShot(0, window.load_engine)
     if options.data:
         QTimer.singleShot(0, lambda: window.open_dataset(options.data))
     for path in (options.config, options.model, options.path):
         if path:
             QTimer.singleShot(0, lambda p=path: window.open_path(p))
-    return app.exec()
+    status = app.exec()
+    link.shutdown()  # runs stop at their next batch; their folders keep the last checkpoint
+    return status
 
 
 if __name__ == "__main__":

@@ -19,11 +19,13 @@ This module imports neither TensorFlow nor Keras: the window's process never doe
 from __future__ import annotations
 
 import atexit
+import contextlib
 import multiprocessing
 import queue
 import signal
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from engine.worker import protocol
@@ -79,7 +81,9 @@ class EngineProcess:
         parent_conn, child_conn = context.Pipe(duplex=True)
         # Not a daemon: a daemon process may not start processes of its own (Keras data workers).
         self._process = context.Process(target=serve, args=(child_conn, self._niceness), name="kiln-engine")
-        self._process.start()
+        with _main_module_hidden():
+            self._process.start()
+        _end_workers_at_exit()
         child_conn.close()
         self._conn = parent_conn
         threading.Thread(target=self._read, name="kiln-engine-reader", daemon=True).start()
@@ -157,6 +161,29 @@ class EngineProcess:
         return self._ended.wait(timeout)
 
 
+@contextlib.contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Start the worker without it re-running the window's main script.
+
+    Spawn normally imports the parent's ``__main__`` in the child, so a script that opens a
+    window at module level, with no ``if __name__ == "__main__"`` guard, would fail to start
+    the engine (or open a second window). The worker's target is importable by name and
+    needs nothing from the main script, so spawn is told there is none.
+    """
+    main = sys.modules.get("__main__")
+    names = ("__file__", "__spec__")
+    saved = {name: main.__dict__[name] for name in names if main is not None and name in main.__dict__}
+    try:
+        if main is not None:
+            main.__dict__.pop("__file__", None)
+            main.__dict__["__spec__"] = None
+        yield
+    finally:
+        if main is not None:
+            main.__dict__.pop("__spec__", None)
+            main.__dict__.update(saved)
+
+
 class ThreadEngine(EngineProcess):
     """The same engine loop on a thread of this process, over the same pipe and protocol.
 
@@ -206,9 +233,21 @@ class ThreadEngine(EngineProcess):
 
 
 _LIVE: set[EngineProcess] = set()
+_AT_EXIT = threading.Lock()
+_registered = False
 
 
-@atexit.register
+def _end_workers_at_exit() -> None:
+    """Register the kill at exit once a worker has started. Registered after `multiprocessing`
+    registered its own exit function, so it runs first (atexit runs last-in, first-out): the
+    multiprocessing one joins every child, and would wait for a worker nobody ended."""
+    global _registered
+    with _AT_EXIT:
+        if not _registered:
+            atexit.register(_end_workers)
+            _registered = True
+
+
 def _end_workers() -> None:
     # The window's process is leaving: no worker outlives it.
     for process in list(_LIVE):
