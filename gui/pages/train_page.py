@@ -35,7 +35,7 @@ from gui.workers import TaskSlot, WorkerError
 FORM_WIDGETS = (
     "optimizer_combo lr_spin momentum_spin decay_spin schedule_combo step_every_spin step_factor_spin "
     "patience_spin batch_spin epochs_spin early_spin class_weights_check seeds seed_spin mixed_check "
-    "xla_check name_edit device_note"
+    "xla_check name_edit device_note tensorboard_check tensorboard_batches_check mlflow_edit"
 ).split()
 
 

@@ -51,6 +51,13 @@ class TrainForm(QScrollArea):
         self.mixed_check = QCheckBox("Mixed precision (float16)")
         self.xla_check = QCheckBox("XLA compilation")
         self.strategy_combo = declared_combo("train.distribution", note="Multiworker: see docs/SCALING.md")
+        self.tensorboard_check = QCheckBox("TensorBoard logs")
+        self.tensorboard_check.setToolTip(declared_tooltip("train.tensorboard"))
+        self.tensorboard_batches_check = QCheckBox("Every batch's loss too")
+        self.tensorboard_batches_check.setToolTip(declared_tooltip("train.tensorboard_batches"))
+        self.mlflow_edit = QLineEdit()
+        self.mlflow_edit.setPlaceholderText("off (e.g. sqlite:///mlruns.db or a server URL)")
+        self.mlflow_edit.setToolTip(declared_tooltip("train.mlflow"))
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("named automatically")
         self.name_edit.setToolTip(declared_tooltip("name"))
@@ -75,6 +82,12 @@ class TrainForm(QScrollArea):
         f2.addRow("", self.class_weights_check)
         f2.addRow("Name", self.name_edit)
 
+        tracking_box = QGroupBox("Tracking")
+        f4 = QFormLayout(tracking_box)
+        f4.addRow("", self.tensorboard_check)
+        f4.addRow("", self.tensorboard_batches_check)
+        f4.addRow("MLflow", self.mlflow_edit)
+
         device_box = QGroupBox("Device")
         f3 = QVBoxLayout(device_box)
         f3.addWidget(self.mixed_check)
@@ -90,6 +103,7 @@ class TrainForm(QScrollArea):
         column.setContentsMargins(0, 0, 8, 0)
         column.addWidget(optimizer_box)
         column.addWidget(run_box)
+        column.addWidget(tracking_box)
         column.addWidget(device_box)
         column.addStretch(1)
 
@@ -119,8 +133,11 @@ class TrainForm(QScrollArea):
             ("mixed_precision", self.mixed_check),
             ("xla", self.xla_check),
             ("distribution", self.strategy_combo),
+            ("tensorboard", self.tensorboard_check),
+            ("tensorboard_batches", self.tensorboard_batches_check),
         ):
             self.binding.bind(f"train.{path}", widget)
+        self.binding.bind("train.mlflow", self.mlflow_edit, read=lambda: self.mlflow_edit.text().strip())  # "": off
         self.binding.edited.connect(lambda _field: self.update_visibility())
         session.config_changed.connect(lambda _config: self.update_visibility())
         self.mixed_check.setEnabled(False)
@@ -138,6 +155,9 @@ class TrainForm(QScrollArea):
 
     def form_widgets(self) -> list[QWidget]:
         return [
+            self.tensorboard_check,
+            self.tensorboard_batches_check,
+            self.mlflow_edit,
             self.optimizer_combo,
             self.schedule_combo,
             self.lr_spin,
