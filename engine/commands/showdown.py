@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.analysis.showdown import run_showdown
+    from engine import api
     from engine.commands.diagnose import config_from
     from engine.errors import KilnError
     from engine.training.progress import TerminalProgress
@@ -30,13 +29,10 @@ def run(args: argparse.Namespace) -> int:
         raise KilnError("--epochs must be between 1 and 1000.")
     config = config_from(args)
     with TerminalProgress() as progress:
-        result = run_showdown(config, epochs=args.epochs, sink=progress)
+        # With --out the engine writes showdown.json (curves and table) there, atomically.
+        result = api.showdown(config, epochs=args.epochs, sink=progress, out_dir=str(args.out) if args.out else None)
     print(result.table())
     print(result.sentence())
     if args.out:
-        from engine.export.atomic import atomic_write_text
-
-        args.out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(args.out / "showdown.json", json.dumps(result.to_dict(), indent=2, default=float))
         print(f"Curves and table written to {args.out / 'showdown.json'}")
     return 0
