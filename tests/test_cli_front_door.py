@@ -78,3 +78,37 @@ def test_every_task_the_cli_calls_is_in_the_api() -> None:
                 called.add(node.attr)
     assert called, "found no api.NAME in the CLI"
     assert not {name for name in called if not callable(getattr(api, name, None))}
+
+
+def test_the_tasks_the_cli_added_answer_in_plain_values_without_a_model(tmp_path: Path) -> None:
+    """The listing, folder, trust and catalogue tasks `kiln` uses: plain values a worker could send."""
+    import pytest
+
+    from engine import api
+    from engine.errors import KilnError
+    from engine.training.config import RunConfig
+    from engine.worker import protocol
+
+    def sent(value: object) -> object:  # through the worker's protocol and its allow-list, as a result
+        return protocol.loads(protocol.dumps({"op": "result", "value": value}))["value"]
+
+    backbones = sent(api.catalogue())
+    assert any(entry.name == "demo" and entry.offline for entry in backbones)
+    pictures = tmp_path / "pictures"
+    (pictures / "cats").mkdir(parents=True)
+    (pictures / "cats" / "a.png").write_bytes(b"")
+    (pictures / "notes.txt").write_text("not a picture")
+    assert sent(api.input_files([str(pictures), "5.1,3.5"])) == [str(pictures / "cats" / "a.png"), "5.1,3.5"]
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model.keras").write_bytes(b"another run's model")
+    with pytest.raises(KilnError, match="already holds another run"):
+        api.check_run_folder(str(run), RunConfig())
+    api.check_run_folder(str(run), RunConfig(), overwrite=True)
+    with pytest.raises(KilnError, match="--trust-file .*no such file"):
+        api.trust_files([str(tmp_path / "nothing")])
+    with pytest.raises(KilnError, match="only be trusted when it is a SavedModel"):
+        api.trust_files([str(pictures)])
+    assert sent(api.trust_covers(str(tmp_path / "nothing.keras"))) == []
+    defaults = sent(api.default_budget())
+    assert {"repeats", "max_steps", "min_steps", "patience_steps", "test_fraction", "device_watts"} <= set(defaults)
