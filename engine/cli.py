@@ -390,10 +390,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 f"The folder {item} holds no image files to predict.", hint="Name image files or a folder of images."
             )
     model = _load(args)
-    # One JSON line per sample: a folder stands for its images, a CSV file for its rows.
-    for found in api.predict_inputs(model, list(args.inputs), k=args.top_k):
-        top_k = [{"label": n, "score": round(p, 6)} for n, p in found["top_k"]]
-        print(json.dumps({"input": found["input"], "top_k": top_k}))
+    # One JSON line per sample: a folder stands for its images, a CSV file for its rows. One file
+    # at a time, so the lines before a file that cannot be read are printed.
+    for source in api.input_files(list(args.inputs)):
+        for found in api.predict_inputs(model, [source], k=args.top_k):
+            top_k = [{"label": n, "score": round(p, 6)} for n, p in found["top_k"]]
+            print(json.dumps({"input": found["input"], "top_k": top_k}))
     return EXIT_OK
 
 
