@@ -34,7 +34,9 @@ from engine.training.config import RunConfig
 __all__ = [
     "TASKS", "TASK_WORDS", "engine_info", "open_dataset", "scan_dataset", "sample_thumbnails", "table_preview",
     "augmentation_preview", "summarize_model", "train", "compare", "advise", "diagnose", "showdown", "evaluate",
-    "predict", "open_model", "export_model", "roll_back", "trust_backbone", "to_record",
+    "predict", "open_model", "export_model", "roll_back", "trust_backbone", "to_record", "input_files",
+    "predict_inputs", "bias", "catalogue", "check_run_folder", "run_folder_lock", "trust_files", "trust_covers",
+    "load_engine", "strict_json",
 ]
 
 _DATASETS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()  # scan identity -> Dataset (split as last asked)
@@ -288,6 +290,19 @@ def export_model(model: ModelHandle, path: str, *, format: str = "keras", record
     return str(save_model(_model(model), path, format=format, record=record))
 
 
+def export_for_deployment(model: ModelHandle, path: str, *, format: str, record: dict[str, Any] | None = None,
+                          quantize: str | None = None) -> dict[str, Any]:
+    """Export as onnx | tflite (``quantize``: float16 | int8, calibrated on the run's training samples)
+    and run the file against the Keras model on the run's test split (random inputs when the run's
+    data is not here): accuracy before and after, size, latency, in the record and the model card."""
+    from engine.analysis.deployment import export_for_deployment as export
+    from engine.analysis.deployment import samples_from_record
+
+    samples = samples_from_record(record or {})
+    written, check = export(_model(model), path, format=format, record=record, quantize=quantize, samples=samples)
+    return {"path": str(written), "check": to_record(check), "random_inputs": samples is None}
+
+
 def roll_back(model: ModelHandle, epoch: int) -> ModelHandle:
     """The run's model with the weights kept after ``epoch`` (forgetting roll-back); the run folder's
     model.keras is left as it is."""
@@ -347,7 +362,7 @@ def train(config: RunConfig, *, out_dir: str | None = None, resume: bool = False
     from engine.training.job import run_training
 
     config.validate()
-    dataset = _dataset(config.data)
+    dataset = _dataset(config.data, sink=sink)  # scan progress, as the job reports it when it scans
     kwargs: dict[str, Any] = {"sink": sink, "control": control, "dataset": dataset, "out_dir": out_dir,
                               "resume": resume}
     if callbacks:
@@ -394,69 +409,95 @@ def comparison_record(comparison: Any) -> Record:
 
 def compare(scratch: RunConfig, finetune: RunConfig, *, fractions: tuple[float, ...] = (1.0,),
             repeats: int | None = None, max_steps: int | None = None, out_dir: str | None = None,
-            sink: EventSink = ignore_events, control: Any = None) -> Record:
+            sink: EventSink = ignore_events, control: Any = None, budget: dict[str, Any] | None = None,
+            device_watts: float | None = None) -> Record:
     """From scratch against fine-tuning on the same split and budget (`compare_approaches`).
 
-    ``max_steps``: the step budget per run (None: the engine's default budget).
+    ``max_steps``: the step budget per run (None: the engine's default budget). ``budget``: the
+    whole budget instead (`Budget`'s fields: max_steps, min_steps, patience_steps, seconds), as
+    ``kiln compare`` sets it. ``device_watts``: the device's power for the energy estimate.
     """
     from engine.analysis.budget import Budget
     from engine.analysis.compare import DEFAULT_REPEATS, compare_approaches
 
+    if budget is not None:
+        chosen = Budget(**budget)
+    else:
+        chosen = Budget()
+        if max_steps is not None:
+            chosen = dataclasses.replace(chosen, max_steps=int(max_steps),
+                                         min_steps=min(chosen.min_steps, int(max_steps)))
+    chosen.validate()  # before the data is read: a bad budget is said at once
     dataset = _dataset(scratch.data)
-    budget = Budget()
-    if max_steps is not None:
-        budget = dataclasses.replace(budget, max_steps=int(max_steps), min_steps=min(budget.min_steps, int(max_steps)))
-    budget.validate()
+    options: dict[str, Any] = {} if device_watts is None else {"device_watts": float(device_watts)}
     comparison = compare_approaches(
-        scratch, finetune, dataset, fractions=tuple(fractions), repeats=repeats or DEFAULT_REPEATS, budget=budget,
-        out_dir=out_dir, sink=sink, control=control,
+        scratch, finetune, dataset, fractions=tuple(fractions), repeats=repeats or DEFAULT_REPEATS, budget=chosen,
+        out_dir=out_dir, sink=sink, control=control, **options,
     )
     return comparison_record(comparison)
 
 
 def default_budget() -> dict[str, Any]:
-    """The comparison's default budget and repeats, for the dialog that lets a person change them."""
+    """The comparison's default budget and repeats, for the dialog that lets a person change them; the
+    test split it scores on and the device power its energy estimate assumes."""
     from engine.analysis.budget import Budget
-    from engine.analysis.compare import DEFAULT_REPEATS
+    from engine.analysis.compare import DEFAULT_REPEATS, DEFAULT_TEST_FRACTION
+    from engine.analysis.costs import DEFAULT_DEVICE_WATTS
 
     budget = Budget()
-    return {"repeats": DEFAULT_REPEATS, **{f.name: getattr(budget, f.name) for f in dataclasses.fields(budget)}}
+    return {"repeats": DEFAULT_REPEATS, **{f.name: getattr(budget, f.name) for f in dataclasses.fields(budget)},
+            "test_fraction": DEFAULT_TEST_FRACTION, "device_watts": DEFAULT_DEVICE_WATTS}
 
 
 # -- analysis ----------------------------------------------------------------------------
 
 
 def advise(data: DataConfig, backbones: list[str] | None = None, *, extra_defaults: bool = True,
-           sink: EventSink = ignore_events, cut_layer: str | None = None) -> Record:
+           sink: EventSink = ignore_events, cut_layer: str | None = None, seed: int = 0) -> Record:
     """Measured advice before training (linear probes, LogME, input checks). ``extra_defaults``: also
-    probe the default backbones after the ones named. ``cut_layer``: where to cut a backbone that is
-    a person's own model file (default: below its classifier; the advice says where)."""
+    probe the default backbones after the ones named (none named: the default ones either way).
+    ``cut_layer``: where to cut a backbone that is a person's own model file (default: below its
+    classifier; the advice says where)."""
     from engine.analysis.advisor import advise as run_advice
     from engine.analysis.advisor import default_backbones
 
     names = list(backbones or [])
     if extra_defaults:
         names = list(dict.fromkeys([*names, *default_backbones()]))
-    advice = run_advice(_dataset(data), names or None, cut_layer=cut_layer)
-    return to_record(advice, "Advice", ("summary",))
+    advice = run_advice(_dataset(data), names or None, seed=seed, cut_layer=cut_layer)
+    return to_record(advice, "Advice", ("summary", "to_dict"))
 
 
-def diagnose(config: RunConfig, *, steps: int = 10) -> Record:
-    """Per-layer gradients and activations over the first steps of the from-scratch recipe."""
+def diagnose(config: RunConfig, *, steps: int = 10, batch_size: int = 64, seed: int = 0) -> Record:
+    """Per-layer gradients and activations over the first steps of the from-scratch recipe, on one
+    batch of ``batch_size`` samples drawn with ``seed``."""
     from engine.analysis.init_diagnostics import diagnose_recipe
 
     recipe = dataclasses.replace(config.model, kind="scratch")
-    diagnosis = diagnose_recipe(recipe, _dataset(config.data), steps=steps, image_size=config.data.image_size,
-                                learning_rate=config.train.learning_rate)
-    return to_record(diagnosis, "InitDiagnostics", ("layer_names", "healthy", "summary", "log10_grad_norms", "table"))
+    diagnosis = diagnose_recipe(recipe, _dataset(config.data), steps=steps, batch_size=batch_size,
+                                image_size=config.data.image_size, learning_rate=config.train.learning_rate, seed=seed)
+    return to_record(diagnosis, "InitDiagnostics",
+                     ("layer_names", "healthy", "summary", "log10_grad_norms", "table", "to_dict"))
 
 
-def showdown(config: RunConfig, *, epochs: int = 3, sink: EventSink = ignore_events, control: Any = None) -> Record:
-    """Glorot, He, LeCun and plain random starts trained side by side."""
+def showdown(config: RunConfig, *, epochs: int = 3, sink: EventSink = ignore_events, control: Any = None,
+             out_dir: str | None = None) -> Record:
+    """Glorot, He, LeCun and plain random starts trained side by side. ``out_dir``: also write
+    showdown.json (curves and table) there, atomically, and with ``train.tensorboard`` each
+    contender's run folder (its TensorBoard logs, for the HParams dashboard)."""
     from engine.analysis.showdown import run_showdown
 
-    result = run_showdown(config, _dataset(config.data), epochs=epochs, sink=sink, control=control)
-    return to_record(result, "Showdown", ("sentence", "table"))
+    runs = out_dir if out_dir is not None and config.train.tensorboard else None
+    result = run_showdown(config, _dataset(config.data, sink=sink), epochs=epochs, sink=sink, control=control,
+                          out_dir=runs)
+    if out_dir is not None:
+        import json
+
+        from engine.export.atomic import atomic_write_text
+
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        atomic_write_text(Path(out_dir) / "showdown.json", json.dumps(result.to_dict(), indent=2, default=float))
+    return to_record(result, "Showdown", ("sentence", "table", "to_dict"))
 
 
 def showdown_contenders() -> list[dict[str, Any]]:
@@ -466,9 +507,19 @@ def showdown_contenders() -> list[dict[str, Any]]:
 
 
 def evaluate(model: ModelHandle, data: DataConfig, *, split: str = "val", pictures: int = 32) -> dict[str, Any]:
-    """Metrics on one split; for image classification also the most confident mistakes' pictures."""
+    """Metrics on one split; for image classification also the most confident mistakes' pictures.
+
+    ``split="all"``: every sample of ``data`` (its split settings ignored), read with the model's own
+    encoder, scaling and class order from its run record, as new data for a saved model is read
+    (``kiln evaluate``); a sentence when the data is not of the kind the model takes.
+    """
     from engine.analysis.evaluation import evaluate_model
 
+    if split == "all":
+        dataset = _dataset_as_trained(model, data)
+        size = (model.record.get("model") or {}).get("image_size") or model.image_size
+        report = evaluate_model(_model(model), dataset, split="all", image_size=tuple(size) if size else None)
+        return {"report": to_record(report, "EvaluationReport"), "pictures": None}
     dataset = _dataset(data)
     report = evaluate_model(_model(model), dataset, split=split, image_size=model.image_size)
     images = None
@@ -480,6 +531,40 @@ def evaluate(model: ModelHandle, data: DataConfig, *, split: str = "val", pictur
             "pictures": (to_record(worst), images) if images is not None else None}
 
 
+def _dataset_as_trained(model: ModelHandle, data: DataConfig) -> Any:
+    """``data`` whole (one split, "all"), read as the model's training data was; not cached (the
+    encoding is the model's, not the source's)."""
+    from engine.data import load_dataset
+
+    preprocessing = (model.record.get("dataset") or {}).get("preprocessing") or None
+    dataset = load_dataset(dataclasses.replace(data, val_split=0.0, test_split=0.0), preprocessing=preprocessing)
+    dataset.splits = {"all": np.arange(dataset.num_samples)}
+    _check_inputs_fit(model, _model(model), dataset, data.source)
+    return dataset
+
+
+def _model_file_name(model: ModelHandle) -> str:
+    return Path(model.path).name if model.path else model.name
+
+
+def _check_inputs_fit(handle: ModelHandle, model: Any, dataset: Any, source: str) -> None:
+    """Images for an image model, rows of the right width for a table model; else a sentence."""
+    from engine.errors import KilnError
+
+    wanted = tuple(model.input_shape[1:])
+    have = tuple(dataset.input_shape)
+    model_images, data_images = len(wanted) == 3, len(have) == 3
+    name = _model_file_name(handle)
+    if model_images != data_images:
+        kind = "images" if model_images else f"rows of {wanted[-1]} numbers"
+        given = "images" if data_images else "a table"
+        raise KilnError(f"{name} takes {kind}, but {source} holds {given}.",
+                        hint="Evaluate it on data of the kind it was trained on.")
+    if not model_images and wanted and wanted[-1] and have and have[-1] != wanted[-1]:
+        raise KilnError(f"{name} takes {wanted[-1]} input columns, but {source} gives {have[-1]}.",
+                        hint="Evaluate it on data with the columns it was trained on.")
+
+
 def predict(model: ModelHandle, inputs: Any, dataset_summary: dict[str, Any], *, k: int = 3) -> dict[str, Any]:
     """Top-k classes (or the predicted value) for one dropped image or typed row."""
     from engine.analysis.evaluation import predict_top_k
@@ -489,6 +574,173 @@ def predict(model: ModelHandle, inputs: Any, dataset_summary: dict[str, Any], *,
     names = list(dataset_summary.get("class_names") or [])
     top = predict_top_k(_model(model), batch, names, k=k)[0]
     return {"top_k": to_record(top), "input": np.asarray(batch[0]), "regression": not names}
+
+
+def input_files(items: list[str]) -> list[str]:
+    """What ``predict_inputs`` will read: each folder stands for the image files in it (no TensorFlow)."""
+    from engine.data.inputs import expand_folders
+
+    return [str(item) for item in expand_folders(list(items))]
+
+
+def predict_inputs(model: ModelHandle, inputs: list[str], *, k: int = 3) -> list[dict[str, Any]]:
+    """Top-k classes (or the predicted value) per sample of image files, folders of them, CSV files or
+    typed rows: ``{"input": label, "top_k": [(name, score), ...]}``. What the model takes (the column
+    encoding, the class names) comes from its run record, else from the model itself."""
+    from engine.analysis.evaluation import predict_top_k
+    from engine.data.inputs import expand_folders, load_inputs_for_prediction
+    from engine.errors import KilnError
+
+    keras_model = _model(model)
+    summary = model.record.get("dataset", {})
+    if not summary:  # a model copied away from its run record: what it takes is read from the model itself
+        if len(keras_model.input_shape) != 4:
+            name = _model_file_name(model)
+            raise KilnError(
+                f"{name} was trained on a table, and predicting needs the column encoding in its run "
+                "record, which is not beside it.",
+                hint=f"Copy run.json (or {Path(name).stem}.run.json) from its run folder next to the model.",
+            )
+        summary = {"input_kind": "image", "input_shape": list(keras_model.input_shape[1:])}
+    size = (model.record.get("model") or {}).get("image_size") or model.image_size
+    names = summary.get("class_names") or []
+    if not names and summary.get("task") != "regression":
+        outputs = int(keras_model.output_shape[-1])
+        names = [str(i) for i in range(outputs if outputs > 1 else 2)]
+    # One entry per sample: a folder stands for its images, a CSV file for its rows.
+    found: list[dict[str, Any]] = []
+    for source in expand_folders(list(inputs)):
+        batch = load_inputs_for_prediction([source], summary, tuple(size) if size else None)
+        labels = [str(source)] if len(batch) == 1 else [f"{source}[{i}]" for i in range(len(batch))]
+        for label, top in zip(labels, predict_top_k(keras_model, batch, names, k=k), strict=False):
+            found.append({"input": label, "top_k": to_record(list(top))})
+    return found
+
+
+def bias(baseline: str, candidate: str, data: DataConfig, *, split: str = "val", group: str | None = None,
+         trusted: bool = False) -> Record:
+    """Per class (and per group), where ``candidate`` serves worse than ``baseline``, beyond noise.
+
+    Both are saved model files; ``data`` is read with the split the baseline's run used when its
+    source is the run's own. ``group``: "folder" or a CSV column, for metrics per group.
+    Returns ``as_dict`` (classes, groups), ``table()`` and ``sentence()``.
+    """
+    from engine.analysis.bias import compare_per_class, group_metrics, group_values
+    from engine.analysis.evaluation import predict_split
+    from engine.errors import KilnError
+    from engine.export import load_model
+    from engine.export.records import find_run_record
+    from engine.models.heads import class_probabilities
+
+    saved = (find_run_record(baseline).get("config") or {}).get("data") or {}
+    if saved.get("source") == data.source:  # the same split the runs were validated on
+        data = dataclasses.replace(data, val_split=saved.get("val_split", 0.2),
+                                   test_split=saved.get("test_split", 0.0), seed=saved.get("seed", 42))
+    dataset = _dataset(data)
+    if split not in dataset.splits or len(dataset.splits[split]) == 0:
+        raise KilnError(f"The data has no '{split}' split.", hint="Use --split val, test or train.")
+    predictions = {}
+    indices = np.array([], dtype=np.int64)
+    for name, path in (("baseline", baseline), ("candidate", candidate)):
+        model = load_model(path, trusted=trusted)
+        size = (find_run_record(path).get("model") or {}).get("image_size")
+        outputs, indices = predict_split(model, dataset, split, image_size=tuple(size) if size else None)
+        predictions[name] = class_probabilities(outputs).argmax(axis=1)
+    y_true = dataset.labels[indices].astype(np.int64)
+    comparison = compare_per_class(y_true, predictions["baseline"], predictions["candidate"], dataset.class_names,
+                                   baseline_name=Path(baseline).parent.name or "baseline",
+                                   candidate_name=Path(candidate).parent.name or "candidate")
+    result: dict[str, Any] = {"classes": comparison.to_dict()}
+    if group:
+        groups = group_values(dataset, group)[indices]
+        result["groups"] = {name: group_metrics(y_true, pred, groups, column=group).to_dict()
+                            for name, pred in predictions.items()}
+    return Record("BiasReport", as_dict=to_record(result), table=Returns(comparison.table()),
+                  sentence=Returns(comparison.sentence()))
+
+
+def catalogue() -> list[Record]:
+    """The backbone catalogue: name, source, input size, parameters, offline, licence, ... per backbone."""
+    from engine.models.catalogue import load_catalogue
+
+    return [to_record(entry, "Backbone") for entry in load_catalogue()]
+
+
+# -- run folders and trust, for the command line ------------------------------------------
+
+
+def check_run_folder(out_dir: str, config: RunConfig, *, resume: bool = False, overwrite: bool = False) -> None:
+    """Refuse a run folder that cannot be one, or that holds another run (unless ``overwrite``); no TensorFlow."""
+    from engine.training.checkpoint import check_run_folder as check
+
+    check(Path(out_dir), resume=resume, overwrite=overwrite, config=config.to_dict())
+
+
+def run_folder_lock(out_dir: str) -> Any:
+    """A context manager holding the run folder for this process (`engine.training.run_lock`).
+
+    In-process only, not a task: the lock belongs to the process that trains, so a worker takes
+    it itself inside ``train``; the CLI takes it early to cover its checks too.
+    """
+    from engine.training.run_lock import run_folder_lock as lock
+
+    return lock(Path(out_dir))
+
+
+def trust_files(items: list[str], *, flag: str = "--trust-file") -> list[str]:
+    """Trust model files, SavedModel folders and TF Hub / Kaggle handles by their hashes; what was trusted.
+
+    A sentence (naming ``flag``) for a path that does not exist or a folder that is not a SavedModel.
+    """
+    from engine.errors import KilnError
+    from engine.export.trust import trust
+
+    trusted: list[str] = []
+    for item in items:
+        path = Path(item).expanduser()
+        if not path.exists():
+            from engine.models.backbones.hub import is_hub_handle, resolve_handle
+
+            if is_hub_handle(str(item)):
+                folder = resolve_handle(str(item))  # downloaded once, then trusted by the folder's hash
+                trust(folder)
+                trusted.append(str(folder))
+                continue
+            raise KilnError(f"{flag} {path}: there is no such file or folder.")
+        if path.is_dir() and not (path / "saved_model.pb").is_file():
+            raise KilnError(f"{flag} {path}: a folder can only be trusted when it is a SavedModel folder.")
+        trust(path)
+        trusted.append(str(path))
+    return trusted
+
+
+def trust_covers(model_path: str) -> list[str]:
+    """The SavedModel folders a model file opens: trusting the file trusts them too, though its hash
+    does not cover them (say so before trusting). Reads the file's config; no TensorFlow."""
+    from engine.export.trust import savedmodel_folders
+
+    return [str(folder) for folder in savedmodel_folders(model_path)] if Path(model_path).is_file() else []
+
+
+# -- in-process helpers (not tasks) -----------------------------------------------------------
+
+
+def load_engine() -> None:
+    """Import TensorFlow now (seconds, hundreds of MB), without its native start-up chatter on stderr.
+
+    Every task imports what it needs itself; the CLI calls this once its arguments are checked, so a
+    typo is reported at once and the chatter stays off the terminal.
+    """
+    from engine.runtime import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+
+
+def strict_json(value: Any, *, indent: int | None = 2) -> str:
+    """JSON that strict parsers accept: NaN and infinities (a run that diverged) become ``null``."""
+    from engine.export.save import strict_json as dump
+
+    return dump(value, indent=indent)
 
 
 # -- the table the worker serves ---------------------------------------------------------
@@ -506,6 +758,7 @@ TASKS: dict[str, Callable[..., Any]] = {
     "open_model": open_model,
     "export_model": export_model,
     "roll_back": roll_back,
+    "export_for_deployment": export_for_deployment,
     "trust_backbone": trust_backbone,
     "train": train,
     "compare": compare,
@@ -516,6 +769,13 @@ TASKS: dict[str, Callable[..., Any]] = {
     "showdown_contenders": showdown_contenders,
     "evaluate": evaluate,
     "predict": predict,
+    "input_files": input_files,
+    "predict_inputs": predict_inputs,
+    "bias": bias,
+    "catalogue": catalogue,
+    "check_run_folder": check_run_folder,
+    "trust_files": trust_files,
+    "trust_covers": trust_covers,
 }
 
 # What each task is doing, in words for the status bar and error sentences ("while ...").
@@ -532,6 +792,7 @@ TASK_WORDS: dict[str, str] = {
     "open_model": "opening the model",
     "export_model": "saving the model",
     "roll_back": "rolling back",
+    "export_for_deployment": "exporting and checking the model",
     "trust_backbone": "trusting the backbone",
     "train": "training",
     "compare": "comparing scratch and fine-tuning",
@@ -542,4 +803,11 @@ TASK_WORDS: dict[str, str] = {
     "showdown_contenders": "listing the initializers",
     "evaluate": "evaluating",
     "predict": "predicting",
+    "input_files": "listing the input files",
+    "predict_inputs": "predicting",
+    "bias": "comparing the models per class",
+    "catalogue": "reading the backbone catalogue",
+    "check_run_folder": "checking the run folder",
+    "trust_files": "trusting the files",
+    "trust_covers": "reading the model file",
 }

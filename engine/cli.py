@@ -19,7 +19,6 @@ from typing import Any
 from engine.commands import COMMAND_MODULES
 from engine.errors import KilnError
 from engine.export.formats import ALL_FORMATS, QUANTISATIONS
-from engine.export.records import find_run_record, model_image_size  # noqa: F401 - also used by engine.commands
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -102,20 +101,9 @@ def _add_trust(parser: argparse.ArgumentParser) -> None:
 
 def trust_named_files(items: Sequence[str | Path]) -> None:
     """Record the files, SavedModel folders and hub handles the person typed after --trust-file (by hash)."""
-    from engine.export.trust import trust
+    from engine import api
 
-    for item in items:
-        path = Path(item).expanduser()
-        if not path.exists():
-            from engine.models.backbones.hub import is_hub_handle, resolve_handle
-
-            if is_hub_handle(str(item)):
-                trust(resolve_handle(str(item)))  # downloaded once, then trusted by the folder's hash
-                continue
-            raise KilnError(f"--trust-file {path}: there is no such file or folder.")
-        if path.is_dir() and not (path / "saved_model.pb").is_file():
-            raise KilnError(f"--trust-file {path}: a folder can only be trusted when it is a SavedModel folder.")
-        trust(path)
+    api.trust_files([str(item) for item in items], flag="--trust-file")
 
 
 def check_output_path(path: Path, flag: str = "--out") -> None:
@@ -178,9 +166,9 @@ def terminal_paragraph(sentence: str, width: int = 100) -> str:
 
 def load_tensorflow() -> None:
     """Import TensorFlow (seconds, hundreds of MB) without its native start-up chatter on stderr."""
-    from engine.runtime import import_tensorflow_quietly
+    from engine import api
 
-    import_tensorflow_quietly()
+    api.load_engine()
 
 
 def check_data_source(source: str | None) -> None:
@@ -299,16 +287,14 @@ def cmd_config_schema(_args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from engine.training.checkpoint import check_run_folder
-    from engine.training.job import run_training
+    from engine import api
     from engine.training.progress import TerminalProgress
-    from engine.training.run_lock import run_folder_lock
     from engine.training.starting import is_table_source, table_defaults
 
     # Nothing is written before the whole config is valid and the folder may take this run;
     # the job writes config.toml itself once the model is built. The folder is this process's
     # from the check to the save: a second `train --out` on it is refused (training/run_lock.py).
-    with run_folder_lock(args.out):
+    with api.run_folder_lock(str(args.out)):
         config = config_from_args(args)
         if not (args.config or args.resume) and is_table_source(config.data.source):
             # A table starts with the table defaults, except what a flag set (issue 20.10): a
@@ -316,12 +302,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             keep = {path for path, value in vars(args).items() if "." in path and value is not None}
             config = table_defaults(config, keep=keep)
         config = config.validate()
-        check_run_folder(args.out, resume=args.resume, overwrite=args.overwrite, config=config.to_dict())
+        api.check_run_folder(str(args.out), config, resume=args.resume, overwrite=args.overwrite)
         trust_named_files(args.trust_file)
         check_data_source(config.data.source)
         load_tensorflow()
         with TerminalProgress() as progress:
-            result = run_training(config, sink=progress, out_dir=args.out, resume=args.resume)
+            result = api.train(config, sink=progress, out_dir=str(args.out), resume=args.resume)
     if result.reason == "nan":
         raise KilnError(
             "The loss stopped being a finite number (NaN or infinity), so training stopped; the weights of the "
@@ -338,11 +324,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from engine.data import load_dataset
+    from engine import api
     from engine.training.config import DataConfig
 
-    dataset = load_dataset(DataConfig(source=args.data, target=args.target))
-    report = dataset.summary()
+    report = api.scan_dataset(DataConfig(source=args.data, target=args.target)).summary()
     if args.json:
         print(json.dumps(report, indent=2))
         return EXIT_OK
@@ -364,9 +349,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> Any:
-    """The model named on the command line, through the trust gate; ``--trust`` trusts that file only."""
-    from engine.export import load_model
-    from engine.models.custom_objects import kiln_custom_objects
+    """The model named on the command line (an `engine.results.ModelHandle`), through the trust gate;
+    ``--trust`` trusts that file only."""
+    from engine import api
 
     trust_named_files(getattr(args, "trust_file", []))
     if not Path(args.model).exists():
@@ -374,15 +359,15 @@ def _load(args: argparse.Namespace) -> Any:
     if args.trust:
         _say_which_folders_trust_covers(Path(args.model))
     load_tensorflow()
-    return load_model(args.model, trusted=args.trust, custom_objects=kiln_custom_objects())
+    return api.open_model(str(args.model), trusted=args.trust)
 
 
 def _say_which_folders_trust_covers(model: Path) -> None:
     """--trust covers the SavedModel folders the file opens, which its hash does not: name them first."""
+    from engine import api
     from engine.data.files import printable
-    from engine.export.trust import savedmodel_folders
 
-    folders = savedmodel_folders(model) if model.is_file() else []
+    folders = api.trust_covers(str(model))
     if folders:
         shown = ", ".join(printable(folder, 300) for folder in folders)
         print(
@@ -395,89 +380,45 @@ def _say_which_folders_trust_covers(model: Path) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from engine.analysis.evaluation import evaluate_model
-    from engine.data import load_dataset
+    from engine import api
     from engine.training.config import DataConfig
 
     check_data_source(args.data)
     model = _load(args)
-    record = find_run_record(args.model)
-    # The model's own encoder, scaling and class order, so new data is read as the training data was.
-    preprocessing = record.get("dataset", {}).get("preprocessing") or None
-    dataset = load_dataset(DataConfig(source=args.data, target=args.target, val_split=0.0), preprocessing=preprocessing)
-    dataset.splits = {"all": np.arange(dataset.num_samples)}
-    _check_inputs_fit(model, dataset, args)
-    size = record.get("model", {}).get("image_size") or model_image_size(model)
-    report = evaluate_model(model, dataset, split="all", image_size=tuple(size) if size else None)
-    from engine.export.save import strict_json
-
-    print(strict_json({"metrics": report.metrics, "per_class": report.per_class}))
+    # Every sample, read with the model's own encoder, scaling and class order (its run record).
+    result = api.evaluate(model, DataConfig(source=args.data, target=args.target), split="all", pictures=0)
+    report = result["report"]
+    print(api.strict_json({"metrics": report.metrics, "per_class": report.per_class}))
     return EXIT_OK
 
 
-def _check_inputs_fit(model: Any, dataset: Any, args: argparse.Namespace) -> None:
-    """Images for an image model, rows of the right width for a table model; else a sentence."""
-    wanted = tuple(model.input_shape[1:])
-    have = tuple(dataset.input_shape)
-    model_images, data_images = len(wanted) == 3, len(have) == 3
-    if model_images != data_images:
-        kind = "images" if model_images else f"rows of {wanted[-1]} numbers"
-        given = "images" if data_images else "a table"
-        raise KilnError(
-            f"{args.model.name} takes {kind}, but {args.data} holds {given}.",
-            hint="Evaluate it on data of the kind it was trained on.",
-        )
-    if not model_images and wanted and wanted[-1] and have and have[-1] != wanted[-1]:
-        raise KilnError(
-            f"{args.model.name} takes {wanted[-1]} input columns, but {args.data} gives {have[-1]}.",
-            hint="Evaluate it on data with the columns it was trained on.",
-        )
-
-
 def cmd_predict(args: argparse.Namespace) -> int:
-    from engine.analysis.evaluation import predict_top_k
-    from engine.data.inputs import expand_folders, load_inputs_for_prediction
+    from engine import api
 
     if args.top_k < 1:
         raise KilnError(f"--top-k must be 1 or more, not {args.top_k}.")
     for item in args.inputs:
-        if Path(item).is_dir() and not expand_folders([item]):
+        if Path(item).is_dir() and not api.input_files([item]):
             raise KilnError(
                 f"The folder {item} holds no image files to predict.", hint="Name image files or a folder of images."
             )
     model = _load(args)
-    record = find_run_record(args.model)
-    summary = record.get("dataset", {})
-    if not summary:  # a model copied away from its run record: what it takes is read from the model itself
-        if len(model.input_shape) != 4:
-            raise KilnError(
-                f"{args.model.name} was trained on a table, and predicting needs the column encoding in its run "
-                "record, which is not beside it.",
-                hint=f"Copy run.json (or {args.model.name}.run.json) from its run folder next to the model.",
-            )
-        summary = {"input_kind": "image", "input_shape": list(model.input_shape[1:])}
-    size = record.get("model", {}).get("image_size") or model_image_size(model)
-    names = summary.get("class_names") or []
-    if not names and summary.get("task") != "regression":
-        names = [str(i) for i in range(int(model.output_shape[-1]) if model.output_shape[-1] > 1 else 2)]
-    # One JSON line per sample: a folder stands for its images, a CSV file for its rows.
-    for source in expand_folders(args.inputs):
-        inputs = load_inputs_for_prediction([source], summary, tuple(size) if size else None)
-        labels = [str(source)] if len(inputs) == 1 else [f"{source}[{i}]" for i in range(len(inputs))]
-        for label, top in zip(labels, predict_top_k(model, inputs, names, k=args.top_k)):
-            print(json.dumps({"input": label, "top_k": [{"label": n, "score": round(p, 6)} for n, p in top]}))
+    # One JSON line per sample: a folder stands for its images, a CSV file for its rows. One file
+    # at a time, so the lines before a file that cannot be read are printed.
+    for source in api.input_files(list(args.inputs)):
+        for found in api.predict_inputs(model, [source], k=args.top_k):
+            top_k = [{"label": n, "score": round(p, 6)} for n, p in found["top_k"]]
+            print(json.dumps({"input": found["input"], "top_k": top_k}))
     return EXIT_OK
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from engine.export import save_model
+    from engine import api
+    from engine.models.licence import record_export_warning
 
     check_output_path(args.out)
     model = _load(args)
-    record = find_run_record(args.model) or None
-    from engine.models.licence import record_export_warning
+    record = model.record or None
 
     licence_note = record_export_warning(record)
     if licence_note:  # before writing: the person sees the terms of what they are about to ship
@@ -485,27 +426,24 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.format not in ("onnx", "tflite"):
         if args.quantize:
             raise KilnError(f"--quantize applies to TFLite exports, not {args.format}.")
-        path = save_model(model, args.out, format=args.format, record=record)
+        path = api.export_model(model, str(args.out), format=args.format, record=record)
         print(f"Exported {args.format} to {path}")
         return EXIT_OK
-    from engine.analysis.deployment import export_for_deployment, samples_from_record
-
-    samples = samples_from_record(record)
-    if samples is None:
+    exported = api.export_for_deployment(model, str(args.out), format=args.format, record=record,
+                                         quantize=args.quantize)
+    if exported["random_inputs"]:
         print("note: the run's data is not available here, so the file is checked on random inputs "
               "(outputs only, no accuracy).", file=sys.stderr)
-    path, check = export_for_deployment(
-        model, args.out, format=args.format, record=record, quantize=args.quantize, samples=samples
-    )
+    path, check = exported["path"], exported["check"]
     print(f"Exported {args.format} to {path}")
     print(check["sentence"], file=sys.stdout if check.get("within_margin", True) else sys.stderr)
     return EXIT_OK
 
 
 def cmd_backbones(args: argparse.Namespace) -> int:
-    from engine.models.catalogue import load_catalogue
+    from engine import api
 
-    for entry in load_catalogue():
+    for entry in api.catalogue():
         where = "offline" if entry.offline else "download"
         size = f"{entry.input_size[0]}x{entry.input_size[1]}"
         print(f"{entry.name:<24} {entry.source:<20} {size:>8} {entry.params:>12,} params  {where:<8}  {entry.licence}")

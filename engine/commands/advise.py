@@ -22,12 +22,12 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.analysis.advisor import advise
-    from engine.data import load_dataset
+    from engine import api
     from engine.data.config import DataConfig
 
-    dataset = load_dataset(DataConfig(source=args.data, target=args.target))
-    advice = advise(dataset, args.backbone, seed=args.seed, cut_layer=args.cut_layer)
+    # The backbones named, or the default ones when none is.
+    advice = api.advise(DataConfig(source=args.data, target=args.target), args.backbone, extra_defaults=False,
+                        seed=args.seed, cut_layer=args.cut_layer)
     if args.json:
         print(json.dumps(advice.to_dict(), indent=2, default=float))
         return 0

@@ -24,47 +24,19 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from engine.analysis.bias import compare_per_class, group_metrics, group_values
-    from engine.analysis.evaluation import predict_split
-    from engine.data import load_dataset
+    from engine import api
     from engine.data.config import DataConfig
-    from engine.errors import KilnError
-    from engine.export import load_model
-    from engine.export.records import find_run_record
-    from engine.models.heads import class_probabilities
 
-    record = find_run_record(args.baseline)
-    data = DataConfig(source=args.data, target=args.target)
-    saved = (record.get("config") or {}).get("data") or {}
-    if saved.get("source") == args.data:  # the same split the runs were validated on
-        data = DataConfig(source=args.data, target=args.target, val_split=saved.get("val_split", 0.2),
-                          test_split=saved.get("test_split", 0.0), seed=saved.get("seed", 42))
-    dataset = load_dataset(data)
-    if args.split not in dataset.splits or len(dataset.splits[args.split]) == 0:
-        raise KilnError(f"The data has no '{args.split}' split.", hint="Use --split val, test or train.")
-    predictions = {}
-    for name, path in (("baseline", args.baseline), ("candidate", args.candidate)):
-        model = load_model(path, trusted=args.trust)
-        size = (find_run_record(path).get("model") or {}).get("image_size")
-        outputs, indices = predict_split(model, dataset, args.split, image_size=tuple(size) if size else None)
-        predictions[name] = class_probabilities(outputs).argmax(axis=1)
-    y_true = dataset.labels[indices].astype(np.int64)
-    comparison = compare_per_class(y_true, predictions["baseline"], predictions["candidate"], dataset.class_names,
-                                   baseline_name=args.baseline.parent.name or "baseline",
-                                   candidate_name=args.candidate.parent.name or "candidate")
-    result: dict[str, Any] = {"classes": comparison.to_dict()}
-    if args.group:
-        groups = group_values(dataset, args.group)[indices]
-        result["groups"] = {name: group_metrics(y_true, pred, groups, column=args.group).to_dict()
-                            for name, pred in predictions.items()}
+    # The engine reads the data with the split the baseline's run used, when it is that run's data.
+    report = api.bias(str(args.baseline), str(args.candidate), DataConfig(source=args.data, target=args.target),
+                      split=args.split, group=args.group, trusted=args.trust)
+    result: dict[str, Any] = report.as_dict
     if args.json:
         print(json.dumps(result, indent=2, default=float))
         return 0
-    print(comparison.table())
-    print(comparison.sentence())
-    for name, report in (result.get("groups") or {}).items():
-        print(f"{name}: " + ", ".join(f"{g['name']} {g['accuracy']:.1%} (n={g['n']})" for g in report["groups"]))
-        print(f"  {report['sentence']}")
+    print(report.table())
+    print(report.sentence())
+    for name, groups in (result.get("groups") or {}).items():
+        print(f"{name}: " + ", ".join(f"{g['name']} {g['accuracy']:.1%} (n={g['n']})" for g in groups["groups"]))
+        print(f"  {groups['sentence']}")
     return 0

@@ -53,11 +53,7 @@ def parse_fractions(text: str) -> tuple[float, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.analysis.budget import Budget
-    from engine.analysis.compare import DEFAULT_REPEATS, DEFAULT_TEST_FRACTION, compare_approaches
-    from engine.analysis.compare_report import cost_rows
-    from engine.analysis.costs import DEFAULT_DEVICE_WATTS
-    from engine.data import load_dataset
+    from engine import api
     from engine.events import Progress
     from engine.training.config import RunConfig
     from engine.training.progress import TerminalProgress
@@ -65,21 +61,20 @@ def run(args: argparse.Namespace) -> int:
     fractions = parse_fractions(args.fractions)
     if args.epochs is not None:
         print("Note: --epochs is replaced by a budget in optimizer steps (--max-steps, --min-steps); ignored.")
-    repeats = DEFAULT_REPEATS if args.repeats is None else args.repeats
+    defaults = api.default_budget()
+    repeats = defaults["repeats"] if args.repeats is None else args.repeats
     if repeats < 1:
         raise KilnError("--repeats must be 1 or more.")
-    defaults = Budget()
-    budget = Budget(
-        max_steps=args.max_steps or defaults.max_steps,
-        min_steps=defaults.min_steps if args.min_steps is None else args.min_steps,
-        patience_steps=args.patience_steps or defaults.patience_steps,
-        seconds=args.seconds,
-    )
-    if args.min_steps is None and budget.min_steps > budget.max_steps:
-        budget = Budget(budget.max_steps, budget.max_steps // 3, budget.patience_steps, budget.seconds)
-    budget.validate()
+    budget = {
+        "max_steps": args.max_steps or defaults["max_steps"],
+        "min_steps": defaults["min_steps"] if args.min_steps is None else args.min_steps,
+        "patience_steps": args.patience_steps or defaults["patience_steps"],
+        "seconds": args.seconds,
+    }
+    if args.min_steps is None and budget["min_steps"] > budget["max_steps"]:
+        budget["min_steps"] = budget["max_steps"] // 3
     base = RunConfig().replace(
-        data={"source": args.data, "target": args.target, "seed": args.seed, "test_split": DEFAULT_TEST_FRACTION},
+        data={"source": args.data, "target": args.target, "seed": args.seed, "test_split": defaults["test_fraction"]},
         train={"seed": args.seed, "checkpoint": False, "batch_size": args.batch_size,
                "learning_rate": args.learning_rate, "tensorboard": args.tensorboard},
     )
@@ -92,7 +87,6 @@ def run(args: argparse.Namespace) -> int:
     scratch.validate()
     finetune.validate()
     out = args.out or Path("runs") / time.strftime("compare-%Y%m%d-%H%M%S")
-    dataset = load_dataset(base.data)
     started = time.perf_counter()
     with TerminalProgress() as progress:
 
@@ -101,9 +95,10 @@ def run(args: argparse.Namespace) -> int:
                 print(event.message, flush=True)  # "Run k of n: ..."
             progress(event)
 
-        comparison = compare_approaches(
-            scratch, finetune, dataset, fractions=fractions, repeats=repeats, budget=budget, out_dir=out,
-            device_watts=args.watts or DEFAULT_DEVICE_WATTS, sink=sink,
+        # The engine checks the budget before it reads the data or trains anything.
+        comparison = api.compare(
+            scratch, finetune, fractions=fractions, repeats=repeats, budget=budget, out_dir=str(out),
+            device_watts=args.watts or defaults["device_watts"], sink=sink,
         )
     print()
     for sentence in comparison.verdict():
@@ -112,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     if per_class is not None:  # which classes fine-tuning serves worse, beyond noise
         print(per_class.sentence())
     print()
-    rows = cost_rows(comparison)
+    rows = comparison.cost_rows
     if rows:
         width = max(len(what) for what, _, _ in rows)
         print(f"{'':<{width}}  {'fine-tuning':>22}  {'from scratch':>22}")

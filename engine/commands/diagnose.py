@@ -54,18 +54,13 @@ def config_from(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.analysis.init_diagnostics import diagnose_recipe
-    from engine.data import load_dataset
+    from engine import api
     from engine.errors import KilnError
 
     if args.steps < 1 or args.batch_size < 1:
         raise KilnError("--steps and --batch-size must be at least 1.")
     config = config_from(args)
-    dataset = load_dataset(config.data)
-    diagnosis = diagnose_recipe(
-        config.model, dataset, steps=args.steps, batch_size=args.batch_size, image_size=config.data.image_size,
-        learning_rate=config.train.learning_rate, seed=config.data.seed,
-    )
+    diagnosis = api.diagnose(config, steps=args.steps, batch_size=args.batch_size, seed=config.data.seed)
     if args.json:
         print(json.dumps(diagnosis.to_dict(), indent=2))
         return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.analysis.showdown import run_showdown
+    from engine import api
     from engine.commands.diagnose import config_from
     from engine.errors import KilnError
     from engine.training.progress import TerminalProgress
@@ -39,15 +38,11 @@ def run(args: argparse.Namespace) -> int:
     if args.tensorboard:
         config = config.replace(train={"tensorboard": True})
     with TerminalProgress() as progress:
-        result = run_showdown(
-            config, epochs=args.epochs, sink=progress, out_dir=args.out if args.tensorboard else None
-        )
+        # With --out the engine writes showdown.json (curves and table) there, atomically; with
+        # --tensorboard too, each contender's run folder with its logs.
+        result = api.showdown(config, epochs=args.epochs, sink=progress, out_dir=str(args.out) if args.out else None)
     print(result.table())
     print(result.sentence())
     if args.out:
-        from engine.export.atomic import atomic_write_text
-
-        args.out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(args.out / "showdown.json", json.dumps(result.to_dict(), indent=2, default=float))
         print(f"Curves and table written to {args.out / 'showdown.json'}")
     return 0
