@@ -3,7 +3,8 @@
     python bench/worker_throughput.py [--epochs 8] [--rounds 3] [--arch mlp]
 
 Both train the same config on ``demo:digits`` through the same front door (`engine.api.train`):
-once called in this process, as ``kiln train`` does, and once sent to an engine worker process
+once called in this process with the CLI's own progress printer as the sink (to a null device),
+as ``kiln train`` does, and once sent to an engine worker process
 (`engine.worker.client.EngineProcess`, as the app does; the worker runs at its own niceness).
 Rounds are interleaved and the medians compared; the worker's clock starts when the task is
 sent and stops when its result arrives, so the pipe, the pickling and the events count. The
@@ -60,7 +61,7 @@ class WorkerSide:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--arch", default="mlp")
     parser.add_argument("--json", type=Path)
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from engine import api
     from engine.training.config import RunConfig
+    from engine.training.progress import TerminalProgress
 
     config = RunConfig().replace(model={"kind": "scratch", "arch": args.arch},
                                  train={"epochs": args.epochs, "batch_size": 32, "checkpoint": False})
@@ -75,11 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     worker = WorkerSide()
     worker.ready.wait(600)
     worker.train(warm)
-    api.train(warm)
+    null = open(os.devnull, "w")  # noqa: SIM115 - open for the whole benchmark
+    api.train(warm, sink=TerminalProgress(null))
     cli_times, cli_rates, worker_times, worker_rates = [], [], [], []
     for _ in range(args.rounds):
         started = time.perf_counter()
-        outcome = api.train(config)
+        outcome = api.train(config, sink=TerminalProgress(null))
         cli_times.append(time.perf_counter() - started)
         cli_rates.append(outcome.samples_per_second)
         seconds, rate = worker.train(config)

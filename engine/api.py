@@ -141,12 +141,17 @@ def _dataset(data: DataConfig, *, sink: EventSink | None = None, cancel: threadi
             np.array_equal(wanted.splits[name], dataset.splits.get(name, [])) for name in wanted.splits
         ):
             dataset = wanted
-    with _CACHE_LOCK:
-        _DATASETS[key] = dataset
-        _DATASETS.move_to_end(key)
-        while len(_DATASETS) > _KEEP_DATASETS:
-            _DATASETS.popitem(last=False)
+    _remember(_DATASETS, key, dataset, _KEEP_DATASETS)
     return dataset
+
+
+def _remember(cache: OrderedDict, key: Any, value: Any, keep: int) -> None:
+    """Put ``value`` in ``cache`` as the newest entry; the oldest go past ``keep`` (their memory with them)."""
+    with _CACHE_LOCK:
+        cache[key] = value
+        cache.move_to_end(key)
+        while len(cache) > keep:
+            cache.popitem(last=False)
 
 
 def dataset_info(dataset: Any) -> DatasetInfo:
@@ -234,11 +239,7 @@ def summarize_model(config: RunConfig) -> dict[str, Any]:
 
 def _keep_model(model: Any, key: str | None = None) -> str:
     key = key or uuid.uuid4().hex
-    with _CACHE_LOCK:
-        _MODELS[key] = model
-        _MODELS.move_to_end(key)
-        while len(_MODELS) > _KEEP_MODELS:
-            _MODELS.popitem(last=False)
+    _remember(_MODELS, key, model, _KEEP_MODELS)
     return key
 
 

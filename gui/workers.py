@@ -18,14 +18,13 @@ training job must build, compile and fit in one thread it owns for its whole lif
 from __future__ import annotations
 
 import threading
-import traceback
 from collections.abc import Callable
 from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QObject, QThread, Signal
 
-from engine.worker.protocol import TaskError
+from engine.worker.protocol import TaskError, describe_error
 from gui.engine_link import Call, RemoteTask, shared_link
 from gui.live_tasks import live_tasks
 
@@ -126,29 +125,8 @@ def make_task(
 
 
 def describe_exception(exc: BaseException, task: str) -> WorkerError:
-    """Turn an exception into the sentence and details the error dialog shows."""
-    from engine.errors import KilnError, is_out_of_memory, out_of_memory_sentence
-
-    if isinstance(exc, KilnError):
-        # The input was unusable, nothing broke inside Kiln: the details are what the sentence is
-        # about (each skipped file with its reason), never a traceback.
-        items = tuple((str(name), str(reason)) for name, reason in getattr(exc, "items", ()))
-        lines = [f"{name}: {reason}" for name, reason in items]
-        no_items = "Kiln could not use this input; the sentence above says what to change."
-        details = "\n".join(lines) if lines else no_items
-        return WorkerError(exc.sentence, details, True, type(exc).__name__, items)
-    details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if is_out_of_memory(exc):
-        sentence = out_of_memory_sentence(task)
-    elif isinstance(exc, OSError):
-        sentence = f"A file problem stopped {task}: {text}. Check the path exists and you may write there."
-    else:
-        sentence = (
-            f"Something went wrong while {task} ({type(exc).__name__}: {text}). "
-            "Your data and settings are untouched; the details below help when reporting it."
-        )
-    return WorkerError(sentence, details, False, type(exc).__name__)
+    """Turn an exception into the sentence and details the error dialog shows (as the engine does)."""
+    return describe_error(exc, task)
 
 
 def run_in_background(

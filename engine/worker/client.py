@@ -21,6 +21,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import multiprocessing
+import os
 import queue
 import signal
 import sys
@@ -30,9 +31,12 @@ from typing import Any
 
 from engine.worker import protocol
 
-# The worker runs a little below the window's priority: training is a background job, and the
-# person keeps using the computer (docs/PERFORMANCE.md, contended figures).
-WORKER_NICENESS = 5
+# The worker's niceness (KILN_ENGINE_NICENESS; default 0, the same priority as the CLI). The
+# window stays responsive without it: once the engine is its own process, the window waits for no
+# lock of the engine's, and the scheduler serves the window's short bursts first. A positive
+# value makes training yield to other work, at a price: with two other busy processes on two
+# cores, niceness 5 doubled the training time (docs/PERFORMANCE.md).
+WORKER_NICENESS = int(os.environ.get("KILN_ENGINE_NICENESS", "0") or 0)
 
 
 def exit_sentence(exitcode: int | None) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import traceback
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,3 +106,30 @@ def loads(data: bytes) -> dict[str, Any]:
         version = message.get("v") if isinstance(message, dict) else None
         raise ProtocolError(f"a message of protocol version {version!r}; this Kiln speaks {PROTOCOL_VERSION}")
     return message
+
+
+def describe_error(exc: BaseException, task: str) -> TaskError:
+    """The sentence and details the window shows for a failed task (``task``: what it was doing,
+    in words). The same for an engine task and for the window's own light work."""
+    from engine.errors import KilnError, is_out_of_memory, out_of_memory_sentence
+
+    if isinstance(exc, KilnError):
+        # The input was unusable, nothing broke inside Kiln: the details are what the sentence is
+        # about (each skipped file with its reason), never a traceback.
+        items = tuple((str(name), str(reason)) for name, reason in getattr(exc, "items", ()))
+        lines = [f"{name}: {reason}" for name, reason in items]
+        no_items = "Kiln could not use this input; the sentence above says what to change."
+        details = "\n".join(lines) if lines else no_items
+        return TaskError(exc.sentence, details, True, type(exc).__name__, items, str(getattr(exc, "path", "") or ""))
+    details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if is_out_of_memory(exc):
+        sentence = out_of_memory_sentence(task)
+    elif isinstance(exc, OSError):
+        sentence = f"A file problem stopped {task}: {text}. Check the path exists and you may write there."
+    else:
+        sentence = (
+            f"Something went wrong while {task} ({type(exc).__name__}: {text}). "
+            "Your data and settings are untouched; the details below help when reporting it."
+        )
+    return TaskError(sentence, details, False, type(exc).__name__)

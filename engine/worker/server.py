@@ -21,11 +21,11 @@ import os
 import queue
 import sys
 import threading
-import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
 from engine.worker import protocol
+from engine.worker.protocol import describe_error
 
 
 class _Outbox:
@@ -49,33 +49,6 @@ class _Outbox:
                 self._conn.send_bytes(data)
             except (OSError, EOFError, BrokenPipeError):
                 self.closed = True  # the window went away; the tasks finish into the void
-
-
-def describe_error(exc: BaseException, task: str) -> protocol.TaskError:
-    """The sentence and details the window shows for a failed task."""
-    from engine.errors import KilnError, is_out_of_memory, out_of_memory_sentence
-
-    if isinstance(exc, KilnError):
-        # The input was unusable, nothing broke inside Kiln: the details are what the sentence is
-        # about (each skipped file with its reason), never a traceback.
-        items = tuple((str(name), str(reason)) for name, reason in getattr(exc, "items", ()))
-        lines = [f"{name}: {reason}" for name, reason in items]
-        no_items = "Kiln could not use this input; the sentence above says what to change."
-        details = "\n".join(lines) if lines else no_items
-        return protocol.TaskError(exc.sentence, details, True, type(exc).__name__, items,
-                                  str(getattr(exc, "path", "") or ""))
-    details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if is_out_of_memory(exc):
-        sentence = out_of_memory_sentence(task)
-    elif isinstance(exc, OSError):
-        sentence = f"A file problem stopped {task}: {text}. Check the path exists and you may write there."
-    else:
-        sentence = (
-            f"Something went wrong while {task} ({type(exc).__name__}: {text}). "
-            "Your data and settings are untouched; the details below help when reporting it."
-        )
-    return protocol.TaskError(sentence, details, False, type(exc).__name__)
 
 
 class _Task:
