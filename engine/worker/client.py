@@ -31,12 +31,12 @@ from typing import Any
 
 from engine.worker import protocol
 
-# The worker's niceness (KILN_ENGINE_NICENESS; default 0, the same priority as the CLI). The
-# window stays responsive without it: once the engine is its own process, the window waits for no
-# lock of the engine's, and the scheduler serves the window's short bursts first. A positive
-# value makes training yield to other work, at a price: with two other busy processes on two
-# cores, niceness 5 doubled the training time (docs/PERFORMANCE.md).
-WORKER_NICENESS = int(os.environ.get("KILN_ENGINE_NICENESS", "0") or 0)
+# The worker runs a little below the window's priority (KILN_ENGINE_NICENESS, default 5): training
+# is background work, and the person keeps using the computer. With two other busy processes on
+# two cores, niceness 0 let one 80 ms stall through on the fine-tuning run's Train page; niceness 5
+# kept every beat under 20 ms but gave training half the CPU it had at 0, since it then yields to
+# the other processes too. On an idle machine it costs nothing (docs/PERFORMANCE.md).
+WORKER_NICENESS = int(os.environ.get("KILN_ENGINE_NICENESS", "5") or 0)
 
 
 def exit_sentence(exitcode: int | None) -> str:
