@@ -522,7 +522,10 @@ def evaluate(model: ModelHandle, data: DataConfig, *, split: str = "val", pictur
         report = evaluate_model(_model(model), dataset, split="all", image_size=tuple(size) if size else None)
         return {"report": to_record(report, "EvaluationReport"), "pictures": None}
     dataset = _dataset(data)
-    report = evaluate_model(_model(model), dataset, split=split, image_size=model.image_size)
+    keras_model = _model(model)
+    _check_inputs_fit(model, keras_model, dataset, data.source)
+    _check_classes_fit(model, dataset, data.source)
+    report = evaluate_model(keras_model, dataset, split=split, image_size=model.image_size)
     images = None
     worst: list[Any] = []
     if report.task == "classification" and dataset.input_kind == "image" and report.misclassified and pictures:
@@ -564,6 +567,24 @@ def _check_inputs_fit(handle: ModelHandle, model: Any, dataset: Any, source: str
     if not model_images and wanted and wanted[-1] and have and have[-1] != wanted[-1]:
         raise KilnError(f"{name} takes {wanted[-1]} input columns, but {source} gives {have[-1]}.",
                         hint="Evaluate it on data with the columns it was trained on.")
+    if model_images and wanted[-1] and have[-1] != wanted[-1]:
+        raise KilnError(f"{name} takes images with {wanted[-1]} channel(s), but {source} has {have[-1]}.",
+                        hint="Evaluate it on data of the kind it was trained on.")
+
+
+def _check_classes_fit(handle: ModelHandle, dataset: Any, source: str) -> None:
+    """A classifier is scored only on data with the classes it was trained on (same names, same order)."""
+    from engine.errors import KilnError
+
+    trained = list((handle.record.get("dataset") or {}).get("class_names") or [])
+    if not trained or not dataset.is_classification or list(dataset.class_names) == trained:
+        return
+    shown = ", ".join(trained[:6]) + (", ..." if len(trained) > 6 else "")
+    raise KilnError(
+        f"{_model_file_name(handle)} was trained on other classes ({shown}) than {source} holds "
+        f"({len(dataset.class_names)} classes).",
+        hint="Open the data it was trained on, or train a model on this data.",
+    )
 
 
 def predict(model: ModelHandle, inputs: Any, dataset_summary: dict[str, Any], *, k: int = 3) -> dict[str, Any]:

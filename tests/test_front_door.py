@@ -207,3 +207,24 @@ def test_a_payload_naming_another_class_is_refused() -> None:
 
     with pytest.raises(protocol.ProtocolError, match="not a plain value"):  # a class from a module not listed
         protocol.loads(pickle.dumps({"v": protocol.PROTOCOL_VERSION, "op": "x", "f": collections.Counter()}))
+
+
+def test_a_model_is_not_evaluated_on_data_it_does_not_fit(tmp_path) -> None:
+    """Issue 18.1: a model trained on one dataset, evaluated on another through the door, gets a
+    sentence (classes, columns or channels), never a graph execution error."""
+    import pytest
+
+    from engine import api
+    from engine.data.config import DataConfig
+    from engine.errors import KilnError
+    from engine.training.config import RunConfig
+
+    config = RunConfig().replace(model={"kind": "scratch", "arch": "mlp"},
+                                 train={"epochs": 1, "batch_size": 128, "checkpoint": False})
+    outcome = api.train(config, out_dir=str(tmp_path / "run"))
+    same = api.evaluate(outcome.model, config.data, split="val")
+    assert 0.0 <= same["report"].metrics["accuracy"] <= 1.0
+    with pytest.raises(KilnError, match="channel|classes"):  # 32x32 colour shapes, 4 classes
+        api.evaluate(outcome.model, DataConfig(source="demo:shapes"), split="val")
+    with pytest.raises(KilnError, match="takes images"):  # a table
+        api.evaluate(outcome.model, DataConfig(source="demo:housing"), split="val")

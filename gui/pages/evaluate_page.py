@@ -189,7 +189,9 @@ class EvaluatePage(QWidget):
             self.subtitle.setText("Train a model (or open one) to see how it does on data it has not learned from.")
         else:
             self.title.setText(f"Evaluate {trained.name}")
-            self.subtitle.setText("Not evaluated yet." if ready else "Load the data to evaluate it on.")
+            trained_on = (trained.record.get("dataset") or {}).get("source")
+            on = f" It was trained on {trained_on}." if trained_on else ""
+            self.subtitle.setText(("Not evaluated yet." if ready else "Load the data to evaluate it on.") + on)
         self.metrics_label.setText("")
         if ready and self.isVisible():
             QTimer.singleShot(0, self.evaluate)  # a model opened from the Runs page, say: no extra click
