@@ -349,7 +349,10 @@ def _roll_back_offer(record: dict[str, Any], out_dir: Path | None) -> dict[str, 
     from engine.monitors.forgetting_callback import kept_epochs, suggested_roll_back
 
     kept = kept_epochs(out_dir)
-    return {"kept": kept, "suggested": suggested_roll_back(forgetting, kept)}
+    suggested = suggested_roll_back(forgetting, kept)
+    if kept and suggested == max(kept):
+        return None  # the run ended within both drift thresholds: its last epoch is the model already
+    return {"kept": kept, "suggested": suggested}
 
 
 def train(config: RunConfig, *, out_dir: str | None = None, resume: bool = False, sink: EventSink = ignore_events,

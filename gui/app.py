@@ -51,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0], *args])
     app.setApplicationName("Kiln")
     app.setOrganizationName("Kiln")
-    app.setApplicationDisplayName("Kiln")
+    # No setApplicationDisplayName: on X11 and Windows Qt appends an explicit display name to every
+    # window title that does not end with it, and "digits — Kiln*" (unsaved) does not, which showed
+    # "digits — Kiln* — Kiln" (issue 18.13). The window's own title already names the app.
     # The engine worker process starts first: TensorFlow imports there (seconds) while this
     # process builds and shows the window, which never waits for it.
     link = shared_link()

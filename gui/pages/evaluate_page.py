@@ -63,6 +63,8 @@ class EvaluatePage(QWidget):
         self.split_combo.setToolTip("Which part of the data to evaluate on")
         for label, split in (("Validation split", "val"), ("Test split", "test"), ("Training split", "train")):
             self.split_combo.addItem(label, split)
+        self._split_picked = False  # True once a person chose a split: then it is theirs
+        self.split_combo.activated.connect(lambda _index: setattr(self, "_split_picked", True))
         self.evaluate_button = QPushButton("Evaluate")
         self.evaluate_button.setProperty("role", "primary")
         self.evaluate_button.setToolTip("Run the model over the chosen split (in the background)")
@@ -184,6 +186,11 @@ class EvaluatePage(QWidget):
                 split = self.split_combo.itemData(i)
                 has = len(dataset.splits.get(split, [])) > 0
                 self.split_combo.model().item(i).setEnabled(has)
+            # Judge on the held-out test split when there is one (as Getting started says), else on
+            # validation; a split the person picked stays picked (issue 18.10).
+            if not self._split_picked:
+                preferred = "test" if len(dataset.splits.get("test", [])) else "val"
+                self.split_combo.setCurrentIndex(self.split_combo.findData(preferred))
         if trained is None:
             self.title.setText("Evaluate")
             self.subtitle.setText("Train a model (or open one) to see how it does on data it has not learned from.")

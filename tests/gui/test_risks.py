@@ -168,6 +168,9 @@ def test_roll_back_gives_the_trained_model_an_earlier_epochs_weights(qtbot, tmp_
     class Result:  # what the engine's train task hands back, reduced to what the page reads
         roll_back = api._roll_back_offer({"forgetting": forgetting}, tmp_path)
 
+    # Issue 18.6: a run whose last epoch stayed within the thresholds has nothing to roll back to.
+    assert api._roll_back_offer({"forgetting": {**forgetting, "cka": [0.97, 0.95, 0.93]}}, tmp_path) is None
+
     session = Session()
     page = TrainPage(session)
     qtbot.addWidget(page)

@@ -293,3 +293,10 @@ def test_help_getting_started_says_the_steps_and_where_runs_are_kept(qtbot, sett
     if os.environ.get("KILN_SHOTS"):
         dialog.grab().save(os.path.join(os.environ["KILN_SHOTS"], "getting_started.png"))
     dialog.close()
+
+
+def test_evaluate_judges_on_the_test_split_when_there_is_one(qtbot, window, load_demo):
+    """Issue 18.10: Getting started says to judge on the held-out test split; Evaluate opens on it."""
+    load_demo(window)
+    assert window.session.dataset.split_sizes().get("test", 0) > 0
+    assert window.evaluate_page.split_combo.currentData() == "test"
