@@ -117,6 +117,7 @@ def serve(conn: Connection, niceness: int = 0) -> None:
     outbox.send({"op": "hello", "pid": os.getpid()})
     calls: queue.Queue[dict[str, Any] | None] = queue.Queue()
     tasks: dict[int, _Task] = {}
+    stopped_early: set[int] = set()  # stop/cancel for a call still queued (the engine was loading)
     tasks_lock = threading.Lock()
 
     def read() -> None:
@@ -138,6 +139,8 @@ def serve(conn: Connection, niceness: int = 0) -> None:
             else:
                 with tasks_lock:
                     task = tasks.get(message.get("id", -1))
+                    if task is None and op in ("stop", "cancel"):
+                        stopped_early.add(message.get("id", -1))
                 if task is None:
                     continue
                 if op in ("stop", "cancel"):
@@ -169,6 +172,9 @@ def serve(conn: Connection, niceness: int = 0) -> None:
             tasks[task.id] = task
             for done_id in [i for i, t in tasks.items() if t is not task and not t.thread.is_alive()]:
                 del tasks[done_id]
+            if task.id in stopped_early:  # cancelled while it waited: it starts stopped, and ends at once
+                stopped_early.discard(task.id)
+                task.stop()
         task.thread.start()
     with tasks_lock:
         running = list(tasks.values())

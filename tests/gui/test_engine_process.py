@@ -203,3 +203,43 @@ def test_the_link_starts_a_fresh_worker_for_the_next_task_after_a_retirement(qtb
     task.start()
     qtbot.waitUntil(lambda: not task.running, timeout=TIMEOUT_MS)
     assert answers and answers[0]["max_steps"] >= 1
+
+
+def test_a_call_cancelled_while_the_engine_loads_starts_stopped(monkeypatch) -> None:
+    """A stop for a call still queued (the worker importing TensorFlow) is kept for it: the call
+    starts with its stop already asked for, so a cancelled scan never runs to the end."""
+    from multiprocessing import Pipe
+
+    from engine import api
+    from engine.worker import protocol, server
+
+    loaded = threading.Event()
+    seen = {}
+
+    def slow_info() -> dict:
+        loaded.wait(30)  # the engine is still loading while the window sends the call, then its stop
+        return {"device": "CPU"}
+
+    def watches_its_stop(*, control) -> bool:
+        seen["stopped"] = control.stop_requested
+        return control.stop_requested
+
+    monkeypatch.setitem(api.TASKS, "watches", watches_its_stop)
+    monkeypatch.setattr(api, "engine_info", slow_info)
+    window_end, worker_end = Pipe(duplex=True)
+    threading.Thread(target=server.serve, args=(worker_end,), daemon=True).start()
+    window_end.send_bytes(protocol.dumps({"op": "call", "id": 3, "task": "watches", "kwargs": {}}))
+    window_end.send_bytes(protocol.dumps({"op": "cancel", "id": 3}))
+    messages = []
+    while not messages or messages[-1]["op"] != "hello":
+        messages.append(protocol.loads(window_end.recv_bytes()))
+    import time
+
+    time.sleep(0.5)  # the reader has taken both messages off the pipe
+    loaded.set()
+    while messages[-1]["op"] != "done":
+        assert window_end.poll(30)
+        messages.append(protocol.loads(window_end.recv_bytes()))
+    results = [m for m in messages if m["op"] == "result"]
+    assert results and results[0]["value"] is True and seen["stopped"] is True
+    window_end.send_bytes(protocol.dumps({"op": "shutdown"}))
