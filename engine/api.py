@@ -39,7 +39,7 @@ __all__ = [
     "load_engine", "strict_json",
 ]
 
-_DATASETS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()  # scan identity -> Dataset (split as last asked)
+_DATASETS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()  # scan identity -> (split settings, Dataset)
 _MODELS: OrderedDict[str, Any] = OrderedDict()  # ModelHandle.key -> keras.Model
 _CACHE_LOCK = threading.RLock()
 _KEEP_DATASETS = 3
@@ -130,18 +130,16 @@ def _dataset(data: DataConfig, *, sink: EventSink | None = None, cancel: threadi
     from engine.data import load_dataset
 
     key = _scan_key(data)
+    split = (data.val_split, data.test_split, data.seed)
     with _CACHE_LOCK:
-        dataset = None if rescan else _DATASETS.get(key)
-    if dataset is None:
+        cached = None if rescan else _DATASETS.get(key)
+    if cached is None:
         dataset = load_dataset(data, progress=sink, cancel=cancel)
-    else:
-        split = {name: len(indices) for name, indices in dataset.splits.items()}
-        wanted = dataset.with_split(data.val_split, data.test_split, seed=data.seed)
-        if {name: len(indices) for name, indices in wanted.splits.items()} != split or not all(
-            np.array_equal(wanted.splits[name], dataset.splits.get(name, [])) for name in wanted.splits
-        ):
-            dataset = wanted
-    _remember(_DATASETS, key, dataset, _KEEP_DATASETS)
+    elif cached[0] == split:
+        dataset = cached[1]
+    else:  # the same samples split anew: no rescan
+        dataset = cached[1].with_split(data.val_split, data.test_split, seed=data.seed)
+    _remember(_DATASETS, key, (split, dataset), _KEEP_DATASETS)
     return dataset
 
 

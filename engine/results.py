@@ -37,9 +37,6 @@ class Returns:
     def __reduce__(self) -> tuple[Any, ...]:
         return (Returns, (self.value,))
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Returns) and other.value == self.value
-
 
 class Record:
     """A result's plain values by name (``record.metrics``), and its methods' values (``record.summary()``)."""

@@ -121,7 +121,7 @@ class RemoteTask(QObject):
     def _grace_over(self) -> None:
         if self._running:
             self.ended_by_kill = True
-            self.link.end_worker("the run did not stop within its grace")
+            self.link.end_worker()
 
     def _finish(self) -> None:
         if not self._running:
@@ -154,9 +154,7 @@ class EngineLink(QObject):
         self._tasks: dict[int, RemoteTask] = {}
         self._next_id = 1
         self.info: dict[str, Any] | None = None
-        self.started_at = 0.0
         self.ready_at: float | None = None
-        self.restarts = 0
         self._early_deaths = 0
         self.closing = False
 
@@ -171,7 +169,6 @@ class EngineLink(QObject):
         kind = ThreadEngine if self.in_thread else EngineProcess
         process = kind(lambda m: self._posted.emit(process, m), lambda code: self._ended.emit(process, code))
         self._process = process
-        self.started_at = time.monotonic()
         process.start()
 
     @property
@@ -182,7 +179,7 @@ class EngineLink(QObject):
     def pid(self) -> int | None:
         return None if self._process is None else self._process.pid
 
-    def end_worker(self, why: str = "") -> None:
+    def end_worker(self) -> None:
         """End the worker now (its tasks end with a sentence); the next task starts a fresh one."""
         if self._process is not None:
             self._process.kill()
@@ -283,7 +280,6 @@ class EngineLink(QObject):
         if self.ready_at is None and not expected:
             self._early_deaths += 1
         if self._early_deaths < 2:  # a worker that cannot even start is not restarted in a loop
-            self.restarts += 1
             self.start()
 
 

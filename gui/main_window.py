@@ -84,6 +84,7 @@ class MainWindow(QMainWindow):
         self.runs_folder = runs_folder
         self.session = Session(self)
         self._close_when_stopped = False
+        self._link_wired = False  # the engine link's signals, connected on the first load_engine()
         self._update_title()
         self.setAcceptDrops(True)
         self.resize(1280, 800)
@@ -251,7 +252,7 @@ class MainWindow(QMainWindow):
     def load_engine(self) -> None:
         """Start (or reuse) the engine worker process; TensorFlow imports there, the window stays live."""
         link = shared_link()
-        if not getattr(self, "_link_wired", False):
+        if not self._link_wired:
             self._link_wired = True
             link.ready.connect(self._on_engine_loaded)
             link.failed_to_start.connect(self._on_engine_error)

@@ -14,10 +14,11 @@ from engine.training.control import RunControl
 
 
 def _plain(logs: dict[str, Any] | None) -> dict[str, float]:
-    return {k: float(v) for k, v in (logs or {}).items() if _is_number(v)}
+    return {k: float(v) for k, v in (logs or {}).items() if is_number(v)}
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """True for a value Keras logged that reads as a number (a float, a 0-d tensor)."""
     try:
         float(value)
     except (TypeError, ValueError):
@@ -104,7 +105,7 @@ class EventReporter(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         loss = (logs or {}).get("loss")
-        if not self.nan_detected and loss is not None and _is_number(loss) and not math.isfinite(float(loss)):
+        if not self.nan_detected and loss is not None and is_number(loss) and not math.isfinite(float(loss)):
             self._blew_up(float(loss), None)  # before the NaN guard's epoch-end copy, which runs after this
         if self._closer is None:
             self.finish_epoch(epoch, logs)
@@ -260,7 +261,7 @@ class ResumedWatchers(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         for watcher in self.watchers:
-            values = [v for v in self.past.get(watcher.monitor, []) if _is_number(v) and math.isfinite(v)]
+            values = [v for v in self.past.get(watcher.monitor, []) if is_number(v) and math.isfinite(v)]
             if not values:
                 continue
             delta = abs(float(getattr(watcher, "min_delta", 0.0)))

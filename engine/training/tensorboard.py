@@ -19,6 +19,8 @@ from typing import Any
 
 import keras
 
+from engine.training.callbacks import is_number
+
 
 class RunTensorBoard(keras.callbacks.Callback):
     """Writes a run's TensorBoard logs; call `start_phase` before each phase's `fit`, `close` at the end.
@@ -82,10 +84,10 @@ class RunTensorBoard(keras.callbacks.Callback):
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if self.batch_loss and logs:
             step = self._epoch * self.steps_per_epoch + batch + 1  # optimizer steps since the run began
-            self._scalars("train", {f"batch_{k}": v for k, v in logs.items() if _is_number(v)}, step)
+            self._scalars("train", {f"batch_{k}": v for k, v in logs.items() if is_number(v)}, step)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        logs = {k: v for k, v in (logs or {}).items() if _is_number(v)}
+        logs = {k: v for k, v in (logs or {}).items() if is_number(v)}
         train = {f"epoch_{k}": v for k, v in logs.items() if not k.startswith("val_")}
         rate = _learning_rate(self.model)
         if rate is not None and "epoch_learning_rate" not in train:
@@ -132,14 +134,6 @@ def run_hparams(config: Any, *, train_samples: int) -> dict[str, Any]:
                 values[f"{section}.{key}"] = value
     values["data.train_samples"] = int(train_samples)
     return values
-
-
-def _is_number(value: Any) -> bool:
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return True
 
 
 def _learning_rate(model: Any) -> float | None:

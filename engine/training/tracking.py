@@ -22,6 +22,7 @@ from typing import Any
 import keras
 
 from engine.errors import KilnError
+from engine.training.callbacks import is_number
 
 DEFAULT_EXPERIMENT = "kiln"
 INSTALL = "pip install mlflow-skinny"
@@ -64,7 +65,7 @@ class MlflowLogger(keras.callbacks.Callback):
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        metrics = [Metric(key, float(value), now, epoch) for key, value in (logs or {}).items() if _number(value)]
+        metrics = [Metric(key, float(value), now, epoch) for key, value in (logs or {}).items() if is_number(value)]
         if metrics:
             self.client.log_batch(self.run_id, metrics=metrics)
 
@@ -110,9 +111,3 @@ def _artifact_place(uri: str) -> dict[str, str]:
     return {}
 
 
-def _number(value: Any) -> bool:
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return True

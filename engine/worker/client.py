@@ -197,8 +197,6 @@ class ThreadEngine(EngineProcess):
     """
 
     def start(self) -> None:
-        import multiprocessing.connection
-
         from engine.worker.server import serve
 
         parent_conn, child_conn = multiprocessing.Pipe(duplex=True)
@@ -210,8 +208,6 @@ class ThreadEngine(EngineProcess):
 
     @property
     def pid(self) -> int | None:
-        import os
-
         return os.getpid()
 
     @property
