@@ -1,29 +1,34 @@
-"""Kiln's training overhead, against plain ``model.fit`` on the very same tf.data pipeline.
+"""Kiln's training job against bare ``model.fit`` on the very same input stream.
 
-    python bench/train_throughput.py [--epochs 5] [--repeats 4] [--json OUT]
+    python bench/train_throughput.py [--epochs 5] [--repeats 5] [--json OUT]
+    python bench/train_throughput.py --quick       # MLP only, 3 rounds, 3 epochs: about a minute
 
 For each preset (MLP and CNN on the digits demo) and each round, in alternating order:
 
-* ``kiln``: `run_training` with checkpoints on, into a temporary run folder. Timed: the
-  seconds of its ``model.fit`` calls (``RunResult.seconds``: every callback, validation and
-  checkpoint inside them).
-* ``fit_same_pipeline``: the same model, built and compiled by Kiln's own code, trained by a
-  bare ``model.fit(pipelines.train, validation_data=pipelines.val)`` on the pipelines Kiln's
-  `make_pipelines` builds: the honest baseline. Ratio = kiln / this.
-* ``fit_numpy``: a bare ``model.fit`` on NumPy arrays (the same samples), a second baseline
-  that is much slower for small models (Keras feeds arrays through a Python generator), kept
-  and labelled so nobody mistakes it for the first.
-* ``kiln_no_checkpoint``: Kiln with checkpoints off, to show what checkpoints cost.
+* ``kiln``: `run_training` with checkpoints on, into a temporary run folder. Two clocks:
+  ``fit`` = its ``model.fit`` calls (``RunResult.seconds``: every callback, validation and
+  checkpoint inside them) and ``call`` = the whole `run_training` call, from the call to its
+  return (data, model, fit, final scores, run files, the saved model).
+* ``bare_fit``: the same model, built and compiled by Kiln's own code, trained by a bare
+  ``model.fit(pipelines.train_stream, steps_per_epoch=..., validation_data=pipelines.val)``:
+  **the same endless stream the job reads** (an earlier version of this script fed the
+  baseline the finite, re-iterated ``pipelines.train``, about 16 % slower than the stream, and
+  so hid the job's own cost). ``fit`` = that call; ``call`` = from loading the data to the end
+  of the fit (no run files, nothing saved).
+* ``kiln_no_checkpoint``: the job with checkpoints off, to show what checkpoints cost.
+* ``fit_numpy``: a bare ``model.fit`` on NumPy arrays (the same samples), the hand-written
+  script's input, kept and labelled as a second, different baseline.
 
-Each figure is samples/s over the whole fit (first epoch and its tracing included, as a
-person waits for it); medians over rounds, with the range of the per-round ratios. Compare
-ratios, not absolute numbers, across machines.
+Reported: seconds, medians over rounds, and the medians of the per-round ratios of each
+variant's ``fit`` seconds to ``bare_fit``'s (lower is better), with their range. The target
+is the job's fit <= 1.03x the bare fit. Compare ratios, not seconds, across machines.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -45,12 +50,14 @@ def _config(arch: str, epochs: int, checkpoint: bool = True):
     )
 
 
-def run_kiln(arch: str, epochs: int, checkpoint: bool = True) -> float:
+def run_kiln(arch: str, epochs: int, checkpoint: bool = True) -> dict[str, float]:
     from engine.training.job import run_training
 
     with tempfile.TemporaryDirectory(prefix="kiln-bench-") as folder:
+        started = time.perf_counter()
         result = run_training(_config(arch, epochs, checkpoint), out_dir=Path(folder) / "run")
-    return len(result.dataset.splits["train"]) * epochs / result.seconds
+        call = time.perf_counter() - started
+    return {"fit": result.seconds, "call": call}
 
 
 def _built_and_pipelines(arch: str, epochs: int):
@@ -69,43 +76,58 @@ def _built_and_pipelines(arch: str, epochs: int):
     return dataset, built, pipes
 
 
-def run_fit_same_pipeline(arch: str, epochs: int) -> float:
-    dataset, built, pipes = _built_and_pipelines(arch, epochs)
+def run_bare_fit(arch: str, epochs: int) -> dict[str, float]:
     started = time.perf_counter()
-    built.model.fit(pipes.train, validation_data=pipes.val, epochs=epochs, verbose=0)
-    return len(dataset.splits["train"]) * epochs / (time.perf_counter() - started)
+    _dataset, built, pipes = _built_and_pipelines(arch, epochs)
+    fit_started = time.perf_counter()
+    built.model.fit(
+        pipes.train_stream,
+        steps_per_epoch=pipes.steps_per_epoch,
+        validation_data=pipes.val,
+        epochs=epochs,
+        shuffle=False,
+        verbose=0,
+    )
+    ended = time.perf_counter()
+    return {"fit": ended - fit_started, "call": ended - started}
 
 
-def run_fit_numpy(arch: str, epochs: int) -> float:
+def run_fit_numpy(arch: str, epochs: int) -> dict[str, float]:
+    started = time.perf_counter()
     dataset, built, pipes = _built_and_pipelines(arch, epochs)
     train, val = dataset.splits["train"], dataset.splits["val"]
     x, y = dataset.loader.read(train, pipes.image_size), dataset.labels[train]
     validation = (dataset.loader.read(val, pipes.image_size), dataset.labels[val])
-    started = time.perf_counter()
+    fit_started = time.perf_counter()
     built.model.fit(x, y, batch_size=BATCH, validation_data=validation, epochs=epochs, verbose=0)
-    return len(train) * epochs / (time.perf_counter() - started)
+    ended = time.perf_counter()
+    return {"fit": ended - fit_started, "call": ended - started}
 
 
 VARIANTS = {
     "kiln": run_kiln,
-    "fit_same_pipeline": run_fit_same_pipeline,
-    "fit_numpy": run_fit_numpy,
+    "bare_fit": run_bare_fit,
     "kiln_no_checkpoint": lambda arch, epochs: run_kiln(arch, epochs, checkpoint=False),
+    "fit_numpy": run_fit_numpy,
 }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--archs", default="mlp,cnn")
+    parser.add_argument("--quick", action="store_true", help="MLP only, 3 rounds of 3 epochs")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    if args.quick:
+        args.archs, args.repeats, args.epochs = "mlp", 3, 3
+    load = os.getloadavg()[0]
     import_tensorflow_quietly()
     for arch in args.archs.split(","):  # warm-up: first imports and graph caches, not timed
         run_kiln(arch, 1)
-        run_fit_same_pipeline(arch, 1)
-    results: dict[str, dict[str, list[float]]] = {}
+        run_bare_fit(arch, 1)
+    results: dict[str, dict[str, list[dict[str, float]]]] = {}
     names = list(VARIANTS)
     for round_index in range(args.repeats):
         order = names if round_index % 2 == 0 else names[::-1]  # interleaved, alternating order
@@ -114,23 +136,28 @@ def main() -> None:
                 results.setdefault(arch, {}).setdefault(name, []).append(VARIANTS[name](arch, args.epochs))
     report: dict[str, dict[str, float]] = {}
     for arch, rows in results.items():
-        base = rows["fit_same_pipeline"]
-        print(f"\n{arch}: samples/s, median of {args.repeats} interleaved rounds ({args.epochs} epochs each)")
+        base = rows["bare_fit"]
+        print(f"\n{arch}: seconds, medians of {args.repeats} interleaved rounds ({args.epochs} epochs each)")
+        print(f"  {'':<20}{'fit s':>8}{'call s':>8}   fit / bare fit, median (range)")
         for name, values in rows.items():
-            ratios = [v / b for v, b in zip(values, base, strict=True)]
-            median = statistics.median(values)
+            ratios = [v["fit"] / b["fit"] for v, b in zip(values, base, strict=True)]
+            fit = statistics.median(v["fit"] for v in values)
+            call = statistics.median(v["call"] for v in values)
             report[f"{arch}.{name}"] = {
-                "samples_per_second": round(median),
-                "ratio_to_fit_same_pipeline": round(statistics.median(ratios), 3),
+                "fit_seconds": round(fit, 3),
+                "call_seconds": round(call, 3),
+                "fit_ratio_to_bare_fit": round(statistics.median(ratios), 3),
                 "ratio_low": round(min(ratios), 3),
                 "ratio_high": round(max(ratios), 3),
             }
             print(
-                f"  {name:<20} {median:>8.0f}   ratio {statistics.median(ratios):.3f} "
+                f"  {name:<20}{fit:>8.2f}{call:>8.2f}   {statistics.median(ratios):.3f} "
                 f"({min(ratios):.2f}-{max(ratios):.2f})"
             )
-    kiln_ok = all(report[f"{a}.kiln"]["ratio_to_fit_same_pipeline"] >= 0.97 for a in results)
-    print(f"\ntarget: kiln >= 0.97x plain fit on the same pipeline, checkpoints on: {'met' if kiln_ok else 'NOT met'}")
+    met = all(report[f"{a}.kiln"]["fit_ratio_to_bare_fit"] <= 1.03 for a in results)
+    verdict = "met" if met else "NOT met"
+    print(f"\ntarget: the job's fit <= 1.03x a bare fit on the same stream, checkpoints on: {verdict}")
+    print(f"load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
 

@@ -54,8 +54,12 @@ def decode_files(
     )
     decode = _decoder_graph(channels, size, on_skip, legacy_pillow)
     blank = tf.zeros((*size, channels), tf.uint8)
+    # Plain graph code (tf.cond, tf.switch_case): AutoGraph would only re-parse it, which cost
+    # 1-2 s of the first batch (most of the pipeline build) on a 2-core machine.
+    plain = tf.autograph.experimental.do_not_convert
 
     def one_pass(order):
+        @plain
         def load(position):
             index = tf.gather(order, tf.minimum(position, count - 1))
             label = tf.gather(table[3], index)
@@ -67,6 +71,7 @@ def decode_files(
             image, status = tf.cond(tf.equal(position, count), lambda: (blank, tf.constant(OK)), real)
             return image, label, position, status
 
+        @plain
         def notice_gaps(expected, element):
             image, label, position, status = element
 
@@ -85,12 +90,14 @@ def decode_files(
         positions = tf.data.Dataset.range(count + 1)
         ds = positions.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).ignore_errors()
         ds = ds.scan(tf.constant(0, tf.int64), notice_gaps)
-        return ds.filter(_kept).map(_without_flag)
+        return ds.filter(plain(_kept)).map(plain(_without_flag))
 
     if shuffle_seed is not None:  # a new permutation per iteration, reproducible from the seed
         seeds = tf.data.Dataset.random(seed=shuffle_seed, rerandomize_each_iteration=True).take(1)
-        orders = seeds.map(lambda s: tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64), [s, 7]))
-        return orders.flat_map(one_pass)
+        orders = seeds.map(
+            plain(lambda s: tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64), [s, 7]))
+        )
+        return orders.flat_map(plain(one_pass))
     # A fixed order needs no flat_map: the pipeline is built once, with no function to instantiate
     # at the first element (which delays the first batch).
     fixed = np.arange(count) if order_seed is None else np.random.default_rng(order_seed).permutation(count)

@@ -124,7 +124,8 @@ class ImageFileLoader(BaseLoader):
             shuffle_seed=(0 if seed is None else seed) if shuffle else None,
             legacy_pillow=self.legacy_pillow,
         )
-        return ds if raw else ds.map(lambda x, y: (tf.cast(x, tf.float32), y))
+        to_float = tf.autograph.experimental.do_not_convert(lambda x, y: (tf.cast(x, tf.float32), y))
+        return ds if raw else ds.map(to_float)
 
 
 def load_image_folder(

@@ -78,11 +78,14 @@ def make_pipelines(
     mode = choose_cache(cache, estimated)
     augmenter = augmentation_layers(augment, seed=seed) if image else None
     label_dtype = np.int64 if dataset.is_classification else np.float32
+    # AutoGraph parses a lambda's whole source file to convert it (0.3 s each on a 2-core machine,
+    # paid before the first batch); these are plain graph code and need no converting.
+    plain = tf.autograph.experimental.do_not_convert
 
     def as_float(ds):
         if not raw:
             return ds
-        return ds.map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.map(plain(lambda x, y: (tf.cast(x, tf.float32), y)), num_parallel_calls=tf.data.AUTOTUNE)
 
     def finish(ds, training: bool, blocks: bool = False, count: int = 0):
         if blocks:
