@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,9 @@ class EventReporter(keras.callbacks.Callback):
     GUI's event queue; epoch events are never dropped. A batch with no event to send costs a
     clock read and two flag checks: the loss (a device-to-host copy) is read, and checked for
     NaN, only when an event goes out, on the epoch's last batch and at the epoch's end, so a
-    blow-up is caught within ``batch_interval`` seconds.
+    blow-up is caught within ``batch_interval`` seconds. The reporter defines no
+    ``on_train_batch_end`` (see `on_train_batch_begin`), so Keras keeps its batch-end work off
+    the training thread.
 
     The `EpochEnd` event goes out from `closing_callback()` when the job puts that last in the
     callback list, so its ``seconds`` include everything after the epoch's batches (validation,
@@ -57,6 +60,7 @@ class EventReporter(keras.callbacks.Callback):
         self._last_emit = 0.0
         self._epoch = 0
         self._epoch_started = 0.0
+        self._batch: int | None = None  # the batch running now (its event goes out when the next begins)
         self.global_step = 0
         self.stopped_by_user = False
         self.nan_detected = False
@@ -68,27 +72,42 @@ class EventReporter(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._epoch = epoch
         self._epoch_started = time.perf_counter()
+        self._batch = None
 
     def closing_callback(self) -> keras.callbacks.Callback:
         """A callback to put last in the list: it sends `EpochEnd` once every other callback is done."""
         self._closer = _EpochCloser(self)
         return self._closer
 
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        self.global_step += 1
-        now = time.perf_counter()
-        if now - self._last_emit >= self.batch_interval or batch + 1 == self.steps:
-            self._last_emit = now
-            loss = float(logs["loss"]) if logs and "loss" in logs else None
-            if loss is not None and not math.isfinite(loss):
-                self._blew_up(loss, batch)
-                return
-            self.sink(BatchEnd(self._epoch, batch, self.steps, _plain(logs), self.global_step))
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        # The per-batch work runs at the *start* of the next batch, never in on_train_batch_end:
+        # a callback that defines on_train_batch_end makes Keras convert every batch's logs to
+        # Python floats on the training thread (a device-to-host copy of each metric per batch)
+        # instead of handing them to its background thread. Here, a batch with no event to send
+        # costs a clock read and two flag checks; the figures are read only when one goes out.
+        if batch > 0:
+            self._batch_done(batch - 1)
+        self._batch = batch
         if self.control.paused:
             self.control.wait_while_paused()
         if self.control.stop_requested:
             self.stopped_by_user = True
             self.model.stop_training = True
+
+    def _batch_done(self, batch: int, logs: dict | None = None) -> None:
+        """Batch ``batch`` has run: send a `BatchEnd` when one is due (about ten a second, and the
+        epoch's last batch, whose ``logs`` are given), reading the running figures off the model only then."""
+        self.global_step += 1
+        now = time.perf_counter()
+        if now - self._last_emit >= self.batch_interval or logs is not None:
+            self._last_emit = now
+            if logs is None:
+                logs = _plain(self.model.get_metrics_result())
+            loss = float(logs["loss"]) if logs and "loss" in logs else None
+            if loss is not None and not math.isfinite(loss):
+                self._blew_up(loss, batch)
+                return
+            self.sink(BatchEnd(self._epoch, batch, self.steps, _plain(logs), self.global_step))
 
     def _blew_up(self, loss: float, batch: int | None) -> None:
         self.nan_detected = True
@@ -104,6 +123,9 @@ class EventReporter(keras.callbacks.Callback):
         )
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if not self.nan_detected and self._batch is not None:  # the epoch's last batch: its event always goes out
+            self._batch_done(self._batch, {k: v for k, v in _plain(logs).items() if not k.startswith("val_")})
+            self._batch = None
         loss = (logs or {}).get("loss")
         if not self.nan_detected and loss is not None and is_number(loss) and not math.isfinite(float(loss)):
             self._blew_up(float(loss), None)  # before the NaN guard's epoch-end copy, which runs after this
@@ -210,6 +232,8 @@ class Checkpointer(keras.callbacks.Callback):
         self.config = config
         self._next_write = 0.0  # perf_counter time before which a write is skipped
         self._pending: dict[str, Any] | None = None  # the newest state not yet written
+        self._writer: threading.Thread | None = None  # the background write in progress
+        self._error: BaseException | None = None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         values = _plain(logs)
@@ -232,13 +256,41 @@ class Checkpointer(keras.callbacks.Callback):
             self._write()
 
     def _write(self) -> None:
-        from engine.training.checkpoint import write_checkpoint
+        """Copy the weights now (on the training thread), write them on a background thread.
 
+        The files and their fsync (most of a checkpoint's time) overlap the next epoch or the
+        run's wrap-up; one write at a time, in order. `wait` joins the last one (the job calls
+        it before the next phase's checkpoints and before the run is reported finished) and
+        raises what a write raised.
+        """
+        from engine.training.checkpoint import snapshot, write_snapshot
+
+        self.wait()
         started = time.perf_counter()
-        write_checkpoint(self.folder, self.model, self._pending)
+        taken = snapshot(self.model)
+        state = {**self._pending, "history": {k: list(v) for k, v in self._pending["history"].items()}}
         self._pending = None
-        took = time.perf_counter() - started
-        self._next_write = started + took / self.COST_SHARE
+        self._next_write = float("inf")  # no other write starts until this one knows its cost
+
+        def write() -> None:
+            try:
+                write_snapshot(self.folder, taken, state)
+            except BaseException as exc:  # noqa: BLE001 - handed to the training thread by wait()
+                self._error = exc
+            took = time.perf_counter() - started
+            self._next_write = started + took / self.COST_SHARE
+
+        self._writer = threading.Thread(target=write, name="kiln-checkpoint", daemon=False)
+        self._writer.start()
+
+    def wait(self) -> None:
+        """Until the checkpoint being written is on disk; re-raises its error, if any."""
+        if self._writer is not None:
+            self._writer.join()
+            self._writer = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
 
 
 class ResumedWatchers(keras.callbacks.Callback):

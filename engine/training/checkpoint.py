@@ -65,8 +65,34 @@ class Checkpoint:
         return self.folder / OPTIMIZER
 
 
+@dataclass(frozen=True)
+class ModelSnapshot:
+    """A model's weights and optimizer variables copied to host arrays: what a checkpoint holds."""
+
+    weights: list[Any]
+    weight_paths: list[str]
+    optimizer: list[Any]
+
+
+def snapshot(model: Any) -> ModelSnapshot:
+    """Copy ``model``'s weights and optimizer state off the device now (the training thread's part of a write)."""
+    weights = list(model.weights)
+    optimizer = getattr(model, "optimizer", None)
+    variables = list(getattr(optimizer, "variables", []) or []) if optimizer is not None else []
+    return ModelSnapshot(
+        weights=[_array(v) for v in weights],
+        weight_paths=[str(getattr(v, "path", i)) for i, v in enumerate(weights)],
+        optimizer=[_array(v) for v in variables],
+    )
+
+
 def write_checkpoint(root: Path, model: Any, state: dict[str, Any]) -> Path:
     """Write the checkpoint of ``state["completed_epochs"]`` under ``root`` as one unit; returns its folder."""
+    return write_snapshot(root, snapshot(model), state)
+
+
+def write_snapshot(root: Path, taken: ModelSnapshot, state: dict[str, Any]) -> Path:
+    """`write_checkpoint` from a `snapshot` (safe on another thread: it touches no model or device)."""
     import numpy as np
 
     from engine.export.save import strict_json
@@ -81,19 +107,15 @@ def write_checkpoint(root: Path, model: Any, state: dict[str, Any]) -> Path:
     try:
         # Plain arrays, not model.save_weights: that also writes the optimizer's variables, in
         # HDF5, which made each epoch's checkpoint cost as much as a whole model.save.
-        weights = list(model.weights)
         with open(tmp / WEIGHTS, "wb") as handle:
-            np.savez(handle, *[_array(v) for v in weights])
-        optimizer = getattr(model, "optimizer", None)
-        variables = list(getattr(optimizer, "variables", []) or []) if optimizer is not None else []
-        values = [_array(v) for v in variables]
+            np.savez(handle, *taken.weights)
         with open(tmp / OPTIMIZER, "wb") as handle:
-            np.savez(handle, *values)
+            np.savez(handle, *taken.optimizer)
         payload = {
             "format": FORMAT,
             **state,
-            "weight_paths": [str(getattr(v, "path", i)) for i, v in enumerate(weights)],
-            "optimizer_variables": len(values),
+            "weight_paths": taken.weight_paths,
+            "optimizer_variables": len(taken.optimizer),
         }
         (tmp / STATE).write_text(strict_json(payload, indent=1), encoding="utf-8")
         _fsync_folder(tmp)

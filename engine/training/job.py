@@ -198,6 +198,8 @@ class RunPlan:
     class_weight: dict[int, float] | None
     drift: Any | None  # the forgetting monitor (a Keras callback), when it runs
     extra_callbacks: tuple[Any, ...]  # the caller's, for every phase (the comparison's step budget)
+    # The phases' `Checkpointer`s: each writes on a background thread, joined by `_checkpoints_written`.
+    checkpointers: list[Any] = field(default_factory=list)
 
     @property
     def start_epoch(self) -> int:
@@ -512,7 +514,9 @@ def _phase_callbacks(
         callbacks.append(ResumedWatchers(watchers, past, step.start))  # after them: they reset at train begin
     callbacks += backup_callbacks(config.train.distribution, plan.out_dir, plan.history)  # multi-worker runs only
     if plan.checkpoint_dir is not None:
-        callbacks.append(Checkpointer(plan.checkpoint_dir, plan.history, step.index, config.to_dict()))
+        _checkpoints_written(plan)  # the last phase's final checkpoint, before this phase writes its own
+        plan.checkpointers.append(Checkpointer(plan.checkpoint_dir, plan.history, step.index, config.to_dict()))
+        callbacks.append(plan.checkpointers[-1])
     callbacks.append(reporter.closing_callback())  # last: epoch times include checkpoints and the rest
     if plan.drift is not None:  # after the epoch's own event, so its figures read as that epoch's
         callbacks.append(plan.drift)
@@ -590,6 +594,7 @@ def _finish(
         record["mlflow"] = {"tracking_uri": config.train.mlflow, "run_id": tracker.run_id}
     if out_dir is not None:
         save_run(model, out_dir, record)
+    _checkpoints_written(plan)  # the last checkpoint was written while the run was scored and saved
     if tracker is not None:
         tracker.finish(out_dir, trained.reason)  # the model, its card and the records become the run's artifacts
     sink(Finished(history, metrics, stopped, fit_seconds, str(out_dir) if out_dir else None, trained.reason))
@@ -606,6 +611,12 @@ def _finish(
         out_dir=out_dir,
         image_size=built.image_size,
     )
+
+
+def _checkpoints_written(plan: RunPlan) -> None:
+    """Wait for the checkpoints being written in the background (raising a write's error)."""
+    for checkpointer in plan.checkpointers:
+        checkpointer.wait()
 
 
 def _schedule_and_stopping(
