@@ -62,7 +62,7 @@ class BaseLoader:
         import tensorflow as tf
 
         labels = np.zeros(len(indices), dtype=np.int64)
-        ds = self.tf_pairs(indices, labels, image_size).map(lambda x, y: x)
+        ds = self.tf_pairs(indices, labels, image_size).map(tf.autograph.experimental.do_not_convert(lambda x, y: x))
         # Chunked reads hide the length; Keras wants it (progress, no "ran out of data" warning).
         return ds.apply(tf.data.experimental.assert_cardinality(len(indices)))
 
@@ -88,6 +88,7 @@ class BaseLoader:
         if shuffle:
             ds = ds.shuffle(max(1, len(indices)), seed=seed, reshuffle_each_iteration=True)
 
+        @tf.autograph.experimental.do_not_convert  # plain graph code: AutoGraph would only re-parse it (slow)
         def load(index_chunk, label_chunk):
             x = tf.numpy_function(self._load, [index_chunk], tf.float32, stateful=False)
             x.set_shape((None, *shape))

@@ -18,16 +18,21 @@ from engine.data.numpy_batches import input_batches
 
 def run_card_facts(
     model: Any, dataset: Dataset, info: dict[str, Any], *, image_size: tuple[int, int] | None,
-    monitor: Any = None,
+    monitor: Any = None, batches: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``{"per_class", "evaluated_split", "licence", "caveats", "forgetting"}`` for a finished run."""
+    """``{"per_class", "evaluated_split", "licence", "caveats", "forgetting"}`` for a finished run.
+
+    ``batches``: the run's own ``(x, y)`` batches per split (its pipelines, cached by then), read
+    instead of building and decoding a new input pipeline for the per-class figures.
+    """
     from engine.models.caveats import backbone_caveats
     from engine.models.licence import classify_licence
 
     facts: dict[str, Any] = {}
     split = next((s for s in ("test", "val") if len(dataset.splits.get(s, [])) > 0), None)
     if split is not None and dataset.is_classification:
-        facts["per_class"] = per_class_metrics(model, dataset, split, image_size)
+        given = (batches or {}).get(split)
+        facts["per_class"] = per_class_metrics(model, dataset, split, image_size, batches=given)
         facts["evaluated_split"] = split
     backbone = info.get("backbone") if info.get("kind") == "finetune" else None
     if backbone:
@@ -39,15 +44,26 @@ def run_card_facts(
 
 
 def per_class_metrics(
-    model: Any, dataset: Dataset, split: str, image_size: tuple[int, int] | None
+    model: Any, dataset: Dataset, split: str, image_size: tuple[int, int] | None, *, batches: Any = None
 ) -> list[dict[str, Any]]:
-    """Precision, recall, F1 and support per class on ``split`` (the Evaluate page computes the same)."""
+    """Precision, recall, F1 and support per class on ``split`` (the Evaluate page computes the same).
+
+    ``batches``: ``(x, y)`` batches of that split (the run's pipeline): the labels come with them.
+    """
     from engine.models.heads import class_probabilities
 
-    indices = np.asarray(dataset.splits[split])
-    outputs = model.predict(input_batches(dataset.loader, indices, image_size, 64), verbose=0)
-    predicted = class_probabilities(np.asarray(outputs)).argmax(axis=1)
-    truth = dataset.labels[indices].astype(np.int64)
+    if batches is not None:
+        outputs, labels = [], []
+        for x, y in batches:
+            outputs.append(np.asarray(model.predict_on_batch(x)))
+            labels.append(np.asarray(y))
+        predicted = class_probabilities(np.concatenate(outputs)).argmax(axis=1)
+        truth = np.concatenate(labels).astype(np.int64).reshape(-1)
+    else:
+        indices = np.asarray(dataset.splits[split])
+        outputs = model.predict(input_batches(dataset.loader, indices, image_size, 64), verbose=0)
+        predicted = class_probabilities(np.asarray(outputs)).argmax(axis=1)
+        truth = dataset.labels[indices].astype(np.int64)
     rows = []
     for c, name in enumerate(dataset.class_names):
         tp = int(np.sum((predicted == c) & (truth == c)))

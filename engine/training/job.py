@@ -589,7 +589,15 @@ def _finish(
     stopped = trained.reason != "completed"
     record = _run_record(config, dataset, built, model_info, history, metrics, fit_seconds, epochs_run, trained.reason)
     # per-class metrics, backbone licence and caveats, drift figures: for run.json and the model card
-    record.update(run_card_facts(model, dataset, built.info, image_size=built.image_size, monitor=plan.drift))
+    # The per-class figures read the run's own validation / test batches (cached by now) rather
+    # than a new pipeline that would decode the split again.
+    from engine.runtime import tensorflow_backend
+
+    own = model is built.model and tensorflow_backend() and plan.strategy.num_replicas_in_sync == 1
+    splits = {"val": plan.pipelines.val, "test": plan.pipelines.test} if own else None
+    record.update(
+        run_card_facts(model, dataset, built.info, image_size=built.image_size, monitor=plan.drift, batches=splits)
+    )
     if tracker is not None:  # the model card's privacy line says where the run was sent
         record["mlflow"] = {"tracking_uri": config.train.mlflow, "run_id": tracker.run_id}
     if out_dir is not None:
