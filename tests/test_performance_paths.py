@@ -184,3 +184,110 @@ def test_epoch_time_includes_the_callbacks_after_the_batches_and_validation_is_n
     # validation already scored these very weights.
     assert len(evaluations) == tiny_config.train.epochs
     assert result.metrics["val_loss"] == result.history["val_loss"][-1]
+
+
+def test_the_jobs_callbacks_leave_keras_its_background_batch_end(tmp_path):
+    """On backends whose batch ends Keras hands to a background thread (JAX), one callback that
+    defines on_train_batch_end brings that work (every batch's logs turned into Python floats,
+    a device-to-host copy each) back onto the training thread; none of the job's may define one."""
+    import keras
+    from keras.src import utils
+
+    from engine.events import ignore_events
+    from engine.training.callbacks import Checkpointer, EpochLearningRate, EventReporter, NanWeightsGuard
+    from engine.training.control import RunControl
+
+    reporter = EventReporter(ignore_events, RunControl(), epochs=2, steps=3)
+    callbacks = [
+        reporter,
+        NanWeightsGuard(reporter),
+        EpochLearningRate(lambda epoch: 0.1),
+        Checkpointer(tmp_path, {}, 0),
+        reporter.closing_callback(),
+        keras.callbacks.CSVLogger(str(tmp_path / "log.csv")),
+    ]
+    for callback in callbacks:
+        for hook in ("on_batch_end", "on_train_batch_end", "on_test_batch_end"):
+            assert utils.is_default(getattr(callback, hook)), f"{type(callback).__name__}.{hook}"
+
+
+def test_every_batch_is_counted_once_and_the_epochs_last_batch_is_always_reported(tiny_config):
+    from engine.events import BatchEnd, EventRecorder
+    from engine.training.job import run_training
+
+    recorder = EventRecorder()
+    config = tiny_config.replace(train={"epochs": 2, "batch_size": 128})
+    result = run_training(config, sink=recorder)
+    steps = -(-len(result.dataset.splits["train"]) // 128)
+    events = recorder.of_type(BatchEnd)
+    for epoch in (0, 1):
+        last = [e for e in events if e.epoch == epoch][-1]
+        assert last.batch == steps - 1 and last.steps == steps
+        assert last.global_step == (epoch + 1) * steps  # each batch counted once, in order
+        assert last.logs["loss"] == result.history["loss"][epoch]  # the epoch's own figure
+        assert not any(k.startswith("val_") for k in last.logs)
+    assert [e.global_step for e in events] == sorted(e.global_step for e in events)
+
+
+def test_checkpoints_written_in_the_background_are_complete_when_the_run_returns(tiny_config, tmp_path, monkeypatch):
+    import json
+
+    import pytest
+
+    import engine.training.checkpoint as checkpoint_module
+    from engine.training.checkpoint import read_checkpoint
+    from engine.training.job import run_training
+
+    threads = []
+    original = checkpoint_module.write_snapshot
+
+    def recording(*args, **kwargs):
+        import threading
+
+        threads.append(threading.current_thread().name)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(checkpoint_module, "write_snapshot", recording)
+    result = run_training(tiny_config.replace(train={"epochs": 3}), out_dir=tmp_path)
+    assert threads and all(name == "kiln-checkpoint" for name in threads)  # off the training thread
+    saved = read_checkpoint(tmp_path / "checkpoint")
+    assert saved is not None and saved.completed_epochs == 3
+    assert saved.history["loss"] == pytest.approx(result.history["loss"])
+    assert json.loads((saved.folder / "state.json").read_text())["completed_epochs"] == 3
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint_module, "write_snapshot", broken)
+    with pytest.raises(OSError, match="disk full"):  # a failed background write is not lost
+        run_training(tiny_config, out_dir=tmp_path / "again")
+
+
+def test_per_class_figures_from_the_runs_batches_match_a_fresh_pipeline(tiny_config):
+    from engine.monitors.card_facts import per_class_metrics
+    from engine.training.job import run_training
+
+    result = run_training(tiny_config)
+    pipes = make_pipelines(result.dataset, batch_size=64, image_size=result.image_size, seed=1)
+    fresh = per_class_metrics(result.model, result.dataset, "val", result.image_size)
+    reused = per_class_metrics(result.model, result.dataset, "val", result.image_size, batches=pipes.val)
+    assert [row["support"] for row in fresh] == [row["support"] for row in reused]
+    assert sum(row["support"] for row in reused) == len(result.dataset.splits["val"])
+    for a, b in zip(fresh, reused, strict=True):
+        assert a["precision"] == b["precision"] and a["recall"] == b["recall"]
+    assert result.record["per_class"] == reused
+
+
+def test_the_image_pipeline_is_built_without_autograph(tmp_path, monkeypatch):
+    """AutoGraph re-parses each function's source file (seconds before the first batch); the
+    pipeline's functions are plain graph code and must not go through it."""
+    from tensorflow.python.autograph.impl import api as autograph_api
+
+    converted = []
+    original = autograph_api._convert_actual
+    monkeypatch.setattr(autograph_api, "_convert_actual", lambda f, *a: converted.append(f) or original(f, *a))
+    dataset = load_dataset(str(_folder(tmp_path / "images")))
+    pipes = make_pipelines(dataset, batch_size=4, image_size=(16, 16), cache="memory")
+    x, _ = next(iter(pipes.train_stream))
+    assert x.shape == (4, 16, 16, 3)
+    assert converted == [], [getattr(f, "__qualname__", f) for f in converted]
