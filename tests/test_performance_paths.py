@@ -291,3 +291,31 @@ def test_the_image_pipeline_is_built_without_autograph(tmp_path, monkeypatch):
     x, _ = next(iter(pipes.train_stream))
     assert x.shape == (4, 16, 16, 3)
     assert converted == [], [getattr(f, "__qualname__", f) for f in converted]
+
+
+def test_a_file_decodes_to_the_same_pixels_alone_or_among_other_kinds(tmp_path):
+    """The decode graph holds only the decoders and JPEG scales its files need; the per-file
+    switch must still send each file to its own: mixed or alone, the pixels are the same."""
+    from engine.data.images import ImageFileLoader
+
+    files = []
+    for i, (size, suffix) in enumerate(
+        [((40, 48), "jpg"), ((200, 240), "jpg"), ((90, 100), "jpg"), ((40, 48), "png"), ((30, 30), "bmp")]
+    ):
+        path = tmp_path / f"{i}.{suffix}"
+        Image.fromarray(_noise(size, seed=i)).save(path)
+        files.append(str(path))
+    rgba = tmp_path / "alpha.png"
+    Image.fromarray(np.dstack([_noise((20, 20), 9), np.full((20, 20), 128, np.uint8)])).save(rgba)
+    files.append(str(rgba))
+    infos = [inspect_image(p) for p in files]
+    assert {info.decoder for info in infos} == {PILLOW, TF_JPEG, TF_PNG, TF_PNG_ALPHA}
+    size = (20, 24)
+    mixed = ImageFileLoader(files, channels=3, image_size=size, infos=infos).read(np.arange(len(files)))
+    for i, (path, info) in enumerate(zip(files, infos, strict=True)):
+        alone = ImageFileLoader([path], channels=3, image_size=size, infos=[info]).read(np.arange(1))
+        np.testing.assert_array_equal(mixed[i], alone[0], err_msg=path)
+    # the JPEGs needed three different scales (1/2, 1/4, 1/8), so the mixed graph switched between them
+    from engine.data.imagefile import jpeg_ratio
+
+    assert {jpeg_ratio(i.height, i.width, size) for i in infos if i.decoder == TF_JPEG} == {2, 4, 8}

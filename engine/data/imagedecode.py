@@ -52,7 +52,16 @@ def decode_files(
         tf.constant(np.asarray(ratios, np.int32).reshape(-1) if count else np.ones(1, np.int32)),
         tf.constant(np.asarray(labels) if count else np.zeros(1, np.asarray(labels).dtype)),
     )
-    decode = _decoder_graph(channels, size, on_skip, legacy_pillow)
+    decoders = np.asarray(decoders, np.int32).reshape(-1)
+    ratios = np.asarray(ratios, np.int32).reshape(-1)
+    decode = _decoder_graph(
+        channels,
+        size,
+        on_skip,
+        legacy_pillow,
+        kinds={int(k) for k in decoders},
+        jpeg_ratios={int(r) for r in ratios[decoders == TF_JPEG]},
+    )
     blank = tf.zeros((*size, channels), tf.uint8)
     # Plain graph code (tf.cond, tf.switch_case): AutoGraph would only re-parse it, which cost
     # 1-2 s of the first batch (most of the pipeline build) on a 2-core machine.
@@ -112,7 +121,18 @@ def _without_flag(image, label, keep):
     return image, label
 
 
-def _decoder_graph(channels: int, size: tuple[int, int], on_skip: SkipRecorder, legacy_pillow: bool):
+def _decoder_graph(
+    channels: int,
+    size: tuple[int, int],
+    on_skip: SkipRecorder,
+    legacy_pillow: bool,
+    *,
+    kinds: set[int] | None = None,
+    jpeg_ratios: set[int] | None = None,
+):
+    """The per-file decode as graph code; only the decoders (``kinds``) and JPEG scales
+    (``jpeg_ratios``) the files need are built: each branch is traced before the first batch
+    and switched per file, so a folder of plain JPEGs gets one straight decode."""
     import tensorflow as tf
 
     height, width = int(size[0]), int(size[1])
@@ -134,11 +154,17 @@ def _decoder_graph(channels: int, size: tuple[int, int], on_skip: SkipRecorder, 
         status.set_shape(())
         return pixels, status
 
+    scales = sorted(r for r in (jpeg_ratios or _RATIOS) if r in _RATIOS) or [1]
+
     def jpeg(path, ratio):
         data = tf.io.read_file(path)
-        branches = [lambda r=r: tf.io.decode_jpeg(data, channels=channels, ratio=r) for r in _RATIOS]
-        index = tf.cast(tf.math.log(tf.cast(ratio, tf.float32)) / np.log(2.0) + 0.5, tf.int32)
-        return tf.switch_case(index, branches), tf.constant(OK)
+        if len(scales) == 1:
+            return tf.io.decode_jpeg(data, channels=channels, ratio=scales[0]), tf.constant(OK)
+        branches = [lambda r=r: tf.io.decode_jpeg(data, channels=channels, ratio=r) for r in scales]
+        # ratio 1, 2, 4, 8 -> its place among the scales built
+        places = tf.constant([scales.index(r) if r in scales else 0 for r in _RATIOS], tf.int32)
+        log2 = tf.cast(tf.math.log(tf.cast(ratio, tf.float32)) / np.log(2.0) + 0.5, tf.int32)
+        return tf.switch_case(tf.gather(places, log2), branches), tf.constant(OK)
 
     def png(path, ratio):
         return tf.io.decode_png(tf.io.read_file(path), channels=channels), tf.constant(OK)
@@ -152,13 +178,18 @@ def _decoder_graph(channels: int, size: tuple[int, int], on_skip: SkipRecorder, 
             rgb = (rgb[..., 0:1] * 299 + rgb[..., 1:2] * 587 + rgb[..., 2:3] * 114 + 500) // 1000
         return tf.cast(rgb, tf.uint8), tf.constant(OK)
 
+    routes = {PILLOW: pillow, TF_JPEG: jpeg, TF_PNG: png, TF_PNG_ALPHA: png_alpha}
+    used = [k for k in routes if kinds is None or k in kinds] or [PILLOW]
+
     def decode(path, decoder, ratio):
         if legacy_pillow:
             pixels, status = pillow(path, ratio)
+        elif len(used) == 1:
+            pixels, status = routes[used[0]](path, ratio)
         else:
-            branches = {PILLOW: pillow, TF_JPEG: jpeg, TF_PNG: png, TF_PNG_ALPHA: png_alpha}
+            places = tf.constant([used.index(k) if k in used else 0 for k in range(len(routes))], tf.int32)
             pixels, status = tf.switch_case(
-                decoder, [lambda f=branches[k]: f(path, ratio) for k in range(len(branches))]
+                tf.gather(places, decoder), [lambda f=routes[k]: f(path, ratio) for k in used]
             )
         pixels.set_shape((None, None, channels))
         return _resize(pixels, height, width), status
