@@ -51,7 +51,11 @@ class TargetPanel(QGroupBox):
         grid.addWidget(self.task_combo, 1, 1)
         grid.addWidget(self.note, 2, 0, 1, 2)
         grid.setColumnStretch(1, 1)
-        binding.bind("data.target", self.column_combo, to_widget=lambda name: name or self._picked)
+        # Another column starts from "automatic": what the engine reads it as shows in the task list.
+        binding.bind(
+            "data.target", self.column_combo, to_widget=lambda name: name or self._picked,
+            apply=lambda config, name: config.replace(data={"target": name, "task": "auto"}),
+        )
         binding.bind("data.task", self.task_combo)
 
     def show_dataset(self, dataset: Any) -> None:
