@@ -105,7 +105,8 @@ def test_other_data_starts_from_its_own_last_column(qtbot, window, tmp_path, loa
 
 
 def test_data_page_chart_names_fit_with_forty_long_classes(qtbot, window, tmp_path):
-    from tests.gui.test_layout import chart_problems
+    """At both sizes: the chart's names readable, and the page (target pickers too) uncut."""
+    from tests.gui.test_layout import chart_problems, page_problems
 
     names = [f"Long class name number {i:02d} of many" for i in range(40)]
     path = tmp_path / "forty.csv"
@@ -118,6 +119,7 @@ def test_data_page_chart_names_fit_with_forty_long_classes(qtbot, window, tmp_pa
         for _ in range(5):
             QApplication.processEvents()
         assert chart_problems(window.data_page) == [], size
+        assert page_problems(window, window.data_page) == [], size
         assert len(window.data_page.view.counts.chart.axis.label_specs()) >= 20
 
 
