@@ -121,7 +121,7 @@ def engine_info() -> dict[str, Any]:
 
 
 def _scan_key(data: DataConfig) -> tuple[Any, ...]:
-    return (data.source, data.target, data.x_key, data.y_key)
+    return (data.source, data.target, data.task, data.x_key, data.y_key)
 
 
 def _dataset(data: DataConfig, *, sink: EventSink | None = None, cancel: threading.Event | None = None,

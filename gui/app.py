@@ -13,6 +13,7 @@ from gui import theme
 from gui.engine_link import shared_link
 from gui.main_window import MainWindow, default_runs_folder
 from gui.settings import AppSettings
+from gui.system_libs import EXIT_MISSING_LIBRARIES, missing_message
 
 
 def create_window(settings: AppSettings | None = None, *, runs_folder: str | None = None) -> MainWindow:
@@ -48,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = list(sys.argv[1:] if argv is None else argv)
     options = parse_arguments(args)
+    if QApplication.instance() is None:
+        problem = missing_message()
+        if problem:  # said in a sentence before Qt would abort loading its X11 plugin
+            print(problem, file=sys.stderr)
+            return EXIT_MISSING_LIBRARIES
     app = QApplication.instance() or QApplication([sys.argv[0], *args])
     app.setApplicationName("Kiln")
     app.setOrganizationName("Kiln")

@@ -144,3 +144,9 @@ def test_the_front_door_passes_the_cut_layer_to_the_advisor(monkeypatch):
     with pytest.raises(RuntimeError):
         api.advise(DataConfig(source="demo:digits"), ["own.keras"], extra_defaults=False)
     assert seen["cut_layer"] is None
+
+
+def test_the_advice_reads_as_a_sentence() -> None:
+    """Issue 18.14: "partial fine-tune with demo" read as if "demo" were a technique."""
+    advice = Advice("partial fine-tune", 0.8, None, "demo", [], [], "classification", "accuracy", 0.9, 50.0)
+    assert advice.summary() == "Advice: partial fine-tune of the demo backbone (confidence 80%)."

@@ -108,6 +108,58 @@ def test_task_follows_the_target(tmp_path, values, task):
         assert dataset.labels.dtype == np.float32 and dataset.class_names == []
 
 
+
+@pytest.mark.parametrize(
+    ("values", "task", "names"),
+    [
+        ([str(i % 30) for i in range(60)], "classification", [str(i) for i in range(30)]),  # auto: regression
+        (["1", "2", "3"] * 10, "regression", []),  # auto: classification
+        ([f"{i % 4 * 0.5:.1f}" for i in range(40)], "classification", ["0", "0.5", "1", "1.5"]),
+    ],
+)
+def test_chosen_task_overrides_the_rule(tmp_path, values, task, names):
+    text = "f,target\n" + "\n".join(f"{i},{v}" for i, v in enumerate(values))
+    dataset = load_dataset(DataConfig(source=_write(tmp_path / "t.csv", text), task=task))
+    assert dataset.task == task and dataset.class_names == names
+    assert dataset.preprocessing["task"] == task  # the encoder stored with a model says it too
+    if task == "regression":
+        assert dataset.labels.dtype == np.float32 and sorted(set(dataset.labels.tolist())) == [1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize(
+    ("values", "task", "message"),
+    [
+        (["cat", "dog"] * 15, "regression", "holds text such as 'cat', so it cannot be predicted as a number"),
+        ([f"{i * 0.37:.2f}" for i in range(30)], "classification", "30 different values in 30 rows"),
+    ],
+)
+def test_nonsense_task_is_refused_in_a_sentence(tmp_path, values, task, message):
+    text = "f,target\n" + "\n".join(f"{i},{v}" for i, v in enumerate(values))
+    with pytest.raises(DataError) as caught:
+        load_dataset(DataConfig(source=_write(tmp_path / "t.csv", text), task=task))
+    assert message in caught.value.sentence
+
+
+def test_task_of_labels_that_are_not_a_table_is_checked():
+    with pytest.raises(DataError, match="cannot be used for regression"):
+        load_dataset(DataConfig(source="demo:digits", task="regression"))
+    assert load_dataset(DataConfig(source="demo:digits", task="classification")).task == "classification"
+
+
+def test_housing_demo_takes_another_target_and_task():
+    dataset = load_dataset(DataConfig(source="demo:housing", target="rooms", task="classification"))
+    assert dataset.preprocessing["target"] == "rooms" and dataset.task == "classification"
+
+
+def test_task_is_validated_and_a_train_flag():
+    from engine.cli import build_parser
+    from engine.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        DataConfig(task="both").validate()
+    args = build_parser().parse_args(["train", "--data", "t.csv", "--out", "o", "--task", "regression"])
+    assert getattr(args, "data.task") == "regression"
+
 def test_target_column_by_name_and_identifier_columns_left_out(tmp_path):
     lines = ["id,label,x"] + [f"user{i:03d},{['a', 'b'][i % 2]},{i % 7}" for i in range(80)]
     dataset = load_dataset(DataConfig(source=_write(tmp_path / "t.csv", "\n".join(lines)), target="LABEL"))

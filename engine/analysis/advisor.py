@@ -88,7 +88,8 @@ class Advice:
 
     def summary(self) -> str:
         pick = self.pick if self.pick == "unsure" else f"{self.pick}"
-        target = f" with {self.backbone}" if self.backbone and self.side == "finetune" else ""
+        # "partial fine-tune of the demo backbone", not "partial fine-tune with demo" (issue 18.14).
+        target = f" of the {self.backbone} backbone" if self.backbone and self.side == "finetune" else ""
         lean = f", leaning to {self.lean}" if self.pick == "unsure" and self.lean else ""
         return f"Advice: {pick}{target} (confidence {self.confidence:.0%}{lean})."
 

@@ -18,6 +18,14 @@ CACHE_MODES: dict[str, str] = {
     "none": "Decode every sample every epoch.",
 }
 MAX_IMAGE_SIDE = 2048  # a model input larger than this is a typo, and would not fit in memory
+# What a table's target column is read as. "auto" follows the rule in `engine.data.tabular`:
+# text -> classes; whole numbers with few distinct values -> classes; other numbers -> regression.
+TASKS: dict[str, str] = {
+    "auto": "Decide from the target column: text or whole numbers with few distinct values are classes, "
+            "other numbers a quantity.",
+    "classification": "Predict which class (category) a sample belongs to.",
+    "regression": "Predict a number (a quantity such as a price).",
+}
 AUGMENT_DEFAULTS = {"rotation": 0.05, "zoom": 0.1, "contrast": 0.2}  # `--augment zoom` without a number
 
 
@@ -80,6 +88,10 @@ class DataConfig:
     source: str = param("demo:digits", help="The data: an image folder, CSV, .npz/.npy, .h5, or demo:NAME",
                         cli="--data")
     target: str | None = param(None, help="CSV label column", none_means="the last column")
+    task: str = param(
+        "auto", help="What to predict from a table's target column: classes, a number, or decided from the column",
+        choices=TASKS,
+    )
     x_key: str = param("x", help="Inputs array name in .npz / HDF5")
     y_key: str = param("y", help="Labels array name in .npz / HDF5")
     val_split: float = param(

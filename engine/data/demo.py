@@ -24,7 +24,14 @@ SHAPE_CLASSES = ("circle", "cross", "square", "triangle")
 
 
 def load_demo(
-    name: str, *, val_split: float, test_split: float, seed: int, fitted: dict[str, Any] | None = None
+    name: str,
+    *,
+    val_split: float,
+    test_split: float,
+    seed: int,
+    fitted: dict[str, Any] | None = None,
+    target: str | None = None,
+    task: str = "auto",
 ) -> Dataset:
     if name not in DEMOS:
         raise DataError(
@@ -33,7 +40,9 @@ def load_demo(
     split = {"val_split": val_split, "test_split": test_split, "seed": seed, "fitted": fitted}
     if name == "housing":
         table = housing_table()
-        return dataset_from_table(table, target="price", source=f"demo:{name}", source_kind="demo", **split)
+        return dataset_from_table(
+            table, target=target or "price", task=task, source=f"demo:{name}", source_kind="demo", **split
+        )
     if name == "shapes":
         x, y = shapes_arrays()
         y = np.asarray(SHAPE_CLASSES)[y]  # names, so the classes read as words

@@ -32,6 +32,20 @@ def load_dataset(
     """
     if isinstance(config, str):
         config = DataConfig(source=config)
+    dataset = _load(config, progress, cancel, preprocessing)
+    if config.task not in ("auto", dataset.task) and not preprocessing:
+        # Only a table's target column can be read either way; other labels say what they are.
+        raise DataError(
+            f"This data's labels are {'classes' if dataset.is_classification else 'numbers'}, so it cannot be "
+            f"used for {config.task}; only a table's target column can be read either way.",
+            hint="Set the task to automatic.",
+        )
+    return dataset
+
+
+def _load(
+    config: DataConfig, progress: EventSink | None, cancel: threading.Event | None, preprocessing: dict[str, Any] | None
+) -> Dataset:
     if cancel is not None and cancel.is_set():
         raise DataError("Scanning was cancelled.")
     source = config.source.strip()
@@ -48,7 +62,7 @@ def load_dataset(
     if source.startswith("demo:"):
         from engine.data.demo import load_demo
 
-        return load_demo(source[5:].strip(), **split)
+        return load_demo(source[5:].strip(), target=config.target, task=config.task, **split)
 
     from engine.data.files import check_regular_file, printable
 
@@ -73,7 +87,7 @@ def load_dataset(
     if suffix in CSV_SUFFIXES:
         from engine.data.tabular import load_csv
 
-        return load_csv(path, target=config.target, **split)
+        return load_csv(path, target=config.target, task=config.task, **split)
     if suffix == ".npz":
         from engine.data.arrays import dataset_from_arrays
         from engine.data.numpyfiles import load_npz

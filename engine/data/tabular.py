@@ -85,11 +85,13 @@ def load_csv(
     seed: int,
     source_kind: str = "csv",
     fitted: dict[str, Any] | None = None,
+    task: str = "auto",
 ) -> Dataset:
     table = read_csv(path)
     return dataset_from_table(
         table,
         target=target,
+        task=task,
         val_split=val_split,
         test_split=test_split,
         seed=seed,
@@ -109,8 +111,13 @@ def dataset_from_table(
     source: str,
     source_kind: str,
     fitted: dict[str, Any] | None = None,
+    task: str = "auto",
 ) -> Dataset:
-    """Describe a table; with ``fitted`` (a stored tabular encoder) encode with it instead of fitting."""
+    """Describe a table; with ``fitted`` (a stored tabular encoder) encode with it instead of fitting.
+
+    ``task``: "auto" reads the target column by the rule in `_encode_target`; "classification"
+    or "regression" reads it that way, or says in a sentence why the column cannot be read so.
+    """
     fitted = fitted if fitted and fitted.get("kind") == "tabular" else None
     header = table.header
     target_name = _find_column(header, target or (fitted or {}).get("target"), source)
@@ -135,7 +142,7 @@ def dataset_from_table(
     if fitted is not None:
         task, labels, class_names = _encode_target_as(fitted, targets, decimal_comma)
     else:
-        task, labels, class_names = _encode_target(targets, target_name, decimal_comma)
+        task, labels, class_names = _encode_target(targets, target_name, decimal_comma, task)
     splits = stratified_split(
         labels, val_fraction=val_split, test_fraction=test_split, seed=seed, stratify=task == CLASSIFICATION
     )
@@ -249,24 +256,62 @@ def _find_column(header: list[str], target: str | None, source: str) -> str:
     )
 
 
-def _encode_target(values: list[str], name: str, decimal_comma: bool) -> tuple[str, np.ndarray, list[str]]:
+def _encode_target(
+    values: list[str], name: str, decimal_comma: bool, task: str = "auto"
+) -> tuple[str, np.ndarray, list[str]]:
+    """The target column as classes or numbers.
+
+    "auto": text -> classes; whole numbers with at most 10 distinct values (or at most
+    `MAX_INTEGER_CLASSES` with ten rows per value) -> classes; other numbers -> regression.
+    """
     numbers = [parse_number(v, decimal_comma=decimal_comma) for v in values]
-    if all(n is not None for n in numbers):
+    numeric = all(n is not None for n in numbers)
+    if task == REGRESSION:
+        if not numeric:
+            bad = next(v for v, n in zip(values, numbers, strict=True) if n is None)
+            raise DataError(
+                f"The target column '{printable(name)}' holds text such as '{printable(bad.strip())}', "
+                "so it cannot be predicted as a number.",
+                hint="Choose classification, or a target column of numbers.",
+            )
+        return _regression(np.asarray(numbers, dtype=np.float64), name)
+    if numeric:
         array = np.asarray(numbers, dtype=np.float64)
         distinct = np.unique(array)
         integral = bool(np.all(array == np.round(array)))
         few = len(distinct) <= 10 or (len(distinct) <= MAX_INTEGER_CLASSES and len(array) >= 10 * len(distinct))
-        if integral and few:
+        if task == CLASSIFICATION or (integral and few):
+            if not (integral and few):
+                _check_class_count(len(distinct), len(array), name)
             lookup = {value: i for i, value in enumerate(distinct)}
             codes = np.fromiter((lookup[v] for v in array), dtype=np.int64, count=len(array))
-            return _check_classes(codes, [f"{v:.0f}" for v in distinct], name)
-        if len(distinct) < 2:
-            raise DataError(f"Every row has the same '{name}' ({distinct[0]:g}), so there is nothing to learn.")
-        return REGRESSION, array.astype(np.float32), []
+            return _check_classes(codes, [_number_name(v) for v in distinct], name)
+        return _regression(array, name)
     names = sorted({v.strip() for v in values})
     lookup = {value: i for i, value in enumerate(names)}
     codes = np.fromiter((lookup[v.strip()] for v in values), dtype=np.int64, count=len(values))
     return _check_classes(codes, names, name)
+
+
+def _number_name(value: float) -> str:
+    return f"{value:.0f}" if value == round(value) else f"{value:g}"
+
+
+def _regression(array: np.ndarray, name: str) -> tuple[str, np.ndarray, list[str]]:
+    distinct = np.unique(array)
+    if len(distinct) < 2:
+        raise DataError(f"Every row has the same '{name}' ({distinct[0]:g}), so there is nothing to learn.")
+    return REGRESSION, array.astype(np.float32), []
+
+
+def _check_class_count(classes: int, rows: int, name: str) -> None:
+    """Refuse a "class" column where most classes would have a single sample (an id, a measurement)."""
+    if classes > 10 and classes * 2 > rows:
+        raise DataError(
+            f"The target column '{printable(name)}' has {classes:,} different values in {rows:,} rows: "
+            "as classes, most would have a single sample to learn from.",
+            hint="Choose regression for a quantity, or another target column.",
+        )
 
 
 def _encode_target_as(

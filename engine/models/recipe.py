@@ -95,7 +95,8 @@ class ModelRecipe:
         step=0.05, decimals=3,
     )
     l2sp: float = param(
-        0.0, help="L2-SP strength: pull fine-tuned weights towards their pretrained values (0 = off)",
+        0.0, help="Keeps the fine-tuned weights near the pretrained ones (L2-SP): how hard each weight is pulled "
+                  "back toward its pretrained value, which fights forgetting when there is little data (0 = off)",
         low=0, high=1e6, step=0.001, decimals=4,
     )
     head_units: int = param(0, help="A hidden dense layer in the new head (0 = none)", unit="units",

@@ -232,7 +232,7 @@ def drift_warning(record: DriftRecord, epoch: int, *, backbone_lr_mult: float, l
         f"try {max(backbone_lr_mult / 10, 0.01):g})",
         f"freeze more of the backbone (now '{freeze}'; e.g. top:2 or all)",
         "turn on L2-SP (e.g. 0.01) to pull it toward its pretrained weights" if l2sp <= 0
-        else f"raise L2-SP (now {l2sp:g})",
+        else f"raise L2-SP, the pull toward the pretrained weights (now {l2sp:g})",
     ]
     best = last_epoch_within_thresholds(record, epoch)
     if best is not None:

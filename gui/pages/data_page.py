@@ -42,6 +42,7 @@ class DataPage(QWidget):
         self.binding = FormBinding(session, self)
         self.scan_slot = TaskSlot(self)
         self.split_slot = TaskSlot(self)
+        self.target_slot = TaskSlot(self)
 
         self.start = StartPanel()
         self.scan_panel = ScanPanel()
@@ -73,6 +74,7 @@ class DataPage(QWidget):
         self._split_timer.setInterval(150)
         self._split_timer.timeout.connect(self._apply_split)
         self._split_shown: tuple[float, float, int] | None = None  # (val, test, seed) of the data shown
+        self._target_shown: tuple[str | None, str] | None = None  # (target, task) of the data shown
         session.config_changed.connect(self._on_config_changed)
         session.config_loaded.connect(self.binding.show)
 
@@ -89,7 +91,10 @@ class DataPage(QWidget):
         with the strong defaults (`engine.training.starting`): a test share, augmentation for
         images, and fine-tuning where the data fits a backbone.
         """
-        config = self.session.config.replace(data={"source": source})
+        data: dict[str, Any] = {"source": source}
+        if source != self.session.config.data.source:
+            data.update(target=None, task="auto")  # another table's column names mean nothing here
+        config = self.session.config.replace(data=data)
         self.scan_panel.begin(source)
         self.failure.setVisible(False)
         self.stack.setCurrentWidget(self.scan_panel)
@@ -143,6 +148,7 @@ class DataPage(QWidget):
         starting defaults for freshly opened data)."""
         data_config = config.data
         self._split_shown = (data_config.val_split, data_config.test_split, data_config.seed)
+        self._target_shown = _target_of(config)
         self.session.update(data=data_config, model=config.model)
         self.session.set_dataset(dataset)
         self.show_dataset(dataset)
@@ -155,8 +161,46 @@ class DataPage(QWidget):
         self.view.show_dataset(dataset)
 
     def _on_config_changed(self, config: Any) -> None:
-        if self.session.dataset is not None and _split_of(config) != self._split_shown:
+        if self.session.dataset is None or self.scanning:
+            return
+        if _target_of(config) != self._target_shown and config.data.source == self.session.dataset.source:
+            self._retarget()
+        elif _split_of(config) != self._split_shown:
             self._split_timer.start()
+
+    def _retarget(self) -> None:
+        """Another target column or task: the engine reads the table again that way. A choice it
+        cannot use (regression on a column of words) is said under the controls and undone."""
+        data, source = self.session.config.data, self.session.dataset.source
+        wanted, kept = _target_of(self.session.config), self._target_shown
+        self._target_shown = wanted
+        self._split_shown = _split_of(self.session.config)
+        self.view.target.show_note("Reading the table again…")
+        self.busy.emit("Reading the table again…")
+
+        def on_result(info: Any) -> None:
+            current = self.session.dataset
+            if current is None or current.source != source or _target_of(self.session.config) != wanted:
+                return  # other data, or another choice, came meanwhile
+            self.session.set_dataset(info)
+            self.view.show_dataset(info)
+
+        def on_error(error: WorkerError) -> None:
+            if _target_of(self.session.config) != wanted:
+                return
+            self._target_shown = kept
+            self.session.update(data={"target": kept[0], "task": kept[1]})  # back to what the page shows
+            self.view.target.show_note(f"{error.sentence} The earlier choice is kept.", problem=True)
+            if not error.user_error:  # a bug, not the choice: the dialog has the details
+                self.failed.emit("Cannot read the table that way", error)
+
+        self.target_slot.start(
+            Call.of("scan_dataset", data=data, rescan=False),
+            task="reading the table again",
+            on_result=on_result,
+            on_error=on_error,
+            on_finished=lambda: self.busy.emit(""),
+        )
 
     def _apply_split(self) -> None:
         """Re-split the loaded dataset (seeded, stratified) without rescanning it: the engine keeps
@@ -178,6 +222,10 @@ class DataPage(QWidget):
             return  # other data was opened meanwhile
         self.session.set_dataset(info)
         self.view.show_split(info)
+
+
+def _target_of(config: Any) -> tuple[str | None, str]:
+    return config.data.target, config.data.task
 
 
 def _split_of(config: Any) -> tuple[float, float, int]:

@@ -14,6 +14,7 @@ from gui.panels.augment_panel import AugmentPanel
 from gui.panels.problems_panel import ProblemsPanel
 from gui.panels.samples_panel import SamplesPanel
 from gui.panels.split_panel import SplitPanel
+from gui.panels.target_panel import TargetPanel
 from gui.widgets.bar_chart import ClassCountsChart
 from gui.widgets.forms import muted_label, title_label
 
@@ -90,6 +91,8 @@ class DatasetView(QWidget):
         self.split = SplitPanel(binding)
         self.problems = ProblemsPanel()
         self.samples = SamplesPanel(current_dataset)
+        self.target = TargetPanel(binding)
+        self.target.setVisible(False)
         self.augment = AugmentPanel(binding, current_dataset)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -104,6 +107,7 @@ class DatasetView(QWidget):
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(6, 0, 0, 0)
+        right_layout.addWidget(self.target)  # tables only, beside the rows it picks from
         right_layout.addWidget(self.samples, 3)
         right_layout.addWidget(self.augment, 2)
         splitter.addWidget(right)
@@ -116,6 +120,7 @@ class DatasetView(QWidget):
         self.title.setToolTip(dataset.source)
         self.subtitle.setText(describe_dataset(dataset))
         self.augment.setVisible(dataset.input_kind == "image")
+        self.target.show_dataset(dataset)
         self.split.set_input_kind(dataset.input_kind)
         self.show_split(dataset)
         self.problems.show_dataset(dataset)

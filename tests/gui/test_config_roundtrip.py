@@ -17,6 +17,7 @@ from engine.training.config import RunConfig
 CHOSEN: dict[str, typing.Any] = {
     "data.source": "demo:iris",
     "data.target": "label",
+    "data.task": "regression",
     "data.x_key": "features",
     "data.y_key": "labels",
     "data.image_size": (64, 48),  # not square: the size list cannot show it, and must keep it

@@ -5,7 +5,9 @@ The checks read the laid-out widgets, the way a person's eye would:
 - a table or tree cell narrower than its text (Qt elides it to "mod…"), header labels too;
 - an input control only partly inside the visible area of its ancestors (cut at an edge),
   or hidden inside a scroll area that is itself inside a scroll area (below a nested fold);
-- a sideways scrollbar on a page's scroll area.
+- a sideways scrollbar on a page's scroll area;
+- a chart axis whose tick labels overlap each other or run past the axis (pyqtgraph draws
+  every label of a set list of ticks, on top of each other where they do not fit).
 """
 
 from __future__ import annotations
@@ -149,6 +151,49 @@ def placement_problems(page: QWidget) -> list[str]:
     return problems
 
 
+def axis_label_problems(axis) -> list[str]:
+    """The labels one pyqtgraph axis draws: overlapping each other, cut at its edge, or none at all."""
+    from PySide6.QtGui import QImage, QPainter
+
+    image = QImage(8, 8, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        specs = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    if specs is None:
+        return []
+    texts = [(rect, text) for rect, _flags, text in specs[2] if text]
+    problems = []
+    if not texts and axis._tickLevels and any(label for level in axis._tickLevels for _, label in level):
+        problems.append(f"{axis.orientation} axis shows none of its labels")
+    bounds = axis.boundingRect()
+    for i, (rect, text) in enumerate(texts):
+        if not bounds.adjusted(-SLACK, -SLACK, SLACK, SLACK).contains(rect):
+            problems.append(f"{axis.orientation} axis label {text!r} is cut at the axis's edge")
+        for other, other_text in texts[i + 1 :]:
+            overlap = rect.intersected(other)
+            if overlap.width() > SLACK and overlap.height() > SLACK:
+                problems.append(f"{axis.orientation} axis labels {text!r} and {other_text!r} overlap")
+                break
+    return problems
+
+
+def chart_problems(page: QWidget) -> list[str]:
+    """Charts whose axis labels a person cannot read (see `axis_label_problems`)."""
+    import pyqtgraph as pg
+
+    problems = []
+    for chart in page.findChildren(pg.PlotWidget):
+        if not _showing(chart, page):
+            continue
+        for entry in chart.getPlotItem().axes.values():
+            axis = entry["item"]
+            if axis.isVisible() and axis.style["showValues"]:
+                problems += [f"{type(chart).__name__}: {p}" for p in axis_label_problems(axis)[:3]]
+    return problems
+
+
 def page_problems(window, page: QWidget) -> list[str]:
     window.go_to(page)
     for _ in range(5):
@@ -156,7 +201,7 @@ def page_problems(window, page: QWidget) -> list[str]:
         from PySide6.QtWidgets import QApplication
 
         QApplication.processEvents()
-    return text_problems(page) + cell_problems(page) + placement_problems(page)
+    return text_problems(page) + cell_problems(page) + placement_problems(page) + chart_problems(page)
 
 
 @pytest.mark.slow
