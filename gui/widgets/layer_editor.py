@@ -39,6 +39,7 @@ COLUMNS = {
     "rate": "Rate",
     "kernel_initializer": "Initializer",
 }
+MIN_ROWS = 5
 
 
 class LayerEditor(QWidget):
@@ -63,6 +64,9 @@ class LayerEditor(QWidget):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
             header.resizeSection(column, width)
         self.table.setMinimumWidth(0)
+        # Five rows in view: a preset's whole list reads at a glance, and editing one row shows its
+        # neighbours (the header is about one row tall).
+        self.table.setMinimumHeight(28 * (MIN_ROWS + 1) + 6)
         self.table.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Expanding)
 
         self.add_button = QToolButton()
