@@ -94,7 +94,8 @@ class LayerEditor(QWidget):
             buttons.addWidget(button)
         self.note = QLabel("")
         self.note.setProperty("role", "muted")
-        self.note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # may be cut, never widens
+        self.note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens the card
+        self.note.setWordWrap(True)  # a narrow card wraps it onto two lines instead of cutting it
         buttons.addWidget(self.note, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
