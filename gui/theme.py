@@ -147,4 +147,27 @@ def _style_sheet(dark: bool) -> str:
     QPushButton[role="primary"]:disabled {{ background: {border}; border-color: {border}; color: {muted}; }}
     QPushButton[role="primary"]:hover {{ background: #3b8af0; }}
     QStatusBar QLabel {{ padding: 0 6px; }}
+    {_radio_sheet(dark)}
+    """
+
+
+def _radio_sheet(dark: bool) -> str:
+    """Dark theme: radio buttons drawn with a light ring and an accent dot.
+
+    Fusion draws the ring a shade darker than the window, which on a dark window is nearly
+    black: a chosen and an unchosen path looked alike. Light keeps Fusion's own drawing.
+    """
+    if not dark:
+        return ""
+    ring, ring_off, fill = "#aab1bb", "#5c626c", "#1b1d21"
+    dot = (f"qradialgradient(cx:0.5, cy:0.5, radius:0.5, fx:0.5, fy:0.5, stop:0 {ACCENT}, stop:0.55 {ACCENT}, "
+           f"stop:0.6 {fill}, stop:1 {fill})")
+    dot_off = dot.replace(ACCENT, ring_off)
+    return f"""
+    QRadioButton::indicator {{ width: 12px; height: 12px; border-radius: 8px; border: 2px solid {ring};
+        background: {fill}; }}
+    QRadioButton::indicator:hover {{ border-color: #d5dae1; }}
+    QRadioButton::indicator:checked {{ border-color: {ACCENT}; background: {dot}; }}
+    QRadioButton::indicator:disabled {{ border-color: {ring_off}; }}
+    QRadioButton::indicator:checked:disabled {{ border-color: {ring_off}; background: {dot_off}; }}
     """

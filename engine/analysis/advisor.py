@@ -93,11 +93,36 @@ class Advice:
         lean = f", leaning to {self.lean}" if self.pick == "unsure" and self.lean else ""
         return f"Advice: {pick}{target} (confidence {self.confidence:.0%}{lean})."
 
+    def model_settings(self) -> dict[str, Any] | None:
+        """The pick as ``model.*`` settings (what "Apply" on the Model page sets); None when unsure."""
+        return pick_settings(self.pick, self.backbone)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["side"] = self.side
         data["summary"] = self.summary()
         return data
+
+
+def pick_settings(pick: str, backbone: str | None) -> dict[str, Any] | None:
+    """What each pick means for the recipe.
+
+    Frozen features: one phase, the backbone frozen. Partial and full fine-tuning: two phases (the
+    new head first, so its random start does not wreck the pretrained weights, then the backbone
+    at a tenth of the rate, as in the Keras transfer-learning guide); partial unfreezes the top
+    two layers, where the most task-specific features are, full the whole backbone.
+    """
+    if pick == "from scratch":
+        return {"kind": "scratch"}
+    policies = {"frozen features": ("all", False), "partial fine-tune": ("top:2", True),
+                "full fine-tune": ("none", True)}
+    if pick not in policies or not backbone:
+        return None
+    freeze, two_phase = policies[pick]
+    settings: dict[str, Any] = {"kind": "finetune", "backbone": backbone, "freeze": freeze, "two_phase": two_phase}
+    if two_phase:
+        settings["finetune_lr_factor"] = 0.1
+    return settings
 
 
 def default_backbones() -> list[str]:

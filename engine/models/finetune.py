@@ -16,7 +16,14 @@ from engine.data.dataset import Dataset
 from engine.errors import ConfigError, ModelError
 from engine.events import EventSink, ignore_events
 from engine.models.built import BuiltModel, TrainingPhase
-from engine.models.freeze import POLICIES, apply_freeze, parse_freeze
+from engine.models.freeze import (
+    POLICIES,
+    apply_freeze,
+    head_epochs_for,
+    parse_freeze,
+    second_phase_policy,
+    unfreeze_sentence,
+)
 from engine.models.recipe import ModelRecipe
 
 __all__ = ["POLICIES", "build_finetune_model", "discriminative_optimizer", "finetune_phases"]
@@ -77,7 +84,7 @@ def finetune_phases(recipe: ModelRecipe, epochs: int, backbone_name: str) -> lis
     policy = recipe.freeze
     if recipe.two_phase and epochs >= 2:
         head = _head_epochs(recipe, epochs)
-        second = policy if parse_freeze(policy)[0] != "all" else "none"
+        second = second_phase_policy(policy)
         return [
             TrainingPhase(
                 "head", head, 1.0, _freezer(backbone_name, "all"), "Train the new head with the backbone frozen."
@@ -87,7 +94,7 @@ def finetune_phases(recipe: ModelRecipe, epochs: int, backbone_name: str) -> lis
                 epochs - head,
                 recipe.finetune_lr_factor,
                 _freezer(backbone_name, second),
-                f"Unfreeze the backbone ({second}) and continue at {recipe.finetune_lr_factor:g}x the rate.",
+                unfreeze_sentence(second, recipe.finetune_lr_factor),
             ),
         ]
     kind = parse_freeze(policy)[0]
@@ -114,8 +121,7 @@ def discriminative_optimizer(
 
 
 def _head_epochs(recipe: ModelRecipe, epochs: int) -> int:
-    wanted = recipe.head_epochs if recipe.head_epochs is not None else epochs // 2
-    return min(max(1, int(wanted)), max(1, epochs - 1))
+    return head_epochs_for(recipe.head_epochs, epochs)
 
 
 def _freezer(backbone_name: str, policy: str) -> Any:

@@ -99,3 +99,65 @@ def _selected(units: list[str], kind: str, arg: Any) -> list[str]:
             return units[index:]
     shown = ", ".join(units[-12:])
     raise ConfigError(f"The backbone has no layer '{arg}' to unfreeze from.", hint=f"Its top layers are: {shown}.")
+
+
+# -- what a policy means, in words (the fine-tune card and the run's phase plan say the same) --
+
+
+def second_phase_policy(policy: str) -> str:
+    """The policy phase 2 of a two-phase run trains under: "all" would leave nothing to fine-tune,
+    so phase 2 then unfreezes the whole backbone; any other policy is kept."""
+    return "none" if parse_freeze(policy)[0] == "all" else policy
+
+
+def head_epochs_for(head_epochs: int | None, epochs: int) -> int:
+    """Phase 1's length in a two-phase run of ``epochs``: as set, else half, leaving each phase at least one."""
+    wanted = head_epochs if head_epochs is not None else epochs // 2
+    return min(max(1, int(wanted)), max(1, epochs - 1))
+
+
+def learns_sentence(policy: str) -> str:
+    """What learns under ``policy``, as the middle of a sentence ("the backbone stays frozen; ...")."""
+    kind, arg = parse_freeze(policy)
+    if kind == "all" or (kind == "top" and arg == 0):
+        return "the backbone stays frozen; only the new head learns"
+    if kind == "none":
+        return "the whole backbone learns with the head (batch norm too)"
+    if kind == "top":
+        layers = "top layer of the backbone learns" if arg == 1 else f"top {arg} layers of the backbone learn"
+        return f"the {layers} with the head; the rest, and all batch norm, stay frozen"
+    return f"the backbone learns from layer {arg} up, with the head; below it, and all batch norm, stay frozen"
+
+
+def unfreeze_sentence(policy: str, rate_factor: float) -> str:
+    """Phase 2 of a two-phase run under ``policy`` (already `second_phase_policy`), as the run's log says it."""
+    kind, arg = parse_freeze(policy)
+    rate = f"at {rate_factor:g}x the learning rate"
+    if kind == "all" or (kind == "top" and arg == 0):
+        return f"The backbone stays frozen; the head continues {rate}."
+    if kind == "none":
+        return f"Unfreeze the whole backbone (batch norm too) and continue {rate}."
+    if kind == "top":
+        layers = "top layer" if arg == 1 else f"top {arg} layers"
+        return f"Unfreeze the {layers} of the backbone (batch norm stays frozen) and continue {rate}."
+    return f"Unfreeze the backbone from layer {arg} up (batch norm stays frozen) and continue {rate}."
+
+
+def plan_sentence(policy: str, two_phase: bool, *, rate_factor: float = 0.1, epochs: int | None = None,
+                  head_epochs: int | None = None) -> str:
+    """What a fine-tuning run with this freeze policy and phase setting will do, in one or two sentences.
+
+    ``epochs`` (the run's) decides whether two phases fit (they need 2); ``head_epochs`` is phase 1's
+    length when known.
+    """
+    single = learns_sentence(policy)
+    if not two_phase:
+        return single[0].upper() + single[1:] + "."
+    if epochs is not None and epochs < 2:
+        return f"Two phases need at least 2 epochs; with {epochs}, one phase runs: {single}."
+    length = f" ({head_epochs} epochs)" if head_epochs else ""
+    second = second_phase_policy(policy)
+    phase2 = "Phase 2: " + unfreeze_sentence(second, rate_factor).replace("Unfreeze", "unfreeze", 1)
+    phase2 = phase2.replace("Phase 2: The backbone", "Phase 2: the backbone")
+    note = " The freeze policy 'all' holds for phase 1 only." if second != policy else ""
+    return f"Phase 1{length}: the backbone is frozen; only the new head learns. {phase2}{note}"

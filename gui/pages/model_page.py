@@ -1,9 +1,10 @@
 """Model page: the decision itself, side by side: train from scratch, or fine-tune a backbone.
 
-The page composes panels (`gui/panels/`): the two path cards, each bound to ``model.*``
-config paths, and the built-model strip. It owns what crosses panels: which path is chosen,
-counting parameters in its task slot (a count for an older recipe or dataset is dropped),
-and "Compare both". More cards go in with `add_panel`.
+The page composes panels (`gui/panels/`): the advisor (whose Apply sets the page to its
+advice), the two path cards, each bound to ``model.*`` config paths, the built-model strip and
+the initialisation diagnostics, in one column that scrolls as a whole. It owns what crosses
+panels: which path is chosen, counting parameters in its task slot (a count for an older
+recipe or dataset is dropped), and "Compare both". More cards go in with `add_panel`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QButtonGroup, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QButtonGroup, QSplitter, QVBoxLayout, QWidget
 
 from engine.models.recipe import ModelRecipe
 from gui.binding import FormBinding
@@ -59,11 +60,14 @@ class ModelPage(QWidget):
             apply=self._apply_kind,
         )
 
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.setChildrenCollapsible(False)
-        splitter.addWidget(self.scratch)
-        splitter.addWidget(self.finetune)
-        splitter.setSizes([660, 580])  # the layer table needs a little more than the fine-tune card
+        paths = QSplitter(Qt.Orientation.Horizontal)
+        paths.setChildrenCollapsible(False)
+        paths.addWidget(self.scratch)
+        paths.addWidget(self.finetune)
+        paths.setSizes([600, 470])  # the layer table needs more than the fine-tune card
+        for card in (self.scratch, self.finetune):
+            card.let_combos_shrink()
+        self.paths = paths
         self.summary = ModelSummaryPanel()
         # Shortcuts the window and tests use; the widgets belong to the summary panel.
         self.count_button = self.summary.count_button
@@ -72,25 +76,20 @@ class ModelPage(QWidget):
         self.params_detail = self.summary.params_detail
         self.layers_tree = self.summary.layers_tree
 
-        # Cards added with add_panel are tabs below the two paths (one shown at a time, each
-        # scrolling in its own tab), so the paths keep their room; the divider gives either more.
-        splitter.setMinimumHeight(340)
-        for card in (self.scratch, self.finetune):
-            card.let_combos_shrink()
-        self.extras = QTabWidget()
-        self.extras.setDocumentMode(True)
-        self.extras.setVisible(False)
-        body = QSplitter(Qt.Orientation.Vertical)
-        body.setChildrenCollapsible(False)
-        body.addWidget(splitter)
-        body.addWidget(self.extras)
-        body.setStretchFactor(0, 4)
-        body.setStretchFactor(1, 1)
-        body.setSizes([640, 140])
-        self._layout = QVBoxLayout(self)
-        self._layout.setContentsMargins(12, 10, 12, 10)
-        self._layout.addWidget(body, 1)
-        self._layout.addWidget(self.summary)
+        # One column that scrolls as a whole: the advice (with its Apply) on top, the two paths,
+        # the built model, then the cards added with add_panel. Nothing inside scrolls on its
+        # own, so every part keeps its natural height instead of a 60-pixel slice of the window.
+        content = QWidget()
+        content.setObjectName("ModelPageContent")
+        self.column = QVBoxLayout(content)
+        self.column.setContentsMargins(12, 10, 12, 10)
+        self.column.setSpacing(10)
+        self.column.addWidget(paths)
+        self.column.addWidget(self.summary)
+        self.page_scroll = scrolling(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.page_scroll)
 
         self.summary.count_button.clicked.connect(self.count_parameters)
         self.summary.compare_button.clicked.connect(self.compare_both)
@@ -100,19 +99,18 @@ class ModelPage(QWidget):
         session.dataset_changed.connect(self._on_dataset)
         self._style_mode()
         self.advisor = AdvisorCard(session, backbones=lambda: [self.finetune.backbone()])
-        self.add_panel(self.advisor, title="Advisor: scratch or fine-tune?")
+        self.column.insertWidget(0, self.advisor)  # ask first: its Apply sets the paths below
         self.init_card = InitDiagnosticsCard(session)  # gradients per layer at init; the initializer showdown
-        self.add_panel(self.init_card, title="Initialisation diagnostics")
+        self.add_panel(self.init_card)
 
     def add_panel(self, panel: QWidget, stretch: int = 0, *, title: str | None = None) -> None:
-        """Add a card as a tab below the two paths, above the built-model strip (advice, comparisons...).
+        """Add a card at the foot of the page (diagnostics, comparisons...); the page scrolls to it.
 
-        ``stretch`` is kept for callers of the older stacked layout; each tab has the area to itself.
+        ``stretch`` and ``title`` are kept for callers of the older tabbed layout: the card shows
+        its own title, at its own height.
         """
-        del stretch
-        label = title or (panel.title() if hasattr(panel, "title") else "") or type(panel).__name__
-        self.extras.addTab(scrolling(panel), label)
-        self.extras.setVisible(True)
+        del stretch, title
+        self.column.addWidget(panel)
 
     # -- the chosen path ------------------------------------------------------------------
 

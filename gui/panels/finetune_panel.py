@@ -101,8 +101,6 @@ class FinetunePanel(PathCard):
         tune = QFormLayout()
         self.freeze_edit = FreezePolicyEdit()
         tune.addRow("Freeze", self.freeze_edit)
-        self.freeze_explanation = muted_label("")
-        tune.addRow("", self.freeze_explanation)
         self.two_phase_check = QCheckBox("Two phases")
         self.two_phase_check.setToolTip(
             declared_tooltip("model.two_phase", "Protects pretrained weights from a random head")
@@ -119,17 +117,28 @@ class FinetunePanel(PathCard):
         phase_row.addStretch(1)
         tune.addRow("Phases", phase_row)
         tune.addRow("Phase 2", self.lr_factor_spin)  # its own row: the card fits half a small window
+        # What the policy and the phases will do, said whole: "frozen" alone was wrong with two phases.
+        self.freeze_explanation = muted_label("")
+        tune.addRow("", self.freeze_explanation)
         self.lr_mult_spin = declared_spin(
-            "model.backbone_lr_mult", prefix="rate × ", note="Discriminative learning rates"
-        )
-        self.l2sp_spin = declared_spin(
-            "model.l2sp", prefix="L2-SP ", special="L2-SP off", note="Fights forgetting with small data"
+            "model.backbone_lr_mult", prefix="× ", suffix=" the head's rate",
+            note="1 = the same rate; 0.1 = the backbone changes ten times more slowly than the new head",
         )
         row1 = QHBoxLayout()
         row1.addWidget(self.lr_mult_spin)
         row1.addStretch(1)
-        tune.addRow("Backbone", row1)
-        tune.addRow("", self.l2sp_spin)  # below, not beside: the card fits half a small window
+        tune.addRow("Backbone rate", row1)  # not "Backbone" again: that row picks the backbone
+        self.l2sp_spin = declared_spin(
+            "model.l2sp", special="off",
+            note="L2-SP: a penalty that pulls each backbone weight back towards its pretrained value, so "
+            "fine-tuning on little data forgets less of what the backbone knew. 0 = off; try 0.001 to 0.01",
+        )
+        l2sp_row = QHBoxLayout()
+        l2sp_row.addWidget(self.l2sp_spin)
+        self.l2sp_words = muted_label("pull weights back to pretrained (L2-SP)")
+        self.l2sp_words.setToolTip(self.l2sp_spin.toolTip())
+        l2sp_row.addWidget(self.l2sp_words, 1)
+        tune.addRow("Stay close", l2sp_row)
         self.head_units_spin = declared_spin(
             "model.head_units", suffix=" hidden units", special="no hidden layer",
             note="With none, pooled features go straight to the output",
@@ -137,9 +146,12 @@ class FinetunePanel(PathCard):
         self.head_dropout_spin = declared_spin("model.head_dropout", prefix="dropout ")
         row2 = QHBoxLayout()
         row2.addWidget(self.head_units_spin)
-        row2.addWidget(self.head_dropout_spin)
         row2.addStretch(1)
         tune.addRow("Head", row2)
+        dropout_row = QHBoxLayout()  # below, not beside: the scratch card's layer table needs the width
+        dropout_row.addWidget(self.head_dropout_spin)
+        dropout_row.addStretch(1)
+        tune.addRow("", dropout_row)
         self.source_task_edit = QLineEdit()
         self.source_task_edit.setPlaceholderText("optional: data of the backbone's own task")
         self.source_task_edit.setToolTip(declared_tooltip("model.source_task", "A folder, a file or demo:NAME"))
@@ -260,7 +272,7 @@ class FinetunePanel(PathCard):
 
     def refresh(self, config: RunConfig) -> None:
         enable_used({"head_epochs": self.head_epochs_spin, "finetune_lr_factor": self.lr_factor_spin}, config.model)
-        self.freeze_explanation.setText(self.freeze_edit.explanation())
+        self.freeze_explanation.setText(finetune_plan(config))
         self._show_metadata()
 
     def _show_metadata(self) -> None:
@@ -292,6 +304,20 @@ class FinetunePanel(PathCard):
         values.update(_terms_and_limits(name, entry))
         for key, label in self.meta_labels.items():
             label.setText(str(values.get(key, "–")))
+
+
+def finetune_plan(config: RunConfig) -> str:
+    """What fine-tuning will do with this recipe, phase by phase (the engine's own words for the plan)."""
+    from engine.errors import ConfigError
+    from engine.models.freeze import head_epochs_for, plan_sentence
+
+    model, epochs = config.model, config.train.epochs
+    head = head_epochs_for(model.head_epochs, epochs) if model.two_phase and epochs >= 2 else None
+    try:
+        return plan_sentence(model.freeze, model.two_phase, rate_factor=model.finetune_lr_factor, epochs=epochs,
+                             head_epochs=head)
+    except ConfigError as error:
+        return str(error)
 
 
 def _terms_and_limits(name: str | None, entry: dict[str, Any] | None) -> dict[str, str]:

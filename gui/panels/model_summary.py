@@ -54,7 +54,11 @@ class ModelSummaryPanel(QGroupBox):
         self.layers_tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         layout.addLayout(numbers, 1)
         layout.addWidget(self.layers_tree, 3)
-        self.setMaximumHeight(150)
+        # Room for a small model's every layer (about eight rows) without scrolling the table;
+        # the page scrolls as a whole, so this costs no other part its room.
+        rows = 8
+        row_height = self.layers_tree.fontMetrics().height() + 6
+        self.layers_tree.setMinimumHeight(row_height * (rows + 1) + 8)
 
     def say(self, headline: str, detail: str) -> None:
         self.params_label.setText(headline)

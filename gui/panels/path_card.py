@@ -1,4 +1,8 @@
-"""One of the Model page's two paths: a radio button that chooses it, over a scrolling body."""
+"""One of the Model page's two paths: a radio button that chooses it, over its body.
+
+The body does not scroll on its own: the Model page scrolls as one (a scroll area inside a
+scroll area hides controls below a second fold and leaves each part a sliver of the window).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from gui.widgets.forms import muted_label
 
 
 def scrolling(body: QWidget) -> QScrollArea:
-    """Let a card's content scroll instead of squeezing when the window is short."""
+    """A page's one scroll area: its content scrolls instead of squeezing when the window is short."""
     scroll = QScrollArea()
     scroll.setWidgetResizable(True)
     scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -35,7 +39,7 @@ class PathCard(QGroupBox):
         self.body = QWidget()
         self.body_layout = QVBoxLayout(self.body)
         self.body_layout.setContentsMargins(0, 0, 6, 0)
-        outer.addWidget(scrolling(self.body), 1)
+        outer.addWidget(self.body, 1)
         self.body_layout.addWidget(muted_label(description))
 
     def let_combos_shrink(self, characters: int = 10) -> None:

@@ -92,7 +92,6 @@ class ScratchPanel(PathCard):
         init_form.addRow("Bias initializer", bias_row)
         layout.addLayout(init_form)
         self.layer_editor = LayerEditor()
-        self.layer_editor.setMinimumHeight(130)
         self.layer_editor.set_note("+ output layer, added for you")
         layout.addWidget(self.layer_editor, 1)
 

@@ -39,6 +39,7 @@ COLUMNS = {
     "rate": "Rate",
     "kernel_initializer": "Initializer",
 }
+MIN_ROWS = 5
 
 
 class LayerEditor(QWidget):
@@ -63,6 +64,9 @@ class LayerEditor(QWidget):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
             header.resizeSection(column, width)
         self.table.setMinimumWidth(0)
+        # Five rows in view: a preset's whole list reads at a glance, and editing one row shows its
+        # neighbours (the header is about one row tall).
+        self.table.setMinimumHeight(28 * (MIN_ROWS + 1) + 6)
         self.table.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Expanding)
 
         self.add_button = QToolButton()
@@ -90,7 +94,8 @@ class LayerEditor(QWidget):
             buttons.addWidget(button)
         self.note = QLabel("")
         self.note.setProperty("role", "muted")
-        self.note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # may be cut, never widens
+        self.note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens the card
+        self.note.setWordWrap(True)  # a narrow card wraps it onto two lines instead of cutting it
         buttons.addWidget(self.note, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

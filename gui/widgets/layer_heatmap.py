@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from gui import theme
@@ -39,8 +40,29 @@ class LayerHeatmap(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
         self.setMinimumHeight(220)
-        background = theme.plot_colors().background
-        self.plot.setBackground(background)
+        self._title = title
+        self._restyle()
+        theme.theme_changes.changed.connect(self._restyle)  # a bound method: disconnected when deleted
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        """Tall enough for each layer's row and name (a page that scrolls gives it this much), not more."""
+        rows = max(len(self.names), 4)
+        return QSize(520, min(max(self.minimumHeight(), 90 + 26 * rows), 560))
+
+    def _restyle(self, _dark: bool = False) -> None:
+        """The theme's plot colours: background, axes, title and the colour bar's scale."""
+        colors = theme.plot_colors()
+        self.plot.setBackground(colors.background)
+        item = self.plot.getPlotItem()
+        item.setTitle(self._title, justify="left", color=colors.foreground)
+        pen = pg.mkPen(colors.foreground)
+        for axis in (item.getAxis("left"), item.getAxis("bottom"), self.colorbar.axis):
+            axis.setPen(pen)
+            axis.setTextPen(pen)
+        for name in ("left", "bottom"):
+            label = item.getAxis(name).label
+            label.setDefaultTextColor(pg.mkColor(colors.foreground))
+        self.colorbar.axis.label.setDefaultTextColor(pg.mkColor(colors.foreground))
 
     def set_data(self, names: Sequence[str], values: np.ndarray, flags: dict[str, str] | None = None) -> None:
         """Show ``values`` (layers x steps); layers in ``flags`` get their flag beside the name."""
@@ -59,6 +81,7 @@ class LayerHeatmap(QWidget):
         steps = values.shape[1]
         self.plot.getPlotItem().getAxis("bottom").setTicks([[(s + 0.5, str(s)) for s in range(steps)]])
         self.plot.getPlotItem().setRange(xRange=(0, steps), yRange=(0, len(names)), padding=0)
+        self.updateGeometry()  # more layers, a taller hint
 
     def clear(self) -> None:
         self.set_data([], np.zeros((0, 1)))

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from gui import theme
@@ -34,8 +35,19 @@ class ShowdownPlot(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.table)
-        self.plot.setBackground(theme.plot_colors().background)
         self.setMinimumHeight(220)
+        self._restyle()
+        theme.theme_changes.changed.connect(self._restyle)  # a bound method: disconnected when deleted
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return QSize(520, 320)  # a readable plot in a page that scrolls, not pyqtgraph's 480 px
+
+    def _restyle(self, _dark: bool = False) -> None:
+        from gui.plots import style_plot
+
+        style_plot(self.plot)
+        title = "Initializer showdown: loss per epoch"
+        self.plot.getPlotItem().setTitle(title, justify="left", color=theme.plot_colors().foreground)
 
     def reset(self) -> None:
         for curve in self.curves.values():
