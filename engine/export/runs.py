@@ -13,7 +13,7 @@ import math
 import os
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -280,6 +280,8 @@ def _read_comparison(path: Path) -> RunEntry | None:
         return None
     rows = record.get("rows") or []
     children = [e for e in (read_entry(p) for p in sorted((path / "runs").glob("*"))) if e is not None]
+    # Its runs are named "compare: fine-tune (run 2 of 2)"; under the comparison's row "compare: " says nothing.
+    children = [replace(c, name=c.name.removeprefix("compare: ")) for c in children]
     seconds = sum(_number(r.get("seconds")) or 0.0 for r in rows) or None
     source = next((c.data_source for c in children if c.data_source), "")
     verdict = record.get("verdict")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,12 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     QPoint,
+    QSize,
     QSortFilterProxyModel,
     Qt,
     Signal,
 )
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTreeView, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QStyle, QTreeView, QWidget
 
 from engine.export.runs import RunEntry
 
@@ -42,8 +44,28 @@ def format_seconds(seconds: float | None) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds} s"
 
 
+def format_finished(finished: str, now: datetime | None = None) -> str:
+    """As a file manager says it: "today 09:14", "03-28 17:02" this year, "2025-11-30" before
+    (the full time is in the cell's tooltip)."""
+    try:
+        when = datetime.strptime(finished, "%Y-%m-%d %H:%M")
+    except ValueError:
+        return finished
+    now = now or datetime.now()
+    if when.date() == now.date():
+        return when.strftime("today %H:%M")
+    return when.strftime("%m-%d %H:%M") if when.year == now.year else when.strftime("%Y-%m-%d")
+
+
 def format_rate(rate: float | None) -> str:
-    return "" if rate is None else f"{rate:g}"
+    """0.001, 0.01; small rates as 3e-4 (not 0.0003 nor 3e-04): short and read at a glance."""
+    if rate is None:
+        return ""
+    if 0 < rate < 1e-3:
+        mantissa, exponent = f"{rate:.3e}".split("e")
+        mantissa = mantissa.rstrip("0").rstrip(".")
+        return f"{mantissa}e{int(exponent)}"
+    return f"{rate:g}"
 
 
 def _number_text(value: Any) -> str:
@@ -76,7 +98,10 @@ def _path(entry: RunEntry) -> str:
 
 
 def _model(entry: RunEntry) -> str:
-    return "scratch vs fine-tune" if entry.kind == "comparison" else entry.settings.get("model") or ""
+    if entry.kind == "comparison":  # its runs' models, "mlp vs demo": short enough for the column
+        models = dict.fromkeys(c.settings.get("model") for c in entry.children if c.settings.get("model"))
+        return " vs ".join(models) or entry.model
+    return entry.settings.get("model") or ""
 
 
 def _rates(entry: RunEntry) -> str:
@@ -85,12 +110,15 @@ def _rates(entry: RunEntry) -> str:
 
 
 def _score(value: float | None) -> str:
-    return "" if value is None else f"{value:.4g}"
+    """Three decimals for accuracies (0.900 beside 0.935, not 0.9), four figures for larger errors."""
+    if value is None:
+        return ""
+    return f"{value:.3f}" if abs(value) < 10 else f"{value:.4g}"
 
 
 COLUMNS: tuple[Column, ...] = (
     Column("name", "Name", "The run's name; hover for its folder", _name, lambda e: e.name.lower()),
-    Column("finished", "Finished", "When the run ended", lambda e: e.finished, lambda e: e.finished),
+    Column("finished", "Finished", "When the run ended", lambda e: format_finished(e.finished), lambda e: e.finished),
     Column(
         "path", "Path", "Trained from scratch, or fine-tuned from a pretrained backbone", _path, lambda e: _path(e)
     ),
@@ -205,6 +233,8 @@ class RunsModel(QAbstractItemModel):
             return COLUMNS[section].title
         if role == Qt.ItemDataRole.ToolTipRole:
             return COLUMNS[section].tip + ". Click to sort, right-click to choose the columns."
+        if role == Qt.ItemDataRole.TextAlignmentRole and COLUMNS[section].numeric:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
     @staticmethod
@@ -213,6 +243,8 @@ class RunsModel(QAbstractItemModel):
             return entry.score_name or str(entry.path)  # the verdict, in full
         if key == "name":
             return str(entry.path)
+        if key == "finished":
+            return entry.finished
         if key == "best_val" and entry.best_val is not None:
             return f"Best {entry.best_val_name} on the validation split over {entry.epochs} epochs"
         if key == "test" and entry.test is not None:
@@ -276,6 +308,23 @@ class RunsFilter(QSortFilterProxyModel):
         return str(a) < str(b)
 
 
+class RunsHeader(QHeaderView):
+    """A header that keeps room for the sort arrow in the sorted column only (Qt keeps it in every
+    column): a dozen columns then fit the smallest window."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)  # as a tree's own
+        self.sortIndicatorChanged.connect(lambda *_: self.resizeSections(QHeaderView.ResizeMode.ResizeToContents))
+
+    def sectionSizeFromContents(self, logical_index: int) -> QSize:  # noqa: N802 - Qt override
+        size = super().sectionSizeFromContents(logical_index)
+        if self.isSortIndicatorShown() and logical_index != self.sortIndicatorSection():
+            margin = self.style().pixelMetric(QStyle.PixelMetric.PM_HeaderMargin, None, self)
+            size.setWidth(size.width() - size.height() - margin)
+        return size
+
+
 class RunsTable(QTreeView):
     """The runs as a sortable, filterable table; right-click the header to choose the columns.
 
@@ -286,6 +335,7 @@ class RunsTable(QTreeView):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setHeader(RunsHeader(self))
         self.runs_model = RunsModel(self)
         self.proxy = RunsFilter(self)
         self.proxy.setSourceModel(self.runs_model)
@@ -298,10 +348,11 @@ class RunsTable(QTreeView):
         self.setSortingEnabled(True)
         self.setIndentation(14)  # a comparison's runs step in a little; the width goes to the columns
         header = self.header()
-        header.setSectionsMovable(True)
+        header.setSectionsMovable(False)  # the name stays first, where a comparison's runs hang
         # Every column as wide as its widest text (children of an expanded comparison included):
         # no cell is ever cut; the spare width goes to the last column.
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setDefaultSectionSize(40)  # before stretching: the last column may shrink to 40 px, not 100
         header.setStretchLastSection(True)
         header.setSortIndicator(COLUMN_KEYS.index("finished"), Qt.SortOrder.DescendingOrder)
         header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)

@@ -58,14 +58,26 @@ def _fake_run(
 
 
 def _fake_comparison(folder: Path, name: str, stamp: str = "20260102-090000") -> Path:
-    """A "Compare both" folder: compare.json and its two runs under runs/."""
+    """A "Compare both" folder as `engine.analysis.compare` leaves it: compare.json, and its runs under
+    runs/ in folders without a date, named by their config ("compare: fine-tune (run 2 of 2)")."""
     comparison = folder / f"{stamp}-{name}"
-    _fake_run(comparison / "runs", "scratch-arm", accuracy=0.81, stamp="20260102-090100")
-    _fake_run(comparison / "runs", "finetune-arm", accuracy=0.93, kind="finetune", stamp="20260102-090200",
-              learning_rate=1e-4)
+    scratch = _fake_run(comparison / "runs", "x", accuracy=0.81, stamp="s")
+    finetune = _fake_run(comparison / "runs", "x", accuracy=0.93, kind="finetune", stamp="f", learning_rate=1e-4)
+    for run, words, folder_name in (
+        (scratch, "from scratch (run 1 of 2)", "scratch-100pct-r1"),
+        (finetune, "fine-tune (run 2 of 2)", "finetune-100pct-r1"),
+    ):
+        record = json.loads((run / "run.json").read_text())
+        record["config"]["name"] = f"compare: {words}"
+        (run / "run.json").write_text(json.dumps(record))
+        run.rename(run.with_name(folder_name))
     record = {
         "rows": [{"seconds": 10.0}, {"seconds": 20.0}],
-        "verdict": ["Fine-tuning wins on this data: 0.93 against 0.81 accuracy (validation), in twice the time."],
+        "verdict": [
+            "Fine-tuning wins on all of the data (1,437 training samples): 0.930 accuracy against 0.810, "
+            "0.120 higher (95% interval of the margin 0.090 to 0.150, 1 repeat).",
+            "Scored on the test split (360 samples), which no run trained or early-stopped on.",
+        ],
     }
     (comparison / "compare.json").write_text(json.dumps(record))
     return comparison
@@ -132,7 +144,7 @@ def test_runs_library_lists_renames_and_deletes_with_undo(qtbot, tmp_path, monke
     row = next(r for r in range(model.rowCount()) if model.index(r, 0).data() == "first")
     texts = [model.index(row, c).data() for c in range(model.columnCount())]
     assert "demo:digits" in texts and "scratch" in texts and "mlp" in texts and "12 s" in texts
-    assert "0.8" in texts and "32" in texts and "0.001" in texts  # best validation, batch size, learning rate
+    assert "0.800" in texts and "32" in texts and "0.001" in texts  # best validation, batch size, learning rate
 
     page.select(first)
     assert page.evaluate_button.isEnabled() and not page.compare_button.isEnabled()
@@ -206,15 +218,15 @@ def test_runs_sort_by_clicking_a_header_numbers_as_numbers(qtbot, tmp_path):
     _click_header(qtbot, page, "batch_size")  # again: largest first, the comparison's empty cell still last
     assert _texts(page, "batch_size") == ["256", "128", "64", "32", "16", "8", ""]
     _click_header(qtbot, page, "learning_rate")
-    assert _texts(page, "learning_rate")[:2] == ["0.0001 → 1e-05", "0.0003"]  # two-phase: both phases' rates
+    assert _texts(page, "learning_rate")[:2] == ["1e-4 → 1e-5", "3e-4"]  # two-phase: both phases' rates
     _click_header(qtbot, page, "time")
     assert _texts(page, "time").index("1:35") < _texts(page, "time").index("2:10")  # 95 s before 130 s
     assert _texts(page, "time").index("30 s") < _texts(page, "time").index("1:35")  # the comparison: 30 s
 
     _click_header(qtbot, page, "test")  # only two runs scored a test split: they come first, the rest after
-    assert _texts(page, "test") == ["0.86", "0.94", "", "", "", "", ""]
+    assert _texts(page, "test") == ["0.860", "0.940", "", "", "", "", ""]
     _click_header(qtbot, page, "test")
-    assert _texts(page, "test") == ["0.94", "0.86", "", "", "", "", ""]
+    assert _texts(page, "test") == ["0.940", "0.860", "", "", "", "", ""]
 
 
 def _texts(page, key: str) -> list[str]:
@@ -232,14 +244,14 @@ def test_runs_filter_box_and_choices_show_how_many_runs(qtbot, tmp_path):
     assert page.count_label.text() == "2 of 8 runs"
     page.filter_box.clear()
     page.path_filter.setCurrentIndex(page.path_filter.findData("fine-tune"))
-    assert sorted(_shown_names(page)) == ["finetune-arm", "tuned"]  # a comparison's run counts too
+    assert sorted(_shown_names(page)) == ["fine-tune (run 2 of 2)", "tuned"]  # a comparison's run counts too
     assert page.count_label.text() == "2 of 8 runs"
     page.path_filter.setCurrentIndex(0)
     page.data_filter.setCurrentIndex(page.data_filter.findData("leaves"))
     assert _shown_names(page) == ["leaves"] and page.count_label.text() == "1 of 8 runs"
     page.data_filter.setCurrentIndex(0)
     qtbot.keyClicks(page.filter_box, "scratch-or")  # the comparison's name finds its runs
-    assert sorted(_shown_names(page)) == ["finetune-arm", "scratch-arm"]
+    assert sorted(_shown_names(page)) == ["fine-tune (run 2 of 2)", "from scratch (run 1 of 2)"]
 
 
 def test_column_chooser_hides_and_shows_columns_and_remembers(qtbot, tmp_path):
