@@ -350,10 +350,10 @@ class RunsTable(QTreeView):
         header = self.header()
         header.setSectionsMovable(False)  # the name stays first, where a comparison's runs hang
         # Every column as wide as its widest text (children of an expanded comparison included):
-        # no cell is ever cut; the spare width goes to the last column.
+        # no cell is ever cut. The spare width stays on the right: a stretched last column would
+        # carry its right-aligned figures away from the rest of the row.
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setDefaultSectionSize(40)  # before stretching: the last column may shrink to 40 px, not 100
-        header.setStretchLastSection(True)
+        header.setStretchLastSection(False)
         header.setSortIndicator(COLUMN_KEYS.index("finished"), Qt.SortOrder.DescendingOrder)
         header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         header.customContextMenuRequested.connect(self.show_column_menu)
