@@ -331,3 +331,23 @@ def test_runs_page_cuts_no_column_with_a_comparison_open(qtbot, window):
     assert not problems, problems
     assert not cell_problems(page)
     assert not view.horizontalScrollBar().isVisible(), "the columns do not fit: the table scrolls sideways"
+
+
+def test_a_runs_settings_and_results_are_read_from_its_record(tmp_path):
+    """The table's columns come from run.json: settings from the config, the best validation figure
+    over the epochs (highest accuracy, lowest error) and the test figure."""
+    from engine.export.runs import best_validation, list_runs
+
+    tuned = _fake_run(tmp_path, "tuned", accuracy=0.95, kind="finetune", batch_size=16, learning_rate=1e-4, test=0.94)
+    (entry,) = list_runs(tmp_path)
+    assert entry.path == tuned
+    assert entry.settings == {
+        "path": "fine-tune", "model": "demo", "epochs": 2, "batch_size": 16, "learning_rate": 1e-4,
+        "phase2_learning_rate": pytest.approx(1e-5), "optimizer": "adam", "start": "freeze all", "phases": 2,
+        "seed": 42,
+    }
+    assert (entry.best_val_name, entry.best_val) == ("accuracy", 0.95)
+    assert (entry.test_name, entry.test) == ("accuracy", 0.94)
+    assert best_validation({"val_mae": [3.0, 1.5, 2.0]}) == ("mean absolute error", 1.5)
+    assert best_validation({"val_accuracy": [0.5, None, 0.7, 0.6]}) == ("accuracy", 0.7)
+    assert best_validation({}) == ("", None)
