@@ -22,6 +22,7 @@ from gui.pages.model_page import ModelPage
 from gui.pages.runs_page import RunsPage
 from gui.pages.train_page import TrainPage
 from gui.session import Session
+from gui.settings import AppSettings
 
 SP = QStyle.StandardPixmap
 
@@ -34,6 +35,7 @@ class Window(Protocol):
 
     session: Session
     runs_folder: str | None
+    settings: AppSettings
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ PAGES: tuple[PageSpec, ...] = (
     ),
     PageSpec("export", "Export", SP.SP_DialogSaveButton, lambda w: ExportPage(w.session)),
     PageSpec(
-        "runs", "Runs", SP.SP_FileDialogListView, lambda w: RunsPage(w.session, runs_folder=w.runs_folder),
+        "runs", "Runs", SP.SP_FileDialogListView,
+        lambda w: RunsPage(w.session, runs_folder=w.runs_folder, settings=w.settings),
         lambda w: "",
     ),
 )

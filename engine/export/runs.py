@@ -9,10 +9,11 @@ A run folder is what `engine.export.save.save_run` writes (``model.keras``, ``ru
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,12 @@ class RunEntry:
     has_model: bool = False
     has_checkpoint: bool = False
     children: list[RunEntry] = field(default_factory=list)
+    # The run's key settings, as plain values for a table's columns (see `run_settings`).
+    settings: dict[str, Any] = field(default_factory=dict)
+    best_val: float | None = None  # the best validation figure over the epochs
+    best_val_name: str = ""  # its metric in words, e.g. "accuracy"
+    test: float | None = None  # the test split's figure, when the run kept a test split
+    test_name: str = ""
 
     @property
     def model_path(self) -> Path:
@@ -106,6 +113,65 @@ def headline_score(metrics: dict[str, Any]) -> tuple[str, float | None]:
         if isinstance(value, (int, float)):
             return words, float(value)
     return "", None
+
+
+def best_validation(history: dict[str, Any]) -> tuple[str, float | None]:
+    """The best validation figure over the epochs, in words: the highest accuracy, the lowest error or loss."""
+    for key in ("val_accuracy", "val_mae", "val_loss"):
+        values = [float(v) for v in history.get(key) or [] if isinstance(v, (int, float)) and math.isfinite(v)]
+        if values:
+            return metric_words(key, split=False), max(values) if key == "val_accuracy" else min(values)
+    return "", None
+
+
+def held_out_figure(metrics: dict[str, Any]) -> tuple[str, float | None]:
+    """The test split's headline figure in words, when the run scored one."""
+    for key in ("test_accuracy", "test_mae", "test_loss"):
+        value = metrics.get(key)
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            return metric_words(key, split=False), float(value)
+    return "", None
+
+
+def run_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """A saved config's key settings as plain values: what a person compares runs by.
+
+    Keys: ``path`` (scratch | fine-tune), ``model`` (the preset or backbone), ``epochs``,
+    ``batch_size``, ``learning_rate``, ``phase2_learning_rate`` (two-phase fine-tuning),
+    ``optimizer``, ``start`` (the initialiser from scratch, the frozen layers when fine-tuning),
+    ``phases`` (1 or 2) and ``seed``. Missing settings are None.
+    """
+    model = config.get("model") or {}
+    train = config.get("train") or {}
+    finetune = model.get("kind") == "finetune"
+    rate = _number(train.get("learning_rate"))
+    two = finetune and bool(model.get("two_phase"))
+    factor = _number(model.get("finetune_lr_factor"))
+    return {
+        "path": ("fine-tune" if finetune else "scratch") if model else None,
+        "model": _model_words(model).split(": ", 1)[-1] if model else None,
+        "epochs": _integer(train.get("epochs")),
+        "batch_size": _integer(train.get("batch_size")),
+        "learning_rate": rate,
+        "phase2_learning_rate": rate * factor if two and rate is not None and factor is not None else None,
+        "optimizer": train.get("optimizer") if isinstance(train.get("optimizer"), str) else None,
+        "start": (f"freeze {model.get('freeze') or 'all'}" if finetune else model.get("kernel_initializer"))
+        if model
+        else None,
+        "phases": (2 if two else 1) if model else None,
+        "seed": _integer(train.get("seed")),
+    }
+
+
+def run_name_for_model(path: str | Path | None) -> str | None:
+    """The run's name when ``path`` is the model of a run folder (``…/20261128-044741-name/model.keras``)."""
+    if not path:
+        return None
+    folder = Path(path).parent
+    if not (folder / RUN_RECORD).is_file():
+        return None
+    record = _read_json(folder / RUN_RECORD) or {}
+    return _display_name(folder, (record.get("config") or {}).get("name"))
 
 
 def list_runs(folder: str | Path) -> list[RunEntry]:
@@ -182,6 +248,9 @@ def _read_run(path: Path) -> RunEntry | None:
     score_name, score = headline_score(record.get("metrics") or {})
     timing = record.get("timing") or {}
     history = record.get("history") or {}
+    history = history if isinstance(history, dict) else {}
+    best_name, best = best_validation(history)
+    test_name, test = held_out_figure(record.get("metrics") or {})
     return RunEntry(
         path=path,
         kind="run",
@@ -194,9 +263,14 @@ def _read_run(path: Path) -> RunEntry | None:
         score=score,
         seconds=_number(timing.get("seconds")),
         reason=str(record.get("reason") or ""),
-        epochs=len(history.get("loss", [])) if isinstance(history, dict) else 0,
+        epochs=len(history.get("loss", [])),
         has_model=(path / "model.keras").is_file(),
         has_checkpoint=any((path / "checkpoint").glob("**/state.json")),  # the training layer owns its layout
+        settings=run_settings(config if isinstance(config, dict) else {}),
+        best_val=best,
+        best_val_name=best_name,
+        test=test,
+        test_name=test_name,
     )
 
 
@@ -206,6 +280,8 @@ def _read_comparison(path: Path) -> RunEntry | None:
         return None
     rows = record.get("rows") or []
     children = [e for e in (read_entry(p) for p in sorted((path / "runs").glob("*"))) if e is not None]
+    # Its runs are named "compare: fine-tune (run 2 of 2)"; under the comparison's row "compare: " says nothing.
+    children = [replace(c, name=c.name.removeprefix("compare: ")) for c in children]
     seconds = sum(_number(r.get("seconds")) or 0.0 for r in rows) or None
     source = next((c.data_source for c in children if c.data_source), "")
     verdict = record.get("verdict")
@@ -257,7 +333,11 @@ def _short_source(source: str) -> str:
 
 
 def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _integer(value: Any) -> int | None:
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.export.runs import metric_words
+from engine.export.runs import metric_words, run_name_for_model
 from gui import theme
 from gui.engine_link import Call
 from gui.panels.try_it_panel import TryItPanel
@@ -195,7 +195,7 @@ class EvaluatePage(QWidget):
             self.title.setText("Evaluate")
             self.subtitle.setText("Train a model (or open one) to see how it does on data it has not learned from.")
         else:
-            self.title.setText(f"Evaluate {trained.name}")
+            self.title.setText(f"Evaluate {run_name_for_model(trained.path) or trained.name}")  # the run, not "model"
             trained_on = (trained.record.get("dataset") or {}).get("source")
             on = f" It was trained on {trained_on}." if trained_on else ""
             self.subtitle.setText(("Not evaluated yet." if ready else "Load the data to evaluate it on.") + on)

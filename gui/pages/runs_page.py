@@ -1,7 +1,8 @@
 """Runs page: the library of every run and comparison kept in the user's runs folder.
 
 Each training run of the app (and each "Compare both") leaves a folder; this page lists
-them with date, data, model, score and time, opens any of them in Evaluate or Export,
+them one row per run with its key settings and results as columns (`gui.widgets.runs_table`:
+sortable, filterable, columns chosen by right-clicking the header), opens any of them in Evaluate or Export,
 continues one ("Train more"), compares two runs' curves, renames, and deletes to the
 system trash with an undo. The rows come from `engine.export.runs.list_runs`.
 """
@@ -15,14 +16,12 @@ from typing import Any
 from PySide6.QtCore import QFile, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
-    QAbstractItemView,
+    QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QInputDialog,
     QLabel,
+    QLineEdit,
     QPushButton,
-    QTreeWidget,
-    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -32,18 +31,13 @@ from engine.export.runs import RunEntry, list_runs, read_history, rename_run
 from engine.training.config import RunConfig
 from gui.dialogs.run_curves_dialog import RunCurvesDialog
 from gui.session import Session
+from gui.settings import AppSettings
 from gui.widgets.forms import muted_label, title_label
+from gui.widgets.runs_table import RunsTable
 from gui.workers import WorkerError
 
-COLUMNS = ("Name", "Finished", "Data", "Model", "Score", "Time", "Epochs")
-REASONS = {"stopped": "stopped by you", "early_stopping": "stopped early", "nan": "loss became NaN"}
-
-
-def format_seconds(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    seconds = int(round(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds} s"
+SETTINGS_SECTION = "runs_table"  # the hidden columns and the sort, kept between sessions
+PATHS = (("All paths", ""), ("From scratch", "scratch"), ("Fine-tune", "fine-tune"))
 
 
 class RunsPage(QWidget):
@@ -52,10 +46,11 @@ class RunsPage(QWidget):
     open_requested = Signal(str, str, str)  # model path, data source, "evaluate" | "export"
     train_more_requested = Signal(str, int)  # run folder, epochs to add
 
-    def __init__(self, session: Session, runs_folder: str | None = None) -> None:
+    def __init__(self, session: Session, runs_folder: str | None = None, settings: AppSettings | None = None) -> None:
         super().__init__()
         self.session = session
         self.runs_folder = runs_folder
+        self.settings = settings
         self.entries: list[RunEntry] = []
         self._trashed: list[tuple[str, str]] = []  # (original path, path in the trash), newest last
         self.curves_dialog: RunCurvesDialog | None = None
@@ -64,18 +59,36 @@ class RunsPage(QWidget):
         self.folder_note = muted_label(
             f"Every run is kept in {runs_folder}." if runs_folder else "This window keeps no run folders."
         )
-        self.tree = QTreeWidget()
-        self.tree.setColumnCount(len(COLUMNS))
-        self.tree.setHeaderLabels(COLUMNS)
-        self.tree.setRootIsDecorated(True)
-        self.tree.setAlternatingRowColors(True)
-        self.tree.setUniformRowHeights(True)
-        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        header = self.tree.header()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)  # every column as wide as its text; the spare width goes last
-        self.tree.itemSelectionChanged.connect(self._update_buttons)
-        self.tree.itemDoubleClicked.connect(lambda *_: self.open_selected("evaluate"))
+        self.table = RunsTable()
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
+        self.table.doubleClicked.connect(lambda *_: self.open_selected("evaluate"))
+        self.table.columns_changed.connect(self._save_columns)
+        if settings is not None:
+            self.table.restore_column_state(settings.last_choices(SETTINGS_SECTION))
+
+        self.filter_box = QLineEdit()
+        self.filter_box.setPlaceholderText("Filter runs: type a name, model, optimizer…")
+        self.filter_box.setClearButtonEnabled(True)
+        self.filter_box.setToolTip("Keeps the runs whose shown columns contain every word you type")
+        self.filter_box.textChanged.connect(lambda text: self._filter(text=text))
+        self.path_filter = QComboBox()
+        for words, path in PATHS:
+            self.path_filter.addItem(words, path)
+        self.path_filter.setToolTip("Show the runs of one path only")
+        self.path_filter.currentIndexChanged.connect(lambda _: self._filter(path=self.path_filter.currentData()))
+        self.data_filter = QComboBox()
+        self.data_filter.addItem("All data", "")
+        self.data_filter.setToolTip("Show the runs on one dataset only")
+        self.data_filter.currentIndexChanged.connect(lambda _: self._filter(data=self.data_filter.currentData()))
+        self.count_label = muted_label("")
+        filters = QHBoxLayout()
+        filters.setContentsMargins(0, 0, 0, 0)
+        filters.addWidget(self.filter_box, 1)
+        filters.addWidget(self.path_filter)
+        filters.addWidget(self.data_filter)
+        filters.addWidget(self.count_label)
+        self.filter_bar = QWidget()
+        self.filter_bar.setLayout(filters)
         self.empty_label = muted_label(
             "Runs you train appear here, newest first: their data, model, score and time. "
             "Open one to evaluate or export it, or train it for more epochs."
@@ -131,64 +144,60 @@ class RunsPage(QWidget):
         layout.addWidget(self.folder_note)
         layout.addLayout(buttons)
         layout.addWidget(self.undo_bar)
-        layout.addWidget(self.tree, 1)
+        layout.addWidget(self.filter_bar)
+        layout.addWidget(self.table, 1)
         layout.addWidget(self.empty_label, 1)
         session.run_finished.connect(lambda _summary: self.refresh())
         self.refresh()
 
     # -- listing --------------------------------------------------------------------------
 
-    def refresh(self) -> None:
-        """Read the runs folder again (cheap: one small JSON file per run)."""
-        selected = {str(e.path) for e in self.selected_entries()}
+    def refresh(self, renamed: dict[str, str] | None = None) -> None:
+        """Read the runs folder again (cheap: one small JSON file per run); selection and open
+        comparisons stay (``renamed``: old folder -> new folder of a run just renamed)."""
         self.entries = list_runs(self.runs_folder) if self.runs_folder else []
-        self.tree.clear()
-        for entry in self.entries:
-            item = self._item(entry)
-            self.tree.addTopLevelItem(item)
-            for child in entry.children:
-                item.addChild(self._item(child))
-            item.setSelected(str(entry.path) in selected)
-        self.tree.setVisible(bool(self.entries))
+        self.table.set_entries(self.entries, renamed)
+        self._update_data_choices()
+        self.table.setVisible(bool(self.entries))
+        self.filter_bar.setVisible(bool(self.entries))
         self.empty_label.setVisible(not self.entries)
+        self._update_count()
         self._update_buttons()
 
-    def _item(self, entry: RunEntry) -> QTreeWidgetItem:
-        score = f"{entry.score:.4g} {entry.score_name}" if entry.score is not None else entry.score_name
-        verdict = score
-        if entry.kind == "comparison":  # the verdict is a paragraph: its first clause here, all of it on hover
-            first = score.split(":")[0].split(";")[0]
-            score = first if len(first) <= 44 else first[:43].rstrip() + "…"
-        name = entry.name + (f" ({REASONS[entry.reason]})" if entry.reason in REASONS else "")
-        item = QTreeWidgetItem(
-            [
-                name,
-                entry.finished,
-                entry.data,
-                entry.model,
-                score,
-                format_seconds(entry.seconds),
-                str(entry.epochs or ""),
-            ]
-        )
-        item.setData(0, Qt.ItemDataRole.UserRole, entry)
-        item.setToolTip(0, str(entry.path))
-        item.setToolTip(4, verdict)
-        return item
-
     def selected_entries(self) -> list[RunEntry]:
-        return [item.data(0, Qt.ItemDataRole.UserRole) for item in self.tree.selectedItems()]
+        return self.table.selected_entries()
 
     def select(self, *paths: str | Path) -> None:
         """Select the rows of these run folders (for keyboard-free use and tests)."""
-        wanted = {str(Path(p)) for p in paths}
-        self.tree.clearSelection()
-        iterator = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
-        while iterator:
-            item = iterator.pop()
-            iterator.extend(item.child(i) for i in range(item.childCount()))
-            if str(item.data(0, Qt.ItemDataRole.UserRole).path) in wanted:
-                item.setSelected(True)
+        self.table.select_paths(paths)
+
+    def _filter(self, **what: str) -> None:
+        self.table.proxy.set_filter(**what)
+        self._update_count()
+        self._update_buttons()
+
+    def _update_count(self) -> None:
+        shown, total = self.table.run_count()
+        noun = "run" if total == 1 else "runs"
+        self.count_label.setText(f"{total} {noun}" if shown == total else f"{shown} of {total} {noun}")
+
+    def _update_data_choices(self) -> None:
+        """The data filter offers the datasets the runs trained on (the choice stays when it still applies)."""
+        current = self.data_filter.currentData() or ""
+        sources = self.table.data_sources()
+        self.data_filter.blockSignals(True)
+        self.data_filter.clear()
+        self.data_filter.addItem("All data", "")
+        for source in sources:
+            self.data_filter.addItem(source, source)
+        self.data_filter.setCurrentIndex(max(0, self.data_filter.findData(current)))
+        self.data_filter.blockSignals(False)
+        if current and current not in sources:
+            self._filter(data="")
+
+    def _save_columns(self) -> None:
+        if self.settings is not None:
+            self.settings.set_last_choices(SETTINGS_SECTION, self.table.column_state())
 
     def _update_buttons(self) -> None:
         entries = self.selected_entries()
@@ -248,8 +257,7 @@ class RunsPage(QWidget):
         except OSError as exc:
             self.failed.emit("Cannot rename the run", WorkerError(f"The folder could not be renamed: {exc}.", "", True))
             return None
-        self.refresh()
-        self.select(path)
+        self.refresh(renamed={str(entry.path): str(path)})
         return path
 
     def delete_selected(self) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 import pytest
+from PySide6.QtCore import QModelIndex
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractItemView,
@@ -32,7 +33,7 @@ from PySide6.QtWidgets import (
     QTableView,
     QTableWidget,
     QToolBar,
-    QTreeWidget,
+    QTreeView,
     QWidget,
 )
 
@@ -102,14 +103,16 @@ def text_problems(page: QWidget) -> list[str]:
 
 
 def cell_problems(page: QWidget) -> list[str]:
-    """Table and tree cells (and header labels) that Qt elides because the column is too narrow."""
+    """Table and tree cells (and header labels) that Qt elides because the column is too narrow;
+    the rows of an expanded tree branch (a comparison's runs) count, with their indentation."""
     problems = []
     for view in page.findChildren(QAbstractItemView):
-        if not isinstance(view, (QTableWidget, QTreeWidget)) or not _showing(view, page):
+        if not isinstance(view, (QTableView, QTreeView)) or not _showing(view, page):
             continue
-        header = view.horizontalHeader() if isinstance(view, QTableWidget) else view.header()
+        header = view.horizontalHeader() if isinstance(view, QTableView) else view.header()
         metrics = view.fontMetrics()
         model = view.model()
+        rows = _shown_rows(view, model)
         for column in range(model.columnCount()):
             if header.isSectionHidden(column):
                 continue
@@ -117,13 +120,32 @@ def cell_problems(page: QWidget) -> list[str]:
             title = str(model.headerData(column, header.orientation()) or "")
             if title and header.fontMetrics().horizontalAdvance(title) + 6 > width + SLACK:
                 problems.append(f"{type(view).__name__} header {title!r}: column {width}px is too narrow")
-            for row in range(min(model.rowCount(), 50)):
-                text = str(model.index(row, column).data() or "")
-                indent = view.indentation() if isinstance(view, QTreeWidget) and column == 0 else 0
+            for row, parent, depth in rows:
+                text = str(model.index(row, column, parent).data() or "")
+                indent = 0
+                if isinstance(view, QTreeView) and column == 0:
+                    indent = view.indentation() * (depth + (1 if view.rootIsDecorated() else 0))
                 if text and metrics.horizontalAdvance(text) + 8 + indent > width + SLACK:
                     problems.append(f"{type(view).__name__} cell {text!r} in column {title!r}: {width}px")
                     break
     return problems
+
+
+def _shown_rows(view: QAbstractItemView, model) -> list[tuple[int, QModelIndex, int]]:
+    """(row, parent, depth) of the first 50 rows a person sees: top-level rows and open branches."""
+    rows: list[tuple[int, QModelIndex, int]] = []
+
+    def walk(parent: QModelIndex, depth: int) -> None:
+        for row in range(model.rowCount(parent)):
+            if len(rows) >= 50:
+                return
+            rows.append((row, parent, depth))
+            index = model.index(row, 0, parent)
+            if isinstance(view, QTreeView) and view.isExpanded(index):
+                walk(index, depth + 1)
+
+    walk(QModelIndex(), 0)
+    return rows
 
 
 def placement_problems(page: QWidget) -> list[str]:
@@ -223,7 +245,7 @@ def room_problems(page: QWidget) -> list[str]:
     """Tables that show fewer than MIN_ROWS rows, plots and scrolling views shorter than MIN_PLOT_HEIGHT."""
     problems = []
     for view in page.findChildren(QAbstractItemView):
-        if not isinstance(view, (QTableView, QTreeWidget)) or not _showing(view, page):
+        if not isinstance(view, (QTableView, QTreeView)) or not _showing(view, page):
             continue
         rows = _room(view, view.viewport().height()) / max(1, _row_height(view))
         if rows + 0.25 < MIN_ROWS:
