@@ -303,6 +303,7 @@ class TrainPage(QWidget):
         self._add_overlays_for_earlier_runs()
         self.plots.reset_drift()
         self.plots.reset()
+        self.live_preview.reset()
         # Axes for the planned epochs now, while the page is idle: the run's first event then
         # finds nothing to change, and repaints nothing while the training thread traces its
         # functions (when every UI-thread step waits for the interpreter).

@@ -32,7 +32,8 @@ from engine import events as ev
 from gui import theme
 from gui.widgets.images import array_to_pixmap
 
-TILE = 52  # a thumbnail's side on screen, in pixels
+TILE = 40  # a thumbnail's side on screen, in pixels (the tab beside the run log is small at 1100x680)
+TILE_WIDTH = TILE + 36  # room for "✗ 6 100%" under it; longer names are elided (the tooltip has them whole)
 SPLIT_WORDS = {"val": "validation", "test": "test", "train": "training"}
 WAITING = (
     "While a run trains, the model's predictions on a few fixed validation samples appear here after "
@@ -74,12 +75,13 @@ class PreviewTile(QFrame):
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             label.setStyleSheet("font-size: 8.5pt;")
             layout.addWidget(label)
-        self.setFixedWidth(TILE + 44)
+        self.setFixedWidth(TILE_WIDTH)
 
     def show_sample(self, sample: dict[str, Any], regression: bool) -> None:
         answer, truth = sample_caption(sample, regression)
-        self.answer.setText(answer)
-        self.truth.setText(truth)
+        room = TILE_WIDTH - 8
+        self.answer.setText(self.answer.fontMetrics().elidedText(answer, Qt.TextElideMode.ElideRight, room))
+        self.truth.setText(self.truth.fontMetrics().elidedText(truth, Qt.TextElideMode.ElideRight, room))
         right, wrong = verdict_colors()
         color = "" if regression else (right if sample["right"] else wrong)
         weight = "600" if color else "400"
@@ -112,6 +114,7 @@ class LivePreviewPanel(QWidget):
         self.grid_area = QScrollArea()
         self.grid_area.setWidgetResizable(True)
         self.grid_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.grid_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # tiles re-flow instead
         inner = QWidget()
         self.grid = QGridLayout(inner)
         self.grid.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
@@ -190,8 +193,9 @@ class LivePreviewPanel(QWidget):
             self.grid.addWidget(tile, i // columns, i % columns)
 
     def _columns(self) -> int:
-        width = TILE + 44 + self.grid.horizontalSpacing()
-        return max(1, (self.grid_area.viewport().width() - 8) // width)
+        width = TILE_WIDTH + self.grid.horizontalSpacing()
+        room = self.grid_area.width() - self.grid_area.verticalScrollBar().sizeHint().width() - 4
+        return max(1, room // width)
 
     def _clear_tiles(self) -> None:
         for tile in self.tiles:
@@ -208,7 +212,8 @@ class LivePreviewPanel(QWidget):
         self.views.setCurrentWidget(self.table)
         samples = preview.samples
         columns = [name for name, _text in (samples[0].get("values") or [])] if samples else []
-        heads = [*columns, "True", "Predicted", "Error" if regression else "Confidence"]
+        # The verdict first: the tab is narrow, and the row's values can scroll.
+        heads = ["True", "Predicted", "Error" if regression else "Confidence", *columns]
         self.table.setColumnCount(len(heads))
         self.table.setHorizontalHeaderLabels(heads)
         self.table.setRowCount(len(samples))
@@ -221,10 +226,10 @@ class LivePreviewPanel(QWidget):
             else:
                 mark = "✓" if sample["right"] else "✗"
                 verdict = [str(sample["true"]), f"{mark} {sample['predicted']}", f"{sample['confidence']:.0%}"]
-            for c, text in enumerate([*values, *verdict]):
+            for c, text in enumerate([*verdict, *values]):
                 item = QTableWidgetItem(text)
-                if c >= len(values):
+                if c < len(verdict):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                if not regression and c == len(values) + 1:
+                if not regression and c == 1:
                     item.setForeground(QBrush(QColor(right if sample["right"] else wrong)))
                 self.table.setItem(r, c, item)

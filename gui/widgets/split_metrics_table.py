@@ -44,6 +44,8 @@ METRIC_HELP = {
     "r2": "R²: the share of the target's variation the model explains (1 is perfect, 0 is no better than the mean).",
 }
 PERCENT = {"accuracy", "macro_f1"}  # shown as percentages
+ROW_NAMES = {"loss": "Loss", "accuracy": "Accuracy", "macro_f1": "Macro F1", "mae": "Mean absolute error",
+             "rmse": "Root mean squared error", "r2": "R²"}
 
 
 def metric_text(key: str, value: float) -> str:
@@ -134,7 +136,10 @@ class SplitMetricsTable(QWidget):
             header.setToolTip(SPLIT_HELP.get(split, ""))
             self.table.setHorizontalHeaderItem(c, header)
         for r, key in enumerate(rows):
-            label = QTableWidgetItem(metric_words(key).capitalize() if key != "r2" else "R²")
+            name = ROW_NAMES.get(key) or metric_words(key).capitalize()
+            if key == "loss":  # what training minimised, named
+                name = "Loss (squared error)" if result.get("task") == "regression" else "Loss (cross-entropy)"
+            label = QTableWidgetItem(name)
             label.setToolTip(METRIC_HELP.get(key, ""))
             self.table.setVerticalHeaderItem(r, label)
             for c, split in enumerate(splits):

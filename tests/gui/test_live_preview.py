@@ -53,9 +53,26 @@ def test_a_table_preview_shows_the_rows_values_true_and_predicted(qtbot) -> None
     panel.on_event(ev.PreviewPredictions(4, "regression", "val", samples, None, 0.001))
     table = panel.table
     heads = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
-    assert heads == ["rooms", "area", "True", "Predicted", "Error"]
-    assert [table.item(0, c).text() for c in range(5)] == ["4", "80.5", "2.5", "2", "-0.5"]
+    assert heads == ["True", "Predicted", "Error", "rooms", "area"]
+    assert [table.item(0, c).text() for c in range(5)] == ["2.5", "2", "-0.5", "4", "80.5"]
     assert panel.status.text().startswith("Epoch 5: typical error 0.5")
+
+
+def test_the_split_table_says_when_there_is_no_test_split_and_flags_a_gap(qtbot) -> None:
+    from gui.widgets.split_metrics_table import SplitMetricsTable
+
+    table = SplitMetricsTable()
+    qtbot.addWidget(table)
+    table.show_result({
+        "task": "classification", "splits": ["train", "val"], "rows": ["loss", "accuracy"],
+        "columns": {"train": {"loss": 0.01, "accuracy": 1.0, "samples": 100.0},
+                    "val": {"loss": 0.9, "accuracy": 0.7, "samples": 25.0}},
+        "missing": ["test"], "gap": "Overfitting: the model gets 100.0% of its training samples right but only 70.0%.",
+    })
+    assert table.headers() == ["Training", "Validation"]
+    assert table.column("train") == ["0.01", "100.0 %"] and table.column("val") == ["0.9", "70.0 %"]
+    assert "No test split" in table.note.text()
+    assert not table.gap.isHidden() and table.gap.text().startswith("Overfitting")
 
 
 @pytest.mark.slow
