@@ -40,6 +40,7 @@ def test_each_epoch_previews_the_same_samples_spread_over_classes(tiny_config) -
     assert back.samples == last and np.array_equal(back.images, images)
 
 
+@pytest.mark.slow
 def test_a_resumed_run_previews_the_same_samples(tiny_config, tmp_path) -> None:
     control = RunControl()
     first = EventRecorder()
@@ -58,6 +59,7 @@ def test_a_resumed_run_previews_the_same_samples(tiny_config, tmp_path) -> None:
     assert [s["index"] for s in after[0].samples] == [s["index"] for s in before[0].samples]
 
 
+@pytest.mark.slow
 def test_a_table_regression_previews_rows_with_true_and_predicted_values(tiny_config) -> None:
     recorder = EventRecorder()
     config = tiny_config.replace(data={"source": "demo:housing"}, train={"epochs": 1})
@@ -79,3 +81,22 @@ def test_nobody_listening_means_no_preview_work(tiny_config, monkeypatch) -> Non
     monkeypatch.setattr(preview.LivePreview, "__init__", lambda self, *a, **k: made.append(1) or None)
     run_training(tiny_config.replace(train={"epochs": 1}))
     assert made == []
+
+
+@pytest.mark.slow
+def test_both_fine_tuning_phases_preview_the_same_samples_at_the_backbones_size() -> None:
+    from engine.events import PhaseStarted
+    from engine.training.config import RunConfig
+
+    config = RunConfig().replace(
+        model={"kind": "finetune", "backbone": "demo", "two_phase": True},
+        train={"epochs": 2, "batch_size": 64, "checkpoint": False, "forgetting_monitor": False},
+    )
+    recorder = EventRecorder()
+    run_training(config, sink=recorder)
+    assert [e.name for e in recorder.of_type(PhaseStarted)] == ["head", "fine-tune"]
+    previews = recorder.of_type(PreviewPredictions)
+    assert [p.epoch for p in previews] == [0, 1]  # one per epoch, in each phase
+    assert [s["index"] for s in previews[0].samples] == [s["index"] for s in previews[1].samples]
+    # Read once at the model's input size (32x32 for the demo backbone), sent small.
+    assert previews[0].images.shape[1:3] == (32, 32) and previews[0].images.dtype == np.uint8

@@ -37,6 +37,7 @@ def test_each_column_equals_model_evaluate_on_its_split(tmp_path) -> None:
     assert table["columns"]["val"]["macro_f1"] == pytest.approx(report.metrics["macro_f1"])
 
 
+@pytest.mark.slow
 def test_a_regression_table_has_mae_rmse_r2_and_says_when_there_is_no_test_split(tmp_path) -> None:
     config = RunConfig().replace(data={"source": "demo:housing", "test_split": 0.0},
                                  model={"kind": "scratch", "arch": "mlp", "depth": 1, "width": 16},
