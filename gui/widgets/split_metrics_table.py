@@ -60,6 +60,7 @@ class SplitMetricsTable(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._current_key: Callable[[], Any] | None = None  # what the page shows now (a late result is dropped)
+        self._key: Any = None  # the model and data the table is (being) made for
         self.slot = TaskSlot(self, current_key=lambda: self._current_key() if self._current_key else None)
         self.table = QTableWidget(0, 0)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -93,10 +94,17 @@ class SplitMetricsTable(QWidget):
     # -- asking ---------------------------------------------------------------------------
 
     def refresh(self, trained: Any, data: Any, *, key: Any = None,
-                current_key: Callable[[], Any] | None = None) -> Worker:
-        """Score ``trained`` (a model handle) on every split of ``data`` (a DataConfig) in the engine."""
+                current_key: Callable[[], Any] | None = None) -> Worker | None:
+        """Score ``trained`` (a model handle) on every split of ``data`` (a DataConfig) in the engine.
+
+        The table is for the model and the data, not the split the page shows: asked again for the
+        same ``key`` (another split picked), it keeps what it has or is getting (None is returned)."""
+        if key is not None and key == self._key and (self.result is not None or self.slot.running):
+            return None
+        self._key = key
         self._current_key = current_key
         self.result = None
+        self.setVisible(True)
         self.table.hide()
         self.gap.hide()
         self.note.setText("Scoring the model on the training, validation and test splits…")
@@ -109,7 +117,9 @@ class SplitMetricsTable(QWidget):
         )
 
     def clear(self, text: str = "") -> None:
+        """Empty and hidden (``text``: a note to show instead); a task under way is cancelled."""
         self.slot.cancel()
+        self._key = None
         self.result = None
         self.table.setRowCount(0)
         self.table.setColumnCount(0)

@@ -115,6 +115,12 @@ def test_training_previews_each_epoch_and_evaluate_shows_three_splits(window, lo
     assert report.split == "test"
     assert result["columns"]["test"]["accuracy"] == pytest.approx(report.metrics["accuracy"], abs=1e-6)
 
+    # Another split on the page: the table is the model's and the data's, so it stays (no new scoring).
+    window.evaluate_page.split_combo.setCurrentIndex(window.evaluate_page.split_combo.findData("val"))
+    window.evaluate_page.evaluate()
+    assert table.result is result and not table.slot.running
+    qtbot.waitUntil(lambda: not window.evaluate_page.slot.running, timeout=TIMEOUT_MS)
+
     # A run opened from the Runs page gets its table too.
     runs_page = window.runs_page
     window.go_to("runs")
