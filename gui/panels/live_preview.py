@@ -137,7 +137,12 @@ class LivePreviewPanel(QWidget):
         layout.addWidget(self.views, 1)
         self.last: ev.PreviewPredictions | None = None
         self._indices: list[int] = []
-        theme.theme_changes.changed.connect(lambda _dark: self.last is not None and self.show_preview(self.last))
+        # A bound method, not a lambda: Qt drops the connection when this panel is deleted.
+        theme.theme_changes.changed.connect(self._restyle)
+
+    def _restyle(self, _dark: bool = False) -> None:
+        if self.last is not None:
+            self.show_preview(self.last)
 
     # -- events ---------------------------------------------------------------------------
 

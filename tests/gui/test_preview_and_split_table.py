@@ -20,7 +20,6 @@ def _preview(epoch: int, rights: list[bool]) -> ev.PreviewPredictions:
 
 
 def test_the_preview_shows_each_sample_right_or_wrong_and_follows_the_epochs(qtbot) -> None:
-    from gui import theme
     from gui.panels.live_preview import LivePreviewPanel, verdict_colors
 
     panel = LivePreviewPanel()
@@ -40,7 +39,18 @@ def test_the_preview_shows_each_sample_right_or_wrong_and_follows_the_epochs(qtb
     assert panel.tiles[1].answer.text() == "✓ 1 51%" and right in panel.tiles[1].answer.styleSheet()
     panel.on_event(ev.RunStarted("next", {}, {}, 3, 10))  # a new run clears it
     assert panel.tiles == [] and panel.last is None
-    assert theme.is_dark() in (True, False)
+
+
+def test_a_deleted_preview_no_longer_follows_the_theme(qtbot) -> None:
+    import shiboken6
+
+    from gui import theme
+    from gui.panels.live_preview import LivePreviewPanel
+
+    panel = LivePreviewPanel()
+    panel.on_event(_preview(0, [True, False]))
+    shiboken6.delete(panel)  # a closed window's panel
+    theme.theme_changes.changed.emit(theme.is_dark())  # must not reach the deleted labels
 
 
 def test_a_table_preview_shows_the_rows_values_true_and_predicted(qtbot) -> None:
