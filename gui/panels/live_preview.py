@@ -121,6 +121,7 @@ class LivePreviewPanel(QWidget):
         self.grid.setSpacing(6)
         self.grid_area.setWidget(inner)
         self.tiles: list[PreviewTile] = []
+        self._flowed_columns = 0
 
         self.table = QTableWidget(0, 0)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -190,17 +191,24 @@ class LivePreviewPanel(QWidget):
         for tile, sample in zip(self.tiles, preview.samples, strict=False):
             tile.show_sample(sample, regression)
 
-    def _flow(self) -> None:
+    def _flow(self, *, force: bool = True) -> None:
+        columns = self._columns()
+        if not force and columns == self._flowed_columns:
+            return
+        self._flowed_columns = columns
         for tile in self.tiles:
             self.grid.removeWidget(tile)
-        columns = self._columns()
         for i, tile in enumerate(self.tiles):
             self.grid.addWidget(tile, i // columns, i % columns)
 
     def _columns(self) -> int:
-        width = TILE_WIDTH + self.grid.horizontalSpacing()
-        room = self.grid_area.width() - self.grid_area.verticalScrollBar().sizeHint().width() - 4
-        return max(1, room // width)
+        """Tiles that fit across. From the panel's own width: a tab's page is sized even while hidden,
+        but the layouts inside it are not, so the scroll area's width is stale until it is shown."""
+        margins = self.layout().contentsMargins()
+        grid = self.grid.contentsMargins()
+        room = (self.width() - margins.left() - margins.right() - grid.left() - grid.right()
+                - self.grid_area.verticalScrollBar().sizeHint().width())
+        return max(1, (room + self.grid.horizontalSpacing()) // (TILE_WIDTH + self.grid.horizontalSpacing()))
 
     def _clear_tiles(self) -> None:
         for tile in self.tiles:
@@ -211,7 +219,7 @@ class LivePreviewPanel(QWidget):
     def resizeEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt override
         super().resizeEvent(event)
         if self.tiles:
-            self._flow()
+            self._flow(force=False)
 
     def _show_rows(self, preview: ev.PreviewPredictions, regression: bool) -> None:
         self.views.setCurrentWidget(self.table)

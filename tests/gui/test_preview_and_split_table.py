@@ -41,6 +41,28 @@ def test_the_preview_shows_each_sample_right_or_wrong_and_follows_the_epochs(qtb
     assert panel.tiles == [] and panel.last is None
 
 
+def test_tiles_that_arrive_in_a_hidden_tab_fit_across_when_it_is_shown(qtbot) -> None:
+    from PySide6.QtWidgets import QLabel, QTabWidget
+
+    from gui.panels.live_preview import LivePreviewPanel
+
+    tabs = QTabWidget()
+    qtbot.addWidget(tabs)
+    panel = LivePreviewPanel()
+    tabs.addTab(QLabel("log"), "Run log")
+    tabs.addTab(panel, "Live preview")
+    tabs.resize(334, 260)
+    tabs.show()
+    qtbot.waitExposed(tabs)
+    panel.on_event(_preview(0, [True] * 8))  # the run log is in front: the preview's layouts are not laid out
+    tabs.setCurrentWidget(panel)
+    qtbot.wait(50)
+    room = panel.grid_area.viewport().width()
+    assert all(tile.geometry().right() < room for tile in panel.tiles), "every tile within the visible width"
+    rows = {panel.grid.getItemPosition(panel.grid.indexOf(tile))[0] for tile in panel.tiles}
+    assert len(rows) == 3  # 3 across in this width: 8 tiles on 3 rows
+
+
 def test_a_deleted_preview_no_longer_follows_the_theme(qtbot) -> None:
     import shiboken6
 
