@@ -41,14 +41,17 @@ METRIC_HELP = {
     "macro_f1": "F1 (the balance of precision and recall) averaged over the classes, each class counting alike.",
     "mae": "Mean absolute error: the average size of a prediction's error, in the target's units.",
     "rmse": "Root mean squared error: like the mean absolute error, but large errors weigh more.",
+    "samples": "How many samples of this split the scores are over.",
     "r2": "R²: the share of the target's variation the model explains (1 is perfect, 0 is no better than the mean).",
 }
 PERCENT = {"accuracy", "macro_f1"}  # shown as percentages
 ROW_NAMES = {"loss": "Loss", "accuracy": "Accuracy", "macro_f1": "Macro F1", "mae": "Mean absolute error",
-             "rmse": "Root mean squared error", "r2": "R²"}
+             "rmse": "Root mean squared error", "r2": "R²", "samples": "Samples"}
 
 
 def metric_text(key: str, value: float) -> str:
+    if key == "samples":
+        return f"{int(value):,}"
     return f"{value * 100:.1f} %" if key in PERCENT else f"{value:.4g}"
 
 
@@ -137,12 +140,12 @@ class SplitMetricsTable(QWidget):
     def show_result(self, result: dict[str, Any]) -> None:
         self.result = result
         self.setVisible(True)
-        splits, rows, columns = list(result["splits"]), list(result["rows"]), result["columns"]
+        splits, columns = list(result["splits"]), result["columns"]
+        rows = [*result["rows"], "samples"]  # the last row says how many samples each score is over
         self.table.setColumnCount(len(splits))
         self.table.setRowCount(len(rows))
         for c, split in enumerate(splits):
-            samples = int(columns[split].get("samples", 0))
-            header = QTableWidgetItem(f"{SPLIT_TITLES.get(split, split)}\n{samples:,} samples")
+            header = QTableWidgetItem(SPLIT_TITLES.get(split, split))
             header.setToolTip(SPLIT_HELP.get(split, ""))
             self.table.setHorizontalHeaderItem(c, header)
         for r, key in enumerate(rows):
@@ -192,4 +195,4 @@ class SplitMetricsTable(QWidget):
         return [self.table.item(r, c).text() for r in range(self.table.rowCount())]
 
     def headers(self) -> list[str]:
-        return [self.table.horizontalHeaderItem(c).text().split("\n")[0] for c in range(self.table.columnCount())]
+        return [self.table.horizontalHeaderItem(c).text() for c in range(self.table.columnCount())]

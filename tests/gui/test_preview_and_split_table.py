@@ -102,7 +102,7 @@ def test_the_split_table_says_when_there_is_no_test_split_and_flags_a_gap(qtbot)
         "missing": ["test"], "gap": "Overfitting: the model gets 100.0% of its training samples right but only 70.0%.",
     })
     assert table.headers() == ["Training", "Validation"]
-    assert table.column("train") == ["0.01", "100.0 %"] and table.column("val") == ["0.9", "70.0 %"]
+    assert table.column("train") == ["0.01", "100.0 %", "100"] and table.column("val") == ["0.9", "70.0 %", "25"]
     assert "No test split" in table.note.text()
     assert not table.gap.isHidden() and table.gap.text().startswith("Overfitting")
 
@@ -139,7 +139,8 @@ def test_training_previews_each_epoch_and_evaluate_shows_three_splits(window, lo
     result = table.result
     for split in ("train", "val", "test"):
         column = table.column(split)
-        assert len(column) == len(result["rows"]) >= 3 and all(text.strip() for text in column)
+        assert len(column) == len(result["rows"]) + 1 >= 4 and all(text.strip() for text in column)
+        assert column[-1] == f"{len(window.session.dataset.splits[split]):,}"  # the samples row
     accuracy_row = result["rows"].index("accuracy")
     assert table.column("test")[accuracy_row] == f"{result['columns']['test']['accuracy'] * 100:.1f} %"
     # The same model scored by the evaluate task on the test split (its predictions) agrees.
