@@ -34,7 +34,7 @@ from engine.training.config import RunConfig
 __all__ = [
     "TASKS", "TASK_WORDS", "engine_info", "open_dataset", "scan_dataset", "sample_thumbnails", "table_preview",
     "augmentation_preview", "summarize_model", "train", "compare", "advise", "diagnose", "showdown", "evaluate",
-    "predict", "open_model", "export_model", "roll_back", "trust_backbone", "to_record", "input_files",
+    "split_metrics", "predict", "open_model", "export_model", "roll_back", "trust_backbone", "to_record", "input_files",
     "predict_inputs", "bias", "catalogue", "check_run_folder", "run_folder_lock", "trust_files", "trust_covers",
     "load_engine", "strict_json",
 ]
@@ -536,6 +536,19 @@ def evaluate(model: ModelHandle, data: DataConfig, *, split: str = "val", pictur
             "pictures": (to_record(worst), images) if images is not None else None}
 
 
+def split_metrics(model: ModelHandle, data: DataConfig) -> dict[str, Any]:
+    """The same metrics on the training, validation and test splits side by side (Create ML's table):
+    the model's compiled loss and metrics (``model.evaluate``) and the task's others, per split that
+    has samples, and a sentence when training and validation are far apart (`analysis.split_metrics`)."""
+    from engine.analysis.split_metrics import split_metrics as score_splits
+
+    dataset = _dataset(data)
+    keras_model = _model(model)
+    _check_inputs_fit(model, keras_model, dataset, data.source)
+    _check_classes_fit(model, dataset, data.source)
+    return to_record(score_splits(keras_model, dataset, image_size=model.image_size))
+
+
 def _dataset_as_trained(model: ModelHandle, data: DataConfig) -> Any:
     """``data`` whole (one split, "all"), read as the model's training data was; not cached (the
     encoding is the model's, not the source's)."""
@@ -791,6 +804,7 @@ TASKS: dict[str, Callable[..., Any]] = {
     "showdown": showdown,
     "showdown_contenders": showdown_contenders,
     "evaluate": evaluate,
+    "split_metrics": split_metrics,
     "predict": predict,
     "input_files": input_files,
     "predict_inputs": predict_inputs,
@@ -825,6 +839,7 @@ TASK_WORDS: dict[str, str] = {
     "showdown": "running the initializer showdown",
     "showdown_contenders": "listing the initializers",
     "evaluate": "evaluating",
+    "split_metrics": "scoring the model on each split",
     "predict": "predicting",
     "input_files": "listing the input files",
     "predict_inputs": "predicting",

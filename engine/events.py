@@ -82,6 +82,27 @@ class DriftMeasured:
 
 
 @dataclass(frozen=True)
+class PreviewPredictions:
+    """The current model's predictions on a few fixed samples after an epoch (the live preview).
+
+    The samples are chosen once per run (seeded, spread over the classes) from the validation
+    split (else test, else training), so each epoch's preview shows the same ones. ``samples``:
+    one dict per sample: ``index``, ``true`` and ``predicted`` (class names, or numbers for
+    regression), ``confidence`` (the predicted class's probability; None for regression),
+    ``right`` (regression: None), ``values`` (a table's row as ``[(column, text), ...]``).
+    ``images``: uint8 ``(N, H, W, C)`` thumbnails for image data (at most ~64 px a side), else
+    None. ``seconds``: what the prediction cost (it runs after the epoch's own event).
+    """
+
+    epoch: int  # 0-based
+    task: str  # classification | regression
+    split: str
+    samples: list[dict[str, Any]]
+    images: Any = None  # np.ndarray uint8, or None for tables
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
 class Progress:
     """Progress of a non-training task: scanning a dataset, downloading a backbone, saving."""
 
@@ -107,7 +128,10 @@ class Failed:
     details: str = ""  # traceback, for a "details" fold
 
 
-Event = Union[RunStarted, PhaseStarted, BatchEnd, EpochEnd, RunWarning, DriftMeasured, Progress, Finished, Failed]
+Event = Union[
+    RunStarted, PhaseStarted, BatchEnd, EpochEnd, RunWarning, DriftMeasured, PreviewPredictions, Progress, Finished,
+    Failed,
+]
 EventSink = Callable[[Event], None]
 
 

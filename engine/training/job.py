@@ -501,6 +501,7 @@ def _phase_callbacks(
     import keras
 
     from engine.training.callbacks import Checkpointer, NanWeightsGuard, ResumedWatchers
+    from engine.training.preview import live_preview
 
     config = plan.config
     callbacks: list[Any] = [reporter, NanWeightsGuard(reporter), *plan.extra_callbacks]
@@ -520,6 +521,7 @@ def _phase_callbacks(
     callbacks.append(reporter.closing_callback())  # last: epoch times include checkpoints and the rest
     if plan.drift is not None:  # after the epoch's own event, so its figures read as that epoch's
         callbacks.append(plan.drift)
+    callbacks += live_preview(plan, reporter)  # the preview pane: predictions on fixed samples, after EpochEnd
     if plan.out_dir is not None:  # appends: phases and a resumed run continue one table
         callbacks.append(keras.callbacks.CSVLogger(str(plan.out_dir / TRAINING_LOG), append=True))
     if board is not None:  # after the drift monitor, whose figures it logs

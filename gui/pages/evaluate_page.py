@@ -36,6 +36,7 @@ from gui.session import Session
 from gui.widgets.confusion_matrix import ConfusionMatrixPlot
 from gui.widgets.forms import muted_label, title_label
 from gui.widgets.image_grid import ImageGrid
+from gui.widgets.split_metrics_table import SplitMetricsTable
 from gui.workers import TaskSlot, Worker, run_in_background
 
 MISCLASSIFIED_SHOWN = 32
@@ -99,6 +100,10 @@ class EvaluatePage(QWidget):
         layout.setContentsMargins(18, 14, 18, 14)
         layout.addLayout(header)
         layout.addWidget(self.metrics_label)
+        # Training, validation and test side by side, above the split's own views (issue 18, Create ML).
+        self.split_table = SplitMetricsTable()
+        self.split_table.failed.connect(lambda e: self.failed.emit("Cannot score the model on each split", e))
+        layout.addWidget(self.split_table)
         layout.addWidget(body, 1)
         session.model_changed.connect(self._on_model_changed)
         session.dataset_changed.connect(lambda _d: self._on_model_changed(self.session.trained))
@@ -200,6 +205,7 @@ class EvaluatePage(QWidget):
             on = f" It was trained on {trained_on}." if trained_on else ""
             self.subtitle.setText(("Not evaluated yet." if ready else "Load the data to evaluate it on.") + on)
         self.metrics_label.setText("")
+        self.split_table.clear()
         if ready and self.isVisible():
             QTimer.singleShot(0, self.evaluate)  # a model opened from the Runs page, say: no extra click
 
@@ -239,6 +245,9 @@ class EvaluatePage(QWidget):
         self.evaluate_button.setEnabled(False)
         self.subtitle.setText(f"Evaluating on the {split} split…")
         self.busy.emit(f"Evaluating {trained.name}…")
+        key = (id(trained), id(dataset))
+        self.split_table.refresh(trained, self.session.config.data, key=key,
+                                 current_key=lambda: (id(self.session.trained), id(self.session.dataset)))
         return self.slot.start(
             Call.of("evaluate", model=trained, data=self.session.config.data, split=split,
                     pictures=MISCLASSIFIED_SHOWN),

@@ -21,6 +21,7 @@ from engine.training.config import TrainConfig
 from gui.dialogs.trust_backbone import ask_trust_backbone
 from gui.engine_link import Call
 from gui.main_thread_gc import defer_full_collections
+from gui.panels.live_preview import LivePreviewPanel
 from gui.panels.run_controls import RunControls, format_duration
 from gui.panels.run_events import RunEvents
 from gui.panels.train_form import TrainForm
@@ -74,6 +75,8 @@ class TrainPage(QWidget):
         )
         self.plots.drift_view.remedy.connect(self._apply_remedy)
         self.plots.drift_view.roll_back.connect(self.roll_back)
+        self.live_preview = LivePreviewPanel()  # Create ML's preview pane: a tab beside the run log (issue 18)
+        self.plots.tabs.addTab(self.live_preview, "Live preview")
         self.roll_back_slot = TaskSlot(self)
         self.trust_slot = TaskSlot(self)
         self.events = RunEvents(self.plots, self.controls, self.compare_view, lambda: self.runner.paused, self)
@@ -97,6 +100,7 @@ class TrainPage(QWidget):
         layout.addWidget(splitter)
 
         self.runner.event.connect(self.on_event)
+        self.runner.event.connect(self.live_preview.on_event)
         self.runner.result.connect(self._on_result)
         self.runner.compared.connect(self._on_compared)
         self.runner.error.connect(self._on_error)
@@ -299,6 +303,7 @@ class TrainPage(QWidget):
         self._add_overlays_for_earlier_runs()
         self.plots.reset_drift()
         self.plots.reset()
+        self.live_preview.reset()
         # Axes for the planned epochs now, while the page is idle: the run's first event then
         # finds nothing to change, and repaints nothing while the training thread traces its
         # functions (when every UI-thread step waits for the interpreter).
