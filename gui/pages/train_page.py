@@ -72,6 +72,7 @@ class TrainPage(QWidget):
         self.plots.save_failed.connect(
             lambda sentence: self.failed.emit("Cannot save the plots", WorkerError(sentence, "", True))
         )
+        self.plots.trials_view.stop_requested.connect(self.stop_trial)
         self.plots.drift_view.remedy.connect(self._apply_remedy)
         self.plots.drift_view.roll_back.connect(self.roll_back)
         self.roll_back_slot = TaskSlot(self)
@@ -271,6 +272,13 @@ class TrainPage(QWidget):
             self.log_message("Stopping after the current batch…")
             self.controls.show_stopping()
 
+    def stop_trial(self, number: int) -> None:
+        """Stop one run of the running comparison; the others go on (the verdict leaves it out)."""
+        if self.runner.running and self.events.comparing:
+            self.runner.stop_trial(number)
+            label = self.plots.trials_view.labels.get(number, "")
+            self.log_message(f"Stopping run {number} ({label}) after its current batch; the other runs go on.")
+
     def toggle_pause(self) -> None:
         if not self.runner.running:
             return
@@ -298,6 +306,7 @@ class TrainPage(QWidget):
     def _reset_for_run(self) -> None:
         self._add_overlays_for_earlier_runs()
         self.plots.reset_drift()
+        self.plots.reset_trials()
         self.plots.reset()
         # Axes for the planned epochs now, while the page is idle: the run's first event then
         # finds nothing to change, and repaints nothing while the training thread traces its
@@ -425,11 +434,12 @@ class TrainPage(QWidget):
             self._overlaid_runs = len(self.session.runs)  # no dashed overlays of compared runs: the table has them
         if comparing and self.comparison is not None:
             done = len(self.comparison.rows)
-            stopped = self.runner.stop_requested or any(
-                r.reason == "stopped" for r in self.comparison.rows
-            )
+            stopped = self.runner.stop_requested
+            by_you = sum(1 for s in getattr(self.comparison, "stopped", None) or [] if s["state"] == "stopped")
+            also = f", {by_you} stopped by you" if by_you and not stopped else ""
             self.controls.progress_label.setText(
-                f"Comparison {'stopped' if stopped else 'done'}: {done} run{'s' if done != 1 else ''} finished."
+                f"Comparison {'stopped' if stopped else 'done'}: {done} run{'s' if done != 1 else ''} in the verdict"
+                f"{also}."
             )
             if not stopped:
                 self.controls.progress.setValue(1000)

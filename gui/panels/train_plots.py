@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.plots import LivePlot
+from gui.widgets.compare_view import TrialsView
 from gui.widgets.drift_view import DriftView
 from gui.widgets.log_panel import LogPanel
 
@@ -108,6 +109,7 @@ class TrainPlots(QWidget):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.log, "Run log")
+        self.trials_view = TrialsView()  # a comparison only: its tab appears with the comparison's plan
 
         grid = QGridLayout()
         grid.setSpacing(8)
@@ -142,6 +144,18 @@ class TrainPlots(QWidget):
         if self.tabs.indexOf(self.drift_tab) < 0:
             self.tabs.addTab(self.drift_tab, "Backbone drift")
             self.tabs.setCurrentWidget(self.drift_tab)
+
+    def reset_trials(self) -> None:
+        self.trials_view.reset()
+        index = self.tabs.indexOf(self.trials_view)
+        if index >= 0:
+            self.tabs.removeTab(index)
+
+    def show_trials(self) -> None:
+        """Give a comparison's runs their tab (once per comparison), in front: where one run is stopped."""
+        if self.tabs.indexOf(self.trials_view) < 0:
+            self.tabs.addTab(self.trials_view, "Comparison runs")
+            self.tabs.setCurrentWidget(self.trials_view)
 
     def add_phase(self, first: float, end: float, name: str) -> None:
         for plot in self.plots:

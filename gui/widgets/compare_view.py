@@ -35,6 +35,15 @@ from gui import theme
 APPROACHES = {"scratch": "From scratch", "finetune": "Fine-tuning"}
 SUMMARY_COLUMNS = ["Approach", "Data", "Train samples", "Score", "Interval", "Runs"]
 RUN_COLUMNS = ["Approach", "Data", "Repeat", "Score", "Steps", "Stopped by", "Seconds", "Run folder"]
+TRIAL_COLUMNS = ["Run", "Approach and data", "State"]
+STATE_WORDS = {
+    "planned": "waiting",
+    "running": "training",
+    "finished": "finished",
+    "stopped": "stopped by you",
+    "left_out": "left out (its pair was stopped)",
+    "stopping": "stopping…",
+}
 CLASS_COLUMNS = ["Class", "Samples", "From scratch", "Fine-tuning", "Difference", "95% interval", "Verdict"]
 
 
@@ -228,12 +237,19 @@ class CompareView(QWidget):
                 ])
         _fill(self.table, rows)
         _fill(self.costs, [list(row) for row in comparison.cost_rows])
+        left_out = list(getattr(comparison, "stopped", None) or [])
         _fill(self.runs, [
             [
                 APPROACHES.get(r.approach, r.approach), f"{r.data_fraction:.0%}", str(r.repeat), f"{r.score:.4f}",
                 str(r.steps), r.stopped_by.replace("_", " "), f"{r.seconds:.1f}", r.run_dir or "not saved",
             ]
             for r in comparison.rows
+        ] + [
+            [
+                APPROACHES.get(s["approach"], s["approach"]), f"{s['data_fraction']:.0%}", str(s["repeat"]),
+                "not scored", "", STATE_WORDS.get(s["state"], s["state"]), "", s.get("run_dir") or "not saved",
+            ]
+            for s in left_out
         ])
         self.chart.set_curve(comparison.learning_curve(), words)
         self._show_per_class(comparison)
@@ -267,8 +283,8 @@ class CompareView(QWidget):
 
     def selected_run(self) -> Any:
         rows = self.runs.selectionModel().selectedRows() if self.comparison is not None else []
-        if not rows:
-            return None
+        if not rows or rows[0].row() >= len(self.comparison.rows):
+            return None  # a stopped run has no result to open
         return self.comparison.rows[rows[0].row()]
 
     def _update_buttons(self) -> None:
@@ -281,6 +297,77 @@ class CompareView(QWidget):
         run = self.selected_run()
         if run is not None and run.run_dir:
             self.open_requested.emit(f"{run.run_dir}/model.keras", target)
+
+
+class TrialsView(QWidget):
+    """The runs of a comparison while it trains, each of which can be stopped on its own.
+
+    Filled from the engine's `TrialState` events; Stop asks the engine to stop the selected run
+    (running or still waiting) while the others go on. A stopped run is left out of the verdict.
+    """
+
+    stop_requested = Signal(int)  # the run's number (from 1)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.states: dict[int, str] = {}
+        self.labels: dict[int, str] = {}
+        self.table = _table(TRIAL_COLUMNS)
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.itemSelectionChanged.connect(self._update_button)
+        self.stop_button = QPushButton("Stop this run")
+        self.stop_button.setToolTip(
+            "Stop the selected run of the comparison (training now, or still waiting); the other runs go on. "
+            "A stopped run and its partner are left out of the verdict."
+        )
+        self.stop_button.clicked.connect(self._stop_selected)
+        self.note = QLabel("Select a run to stop it alone; Stop above ends the whole comparison.")
+        self.note.setProperty("role", "muted")
+        self.note.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(self.note, 1)
+        row.addWidget(self.stop_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(row)
+        self._update_button()
+
+    def reset(self) -> None:
+        self.states.clear()
+        self.labels.clear()
+        self.table.setRowCount(0)
+        self._update_button()
+
+    def set_state(self, number: int, total: int, label: str, state: str) -> None:
+        """One `TrialState` event: add the run or update its state."""
+        if self.states.get(number) == "stopping" and state == "running":
+            return  # the engine starts it only to stop it at once
+        self.states[number], self.labels[number] = state, label
+        self.table.setRowCount(max(self.table.rowCount(), total))
+        for column, text in enumerate((f"{number} of {total}", label, STATE_WORDS.get(state, state))):
+            item = QTableWidgetItem(text)
+            self.table.setItem(number - 1, column, item)
+        self._update_button()
+
+    def selected(self) -> int | None:
+        rows = self.table.selectionModel().selectedRows()
+        number = rows[0].row() + 1 if rows else None
+        return number if number in self.states else None
+
+    def select(self, number: int) -> None:
+        self.table.selectRow(number - 1)
+
+    def _update_button(self) -> None:
+        number = self.selected()
+        self.stop_button.setEnabled(number is not None and self.states.get(number) in ("planned", "running"))
+
+    def _stop_selected(self) -> None:
+        number = self.selected()
+        if number is None or self.states.get(number) not in ("planned", "running"):
+            return
+        self.set_state(number, self.table.rowCount(), self.labels[number], "stopping")
+        self.stop_requested.emit(number)
 
 
 class CompareDialog(QDialog):
