@@ -24,7 +24,7 @@ from gui.main_thread_gc import defer_full_collections
 from gui.panels.run_controls import RunControls, format_duration
 from gui.panels.run_events import RunEvents
 from gui.panels.train_form import TrainForm
-from gui.panels.train_plots import TrainPlots
+from gui.panels.train_plots import TrainPlots, metric_key
 from gui.plots import PlotRefresher
 from gui.session import RunSummary, Session, TrainedModel
 from gui.training_runner import TrainingRunner
@@ -51,7 +51,8 @@ class TrainPage(QWidget):
         self.session = session
         self.runs_folder = runs_folder  # where each run keeps its folder (model, history, run.json); None: none
         self.runner = TrainingRunner(self)
-        self._overlaid_runs = 0
+        self._overlay_from = 0  # earlier runs before this index are not overlaid (cleared, or compared runs)
+        self._run_data = ("", "")  # the current run's data identity and task, kept for its RunSummary
         self.comparison: Any = None  # the last engine Comparison
         self.compare_dialog = CompareDialog(self)
         self.compare_view = self.compare_dialog.view
@@ -289,7 +290,8 @@ class TrainPage(QWidget):
 
     def clear_overlays(self) -> None:
         self.plots.clear_overlays()
-        self._overlaid_runs = len(self.session.runs)  # cleared runs do not come back
+        self._overlay_from = len(self.session.runs)  # cleared runs do not come back
+        self.plots.set_overlay_note(0, "")
 
     def _auto_name(self) -> str:
         recipe = self.session.config.model
@@ -304,7 +306,9 @@ class TrainPage(QWidget):
         defer_full_collections(True)
 
     def _reset_for_run(self) -> None:
-        self._add_overlays_for_earlier_runs()
+        dataset = self.session.dataset
+        self._run_data = (data_identity(dataset), dataset.task) if dataset is not None else ("", "")
+        self.show_earlier_runs()
         self.plots.reset_drift()
         self.plots.reset_trials()
         self.plots.reset()
@@ -318,18 +322,33 @@ class TrainPage(QWidget):
         self.controls.progress.setValue(0)
         self.refresher.start()
 
-    def _add_overlays_for_earlier_runs(self) -> None:
-        current = self.session.dataset.source if self.session.dataset is not None else ""
-        # curves on other data are not comparable
-        runs = [r for r in self.session.runs[self._overlaid_runs :] if r.dataset == current]
-        self.plots.add_overlays(runs, self.events.task)
-        self._overlaid_runs = len(self.session.runs)
+    def show_earlier_runs(self) -> list[RunSummary]:
+        """Overlay this session's earlier runs on the loaded data and task, and say which (none: no note).
+
+        Drawn afresh for every run: curves of other data or another task (a digits run's accuracy under
+        a regression's error) are never comparable, so they go when the data changes.
+        """
+        dataset = self.session.dataset
+        self.plots.clear_overlays()
+        if dataset is None:
+            self.plots.set_overlay_note(0, "")
+            return []
+        key, task = data_identity(dataset), dataset.task
+        runs = [
+            r for r in self.session.runs[self._overlay_from :]
+            if r.data_key == key and r.task == task and metric_key(task, r.history) is not None
+        ]
+        self.plots.add_overlays(runs, task)
+        self.plots.set_overlay_note(len(runs), str(dataset.source))
+        return runs
 
     # -- run end --------------------------------------------------------------------------
 
     def _on_result(self, result: Any) -> None:
         name = self.events.current_name
-        summary = RunSummary(name, dict(result.history), dict(result.metrics), result.reason, result.dataset_source)
+        summary = RunSummary(
+            name, dict(result.history), dict(result.metrics), result.reason, result.dataset_source, *self._run_data
+        )
         self.session.set_trained(dataclasses.replace(result.model, name=name))
         self.session.add_run(summary)
         self._offer_roll_back(result)
@@ -355,7 +374,9 @@ class TrainPage(QWidget):
     def _on_compared_run_finished(self, event: Any) -> None:
         name = self.events.current_name
         source = getattr(self.session.dataset, "source", "")
-        self.session.add_run(RunSummary(name, dict(event.history), dict(event.metrics), event.reason, source))
+        self.session.add_run(
+            RunSummary(name, dict(event.history), dict(event.metrics), event.reason, source, *self._run_data)
+        )
         metrics = ", ".join(f"{k} {v:.4f}" for k, v in event.metrics.items())
         self.log_message(f"{name} {event.reason.replace('_', ' ')} after {event.seconds:.1f} s. {metrics}", "success")
 
@@ -431,7 +452,7 @@ class TrainPage(QWidget):
         self.controls.progress.setRange(0, 1000)
         comparing, self.events.comparing = self.events.comparing, False
         if comparing:
-            self._overlaid_runs = len(self.session.runs)  # no dashed overlays of compared runs: the table has them
+            self._overlay_from = len(self.session.runs)  # no dashed overlays of compared runs: the table has them
         if comparing and self.comparison is not None:
             done = len(self.comparison.rows)
             stopped = self.runner.stop_requested
@@ -475,6 +496,21 @@ class TrainPage(QWidget):
             else:
                 self.mixed_check.setEnabled(False)
                 self.xla_check.setEnabled(False)
+
+
+def data_identity(dataset: Any) -> str:
+    """What makes two runs' curves comparable: the same data (source, target column, arrays, size,
+    classes) and task. Runs on other data or another target are never overlaid."""
+    data = getattr(dataset, "data", None)
+    parts = [
+        str(dataset.source),
+        f"target={getattr(data, 'target', None) or ''}",
+        f"arrays={getattr(data, 'x_key', '')},{getattr(data, 'y_key', '')}",
+        f"task={dataset.task}",
+        f"samples={dataset.num_samples}",
+        "classes=" + ",".join(map(str, dataset.class_names)),
+    ]
+    return "|".join(parts)
 
 
 def compare_defaults(session: Session) -> dict[str, Any]:

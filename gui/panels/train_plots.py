@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
+    QLabel,
     QPushButton,
     QSizePolicy,
     QTabWidget,
@@ -63,6 +64,9 @@ class TrainPlots(QWidget):
         view_controls.addWidget(self.log_check)
         view_controls.addWidget(self.compare_check)
         view_controls.addWidget(self.clear_button)
+        self.overlay_note = QLabel("")  # which earlier runs are drawn: "2 earlier runs on demo:digits"
+        self.overlay_note.setProperty("role", "muted")
+        view_controls.addWidget(self.overlay_note)
         view_controls.addStretch(1)
         self.results_button = QPushButton("Comparison results")
         self.results_button.setToolTip("Show the last head-to-head comparison of from scratch and fine-tuning")
@@ -124,6 +128,7 @@ class TrainPlots(QWidget):
         grid.setRowStretch(0, 3)
         grid.setRowStretch(1, 2)
         layout.addLayout(grid, 1)
+        self.set_overlay_note(0, "")
 
     # -- a run's curves -------------------------------------------------------------------
 
@@ -191,6 +196,15 @@ class TrainPlots(QWidget):
             if "learning_rate" in history:
                 self.lr_plot.add_overlay(summary.name, epochs, history["learning_rate"], color=3)
         self.set_overlays_visible(self.compare_check.isChecked())
+
+    def set_overlay_note(self, count: int, data: str) -> None:
+        """Say how many earlier runs are overlaid and on which data; nothing when none are."""
+        text = f"{count} earlier run{'s' if count != 1 else ''} on {data}" if count else ""
+        self.overlay_note.setText(text)
+        self.overlay_note.setToolTip(
+            f"{text}: this session's runs on the same data and task, dashed behind the live curves" if count else ""
+        )
+        self.clear_button.setEnabled(bool(count))
 
     def set_overlays_visible(self, visible: bool) -> None:
         for plot in self.plots:
