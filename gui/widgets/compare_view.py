@@ -384,6 +384,17 @@ class CompareDialog(QDialog):
         layout.addWidget(buttons)
         self.resize(1180, 560)
 
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        """Fit inside the window it belongs to (at 1100x680 a 1180-wide dialog ran off its right edge,
+        the verdict's line ends with it), then grow the height to the whole verdict."""
+        owner = self.parentWidget().window() if self.parentWidget() is not None else None
+        if owner is not None:
+            room = owner.geometry()
+            width = min(1180, max(640, room.width() - 40))
+            self.resize(width, min(max(560, self.sizeHint().height()), max(480, room.height() - 40)))
+            self.move(room.center() - self.rect().center())
+        super().showEvent(event)
+
 
 class FractionsDialog(QDialog):
     """Ask which shares of the training data each approach trains on."""

@@ -36,3 +36,78 @@ def test_earlier_runs_are_overlaid_only_on_the_same_data_and_task(qtbot, window,
     train(window, epochs=1)
     assert plots.overlay_note.text() == "2 earlier runs on demo:digits"
     assert plots.metric_plot.overlay_count == 4
+
+
+def _at_end(log) -> bool:
+    bar = log.verticalScrollBar()
+    return bar.maximum() > 0 and bar.value() == bar.maximum()
+
+
+def test_the_run_log_follows_new_lines_after_the_drift_tab_was_in_front(qtbot):
+    from engine.events import DriftMeasured
+    from gui.panels.train_plots import TrainPlots
+
+    plots = TrainPlots()
+    qtbot.addWidget(plots)
+    plots.resize(900, 600)
+    plots.show()
+    log = plots.log
+    for i in range(60):
+        log.add(f"epoch {i}")
+    qtbot.waitUntil(lambda: _at_end(log))
+    plots.drift_view.add(DriftMeasured(0, 0.9, 0.9, 0.9))
+    plots.show_drift()  # the drift tab comes to the front; lines keep arriving behind it
+    for i in range(40):
+        log.add(f"later epoch {i}")
+    plots.tabs.setCurrentWidget(log)
+    qtbot.wait(20)
+    assert _at_end(log)  # the newest line is in view
+    log.add("Fine-tuning wins on all the training data.", "success")  # the comparison's verdict
+    qtbot.wait(20)
+    assert _at_end(log)
+    # A person who scrolled up to read is left there; back at the end, the log follows again.
+    log.verticalScrollBar().setValue(5)
+    log.add("one more line")
+    qtbot.wait(20)
+    assert log.verticalScrollBar().value() == 5
+    log.verticalScrollBar().setValue(log.verticalScrollBar().maximum())
+    log.add("and another")
+    qtbot.wait(20)
+    assert _at_end(log)
+
+
+def test_the_comparison_results_fit_the_window_at_its_minimum_size(qtbot):
+    import numpy as np
+    from PySide6.QtWidgets import QWidget
+
+    from engine.analysis.comparison import Comparison, ComparisonRow
+    from engine.api import comparison_record
+    from gui.widgets.compare_view import CompareDialog
+
+    rng = np.random.default_rng(0)
+    scores = {f"{a}@1": [rng.integers(0, 2, 200).astype(float).tolist() for _ in range(2)]
+              for a in ("scratch", "finetune")}
+    rows = [
+        ComparisonRow(approach=a, data_fraction=1.0, repeat=k, seed=k, train_samples=100, score_name="accuracy",
+                      score=0.5, seconds=1.0, steps=10, samples_seen=100, stopped_by="step_cap", epochs_run=1,
+                      params=10, trainable_params=10, still_improving=True)
+        for k in (1, 2) for a in ("scratch", "finetune")
+    ]
+    stopped = [{"number": 5, "label": "from scratch on 100%, repeat 3", "approach": "scratch", "data_fraction": 1.0,
+                "repeat": 3, "state": "stopped", "run_dir": None}]
+    record = comparison_record(Comparison(rows=rows, eval_samples=200, sample_scores=scores, repeats=3,
+                                          budget={"max_steps": 20}, stopped=stopped))
+    window = QWidget()
+    qtbot.addWidget(window)
+    window.resize(1100, 680)
+    window.show()
+    dialog = CompareDialog(window)
+    dialog.view.set_comparison(record)
+    dialog.show()
+    qtbot.waitUntil(dialog.isVisible)
+    qtbot.wait(50)
+    inside = window.geometry()
+    assert dialog.width() <= inside.width() and dialog.height() <= inside.height()
+    verdict = dialog.view.verdict
+    assert verdict.height() >= verdict.heightForWidth(verdict.width())  # every line of the verdict shows
+    assert "You stopped 1 run" in verdict.text()
