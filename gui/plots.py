@@ -87,6 +87,7 @@ class LivePlot(pg.PlotWidget):
         self._overlay_range = (math.inf, -math.inf)
         self._overlay_sample: pg.PlotDataItem | None = None  # the one legend entry for all earlier runs
         self._phases: list[pg.LinearRegionItem] = []
+        self._phase_labels: list[tuple[pg.TextItem, float, float]] = []  # (label, first x, last x)
         self._live = False
         self._log_y = False
         self._auto_log = False
@@ -116,6 +117,8 @@ class LivePlot(pg.PlotWidget):
         plot.addItem(self._hover_line, ignoreBounds=True)
         plot.addItem(self._hover_text, ignoreBounds=True)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        plot.vb.sigRangeChanged.connect(self._place_phase_labels)
+        plot.vb.sigResized.connect(self._place_phase_labels)
         self._empty = QLabel(empty_text, self)
         self._empty.setWordWrap(True)
         self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -187,6 +190,7 @@ class LivePlot(pg.PlotWidget):
                 self._choose_log_axis()
             if self._live:
                 self._widen_ranges()
+            self._place_phase_labels()  # the curves may now pass where a label sits
         return changed
 
     # -- a live run -----------------------------------------------------------------------
@@ -280,7 +284,12 @@ class LivePlot(pg.PlotWidget):
     # -- phases ---------------------------------------------------------------------------
 
     def add_phase(self, first_x: float, last_x: float, label: str) -> None:
-        """Shade the epochs of one training phase, its name at the foot of the band."""
+        """Shade the epochs of one training phase and name it in a label inside the view, in the band.
+
+        The label sits at the top of its band (at the foot where curves pass the top), inset from the
+        band's and the view's edges so the axis never cuts it, on a backing of the plot's own colour
+        so it reads over the grid in either theme.
+        """
         colors = theme.plot_colors()
         shade = QColor(colors.overlay)
         shade.setAlpha(40 if len(self._phases) % 2 == 0 else 18)
@@ -289,14 +298,86 @@ class LivePlot(pg.PlotWidget):
         for line in band.lines:
             line.setPen(pg.mkPen(None))
         band.setToolTip(label)
-        pg.InfLineLabel(band.lines[0], text=label, position=0.04, anchors=[(0, 1), (0, 1)], color=colors.foreground)
-        self.getPlotItem().addItem(band, ignoreBounds=True)
+        plot = self.getPlotItem()
+        plot.addItem(band, ignoreBounds=True)
         self._phases.append(band)
+        text = pg.TextItem(label, anchor=(0, 0))
+        text.setZValue(60)  # above the curves: it hides a few pixels of one rather than being hidden
+        text.setToolTip(f"Training phase: {label}")
+        plot.addItem(text, ignoreBounds=True)
+        self._phase_labels.append((text, float(first_x), float(last_x)))
+        self._style_phase_label(text)
+        self._place_phase_labels()
 
     def clear_phases(self) -> None:
         for band in self._phases:
             self.getPlotItem().removeItem(band)
+        for text, _first, _last in self._phase_labels:
+            self.getPlotItem().removeItem(text)
         self._phases.clear()
+        self._phase_labels.clear()
+
+    def phase_labels(self) -> list[pg.TextItem]:
+        """The phases' name labels (tests, screenshots)."""
+        return [text for text, _first, _last in self._phase_labels]
+
+    def _style_phase_label(self, text: pg.TextItem) -> None:
+        colors = theme.plot_colors()
+        text.setColor(QColor(colors.foreground))
+        backing = QColor(colors.background)
+        backing.setAlpha(215)
+        text.fill = pg.mkBrush(backing)
+        edge = QColor(colors.foreground)
+        edge.setAlpha(70)
+        text.border = pg.mkPen(edge)
+        text.update()
+
+    def _place_phase_labels(self, *_args: object) -> None:
+        if not self._phase_labels:
+            return
+        vb = self.getPlotItem().vb
+        (x0, x1), (y0, y1) = vb.viewRange()
+        pixel = vb.viewPixelSize()
+        if not all(math.isfinite(v) and v > 0 for v in pixel):
+            return
+        px, py = pixel
+        for text, first, _last in self._phase_labels:
+            rect = text.boundingRect()
+            width, height = rect.width() * px, rect.height() * py
+            left = max(first, x0) + 4 * px
+            left = max(x0 + 4 * px, min(left, x1 - width - 4 * px))  # inside the view, clear of the axis
+            top = (left, y1 - 3 * py - height, left + width, y1 - 3 * py)
+            foot = (left, y0 + 3 * py, left + width, y0 + 3 * py + height)
+            at_top = self._points_in(top) <= self._points_in(foot)
+            text.setAnchor((0, 0) if at_top else (0, 1))
+            text.setPos(left, top[3] if at_top else foot[1])
+
+    def _points_in(self, box: tuple[float, float, float, float]) -> int:
+        """How many points of the live curves and overlays fall in ``box`` (view coordinates)."""
+        left, bottom, right, top = box
+        count = 0
+        curves = [(b.x, b.y) for b in self._buffers.values() if b.size]
+        for item, _color in self._overlays:
+            x, y = item.getData()
+            if x is not None and len(x):
+                curves.append((np.asarray(x), np.asarray(y)))
+        for x, y in curves:
+            if self._log_y:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    y = np.log10(y)
+            finite = np.isfinite(y)
+            x, y = x[finite], y[finite]
+            if x.size == 0:
+                continue
+            inside = (x >= left) & (x <= right)
+            ys = y[inside]
+            count += int(np.count_nonzero((ys >= bottom) & (ys <= top)))
+            # the lines between points: sampled across the box where the curve spans it
+            xs = np.linspace(max(left, x[0]), min(right, x[-1]), 12)
+            if xs[0] <= xs[-1] and x.size > 1:
+                ys = np.interp(xs, x, y)
+                count += int(np.count_nonzero((ys >= bottom) & (ys <= top)))
+        return count
 
     # -- view -----------------------------------------------------------------------------
 
@@ -394,6 +475,8 @@ class LivePlot(pg.PlotWidget):
             self._style_overlay(item, color)
         if self._overlay_sample is not None:
             self._style_overlay(self._overlay_sample, 0)
+        for text, _first, _last in self.__dict__.get("_phase_labels", []):
+            self._style_phase_label(text)
 
     def _style_item(self, key: str) -> None:
         color_index, style, width, markers = self._styles[key]

@@ -111,3 +111,66 @@ def test_the_comparison_results_fit_the_window_at_its_minimum_size(qtbot):
     verdict = dialog.view.verdict
     assert verdict.height() >= verdict.heightForWidth(verdict.width())  # every line of the verdict shows
     assert "You stopped 1 run" in verdict.text()
+
+
+def _contrast(a, b) -> float:
+    def luminance(color) -> float:
+        def channel(v: float) -> float:
+            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+        return 0.2126 * channel(color.redF()) + 0.7152 * channel(color.greenF()) + 0.0722 * channel(color.blueF())
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+@pytest.mark.parametrize("dark", [False, True])
+def test_phase_labels_sit_inside_the_view_clear_of_the_curves_and_readable(qtbot, dark):
+    import numpy as np
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QColor
+    from PySide6.QtWidgets import QApplication
+
+    from gui import theme
+    from gui.panels.train_plots import TrainPlots
+
+    theme.apply_theme(QApplication.instance(), "light")
+    plots = TrainPlots()
+    qtbot.addWidget(plots)
+    plots.resize(1000, 640)
+    plots.show()
+    plots.begin_run(0, 12, "classification")
+    plots.add_phase(0, 4, "head")
+    plots.add_phase(4, 12, "fine-tune")
+    for epoch in range(1, 13):  # a loss falling from the top left, an accuracy rising to the top right
+        plots.loss_plot.append("train", epoch, 2.3 * np.exp(-0.3 * epoch) + 0.1)
+        plots.loss_plot.append("val", epoch, 2.2 * np.exp(-0.25 * epoch) + 0.2)
+        plots.metric_plot.append("train", epoch, 1 - 0.9 * np.exp(-0.4 * epoch))
+        plots.metric_plot.append("val", epoch, 1 - 0.9 * np.exp(-0.35 * epoch))
+        plots.lr_plot.append("lr", epoch, 1e-3 if epoch <= 4 else 1e-4)
+    for plot in plots.plots:
+        plot.refresh()
+    plots.end_run()
+    theme.apply_theme(QApplication.instance(), "dark" if dark else "light")  # labels made in light, then switched
+    try:
+        qtbot.wait(50)
+        for plot in plots.plots:
+            labels = plot.phase_labels()
+            assert [label.toPlainText() for label in labels] == ["head", "fine-tune"]
+            vb = plot.getPlotItem().vb
+            view = vb.sceneBoundingRect()
+            background = QColor(theme.plot_colors().background)
+            for label in labels:
+                box = label.sceneBoundingRect()
+                assert view.contains(box), f"{label.toPlainText()} in {plot._title} is cut by the view's edge"
+                for key in plot.curve_keys():
+                    x, y = plot.points(key)
+                    if x.size < 2:
+                        continue
+                    xs = np.linspace(x[0], x[-1], 400)  # the drawn lines, not only the epoch dots
+                    for px, py in zip(xs, np.interp(xs, x, y)):
+                        point = vb.mapViewToScene(QPointF(px, np.log10(py) if plot._log_y else py))
+                        assert not box.contains(point), f"{label.toPlainText()} covers {key} in {plot._title}"
+                assert _contrast(label.color, background) >= 4.5
+    finally:
+        theme.apply_theme(QApplication.instance(), "light")
