@@ -105,7 +105,7 @@ class LivePlot(pg.PlotWidget):
         # The legend sits in the title row, right-aligned: never over the curves.
         self.legend = pg.LegendItem(offset=None, labelTextSize="8pt", colCount=3, horSpacing=8, verSpacing=-6)
         self.legend.layout.setContentsMargins(0, 0, 0, 0)
-        plot.layout.setRowFixedHeight(0, 40)  # room for two legend rows beside the title
+        plot.layout.setRowFixedHeight(0, 24)  # the legend's rows; `_fit_legend` sets it to the legend's height
         self.legend.setParentItem(plot)
         self.legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-6, 2))
         plot.legend = self.legend  # plot(name=...) adds its entry here
@@ -148,6 +148,7 @@ class LivePlot(pg.PlotWidget):
         self._items[key] = item
         self._styles[key] = (color, style, width, markers)
         self._style_item(key)
+        self._fit_legend()
 
     def append(self, key: str, x: float, y: float) -> None:
         if np.isfinite(y) and (not self._log_y or y > 0):
@@ -261,6 +262,7 @@ class LivePlot(pg.PlotWidget):
             self._overlay_sample = pg.PlotDataItem([], [])
             self._style_overlay(self._overlay_sample, color)
             self.legend.addItem(self._overlay_sample, "earlier runs")
+            self._fit_legend()
         self._set_empty(False)
 
     def clear_overlays(self) -> None:
@@ -271,6 +273,7 @@ class LivePlot(pg.PlotWidget):
         if self._overlay_sample is not None:
             self.legend.removeItem(self._overlay_sample)
             self._overlay_sample = None
+            self._fit_legend()
         self._set_empty(not self.has_data)
 
     def set_overlays_visible(self, visible: bool) -> None:
@@ -341,16 +344,23 @@ class LivePlot(pg.PlotWidget):
         if not all(math.isfinite(v) and v > 0 for v in pixel):
             return
         px, py = pixel
+        placed: list[tuple[float, float, float, float]] = []
         for text, first, _last in self._phase_labels:
             rect = text.boundingRect()
             width, height = rect.width() * px, rect.height() * py
-            left = max(first, x0) + 4 * px
-            left = max(x0 + 4 * px, min(left, x1 - width - 4 * px))  # inside the view, clear of the axis
-            top = (left, y1 - 3 * py - height, left + width, y1 - 3 * py)
-            foot = (left, y0 + 3 * py, left + width, y0 + 3 * py + height)
-            at_top = self._points_in(top) <= self._points_in(foot)
-            text.setAnchor((0, 0) if at_top else (0, 1))
-            text.setPos(left, top[3] if at_top else foot[1])
+            starts = [max(first, x0) + 4 * px] + [box[2] + 4 * px for box in placed]  # or after a neighbour's label
+            candidates = []
+            for order, start in enumerate(starts):
+                left = max(x0 + 4 * px, min(start, x1 - width - 4 * px))  # inside the view, clear of the axis
+                for at_top in (True, False):
+                    bottom = y1 - 3 * py - height if at_top else y0 + 3 * py
+                    box = (left, bottom, left + width, bottom + height)
+                    clash = any(_overlap(box, other) for other in placed)
+                    candidates.append((clash, self._points_in(box), order, not at_top, box))
+            clash, _points, _order, at_foot, box = min(candidates, key=lambda c: c[:4])
+            placed.append(box)
+            text.setAnchor((0, 1) if at_foot else (0, 0))
+            text.setPos(box[0], box[1] if at_foot else box[3])
 
     def _points_in(self, box: tuple[float, float, float, float]) -> int:
         """How many points of the live curves and overlays fall in ``box`` (view coordinates)."""
@@ -445,6 +455,36 @@ class LivePlot(pg.PlotWidget):
         if "_empty" not in self.__dict__:
             return  # pyqtgraph resizes once while it is constructed, before the label exists
         self._empty.setGeometry(self.rect().adjusted(24, 36, -24, -24))
+        self._fit_legend()
+
+    def _fit_legend(self) -> None:
+        """As many legend columns as the plot's width holds, and the row above the data as tall as the
+        legend's rows: at 1100x680 a fixed three-column legend ran past the plot's left edge and its
+        second row lay over the curves."""
+        legend = self.__dict__.get("legend")
+        if legend is None or not legend.items:
+            return
+        room = self.width() - 8
+        columns = len(legend.items)
+        while columns > 1:
+            if legend.columnCount != columns:
+                legend.setColumnCount(columns)
+            if legend.layout.preferredWidth() <= room:
+                break
+            columns -= 1
+        if legend.columnCount != columns:
+            legend.setColumnCount(columns)
+        # pyqtgraph sizes the legend by the grid's row count, which never shrinks: size it by its entries.
+        rows = math.ceil(len(legend.items) / columns)
+        row_height = max(max(sample.height(), label.item.boundingRect().height()) for sample, label in legend.items)
+        width = legend.layout.preferredWidth()
+        height = rows * row_height + (rows - 1) * legend.layout.verticalSpacing()
+        legend.resize(width, height)
+        legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-6, 2))
+        height = int(math.ceil(height)) + 6
+        if height != self.__dict__.get("_legend_height"):
+            self._legend_height = height
+            self.getPlotItem().layout.setRowFixedHeight(0, max(24, height))
 
     def leaveEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
         self._hide_hover()
@@ -547,6 +587,11 @@ def restyle_legend(legend: pg.LegendItem, color: str) -> None:
     legend.setLabelTextColor(color)
     for _sample, label in legend.items:
         label.setText(label.text, color=color)
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    """Whether two (left, bottom, right, top) boxes overlap."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def style_plot(widget: pg.PlotWidget, title: str = "") -> None:

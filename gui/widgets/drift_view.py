@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QBoxLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from gui import theme
@@ -29,14 +30,22 @@ class DriftView(QWidget):
 
         self.plot = pg.PlotWidget()
         item = self.plot.getPlotItem()
-        item.setTitle("Backbone drift", justify="left")
+        item.setMenuEnabled(False)
+        item.hideButtons()
+        # The tab is named "Backbone drift": the plot's rows go to the data and the legend above it.
         item.setLabel("left", "CKA / accuracy")
         item.setLabel("bottom", "epoch (0 = pretrained)")
         item.showGrid(x=True, y=True, alpha=0.25)
         item.setYRange(0, 1.05, padding=0)
         item.setMouseEnabled(x=False, y=False)
         item.getAxis("bottom").setTickSpacing(major=1, minor=1)  # whole epochs
-        self.legend = item.addLegend(offset=(-6, -6), labelTextSize="8pt")
+        # The legend sits in the row above the data (as on the live plots): never over the curves.
+        self.legend = pg.LegendItem(offset=None, labelTextSize="8pt", colCount=2, horSpacing=8, verSpacing=-6)
+        self.legend.layout.setContentsMargins(0, 0, 0, 0)
+        item.layout.setRowFixedHeight(0, 22)
+        self.legend.setParentItem(item)
+        self.legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-6, 0))
+        item.legend = self.legend
         colors = theme.plot_colors().curves
         self.cka_curve = self.plot.plot([], [], pen=pg.mkPen(colors[4], width=2), symbol="o", symbolSize=6,
                                         symbolBrush=colors[4], name="CKA vs pretrained")
@@ -87,10 +96,21 @@ class DriftView(QWidget):
         row.addStretch(1)
         self.roll_back_row.hide()
         layout.addWidget(self.roll_back_row)
-        self.plot.setBackground(theme.plot_colors().background)
+        self._apply_colors()
+        theme.theme_changes.changed.connect(self._apply_colors)  # a bound method: disconnected when deleted
         self.setMinimumWidth(200)  # the drift tab shares the Train page with three plots at the minimum window size
         self.cka: list[tuple[float, float]] = []
         self.source: list[tuple[float, float]] = []
+
+    def _apply_colors(self, _dark: bool = False) -> None:
+        """The plot in the theme's colours (it kept a white background in the dark theme)."""
+        from gui.plots import style_plot
+
+        style_plot(self.plot)
+        colors = theme.plot_colors()
+        self.plot.getPlotItem().getAxis("left").setGrid(int(255 * colors.grid_alpha))
+        self.plot.getPlotItem().getAxis("bottom").setGrid(int(255 * colors.grid_alpha))
+        self.threshold.label.setColor(QColor(colors.foreground))
 
     def reset(self) -> None:
         self.cka.clear()

@@ -174,3 +174,26 @@ def test_phase_labels_sit_inside_the_view_clear_of_the_curves_and_readable(qtbot
                 assert _contrast(label.color, background) >= 4.5
     finally:
         theme.apply_theme(QApplication.instance(), "light")
+
+
+def test_phase_labels_of_narrow_phases_do_not_cover_each_other(qtbot):
+    from gui.panels.train_plots import TrainPlots
+
+    plots = TrainPlots()
+    qtbot.addWidget(plots)
+    plots.resize(560, 420)  # a compared run's plots at the minimum window size: two one-epoch phases
+    plots.show()
+    plots.begin_run(0, 2, "classification")
+    plots.add_phase(0, 1, "head")
+    plots.add_phase(1, 2, "fine-tune")
+    for plot in plots.plots:
+        plot.append(plot.curve_keys()[-1], 1.0, 0.5)
+        plot.append(plot.curve_keys()[-1], 2.0, 0.4)
+        plot.refresh()
+    plots.end_run()  # the view fits the points (epochs 1 and 2): the head phase's band starts left of it
+    qtbot.wait(50)
+    for plot in plots.plots:
+        head, tune = (label.sceneBoundingRect() for label in plot.phase_labels())
+        assert not head.intersects(tune), f"the phase names overlap in {plot._title}"
+        view = plot.getPlotItem().vb.sceneBoundingRect()
+        assert view.contains(head) and view.contains(tune)
