@@ -462,29 +462,8 @@ class LivePlot(pg.PlotWidget):
         legend's rows: at 1100x680 a fixed three-column legend ran past the plot's left edge and its
         second row lay over the curves."""
         legend = self.__dict__.get("legend")
-        if legend is None or not legend.items:
-            return
-        room = self.width() - 8
-        columns = len(legend.items)
-        while columns > 1:
-            if legend.columnCount != columns:
-                legend.setColumnCount(columns)
-            if legend.layout.preferredWidth() <= room:
-                break
-            columns -= 1
-        if legend.columnCount != columns:
-            legend.setColumnCount(columns)
-        # pyqtgraph sizes the legend by the grid's row count, which never shrinks: size it by its entries.
-        rows = math.ceil(len(legend.items) / columns)
-        row_height = max(max(sample.height(), label.item.boundingRect().height()) for sample, label in legend.items)
-        width = legend.layout.preferredWidth()
-        height = rows * row_height + (rows - 1) * legend.layout.verticalSpacing()
-        legend.resize(width, height)
-        legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-6, 2))
-        height = int(math.ceil(height)) + 6
-        if height != self.__dict__.get("_legend_height"):
-            self._legend_height = height
-            self.getPlotItem().layout.setRowFixedHeight(0, max(24, height))
+        if legend is not None:
+            fit_legend(self, legend)
 
     def leaveEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
         self._hide_hover()
@@ -587,6 +566,33 @@ def restyle_legend(legend: pg.LegendItem, color: str) -> None:
     legend.setLabelTextColor(color)
     for _sample, label in legend.items:
         label.setText(label.text, color=color)
+
+
+def fit_legend(widget: pg.PlotWidget, legend: pg.LegendItem) -> None:
+    """Give a legend anchored in the row above the data as many columns as ``widget``'s width holds,
+    and that row the legend's height (pyqtgraph's own sizing counts rows that no longer exist)."""
+    if not legend.items:
+        return
+    room = widget.width() - 8
+    columns = len(legend.items)
+    while columns > 1:
+        if legend.columnCount != columns:
+            legend.setColumnCount(columns)
+        if legend.layout.preferredWidth() <= room:
+            break
+        columns -= 1
+    if legend.columnCount != columns:
+        legend.setColumnCount(columns)
+    rows = math.ceil(len(legend.items) / columns)
+    row_height = max(max(sample.height(), label.item.boundingRect().height()) for sample, label in legend.items)
+    width = legend.layout.preferredWidth()
+    height = rows * row_height + (rows - 1) * legend.layout.verticalSpacing()
+    legend.resize(width, height)
+    legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-6, 2))
+    row = max(24, int(math.ceil(height)) + 6)
+    if getattr(legend, "_kiln_row", None) != row:  # a new row height re-lays the plot out: only on a change
+        legend._kiln_row = row
+        widget.getPlotItem().layout.setRowFixedHeight(0, row)
 
 
 def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:

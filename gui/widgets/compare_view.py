@@ -8,6 +8,7 @@ opened in Evaluate or Export. Displays values only: every number comes from the 
 
 from __future__ import annotations
 
+import html
 import math
 from typing import Any
 
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -35,7 +37,6 @@ from gui import theme
 APPROACHES = {"scratch": "From scratch", "finetune": "Fine-tuning"}
 SUMMARY_COLUMNS = ["Approach", "Data", "Train samples", "Score", "Interval", "Runs"]
 RUN_COLUMNS = ["Approach", "Data", "Repeat", "Score", "Steps", "Stopped by", "Seconds", "Run folder"]
-TRIAL_COLUMNS = ["Run", "Approach and data", "State"]
 STATE_WORDS = {
     "planned": "waiting",
     "running": "training",
@@ -299,11 +300,13 @@ class CompareView(QWidget):
             self.open_requested.emit(f"{run.run_dir}/model.keras", target)
 
 
-class TrialsView(QWidget):
-    """The runs of a comparison while it trains, each of which can be stopped on its own.
+class TrialsView(QScrollArea):
+    """The runs of a comparison while it trains, each with its own Stop.
 
-    Filled from the engine's `TrialState` events; Stop asks the engine to stop the selected run
-    (running or still waiting) while the others go on. A stopped run is left out of the verdict.
+    Filled from the engine's `TrialState` events; a run's Stop asks the engine to stop that run
+    (training now, or still waiting) while the others go on. A stopped run, and the other run of
+    its pair, are left out of the verdict. One row a run: its name and state wrap in the narrow
+    tab at the minimum window size, and its Stop button stays whole beside them.
     """
 
     stop_requested = Signal(int)  # the run's number (from 1)
@@ -312,61 +315,69 @@ class TrialsView(QWidget):
         super().__init__(parent)
         self.states: dict[int, str] = {}
         self.labels: dict[int, str] = {}
-        self.table = _table(TRIAL_COLUMNS)
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.table.itemSelectionChanged.connect(self._update_button)
-        self.stop_button = QPushButton("Stop this run")
-        self.stop_button.setToolTip(
-            "Stop the selected run of the comparison (training now, or still waiting); the other runs go on. "
-            "A stopped run and its partner are left out of the verdict."
-        )
-        self.stop_button.clicked.connect(self._stop_selected)
-        self.note = QLabel("Select a run to stop it alone; Stop above ends the whole comparison.")
+        self.rows: dict[int, QLabel] = {}
+        self.stop_buttons: dict[int, QPushButton] = {}
+        self.total = 0
+        self.setWidgetResizable(True)
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        body = QWidget()
+        self.list = QVBoxLayout(body)
+        self.list.setContentsMargins(2, 4, 2, 2)
+        self.note = QLabel("Stop one run and the others go on; Stop above ends the whole comparison.")
         self.note.setProperty("role", "muted")
         self.note.setWordWrap(True)
-        row = QHBoxLayout()
-        row.addWidget(self.note, 1)
-        row.addWidget(self.stop_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 4, 0, 0)
-        layout.addWidget(self.table, 1)
-        layout.addLayout(row)
-        self._update_button()
+        self.list.addWidget(self.note)
+        self.list.addStretch(1)
+        self.setWidget(body)
 
     def reset(self) -> None:
+        for number in list(self.rows):
+            row = self.rows.pop(number).parentWidget()
+            self.list.removeWidget(row)
+            row.deleteLater()
+        self.stop_buttons.clear()
         self.states.clear()
         self.labels.clear()
-        self.table.setRowCount(0)
-        self._update_button()
 
     def set_state(self, number: int, total: int, label: str, state: str) -> None:
-        """One `TrialState` event: add the run or update its state."""
+        """One `TrialState` event: add the run's row or update its state."""
         if self.states.get(number) == "stopping" and state == "running":
             return  # the engine starts it only to stop it at once
-        self.states[number], self.labels[number] = state, label
-        self.table.setRowCount(max(self.table.rowCount(), total))
-        for column, text in enumerate((f"{number} of {total}", label, STATE_WORDS.get(state, state))):
-            item = QTableWidgetItem(text)
-            self.table.setItem(number - 1, column, item)
-        self._update_button()
+        self.states[number], self.labels[number], self.total = state, label, total
+        if number not in self.rows:
+            self._add_row(number)
+        words = STATE_WORDS.get(state, state)
+        colour = {"running": theme.ACCENT, "stopped": "#c0392b", "stopping": "#c0392b"}.get(state)
+        shown = f'<span style="color:{colour}">{words}</span>' if colour else words
+        self.rows[number].setText(f"<b>{number} of {total}</b>: {html.escape(label)}<br>{shown}")
+        button = self.stop_buttons[number]
+        button.setEnabled(state in ("planned", "running"))
+        button.setVisible(state in ("planned", "running", "stopping"))
 
-    def selected(self) -> int | None:
-        rows = self.table.selectionModel().selectedRows()
-        number = rows[0].row() + 1 if rows else None
-        return number if number in self.states else None
+    def _add_row(self, number: int) -> None:
+        row = QWidget()
+        line = QHBoxLayout(row)
+        line.setContentsMargins(0, 2, 0, 2)
+        text = QLabel("")
+        text.setWordWrap(True)
+        text.setTextFormat(Qt.TextFormat.RichText)
+        button = QPushButton("Stop")
+        button.setToolTip(
+            "Stop this run of the comparison (training now, or still waiting); the other runs go on. A stopped "
+            "run and the other run of its pair are left out of the verdict."
+        )
+        button.clicked.connect(lambda _checked=False, n=number: self.stop(n))
+        line.addWidget(text, 1)
+        line.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
+        self.rows[number], self.stop_buttons[number] = text, button
+        self.list.insertWidget(self.list.count() - 1, row)
 
-    def select(self, number: int) -> None:
-        self.table.selectRow(number - 1)
-
-    def _update_button(self) -> None:
-        number = self.selected()
-        self.stop_button.setEnabled(number is not None and self.states.get(number) in ("planned", "running"))
-
-    def _stop_selected(self) -> None:
-        number = self.selected()
-        if number is None or self.states.get(number) not in ("planned", "running"):
+    def stop(self, number: int) -> None:
+        """Ask for one run to stop (its button)."""
+        if self.states.get(number) not in ("planned", "running"):
             return
-        self.set_state(number, self.table.rowCount(), self.labels[number], "stopping")
+        self.set_state(number, self.total, self.labels[number], "stopping")
         self.stop_requested.emit(number)
 
 

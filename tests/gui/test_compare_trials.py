@@ -16,11 +16,10 @@ def test_stopping_one_run_of_a_comparison_lets_the_others_finish(qtbot, window, 
     trials = page.plots.trials_view
     qtbot.waitUntil(lambda: trials.states.get(1) == "running", timeout=TIMEOUT_MS)
     assert page.plots.tabs.currentWidget() is trials  # the comparison's runs are in front, each stoppable
-    assert trials.table.rowCount() == 4 and set(trials.states.values()) == {"running", "planned"}
-    trials.select(1)
-    assert trials.stop_button.isEnabled()
-    trials.stop_button.click()
-    assert trials.states[1] == "stopping"
+    assert len(trials.rows) == 4 and set(trials.states.values()) == {"running", "planned"}
+    assert all(button.isEnabled() for button in trials.stop_buttons.values())
+    trials.stop_buttons[1].click()  # the running run; the comparison goes on with the next
+    assert trials.states[1] == "stopping" and not trials.stop_buttons[1].isEnabled()
     qtbot.waitUntil(lambda: not page.running, timeout=COMPARE_TIMEOUT_MS)
 
     assert trials.states == {1: "stopped", 2: "left_out", 3: "finished", 4: "finished"}
@@ -36,4 +35,5 @@ def test_stopping_one_run_of_a_comparison_lets_the_others_finish(qtbot, window, 
     assert states[2:] == ["stopped by you", "left out (its pair was stopped)"]
     runs.selectRow(2)
     assert not page.compare_view.evaluate_button.isEnabled()  # a stopped run has no result to open
-    assert not trials.stop_button.isEnabled()
+    assert not any(button.isVisible() for button in trials.stop_buttons.values())  # nothing left to stop
+    assert "stopped by you" in trials.rows[1].text() and "finished" in trials.rows[3].text()
