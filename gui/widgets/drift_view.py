@@ -57,10 +57,11 @@ class DriftView(QWidget):
         item.legend = self.legend
         colors = theme.plot_colors().curves
         self.cka_curve = self.plot.plot([], [], pen=pg.mkPen(colors[4], width=2), symbol="o", symbolSize=6,
-                                        symbolBrush=colors[4], name="CKA vs pretrained")
+                                        symbolBrush=colors[4], name="CKA")
         dashed = pg.mkPen(colors[3], width=2, style=Qt.PenStyle.DashLine)
         self.source_curve = self.plot.plot([], [], pen=dashed, symbol="s", symbolSize=6, symbolBrush=colors[3],
                                            name="source-task accuracy")
+        self.cka_curve.setToolTip("CKA: how alike the backbone's features are to the pretrained ones (1 = unchanged)")
         self.threshold = pg.InfiniteLine(pos=CKA_WARNING, angle=0, movable=False,
                                          pen=pg.mkPen("#c0392b", width=1, style=Qt.PenStyle.DotLine),
                                          label=f"warn below {CKA_WARNING:g}", labelOpts={"position": 0.6})

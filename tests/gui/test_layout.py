@@ -233,6 +233,20 @@ def graphics_problems(page: QWidget) -> list[str]:
     return problems
 
 
+def wrapped_text_problems(page: QWidget) -> list[str]:
+    """Word-wrapped labels whose lines need more height than they have (cut at the bottom)."""
+    problems = []
+    for label in page.findChildren(QLabel):
+        if not _showing(label, page) or not label.wordWrap() or not label.text():
+            continue
+        if _scroll_areas_above(label):
+            continue  # a scroll area shows the rest
+        needed = label.heightForWidth(label.contentsRect().width())
+        if needed > label.contentsRect().height() + SLACK:
+            problems.append(f"{_name(label)}: its lines need {needed}px, it has {label.contentsRect().height()}px")
+    return problems
+
+
 def every_tab_problems(window, page: QWidget) -> list[str]:
     """`page_problems` and `graphics_problems` with each tab of each tab widget in front in turn."""
     from PySide6.QtWidgets import QApplication, QTabWidget
@@ -322,11 +336,13 @@ def test_train_page_fits_with_a_fine_tune_run_and_a_comparison(qtbot, window, lo
     page.plots.results_button.setEnabled(True)
     page.plots.results_button.setVisible(True)
     assert page.plots.overlay_note.text() == "1 earlier run on demo:digits"
+    page.controls.progress_label.setText("Epoch 3/10 · batch 12/40 · 0:41 elapsed · ETA 1:30 · paused")
     found = {}
     for size in ((1280, 800), (window.minimumWidth(), window.minimumHeight())):
         window.resize(*size)
         qtbot.waitUntil(lambda s=size: (window.width(), window.height()) == s, timeout=5_000)
-        problems = page_problems(window, page) + graphics_problems(page) + every_tab_problems(window, page)
+        problems = (page_problems(window, page) + graphics_problems(page) + wrapped_text_problems(page)
+                    + every_tab_problems(window, page))
         if problems:
             found[f"train at {size[0]}x{size[1]}"] = problems
     report = "\n".join(f"{where}:\n  " + "\n  ".join(p) for where, p in found.items())
