@@ -589,7 +589,7 @@ def fit_legend(widget: pg.PlotWidget, legend: pg.LegendItem) -> None:
     height = rows * row_height + (rows - 1) * legend.layout.verticalSpacing()
     legend.resize(width, height)
     legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-6, 2))
-    row = max(24, int(math.ceil(height)) + 6)
+    row = max(24, int(math.ceil(height)) + 10)  # a gap between the legend and the data area
     if getattr(legend, "_kiln_row", None) != row:  # a new row height re-lays the plot out: only on a change
         legend._kiln_row = row
         widget.getPlotItem().layout.setRowFixedHeight(0, row)
