@@ -405,6 +405,7 @@ def comparison_record(comparison: Any) -> Record:
         higher_is_better=bool(comparison.higher_is_better),
         fractions=Returns(list(comparison.fractions())),
         out_dir=str(comparison.out_dir) if comparison.out_dir else None,
+        stopped=[dict(s) for s in comparison.stopped],  # runs left out: stopped by the person, or their partners
         as_dict=comparison.to_dict(),
     )
 

@@ -113,6 +113,20 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class TrialState:
+    """One trial (one run) of a comparison: planned, running, finished, or stopped by the person.
+
+    ``number`` counts from 1 in the comparison's order; a front end asks to stop one trial by it
+    (`RunControl.stop_trial`) while the others go on.
+    """
+
+    number: int
+    total: int
+    label: str  # "from scratch on 100%, repeat 1"
+    state: str  # planned | running | finished | stopped | left_out (its pair's other run was stopped)
+
+
+@dataclass(frozen=True)
 class Finished:
     history: dict[str, list[float]]
     metrics: dict[str, float]
@@ -129,8 +143,8 @@ class Failed:
 
 
 Event = Union[
-    RunStarted, PhaseStarted, BatchEnd, EpochEnd, RunWarning, DriftMeasured, PreviewPredictions, Progress, Finished,
-    Failed,
+    RunStarted, PhaseStarted, BatchEnd, EpochEnd, RunWarning, DriftMeasured, PreviewPredictions, Progress, TrialState,
+    Finished, Failed,
 ]
 EventSink = Callable[[Event], None]
 

@@ -100,6 +100,11 @@ class RemoteTask(QObject):
             self._grace.timeout.connect(self._grace_over)
             self._grace.start(grace_ms)
 
+    def stop_trial(self, number: int) -> None:
+        """Stop one run (``number``, from 1) of a comparison at its next batch; the comparison goes on."""
+        if self._running:
+            self.link._send({"op": "stop_trial", "id": self.id, "trial": int(number)})
+
     def pause(self) -> None:
         if self._running:
             self.paused = True

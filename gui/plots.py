@@ -87,6 +87,7 @@ class LivePlot(pg.PlotWidget):
         self._overlay_range = (math.inf, -math.inf)
         self._overlay_sample: pg.PlotDataItem | None = None  # the one legend entry for all earlier runs
         self._phases: list[pg.LinearRegionItem] = []
+        self._phase_labels: list[tuple[pg.TextItem, float, float]] = []  # (label, first x, last x)
         self._live = False
         self._log_y = False
         self._auto_log = False
@@ -104,7 +105,7 @@ class LivePlot(pg.PlotWidget):
         # The legend sits in the title row, right-aligned: never over the curves.
         self.legend = pg.LegendItem(offset=None, labelTextSize="8pt", colCount=3, horSpacing=8, verSpacing=-6)
         self.legend.layout.setContentsMargins(0, 0, 0, 0)
-        plot.layout.setRowFixedHeight(0, 40)  # room for two legend rows beside the title
+        plot.layout.setRowFixedHeight(0, 24)  # the legend's rows; `_fit_legend` sets it to the legend's height
         self.legend.setParentItem(plot)
         self.legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-6, 2))
         plot.legend = self.legend  # plot(name=...) adds its entry here
@@ -116,6 +117,8 @@ class LivePlot(pg.PlotWidget):
         plot.addItem(self._hover_line, ignoreBounds=True)
         plot.addItem(self._hover_text, ignoreBounds=True)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        plot.vb.sigRangeChanged.connect(self._place_phase_labels)
+        plot.vb.sigResized.connect(self._place_phase_labels)
         self._empty = QLabel(empty_text, self)
         self._empty.setWordWrap(True)
         self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -145,6 +148,7 @@ class LivePlot(pg.PlotWidget):
         self._items[key] = item
         self._styles[key] = (color, style, width, markers)
         self._style_item(key)
+        self._fit_legend()
 
     def append(self, key: str, x: float, y: float) -> None:
         if np.isfinite(y) and (not self._log_y or y > 0):
@@ -187,6 +191,7 @@ class LivePlot(pg.PlotWidget):
                 self._choose_log_axis()
             if self._live:
                 self._widen_ranges()
+            self._place_phase_labels()  # the curves may now pass where a label sits
         return changed
 
     # -- a live run -----------------------------------------------------------------------
@@ -257,6 +262,7 @@ class LivePlot(pg.PlotWidget):
             self._overlay_sample = pg.PlotDataItem([], [])
             self._style_overlay(self._overlay_sample, color)
             self.legend.addItem(self._overlay_sample, "earlier runs")
+            self._fit_legend()
         self._set_empty(False)
 
     def clear_overlays(self) -> None:
@@ -267,6 +273,7 @@ class LivePlot(pg.PlotWidget):
         if self._overlay_sample is not None:
             self.legend.removeItem(self._overlay_sample)
             self._overlay_sample = None
+            self._fit_legend()
         self._set_empty(not self.has_data)
 
     def set_overlays_visible(self, visible: bool) -> None:
@@ -280,7 +287,12 @@ class LivePlot(pg.PlotWidget):
     # -- phases ---------------------------------------------------------------------------
 
     def add_phase(self, first_x: float, last_x: float, label: str) -> None:
-        """Shade the epochs of one training phase, its name at the foot of the band."""
+        """Shade the epochs of one training phase and name it in a label inside the view, in the band.
+
+        The label sits at the top of its band (at the foot where curves pass the top), inset from the
+        band's and the view's edges so the axis never cuts it, on a backing of the plot's own colour
+        so it reads over the grid in either theme.
+        """
         colors = theme.plot_colors()
         shade = QColor(colors.overlay)
         shade.setAlpha(40 if len(self._phases) % 2 == 0 else 18)
@@ -289,14 +301,93 @@ class LivePlot(pg.PlotWidget):
         for line in band.lines:
             line.setPen(pg.mkPen(None))
         band.setToolTip(label)
-        pg.InfLineLabel(band.lines[0], text=label, position=0.04, anchors=[(0, 1), (0, 1)], color=colors.foreground)
-        self.getPlotItem().addItem(band, ignoreBounds=True)
+        plot = self.getPlotItem()
+        plot.addItem(band, ignoreBounds=True)
         self._phases.append(band)
+        text = pg.TextItem(label, anchor=(0, 0))
+        text.setZValue(60)  # above the curves: it hides a few pixels of one rather than being hidden
+        text.setToolTip(f"Training phase: {label}")
+        plot.addItem(text, ignoreBounds=True)
+        self._phase_labels.append((text, float(first_x), float(last_x)))
+        self._style_phase_label(text)
+        self._place_phase_labels()
 
     def clear_phases(self) -> None:
         for band in self._phases:
             self.getPlotItem().removeItem(band)
+        for text, _first, _last in self._phase_labels:
+            self.getPlotItem().removeItem(text)
         self._phases.clear()
+        self._phase_labels.clear()
+
+    def phase_labels(self) -> list[pg.TextItem]:
+        """The phases' name labels (tests, screenshots)."""
+        return [text for text, _first, _last in self._phase_labels]
+
+    def _style_phase_label(self, text: pg.TextItem) -> None:
+        colors = theme.plot_colors()
+        text.setColor(QColor(colors.foreground))
+        backing = QColor(colors.background)
+        backing.setAlpha(215)
+        text.fill = pg.mkBrush(backing)
+        edge = QColor(colors.foreground)
+        edge.setAlpha(70)
+        text.border = pg.mkPen(edge)
+        text.update()
+
+    def _place_phase_labels(self, *_args: object) -> None:
+        if not self._phase_labels:
+            return
+        vb = self.getPlotItem().vb
+        (x0, x1), (y0, y1) = vb.viewRange()
+        pixel = vb.viewPixelSize()
+        if not all(math.isfinite(v) and v > 0 for v in pixel):
+            return
+        px, py = pixel
+        placed: list[tuple[float, float, float, float]] = []
+        for text, first, _last in self._phase_labels:
+            rect = text.boundingRect()
+            width, height = rect.width() * px, rect.height() * py
+            starts = [max(first, x0) + 4 * px] + [box[2] + 4 * px for box in placed]  # or after a neighbour's label
+            candidates = []
+            for order, start in enumerate(starts):
+                left = max(x0 + 4 * px, min(start, x1 - width - 4 * px))  # inside the view, clear of the axis
+                for at_top in (True, False):
+                    bottom = y1 - 3 * py - height if at_top else y0 + 3 * py
+                    box = (left, bottom, left + width, bottom + height)
+                    clash = any(_overlap(box, other) for other in placed)
+                    candidates.append((clash, self._points_in(box), order, not at_top, box))
+            clash, _points, _order, at_foot, box = min(candidates, key=lambda c: c[:4])
+            placed.append(box)
+            text.setAnchor((0, 1) if at_foot else (0, 0))
+            text.setPos(box[0], box[1] if at_foot else box[3])
+
+    def _points_in(self, box: tuple[float, float, float, float]) -> int:
+        """How many points of the live curves and overlays fall in ``box`` (view coordinates)."""
+        left, bottom, right, top = box
+        count = 0
+        curves = [(b.x, b.y) for b in self._buffers.values() if b.size]
+        for item, _color in self._overlays:
+            x, y = item.getData()
+            if x is not None and len(x):
+                curves.append((np.asarray(x), np.asarray(y)))
+        for x, y in curves:
+            if self._log_y:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    y = np.log10(y)
+            finite = np.isfinite(y)
+            x, y = x[finite], y[finite]
+            if x.size == 0:
+                continue
+            inside = (x >= left) & (x <= right)
+            ys = y[inside]
+            count += int(np.count_nonzero((ys >= bottom) & (ys <= top)))
+            # the lines between points: sampled across the box where the curve spans it
+            xs = np.linspace(max(left, x[0]), min(right, x[-1]), 12)
+            if xs[0] <= xs[-1] and x.size > 1:
+                ys = np.interp(xs, x, y)
+                count += int(np.count_nonzero((ys >= bottom) & (ys <= top)))
+        return count
 
     # -- view -----------------------------------------------------------------------------
 
@@ -364,6 +455,15 @@ class LivePlot(pg.PlotWidget):
         if "_empty" not in self.__dict__:
             return  # pyqtgraph resizes once while it is constructed, before the label exists
         self._empty.setGeometry(self.rect().adjusted(24, 36, -24, -24))
+        self._fit_legend()
+
+    def _fit_legend(self) -> None:
+        """As many legend columns as the plot's width holds, and the row above the data as tall as the
+        legend's rows: at 1100x680 a fixed three-column legend ran past the plot's left edge and its
+        second row lay over the curves."""
+        legend = self.__dict__.get("legend")
+        if legend is not None:
+            fit_legend(self, legend)
 
     def leaveEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
         self._hide_hover()
@@ -394,6 +494,8 @@ class LivePlot(pg.PlotWidget):
             self._style_overlay(item, color)
         if self._overlay_sample is not None:
             self._style_overlay(self._overlay_sample, 0)
+        for text, _first, _last in self.__dict__.get("_phase_labels", []):
+            self._style_phase_label(text)
 
     def _style_item(self, key: str) -> None:
         color_index, style, width, markers = self._styles[key]
@@ -464,6 +566,38 @@ def restyle_legend(legend: pg.LegendItem, color: str) -> None:
     legend.setLabelTextColor(color)
     for _sample, label in legend.items:
         label.setText(label.text, color=color)
+
+
+def fit_legend(widget: pg.PlotWidget, legend: pg.LegendItem) -> None:
+    """Give a legend anchored in the row above the data as many columns as ``widget``'s width holds,
+    and that row the legend's height (pyqtgraph's own sizing counts rows that no longer exist)."""
+    if not legend.items:
+        return
+    room = widget.width() - 8
+    columns = len(legend.items)
+    while columns > 1:
+        if legend.columnCount != columns:
+            legend.setColumnCount(columns)
+        if legend.layout.preferredWidth() <= room:
+            break
+        columns -= 1
+    if legend.columnCount != columns:
+        legend.setColumnCount(columns)
+    rows = math.ceil(len(legend.items) / columns)
+    row_height = max(max(sample.height(), label.item.boundingRect().height()) for sample, label in legend.items)
+    width = legend.layout.preferredWidth()
+    height = rows * row_height + (rows - 1) * legend.layout.verticalSpacing()
+    legend.resize(width, height)
+    legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-6, 2))
+    row = max(24, int(math.ceil(height)) + 10)  # a gap between the legend and the data area
+    if getattr(legend, "_kiln_row", None) != row:  # a new row height re-lays the plot out: only on a change
+        legend._kiln_row = row
+        widget.getPlotItem().layout.setRowFixedHeight(0, row)
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    """Whether two (left, bottom, right, top) boxes overlap."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def style_plot(widget: pg.PlotWidget, title: str = "") -> None:

@@ -46,6 +46,8 @@ class RunSummary:
     metrics: dict[str, float]
     reason: str
     dataset: str = ""  # the data source it trained on: only runs on the same data are compared
+    data_key: str = ""  # the data's identity (source, target, task, size, classes): what overlays match on
+    task: str = ""  # classification | regression
 
 
 class Session(QObject):

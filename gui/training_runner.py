@@ -87,6 +87,11 @@ class TrainingRunner(QObject):
             self._task.stop(grace_ms=STOP_GRACE_MS)
             self.paused_changed.emit(False)
 
+    def stop_trial(self, number: int) -> None:
+        """Stop one run of the comparison (numbered from 1 in the engine's `TrialState` events); the rest go on."""
+        if self._task is not None and self._task.running:
+            self._task.stop_trial(number)
+
     def pause(self) -> None:
         if self._task is not None and self.running:
             self._task.pause()

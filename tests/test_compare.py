@@ -348,3 +348,42 @@ def test_the_compare_command_takes_a_cut_layer_and_refuses_a_table_before_traini
     code = main(["compare", "--data", "demo:housing", "--arch", "mlp", "--cut-layer", "features", "--out", str(out)])
     assert code == 2 and "takes images" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_stopping_one_trial_leaves_the_others_running_and_out_of_the_verdict(tmp_path) -> None:
+    from engine.events import BatchEnd, EventRecorder, TrialState
+    from engine.training.control import RunControl
+
+    dataset = load_dataset("demo:digits")
+    base = RunConfig().replace(train={"checkpoint": False})
+    scratch = base.replace(model={"arch": "mlp", "width": 8, "depth": 1})
+    other = base.replace(model={"arch": "mlp", "width": 4, "depth": 1})
+    control = RunControl()
+    control.stop_trial(6)  # a trial still to come: skipped when its turn comes
+    recorder = EventRecorder()
+    running: list[int] = []
+
+    def sink(event) -> None:
+        recorder(event)
+        if isinstance(event, TrialState) and event.state == "running":
+            running.append(event.number)
+        if isinstance(event, BatchEnd) and running[-1] == 1:
+            control.stop_trial(1)  # the running trial: it stops at its next batch, the comparison goes on
+
+    budget = Budget(max_steps=20, min_steps=10, patience_steps=10)
+    comparison = compare_approaches(
+        scratch, other, dataset, repeats=3, budget=budget, out_dir=tmp_path, sink=sink, control=control
+    )
+    assert running == [1, 2, 3, 4, 5]  # 6 never started; 2..5 ran although 1 was stopped
+    assert not control.stop_requested
+    assert [(r.repeat, r.approach) for r in comparison.rows] == [(2, "scratch"), (2, "finetune")]
+    assert [len(v) for v in comparison.sample_scores.values()] == [1, 1]
+    states = {s["number"]: s["state"] for s in comparison.stopped}
+    assert states == {1: "stopped", 2: "left_out", 6: "stopped", 5: "left_out"}
+    final = {e.number: e.state for e in recorder.of_type(TrialState)}
+    assert final == {1: "stopped", 2: "left_out", 3: "finished", 4: "finished", 5: "left_out", 6: "stopped"}
+    sentence = comparison.stopped_sentence()
+    assert sentence in comparison.verdict()
+    assert "You stopped 2 runs" in sentence and "the 1 pair of runs that both finished" in sentence
+    saved = json.loads((tmp_path / "compare.json").read_text())
+    assert Comparison.from_dict(saved).stopped == comparison.stopped

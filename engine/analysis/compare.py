@@ -26,7 +26,7 @@ from engine.analysis.compare_report import write_report
 from engine.analysis.comparison import APPROACH_WORDS, APPROACHES, Comparison, ComparisonRow, scores_key
 from engine.analysis.costs import DEFAULT_DEVICE_WATTS, forward_flops, training_flops
 from engine.data.dataset import Dataset
-from engine.events import EventSink, Progress, ignore_events
+from engine.events import EventSink, Progress, TrialState, ignore_events
 from engine.training.config import RunConfig
 from engine.training.control import RunControl
 
@@ -165,9 +165,30 @@ def compare_approaches(
     plan = [(f, k, a) for f in sorted(set(fractions)) for k in range(repeats) for a in APPROACHES]
     configs = {"scratch": scratch, "finetune": finetune}
     score_key = "val_accuracy" if higher else "val_mae"
+    labels = [f"{APPROACH_WORDS[a]} on {f:.0%}, repeat {k + 1}" for f, k, a in plan]
+    for number, label in enumerate(labels, start=1):
+        sink(TrialState(number, len(plan), label, "planned"))
+    # A pair (both approaches on one share and seed) enters the comparison only when both finished:
+    # the paired bootstrap compares them sample by sample. ``pending`` holds the first of a pair.
+    pending: dict[tuple[float, int], tuple[int, ComparisonRow, list[float]]] = {}
+
+    def leave_out(number: int, row_or_plan: Any, state: str, run_dir: Path | None = None) -> None:
+        fraction, repeat, approach = row_or_plan
+        comparison.stopped.append({
+            "number": number, "label": labels[number - 1], "approach": approach, "data_fraction": fraction,
+            "repeat": repeat + 1, "state": state, "run_dir": str(run_dir) if run_dir else None,
+        })
+        sink(TrialState(number, len(plan), labels[number - 1], state))
+
     for number, (fraction, repeat, approach) in enumerate(plan, start=1):
         if control.stop_requested:
             break
+        partner = pending.pop((fraction, repeat), None)
+        if control.trial_stop_requested(number):  # stopped before it started: skipped
+            leave_out(number, (fraction, repeat, approach), "stopped")
+            if partner is not None:
+                leave_out(partner[0], (fraction, repeat, partner[1].approach), "left_out", partner[1].run_dir)
+            continue
         seed = base_seed + repeat
         subset = subsample_training(dataset, fraction, seed=seed)
         n_train = int(len(subset.splits["train"]))
@@ -175,7 +196,7 @@ def compare_approaches(
         batch = config.train.batch_size
         rounds = repeat_small_training(subset, batch)
         listed = int(len(rounds.splits["train"]))
-        label = f"{APPROACH_WORDS[approach]} on {fraction:.0%}, repeat {repeat + 1}"
+        label = labels[number - 1]
         config = config.replace(
             data=split_sizes,
             model={"seed": seed},
@@ -189,48 +210,64 @@ def compare_approaches(
             name=f"compare: {label} (run {number} of {len(plan)})",
         )
         sink(Progress("compare", number - 1, len(plan), f"Run {number} of {len(plan)}: {label}"))
+        sink(TrialState(number, len(plan), label, "running"))
         callback = budget_callback(budget, train_samples=listed, batch_size=batch, score_key=score_key)
         folder = f"{approach}-{round(fraction * 100):03d}pct-r{repeat + 1}"
         run_dir = Path(out_dir) / "runs" / folder if out_dir else None
         result = run_training(
-            config, sink=sink, control=control, dataset=rounds, out_dir=run_dir, callbacks=(callback,)
+            config, sink=sink, control=control.for_trial(number), dataset=rounds, out_dir=run_dir,
+            callbacks=(callback,),
         )
-        if result.reason == "stopped":
-            break  # a run the person stopped is not a fair sample
+        if result.reason == "stopped":  # a run the person stopped is not a fair sample
+            leave_out(number, (fraction, repeat, approach), "stopped", run_dir)
+            if partner is not None:
+                leave_out(partner[0], (fraction, repeat, partner[1].approach), "left_out", partner[1].run_dir)
+            if control.stop_requested:
+                break  # the whole comparison was stopped
+            continue
         scores = per_sample_scores(result.model, subset, split, result.image_size)
-        comparison.sample_scores.setdefault(scores_key(approach, fraction), []).append(scores.tolist())
         usage = callback.usage()
         forward = forward_flops(result.model)
         model_info = result.record["model"]
-        comparison.rows.append(
-            ComparisonRow(
-                approach=approach,
-                data_fraction=fraction,
-                repeat=repeat + 1,
-                seed=seed,
-                train_samples=n_train,
-                score_name=comparison.score_name,
-                score=float(scores.mean()),
-                seconds=round(result.seconds, 3),
-                cpu_seconds=float(usage["cpu_seconds"]),
-                steps=int(usage["steps"]),
-                samples_seen=int(usage["samples_seen"]),
-                stopped_by=str(usage["stopped_by"]),
-                epochs_run=int(result.record["timing"]["epochs_run"]),
-                params=int(model_info["params"]),
-                trainable_params=int(model_info["trainable_params"]),
-                phase_trainable=[int(p["trainable_params"]) for p in usage["phases"]],
-                forward_flops=forward,
-                train_flops=training_flops(forward, int(usage["samples_seen"])),
-                seconds_to_near_best=seconds_to_near_best(usage["curve"], higher),
-                best_step=int(usage["best_step"]),
-                still_improving=bool(usage["still_improving"]),
-                reason=result.reason,
-                run_dir=str(run_dir) if run_dir else None,
-                train_digest=_digest(subset.splits["train"]),
-                eval_digest=_digest(eval_indices),
-            )
+        row = ComparisonRow(
+            approach=approach,
+            data_fraction=fraction,
+            repeat=repeat + 1,
+            seed=seed,
+            train_samples=n_train,
+            score_name=comparison.score_name,
+            score=float(scores.mean()),
+            seconds=round(result.seconds, 3),
+            cpu_seconds=float(usage["cpu_seconds"]),
+            steps=int(usage["steps"]),
+            samples_seen=int(usage["samples_seen"]),
+            stopped_by=str(usage["stopped_by"]),
+            epochs_run=int(result.record["timing"]["epochs_run"]),
+            params=int(model_info["params"]),
+            trainable_params=int(model_info["trainable_params"]),
+            phase_trainable=[int(p["trainable_params"]) for p in usage["phases"]],
+            forward_flops=forward,
+            train_flops=training_flops(forward, int(usage["samples_seen"])),
+            seconds_to_near_best=seconds_to_near_best(usage["curve"], higher),
+            best_step=int(usage["best_step"]),
+            still_improving=bool(usage["still_improving"]),
+            reason=result.reason,
+            run_dir=str(run_dir) if run_dir else None,
+            train_digest=_digest(subset.splits["train"]),
+            eval_digest=_digest(eval_indices),
         )
+        sink(TrialState(number, len(plan), label, "finished"))
+        if any((s["data_fraction"], s["repeat"]) == (fraction, repeat + 1) for s in comparison.stopped):
+            leave_out(number, (fraction, repeat, approach), "left_out", run_dir)  # its pair's other run was stopped
+            continue
+        if partner is None and any((f, k) == (fraction, repeat) for f, k, _a in plan[number:]):
+            pending[(fraction, repeat)] = (number, row, scores.tolist())  # its pair's other run is still to come
+            continue
+        for kept_row, kept_scores in ([partner[1:]] if partner is not None else []) + [(row, scores.tolist())]:
+            comparison.rows.append(kept_row)
+            comparison.sample_scores.setdefault(scores_key(kept_row.approach, fraction), []).append(kept_scores)
+    for number, row, _scores in pending.values():  # the comparison stopped before its partner ran
+        leave_out(number, (row.data_fraction, row.repeat - 1, row.approach), "left_out", row.run_dir)
     sink(Progress("compare", len(comparison.rows), len(plan), "Comparison finished"))
     if out_dir:
         write_report(comparison, Path(out_dir))

@@ -79,6 +79,10 @@ class Comparison:
     # tables: a scaled linear model on the same subsets, scored per sample ("fraction" -> scores)
     baseline_name: str | None = None
     baseline_scores: dict[str, list[float]] = field(default_factory=dict)
+    # runs left out of the verdict: stopped by the person (one trial, the others went on), or the
+    # other run of a stopped run's pair (a pair is compared sample by sample, so both or neither count);
+    # each {"number", "label", "approach", "data_fraction", "repeat", "state", "run_dir"}
+    stopped: list[dict[str, Any]] = field(default_factory=list)
 
     # -- what was measured -----------------------------------------------------------------
 
@@ -177,11 +181,14 @@ class Comparison:
         """The sentences every front end prints: who wins where, by how much, how sure, at what cost."""
         fractions = self.fractions()
         if not fractions:
-            return ["No run finished, so there is nothing to compare yet."]
+            return ["No run finished, so there is nothing to compare yet.", *filter(None, [self.stopped_sentence()])]
         words = self.score_words()
         sentences: list[str] = []
         for fraction in reversed(fractions):
             sentences.append(self._fraction_sentence(fraction, words))
+        left_out = self.stopped_sentence()
+        if left_out:
+            sentences.append(left_out)
         sentences.append(
             f"Scored on the {self.scored_on} split ({self.eval_samples} samples"
             f"{', set aside by the comparison' if self.test_made_by_comparison else ''}), which no run "
@@ -207,6 +214,23 @@ class Comparison:
         if uneven:
             sentences.append(uneven)
         return sentences
+
+    def stopped_sentence(self) -> str | None:
+        """Which runs the person stopped, and that the verdict uses only the pairs that both finished."""
+        stopped = [s for s in self.stopped if s.get("state") == "stopped"]
+        if not stopped:
+            return None
+        names = "; ".join(str(s["label"]) for s in stopped)
+        partners = sum(1 for s in self.stopped if s.get("state") == "left_out")
+        pairs = len(self.rows) // 2
+        also = (
+            f" {partners} finished run{'s' if partners != 1 else ''} whose partner was stopped "
+            f"{'are' if partners != 1 else 'is'} listed but left out as well." if partners else ""
+        )
+        return (
+            f"You stopped {len(stopped)} run{'s' if len(stopped) != 1 else ''} ({names}); the verdict uses only "
+            f"the {pairs} pair{'s' if pairs != 1 else ''} of runs that both finished.{also}"
+        )
 
     def wall_time_warning(self) -> str | None:
         """A sentence when wall times measured the machine's load rather than the runs.
@@ -390,6 +414,7 @@ class Comparison:
             "class_names": self.class_names,
             "baseline_name": self.baseline_name,
             "baseline_scores": self.baseline_scores,
+            "stopped": self.stopped,
             "per_class": None if per_class is None else per_class.to_dict(),
         }
 

@@ -12,6 +12,8 @@ class RunControl:
         self._stop = threading.Event()
         self._running = threading.Event()  # cleared while paused
         self._running.set()
+        self._stopped_trials: set[int] = set()  # a comparison's trials asked to stop (the others go on)
+        self._lock = threading.Lock()
 
     def stop(self) -> None:
         self._stop.set()
@@ -23,6 +25,19 @@ class RunControl:
 
     def resume(self) -> None:
         self._running.set()
+
+    def stop_trial(self, number: int) -> None:
+        """Stop one trial of a comparison (numbered from 1), running or still to come; the others go on."""
+        with self._lock:
+            self._stopped_trials.add(int(number))
+
+    def trial_stop_requested(self, number: int) -> bool:
+        with self._lock:
+            return int(number) in self._stopped_trials
+
+    def for_trial(self, number: int) -> TrialControl:
+        """The control one trial's run honours: this one's stop and pause, and its own stop."""
+        return TrialControl(self, number)
 
     @property
     def stop_requested(self) -> bool:
@@ -37,3 +52,32 @@ class RunControl:
         while not self._running.wait(poll_seconds):
             if self._stop.is_set():
                 return
+
+
+class TrialControl:
+    """One trial's view of a comparison's `RunControl`: stopped when the whole comparison or this trial is."""
+
+    def __init__(self, parent: RunControl, number: int) -> None:
+        self.parent = parent
+        self.number = number
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.parent.stop_requested or self.parent.trial_stop_requested(self.number)
+
+    @property
+    def paused(self) -> bool:
+        return self.parent.paused and not self.stop_requested
+
+    def stop(self) -> None:
+        self.parent.stop_trial(self.number)
+
+    def pause(self) -> None:
+        self.parent.pause()
+
+    def resume(self) -> None:
+        self.parent.resume()
+
+    def wait_while_paused(self, poll_seconds: float = 0.1) -> None:
+        while self.parent.paused and not self.stop_requested:
+            self.parent._running.wait(poll_seconds)

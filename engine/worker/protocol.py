@@ -8,7 +8,7 @@ object) is refused with `ProtocolError` instead of importing its module. That ke
 window's process free of TensorFlow by construction, not only by care.
 
 Window -> worker: ``call`` (id, task, kwargs), ``stop`` / ``pause`` / ``resume`` /
-``cancel`` (id), ``shutdown``.
+``cancel`` (id), ``stop_trial`` (id, trial: a comparison's run number, from 1), ``shutdown``.
 Worker -> window: ``hello`` (pid), ``ready`` (info), ``event`` (id, event), ``result``
 (id, value), ``error`` (id, error), ``done`` (id), ``fatal`` (error: the worker cannot serve),
 ``retiring`` (reason: a task ran out of memory; the worker ends and a fresh one serves the next task).

@@ -149,6 +149,8 @@ def serve(conn: Connection, niceness: int = 0) -> None:
                     task.control.pause()
                 elif op == "resume":
                     task.control.resume()
+                elif op == "stop_trial":  # one run of a comparison; the others go on
+                    task.control.stop_trial(int(message.get("trial", 0)))
 
     def retire(reason: str) -> None:
         outbox.send({"op": "retiring", "reason": reason})

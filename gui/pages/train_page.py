@@ -25,7 +25,7 @@ from gui.panels.live_preview import LivePreviewPanel
 from gui.panels.run_controls import RunControls, format_duration
 from gui.panels.run_events import RunEvents
 from gui.panels.train_form import TrainForm
-from gui.panels.train_plots import TrainPlots
+from gui.panels.train_plots import TrainPlots, metric_key
 from gui.plots import PlotRefresher
 from gui.session import RunSummary, Session, TrainedModel
 from gui.training_runner import TrainingRunner
@@ -52,7 +52,8 @@ class TrainPage(QWidget):
         self.session = session
         self.runs_folder = runs_folder  # where each run keeps its folder (model, history, run.json); None: none
         self.runner = TrainingRunner(self)
-        self._overlaid_runs = 0
+        self._overlay_from = 0  # earlier runs before this index are not overlaid (cleared, or compared runs)
+        self._run_data = ("", "")  # the current run's data identity and task, kept for its RunSummary
         self.comparison: Any = None  # the last engine Comparison
         self.compare_dialog = CompareDialog(self)
         self.compare_view = self.compare_dialog.view
@@ -73,6 +74,7 @@ class TrainPage(QWidget):
         self.plots.save_failed.connect(
             lambda sentence: self.failed.emit("Cannot save the plots", WorkerError(sentence, "", True))
         )
+        self.plots.trials_view.stop_requested.connect(self.stop_trial)
         self.plots.drift_view.remedy.connect(self._apply_remedy)
         self.plots.drift_view.roll_back.connect(self.roll_back)
         self.live_preview = LivePreviewPanel()  # Create ML's preview pane: a tab beside the run log (issue 18)
@@ -275,6 +277,13 @@ class TrainPage(QWidget):
             self.log_message("Stopping after the current batch…")
             self.controls.show_stopping()
 
+    def stop_trial(self, number: int) -> None:
+        """Stop one run of the running comparison; the others go on (the verdict leaves it out)."""
+        if self.runner.running and self.events.comparing:
+            self.runner.stop_trial(number)
+            label = self.plots.trials_view.labels.get(number, "")
+            self.log_message(f"Stopping run {number} ({label}) after its current batch; the other runs go on.")
+
     def toggle_pause(self) -> None:
         if not self.runner.running:
             return
@@ -285,7 +294,8 @@ class TrainPage(QWidget):
 
     def clear_overlays(self) -> None:
         self.plots.clear_overlays()
-        self._overlaid_runs = len(self.session.runs)  # cleared runs do not come back
+        self._overlay_from = len(self.session.runs)  # cleared runs do not come back
+        self.plots.set_overlay_note(0, "")
 
     def _auto_name(self) -> str:
         recipe = self.session.config.model
@@ -300,8 +310,11 @@ class TrainPage(QWidget):
         defer_full_collections(True)
 
     def _reset_for_run(self) -> None:
-        self._add_overlays_for_earlier_runs()
+        dataset = self.session.dataset
+        self._run_data = (data_identity(dataset), dataset.task) if dataset is not None else ("", "")
+        self.show_earlier_runs()
         self.plots.reset_drift()
+        self.plots.reset_trials()
         self.plots.reset()
         self.live_preview.reset()
         # Axes for the planned epochs now, while the page is idle: the run's first event then
@@ -314,18 +327,33 @@ class TrainPage(QWidget):
         self.controls.progress.setValue(0)
         self.refresher.start()
 
-    def _add_overlays_for_earlier_runs(self) -> None:
-        current = self.session.dataset.source if self.session.dataset is not None else ""
-        # curves on other data are not comparable
-        runs = [r for r in self.session.runs[self._overlaid_runs :] if r.dataset == current]
-        self.plots.add_overlays(runs, self.events.task)
-        self._overlaid_runs = len(self.session.runs)
+    def show_earlier_runs(self) -> list[RunSummary]:
+        """Overlay this session's earlier runs on the loaded data and task, and say which (none: no note).
+
+        Drawn afresh for every run: curves of other data or another task (a digits run's accuracy under
+        a regression's error) are never comparable, so they go when the data changes.
+        """
+        dataset = self.session.dataset
+        self.plots.clear_overlays()
+        if dataset is None:
+            self.plots.set_overlay_note(0, "")
+            return []
+        key, task = data_identity(dataset), dataset.task
+        runs = [
+            r for r in self.session.runs[self._overlay_from :]
+            if r.data_key == key and r.task == task and metric_key(task, r.history) is not None
+        ]
+        self.plots.add_overlays(runs, task)
+        self.plots.set_overlay_note(len(runs), str(dataset.source))
+        return runs
 
     # -- run end --------------------------------------------------------------------------
 
     def _on_result(self, result: Any) -> None:
         name = self.events.current_name
-        summary = RunSummary(name, dict(result.history), dict(result.metrics), result.reason, result.dataset_source)
+        summary = RunSummary(
+            name, dict(result.history), dict(result.metrics), result.reason, result.dataset_source, *self._run_data
+        )
         self.session.set_trained(dataclasses.replace(result.model, name=name))
         self.session.add_run(summary)
         self._offer_roll_back(result)
@@ -351,7 +379,9 @@ class TrainPage(QWidget):
     def _on_compared_run_finished(self, event: Any) -> None:
         name = self.events.current_name
         source = getattr(self.session.dataset, "source", "")
-        self.session.add_run(RunSummary(name, dict(event.history), dict(event.metrics), event.reason, source))
+        self.session.add_run(
+            RunSummary(name, dict(event.history), dict(event.metrics), event.reason, source, *self._run_data)
+        )
         metrics = ", ".join(f"{k} {v:.4f}" for k, v in event.metrics.items())
         self.log_message(f"{name} {event.reason.replace('_', ' ')} after {event.seconds:.1f} s. {metrics}", "success")
 
@@ -427,14 +457,15 @@ class TrainPage(QWidget):
         self.controls.progress.setRange(0, 1000)
         comparing, self.events.comparing = self.events.comparing, False
         if comparing:
-            self._overlaid_runs = len(self.session.runs)  # no dashed overlays of compared runs: the table has them
+            self._overlay_from = len(self.session.runs)  # no dashed overlays of compared runs: the table has them
         if comparing and self.comparison is not None:
             done = len(self.comparison.rows)
-            stopped = self.runner.stop_requested or any(
-                r.reason == "stopped" for r in self.comparison.rows
-            )
+            stopped = self.runner.stop_requested
+            by_you = sum(1 for s in getattr(self.comparison, "stopped", None) or [] if s["state"] == "stopped")
+            also = f", {by_you} stopped by you" if by_you and not stopped else ""
             self.controls.progress_label.setText(
-                f"Comparison {'stopped' if stopped else 'done'}: {done} run{'s' if done != 1 else ''} finished."
+                f"Comparison {'stopped' if stopped else 'done'}: {done} run{'s' if done != 1 else ''} in the verdict"
+                f"{also}."
             )
             if not stopped:
                 self.controls.progress.setValue(1000)
@@ -470,6 +501,21 @@ class TrainPage(QWidget):
             else:
                 self.mixed_check.setEnabled(False)
                 self.xla_check.setEnabled(False)
+
+
+def data_identity(dataset: Any) -> str:
+    """What makes two runs' curves comparable: the same data (source, target column, arrays, size,
+    classes) and task. Runs on other data or another target are never overlaid."""
+    data = getattr(dataset, "data", None)
+    parts = [
+        str(dataset.source),
+        f"target={getattr(data, 'target', None) or ''}",
+        f"arrays={getattr(data, 'x_key', '')},{getattr(data, 'y_key', '')}",
+        f"task={dataset.task}",
+        f"samples={dataset.num_samples}",
+        "classes=" + ",".join(map(str, dataset.class_names)),
+    ]
+    return "|".join(parts)
 
 
 def compare_defaults(session: Session) -> dict[str, Any]:

@@ -51,7 +51,11 @@ class RunControls(QWidget):
         self.progress.setFixedHeight(10)
         self.progress_label = QLabel("Not started.")
         # Its text changes with every batch: a fixed size keeps those changes from re-laying out the page.
+        # Two lines high and wrapping: at 1100x680 "Epoch 3/10 · batch 12/40 · 0:41 elapsed · ETA 1:30" and
+        # "Run 2 of 4: fine-tuning on 100%, repeat 1" are wider than the strip and were cut.
+        self.progress_label.setWordWrap(True)
         self.progress_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.progress_label.setFixedHeight(2 * self.progress_label.fontMetrics().lineSpacing() + 2)
         progress_column.addWidget(self.progress)
         progress_column.addWidget(self.progress_label)
         controls.addLayout(progress_column, 1)

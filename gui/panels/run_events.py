@@ -89,6 +89,11 @@ class RunEvents(QObject):
             self.controls.progress_label.setText(event.message or f"{event.task}…")
             if event.task == "compare":
                 self.compare_view.set_progress(event.done, event.total, event.message)
+        elif isinstance(event, ev.TrialState):
+            self.plots.trials_view.set_state(event.number, event.total, event.label, event.state)
+            self.plots.show_trials()
+            if event.state == "stopped":
+                log.add(f"Run {event.number} of {event.total} ({event.label}) stopped; the others go on.", "warning")
         elif isinstance(event, ev.Finished):
             self.finished = event
             if self.comparing:

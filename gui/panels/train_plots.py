@@ -9,12 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
     QGridLayout,
-    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QLayoutItem,
     QPushButton,
     QSizePolicy,
     QTabWidget,
@@ -23,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.plots import LivePlot
+from gui.widgets.compare_view import TrialsView
 from gui.widgets.drift_view import DriftView
 from gui.widgets.log_panel import LogPanel
 
@@ -32,6 +35,78 @@ def metric_key(task: str, logs: dict[str, float]) -> str | None:
     from engine.models.heads import headline_metric
 
     return headline_metric(task, logs)
+
+
+class FlowLayout(QLayout):
+    """Widgets left to right, wrapping onto another row where the width runs out (Qt's flow layout
+    example): the plot controls keep one row at 1280 px and take two, uncut, at 1100 px."""
+
+    def __init__(self, parent: QWidget | None = None, spacing: int = 6) -> None:
+        super().__init__(parent)
+        self._items: list[QLayoutItem] = []
+        self._spacing = spacing
+        self.setContentsMargins(0, 0, 0, 0)
+
+    def addItem(self, item: QLayoutItem) -> None:  # noqa: N802 (Qt's name)
+        self._items.append(item)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, index: int) -> QLayoutItem | None:  # noqa: N802 (Qt's name)
+        return self._items[index] if 0 <= index < len(self._items) else None
+
+    def takeAt(self, index: int) -> QLayoutItem | None:  # noqa: N802 (Qt's name)
+        return self._items.pop(index) if 0 <= index < len(self._items) else None
+
+    def expandingDirections(self) -> Qt.Orientation:  # noqa: N802 (Qt's name)
+        return Qt.Orientation(0)
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt's name)
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt's name)
+        return self._arrange(QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect: QRect) -> None:  # noqa: N802 (Qt's name)
+        super().setGeometry(rect)
+        self._arrange(rect, move=True)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        return self.minimumSize()
+
+    def minimumSize(self) -> QSize:  # noqa: N802 (Qt's name)
+        size = QSize()
+        for item in self._items:
+            size = size.expandedTo(item.minimumSize())
+        return size
+
+    def _visible(self) -> list[QLayoutItem]:
+        return [i for i in self._items if i.widget() is None or not i.widget().isHidden()]
+
+    def _arrange(self, rect: QRect, *, move: bool) -> int:
+        """Place the visible widgets in rows; the last widget (Save plots) ends at the right edge of its row."""
+        x, y, row_height = rect.x(), rect.y(), 0
+        rows: list[list[tuple[QLayoutItem, int, QSize]]] = [[]]
+        for item in self._visible():
+            hint = item.sizeHint()
+            if x + hint.width() > rect.right() + 1 and rows[-1]:
+                x, y = rect.x(), y + row_height + self._spacing
+                row_height = 0
+                rows.append([])
+            rows[-1].append((item, x, hint))
+            x += hint.width() + self._spacing
+            row_height = max(row_height, hint.height())
+        if move:
+            top = rect.y()
+            for row in rows:
+                height = max((hint.height() for _i, _x, hint in row), default=0)
+                for index, (item, left, hint) in enumerate(row):
+                    if row is rows[-1] and index == len(row) - 1 and len(self._visible()) > 1:
+                        left = rect.right() + 1 - hint.width()  # Save plots at the right, as before
+                    item.setGeometry(QRect(QPoint(left, top + (height - hint.height()) // 2), hint))
+                top += height + self._spacing
+        return y + row_height - rect.y()
 
 
 class TrainPlots(QWidget):
@@ -46,7 +121,7 @@ class TrainPlots(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.file_stem = "plots"  # the saved PNGs' names start with it (the run's name)
 
-        view_controls = QHBoxLayout()
+        view_controls = FlowLayout()
         self.log_check = QCheckBox("Log scale (loss)")
         self.log_check.setToolTip("Show the loss on a logarithmic axis, where late small improvements are visible")
         self.log_check.toggled.connect(lambda on: self.loss_plot.set_log_y(on))
@@ -62,7 +137,9 @@ class TrainPlots(QWidget):
         view_controls.addWidget(self.log_check)
         view_controls.addWidget(self.compare_check)
         view_controls.addWidget(self.clear_button)
-        view_controls.addStretch(1)
+        self.overlay_note = QLabel("")  # which earlier runs are drawn: "2 earlier runs on demo:digits"
+        self.overlay_note.setProperty("role", "muted")
+        view_controls.addWidget(self.overlay_note)
         self.results_button = QPushButton("Comparison results")
         self.results_button.setToolTip("Show the last head-to-head comparison of from scratch and fine-tuning")
         self.results_button.setEnabled(False)
@@ -108,6 +185,7 @@ class TrainPlots(QWidget):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.log, "Run log")
+        self.trials_view = TrialsView()  # a comparison only: its tab appears with the comparison's plan
 
         grid = QGridLayout()
         grid.setSpacing(8)
@@ -122,6 +200,7 @@ class TrainPlots(QWidget):
         grid.setRowStretch(0, 3)
         grid.setRowStretch(1, 2)
         layout.addLayout(grid, 1)
+        self.set_overlay_note(0, "")
 
     # -- a run's curves -------------------------------------------------------------------
 
@@ -142,6 +221,18 @@ class TrainPlots(QWidget):
         if self.tabs.indexOf(self.drift_tab) < 0:
             self.tabs.addTab(self.drift_tab, "Backbone drift")
             self.tabs.setCurrentWidget(self.drift_tab)
+
+    def reset_trials(self) -> None:
+        self.trials_view.reset()
+        index = self.tabs.indexOf(self.trials_view)
+        if index >= 0:
+            self.tabs.removeTab(index)
+
+    def show_trials(self) -> None:
+        """Give a comparison's runs their tab (once per comparison), in front: where one run is stopped."""
+        if self.tabs.indexOf(self.trials_view) < 0:
+            self.tabs.addTab(self.trials_view, "Comparison runs")
+            self.tabs.setCurrentWidget(self.trials_view)
 
     def add_phase(self, first: float, end: float, name: str) -> None:
         for plot in self.plots:
@@ -177,6 +268,15 @@ class TrainPlots(QWidget):
             if "learning_rate" in history:
                 self.lr_plot.add_overlay(summary.name, epochs, history["learning_rate"], color=3)
         self.set_overlays_visible(self.compare_check.isChecked())
+
+    def set_overlay_note(self, count: int, data: str) -> None:
+        """Say how many earlier runs are overlaid and on which data; nothing when none are."""
+        text = f"{count} earlier run{'s' if count != 1 else ''} on {data}" if count else ""
+        self.overlay_note.setText(text)
+        self.overlay_note.setToolTip(
+            f"{text}: this session's runs on the same data and task, dashed behind the live curves" if count else ""
+        )
+        self.clear_button.setEnabled(bool(count))
 
     def set_overlays_visible(self, visible: bool) -> None:
         for plot in self.plots:

@@ -8,6 +8,7 @@ opened in Evaluate or Export. Displays values only: every number comes from the 
 
 from __future__ import annotations
 
+import html
 import math
 from typing import Any
 
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -35,6 +37,14 @@ from gui import theme
 APPROACHES = {"scratch": "From scratch", "finetune": "Fine-tuning"}
 SUMMARY_COLUMNS = ["Approach", "Data", "Train samples", "Score", "Interval", "Runs"]
 RUN_COLUMNS = ["Approach", "Data", "Repeat", "Score", "Steps", "Stopped by", "Seconds", "Run folder"]
+STATE_WORDS = {
+    "planned": "waiting",
+    "running": "training",
+    "finished": "finished",
+    "stopped": "stopped by you",
+    "left_out": "left out (its pair was stopped)",
+    "stopping": "stopping…",
+}
 CLASS_COLUMNS = ["Class", "Samples", "From scratch", "Fine-tuning", "Difference", "95% interval", "Verdict"]
 
 
@@ -228,12 +238,19 @@ class CompareView(QWidget):
                 ])
         _fill(self.table, rows)
         _fill(self.costs, [list(row) for row in comparison.cost_rows])
+        left_out = list(getattr(comparison, "stopped", None) or [])
         _fill(self.runs, [
             [
                 APPROACHES.get(r.approach, r.approach), f"{r.data_fraction:.0%}", str(r.repeat), f"{r.score:.4f}",
                 str(r.steps), r.stopped_by.replace("_", " "), f"{r.seconds:.1f}", r.run_dir or "not saved",
             ]
             for r in comparison.rows
+        ] + [
+            [
+                APPROACHES.get(s["approach"], s["approach"]), f"{s['data_fraction']:.0%}", str(s["repeat"]),
+                "not scored", "", STATE_WORDS.get(s["state"], s["state"]), "", s.get("run_dir") or "not saved",
+            ]
+            for s in left_out
         ])
         self.chart.set_curve(comparison.learning_curve(), words)
         self._show_per_class(comparison)
@@ -267,8 +284,8 @@ class CompareView(QWidget):
 
     def selected_run(self) -> Any:
         rows = self.runs.selectionModel().selectedRows() if self.comparison is not None else []
-        if not rows:
-            return None
+        if not rows or rows[0].row() >= len(self.comparison.rows):
+            return None  # a stopped run has no result to open
         return self.comparison.rows[rows[0].row()]
 
     def _update_buttons(self) -> None:
@@ -281,6 +298,87 @@ class CompareView(QWidget):
         run = self.selected_run()
         if run is not None and run.run_dir:
             self.open_requested.emit(f"{run.run_dir}/model.keras", target)
+
+
+class TrialsView(QScrollArea):
+    """The runs of a comparison while it trains, each with its own Stop.
+
+    Filled from the engine's `TrialState` events; a run's Stop asks the engine to stop that run
+    (training now, or still waiting) while the others go on. A stopped run, and the other run of
+    its pair, are left out of the verdict. One row a run: its name and state wrap in the narrow
+    tab at the minimum window size, and its Stop button stays whole beside them.
+    """
+
+    stop_requested = Signal(int)  # the run's number (from 1)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.states: dict[int, str] = {}
+        self.labels: dict[int, str] = {}
+        self.rows: dict[int, QLabel] = {}
+        self.stop_buttons: dict[int, QPushButton] = {}
+        self.total = 0
+        self.setWidgetResizable(True)
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        body = QWidget()
+        self.list = QVBoxLayout(body)
+        self.list.setContentsMargins(2, 4, 2, 2)
+        self.note = QLabel("Stop one run and the others go on; Stop above ends the whole comparison.")
+        self.note.setProperty("role", "muted")
+        self.note.setWordWrap(True)
+        self.list.addWidget(self.note)
+        self.list.addStretch(1)
+        self.setWidget(body)
+
+    def reset(self) -> None:
+        for number in list(self.rows):
+            row = self.rows.pop(number).parentWidget()
+            self.list.removeWidget(row)
+            row.deleteLater()
+        self.stop_buttons.clear()
+        self.states.clear()
+        self.labels.clear()
+
+    def set_state(self, number: int, total: int, label: str, state: str) -> None:
+        """One `TrialState` event: add the run's row or update its state."""
+        if self.states.get(number) == "stopping" and state == "running":
+            return  # the engine starts it only to stop it at once
+        self.states[number], self.labels[number], self.total = state, label, total
+        if number not in self.rows:
+            self._add_row(number)
+        words = STATE_WORDS.get(state, state)
+        colour = {"running": theme.ACCENT, "stopped": "#c0392b", "stopping": "#c0392b"}.get(state)
+        shown = f'<span style="color:{colour}">{words}</span>' if colour else words
+        self.rows[number].setText(f"<b>{number} of {total}</b>: {html.escape(label)}<br>{shown}")
+        button = self.stop_buttons[number]
+        button.setEnabled(state in ("planned", "running"))
+        button.setVisible(state in ("planned", "running", "stopping"))
+
+    def _add_row(self, number: int) -> None:
+        row = QWidget()
+        line = QHBoxLayout(row)
+        line.setContentsMargins(0, 2, 0, 2)
+        text = QLabel("")
+        text.setWordWrap(True)
+        text.setTextFormat(Qt.TextFormat.RichText)
+        button = QPushButton("Stop")
+        button.setToolTip(
+            "Stop this run of the comparison (training now, or still waiting); the other runs go on. A stopped "
+            "run and the other run of its pair are left out of the verdict."
+        )
+        button.clicked.connect(lambda _checked=False, n=number: self.stop(n))
+        line.addWidget(text, 1)
+        line.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
+        self.rows[number], self.stop_buttons[number] = text, button
+        self.list.insertWidget(self.list.count() - 1, row)
+
+    def stop(self, number: int) -> None:
+        """Ask for one run to stop (its button)."""
+        if self.states.get(number) not in ("planned", "running"):
+            return
+        self.set_state(number, self.total, self.labels[number], "stopping")
+        self.stop_requested.emit(number)
 
 
 class CompareDialog(QDialog):
@@ -296,6 +394,17 @@ class CompareDialog(QDialog):
         layout.addWidget(self.view, 1)
         layout.addWidget(buttons)
         self.resize(1180, 560)
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        """Fit inside the window it belongs to (at 1100x680 a 1180-wide dialog ran off its right edge,
+        the verdict's line ends with it), then grow the height to the whole verdict."""
+        owner = self.parentWidget().window() if self.parentWidget() is not None else None
+        if owner is not None:
+            room = owner.geometry()
+            width = min(1180, max(640, room.width() - 40))
+            self.resize(width, min(max(560, self.sizeHint().height()), max(480, room.height() - 40)))
+            self.move(room.center() - self.rect().center())
+        super().showEvent(event)
 
 
 class FractionsDialog(QDialog):

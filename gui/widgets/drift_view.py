@@ -14,7 +14,17 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QBoxLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QBoxLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from gui import theme
 
@@ -29,20 +39,29 @@ class DriftView(QWidget):
 
         self.plot = pg.PlotWidget()
         item = self.plot.getPlotItem()
-        item.setTitle("Backbone drift", justify="left")
+        item.setMenuEnabled(False)
+        item.hideButtons()
+        # The tab is named "Backbone drift": the plot's rows go to the data and the legend above it.
         item.setLabel("left", "CKA / accuracy")
         item.setLabel("bottom", "epoch (0 = pretrained)")
         item.showGrid(x=True, y=True, alpha=0.25)
         item.setYRange(0, 1.05, padding=0)
         item.setMouseEnabled(x=False, y=False)
         item.getAxis("bottom").setTickSpacing(major=1, minor=1)  # whole epochs
-        self.legend = item.addLegend(offset=(-6, -6), labelTextSize="8pt")
+        # The legend sits in the row above the data (as on the live plots): never over the curves.
+        self.legend = pg.LegendItem(offset=None, labelTextSize="8pt", colCount=2, horSpacing=8, verSpacing=-6)
+        self.legend.layout.setContentsMargins(0, 0, 0, 0)
+        item.layout.setRowFixedHeight(0, 22)
+        self.legend.setParentItem(item)
+        self.legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-6, 2))
+        item.legend = self.legend
         colors = theme.plot_colors().curves
         self.cka_curve = self.plot.plot([], [], pen=pg.mkPen(colors[4], width=2), symbol="o", symbolSize=6,
-                                        symbolBrush=colors[4], name="CKA vs pretrained")
+                                        symbolBrush=colors[4], name="CKA")
         dashed = pg.mkPen(colors[3], width=2, style=Qt.PenStyle.DashLine)
         self.source_curve = self.plot.plot([], [], pen=dashed, symbol="s", symbolSize=6, symbolBrush=colors[3],
                                            name="source-task accuracy")
+        self.cka_curve.setToolTip("CKA: how alike the backbone's features are to the pretrained ones (1 = unchanged)")
         self.threshold = pg.InfiniteLine(pos=CKA_WARNING, angle=0, movable=False,
                                          pen=pg.mkPen("#c0392b", width=1, style=Qt.PenStyle.DotLine),
                                          label=f"warn below {CKA_WARNING:g}", labelOpts={"position": 0.6})
@@ -58,14 +77,19 @@ class DriftView(QWidget):
         self.figures.setProperty("role", "muted")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.plot.setMinimumHeight(80)  # at the minimum window size the remedies stack up under it
+        # The plot keeps a readable height (at 1100x680 the warning, remedies and roll-back row left it
+        # 64 px of data); what is said below it scrolls when the tab is short.
+        self.plot.setMinimumHeight(150)
         layout.addWidget(self.plot, 1)
-        layout.addWidget(self.figures)
-        layout.addWidget(self.warning)
+        details = QWidget()
+        self.details_layout = details_layout = QVBoxLayout(details)
+        details_layout.setContentsMargins(0, 2, 0, 0)
+        details_layout.addWidget(self.figures)
+        details_layout.addWidget(self.warning)
         # Side by side where they fit, one a line where they do not (the narrow tab at the minimum size).
         self.remedy_row = QBoxLayout(QBoxLayout.Direction.LeftToRight)
         self.remedy_buttons: list[QPushButton] = []
-        layout.addLayout(self.remedy_row)
+        details_layout.addLayout(self.remedy_row)
         self.roll_back_row = QWidget()
         row = QHBoxLayout(self.roll_back_row)
         row.setContentsMargins(0, 0, 0, 0)
@@ -86,11 +110,29 @@ class DriftView(QWidget):
         row.addWidget(self.roll_back_epoch)
         row.addStretch(1)
         self.roll_back_row.hide()
-        layout.addWidget(self.roll_back_row)
-        self.plot.setBackground(theme.plot_colors().background)
+        details_layout.addWidget(self.roll_back_row)
+        details_layout.addStretch(1)
+        self.details = QScrollArea()
+        self.details.setWidget(details)
+        self.details.setWidgetResizable(True)
+        self.details.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.details.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        layout.addWidget(self.details)
+        self._apply_colors()
+        theme.theme_changes.changed.connect(self._apply_colors)  # a bound method: disconnected when deleted
         self.setMinimumWidth(200)  # the drift tab shares the Train page with three plots at the minimum window size
         self.cka: list[tuple[float, float]] = []
         self.source: list[tuple[float, float]] = []
+
+    def _apply_colors(self, _dark: bool = False) -> None:
+        """The plot in the theme's colours (it kept a white background in the dark theme)."""
+        from gui.plots import style_plot
+
+        style_plot(self.plot)
+        colors = theme.plot_colors()
+        self.plot.getPlotItem().getAxis("left").setGrid(int(255 * colors.grid_alpha))
+        self.plot.getPlotItem().getAxis("bottom").setGrid(int(255 * colors.grid_alpha))
+        self.threshold.label.setColor(QColor(colors.foreground))
 
     def reset(self) -> None:
         self.cka.clear()
@@ -103,6 +145,7 @@ class DriftView(QWidget):
         self._clear_remedies()
         self.roll_back_row.hide()
         self.hide()
+        self._fit_details()
 
     def add(self, event: Any) -> None:
         """One `DriftMeasured` (epoch -1 is the pretrained baseline, drawn at x = 0)."""
@@ -116,6 +159,7 @@ class DriftView(QWidget):
             text += f"\nsource task {event.source_accuracy:.0%}, was {event.source_baseline:.0%}"
         self.figures.setText(text if event.epoch >= 0 else "Pretrained baseline measured.")
         self.show()
+        self._fit_details()
 
     def show_warning(self, message: str, model: Any = None) -> None:
         """The forgetting warning, with one button per remedy when the run's ``model`` recipe is given."""
@@ -133,10 +177,22 @@ class DriftView(QWidget):
                 self.remedy_buttons.append(button)
         self._arrange_remedies()
         self.show()
+        self._fit_details()
+
+    def _fit_details(self) -> None:
+        """The text below the plot takes the height it needs, no more (the plot keeps the rest)."""
+        inner = self.details.widget()
+        inner.adjustSize()
+        needed = self.details_layout.heightForWidth(max(1, self.details.viewport().width()))
+        self.details.setMaximumHeight(max(0, needed if needed > 0 else inner.sizeHint().height()) + 2)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)
         self._arrange_remedies()
+        self._fit_details()
+        from gui.plots import fit_legend
+
+        fit_legend(self.plot, self.legend)
 
     def _arrange_remedies(self) -> None:
         spacing = max(0, self.remedy_row.spacing())
@@ -155,6 +211,7 @@ class DriftView(QWidget):
         self.roll_back_epoch.setRange(min(epochs), max(epochs))
         self.roll_back_epoch.setValue(suggested if suggested in epochs else min(epochs))
         self.roll_back_row.show()
+        self._fit_details()
 
     def _clear_remedies(self) -> None:
         for button in self.remedy_buttons:

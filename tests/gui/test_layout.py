@@ -342,3 +342,161 @@ def test_the_model_page_gives_each_part_room_at_both_sizes(qtbot, window, load_d
     assert not found, "\n".join(f"{where}:\n  " + "\n  ".join(p) for where, p in found.items())
     # the parts this test is about are on the page, not hidden in a tab
     assert page.advisor.isVisibleTo(page) and page.init_card.heatmap.isVisibleTo(page)
+# -- what the widget checks above cannot see ---------------------------------------------------
+# pyqtgraph draws legends, titles, phase names and threshold labels as graphics items inside one
+# QGraphicsView: no QWidget, so `findChildren(QWidget)` never meets them, and a legend running past
+# the plot's edge or lying over the curves passed. Controls in a tab behind another were skipped
+# as "not showing". These checks read the scene, and every tab in turn.
+
+MIN_DATA_AREA = (120, 70)  # pixels: a plot's data area smaller than this cannot be read
+
+
+def graphics_problems(page: QWidget) -> list[str]:
+    """Plot text cut at the plot's edge, legends over the data area, and data areas too small to read."""
+    import pyqtgraph as pg
+    from PySide6.QtCore import QRectF
+
+    problems = []
+    for view in page.findChildren(pg.GraphicsView):
+        if not _showing(view, page):
+            continue
+        owner = f"{type(view).__name__} in {_name(view.parentWidget())}"
+        shown = QRectF(view.viewport().rect()).adjusted(-SLACK, -SLACK, SLACK, SLACK)
+        data_areas = [item for item in view.scene().items() if isinstance(item, pg.ViewBox) and item.isVisible()]
+        for box in data_areas:
+            area = view.mapFromScene(box.sceneBoundingRect()).boundingRect()
+            if area.width() < MIN_DATA_AREA[0] or area.height() < MIN_DATA_AREA[1]:
+                problems.append(f"{owner}: data area {area.width()}x{area.height()}px is too small to read")
+        for item in view.scene().items():
+            if not item.isVisible() or not isinstance(item, (pg.LegendItem, pg.TextItem, pg.LabelItem)):
+                continue
+            if isinstance(item, pg.LabelItem) and not item.text:
+                continue
+            if isinstance(item, pg.LegendItem) and not item.items:
+                continue
+            words = item.toPlainText() if isinstance(item, pg.TextItem) else getattr(item, "text", "legend")
+            rect = QRectF(view.mapFromScene(item.sceneBoundingRect()).boundingRect())
+            if not shown.contains(rect):
+                problems.append(f"{owner}: {type(item).__name__}({words!r}) is cut at the plot's edge")
+            if isinstance(item, pg.LegendItem):
+                for box in data_areas:
+                    overlap = item.sceneBoundingRect().intersected(box.sceneBoundingRect())
+                    if overlap.width() > SLACK and overlap.height() > SLACK:
+                        problems.append(f"{owner}: its legend lies over the data area")
+    return problems
+
+
+def wrapped_text_problems(page: QWidget) -> list[str]:
+    """Word-wrapped labels whose lines need more height than they have (cut at the bottom)."""
+    problems = []
+    for label in page.findChildren(QLabel):
+        if not _showing(label, page) or not label.wordWrap() or not label.text():
+            continue
+        if _scroll_areas_above(label):
+            continue  # a scroll area shows the rest
+        needed = label.heightForWidth(label.contentsRect().width())
+        if needed > label.contentsRect().height() + SLACK:
+            problems.append(f"{_name(label)}: its lines need {needed}px, it has {label.contentsRect().height()}px")
+    return problems
+
+
+def every_tab_problems(window, page: QWidget) -> list[str]:
+    """`page_problems` and `graphics_problems` with each tab of each tab widget in front in turn."""
+    from PySide6.QtWidgets import QApplication, QTabWidget
+
+    problems: list[str] = []
+    for tabs in page.findChildren(QTabWidget):
+        if not _showing(tabs, page):
+            continue
+        current = tabs.currentIndex()
+        for index in range(tabs.count()):
+            tabs.setCurrentIndex(index)
+            for _ in range(3):
+                QApplication.processEvents()
+            tab = tabs.widget(index)
+            found = text_problems(tab) + cell_problems(tab) + placement_problems(tab) + graphics_problems(tab)
+            problems += [f"tab {tabs.tabText(index)!r}: {p}" for p in found]
+        tabs.setCurrentIndex(current)
+    return problems
+
+
+def _comparison_record(stopped: bool = True):
+    import numpy as np
+
+    from engine.analysis.comparison import Comparison, ComparisonRow
+    from engine.api import comparison_record
+
+    rng = np.random.default_rng(0)
+    scores = {f"{a}@1": [rng.integers(0, 2, 200).astype(float).tolist()] for a in ("scratch", "finetune")}
+    rows = [
+        ComparisonRow(approach=a, data_fraction=1.0, repeat=2, seed=2, train_samples=100, score_name="accuracy",
+                      score=0.5, seconds=1.0, steps=10, samples_seen=100, stopped_by="step_cap", epochs_run=1,
+                      params=10, trainable_params=10)
+        for a in ("scratch", "finetune")
+    ]
+    left_out = [
+        {"number": 1, "label": "from scratch on 100%, repeat 1", "approach": "scratch", "data_fraction": 1.0,
+         "repeat": 1, "state": "stopped", "run_dir": None},
+        {"number": 2, "label": "fine-tuning on 100%, repeat 1", "approach": "finetune", "data_fraction": 1.0,
+         "repeat": 1, "state": "left_out", "run_dir": None},
+    ] if stopped else []
+    return comparison_record(Comparison(rows=rows, eval_samples=200, sample_scores=scores, repeats=2,
+                                        budget={"max_steps": 20}, stopped=left_out))
+
+
+@pytest.mark.slow
+def test_train_page_fits_with_a_fine_tune_run_and_a_comparison(qtbot, window, load_demo):
+    """The Train page as a two-phase fine-tune leaves it (phases, drift tab with its warning and roll-back,
+    an earlier run overlaid) and after a comparison with one run stopped (results button, runs tab):
+    nothing cut at 1280x800 or at the minimum size, legends and labels included, in every tab."""
+    from engine import events as ev
+    from gui.session import RunSummary
+
+    load_demo(window)
+    page = window.train_page
+    window.go_to("train")
+    dataset = window.session.dataset
+    from gui.pages.train_page import data_identity
+
+    history = {"loss": [2.0, 1.0, 0.6, 0.4], "val_loss": [1.5, 0.9, 0.7, 0.6], "accuracy": [0.4, 0.8, 0.9, 0.95],
+               "val_accuracy": [0.5, 0.8, 0.85, 0.9], "learning_rate": [1e-3, 1e-3, 1e-4, 1e-4]}
+    window.session.add_run(RunSummary("finetune-demo-1", history, {}, "completed", dataset.source,
+                                      data_identity(dataset), dataset.task))
+    page._reset_for_run()
+    page.refresher.stop()
+    summary = {"task": "classification"}
+    page.on_event(ev.RunStarted("finetune-demo-2", summary, {"name": "m", "params": 10, "trainable_params": 5}, 4, 10))
+    page.on_event(ev.PhaseStarted("head", 0, 2, 0, 1))
+    page.on_event(ev.PhaseStarted("fine-tune", 1, 2, 2, 3))
+    page.on_event(ev.DriftMeasured(-1, 1.0, 0.98, 0.98))
+    for epoch in range(4):
+        page.on_event(ev.EpochEnd(epoch, 4, {k: v[epoch] for k, v in history.items() if k != "learning_rate"},
+                                  history["learning_rate"][epoch], 1.0))
+        page.on_event(ev.DriftMeasured(epoch, 0.95 - 0.1 * epoch, 0.9, 0.98))
+    page.on_event(ev.RunWarning("Forgetting after epoch 3: the backbone drifted from its pretrained features.",
+                                "forgetting"))
+    for plot in page.plots.plots:
+        plot.refresh()
+    page.plots.end_run()
+    page.plots.drift_view.offer_roll_back([1, 2, 3], 2)
+    trials = page.plots.trials_view
+    for number, label in enumerate(["from scratch on 100%, repeat 1", "fine-tuning on 100%, repeat 1",
+                                    "from scratch on 100%, repeat 2", "fine-tuning on 100%, repeat 2"], start=1):
+        trials.set_state(number, 4, label, ("stopped", "left_out", "running", "planned")[number - 1])
+    page.plots.show_trials()
+    page.comparison = _comparison_record()
+    page.compare_view.set_comparison(page.comparison)
+    page.plots.results_button.setEnabled(True)
+    page.plots.results_button.setVisible(True)
+    assert page.plots.overlay_note.text() == "1 earlier run on demo:digits"
+    page.controls.progress_label.setText("Epoch 3/10 · batch 12/40 · 0:41 elapsed · ETA 1:30 · paused")
+    found = {}
+    for size in ((1280, 800), (window.minimumWidth(), window.minimumHeight())):
+        window.resize(*size)
+        qtbot.waitUntil(lambda s=size: (window.width(), window.height()) == s, timeout=5_000)
+        problems = (page_problems(window, page) + graphics_problems(page) + wrapped_text_problems(page)
+                    + every_tab_problems(window, page))
+        if problems:
+            found[f"train at {size[0]}x{size[1]}"] = problems
+    report = "\n".join(f"{where}:\n  " + "\n  ".join(p) for where, p in found.items())
+    assert not found, report
