@@ -346,7 +346,7 @@ class ActivityBoard(QObject):
     def track(self, task: Any, words: str) -> Activity:
         entry = Activity(task, words)
         self._entries.append(entry)
-        task.started.connect(self.changed.emit)
+        task.started.connect(self._on_started)
         task.progress.connect(lambda value, e=entry: self._on_progress(e, value))
         task.finished.connect(lambda e=entry: self._on_finished(e))
         return entry
@@ -374,6 +374,9 @@ class ActivityBoard(QObject):
         entry.task.cancel()
         self.changed.emit()
         return entry
+
+    def _on_started(self) -> None:
+        self.changed.emit()
 
     def _on_progress(self, entry: Activity, value: Any) -> None:
         if isinstance(value, Progress):
