@@ -149,7 +149,9 @@ def test_showdown_cancel_clears_its_curves(qtbot, window, model_page):
     window.activity.cancel_button.click()
     started = time.monotonic()
     qtbot.waitUntil(lambda: not worker.running, timeout=TIMEOUT_MS)
-    assert time.monotonic() - started < 5.0  # the contender in training stopped at its next batch
+    # The contender stops at its next batch, then scores what it has (the job's finish, about 3 s on
+    # a loaded 2-core box); in the worker process the cancel grace ends it by 3 s at the latest.
+    assert time.monotonic() - started < 10.0
     wait_until_idle(qtbot, window)
     assert card.sentence.text().startswith("The initializer showdown was cancelled.")
     assert card.showdown is None and not card.showdown_plot.curves
