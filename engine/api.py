@@ -282,24 +282,42 @@ def open_model(path: str, *, trusted: bool = False) -> ModelHandle:
                        params=int(model.count_params()))
 
 
-def export_model(model: ModelHandle, path: str, *, format: str = "keras", record: dict[str, Any] | None = None) -> str:
-    """Save atomically as keras | h5 | savedmodel | tflite, with the run record and model card beside it."""
+def export_model(model: ModelHandle, path: str, *, format: str = "keras", record: dict[str, Any] | None = None,
+                 sink: EventSink = ignore_events, cancel: threading.Event | None = None) -> str:
+    """Save atomically as keras | h5 | savedmodel | tflite, with the run record and model card beside it.
+
+    The write itself is one library call (``model.save``, the TFLite converter) that cannot be
+    interrupted: a cancel is honoured before it starts; one that arrives during the write lets the
+    window end the worker after its grace, and the atomic write leaves any earlier file unchanged."""
+    from engine.errors import check_cancelled
+    from engine.events import Progress
     from engine.export.save import save_model
 
-    return str(save_model(_model(model), path, format=format, record=record))
+    keras_model = _model(model)
+    check_cancelled(cancel, EXPORT_CANCELLED)
+    sink(Progress("export", 0, None, f"Writing {Path(path).name}"))
+    return str(save_model(keras_model, path, format=format, record=record))
 
 
 def export_for_deployment(model: ModelHandle, path: str, *, format: str, record: dict[str, Any] | None = None,
-                          quantize: str | None = None) -> dict[str, Any]:
+                          quantize: str | None = None, sink: EventSink = ignore_events,
+                          cancel: threading.Event | None = None) -> dict[str, Any]:
     """Export as onnx | tflite (``quantize``: float16 | int8, calibrated on the run's training samples)
     and run the file against the Keras model on the run's test split (random inputs when the run's
     data is not here): accuracy before and after, size, latency, in the record and the model card."""
     from engine.analysis.deployment import export_for_deployment as export
     from engine.analysis.deployment import samples_from_record
+    from engine.errors import check_cancelled
 
+    keras_model = _model(model)
+    check_cancelled(cancel, EXPORT_CANCELLED)
     samples = samples_from_record(record or {})
-    written, check = export(_model(model), path, format=format, record=record, quantize=quantize, samples=samples)
+    written, check = export(keras_model, path, format=format, record=record, quantize=quantize, samples=samples,
+                            sink=sink, cancel=cancel)
     return {"path": str(written), "check": to_record(check), "random_inputs": samples is None}
+
+
+EXPORT_CANCELLED = "Export cancelled; any earlier file at that path is unchanged."
 
 
 def roll_back(model: ModelHandle, epoch: int) -> ModelHandle:
@@ -456,7 +474,8 @@ def default_budget() -> dict[str, Any]:
 
 
 def advise(data: DataConfig, backbones: list[str] | None = None, *, extra_defaults: bool = True,
-           sink: EventSink = ignore_events, cut_layer: str | None = None, seed: int = 0) -> Record:
+           sink: EventSink = ignore_events, cut_layer: str | None = None, seed: int = 0,
+           cancel: threading.Event | None = None) -> Record:
     """Measured advice before training (linear probes, LogME, input checks). ``extra_defaults``: also
     probe the default backbones after the ones named (none named: the default ones either way).
     ``cut_layer``: where to cut a backbone that is a person's own model file (default: below its
@@ -467,32 +486,37 @@ def advise(data: DataConfig, backbones: list[str] | None = None, *, extra_defaul
     names = list(backbones or [])
     if extra_defaults:
         names = list(dict.fromkeys([*names, *default_backbones()]))
-    advice = run_advice(_dataset(data), names or None, seed=seed, cut_layer=cut_layer)
+    advice = run_advice(_dataset(data, cancel=cancel), names or None, seed=seed, cut_layer=cut_layer, sink=sink,
+                        cancel=cancel)
     return to_record(advice, "Advice", ("summary", "to_dict"))
 
 
-def diagnose(config: RunConfig, *, steps: int = 10, batch_size: int = 64, seed: int = 0) -> Record:
+def diagnose(config: RunConfig, *, steps: int = 10, batch_size: int = 64, seed: int = 0,
+             sink: EventSink = ignore_events, cancel: threading.Event | None = None) -> Record:
     """Per-layer gradients and activations over the first steps of the from-scratch recipe, on one
     batch of ``batch_size`` samples drawn with ``seed``."""
     from engine.analysis.init_diagnostics import diagnose_recipe
 
     recipe = dataclasses.replace(config.model, kind="scratch")
-    diagnosis = diagnose_recipe(recipe, _dataset(config.data), steps=steps, batch_size=batch_size,
-                                image_size=config.data.image_size, learning_rate=config.train.learning_rate, seed=seed)
+    diagnosis = diagnose_recipe(recipe, _dataset(config.data, cancel=cancel), steps=steps, batch_size=batch_size,
+                                image_size=config.data.image_size, learning_rate=config.train.learning_rate, seed=seed,
+                                sink=sink, cancel=cancel)
     return to_record(diagnosis, "InitDiagnostics",
                      ("layer_names", "healthy", "summary", "log10_grad_norms", "table", "to_dict"))
 
 
 def showdown(config: RunConfig, *, epochs: int = 3, sink: EventSink = ignore_events, control: Any = None,
-             out_dir: str | None = None) -> Record:
+             out_dir: str | None = None, cancel: threading.Event | None = None) -> Record:
     """Glorot, He, LeCun and plain random starts trained side by side. ``out_dir``: also write
     showdown.json (curves and table) there, atomically, and with ``train.tensorboard`` each
-    contender's run folder (its TensorBoard logs, for the HParams dashboard)."""
+    contender's run folder (its TensorBoard logs, for the HParams dashboard). A set ``cancel`` (the
+    window's Cancel) stops the contender training now at its next batch and raises `Cancelled`;
+    ``control`` alone (the CLI's Ctrl-C) keeps the contenders that finished."""
     from engine.analysis.showdown import run_showdown
 
     runs = out_dir if out_dir is not None and config.train.tensorboard else None
-    result = run_showdown(config, _dataset(config.data, sink=sink), epochs=epochs, sink=sink, control=control,
-                          out_dir=runs)
+    result = run_showdown(config, _dataset(config.data, sink=sink, cancel=cancel), epochs=epochs, sink=sink,
+                          control=control, out_dir=runs, cancel=cancel)
     if out_dir is not None:
         import json
 
@@ -509,25 +533,31 @@ def showdown_contenders() -> list[dict[str, Any]]:
     return [{"run_name": f"showdown-{c.initializer}-{c.scale:g}", "label": c.label} for c in CONTENDERS]
 
 
-def evaluate(model: ModelHandle, data: DataConfig, *, split: str = "val", pictures: int = 32) -> dict[str, Any]:
+def evaluate(model: ModelHandle, data: DataConfig, *, split: str = "val", pictures: int = 32,
+             sink: EventSink = ignore_events, cancel: threading.Event | None = None) -> dict[str, Any]:
     """Metrics on one split; for image classification also the most confident mistakes' pictures.
 
     ``split="all"``: every sample of ``data`` (its split settings ignored), read with the model's own
     encoder, scaling and class order from its run record, as new data for a saved model is read
     (``kiln evaluate``); a sentence when the data is not of the kind the model takes.
     """
-    from engine.analysis.evaluation import evaluate_model
+    from engine.analysis.evaluation import EVALUATION_CANCELLED, evaluate_model
+    from engine.errors import check_cancelled
 
+    watch = {"sink": sink, "cancel": cancel}
     if split == "all":
         dataset = _dataset_as_trained(model, data)
+        check_cancelled(cancel, EVALUATION_CANCELLED)
         size = (model.record.get("model") or {}).get("image_size") or model.image_size
-        report = evaluate_model(_model(model), dataset, split="all", image_size=tuple(size) if size else None)
+        report = evaluate_model(_model(model), dataset, split="all", image_size=tuple(size) if size else None,
+                                **watch)
         return {"report": to_record(report, "EvaluationReport"), "pictures": None}
-    dataset = _dataset(data)
+    dataset = _dataset(data, cancel=cancel)
     keras_model = _model(model)
+    check_cancelled(cancel, EVALUATION_CANCELLED)
     _check_inputs_fit(model, keras_model, dataset, data.source)
     _check_classes_fit(model, dataset, data.source)
-    report = evaluate_model(keras_model, dataset, split=split, image_size=model.image_size)
+    report = evaluate_model(keras_model, dataset, split=split, image_size=model.image_size, **watch)
     images = None
     worst: list[Any] = []
     if report.task == "classification" and dataset.input_kind == "image" and report.misclassified and pictures:

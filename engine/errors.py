@@ -7,6 +7,8 @@ environment failure and is reported with details.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class KilnError(Exception):
     """A problem with the user's input, explained in one readable paragraph."""
@@ -38,6 +40,22 @@ class BackboneUnavailable(ModelError):
 
 class ConfigError(KilnError):
     """A run configuration that is invalid."""
+
+
+class Cancelled(KilnError):
+    """The person cancelled the task (a Cancel button, Esc, Ctrl-C): not a failure, nothing to fix.
+
+    The GUI shows its sentence where the task's results would have been, never as an error."""
+
+
+def check_cancelled(cancel: Any, sentence: str) -> None:
+    """Raise `Cancelled` with ``sentence`` when ``cancel`` (a `threading.Event`, or anything with
+    ``is_set``/``stop_requested``; None = never) is set. Tasks call it between units of work."""
+    if cancel is None:
+        return
+    flagged = cancel.is_set() if hasattr(cancel, "is_set") else bool(getattr(cancel, "stop_requested", False))
+    if flagged:
+        raise Cancelled(sentence)
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

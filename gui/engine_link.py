@@ -27,6 +27,12 @@ from gui.live_tasks import register_live, unregister_live
 # A run asked to stop ends at its next batch; one that has not ended this long after is ended
 # with its worker (its run folder keeps the last checkpoint: Train more continues it).
 STOP_GRACE_MS = 5000
+# A task cancelled by the person (Cancel, Esc) that has not ended this long after, because it sits
+# inside one library call (a model being saved or converted, a backbone being built), is ended with
+# its worker, as a run past STOP_GRACE_MS is; but only while no other task runs there, since a
+# worker ends with everything it runs (a training run is never ended to cancel an evaluation).
+CANCEL_GRACE_MS = 3000
+CANCEL_RECHECK_MS = 1000
 TASK_WORDS_FALLBACK = "working"
 
 
@@ -67,6 +73,7 @@ class RemoteTask(QObject):
         self.context = _Context()
         self._running = False
         self.stop_requested = False
+        self.cancel_requested = False  # the person cancelled it: whatever error follows is that cancel
         self.paused = False
         self.ended_by_kill = False
         self._grace: QTimer | None = None
@@ -82,10 +89,13 @@ class RemoteTask(QObject):
     def running(self) -> bool:
         return self._running
 
-    def cancel(self) -> None:
-        """Ask the task to stop (a scan at its next file, a run at its next batch)."""
+    def cancel(self, grace_ms: int | None = None) -> None:
+        """Ask the task to stop (a scan at its next file, an evaluation at its next batch, a run at
+        its next batch); one still running ``grace_ms`` later is ended with its worker when it is
+        the only task there (see `CANCEL_GRACE_MS`)."""
         self.context.cancelled = True
-        self.stop()
+        self.cancel_requested = True
+        self.stop(CANCEL_GRACE_MS if grace_ms is None else grace_ms)
 
     def stop(self, grace_ms: int | None = None) -> None:
         """Stop at the next batch; after ``grace_ms`` (a run: `STOP_GRACE_MS`) the worker is ended."""
@@ -124,9 +134,20 @@ class RemoteTask(QObject):
         return not self._running
 
     def _grace_over(self) -> None:
-        if self._running:
-            self.ended_by_kill = True
-            self.link.end_worker()
+        if not self._running:
+            return
+        if self.cancel_requested and not self.stop_requested_only_here():
+            # Other work runs in this worker: ending it would end that too. Wait for this task's
+            # next check instead, and look again in a moment (the other work may have ended).
+            if self._grace is not None:
+                self._grace.start(CANCEL_RECHECK_MS)
+            return
+        self.ended_by_kill = True
+        self.link.end_worker()
+
+    def stop_requested_only_here(self) -> bool:
+        """True when every other task in this worker was asked to stop too (ending it costs nothing)."""
+        return all(t is self or t.stop_requested for t in self.link.running_tasks())
 
     def _finish(self) -> None:
         if not self._running:
@@ -262,7 +283,16 @@ class EngineLink(QObject):
         tasks = [t for t in self._tasks.values() if t.running]
         self._tasks.clear()
         for task in tasks:
-            if task.ended_by_kill:
+            if task.ended_by_kill and task.cancel_requested:
+                error = TaskError(
+                    f"Cancelled: {task.task} did not stop within {CANCEL_GRACE_MS // 1000} s, so Kiln ended the "
+                    "engine process to stop it; a fresh one is starting and nothing else was running there.",
+                    sentence, True, "Cancelled",
+                )
+            elif task.cancel_requested:
+                error = TaskError(f"Cancelled: {task.task} ended with the engine process.", sentence, True,
+                                  "Cancelled")
+            elif task.ended_by_kill:
                 error = TaskError(
                     f"The run did not stop within {STOP_GRACE_MS // 1000} s of Stop, so Kiln ended the engine "
                     "process. Its run folder keeps the last checkpoint: Resume continues it.",

@@ -21,6 +21,7 @@ from PySide6.QtGui import (
     QDragEnterEvent,
     QDropEvent,
     QKeySequence,
+    QShortcut,
 )
 from PySide6.QtWidgets import (
     QApplication,
@@ -31,7 +32,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
     QStackedWidget,
     QToolBar,
     QWidget,
@@ -50,6 +50,7 @@ from gui.pages.runs_page import wire_runs_page
 from gui.pages.train_page import TrainPage
 from gui.session import EngineInfo, Session
 from gui.settings import AppSettings
+from gui.widgets.activity_indicator import ActivityIndicator
 from gui.window_spec import ACTIONS, MENUS, PAGES, SP, THEMES, TOOLBAR
 from gui.workers import WorkerError, running_workers
 
@@ -210,16 +211,22 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
         self.activity_label = QLabel("Ready.")
-        self.activity_bar = QProgressBar()
-        self.activity_bar.setRange(0, 0)
-        self.activity_bar.setFixedWidth(120)
-        self.activity_bar.setFixedHeight(12)
-        self.activity_bar.setVisible(False)
+        self.activity_label.setMinimumWidth(1)  # a long sentence is cut, never widens the window
+        # Every task the window starts is on the activity board; the indicator shows the newest one's
+        # progress and a Cancel once it has run a second (Esc cancels it too).
+        self.activity = ActivityIndicator()
+        self.activity_bar = self.activity.bar
+        self.activity.changed.connect(self._refresh_activity)
+        self.cancel_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        self.cancel_shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+        self.cancel_shortcut.activated.connect(self.activity.cancel_shown)
+        self.cancel_shortcut.setEnabled(False)  # only while there is something to cancel: Esc stays Esc
         self.device_label = QLabel("Loading TensorFlow…")
         self.device_label.setToolTip("The compute device training will use")
         bar.addWidget(self.activity_label, 1)
-        bar.addPermanentWidget(self.activity_bar)
+        bar.addPermanentWidget(self.activity)
         bar.addPermanentWidget(self.device_label)
+        self._refresh_activity()
 
     def _connect(self) -> None:
         self.data_page.open_folder_requested.connect(self.choose_dataset_folder)
@@ -452,6 +459,7 @@ class MainWindow(QMainWindow):
 
     def _on_run_state(self, running: bool) -> None:
         self._update_actions()
+        self._refresh_activity()
         if not running and self._close_when_stopped:
             self._close_when_stopped = False
             QTimer.singleShot(0, self.close)
@@ -474,10 +482,29 @@ class MainWindow(QMainWindow):
     # -- status, errors -------------------------------------------------------------------
 
     def show_activity(self, text: str) -> None:
-        """What is running now, in the status bar ("" = idle)."""
+        """A page's word for what it does now, in the status bar ("" = idle). A task on the activity
+        board says it in its own words while it runs: the bar never says "Ready." then."""
+        self._page_activity = text
+        self._refresh_activity()
+
+    def _refresh_activity(self) -> None:
+        if not hasattr(self, "activity"):
+            return  # a page said something while the window was being built
+        entry = self.activity.board.latest()
         running = self.train_page.running
-        self.activity_label.setText(text or ("Training…" if running else "Ready."))
-        self.activity_bar.setVisible(bool(text) or running)
+        page_text = getattr(self, "_page_activity", "")
+        if entry is not None:
+            text = entry.text
+        else:
+            text = page_text or ("Training…" if running else "Ready.")
+        self.activity_label.setText(text)
+        self.activity_label.setToolTip(text)
+        busy = bool(page_text) or running
+        if busy != self.activity.busy:
+            self.activity.busy = busy
+            self.activity.refresh()  # calls back here once; busy is settled then
+            return
+        self.cancel_shortcut.setEnabled(self.activity.cancellable)
 
     def show_failure(self, title: str, error: WorkerError) -> ErrorDialog:
         self.show_activity("")

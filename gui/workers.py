@@ -11,6 +11,13 @@ Python values (engine events, dicts, numbers, NumPy arrays for thumbnails) and n
 widgets. The callable gets a `WorkerContext` for progress reports and cancellation, so it
 stays ignorant of Qt.
 
+Every task made here (`make_task`, so `run_in_background` and `TaskSlot` too) is also put on
+the window's `ActivityBoard`: what it is doing in words, its progress when the engine reports
+`engine.events.Progress`, and a way to cancel it. The status bar's activity indicator shows
+the board (words at once; progress bar and Cancel for a task past a second). A task the person
+cancelled ends through ``on_cancelled`` (a sentence on its page) when the caller gives one,
+not through ``on_error``.
+
 Why a thread per worker rather than a pool: Keras keeps some state per thread, and the
 training job must build, compile and fit in one thread it owns for its whole life.
 """
@@ -18,12 +25,14 @@ training job must build, compile and fit in one thread it owns for its whole lif
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QObject, QThread, Signal
 
+from engine.events import Progress
 from engine.worker.protocol import TaskError, describe_error
 from gui.engine_link import Call, RemoteTask, shared_link
 from gui.live_tasks import live_tasks
@@ -77,6 +86,7 @@ class Worker(QObject):
         self.task = task  # what it is doing, in words for the status bar ("scanning the dataset")
         self._fn = fn
         self.context = WorkerContext(self)
+        self.cancel_requested = False  # the person cancelled it: whatever error follows is that cancel
         self._thread = _WorkerThread(self)
         self._thread.setObjectName(f"kiln-worker: {task}")
         self._thread.finished.connect(self._on_thread_finished)
@@ -90,6 +100,7 @@ class Worker(QObject):
 
     def cancel(self) -> None:
         """Ask the callable to stop; it decides when (it watches ``context.cancel_event``)."""
+        self.cancel_requested = True
         self.context.cancel_event.set()
 
     @property
@@ -116,12 +127,44 @@ class Worker(QObject):
 
 
 def make_task(
-    fn: Callable[[WorkerContext], Any] | Call, *, task: str, parent: QObject | None = None
+    fn: Callable[[WorkerContext], Any] | Call, *, task: str, parent: QObject | None = None,
+    activity: str | None = None,
 ) -> Any:
-    """A `Worker` for a local callable, a `RemoteTask` for an engine `Call`; not started yet."""
+    """A `Worker` for a local callable, a `RemoteTask` for an engine `Call`; not started yet. It is
+    on the `ActivityBoard` from its start to its end, as ``activity`` ("Evaluating on the test
+    split…"; default: ``task`` as a sentence)."""
     if isinstance(fn, Call):
-        return shared_link().submit(fn, words=task, parent=parent)
-    return Worker(fn, task=task, parent=parent)
+        worker = shared_link().submit(fn, words=task, parent=parent)
+    else:
+        worker = Worker(fn, task=task, parent=parent)
+    activity_board().track(worker, activity or as_activity(task))
+    return worker
+
+
+def as_activity(task: str) -> str:
+    """``"evaluating the model"`` -> ``"Evaluating the model…"`` (the status bar's words)."""
+    words = task.strip() or "Working"
+    return words[0].upper() + words[1:] + ("" if words.endswith(("…", ".")) else "…")
+
+
+def is_cancellation(worker: Any, error: Any) -> bool:
+    """True when ``error`` is how a cancelled task ended: the engine's `Cancelled`, or any ending of
+    a task the person had cancelled (a scan's "Scanning was cancelled.", a worker ended after the grace)."""
+    return getattr(error, "kind", "") == "Cancelled" or bool(getattr(worker, "cancel_requested", False))
+
+
+def _error_or_cancel(
+    worker: Any, on_error: Callable[[WorkerError], None] | None, on_cancelled: Callable[[], None] | None
+) -> Callable[[WorkerError], None]:
+    # A caller without ``on_cancelled`` hears a cancel as before, through ``on_error`` (the Data
+    # page's scan tells "Scanning was cancelled." apart itself).
+    def handle(error: WorkerError) -> None:
+        if on_cancelled is not None and is_cancellation(worker, error):
+            on_cancelled()
+        elif on_error is not None:
+            on_error(error)
+
+    return handle
 
 
 def describe_exception(exc: BaseException, task: str) -> WorkerError:
@@ -137,14 +180,17 @@ def run_in_background(
     on_error: Callable[[WorkerError], None] | None = None,
     on_progress: Callable[[Any], None] | None = None,
     on_finished: Callable[[], None] | None = None,
+    on_cancelled: Callable[[], None] | None = None,
     parent: QObject | None = None,
+    activity: str | None = None,
 ) -> Worker:
-    """Create, wire and start a worker in one call."""
-    worker = make_task(fn, task=task, parent=parent)
+    """Create, wire and start a worker in one call. A cancelled task calls ``on_cancelled`` (put the
+    page back, say so in a sentence) instead of ``on_error``; ``on_finished`` runs either way."""
+    worker = make_task(fn, task=task, parent=parent, activity=activity)
     if on_result is not None:
         worker.result.connect(on_result)
-    if on_error is not None:
-        worker.error.connect(on_error)
+    if on_error is not None or on_cancelled is not None:
+        worker.error.connect(_error_or_cancel(worker, on_error, on_cancelled))
     if on_progress is not None:
         worker.progress.connect(on_progress)
     if on_finished is not None:
@@ -200,15 +246,20 @@ class TaskSlot(QObject):
         on_error: Callable[[WorkerError], None] | None = None,
         on_progress: Callable[[Any], None] | None = None,
         on_finished: Callable[[], None] | None = None,
+        on_cancelled: Callable[[], None] | None = None,
+        activity: str | None = None,
     ) -> Worker:
-        """Cancel the previous task, then run ``fn`` on a worker; only this task's reports get through."""
+        """Cancel the previous task, then run ``fn`` on a worker; only this task's reports get through.
+        A task the person cancels (the status bar's Cancel) calls ``on_cancelled``, not ``on_error``,
+        then ``on_finished``: the page is put back as it was before the task."""
         self.cancel()
-        worker = make_task(fn, task=task, parent=self)
+        worker = make_task(fn, task=task, parent=self, activity=activity)
         self._worker, self._key = worker, key
         if on_progress is not None:
             worker.progress.connect(lambda value, w=worker: self._is_live(w) and on_progress(value))
         worker.result.connect(lambda value, w=worker: self._deliver(w, on_result, value))
-        worker.error.connect(lambda error, w=worker: self._deliver(w, on_error, error))
+        handle = _error_or_cancel(worker, on_error, on_cancelled)
+        worker.error.connect(lambda error, w=worker: self._deliver(w, handle, error))
         worker.finished.connect(lambda w=worker: self._on_finished(w, on_finished))
         self.busy_changed.emit(True)
         return worker.start()
@@ -243,3 +294,110 @@ class TaskSlot(QObject):
         self.busy_changed.emit(False)
         if handler is not None:
             handler()
+
+
+# Engine tasks whose Progress messages say what the task does as a whole ("Advisor: probing 3
+# backbones (1 of 3: demo)"), so the status bar shows them instead of the task's words; a scan's
+# messages ("Checked 120 files") are details, shown as the bar's tooltip.
+HEADLINE_TASKS = frozenset({"advise", "diagnose", "showdown", "evaluate", "export"})
+
+
+class Activity:
+    """One task on the board: its words, its progress as the engine reports it, its state."""
+
+    def __init__(self, task: Any, words: str) -> None:
+        self.task = task
+        self.words = words
+        self.message = ""  # the task's latest Progress message ("Advisor: probing 3 backbones (1 of 3: demo)")
+        self.done: int | None = None
+        self.total: int | None = None
+        self.started = time.monotonic()
+        self.cancelling = False
+        self.detail = ""  # the latest Progress message of any kind ("Checked 120 files"), for a tooltip
+
+    @property
+    def running(self) -> bool:
+        return shiboken6.isValid(self.task) and bool(self.task.running)
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def determinate(self) -> bool:
+        return bool(self.total) and self.done is not None
+
+    @property
+    def text(self) -> str:
+        """What the status bar says: the task's latest message, else its words; ends with an ellipsis."""
+        words = as_activity(self.message) if self.message else self.words
+        return f"Cancelling: {words[0].lower()}{words[1:]}" if self.cancelling else words
+
+
+class ActivityBoard(QObject):
+    """Every task the window started and that still runs, newest last (the status bar reads it)."""
+
+    changed = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._entries: list[Activity] = []
+
+    def track(self, task: Any, words: str) -> Activity:
+        entry = Activity(task, words)
+        self._entries.append(entry)
+        task.started.connect(self._on_started)
+        task.progress.connect(lambda value, e=entry: self._on_progress(e, value))
+        task.finished.connect(lambda e=entry: self._on_finished(e))
+        return entry
+
+    def entries(self) -> list[Activity]:
+        """The tasks running now, oldest first (a task whose Qt object is gone is dropped)."""
+        self._entries = [e for e in self._entries if shiboken6.isValid(e.task)]
+        return [e for e in self._entries if e.running]
+
+    def latest(self) -> Activity | None:
+        running = self.entries()
+        return running[-1] if running else None
+
+    def entry_for(self, task: Any) -> Activity | None:
+        return next((e for e in self._entries if e.task is task), None)
+
+    def cancel(self, entry: Activity | None = None) -> Activity | None:
+        """Cancel ``entry`` (default: the newest task that is not cancelling yet); it ends through its
+        page's ``on_cancelled``. One task only, never all."""
+        if entry is None:
+            entry = next((e for e in reversed(self.entries()) if not e.cancelling), None)
+        if entry is None or not entry.running:
+            return None
+        entry.cancelling = True
+        entry.task.cancel()
+        self.changed.emit()
+        return entry
+
+    def _on_started(self) -> None:
+        self.changed.emit()
+
+    def _on_progress(self, entry: Activity, value: Any) -> None:
+        if isinstance(value, Progress):
+            entry.done, entry.total = value.done, value.total
+            if value.message and value.task in HEADLINE_TASKS:
+                entry.message = value.message
+            entry.detail = value.message
+            self.changed.emit()
+
+    def _on_finished(self, entry: Activity) -> None:
+        if entry in self._entries:
+            self._entries.remove(entry)
+        self.changed.emit()
+
+
+_BOARD: ActivityBoard | None = None
+
+
+def activity_board() -> ActivityBoard:
+    """The application's one board (made on first use, on the UI thread)."""
+    global _BOARD
+    if _BOARD is None or not shiboken6.isValid(_BOARD):
+        _BOARD = ActivityBoard()
+    return _BOARD

@@ -25,14 +25,16 @@ follows the samples per class (few: keep it frozen, or it overfits; many: unfree
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-from engine.analysis.advisor_probes import REFERENCE_STEPS
+from engine.analysis.advisor_probes import ADVICE_CANCELLED, REFERENCE_STEPS
 from engine.analysis.bootstrap import Interval, paired_bootstrap
 from engine.data.dataset import Dataset
+from engine.errors import Cancelled, check_cancelled
 from engine.events import EventSink, Progress, ignore_events
 
 PICKS = ("from scratch", "frozen features", "partial fine-tune", "full fine-tune", "unsure")
@@ -134,12 +136,14 @@ def default_backbones() -> list[str]:
 
 def advise(
     dataset: Dataset, backbones: list[str] | None = None, *, seed: int = 0, sink: EventSink = ignore_events,
-    cut_layer: str | None = None,
+    cut_layer: str | None = None, cancel: threading.Event | None = None,
 ) -> Advice:
     """Probe ``dataset`` with each backbone and the raw inputs; return a pick with reasons and numbers.
 
     ``cut_layer`` is where to cut a backbone that is a person's own model file (by default
-    below its classifier; the advice says where).
+    below its classifier; the advice says where). Progress goes to ``sink`` per backbone; a set
+    ``cancel`` raises `Cancelled` between backbones, between batches of features and between
+    steps of the from-scratch reference.
     """
     import time
 
@@ -160,13 +164,18 @@ def advise(
     train_idx, val_idx = probe_indices(dataset, MAX_TRAIN, MAX_VAL, seed)
     y_train, y_val = dataset.labels[train_idx], dataset.labels[val_idx]
     per_class = _samples_per_class(dataset)
-    sink(Progress("advise", 0, len(names) + 1, "Probing the raw inputs"))
+    steps = len(names) + 2  # the raw inputs, each backbone, the from-scratch reference
+    plural = "s" if len(names) != 1 else ""
+    check_cancelled(cancel, ADVICE_CANCELLED)
+    sink(Progress("advise", 0, steps, f"Advisor: probing the raw inputs, then {len(names)} backbone{plural}"))
     raw = linear_probe("raw", raw_inputs(dataset, train_idx), y_train, raw_inputs(dataset, val_idx), y_val,
                        classes=classes)
     reports: list[BackboneReport] = []
     probes: dict[str, Any] = {}
     for number, name in enumerate(names, start=1):
-        sink(Progress("advise", number, len(names) + 1, f"Probing the backbone {name}"))
+        check_cancelled(cancel, ADVICE_CANCELLED)
+        sink(Progress("advise", number, steps,
+                      f"Advisor: probing {len(names)} backbone{plural} ({number} of {len(names)}: {name})"))
         report = BackboneReport(name, applicable=True)
         if dataset.input_kind != "image":
             report.applicable = False
@@ -175,7 +184,9 @@ def advise(
             continue
         try:
             (feats_train, feats_val), info = backbone_features(name, dataset, [train_idx, val_idx],
-                                                               cut_layer=cut_layer)
+                                                               cut_layer=cut_layer, cancel=cancel)
+        except Cancelled:
+            raise
         except Exception as exc:  # noqa: BLE001 - an unusable backbone is a finding, not a crash
             report.applicable = False
             report.notes.append(f"could not be probed: {getattr(exc, 'sentence', str(exc))[:200]}")
@@ -193,8 +204,9 @@ def advise(
     reference = raw
     cnn = None
     if probes:  # measure the backbones against a from-scratch reference that can learn the task
-        sink(Progress("advise", len(names), len(names) + 1, "Training a small CNN from scratch as the reference"))
-        cnn = scratch_reference(dataset, train_idx, val_idx, classes=classes, seed=seed)
+        check_cancelled(cancel, ADVICE_CANCELLED)
+        sink(Progress("advise", len(names) + 1, steps, "Advisor: training a small CNN from scratch as the reference"))
+        cnn = scratch_reference(dataset, train_idx, val_idx, classes=classes, seed=seed, cancel=cancel)
         if _better(cnn.score, raw.score, classes):
             reference = cnn
         for report in reports:
@@ -208,7 +220,7 @@ def advise(
     if table_line:
         advice.reasons.append(table_line)
     advice.seconds = round(time.perf_counter() - started, 1)
-    sink(Progress("advise", len(names) + 1, len(names) + 1, advice.summary()))
+    sink(Progress("advise", steps, steps, advice.summary()))
     return advice
 
 

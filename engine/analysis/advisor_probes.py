@@ -9,12 +9,16 @@ error) so that two probes can be compared with a paired bootstrap interval.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from engine.data.dataset import Dataset
+from engine.errors import check_cancelled
+
+ADVICE_CANCELLED = "The advisor's check was cancelled."
 
 PROBE_SIDE = 24  # raw image probes read images at most this many pixels on a side
 RIDGE_GRID = (1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
@@ -81,9 +85,11 @@ def as_backbone_sees(
 
 
 def backbone_features(
-    name: str, dataset: Dataset, index_sets: list[np.ndarray], *, batch_size: int = 64, cut_layer: str | None = None
+    name: str, dataset: Dataset, index_sets: list[np.ndarray], *, batch_size: int = 64, cut_layer: str | None = None,
+    cancel: threading.Event | None = None,
 ) -> tuple[list[np.ndarray], dict[str, Any]]:
-    """The backbone's frozen, pooled features (what its head would see) for each index set, and its info."""
+    """The backbone's frozen, pooled features (what its head would see) for each index set, and its info.
+    A set ``cancel`` raises `Cancelled` at the next batch."""
     import keras
 
     from engine.models.build import build_model
@@ -98,6 +104,7 @@ def backbone_features(
     for indices in index_sets:
         rows = []
         for start in range(0, len(indices), batch_size):
+            check_cancelled(cancel, ADVICE_CANCELLED)
             x = dataset.loader.read(indices[start : start + batch_size], built.image_size)
             rows.append(np.asarray(extractor.predict_on_batch(np.asarray(x, dtype=np.float32))))
         results.append(np.concatenate(rows).reshape(len(indices), -1).astype(np.float64))
@@ -158,7 +165,7 @@ def reference_size(dataset: Dataset) -> tuple[int, int] | None:
 
 def scratch_reference(
     dataset: Dataset, train_idx: np.ndarray, val_idx: np.ndarray, *, classes: int, seed: int,
-    steps: int = REFERENCE_STEPS, seconds: float = REFERENCE_SECONDS,
+    steps: int = REFERENCE_STEPS, seconds: float = REFERENCE_SECONDS, cancel: threading.Event | None = None,
 ) -> ProbeResult:
     """A small CNN trained from scratch for a short budget, scored per validation sample.
 
@@ -209,6 +216,7 @@ def scratch_reference(
 
     class Deadline(keras.callbacks.Callback):
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            check_cancelled(cancel, ADVICE_CANCELLED)  # raised out of fit: the reference stops now
             if time.perf_counter() - started > seconds:
                 self.model.stop_training = True
 

@@ -12,6 +12,7 @@ regression, `MAE_MARGIN`) says so in one sentence.
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,13 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import KilnError
+from engine.errors import KilnError, check_cancelled
+from engine.events import EventSink, Progress, ignore_events
 
 ACCURACY_MARGIN = 0.01  # a quantised file may lose at most 1 accuracy point on the evaluation split
 MAE_MARGIN = 0.05  # ... or raise the MAE by at most 5 %
 CALIBRATION_SIZE = 200  # training inputs int8 quantisation is calibrated on
 EVAL_SIZE = 512  # evaluation samples the check runs (the split's first ones, in its fixed order)
 LATENCY_SAMPLES = 30  # single-sample calls timed for the latency
+DEPLOYMENT_CANCELLED = "Export cancelled; any earlier file at that path is unchanged."
+CHECK_CANCELLED = "Export cancelled after the file was written: it is there, but it was not checked."
 
 
 @dataclass
@@ -78,18 +82,27 @@ def export_for_deployment(
     record: dict[str, Any] | None,
     quantize: str | None = None,
     samples: ExportSamples | None = None,
+    sink: EventSink = ignore_events,
+    cancel: threading.Event | None = None,
 ) -> tuple[Path, dict[str, Any]]:
-    """Write ``model`` as ``format`` (onnx or tflite), check the file, and record the check; returns both."""
+    """Write ``model`` as ``format`` (onnx or tflite), check the file, and record the check; returns both.
+
+    The conversion is one library call that cannot be interrupted; a set ``cancel`` is honoured
+    before it and between the check's batches (`Cancelled`; the file stays, unchecked)."""
     from engine.export.atomic import atomic_write_text
     from engine.export.model_card import write_model_card
     from engine.export.records import record_path_for
     from engine.export.save import save_model, strict_json
 
+    check_cancelled(cancel, DEPLOYMENT_CANCELLED)
+    sink(Progress("export", 0, 2, f"Converting the model to {format}"))
     path = save_model(
         model, path, format=format, card=False, quantize=quantize,
         calibration=samples.calibration if samples is not None else None,
     )
-    check = deployment_check(model, path, format=format, samples=samples, quantize=quantize)
+    check_cancelled(cancel, CHECK_CANCELLED)
+    sink(Progress("export", 1, 2, f"Checking {path.name} in its runtime"))
+    check = deployment_check(model, path, format=format, samples=samples, quantize=quantize, cancel=cancel)
     full = {**(record or {}), "export_check": check}
     if record is not None:
         atomic_write_text(record_path_for(path, format), strict_json(full))
@@ -98,7 +111,8 @@ def export_for_deployment(
 
 
 def deployment_check(
-    model: Any, path: Path, *, format: str, samples: ExportSamples | None, quantize: str | None = None
+    model: Any, path: Path, *, format: str, samples: ExportSamples | None, quantize: str | None = None,
+    cancel: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Run the exported file in its runtime beside the Keras model; see the module's docstring."""
     if samples is not None:
@@ -114,7 +128,11 @@ def deployment_check(
         check["sentence"] = f"The file was not run: {runtime}."
         return check
     expected = np.asarray(model.predict(x, batch_size=64, verbose=0), dtype=np.float64)
-    got = np.concatenate([np.asarray(run(x[i : i + 64]), dtype=np.float64) for i in range(0, len(x), 64)])
+    got_rows = []
+    for i in range(0, len(x), 64):
+        check_cancelled(cancel, CHECK_CANCELLED)
+        got_rows.append(np.asarray(run(x[i : i + 64]), dtype=np.float64))
+    got = np.concatenate(got_rows)
     check["max_abs_diff"] = float(np.max(np.abs(got - expected)))
     check["latency_ms_per_sample"] = _latency_ms(run, x)
     if expected.ndim == 2 and expected.shape[1] > 1:

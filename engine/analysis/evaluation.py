@@ -7,6 +7,7 @@ truth, residuals, MAE / RMSE / R^2.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,8 +15,11 @@ import numpy as np
 
 from engine.data.dataset import Dataset
 from engine.data.numpy_batches import input_batches
-from engine.errors import DataError
+from engine.errors import DataError, check_cancelled
+from engine.events import EventSink, ignore_events
 from engine.models.heads import class_probabilities
+
+EVALUATION_CANCELLED = "Evaluation cancelled."
 
 
 @dataclass
@@ -53,14 +57,21 @@ class EvaluationReport:
 
 
 def predict_split(
-    model: Any, dataset: Dataset, split: str, *, image_size: tuple[int, int] | None, batch_size: int = 64
+    model: Any, dataset: Dataset, split: str, *, image_size: tuple[int, int] | None, batch_size: int = 64,
+    sink: EventSink = ignore_events, cancel: threading.Event | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Raw model outputs for every sample of ``split``, and those samples' indices."""
+    """Raw model outputs for every sample of ``split``, and those samples' indices. Progress per
+    batch goes to ``sink``; a set ``cancel`` raises `Cancelled` at the next batch."""
+    from engine.analysis.progress import predict_watch
+
     indices = dataset.splits.get(split)
     if indices is None or len(indices) == 0:
         raise DataError(f"The dataset has no '{split}' samples to evaluate.", hint="Choose a split that has samples.")
     x = input_batches(dataset.loader, indices, image_size, batch_size)  # tf.data, or NumPy on JAX / PyTorch
-    outputs = model.predict(x, verbose=0)
+    check_cancelled(cancel, EVALUATION_CANCELLED)
+    watch = predict_watch(cancel, sink, "evaluate", f"Evaluating on the {split} split", len(indices), batch_size,
+                          EVALUATION_CANCELLED)
+    outputs = model.predict(x, verbose=0, callbacks=[watch])
     return np.asarray(outputs), indices
 
 
@@ -71,10 +82,13 @@ def evaluate_model(
     split: str = "val",
     image_size: tuple[int, int] | None = None,
     batch_size: int = 64,
+    sink: EventSink = ignore_events,
+    cancel: threading.Event | None = None,
 ) -> EvaluationReport:
     if split not in dataset.splits or len(dataset.splits[split]) == 0:
         split = "test" if len(dataset.splits.get("test", [])) else "train"
-    outputs, indices = predict_split(model, dataset, split, image_size=image_size, batch_size=batch_size)
+    outputs, indices = predict_split(model, dataset, split, image_size=image_size, batch_size=batch_size,
+                                     sink=sink, cancel=cancel)
     y_true = dataset.labels[indices]
     if not dataset.is_classification:
         return regression_report(y_true.astype(np.float64), outputs.reshape(-1).astype(np.float64), indices, split)

@@ -13,14 +13,18 @@ forward/backward passes and can run before the person commits to a long training
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from engine.data.dataset import Dataset
-from engine.errors import DataError
+from engine.errors import DataError, check_cancelled
+from engine.events import EventSink, Progress, ignore_events
 from engine.models.recipe import ModelRecipe
+
+DIAGNOSIS_CANCELLED = "The layer diagnosis was cancelled."
 
 # A layer whose gradient norm is this many powers of ten below the strongest layer's is
 # called out (He et al. 2015 and Glorot & Bengio 2010 show the stall at a few orders).
@@ -125,8 +129,11 @@ def diagnose_recipe(
     learning_rate: float = 1e-3,
     image_size: tuple[int, int] | None = None,
     seed: int = 0,
+    sink: EventSink = ignore_events,
+    cancel: threading.Event | None = None,
 ) -> InitDiagnostics:
-    """Build ``recipe`` for ``dataset`` and diagnose it on one training batch over ``steps`` Adam steps."""
+    """Build ``recipe`` for ``dataset`` and diagnose it on one training batch over ``steps`` Adam steps.
+    Progress goes to ``sink`` per step; a set ``cancel`` raises `Cancelled` between steps."""
     from engine.models.build import build_model
 
     if recipe.kind != "scratch":
@@ -134,9 +141,12 @@ def diagnose_recipe(
             "Initializer diagnostics are for models trained from scratch; a pretrained backbone is not initialised.",
             hint="Pick 'from scratch' on the Model page, or use --arch/--init.",
         )
+    check_cancelled(cancel, DIAGNOSIS_CANCELLED)
+    sink(Progress("diagnose", 0, steps + 1, "Building the from-scratch model"))
     built = build_model(recipe, dataset, epochs=1, image_size=image_size)
     x, y = sample_batch(dataset, batch_size, built.image_size, seed=seed)
-    return diagnose_model(built.model, x, y, task=dataset.task, steps=steps, learning_rate=learning_rate)
+    return diagnose_model(built.model, x, y, task=dataset.task, steps=steps, learning_rate=learning_rate,
+                          sink=sink, cancel=cancel)
 
 
 def sample_batch(
@@ -154,7 +164,7 @@ def sample_batch(
 
 def diagnose_model(
     model: Any, x: np.ndarray, y: np.ndarray, *, task: str = "classification", steps: int = 10,
-    learning_rate: float = 1e-3,
+    learning_rate: float = 1e-3, sink: EventSink = ignore_events, cancel: threading.Event | None = None,
 ) -> InitDiagnostics:
     """Per-layer activation and gradient statistics of ``model`` on the batch ``(x, y)``.
 
@@ -181,6 +191,8 @@ def diagnose_model(
     losses: list[float] = []
     first: list[LayerDiagnosis] = []
     for step in range(steps):
+        check_cancelled(cancel, DIAGNOSIS_CANCELLED)
+        sink(Progress("diagnose", step + 1, steps + 1, f"Diagnosing the layers: step {step + 1} of {steps}"))
         with tf.GradientTape() as tape:
             outputs = probe(x_t, training=True)
             loss = loss_fn(y_t, outputs[-1])

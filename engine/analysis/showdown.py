@@ -8,15 +8,19 @@ initializer (and, for plain random normal, its scale) changes. The curves go on 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engine.data.dataset import Dataset
-from engine.events import EventSink, ignore_events
+from engine.errors import check_cancelled
+from engine.events import EventSink, Progress, ignore_events
 from engine.training.config import RunConfig
 from engine.training.control import RunControl
+
+SHOWDOWN_CANCELLED = "The initializer showdown was cancelled."
 
 
 @dataclass(frozen=True)
@@ -103,24 +107,52 @@ def run_showdown(
     control: RunControl | None = None,
     on_row: Any = None,
     out_dir: str | Path | None = None,
+    cancel: threading.Event | None = None,
 ) -> Showdown:
     """Train ``config``'s from-scratch model under each contender for ``epochs`` epochs.
 
     No files are written unless ``out_dir`` is given: then each contender's run is a run folder
     under ``out_dir/runs`` (with TensorBoard logs and HParams when ``config.train.tensorboard``,
     so ``tensorboard --logdir out_dir/runs`` lines the contenders up by initializer and scale).
+    Progress (contender i of n) goes to ``sink`` beside the training events. ``control`` stops the
+    contender training at its next batch and keeps the rows that finished; a set ``cancel`` does
+    that too (it is watched by a small thread that stops ``control``) and then raises `Cancelled`.
     """
     from engine.data import load_dataset
-    from engine.training.job import run_training
 
     config = config.replace(model={"kind": "scratch"}, train={"epochs": epochs, "checkpoint": False})
     config.validate()
     dataset = dataset if dataset is not None else load_dataset(config.data, progress=sink)
     control = control or RunControl()
     showdown = Showdown(epochs=epochs)
-    for contender in contenders:
+    done = threading.Event()
+    if cancel is not None:
+        def watch() -> None:  # the training job honours a RunControl between batches, not an Event
+            while not done.is_set():
+                if cancel.wait(0.1):
+                    control.stop()
+                    return
+
+        threading.Thread(target=watch, name="kiln-showdown-cancel", daemon=True).start()
+    try:
+        _run_contenders(showdown, config, dataset, contenders, sink, control, on_row, out_dir, cancel)
+    finally:
+        done.set()
+    check_cancelled(cancel, SHOWDOWN_CANCELLED)
+    return showdown
+
+
+def _run_contenders(showdown: Showdown, config: RunConfig, dataset: Dataset, contenders: tuple[Contender, ...],
+                    sink: EventSink, control: RunControl, on_row: Any, out_dir: str | Path | None,
+                    cancel: threading.Event | None) -> None:
+    from engine.training.job import run_training
+
+    for number, contender in enumerate(contenders, start=1):
+        check_cancelled(cancel, SHOWDOWN_CANCELLED)
         if control.stop_requested:
             break
+        sink(Progress("showdown", number - 1, len(contenders),
+                      f"Initializer showdown: {contender.label} ({number} of {len(contenders)})"))
         run_config = config.replace(
             model={"kernel_initializer": contender.initializer, "init_scale": contender.scale},
             name=f"showdown-{contender.initializer}-{contender.scale:g}",
@@ -143,4 +175,4 @@ def run_showdown(
         showdown.rows.append(row)
         if on_row is not None:
             on_row(row)
-    return showdown
+    sink(Progress("showdown", len(showdown.rows), len(contenders), "Initializer showdown finished"))

@@ -256,7 +256,15 @@ class EvaluatePage(QWidget):
             on_result=self._show_report,
             on_error=lambda e: self.failed.emit("Evaluation failed", e),
             on_finished=self._on_finished,
+            on_cancelled=self._on_cancelled,
+            activity=f"Evaluating on the {split} split…",
         )
+
+    def _on_cancelled(self) -> None:
+        """The status bar's Cancel (or Esc): the page as before, with a sentence (issue 18.8)."""
+        self.subtitle.setText("Evaluation cancelled. Press Evaluate to run it again.")
+        if self.results.currentWidget() is self.empty_state:
+            self.empty_state.setText("Evaluation cancelled: nothing was scored. Press Evaluate to run it again.")
 
     def _on_finished(self) -> None:
         self.evaluate_button.setEnabled(self.session.trained is not None)

@@ -248,7 +248,9 @@ class ExportPage(QWidget):
             on_result=self._on_saved,
             on_error=self._on_save_error,
             on_finished=self._on_save_finished,
+            on_cancelled=lambda: self.save_result.setText("Export cancelled; any earlier file there is unchanged."),
             parent=self,
+            activity=f"Saving the model as {FORMAT_LABELS.get(fmt, fmt)}…",
         )
         return self._worker
 

@@ -87,7 +87,10 @@ class AdvisorCard(QGroupBox):
             on_result=lambda advice: self._show(advice, token),
             on_error=lambda error: self._failed(error, token),
             on_finished=self._update_button,
+            on_cancelled=lambda: self._cancelled(token),
             parent=self,
+            activity=f"Advisor: probing {len(chosen)} backbone{'s' if len(chosen) != 1 else ''}…" if chosen else
+            "Advisor: probing the backbones…",
         )
         self._update_button()
         return self._worker
@@ -147,6 +150,10 @@ class AdvisorCard(QGroupBox):
         self.applied.setText(sentence)
         self._update_button()
         return sentence
+    def _cancelled(self, token: int) -> None:
+        if token == self._token:  # the card as before the check, with a sentence (issue 18.8)
+            self.summary.setText("The check was cancelled. Check my data runs it again.")
+            self.details.setText("")
 
     def _failed(self, error: WorkerError, token: int) -> None:
         if token == self._token:

@@ -88,7 +88,9 @@ class InitDiagnosticsCard(QGroupBox):
         self.tabs.setCurrentWidget(self.heatmap)
         worker = self.slot.start(Call.of("diagnose", config=self.session.config, steps=DIAGNOSE_STEPS),
                                  task="diagnosing the initialisation", key=self._key(),
-                                 on_result=self.show_diagnosis, on_error=self._failed)
+                                 on_result=self.show_diagnosis, on_error=self._failed,
+                                 on_cancelled=lambda: self._cancelled("The layer diagnosis was cancelled."),
+                                 activity="Diagnosing the layers…")
         self._update_buttons()
         return worker
 
@@ -116,7 +118,10 @@ class InitDiagnosticsCard(QGroupBox):
         self.sentence.setText(f"Training the model under {count}, {epochs} epoch(s) each…")
         worker = self.slot.start(Call.of("showdown", config=config, epochs=epochs), task="initializer showdown",
                                  key=self._key(), on_result=self.show_showdown,
-                                 on_error=self._failed, on_progress=self._on_event)
+                                 on_error=self._failed, on_progress=self._on_event,
+                                 on_cancelled=lambda: self._cancelled("The initializer showdown was cancelled.",
+                                                                      showdown=True),
+                                 activity=f"Initializer showdown: {count}, {epochs} epoch(s) each…")
         self._update_buttons()
         return worker
 
@@ -134,6 +139,14 @@ class InitDiagnosticsCard(QGroupBox):
         self.showdown_plot.reset()
         self.showdown_plot.show_result(showdown)
         self.sentence.setText(showdown.sentence())
+
+    def _cancelled(self, sentence: str, *, showdown: bool = False) -> None:
+        """Cancelled from the status bar: no half-drawn curves, a sentence instead (issue 18.8)."""
+        if showdown:
+            self._current = None
+            self.showdown_plot.reset()
+        self.sentence.setStyleSheet("")
+        self.sentence.setText(f"{sentence} Run it again when you are ready.")
 
     def _failed(self, error: WorkerError) -> None:
         self.sentence.setText(f"That did not work: {error.sentence}")
