@@ -290,15 +290,27 @@ def export_model(model: ModelHandle, path: str, *, format: str = "keras", record
 
 
 def export_for_deployment(model: ModelHandle, path: str, *, format: str, record: dict[str, Any] | None = None,
-                          quantize: str | None = None) -> dict[str, Any]:
+                          quantize: str | None = None, sink: EventSink | None = None,
+                          cancel: threading.Event | None = None) -> dict[str, Any]:
     """Export as onnx | tflite (``quantize``: float16 | int8, calibrated on the run's training samples)
     and run the file against the Keras model on the run's test split (random inputs when the run's
-    data is not here): accuracy before and after, size, latency, in the record and the model card."""
+    data is not here): accuracy before and after, size, latency, in the record and the model card.
+    ``sink`` hears a `Progress` per stage; ``cancel`` stops before the next one (nothing written when
+    set before the write)."""
     from engine.analysis.deployment import export_for_deployment as export
     from engine.analysis.deployment import samples_from_record
 
+    if cancel is not None and cancel.is_set():
+        from engine.analysis.deployment import ExportCancelled
+
+        raise ExportCancelled(None)
+    if sink is not None:
+        from engine.events import Progress
+
+        sink(Progress("export", 0, 3, "Reading the run's data to check the file on"))
     samples = samples_from_record(record or {})
-    written, check = export(_model(model), path, format=format, record=record, quantize=quantize, samples=samples)
+    written, check = export(_model(model), path, format=format, record=record, quantize=quantize, samples=samples,
+                            sink=sink, cancel=cancel)
     return {"path": str(written), "check": to_record(check), "random_inputs": samples is None}
 
 

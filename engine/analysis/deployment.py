@@ -78,18 +78,34 @@ def export_for_deployment(
     record: dict[str, Any] | None,
     quantize: str | None = None,
     samples: ExportSamples | None = None,
+    sink: Any = None,
+    cancel: Any = None,
 ) -> tuple[Path, dict[str, Any]]:
-    """Write ``model`` as ``format`` (onnx or tflite), check the file, and record the check; returns both."""
+    """Write ``model`` as ``format`` (onnx or tflite), check the file, and record the check; returns both.
+
+    ``sink`` hears a `Progress` per stage (write, check, time); ``cancel`` (a `threading.Event`) is
+    looked at before each: set before the write, nothing is written; set after it, the file stays
+    but is neither checked nor recorded (`ExportCancelled` says which)."""
+    from engine.events import Progress
     from engine.export.atomic import atomic_write_text
     from engine.export.model_card import write_model_card
     from engine.export.records import record_path_for
     from engine.export.save import save_model, strict_json
 
+    def stage(done: int, message: str, written: Path | None = None) -> None:
+        if cancel is not None and cancel.is_set():
+            raise ExportCancelled(written)
+        if sink is not None:
+            sink(Progress("export", done, 3, message))
+
+    stage(0, f"Writing the {format} file")
     path = save_model(
         model, path, format=format, card=False, quantize=quantize,
         calibration=samples.calibration if samples is not None else None,
     )
-    check = deployment_check(model, path, format=format, samples=samples, quantize=quantize)
+    stage(1, "Running the file beside the Keras model", path)
+    check = deployment_check(model, path, format=format, samples=samples, quantize=quantize,
+                             before_timing=lambda: stage(2, "Timing the file", path))
     full = {**(record or {}), "export_check": check}
     if record is not None:
         atomic_write_text(record_path_for(path, format), strict_json(full))
@@ -97,8 +113,20 @@ def export_for_deployment(
     return path, check
 
 
+class ExportCancelled(KilnError):
+    """The export was cancelled; ``written`` is the file if it had been written already."""
+
+    def __init__(self, written: Path | None) -> None:
+        self.written = written
+        super().__init__(
+            f"Cancelled: {written.name} was written but not checked." if written is not None
+            else "Cancelled before anything was written."
+        )
+
+
 def deployment_check(
-    model: Any, path: Path, *, format: str, samples: ExportSamples | None, quantize: str | None = None
+    model: Any, path: Path, *, format: str, samples: ExportSamples | None, quantize: str | None = None,
+    before_timing: Any = None,
 ) -> dict[str, Any]:
     """Run the exported file in its runtime beside the Keras model; see the module's docstring."""
     if samples is not None:
@@ -116,6 +144,8 @@ def deployment_check(
     expected = np.asarray(model.predict(x, batch_size=64, verbose=0), dtype=np.float64)
     got = np.concatenate([np.asarray(run(x[i : i + 64]), dtype=np.float64) for i in range(0, len(x), 64)])
     check["max_abs_diff"] = float(np.max(np.abs(got - expected)))
+    if before_timing is not None:
+        before_timing()
     check["latency_ms_per_sample"] = _latency_ms(run, x)
     if expected.ndim == 2 and expected.shape[1] > 1:
         check["top_class_agreement"] = float(np.mean(expected.argmax(1) == got.argmax(1)))
