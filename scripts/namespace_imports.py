@@ -407,6 +407,21 @@ def rewrite_packaging_test(text: str) -> str:
     return text.rstrip("\n") + "\n" + PACKAGING_TESTS
 
 
+README_OLD = """It adds
+the top-level packages `engine`, `gui`, `main` and `resources`, so give it its own virtual
+environment (as above) or `pipx install .`, not an environment shared with other tools."""
+README_NEW = """It installs
+one import package, `kiln_lab` (`from kiln_lab.engine import api`), so nothing of it clashes with
+another install's `engine` or `gui`. The repository keeps `engine/`, `gui/`, `resources/` and
+`main.py` at its root; `kiln_lab/__init__.py` points the package there, so `python main.py` also
+runs from a checkout that was never installed (its dependencies installed), and the wheel ships
+them inside `kiln_lab/` (`setup.py`)."""
+
+
+def rewrite_readme(text: str) -> str:
+    return rewrite_document(text).replace(README_OLD, README_NEW)
+
+
 def _files() -> list[Path]:
     found = []
     for path in sorted(ROOT.rglob("*")):
@@ -427,6 +442,8 @@ def plan() -> dict[Path, str]:
             kind = lambda text: rewrite_packaging_test(rewrite_python(text))  # noqa: E731
         elif path.suffix == ".py":
             kind = rewrite_python
+        elif relative.as_posix() == "README.md":
+            kind = rewrite_readme
         elif path.suffix in (".md", ".txt", ".sh") or relative.parts[0] == ".ci":
             kind = rewrite_document
         elif relative.as_posix() == "pyproject.toml":

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
     QFileDialog,
+    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QRadioButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -52,8 +54,8 @@ FORMAT_LABELS = {
 }
 QUANTISE_LABELS = {
     "": "No quantisation (float32)",
-    "float16": "float16: half the size, nearly the same answers",
-    "int8": "int8: a quarter of the size, calibrated on the run's training samples",
+    "float16": "float16: half the size",
+    "int8": "int8: a quarter of the size",
 }
 CANCEL_AFTER_MS = 1000  # an export that takes longer than this shows its Cancel button
 
@@ -83,7 +85,11 @@ class ExportPage(QWidget):
             )
         )
 
-        row = QHBoxLayout()
+        # The boxes keep their natural height and the page scrolls at the window's smallest size,
+        # rather than squeezing the format notes, the report and the snippet.
+        content = QWidget()
+        row = QHBoxLayout(content)
+        row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(12)
         row.addWidget(self._build_save_box(), 3)
         right = QVBoxLayout()
@@ -91,7 +97,12 @@ class ExportPage(QWidget):
         right.addWidget(self._build_open_box())
         right.addWidget(self._build_snippet_box(), 1)
         row.addLayout(right, 2)
-        layout.addLayout(row, 1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(content)
+        layout.addWidget(scroll, 1)
         session.model_changed.connect(self._on_model_changed)
         session.config_changed.connect(lambda _c: self._update_command())
         self._on_model_changed(None)
@@ -132,9 +143,9 @@ class ExportPage(QWidget):
                     if not value or value in QUANTISATIONS:
                         self.quantize_combo.addItem(label, value)
                 self.quantize_combo.setToolTip(
-                    "Post-training quantisation stores the weights (int8: also the activations) in fewer "
-                    "bits, for a smaller, faster file. Kiln runs the file on the run's test split and "
-                    "reports the accuracy before and after."
+                    "Post-training quantisation stores the weights (int8: also the activations, calibrated "
+                    "on 200 of the run's training samples) in fewer bits, for a smaller, faster file. Kiln "
+                    "runs the file on the run's test split and reports the accuracy before and after."
                 )
                 grid.addWidget(self.quantize_combo, row, 1)
                 row += 1
@@ -200,7 +211,7 @@ class ExportPage(QWidget):
         self.snippet.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.snippet.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.snippet.setToolTip("Select and copy, or use Copy: it runs as it is once the path points at your file")
-        self.snippet.setMinimumHeight(120)
+        self.snippet.setMinimumHeight(240)
         layout.addWidget(self.snippet, 1)
         buttons = QHBoxLayout()
         self.copy_button = QPushButton("Copy")
