@@ -56,7 +56,10 @@ def _image_input(dataset: dict[str, Any], image_size: list[int] | None) -> tuple
     prep = dataset.get("preprocessing") or {}
     shape = list(dataset.get("input_shape") or [])
     channels = int(prep.get("channels") or (shape[-1] if len(shape) == 3 else 3))
-    height, width = (int(s) for s in (image_size or prep.get("image_size") or shape[:2]))
+    size = [int(s) for s in (image_size or prep.get("image_size") or shape[:2])]
+    if len(size) != 2:
+        raise ValueError("the run record does not say what input size this model takes")
+    height, width = size
     mode = _PIL_MODES.get(channels, "RGB")
     words = {1: "greyscale", 3: "RGB", 4: "RGBA"}.get(channels, f"{channels}-channel")
     return (

@@ -330,7 +330,16 @@ class ExportPage(QWidget):
         self.snippet_intro.setText(
             f"Loads {where} and prints its answer for one input, with the preprocessing this model needs."
         )
-        self.snippet.setPlainText(usage_snippet(fmt, path, record))
+        try:
+            text = usage_snippet(fmt, path, record)
+        except ValueError:  # an opened file without its run record: what it takes is unknown here
+            self.snippet_intro.setText(
+                "This model's run record does not say what input it takes, so no snippet is written for it."
+            )
+            self.snippet.setPlainText("")
+            self.copy_button.setEnabled(False)
+            return
+        self.snippet.setPlainText(text)
         self.copy_button.setEnabled(True)
 
     def _update_command(self) -> None:

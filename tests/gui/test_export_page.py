@@ -89,3 +89,15 @@ def test_a_slow_export_shows_cancel_and_stops_before_writing(qtbot, window, load
     assert page.save_result.text() == "Cancelled before anything was written."
     assert not target.exists()
     assert not page.cancel_button.isVisible() and page.save_button.isEnabled()
+
+
+def test_a_model_without_its_input_facts_gets_a_sentence_not_a_snippet(qtbot) -> None:
+    from gui.pages.export_page import ExportPage
+    from gui.session import Session, TrainedModel
+
+    session = Session()
+    page = ExportPage(session)
+    qtbot.addWidget(page)
+    session.set_trained(TrainedModel("k1", "bare", None, None, {"model": {"kind": "scratch"}}, "session"))
+    assert page.snippet.toPlainText() == "" and not page.copy_button.isEnabled()
+    assert "does not say what input it takes" in page.snippet_intro.text()
