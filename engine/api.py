@@ -304,15 +304,18 @@ def export_for_deployment(model: ModelHandle, path: str, *, format: str, record:
                           cancel: threading.Event | None = None) -> dict[str, Any]:
     """Export as onnx | tflite (``quantize``: float16 | int8, calibrated on the run's training samples)
     and run the file against the Keras model on the run's test split (random inputs when the run's
-    data is not here): accuracy before and after, size, latency, in the record and the model card."""
+    data is not here): accuracy before and after, size, latency, in the record and the model card.
+    ``sink`` hears a `Progress` per stage; ``cancel`` stops before the next one (nothing written when
+    set before the write)."""
+    from engine.analysis.deployment import ExportCancelled, samples_from_record
     from engine.analysis.deployment import export_for_deployment as export
-    from engine.analysis.deployment import samples_from_record
-    from engine.errors import check_cancelled
+    from engine.events import Progress
 
-    keras_model = _model(model)
-    check_cancelled(cancel, EXPORT_CANCELLED)
+    if cancel is not None and cancel.is_set():
+        raise ExportCancelled(None)
+    sink(Progress("export", 0, 3, "Reading the run's data to check the file on"))
     samples = samples_from_record(record or {})
-    written, check = export(keras_model, path, format=format, record=record, quantize=quantize, samples=samples,
+    written, check = export(_model(model), path, format=format, record=record, quantize=quantize, samples=samples,
                             sink=sink, cancel=cancel)
     return {"path": str(written), "check": to_record(check), "random_inputs": samples is None}
 

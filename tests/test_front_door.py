@@ -16,6 +16,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 GUI = ROOT / "gui"
+
+# namespace_imports: keep-strings. This test names modules by their place in the repository (engine.x);
+# scripts/namespace_imports.py leaves its strings so, and imports read as kiln_lab.engine.x count as engine.x.
+PACKAGE = "kiln_lab."
 HEAVY = ("tensorflow", "keras", "tf_keras", "tensorflow_hub", "keras_hub", "jax", "torch")
 
 # The engine modules the window may import: the worker's client, and plain values (schemas,
@@ -33,6 +37,7 @@ PLAIN_VALUE_MODULES = {
     "engine.training.config",  # RunConfig, TrainConfig
     "engine.training.choices",  # optimizer / schedule / strategy names with help
     "engine.export.formats",  # export format names and suffixes
+    "engine.export.snippets",  # the Export page's load-and-call snippets (text from the run record)
     "engine.export.runs",  # the run folders' plain files: list, read history, rename
     "engine.data.imagefile",  # image file name suffixes
     "engine.models.licence",  # licence classes and their notes
@@ -60,13 +65,13 @@ def _imports(path: Path, package: str) -> set[str]:
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
+            found |= {alias.name.removeprefix(PACKAGE) for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")[: len(package.split(".")) - node.level + 1]
                 module = ".".join([*base, node.module] if node.module else base)
             else:
-                module = node.module or ""
+                module = (node.module or "").removeprefix(PACKAGE)
             found.add(module)
             found |= {f"{module}.{alias.name}" for alias in node.names}
     return found
@@ -101,13 +106,13 @@ def _load_time_imports(path: Path, package: str) -> set[str]:
 
 def _imports_of_node(node: ast.AST, package: str) -> set[str]:
     if isinstance(node, ast.Import):
-        return {alias.name for alias in node.names}
+        return {alias.name.removeprefix(PACKAGE) for alias in node.names}
     assert isinstance(node, ast.ImportFrom)
     if node.level:
         base = package.split(".")[: len(package.split(".")) - node.level + 1]
         module = ".".join([*base, node.module] if node.module else base)
     else:
-        module = node.module or ""
+        module = (node.module or "").removeprefix(PACKAGE)
     return {module} | {f"{module}.{alias.name}" for alias in node.names}
 
 

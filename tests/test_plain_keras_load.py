@@ -31,7 +31,7 @@ PLAIN_LOAD = textwrap.dedent(
 
     class NoKiln(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in ("engine", "gui", "main", "resources", "tests"):
+            if name.split(".")[0] in ("kiln_lab", "engine", "gui", "main", "resources", "tests"):
                 raise ImportError(f"this process must not import Kiln ({name})")
             return None
 
@@ -42,7 +42,7 @@ PLAIN_LOAD = textwrap.dedent(
     for folder in sys.argv[1:]:
         model = keras.models.load_model(f"{folder}/run/model.keras")
         np.save(f"{folder}/y.npy", model.predict(np.load(f"{folder}/x.npy"), verbose=0))
-    assert not any(name.split(".")[0] == "engine" for name in sys.modules)
+    assert not any(name.split(".")[0] in ("kiln_lab", "engine") for name in sys.modules)
     """
 )
 

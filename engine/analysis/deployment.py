@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import KilnError, check_cancelled
+from engine.errors import Cancelled, KilnError
 from engine.events import EventSink, Progress, ignore_events
 
 ACCURACY_MARGIN = 0.01  # a quantised file may lose at most 1 accuracy point on the evaluation split
@@ -28,8 +28,6 @@ MAE_MARGIN = 0.05  # ... or raise the MAE by at most 5 %
 CALIBRATION_SIZE = 200  # training inputs int8 quantisation is calibrated on
 EVAL_SIZE = 512  # evaluation samples the check runs (the split's first ones, in its fixed order)
 LATENCY_SAMPLES = 30  # single-sample calls timed for the latency
-DEPLOYMENT_CANCELLED = "Export cancelled; any earlier file at that path is unchanged."
-CHECK_CANCELLED = "Export cancelled after the file was written: it is there, but it was not checked."
 
 
 @dataclass
@@ -87,22 +85,27 @@ def export_for_deployment(
 ) -> tuple[Path, dict[str, Any]]:
     """Write ``model`` as ``format`` (onnx or tflite), check the file, and record the check; returns both.
 
-    The conversion is one library call that cannot be interrupted; a set ``cancel`` is honoured
-    before it and between the check's batches (`Cancelled`; the file stays, unchecked)."""
+    ``sink`` hears a `Progress` per stage (write, check, time); ``cancel`` (a `threading.Event`) is
+    looked at before each: set before the write, nothing is written; set after it, the file stays
+    but is neither checked nor recorded (`ExportCancelled` says which)."""
     from engine.export.atomic import atomic_write_text
     from engine.export.model_card import write_model_card
     from engine.export.records import record_path_for
     from engine.export.save import save_model, strict_json
 
-    check_cancelled(cancel, DEPLOYMENT_CANCELLED)
-    sink(Progress("export", 0, 2, f"Converting the model to {format}"))
+    def stage(done: int, message: str, written: Path | None = None) -> None:
+        if cancel is not None and cancel.is_set():
+            raise ExportCancelled(written)
+        sink(Progress("export", done, 3, message))
+
+    stage(0, f"Writing the {format} file")
     path = save_model(
         model, path, format=format, card=False, quantize=quantize,
         calibration=samples.calibration if samples is not None else None,
     )
-    check_cancelled(cancel, CHECK_CANCELLED)
-    sink(Progress("export", 1, 2, f"Checking {path.name} in its runtime"))
-    check = deployment_check(model, path, format=format, samples=samples, quantize=quantize, cancel=cancel)
+    stage(1, "Running the file beside the Keras model", path)
+    check = deployment_check(model, path, format=format, samples=samples, quantize=quantize, cancel=cancel,
+                             before_timing=lambda: stage(2, "Timing the file", path))
     full = {**(record or {}), "export_check": check}
     if record is not None:
         atomic_write_text(record_path_for(path, format), strict_json(full))
@@ -110,9 +113,21 @@ def export_for_deployment(
     return path, check
 
 
+class ExportCancelled(Cancelled):
+    """The export was cancelled; ``written`` is the file if it had been written already."""
+
+    def __init__(self, written: Path | None) -> None:
+        self.written = written
+        super().__init__(
+            f"Cancelled: {written.name} was written but not checked." if written is not None
+            else "Cancelled before anything was written."
+        )
+
+
 def deployment_check(
     model: Any, path: Path, *, format: str, samples: ExportSamples | None, quantize: str | None = None,
     cancel: threading.Event | None = None,
+    before_timing: Any = None,
 ) -> dict[str, Any]:
     """Run the exported file in its runtime beside the Keras model; see the module's docstring."""
     if samples is not None:
@@ -130,10 +145,13 @@ def deployment_check(
     expected = np.asarray(model.predict(x, batch_size=64, verbose=0), dtype=np.float64)
     got_rows = []
     for i in range(0, len(x), 64):
-        check_cancelled(cancel, CHECK_CANCELLED)
+        if cancel is not None and cancel.is_set():
+            raise ExportCancelled(path)
         got_rows.append(np.asarray(run(x[i : i + 64]), dtype=np.float64))
     got = np.concatenate(got_rows)
     check["max_abs_diff"] = float(np.max(np.abs(got - expected)))
+    if before_timing is not None:
+        before_timing()
     check["latency_ms_per_sample"] = _latency_ms(run, x)
     if expected.ndim == 2 and expected.shape[1] > 1:
         check["top_class_agreement"] = float(np.mean(expected.argmax(1) == got.argmax(1)))

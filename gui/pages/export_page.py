@@ -1,31 +1,44 @@
-"""Export page: save the model (four formats), save or open the run config, open a saved model.
+"""Export page: save the model (Keras, HDF5, SavedModel, TFLite with optional float16/int8
+quantisation, ONNX), save or open the run config, open a saved model.
 
-Every write goes through the engine (atomic, with the run record beside the model) in a
-worker. A run config saved here reruns unchanged from the command line.
+Every write goes through the engine (atomic, with the run record beside the model) in the
+engine worker. TFLite and ONNX files are then run in their own runtime beside the Keras model
+(`export_for_deployment`): the page shows the accuracy before and after, the file size, the
+latency, and says plainly when a quantised file loses more than the margin. Beside each export,
+a few lines of Python load that file and call it with the preprocessing the model needs
+(`engine.export.snippets`). An export that takes more than a second shows its stage and a
+Cancel button (local to this page).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QComboBox,
     QFileDialog,
+    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
     QPushButton,
     QRadioButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
-from engine.export.formats import EXPORT_FORMATS, SUFFIXES
+from engine.export.formats import CHECKED_FORMATS, EXPORT_FORMATS, QUANTISATIONS, SUFFIXES, missing_sentence
 from engine.export.runs import metric_words
+from engine.export.snippets import usage_snippet
 from engine.training.config import RunConfig
 from gui.engine_link import Call
 from gui.session import Session, TrainedModel
@@ -37,7 +50,14 @@ FORMAT_LABELS = {
     "h5": "Legacy HDF5 (.h5)",
     "savedmodel": "SavedModel (folder)",
     "tflite": "TensorFlow Lite (.tflite)",
+    "onnx": "ONNX (.onnx)",
 }
+QUANTISE_LABELS = {
+    "": "No quantisation (float32)",
+    "float16": "float16: half the size",
+    "int8": "int8: a quarter of the size",
+}
+CANCEL_AFTER_MS = 1000  # an export that takes longer than this shows its Cancel button
 
 
 class ExportPage(QWidget):
@@ -65,16 +85,24 @@ class ExportPage(QWidget):
             )
         )
 
-        row = QHBoxLayout()
+        # The boxes keep their natural height and the page scrolls at the window's smallest size,
+        # rather than squeezing the format notes, the report and the snippet.
+        content = QWidget()
+        row = QHBoxLayout(content)
+        row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(12)
         row.addWidget(self._build_save_box(), 3)
         right = QVBoxLayout()
         right.addWidget(self._build_config_box())
         right.addWidget(self._build_open_box())
-        right.addStretch(1)
+        right.addWidget(self._build_snippet_box(), 1)
         row.addLayout(right, 2)
-        layout.addLayout(row)
-        layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(content)
+        layout.addWidget(scroll, 1)
         session.model_changed.connect(self._on_model_changed)
         session.config_changed.connect(lambda _c: self._update_command())
         self._on_model_changed(None)
@@ -93,25 +121,49 @@ class ExportPage(QWidget):
         self.licence_warning.hide()
         layout.addWidget(self.licence_warning)
         self.format_group = QButtonGroup(self)
+        self.format_radios: dict[str, QRadioButton] = {}
+        self.missing_notes: dict[str, QLabel] = {}
         grid = QGridLayout()
         grid.setColumnStretch(1, 1)
-        for row, (fmt, explanation) in enumerate(EXPORT_FORMATS.items()):
+        row = 0
+        for fmt, explanation in EXPORT_FORMATS.items():
             radio = QRadioButton(FORMAT_LABELS.get(fmt, fmt))
             radio.setProperty("format", fmt)
             radio.setToolTip(explanation)
             radio.setChecked(fmt == "keras")
             self.format_group.addButton(radio, row)
+            self.format_radios[fmt] = radio
             note = muted_label(explanation.split(":", 1)[-1].strip() if ":" in explanation else explanation)
             grid.addWidget(radio, row, 0, Qt.AlignmentFlag.AlignTop)
             grid.addWidget(note, row, 1)
+            row += 1
+            if fmt == "tflite":
+                self.quantize_combo = QComboBox()
+                for value, label in QUANTISE_LABELS.items():
+                    if not value or value in QUANTISATIONS:
+                        self.quantize_combo.addItem(label, value)
+                self.quantize_combo.setToolTip(
+                    "Post-training quantisation stores the weights (int8: also the activations, calibrated "
+                    "on 200 of the run's training samples) in fewer bits, for a smaller, faster file. Kiln "
+                    "runs the file on the run's test split and reports the accuracy before and after."
+                )
+                grid.addWidget(self.quantize_combo, row, 1)
+                row += 1
+            missing = missing_sentence(fmt)
+            if missing:  # say what to install instead of failing after the file dialog
+                radio.setEnabled(False)
+                label = muted_label(missing)
+                label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+                self.missing_notes[fmt] = label
+                grid.addWidget(label, row, 1)
+                row += 1
         layout.addLayout(grid)
         layout.addWidget(
             muted_label(
                 "The file is written to a temporary name and renamed when complete, so a "
-                "failed save never damages an earlier file. The run record (config, data "
-                "report, history, metrics, environment) goes beside it as <file>.run.json (inside a "
-                "SavedModel folder as kiln.run.json), and its model card (data, metrics per class, "
-                "backbone licence, caveats, hashes) as <file>.model_card.md."
+                "failed save never damages an earlier file. The run record goes beside it as "
+                "<file>.run.json (inside a SavedModel folder as kiln.run.json), and its model card as "
+                "<file>.model_card.md. TFLite and ONNX files are then run beside the Keras model."
             )
         )
         buttons = QHBoxLayout()
@@ -120,12 +172,54 @@ class ExportPage(QWidget):
         self.save_button.setToolTip("Choose where to save the model in the selected format (Ctrl+S)")
         self.save_button.clicked.connect(self.choose_save_path)
         buttons.addWidget(self.save_button)
+        self.export_progress = QProgressBar()
+        self.export_progress.setTextVisible(False)
+        self.export_progress.setMaximumWidth(160)
+        self.export_progress.hide()
+        buttons.addWidget(self.export_progress)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the export: before the file is written nothing is saved")
+        self.cancel_button.clicked.connect(self.cancel_export)
+        self.cancel_button.hide()
+        buttons.addWidget(self.cancel_button)
         buttons.addStretch(1)
         layout.addLayout(buttons)
         self.save_result = muted_label("")
         self.save_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.save_result)
+        self.report = QLabel("")  # the exported file's check: accuracy before/after, size, latency
+        self.report.setWordWrap(True)
+        self.report.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.report.hide()
+        layout.addWidget(self.report)
+        self._cancel_timer = QTimer(self)
+        self._cancel_timer.setSingleShot(True)
+        self._cancel_timer.timeout.connect(self._show_cancel)
+        self._cancelled = False
+        self.last_export: tuple[str, str] | None = None  # (format, path) of the last file saved here
+        self.format_group.buttonToggled.connect(lambda *_: self._format_changed())
         layout.addStretch(1)
+        return box
+
+    def _build_snippet_box(self) -> QGroupBox:
+        box = QGroupBox("Use the file in Python")
+        layout = QVBoxLayout(box)
+        self.snippet_intro = muted_label("")
+        layout.addWidget(self.snippet_intro)
+        self.snippet = QPlainTextEdit()
+        self.snippet.setReadOnly(True)
+        self.snippet.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.snippet.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.snippet.setToolTip("Select and copy, or use Copy: it runs as it is once the path points at your file")
+        self.snippet.setMinimumHeight(240)
+        layout.addWidget(self.snippet, 1)
+        buttons = QHBoxLayout()
+        self.copy_button = QPushButton("Copy")
+        self.copy_button.setToolTip("Copy the snippet to the clipboard")
+        self.copy_button.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.snippet.toPlainText()))
+        buttons.addWidget(self.copy_button)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
         return box
 
     def _build_config_box(self) -> QGroupBox:
@@ -204,10 +298,49 @@ class ExportPage(QWidget):
         opened = trained is not None and trained.source == "file"
         self.evaluate_button.setEnabled(trained is not None)
         self.finetune_button.setEnabled(opened)
+        self.last_export = None
+        self.report.hide()
+        self._update_snippet()
 
     def selected_format(self) -> str:
         button = self.format_group.checkedButton()
         return button.property("format") if button is not None else "keras"
+
+    def selected_quantisation(self) -> str | None:
+        return (self.quantize_combo.currentData() or None) if self.selected_format() == "tflite" else None
+
+    def _format_changed(self) -> None:
+        self.quantize_combo.setEnabled(self.selected_format() == "tflite")
+        self._update_snippet()
+
+    def _update_snippet(self) -> None:
+        """The snippet for the selected format: the last saved file's path when it is that format."""
+        trained = self.session.trained
+        fmt = self.selected_format()
+        if trained is None:
+            self.snippet_intro.setText("Once there is a model, this shows how to load and call its export in Python.")
+            self.snippet.setPlainText("")
+            self.copy_button.setEnabled(False)
+            return
+        if self.last_export is not None and self.last_export[0] == fmt:
+            path, where = self.last_export[1], "the file you saved"
+        else:
+            path, where = f"{trained.name}{SUFFIXES.get(fmt, '')}", "the file once saved (change the path)"
+        record = trained.record or {}
+        self.snippet_intro.setText(
+            f"Loads {where} and prints its answer for one input, with the preprocessing this model needs."
+        )
+        try:
+            text = usage_snippet(fmt, path, record)
+        except ValueError:  # an opened file without its run record: what it takes is unknown here
+            self.snippet_intro.setText(
+                "This model's run record does not say what input it takes, so no snippet is written for it."
+            )
+            self.snippet.setPlainText("")
+            self.copy_button.setEnabled(False)
+            return
+        self.snippet.setPlainText(text)
+        self.copy_button.setEnabled(True)
 
     def _update_command(self) -> None:
         config = self.last_config_path or "run.toml"
@@ -231,38 +364,120 @@ class ExportPage(QWidget):
         if path:
             self.save_model_to(path, fmt)
 
-    def save_model_to(self, path: str, fmt: str | None = None) -> Worker | None:
-        """Save the current model in a worker (atomic; run record beside it)."""
+    def save_model_to(self, path: str, fmt: str | None = None, quantize: str | None = None) -> Worker | None:
+        """Save the current model in the engine worker (atomic; run record beside it). TFLite and ONNX
+        files are checked in their runtime too; ``quantize`` (TFLite): float16 | int8, else the page's choice."""
         trained = self.session.trained
         if trained is None:
             return None
         fmt = fmt or self.selected_format()
+        quantize = quantize if quantize is not None else (self.selected_quantisation() if fmt == "tflite" else None)
         record = dict(trained.record) if trained.record else {"config": self.session.config.to_dict()}
         self.save_button.setEnabled(False)
+        kind = f"{quantize}-quantised " if quantize else ""
         self.save_result.setText(f"Saving to {path}…")
-        self.busy.emit(f"Saving the model as {FORMAT_LABELS.get(fmt, fmt)}…")
-
+        self.report.hide()
+        self.busy.emit(f"Saving the model as {kind}{FORMAT_LABELS.get(fmt, fmt)}…")
+        self._cancelled = False
+        self.export_progress.setRange(0, 0)
+        self.export_progress.show()
+        self._cancel_timer.start(CANCEL_AFTER_MS)
+        if fmt in CHECKED_FORMATS:
+            call = Call.of("export_for_deployment", model=trained, path=path, format=fmt, record=record,
+                           quantize=quantize)
+            on_result = lambda found: self._on_saved(found["path"], fmt, found)  # noqa: E731
+        else:
+            call = Call.of("export_model", model=trained, path=path, format=fmt, record=record)
+            on_result = lambda written: self._on_saved(written, fmt)  # noqa: E731
         self._worker = run_in_background(
-            Call.of("export_model", model=trained, path=path, format=fmt, record=record),
+            call,
             task="saving the model",
-            on_result=self._on_saved,
+            on_result=on_result,
             on_error=self._on_save_error,
+            on_progress=self._on_export_progress,
             on_finished=self._on_save_finished,
-            on_cancelled=lambda: self.save_result.setText("Export cancelled; any earlier file there is unchanged."),
             parent=self,
             activity=f"Saving the model as {FORMAT_LABELS.get(fmt, fmt)}…",
         )
         return self._worker
 
-    def _on_saved(self, path: str) -> None:
-        self.save_result.setText(f"Saved {path} (run record beside it).")
+    def _show_cancel(self) -> None:
+        if self._worker is not None and self._worker.running:
+            self.cancel_button.show()
+
+    def cancel_export(self) -> None:
+        """Cancel the running export: before its file is written nothing is saved."""
+        if self._worker is not None and self._worker.running:
+            self._cancelled = True
+            self.cancel_button.setEnabled(False)
+            self.save_result.setText("Cancelling…")
+            self._worker.cancel()
+
+    def _on_export_progress(self, event: object) -> None:
+        total, done, message = getattr(event, "total", None), getattr(event, "done", 0), getattr(event, "message", "")
+        if total:
+            self.export_progress.setRange(0, int(total))
+            self.export_progress.setValue(int(done))
+        if message:
+            self.save_result.setText(f"{message}…")
+
+    def _on_saved(self, path: str, fmt: str, found: dict | None = None) -> None:
+        self.last_export = (fmt, path)
+        check = (found or {}).get("check") or {}
+        if self._cancelled and not check:
+            self.save_result.setText(f"Saved {path}: the cancel came after the file was written.")
+        else:
+            self.save_result.setText(f"Saved {path} (run record and model card beside it).")
+        self._show_report(check, bool((found or {}).get("random_inputs")))
+        self._update_snippet()
         self.model_saved.emit(path)
 
+    def _show_report(self, check: dict, random_inputs: bool) -> None:
+        """The exported file's check on the page: accuracy (or MAE) before and after, size, latency."""
+        if not check:
+            self.report.hide()
+            return
+        size = int(check.get("size_bytes") or 0)
+        rows = [("File size", f"{size / 1e6:.2f} MB" if size >= 1e6 else f"{size / 1e3:.1f} kB")]
+        if "latency_ms_per_sample" in check:
+            rows.append(("Latency", f"{check['latency_ms_per_sample']:.2f} ms per sample in {check['runtime']}"))
+        if check.get("metric") == "accuracy":
+            rows += [("Accuracy in Keras", f"{check['keras']:.1%}"),
+                     ("Accuracy of the file", f"{check['exported']:.1%}")]
+        elif check.get("metric") == "mae":
+            rows += [("MAE in Keras", f"{check['keras']:.4g}"), ("MAE of the file", f"{check['exported']:.4g}")]
+        if "top_class_agreement" in check:
+            rows.append(("Same top class as Keras", f"{check['top_class_agreement']:.1%} of samples"))
+        table = "".join(f"<tr><td>{name}&nbsp;&nbsp;</td><td><b>{value}</b></td></tr>" for name, value in rows)
+        where = f"Checked on {check.get('samples', 0)} samples ({check.get('checked_on', '')})."
+        if random_inputs:
+            where += " The run's data is not here, so the outputs were compared on random inputs: no accuracy."
+        lost = check.get("within_margin") is False
+        colour = "#b03a2e" if lost else "inherit"
+        sentence = check.get("sentence", "")
+        self.report.setText(
+            f"<table>{table}</table><p>{where}</p><p style='color: {colour}; font-weight: {600 if lost else 400};'>"
+            f"{sentence}</p>"
+        )
+        self.report.show()
+
     def _on_save_error(self, error: WorkerError) -> None:
+        # A cancel ends here too (no on_cancelled): the engine's own sentence says how far the export
+        # got ("written but not checked"); a worker ended after the grace has none, so the page says it.
+        if error.kind in ("ExportCancelled", "Cancelled"):
+            self.save_result.setText(error.sentence)
+            return
+        if getattr(self._worker, "cancel_requested", False):
+            self.save_result.setText("Export cancelled; any earlier file there is unchanged.")
+            return
         self.save_result.setText("Not saved; any earlier file there is unchanged.")
         self.failed.emit("The model was not saved", error)
 
     def _on_save_finished(self) -> None:
+        self._cancel_timer.stop()
+        self.cancel_button.hide()
+        self.cancel_button.setEnabled(True)
+        self.export_progress.hide()
         self.save_button.setEnabled(self.session.trained is not None)
         self.busy.emit("")
 

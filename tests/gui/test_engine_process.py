@@ -68,7 +68,7 @@ WALK = textwrap.dedent(
     wait_until(lambda: not win.train_page.running, what="compare")
     assert win.train_page.comparison is not None, "the comparison did not finish"
     heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf_keras", "jax", "torch"))
-    engine = sorted(m for m in sys.modules if m.startswith("engine"))
+    engine = sorted(m for m in sys.modules if m.startswith(("engine", "kiln_lab.engine")))
     print(json.dumps({"heavy": heavy, "engine": engine, "saved": (out / "m.keras").is_file()}))
     win.close()
     """
