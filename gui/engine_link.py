@@ -285,7 +285,7 @@ class EngineLink(QObject):
         for task in tasks:
             if task.ended_by_kill and task.cancel_requested:
                 error = TaskError(
-                    f"Cancelled: {task.task} did not stop within {CANCEL_GRACE_MS // 1000} s, so Kiln ended the "
+                    f"Cancelled: {task.task} did not stop within {CANCEL_GRACE_MS / 1000:g} s, so Kiln ended the "
                     "engine process to stop it; a fresh one is starting and nothing else was running there.",
                     sentence, True, "Cancelled",
                 )

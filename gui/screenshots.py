@@ -62,6 +62,19 @@ def make_picture_folder(root: Path, per_class: int = 40) -> Path:
     return Path(written[0])
 
 
+def engine_result(call: object, timeout_ms: int = 120_000) -> object:
+    """Run one front-door call in the window's engine process and wait for its result."""
+    from gui.engine_link import shared_link
+
+    task = shared_link().submit(call)
+    got: list[object] = []
+    task.result.connect(got.append)
+    task.start().wait(timeout_ms)
+    if not got:
+        raise RuntimeError(f"the engine gave no result for {call}")
+    return got[0]
+
+
 def render_all(out_dir: Path, *, epochs: int = 4) -> list[Path]:
     from gui import theme
     from gui.app import create_window
@@ -130,9 +143,14 @@ def render_all(out_dir: Path, *, epochs: int = 4) -> list[Path]:
 
     window.go_to("evaluate")
     wait_until(lambda: window.session.evaluation is not None, 60, "evaluation")
-    sample = window.session.dataset.loader.read(np.array([int(window.session.dataset.splits["val"][5])]))[0]
+    from gui.engine_link import Call
+
+    index = int(window.session.dataset.splits["val"][5])
+    sample = np.asarray(engine_result(Call.of("read_samples", data=window.session.config.data, indices=[index])))[0]
     window.evaluate_page.try_array(sample)
     wait_until(lambda: bool(window.evaluate_page.try_it.bars.predictions), 30, "a prediction")
+    table = window.evaluate_page.split_table  # the training / validation / test table scores in its own task
+    wait_until(lambda: table.result is not None or not table.slot.running, 120, "the split table")
     shots.append(grab(window, out_dir / "05-evaluate-classification.png"))
 
     window.go_to("export")
@@ -177,6 +195,8 @@ def render_all(out_dir: Path, *, epochs: int = 4) -> list[Path]:
     wait_until(lambda: not window.train_page.running, 300, "regression training")
     window.go_to("evaluate")
     wait_until(lambda: window.session.evaluation is not None, 60, "regression evaluation")
+    table = window.evaluate_page.split_table  # the training / validation / test table scores in its own task
+    wait_until(lambda: table.result is not None or not table.slot.running, 120, "the split table")
     shots.append(grab(window, out_dir / "09-evaluate-regression.png"))
 
     # The runs library: every run of this session (and the comparison) kept on disk.

@@ -119,8 +119,8 @@ class ExportCancelled(Cancelled):
     def __init__(self, written: Path | None) -> None:
         self.written = written
         super().__init__(
-            f"Cancelled: {written.name} was written but not checked." if written is not None
-            else "Cancelled before anything was written."
+            f"Export cancelled: {written.name} was written but not checked." if written is not None
+            else "Export cancelled before anything was written."
         )
 
 

@@ -61,6 +61,7 @@ class EventReporter(keras.callbacks.Callback):
         self._epoch = 0
         self._epoch_started = 0.0
         self._batch: int | None = None  # the batch running now (its event goes out when the next begins)
+        self._mid_epoch_reads = True  # False for a replicated model (see on_train_begin)
         self.global_step = 0
         self.stopped_by_user = False
         self.nan_detected = False
@@ -68,6 +69,15 @@ class EventReporter(keras.callbacks.Callback):
         from engine.monitors.overfitting import OverfittingWatch
 
         self.overfitting = OverfittingWatch()
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        # Reading the running metrics off the model mid-epoch is a collective (an all-reduce of
+        # their sync-on-read variables) when the model is replicated: each worker would read at
+        # its own moments and the workers' collectives would stop matching (multi-worker runs
+        # failed with "Shape mismatch in the collective"). Replicated runs send only each
+        # epoch's last batch, whose figures Keras hands over.
+        strategy = getattr(self.model, "distribute_strategy", None)
+        self._mid_epoch_reads = not (strategy is not None and getattr(strategy, "num_replicas_in_sync", 1) > 1)
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._epoch = epoch
@@ -99,7 +109,8 @@ class EventReporter(keras.callbacks.Callback):
         epoch's last batch, whose ``logs`` are given), reading the running figures off the model only then."""
         self.global_step += 1
         now = time.perf_counter()
-        if now - self._last_emit >= self.batch_interval or logs is not None:
+        due = self._mid_epoch_reads and now - self._last_emit >= self.batch_interval
+        if due or logs is not None:
             self._last_emit = now
             if logs is None:
                 logs = _plain(self.model.get_metrics_result())

@@ -89,21 +89,27 @@ class EvaluatePage(QWidget):
         self.try_it.predict_row.connect(self.try_row)
         self.try_it.setMaximumWidth(320)
 
+        # Training, validation and test side by side (issue 18, Create ML), in the column beside the
+        # split's own views, above Try it: above the views it took the rows the per-class table needs.
+        self.split_table = SplitMetricsTable()
+        self.split_table.failed.connect(lambda e: self.failed.emit("Cannot score the model on each split", e))
+        side = QWidget()
+        side.setMaximumWidth(340)
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addWidget(self.split_table)
+        side_layout.addWidget(self.try_it, 1)
         body = QSplitter(Qt.Orientation.Horizontal)
         body.setChildrenCollapsible(False)
         body.addWidget(self.results)
-        body.addWidget(self.try_it)
+        body.addWidget(side)
         body.setStretchFactor(0, 1)
-        body.setSizes([960, 280])
+        body.setSizes([940, 300])
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(18, 14, 18, 14)
         layout.addLayout(header)
         layout.addWidget(self.metrics_label)
-        # Training, validation and test side by side, above the split's own views (issue 18, Create ML).
-        self.split_table = SplitMetricsTable()
-        self.split_table.failed.connect(lambda e: self.failed.emit("Cannot score the model on each split", e))
-        layout.addWidget(self.split_table)
         layout.addWidget(body, 1)
         session.model_changed.connect(self._on_model_changed)
         session.dataset_changed.connect(lambda _d: self._on_model_changed(self.session.trained))

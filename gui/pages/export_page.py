@@ -464,10 +464,10 @@ class ExportPage(QWidget):
     def _on_save_error(self, error: WorkerError) -> None:
         # A cancel ends here too (no on_cancelled): the engine's own sentence says how far the export
         # got ("written but not checked"); a worker ended after the grace has none, so the page says it.
-        if error.kind in ("ExportCancelled", "Cancelled"):
+        if error.kind == "ExportCancelled":
             self.save_result.setText(error.sentence)
             return
-        if getattr(self._worker, "cancel_requested", False):
+        if error.kind == "Cancelled" or getattr(self._worker, "cancel_requested", False):
             self.save_result.setText("Export cancelled; any earlier file there is unchanged.")
             return
         self.save_result.setText("Not saved; any earlier file there is unchanged.")

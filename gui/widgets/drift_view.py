@@ -78,9 +78,13 @@ class DriftView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         # The plot keeps a readable height (at 1100x680 the warning, remedies and roll-back row left it
-        # 64 px of data); what is said below it scrolls when the tab is short.
+        # 64 px of data); when the tab is shorter than the plot and what is said below it, the tab
+        # scrolls as one (a scroll area for the text alone gave it a 68 px slit).
+        content = QWidget()
+        content_layout = QVBoxLayout(content)
+        content_layout.setContentsMargins(0, 0, 0, 0)
         self.plot.setMinimumHeight(150)
-        layout.addWidget(self.plot, 1)
+        content_layout.addWidget(self.plot, 1)
         details = QWidget()
         self.details_layout = details_layout = QVBoxLayout(details)
         details_layout.setContentsMargins(0, 2, 0, 0)
@@ -111,13 +115,14 @@ class DriftView(QWidget):
         row.addStretch(1)
         self.roll_back_row.hide()
         details_layout.addWidget(self.roll_back_row)
-        details_layout.addStretch(1)
-        self.details = QScrollArea()
-        self.details.setWidget(details)
-        self.details.setWidgetResizable(True)
-        self.details.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.details.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        layout.addWidget(self.details)
+        self.details = details
+        content_layout.addWidget(details)
+        self.scroll = QScrollArea()
+        self.scroll.setWidget(content)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        layout.addWidget(self.scroll)
         self._apply_colors()
         theme.theme_changes.changed.connect(self._apply_colors)  # a bound method: disconnected when deleted
         self.setMinimumWidth(200)  # the drift tab shares the Train page with three plots at the minimum window size
@@ -180,11 +185,12 @@ class DriftView(QWidget):
         self._fit_details()
 
     def _fit_details(self) -> None:
-        """The text below the plot takes the height it needs, no more (the plot keeps the rest)."""
-        inner = self.details.widget()
-        inner.adjustSize()
-        needed = self.details_layout.heightForWidth(max(1, self.details.viewport().width()))
-        self.details.setMaximumHeight(max(0, needed if needed > 0 else inner.sizeHint().height()) + 2)
+        """The text below the plot takes the height it needs at this width, no more (the plot keeps the
+        rest); the tab scrolls when the two do not fit."""
+        needed = self.details_layout.heightForWidth(max(1, self.scroll.viewport().width()))
+        height = needed if needed > 0 else self.details.sizeHint().height()
+        self.details.setFixedHeight(height)
+        self.scroll.widget().setMinimumHeight(self.plot.minimumHeight() + height)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)

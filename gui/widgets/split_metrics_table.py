@@ -14,7 +14,6 @@ from typing import Any
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QSizePolicy,
@@ -72,7 +71,7 @@ class SplitMetricsTable(QWidget):
         self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)
-        self.table.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Maximum)
+        self.table.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.note = QLabel("")
@@ -87,10 +86,11 @@ class SplitMetricsTable(QWidget):
         notes.addWidget(self.gap)
         notes.addWidget(self.note)
         notes.addStretch(1)
-        layout = QHBoxLayout(self)
+        # The table above its notes: the Evaluate page gives it the narrow column beside the views.
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.table, 0, Qt.AlignmentFlag.AlignTop)
-        layout.addLayout(notes, 1)
+        layout.addWidget(self.table, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addLayout(notes)
         self.result: dict[str, Any] | None = None
         self.clear()
 

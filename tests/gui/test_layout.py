@@ -220,6 +220,9 @@ def chart_problems(page: QWidget) -> list[str]:
             axis = entry["item"]
             if axis.isVisible() and axis.style["showValues"]:
                 problems += [f"{type(chart).__name__}: {p}" for p in axis_label_problems(axis)[:3]]
+    return problems
+
+
 def nesting_problems(page: QWidget) -> list[str]:
     """Scroll areas inside scroll areas: the inner one gets a slice of the outer one's view."""
     return [
@@ -230,8 +233,8 @@ def nesting_problems(page: QWidget) -> list[str]:
 
 
 def _row_height(view: QAbstractItemView) -> int:
-    if isinstance(view, QTableView):
-        return view.verticalHeader().defaultSectionSize()
+    if isinstance(view, QTableView):  # the rows' real height (a table may size its rows to their text)
+        return view.rowHeight(0) if view.model().rowCount() else view.verticalHeader().defaultSectionSize()
     height = view.sizeHintForRow(0) if view.model().rowCount() else -1
     return height if height > 0 else view.fontMetrics().height() + 4
 
@@ -248,8 +251,9 @@ def room_problems(page: QWidget) -> list[str]:
         if not isinstance(view, (QTableView, QTreeView)) or not _showing(view, page):
             continue
         rows = _room(view, view.viewport().height()) / max(1, _row_height(view))
-        if rows + 0.25 < MIN_ROWS:
-            problems.append(f"{_name(view)}: room for {rows:.1f} rows, fewer than {MIN_ROWS}")
+        wanted = min(MIN_ROWS, max(1, view.model().rowCount()))  # a four-row table needs room for four
+        if rows + 0.25 < wanted:
+            problems.append(f"{_name(view)}: room for {rows:.1f} rows, fewer than {wanted}")
     for plot in page.findChildren(pg.GraphicsView):
         if _showing(plot, page) and _room(plot, plot.height()) < MIN_PLOT_HEIGHT:
             problems.append(f"{_name(plot)}: {_room(plot, plot.height())}px tall, shorter than {MIN_PLOT_HEIGHT}px")

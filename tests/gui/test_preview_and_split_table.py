@@ -149,6 +149,7 @@ def test_training_previews_each_epoch_and_evaluate_shows_three_splits(window, lo
     assert result["columns"]["test"]["accuracy"] == pytest.approx(report.metrics["accuracy"], abs=1e-6)
 
     # Another split on the page: the table is the model's and the data's, so it stays (no new scoring).
+    qtbot.waitUntil(lambda: not table.slot.running, timeout=TIMEOUT_MS)  # its task has finished, not only answered
     window.evaluate_page.split_combo.setCurrentIndex(window.evaluate_page.split_combo.findData("val"))
     window.evaluate_page.evaluate()
     assert table.result is result and not table.slot.running
