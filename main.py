@@ -12,10 +12,10 @@ def main(argv: list[str] | None = None) -> int:
         if problem:
             print(problem, file=sys.stderr)  # a sentence instead of Qt's abort and core dump
             return 3  # gui.system_libs.EXIT_MISSING_LIBRARIES, without importing gui here
-        from gui.app import main as gui_main
+        from kiln_lab.gui.app import main as gui_main
 
         return gui_main(argv[1:])
-    from engine.cli import main as cli_main
+    from kiln_lab.engine.cli import main as cli_main
 
     return cli_main(argv)
 
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
 def gui_cannot_start() -> str:
     """Why the window cannot start on this system, in a sentence ("" when it can): X11 libraries
     Qt's platform plugin needs (`gui.system_libs`), or a library Qt itself needs (libGL...)."""
-    from gui.system_libs import missing_message
+    from kiln_lab.gui.system_libs import missing_message
 
     problem = missing_message()
     if problem:

@@ -37,7 +37,7 @@ class Scenario:
 
 
 def digits(classes: range) -> Any:
-    from engine.data.arrays import dataset_from_arrays
+    from kiln_lab.engine.data.arrays import dataset_from_arrays
 
     with np.load(ROOT / "resources" / "demo" / "digits.npz") as data:
         x, y = data["x"], data["y"].astype(np.int64)
@@ -48,8 +48,8 @@ def digits(classes: range) -> Any:
 
 
 def shapes() -> Any:
-    from engine.data.arrays import dataset_from_arrays
-    from engine.data.demo import shapes_arrays
+    from kiln_lab.engine.data.arrays import dataset_from_arrays
+    from kiln_lab.engine.data.demo import shapes_arrays
 
     x, y = shapes_arrays()
     return dataset_from_arrays(x, y, source="shapes", source_kind="arrays", **SPLIT)
@@ -57,7 +57,7 @@ def shapes() -> Any:
 
 def hue_only(count: int = 600, size: int = 32, seed: int = 3) -> Any:
     """Blobs whose class is their hue alone (invisible in grayscale, what the demo backbone receives)."""
-    from engine.data.arrays import dataset_from_arrays
+    from kiln_lab.engine.data.arrays import dataset_from_arrays
     from tests.synthetic_images import hue_only_blobs
 
     x, labels = hue_only_blobs(count, size, seed, radius=(5, 11), noise=4)
@@ -65,8 +65,8 @@ def hue_only(count: int = 600, size: int = 32, seed: int = 3) -> Any:
 
 
 def housing() -> Any:
-    from engine.data import load_dataset
-    from engine.data.config import DataConfig
+    from kiln_lab.engine.data import load_dataset
+    from kiln_lab.engine.data.config import DataConfig
 
     return load_dataset(DataConfig(source="demo:housing", val_split=0.2, test_split=0.2, seed=42))
 
@@ -88,10 +88,10 @@ def matches(side: str | None, winner: str | None) -> bool:
 
 
 def run(scenario: Scenario, repeats: int, budget: Any, out: Path) -> dict[str, Any]:
-    from engine.analysis.advisor import advise
-    from engine.analysis.compare import compare_approaches, subsample_training
-    from engine.errors import KilnError
-    from engine.training.config import RunConfig
+    from kiln_lab.engine.analysis.advisor import advise
+    from kiln_lab.engine.analysis.compare import compare_approaches, subsample_training
+    from kiln_lab.engine.errors import KilnError
+    from kiln_lab.engine.training.config import RunConfig
 
     dataset = scenario.make()
     started = time.perf_counter()
@@ -136,10 +136,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs") / "advisor-vs-reality")
     args = parser.parse_args()
 
-    from engine.runtime import import_tensorflow_quietly
+    from kiln_lab.engine.runtime import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    from engine.analysis.budget import Budget
+    from kiln_lab.engine.analysis.budget import Budget
 
     budget = Budget(args.max_steps, args.min_steps, args.patience_steps).validate()
     results = []

@@ -23,16 +23,16 @@ def main() -> None:
     parser.add_argument("--freeze", default="none")
     args = parser.parse_args()
 
-    from engine.runtime import import_tensorflow_quietly
+    from kiln_lab.engine.runtime import import_tensorflow_quietly
 
     import_tensorflow_quietly()
     import keras
     import numpy as np
 
-    from engine.data import load_dataset, make_pipelines
-    from engine.models.build import build_model
-    from engine.training.compile import compile_for_phase
-    from engine.training.config import RunConfig
+    from kiln_lab.engine.data import load_dataset, make_pipelines
+    from kiln_lab.engine.models.build import build_model
+    from kiln_lab.engine.training.compile import compile_for_phase
+    from kiln_lab.engine.training.config import RunConfig
 
     config = RunConfig().replace(
         model={"kind": "finetune", "backbone": "demo", "freeze": args.freeze}, train={"epochs": args.epochs}

@@ -29,12 +29,12 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=60)
     args = parser.parse_args()
 
-    from engine.runtime import import_tensorflow_quietly
+    from kiln_lab.engine.runtime import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    from engine.monitors import forgetting_callback
-    from engine.training.config import RunConfig
-    from engine.training.job import run_training
+    from kiln_lab.engine.monitors import forgetting_callback
+    from kiln_lab.engine.training.config import RunConfig
+    from kiln_lab.engine.training.job import run_training
 
     with np.load(ROOT / "resources" / "demo" / "digits.npz") as data:
         x, y = data["x"], data["y"]

@@ -46,7 +46,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.runtime import import_tensorflow_quietly, keras_backend  # noqa: E402
+from kiln_lab.engine.runtime import import_tensorflow_quietly, keras_backend  # noqa: E402
 
 # Dense (no sparsity) tensor-core peaks in TFLOP/s, from NVIDIA's datasheets: H100
 # (SXM5 / PCIe / NVL), H200 (SXM / NVL), A100 (80 GB), L4, T4. First match on the device name wins.
@@ -91,8 +91,8 @@ def training_flops_per_sample(model) -> float:
 
 
 def make_dataset(folder: Path, samples: int, side: int, seed: int = 0):
-    from engine.data import load_dataset
-    from engine.data.config import DataConfig
+    from kiln_lab.engine.data import load_dataset
+    from kiln_lab.engine.data.config import DataConfig
 
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 256, size=(samples, side, side, 3), dtype=np.uint8)
@@ -103,9 +103,9 @@ def make_dataset(folder: Path, samples: int, side: int, seed: int = 0):
 
 
 def run_config(source: str, args, mixed: bool, xla: bool):
-    from engine.data.config import DataConfig
-    from engine.models.recipe import ModelRecipe
-    from engine.training.config import RunConfig, TrainConfig
+    from kiln_lab.engine.data.config import DataConfig
+    from kiln_lab.engine.models.recipe import ModelRecipe
+    from kiln_lab.engine.training.config import RunConfig, TrainConfig
 
     return RunConfig(
         data=DataConfig(source=source, val_split=0.0, cache="memory"),
@@ -126,13 +126,13 @@ def steady_seconds(epoch_ends: list[float], started: float) -> float:
 def time_plain(config, dataset) -> tuple[float, float]:
     import keras
 
-    from engine.data import make_pipelines
-    from engine.models.build import build_model
-    from engine.training.compile import compile_for_phase
+    from kiln_lab.engine.data import make_pipelines
+    from kiln_lab.engine.models.build import build_model
+    from kiln_lab.engine.training.compile import compile_for_phase
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(config.train.seed)
-    from engine.runtime import accelerators
+    from kiln_lab.engine.runtime import accelerators
 
     # Kiln's rule (engine/training/job.py): mixed precision only where there is a GPU.
     mixed = config.train.mixed_precision and bool(accelerators())
@@ -154,8 +154,8 @@ def time_plain(config, dataset) -> tuple[float, float]:
 def time_kiln(config, dataset) -> float:
     import keras
 
-    from engine.events import EpochEnd
-    from engine.training.job import run_training
+    from kiln_lab.engine.events import EpochEnd
+    from kiln_lab.engine.training.job import run_training
 
     keras.backend.clear_session()
     ends: list[float] = []
@@ -187,7 +187,7 @@ def main() -> None:
     import_tensorflow_quietly()
     import keras
 
-    from engine.runtime import accelerators
+    from kiln_lab.engine.runtime import accelerators
 
     devices = accelerators()
     device = devices[0]["name"] if devices else "CPU"

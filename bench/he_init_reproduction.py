@@ -31,15 +31,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
-    from engine.runtime import import_tensorflow_quietly
+    from kiln_lab.engine.runtime import import_tensorflow_quietly
 
     import_tensorflow_quietly()
     import numpy as np
 
-    from engine.analysis.init_diagnostics import diagnose_recipe
-    from engine.data import load_dataset
-    from engine.training.config import RunConfig
-    from engine.training.job import run_training
+    from kiln_lab.engine.analysis.init_diagnostics import diagnose_recipe
+    from kiln_lab.engine.data import load_dataset
+    from kiln_lab.engine.training.config import RunConfig
+    from kiln_lab.engine.training.job import run_training
 
     rates = {"sgd": 0.01, "adam": 1e-3}
     base = RunConfig().replace(train={"epochs": args.epochs, "checkpoint": False, "batch_size": 32})

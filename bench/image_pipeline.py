@@ -97,8 +97,8 @@ def _timed_epochs(started: float, iterator, steps: int | None) -> dict[str, floa
 
 
 def run_kiln(root: Path) -> dict[str, float]:
-    from engine.data import load_dataset, make_pipelines
-    from engine.data.config import DataConfig
+    from kiln_lab.engine.data import load_dataset, make_pipelines
+    from kiln_lab.engine.data.config import DataConfig
 
     started = time.perf_counter()  # the call: scan, pipeline, iterator all count
     dataset = load_dataset(DataConfig(source=str(root), val_split=0.0))
@@ -131,7 +131,7 @@ VARIANTS = {
 
 def _child(name: str, root: Path) -> None:
     """One variant in this fresh process: the first call (fresh), then a second one (warm)."""
-    from engine.runtime import import_tensorflow_quietly
+    from kiln_lab.engine.runtime import import_tensorflow_quietly
 
     import_tensorflow_quietly()
     import keras  # noqa: F401 - imported before the clock, as TensorFlow is

@@ -25,10 +25,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     args = parser.parse_args()
 
-    from engine.events import EpochEnd, EventRecorder, PreviewPredictions
-    from engine.training import preview
-    from engine.training.config import RunConfig
-    from engine.training.job import run_training
+    from kiln_lab.engine.events import EpochEnd, EventRecorder, PreviewPredictions
+    from kiln_lab.engine.training import preview
+    from kiln_lab.engine.training.config import RunConfig
+    from kiln_lab.engine.training.job import run_training
 
     real = preview.live_preview
     configs = {

@@ -30,10 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD = """
 import json, resource, sys
 sys.path.insert(0, {root!r})
-from engine.runtime import import_tensorflow_quietly
+from kiln_lab.engine.runtime import import_tensorflow_quietly
 import_tensorflow_quietly()
-from engine.training.config import RunConfig
-from engine.training.job import run_training
+from kiln_lab.engine.training.config import RunConfig
+from kiln_lab.engine.training.job import run_training
 config = RunConfig().replace(
     data={{"source": {source!r}, "image_size": (64, 64)}},
     model={{"arch": "mlp"}},

@@ -49,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.arenas:
         ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, args.arenas)  # before any thread allocates
 
-    from engine import events as ev
-    from engine.runtime import import_tensorflow_quietly
+    from kiln_lab.engine import events as ev
+    from kiln_lab.engine.runtime import import_tensorflow_quietly
 
     stages: list[dict] = []
     started = time.perf_counter()
@@ -62,8 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     mark("start")
     import_tensorflow_quietly()
     mark("tensorflow")
-    from engine.training.config import RunConfig
-    from engine.training.job import run_training
+    from kiln_lab.engine.training.config import RunConfig
+    from kiln_lab.engine.training.job import run_training
 
     config = RunConfig().replace(
         data={"source": str(args.folder), "image_size": (64, 64)},

@@ -62,7 +62,7 @@ def run_case(argv: list[str]) -> dict[str, float | bool]:
 
 def run_tensorflow_import() -> dict[str, float | bool]:
     code = (
-        "import resource, sys; sys.path.insert(0, '.'); from engine.runtime import import_tensorflow_quietly; "
+        "import resource, sys; sys.path.insert(0, '.'); from kiln_lab.engine.runtime import import_tensorflow_quietly; "
         "import_tensorflow_quietly(); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )
     started = time.perf_counter()

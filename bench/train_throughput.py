@@ -37,13 +37,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.runtime import import_tensorflow_quietly  # noqa: E402
+from kiln_lab.engine.runtime import import_tensorflow_quietly  # noqa: E402
 
 BATCH = 32
 
 
 def _config(arch: str, epochs: int, checkpoint: bool = True):
-    from engine.training.config import RunConfig
+    from kiln_lab.engine.training.config import RunConfig
 
     return RunConfig().replace(
         model={"arch": arch}, train={"epochs": epochs, "batch_size": BATCH, "checkpoint": checkpoint}
@@ -51,7 +51,7 @@ def _config(arch: str, epochs: int, checkpoint: bool = True):
 
 
 def run_kiln(arch: str, epochs: int, checkpoint: bool = True) -> dict[str, float]:
-    from engine.training.job import run_training
+    from kiln_lab.engine.training.job import run_training
 
     with tempfile.TemporaryDirectory(prefix="kiln-bench-") as folder:
         started = time.perf_counter()
@@ -63,9 +63,9 @@ def run_kiln(arch: str, epochs: int, checkpoint: bool = True) -> dict[str, float
 def _built_and_pipelines(arch: str, epochs: int):
     import keras
 
-    from engine.data import load_dataset, make_pipelines
-    from engine.models.build import build_model
-    from engine.training.compile import compile_for_phase
+    from kiln_lab.engine.data import load_dataset, make_pipelines
+    from kiln_lab.engine.models.build import build_model
+    from kiln_lab.engine.training.compile import compile_for_phase
 
     config = _config(arch, epochs)
     keras.utils.set_random_seed(config.train.seed)

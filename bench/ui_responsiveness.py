@@ -139,7 +139,7 @@ def measure(window, page: str, hb: Heartbeat, epochs: int, paints: PaintClock) -
     While TensorFlow traces or saves on the training thread it holds Python's GIL for long
     stretches; the build and after-fit stalls come from there and show on every page alike.
     """
-    from engine import events as ev
+    from kiln_lab.engine import events as ev
 
     errors: list[str] = []
     parts: dict[str, list[float]] = {}
@@ -257,8 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     app = QApplication.instance() or QApplication(["ui_responsiveness"])
-    from gui.app import create_window
-    from gui.settings import AppSettings
+    from kiln_lab.gui.app import create_window
+    from kiln_lab.gui.settings import AppSettings
 
     scratch = Path(tempfile.mkdtemp(prefix="kiln-ui-bench-"))
     settings = AppSettings(str(scratch / "settings.ini"))

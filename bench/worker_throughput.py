@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 class WorkerSide:
     def __init__(self) -> None:
-        from engine.worker.client import EngineProcess
+        from kiln_lab.engine.worker.client import EngineProcess
 
         self.messages: dict[int, dict] = {}
         self.ready = threading.Event()
@@ -67,9 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 
-    from engine import api
-    from engine.training.config import RunConfig
-    from engine.training.progress import TerminalProgress
+    from kiln_lab.engine import api
+    from kiln_lab.engine.training.config import RunConfig
+    from kiln_lab.engine.training.progress import TerminalProgress
 
     config = RunConfig().replace(model={"kind": "scratch", "arch": args.arch},
                                  train={"epochs": args.epochs, "batch_size": 32, "checkpoint": False})

@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from engine.data.config import AugmentConfig, DataConfig
-from engine.events import EventSink, ignore_events
-from engine.results import DatasetInfo, ModelHandle, Record, Returns
-from engine.training.config import RunConfig
+from kiln_lab.engine.data.config import AugmentConfig, DataConfig
+from kiln_lab.engine.events import EventSink, ignore_events
+from kiln_lab.engine.results import DatasetInfo, ModelHandle, Record, Returns
+from kiln_lab.engine.training.config import RunConfig
 
 __all__ = [
     "TASKS", "TASK_WORDS", "engine_info", "open_dataset", "scan_dataset", "sample_thumbnails", "table_preview",
@@ -54,8 +54,8 @@ def to_record(value: Any, kind: str | None = None, extras: tuple[str, ...] = ())
     properties' values, NumPy scalars numbers; ``extras`` names zero-argument methods to compute
     here and keep (``record.summary()`` in the window returns what the engine computed)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        if type(value).__module__.startswith(("engine.results", "engine.events", "engine.training.config",
-                                               "engine.data.config", "engine.models.recipe")):
+        if type(value).__module__.startswith(("kiln_lab.engine.results", "kiln_lab.engine.events", "kiln_lab.engine.training.config",  # noqa: E501 - the kiln_lab. prefix (scripts/namespace_imports.py)
+                                               "kiln_lab.engine.data.config", "kiln_lab.engine.models.recipe")):
             return value  # already a plain-value schema
         fields = {f.name: to_record(getattr(value, f.name)) for f in dataclasses.fields(value)}
         for name in dir(type(value)):
@@ -82,12 +82,12 @@ def to_record(value: Any, kind: str | None = None, extras: tuple[str, ...] = ())
 
 def engine_info() -> dict[str, Any]:
     """Import TensorFlow and Keras; the device, the versions and the backbone catalogue."""
-    from engine.runtime import import_tensorflow_quietly
+    from kiln_lab.engine.runtime import import_tensorflow_quietly
 
     import_tensorflow_quietly()
     import keras
 
-    from engine.environment import compute_devices, device_label
+    from kiln_lab.engine.environment import compute_devices, device_label
 
     try:
         import tensorflow as tf
@@ -99,7 +99,7 @@ def engine_info() -> dict[str, Any]:
     catalogue: list[dict[str, Any]] = []
     catalogue_error = ""
     try:
-        from engine.models.catalogue import load_catalogue
+        from kiln_lab.engine.models.catalogue import load_catalogue
 
         catalogue = [entry.to_dict() for entry in load_catalogue()]
     except Exception as exc:  # noqa: BLE001 - a missing catalogue must not stop the engine
@@ -127,7 +127,7 @@ def _scan_key(data: DataConfig) -> tuple[Any, ...]:
 def _dataset(data: DataConfig, *, sink: EventSink | None = None, cancel: threading.Event | None = None,
              rescan: bool = False) -> Any:
     """The `Dataset` for ``data``: scanned once per source, split as ``data`` says."""
-    from engine.data import load_dataset
+    from kiln_lab.engine.data import load_dataset
 
     key = _scan_key(data)
     split = (data.val_split, data.test_split, data.seed)
@@ -182,7 +182,7 @@ def open_dataset(config: RunConfig, *, fresh: bool = False, sink: EventSink = ig
                  cancel: threading.Event | None = None) -> Record:
     """Scan ``config.data`` for the app. ``fresh``: a person opened it, so the run config gets the
     strong starting defaults for such data (`engine.training.starting`); the config comes back too."""
-    from engine.training.starting import STARTING_TEST_SPLIT, starting_config
+    from kiln_lab.engine.training.starting import STARTING_TEST_SPLIT, starting_config
 
     data = config.data
     if fresh and data.test_split == 0:
@@ -195,26 +195,26 @@ def open_dataset(config: RunConfig, *, fresh: bool = False, sink: EventSink = ig
 
 
 def sample_thumbnails(data: DataConfig, per_class: int = 6) -> dict[str, np.ndarray]:
-    from engine.data.preview import sample_thumbnails as thumbnails
+    from kiln_lab.engine.data.preview import sample_thumbnails as thumbnails
 
     return thumbnails(_dataset(data), per_class)
 
 
 def table_preview(data: DataConfig, rows: int = 20) -> tuple[list[str], list[list[Any]]]:
-    from engine.data.preview import table_preview as preview
+    from kiln_lab.engine.data.preview import table_preview as preview
 
     return to_record(preview(_dataset(data), rows))
 
 
 def augmentation_preview(data: DataConfig, augment: AugmentConfig, n: int = 8, seed: int = 0) -> np.ndarray:
-    from engine.data.preview import augmentation_preview as preview
+    from kiln_lab.engine.data.preview import augmentation_preview as preview
 
     return preview(_dataset(data), augment, n, seed=seed)
 
 
 def write_shapes_folder(root: str, per_class: int = 40) -> str:
     """A folder of generated shape pictures (one sub-folder per class, two bad files): for walkthroughs."""
-    from engine.data.demo import write_shapes_folder as write
+    from kiln_lab.engine.data.demo import write_shapes_folder as write
 
     return write(root, per_class)
 
@@ -229,7 +229,7 @@ def read_samples(data: DataConfig, indices: list[int], image_size: tuple[int, in
 
 def summarize_model(config: RunConfig) -> dict[str, Any]:
     """Build the recipe for this data and count it: parameters, layers, phases, freeze units."""
-    from engine.models.summary import summarize_recipe
+    from kiln_lab.engine.models.summary import summarize_recipe
 
     return to_record(summarize_recipe(config.model, _dataset(config.data), config.data.image_size,
                                       epochs=config.train.epochs))
@@ -248,18 +248,18 @@ def _model(handle: ModelHandle) -> Any:
     if model is not None:
         return model
     if not handle.path:
-        from engine.errors import ModelError
+        from kiln_lab.engine.errors import ModelError
 
         raise ModelError(
             f"The model {handle.name} was only in the engine's memory, and the engine restarted.",
             hint="Train it again, or open a saved copy.",
         )
-    from engine.export.save import load_model
-    from engine.models.custom_objects import kiln_custom_objects
+    from kiln_lab.engine.export.save import load_model
+    from kiln_lab.engine.models.custom_objects import kiln_custom_objects
 
     model = load_model(handle.path, custom_objects=kiln_custom_objects())
     if handle.weights_epoch is not None:
-        from engine.monitors.forgetting_callback import roll_back as roll_back_weights
+        from kiln_lab.engine.monitors.forgetting_callback import roll_back as roll_back_weights
 
         roll_back_weights(model, Path(handle.path).parent, handle.weights_epoch)
     _keep_model(model, handle.key)
@@ -271,9 +271,9 @@ def open_model(path: str, *, trusted: bool = False) -> ModelHandle:
 
     ``trusted``: the person just said yes to this file; its hash is recorded.
     """
-    from engine.export.records import find_run_record, model_image_size
-    from engine.export.save import load_model
-    from engine.models.custom_objects import kiln_custom_objects
+    from kiln_lab.engine.export.records import find_run_record, model_image_size
+    from kiln_lab.engine.export.save import load_model
+    from kiln_lab.engine.models.custom_objects import kiln_custom_objects
 
     model = load_model(path, trusted=trusted, custom_objects=kiln_custom_objects())
     record = to_record(find_run_record(path))
@@ -289,9 +289,9 @@ def export_model(model: ModelHandle, path: str, *, format: str = "keras", record
     The write itself is one library call (``model.save``, the TFLite converter) that cannot be
     interrupted: a cancel is honoured before it starts; one that arrives during the write lets the
     window end the worker after its grace, and the atomic write leaves any earlier file unchanged."""
-    from engine.errors import check_cancelled
-    from engine.events import Progress
-    from engine.export.save import save_model
+    from kiln_lab.engine.errors import check_cancelled
+    from kiln_lab.engine.events import Progress
+    from kiln_lab.engine.export.save import save_model
 
     keras_model = _model(model)
     check_cancelled(cancel, EXPORT_CANCELLED)
@@ -307,9 +307,9 @@ def export_for_deployment(model: ModelHandle, path: str, *, format: str, record:
     data is not here): accuracy before and after, size, latency, in the record and the model card.
     ``sink`` hears a `Progress` per stage; ``cancel`` stops before the next one (nothing written when
     set before the write)."""
-    from engine.analysis.deployment import ExportCancelled, samples_from_record
-    from engine.analysis.deployment import export_for_deployment as export
-    from engine.events import Progress
+    from kiln_lab.engine.analysis.deployment import ExportCancelled, samples_from_record
+    from kiln_lab.engine.analysis.deployment import export_for_deployment as export
+    from kiln_lab.engine.events import Progress
 
     if cancel is not None and cancel.is_set():
         raise ExportCancelled(None)
@@ -326,10 +326,10 @@ EXPORT_CANCELLED = "Export cancelled; any earlier file at that path is unchanged
 def roll_back(model: ModelHandle, epoch: int) -> ModelHandle:
     """The run's model with the weights kept after ``epoch`` (forgetting roll-back); the run folder's
     model.keras is left as it is."""
-    from engine.monitors.forgetting_callback import roll_back as roll_back_weights
+    from kiln_lab.engine.monitors.forgetting_callback import roll_back as roll_back_weights
 
     if not model.path:
-        from engine.errors import ModelError
+        from kiln_lab.engine.errors import ModelError
 
         raise ModelError("Roll back needs the model of a run with its run folder.")
     base = _model(model)
@@ -347,11 +347,11 @@ def roll_back(model: ModelHandle, epoch: int) -> ModelHandle:
 
 def trust_backbone(backbone: str) -> str:
     """Trust a backbone file or folder by its hash (a TF Hub / Kaggle handle: its downloaded folder)."""
-    from engine.export.trust import trust
+    from kiln_lab.engine.export.trust import trust
 
     target = Path(backbone).expanduser()
     if not target.exists():
-        from engine.models.backbones.hub import resolve_handle
+        from kiln_lab.engine.models.backbones.hub import resolve_handle
 
         target = Path(resolve_handle(backbone))
     trust(target)
@@ -365,7 +365,7 @@ def _roll_back_offer(record: dict[str, Any], out_dir: Path | None) -> dict[str, 
     forgetting = record.get("forgetting")
     if not forgetting or out_dir is None:
         return None
-    from engine.monitors.forgetting_callback import kept_epochs, suggested_roll_back
+    from kiln_lab.engine.monitors.forgetting_callback import kept_epochs, suggested_roll_back
 
     kept = kept_epochs(out_dir)
     suggested = suggested_roll_back(forgetting, kept)
@@ -382,7 +382,7 @@ def train(config: RunConfig, *, out_dir: str | None = None, resume: bool = False
     settings are written), checkpoints, model.keras, history.json and run.json.
     ``callbacks``: extra Keras callbacks from Python code (never from a config file).
     """
-    from engine.training.job import run_training
+    from kiln_lab.engine.training.job import run_training
 
     config.validate()
     dataset = _dataset(config.data, sink=sink)  # scan progress, as the job reports it when it scans
@@ -408,7 +408,7 @@ def train(config: RunConfig, *, out_dir: str | None = None, resume: bool = False
 
 def comparison_record(comparison: Any) -> Record:
     """A `Comparison` as the app shows it: verdict, table, learning curve, costs, runs, per class."""
-    from engine.analysis.compare_report import cost_rows
+    from kiln_lab.engine.analysis.compare_report import cost_rows
 
     curve = to_record(comparison.learning_curve())
     runs = {f"{approach}@{p['fraction']}": len(comparison.runs(approach, p["fraction"]))
@@ -441,8 +441,8 @@ def compare(scratch: RunConfig, finetune: RunConfig, *, fractions: tuple[float, 
     whole budget instead (`Budget`'s fields: max_steps, min_steps, patience_steps, seconds), as
     ``kiln compare`` sets it. ``device_watts``: the device's power for the energy estimate.
     """
-    from engine.analysis.budget import Budget
-    from engine.analysis.compare import DEFAULT_REPEATS, compare_approaches
+    from kiln_lab.engine.analysis.budget import Budget
+    from kiln_lab.engine.analysis.compare import DEFAULT_REPEATS, compare_approaches
 
     if budget is not None:
         chosen = Budget(**budget)
@@ -464,9 +464,9 @@ def compare(scratch: RunConfig, finetune: RunConfig, *, fractions: tuple[float, 
 def default_budget() -> dict[str, Any]:
     """The comparison's default budget and repeats, for the dialog that lets a person change them; the
     test split it scores on and the device power its energy estimate assumes."""
-    from engine.analysis.budget import Budget
-    from engine.analysis.compare import DEFAULT_REPEATS, DEFAULT_TEST_FRACTION
-    from engine.analysis.costs import DEFAULT_DEVICE_WATTS
+    from kiln_lab.engine.analysis.budget import Budget
+    from kiln_lab.engine.analysis.compare import DEFAULT_REPEATS, DEFAULT_TEST_FRACTION
+    from kiln_lab.engine.analysis.costs import DEFAULT_DEVICE_WATTS
 
     budget = Budget()
     return {"repeats": DEFAULT_REPEATS, **{f.name: getattr(budget, f.name) for f in dataclasses.fields(budget)},
@@ -483,8 +483,8 @@ def advise(data: DataConfig, backbones: list[str] | None = None, *, extra_defaul
     probe the default backbones after the ones named (none named: the default ones either way).
     ``cut_layer``: where to cut a backbone that is a person's own model file (default: below its
     classifier; the advice says where)."""
-    from engine.analysis.advisor import advise as run_advice
-    from engine.analysis.advisor import default_backbones
+    from kiln_lab.engine.analysis.advisor import advise as run_advice
+    from kiln_lab.engine.analysis.advisor import default_backbones
 
     names = list(backbones or [])
     if extra_defaults:
@@ -498,7 +498,7 @@ def diagnose(config: RunConfig, *, steps: int = 10, batch_size: int = 64, seed: 
              sink: EventSink = ignore_events, cancel: threading.Event | None = None) -> Record:
     """Per-layer gradients and activations over the first steps of the from-scratch recipe, on one
     batch of ``batch_size`` samples drawn with ``seed``."""
-    from engine.analysis.init_diagnostics import diagnose_recipe
+    from kiln_lab.engine.analysis.init_diagnostics import diagnose_recipe
 
     recipe = dataclasses.replace(config.model, kind="scratch")
     diagnosis = diagnose_recipe(recipe, _dataset(config.data, cancel=cancel), steps=steps, batch_size=batch_size,
@@ -515,7 +515,7 @@ def showdown(config: RunConfig, *, epochs: int = 3, sink: EventSink = ignore_eve
     contender's run folder (its TensorBoard logs, for the HParams dashboard). A set ``cancel`` (the
     window's Cancel) stops the contender training now at its next batch and raises `Cancelled`;
     ``control`` alone (the CLI's Ctrl-C) keeps the contenders that finished."""
-    from engine.analysis.showdown import run_showdown
+    from kiln_lab.engine.analysis.showdown import run_showdown
 
     runs = out_dir if out_dir is not None and config.train.tensorboard else None
     result = run_showdown(config, _dataset(config.data, sink=sink, cancel=cancel), epochs=epochs, sink=sink,
@@ -523,7 +523,7 @@ def showdown(config: RunConfig, *, epochs: int = 3, sink: EventSink = ignore_eve
     if out_dir is not None:
         import json
 
-        from engine.export.atomic import atomic_write_text
+        from kiln_lab.engine.export.atomic import atomic_write_text
 
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         atomic_write_text(Path(out_dir) / "showdown.json", json.dumps(result.to_dict(), indent=2, default=float))
@@ -531,7 +531,7 @@ def showdown(config: RunConfig, *, epochs: int = 3, sink: EventSink = ignore_eve
 
 
 def showdown_contenders() -> list[dict[str, Any]]:
-    from engine.analysis.showdown import CONTENDERS
+    from kiln_lab.engine.analysis.showdown import CONTENDERS
 
     return [{"run_name": f"showdown-{c.initializer}-{c.scale:g}", "label": c.label} for c in CONTENDERS]
 
@@ -544,8 +544,8 @@ def evaluate(model: ModelHandle, data: DataConfig, *, split: str = "val", pictur
     encoder, scaling and class order from its run record, as new data for a saved model is read
     (``kiln evaluate``); a sentence when the data is not of the kind the model takes.
     """
-    from engine.analysis.evaluation import EVALUATION_CANCELLED, evaluate_model
-    from engine.errors import check_cancelled
+    from kiln_lab.engine.analysis.evaluation import EVALUATION_CANCELLED, evaluate_model
+    from kiln_lab.engine.errors import check_cancelled
 
     watch = {"sink": sink, "cancel": cancel}
     if split == "all":
@@ -574,7 +574,7 @@ def split_metrics(model: ModelHandle, data: DataConfig) -> dict[str, Any]:
     """The same metrics on the training, validation and test splits side by side (Create ML's table):
     the model's compiled loss and metrics (``model.evaluate``) and the task's others, per split that
     has samples, and a sentence when training and validation are far apart (`analysis.split_metrics`)."""
-    from engine.analysis.split_metrics import split_metrics as score_splits
+    from kiln_lab.engine.analysis.split_metrics import split_metrics as score_splits
 
     dataset = _dataset(data)
     keras_model = _model(model)
@@ -586,7 +586,7 @@ def split_metrics(model: ModelHandle, data: DataConfig) -> dict[str, Any]:
 def _dataset_as_trained(model: ModelHandle, data: DataConfig) -> Any:
     """``data`` whole (one split, "all"), read as the model's training data was; not cached (the
     encoding is the model's, not the source's)."""
-    from engine.data import load_dataset
+    from kiln_lab.engine.data import load_dataset
 
     preprocessing = (model.record.get("dataset") or {}).get("preprocessing") or None
     dataset = load_dataset(dataclasses.replace(data, val_split=0.0, test_split=0.0), preprocessing=preprocessing)
@@ -601,7 +601,7 @@ def _model_file_name(model: ModelHandle) -> str:
 
 def _check_inputs_fit(handle: ModelHandle, model: Any, dataset: Any, source: str) -> None:
     """Images for an image model, rows of the right width for a table model; else a sentence."""
-    from engine.errors import KilnError
+    from kiln_lab.engine.errors import KilnError
 
     wanted = tuple(model.input_shape[1:])
     have = tuple(dataset.input_shape)
@@ -622,7 +622,7 @@ def _check_inputs_fit(handle: ModelHandle, model: Any, dataset: Any, source: str
 
 def _check_classes_fit(handle: ModelHandle, dataset: Any, source: str) -> None:
     """A classifier is scored only on data with the classes it was trained on (same names, same order)."""
-    from engine.errors import KilnError
+    from kiln_lab.engine.errors import KilnError
 
     trained = list((handle.record.get("dataset") or {}).get("class_names") or [])
     if not trained or not dataset.is_classification or list(dataset.class_names) == trained:
@@ -637,8 +637,8 @@ def _check_classes_fit(handle: ModelHandle, dataset: Any, source: str) -> None:
 
 def predict(model: ModelHandle, inputs: Any, dataset_summary: dict[str, Any], *, k: int = 3) -> dict[str, Any]:
     """Top-k classes (or the predicted value) for one dropped image or typed row."""
-    from engine.analysis.evaluation import predict_top_k
-    from engine.data.inputs import load_inputs_for_prediction
+    from kiln_lab.engine.analysis.evaluation import predict_top_k
+    from kiln_lab.engine.data.inputs import load_inputs_for_prediction
 
     batch = load_inputs_for_prediction(inputs, dataset_summary, model.image_size)
     names = list(dataset_summary.get("class_names") or [])
@@ -648,7 +648,7 @@ def predict(model: ModelHandle, inputs: Any, dataset_summary: dict[str, Any], *,
 
 def input_files(items: list[str]) -> list[str]:
     """What ``predict_inputs`` will read: each folder stands for the image files in it (no TensorFlow)."""
-    from engine.data.inputs import expand_folders
+    from kiln_lab.engine.data.inputs import expand_folders
 
     return [str(item) for item in expand_folders(list(items))]
 
@@ -657,9 +657,9 @@ def predict_inputs(model: ModelHandle, inputs: list[str], *, k: int = 3) -> list
     """Top-k classes (or the predicted value) per sample of image files, folders of them, CSV files or
     typed rows: ``{"input": label, "top_k": [(name, score), ...]}``. What the model takes (the column
     encoding, the class names) comes from its run record, else from the model itself."""
-    from engine.analysis.evaluation import predict_top_k
-    from engine.data.inputs import expand_folders, load_inputs_for_prediction
-    from engine.errors import KilnError
+    from kiln_lab.engine.analysis.evaluation import predict_top_k
+    from kiln_lab.engine.data.inputs import expand_folders, load_inputs_for_prediction
+    from kiln_lab.engine.errors import KilnError
 
     keras_model = _model(model)
     summary = model.record.get("dataset", {})
@@ -695,12 +695,12 @@ def bias(baseline: str, candidate: str, data: DataConfig, *, split: str = "val",
     source is the run's own. ``group``: "folder" or a CSV column, for metrics per group.
     Returns ``as_dict`` (classes, groups), ``table()`` and ``sentence()``.
     """
-    from engine.analysis.bias import compare_per_class, group_metrics, group_values
-    from engine.analysis.evaluation import predict_split
-    from engine.errors import KilnError
-    from engine.export import load_model
-    from engine.export.records import find_run_record
-    from engine.models.heads import class_probabilities
+    from kiln_lab.engine.analysis.bias import compare_per_class, group_metrics, group_values
+    from kiln_lab.engine.analysis.evaluation import predict_split
+    from kiln_lab.engine.errors import KilnError
+    from kiln_lab.engine.export import load_model
+    from kiln_lab.engine.export.records import find_run_record
+    from kiln_lab.engine.models.heads import class_probabilities
 
     saved = (find_run_record(baseline).get("config") or {}).get("data") or {}
     if saved.get("source") == data.source:  # the same split the runs were validated on
@@ -731,7 +731,7 @@ def bias(baseline: str, candidate: str, data: DataConfig, *, split: str = "val",
 
 def catalogue() -> list[Record]:
     """The backbone catalogue: name, source, input size, parameters, offline, licence, ... per backbone."""
-    from engine.models.catalogue import load_catalogue
+    from kiln_lab.engine.models.catalogue import load_catalogue
 
     return [to_record(entry, "Backbone") for entry in load_catalogue()]
 
@@ -741,7 +741,7 @@ def catalogue() -> list[Record]:
 
 def check_run_folder(out_dir: str, config: RunConfig, *, resume: bool = False, overwrite: bool = False) -> None:
     """Refuse a run folder that cannot be one, or that holds another run (unless ``overwrite``); no TensorFlow."""
-    from engine.training.checkpoint import check_run_folder as check
+    from kiln_lab.engine.training.checkpoint import check_run_folder as check
 
     check(Path(out_dir), resume=resume, overwrite=overwrite, config=config.to_dict())
 
@@ -752,7 +752,7 @@ def run_folder_lock(out_dir: str) -> Any:
     In-process only, not a task: the lock belongs to the process that trains, so a worker takes
     it itself inside ``train``; the CLI takes it early to cover its checks too.
     """
-    from engine.training.run_lock import run_folder_lock as lock
+    from kiln_lab.engine.training.run_lock import run_folder_lock as lock
 
     return lock(Path(out_dir))
 
@@ -762,14 +762,14 @@ def trust_files(items: list[str], *, flag: str = "--trust-file") -> list[str]:
 
     A sentence (naming ``flag``) for a path that does not exist or a folder that is not a SavedModel.
     """
-    from engine.errors import KilnError
-    from engine.export.trust import trust
+    from kiln_lab.engine.errors import KilnError
+    from kiln_lab.engine.export.trust import trust
 
     trusted: list[str] = []
     for item in items:
         path = Path(item).expanduser()
         if not path.exists():
-            from engine.models.backbones.hub import is_hub_handle, resolve_handle
+            from kiln_lab.engine.models.backbones.hub import is_hub_handle, resolve_handle
 
             if is_hub_handle(str(item)):
                 folder = resolve_handle(str(item))  # downloaded once, then trusted by the folder's hash
@@ -787,7 +787,7 @@ def trust_files(items: list[str], *, flag: str = "--trust-file") -> list[str]:
 def trust_covers(model_path: str) -> list[str]:
     """The SavedModel folders a model file opens: trusting the file trusts them too, though its hash
     does not cover them (say so before trusting). Reads the file's config; no TensorFlow."""
-    from engine.export.trust import savedmodel_folders
+    from kiln_lab.engine.export.trust import savedmodel_folders
 
     return [str(folder) for folder in savedmodel_folders(model_path)] if Path(model_path).is_file() else []
 
@@ -801,14 +801,14 @@ def load_engine() -> None:
     Every task imports what it needs itself; the CLI calls this once its arguments are checked, so a
     typo is reported at once and the chatter stays off the terminal.
     """
-    from engine.runtime import import_tensorflow_quietly
+    from kiln_lab.engine.runtime import import_tensorflow_quietly
 
     import_tensorflow_quietly()
 
 
 def strict_json(value: Any, *, indent: int | None = 2) -> str:
     """JSON that strict parsers accept: NaN and infinities (a run that diverged) become ``null``."""
-    from engine.export.save import strict_json as dump
+    from kiln_lab.engine.export.save import strict_json as dump
 
     return dump(value, indent=indent)
 

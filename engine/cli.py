@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from engine.commands import COMMAND_MODULES
-from engine.errors import KilnError
-from engine.export.formats import ALL_FORMATS, QUANTISATIONS
+from kiln_lab.engine.commands import COMMAND_MODULES
+from kiln_lab.engine.errors import KilnError
+from kiln_lab.engine.export.formats import ALL_FORMATS, QUANTISATIONS
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         "config-schema", help="print the JSON schema of a run config (every setting, its range and help)"
     )
     for module_name in COMMAND_MODULES:
-        importlib.import_module(f"engine.commands.{module_name}").register(commands)
+        importlib.import_module(f"kiln_lab.engine.commands.{module_name}").register(commands)
     return parser
 
 
@@ -101,7 +101,7 @@ def _add_trust(parser: argparse.ArgumentParser) -> None:
 
 def trust_named_files(items: Sequence[str | Path]) -> None:
     """Record the files, SavedModel folders and hub handles the person typed after --trust-file (by hash)."""
-    from engine import api
+    from kiln_lab.engine import api
 
     api.trust_files([str(item) for item in items], flag="--trust-file")
 
@@ -157,7 +157,7 @@ def terminal_paragraph(sentence: str, width: int = 100) -> str:
     50 MB value quoted back) is cut before anything looks at it whole, and a path is never
     split at its hyphens, so it can be copied back from the terminal.
     """
-    from engine.data.files import printable
+    from kiln_lab.engine.data.files import printable
 
     words = [w if len(w) <= 400 else f"{w[:200]}... ({len(w):,} characters)" for w in sentence.split(" ")]
     text = printable(" ".join(words), limit=20_000)
@@ -166,7 +166,7 @@ def terminal_paragraph(sentence: str, width: int = 100) -> str:
 
 def load_tensorflow() -> None:
     """Import TensorFlow (seconds, hundreds of MB) without its native start-up chatter on stderr."""
-    from engine import api
+    from kiln_lab.engine import api
 
     api.load_engine()
 
@@ -198,8 +198,8 @@ CONFIG_SECTIONS = {"data": "data", "model": "model (from scratch and fine-tuning
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per declared config setting, grouped by section; dest is the config path ("train.epochs")."""
-    from engine.params import declared, default_at, field_type
-    from engine.training.config import RunConfig
+    from kiln_lab.engine.params import declared, default_at, field_type
+    from kiln_lab.engine.training.config import RunConfig
 
     for section, title in CONFIG_SECTIONS.items():
         group = parser.add_argument_group(title)
@@ -245,8 +245,8 @@ def _escape(text: str) -> str:
 
 def config_from_args(args: argparse.Namespace) -> Any:
     """The run config: ``--config`` (or the run folder's own when resuming), then the flags on top."""
-    from engine.params import declared, field_type
-    from engine.training.config import RunConfig
+    from kiln_lab.engine.params import declared, field_type
+    from kiln_lab.engine.training.config import RunConfig
 
     if args.config:
         config = RunConfig.load(args.config)
@@ -273,23 +273,23 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 def parse_augment(text: str) -> Any:
     """``--augment flip,zoom=0.1`` as an `AugmentConfig` (kept for callers of the old name)."""
-    from engine.data.config import AugmentConfig
+    from kiln_lab.engine.data.config import AugmentConfig
 
     return AugmentConfig.parse(text)
 
 
 def cmd_config_schema(_args: argparse.Namespace) -> int:
     """The run config's JSON schema, made from the settings' declarations (docs/config-schema.json)."""
-    from engine.training.config import RunConfig
+    from kiln_lab.engine.training.config import RunConfig
 
     print(json.dumps(RunConfig.json_schema(), indent=2))
     return EXIT_OK
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from engine import api
-    from engine.training.progress import TerminalProgress
-    from engine.training.starting import is_table_source, table_defaults
+    from kiln_lab.engine import api
+    from kiln_lab.engine.training.progress import TerminalProgress
+    from kiln_lab.engine.training.starting import is_table_source, table_defaults
 
     # Nothing is written before the whole config is valid and the folder may take this run;
     # the job writes config.toml itself once the model is built. The folder is this process's
@@ -324,8 +324,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from engine import api
-    from engine.training.config import DataConfig
+    from kiln_lab.engine import api
+    from kiln_lab.engine.training.config import DataConfig
 
     report = api.scan_dataset(DataConfig(source=args.data, target=args.target)).summary()
     if args.json:
@@ -351,7 +351,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 def _load(args: argparse.Namespace) -> Any:
     """The model named on the command line (an `engine.results.ModelHandle`), through the trust gate;
     ``--trust`` trusts that file only."""
-    from engine import api
+    from kiln_lab.engine import api
 
     trust_named_files(getattr(args, "trust_file", []))
     if not Path(args.model).exists():
@@ -364,8 +364,8 @@ def _load(args: argparse.Namespace) -> Any:
 
 def _say_which_folders_trust_covers(model: Path) -> None:
     """--trust covers the SavedModel folders the file opens, which its hash does not: name them first."""
-    from engine import api
-    from engine.data.files import printable
+    from kiln_lab.engine import api
+    from kiln_lab.engine.data.files import printable
 
     folders = api.trust_covers(str(model))
     if folders:
@@ -380,8 +380,8 @@ def _say_which_folders_trust_covers(model: Path) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from engine import api
-    from engine.training.config import DataConfig
+    from kiln_lab.engine import api
+    from kiln_lab.engine.training.config import DataConfig
 
     check_data_source(args.data)
     model = _load(args)
@@ -393,7 +393,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from engine import api
+    from kiln_lab.engine import api
 
     if args.top_k < 1:
         raise KilnError(f"--top-k must be 1 or more, not {args.top_k}.")
@@ -413,8 +413,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from engine import api
-    from engine.models.licence import record_export_warning
+    from kiln_lab.engine import api
+    from kiln_lab.engine.models.licence import record_export_warning
 
     check_output_path(args.out)
     model = _load(args)
@@ -441,7 +441,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_backbones(args: argparse.Namespace) -> int:
-    from engine import api
+    from kiln_lab.engine import api
 
     for entry in api.catalogue():
         where = "offline" if entry.offline else "download"

@@ -9,7 +9,7 @@ from typing import Any
 
 def compute_devices() -> list[dict[str, str]]:
     """GPUs the Keras backend can use, with their names; an empty list means CPU only."""
-    from engine.runtime import accelerators
+    from kiln_lab.engine.runtime import accelerators
 
     return accelerators()
 
@@ -29,7 +29,7 @@ def environment_report() -> dict[str, Any]:
     import keras
     import numpy
 
-    import engine
+    from kiln_lab import engine
 
     try:  # the installed version, without importing TensorFlow under a JAX / PyTorch backend
         tensorflow_version: str | None = metadata.version("tensorflow")

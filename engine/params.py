@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, fields
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from engine.schema import check_choice, check_number, range_words
+from kiln_lab.engine.schema import check_choice, check_number, range_words
 
 PARAM_KEY = "kiln"  # the key under which a field's metadata holds its Param
 
@@ -246,7 +246,7 @@ def _object_schema(cls: type) -> dict[str, Any]:
         if defaults is not None:
             default = getattr(defaults, f.name)
             if not dataclasses.is_dataclass(default):
-                from engine.schema import to_plain
+                from kiln_lab.engine.schema import to_plain
 
                 prop["default"] = to_plain(default)
         properties[f.name] = prop

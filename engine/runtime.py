@@ -23,7 +23,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 
-from engine.errors import KilnError
+from kiln_lab.engine.errors import KilnError
 
 _lock = threading.Lock()
 _socket_lock = threading.RLock()

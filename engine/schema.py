@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import fields
 from typing import Any, get_args, get_origin, get_type_hints
 
-from engine.errors import ConfigError
+from kiln_lab.engine.errors import ConfigError
 
 if sys.version_info >= (3, 11):
     import tomllib

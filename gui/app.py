@@ -9,11 +9,11 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
-from gui import theme
-from gui.engine_link import shared_link
-from gui.main_window import MainWindow, default_runs_folder
-from gui.settings import AppSettings
-from gui.system_libs import EXIT_MISSING_LIBRARIES, missing_message
+from kiln_lab.gui import theme
+from kiln_lab.gui.engine_link import shared_link
+from kiln_lab.gui.main_window import MainWindow, default_runs_folder
+from kiln_lab.gui.settings import AppSettings
+from kiln_lab.gui.system_libs import EXIT_MISSING_LIBRARIES, missing_message
 
 
 def create_window(settings: AppSettings | None = None, *, runs_folder: str | None = None) -> MainWindow:

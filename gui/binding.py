@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.training.config import RunConfig
+from kiln_lab.engine.training.config import RunConfig
 
 _UNSHOWN = object()  # a value the control cannot display (the field keeps it regardless)
 

@@ -20,9 +20,9 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
 
-from engine.worker.client import EngineProcess, ThreadEngine, exit_sentence
-from engine.worker.protocol import TaskError
-from gui.live_tasks import register_live, unregister_live
+from kiln_lab.engine.worker.client import EngineProcess, ThreadEngine, exit_sentence
+from kiln_lab.engine.worker.protocol import TaskError
+from kiln_lab.gui.live_tasks import register_live, unregister_live
 
 # A run asked to stop ends at its next batch; one that has not ended this long after is ended
 # with its worker (its run folder keeps the last checkpoint: Train more continues it).

@@ -37,22 +37,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.training.config import RunConfig
-from gui import theme
-from gui.dialogs.error_dialog import ErrorDialog, show_error
-from gui.engine_link import shared_link
-from gui.main_thread_gc import collect_on_gui_thread
-from gui.pages.data_page import DataPage
-from gui.pages.evaluate_page import EvaluatePage
-from gui.pages.export_page import ExportPage
-from gui.pages.model_page import ModelPage
-from gui.pages.runs_page import wire_runs_page
-from gui.pages.train_page import TrainPage
-from gui.session import EngineInfo, Session
-from gui.settings import AppSettings
-from gui.widgets.activity_indicator import ActivityIndicator
-from gui.window_spec import ACTIONS, MENUS, PAGES, SP, THEMES, TOOLBAR
-from gui.workers import WorkerError, running_workers
+from kiln_lab.engine.training.config import RunConfig
+from kiln_lab.gui import theme
+from kiln_lab.gui.dialogs.error_dialog import ErrorDialog, show_error
+from kiln_lab.gui.engine_link import shared_link
+from kiln_lab.gui.main_thread_gc import collect_on_gui_thread
+from kiln_lab.gui.pages.data_page import DataPage
+from kiln_lab.gui.pages.evaluate_page import EvaluatePage
+from kiln_lab.gui.pages.export_page import ExportPage
+from kiln_lab.gui.pages.model_page import ModelPage
+from kiln_lab.gui.pages.runs_page import wire_runs_page
+from kiln_lab.gui.pages.train_page import TrainPage
+from kiln_lab.gui.session import EngineInfo, Session
+from kiln_lab.gui.settings import AppSettings
+from kiln_lab.gui.widgets.activity_indicator import ActivityIndicator
+from kiln_lab.gui.window_spec import ACTIONS, MENUS, PAGES, SP, THEMES, TOOLBAR
+from kiln_lab.gui.workers import WorkerError, running_workers
 
 CONFIG_SUFFIXES = {".toml", ".json"}
 MODEL_SUFFIXES = {".keras", ".h5", ".hdf5"}  # files Export > Open model takes
@@ -61,7 +61,7 @@ DEMO_BACKBONE = "demo"  # the catalogue name of the backbone Kiln ships (engine.
 
 def default_runs_folder() -> str:
     """Each GUI run keeps a folder (model, history, run record) here, so nothing trained is lost."""
-    from engine.paths import runs_dir
+    from kiln_lab.engine.paths import runs_dir
 
     return str(runs_dir())
 
@@ -408,7 +408,7 @@ class MainWindow(QMainWindow):
 
     def open_path(self, path: str) -> None:
         """What a dropped path means: a model, a run config, or (anything else) a dataset."""
-        from engine.data.imagefile import is_image_name
+        from kiln_lab.engine.data.imagefile import is_image_name
 
         suffix = Path(path).suffix.lower()
         if is_image_name(path) and self.current_page() is self.evaluate_page and self.session.trained is not None:
@@ -573,7 +573,7 @@ class MainWindow(QMainWindow):
 
     def show_getting_started(self) -> QWidget:
         """Help > Getting started: the steps in a few lines and where runs are kept (not blocking)."""
-        from gui.dialogs.getting_started import GettingStartedDialog
+        from kiln_lab.gui.dialogs.getting_started import GettingStartedDialog
 
         dialog = GettingStartedDialog(self.runs_folder or default_runs_folder(), self)
         dialog.open()

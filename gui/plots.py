@@ -21,7 +21,7 @@ from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QLabel, QWidget
 
-from gui import theme
+from kiln_lab.gui import theme
 
 REFRESH_HZ = 12  # ticks per second; each tick repaints at most one plot
 MIN_REPAINT_S = 0.25  # and one plot at most four times a second (the batch loss would ask for ten)

@@ -1,4 +1,4 @@
-"""Render every page with real data to PNG: ``python -m gui.screenshots OUTDIR``.
+"""Render every page with real data to PNG: ``python -m kiln_lab.gui.screenshots OUTDIR``.
 
 Drives the real window through the demo datasets (digits for images, housing for a
 regression table): scan, build, train a few epochs, evaluate, and grabs each page at
@@ -51,7 +51,7 @@ def grab(widget: QWidget, path: Path) -> Path:
 def make_picture_folder(root: Path, per_class: int = 40) -> Path:
     """A folder of PNGs, one sub-folder per class, from the generated shapes demo, plus two bad files
     (written by the engine process: the window's process holds no demo generator)."""
-    from gui.engine_link import Call, shared_link
+    from kiln_lab.gui.engine_link import Call, shared_link
 
     task = shared_link().submit(Call.of("write_shapes_folder", root=str(root), per_class=per_class))
     written: list[str] = []
@@ -64,7 +64,7 @@ def make_picture_folder(root: Path, per_class: int = 40) -> Path:
 
 def engine_result(call: object, timeout_ms: int = 120_000) -> object:
     """Run one front-door call in the window's engine process and wait for its result."""
-    from gui.engine_link import shared_link
+    from kiln_lab.gui.engine_link import shared_link
 
     task = shared_link().submit(call)
     got: list[object] = []
@@ -76,9 +76,9 @@ def engine_result(call: object, timeout_ms: int = 120_000) -> object:
 
 
 def render_all(out_dir: Path, *, epochs: int = 4) -> list[Path]:
-    from gui import theme
-    from gui.app import create_window
-    from gui.settings import AppSettings
+    from kiln_lab.gui import theme
+    from kiln_lab.gui.app import create_window
+    from kiln_lab.gui.settings import AppSettings
 
     out_dir.mkdir(parents=True, exist_ok=True)
     scratch_dir = Path(tempfile.mkdtemp(prefix="kiln-screens-"))
@@ -143,7 +143,7 @@ def render_all(out_dir: Path, *, epochs: int = 4) -> list[Path]:
 
     window.go_to("evaluate")
     wait_until(lambda: window.session.evaluation is not None, 60, "evaluation")
-    from gui.engine_link import Call
+    from kiln_lab.gui.engine_link import Call
 
     index = int(window.session.dataset.splits["val"][5])
     sample = np.asarray(engine_result(Call.of("read_samples", data=window.session.config.data, indices=[index])))[0]
@@ -208,7 +208,7 @@ def render_all(out_dir: Path, *, epochs: int = 4) -> list[Path]:
     theme.apply_theme(QApplication.instance(), "dark")
     shots.append(grab(window, out_dir / "10-train-dark.png"))
     theme.apply_theme(QApplication.instance(), "light")
-    from gui.workers import WorkerError
+    from kiln_lab.gui.workers import WorkerError
 
     dialog = window.show_failure(
         "Cannot use this data",
@@ -230,7 +230,7 @@ def render_all(out_dir: Path, *, epochs: int = 4) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
-        print("usage: python -m gui.screenshots OUTDIR", file=sys.stderr)
+        print("usage: python -m kiln_lab.gui.screenshots OUTDIR", file=sys.stderr)
         return 2
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("Kiln")

@@ -13,8 +13,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.results import ModelHandle
-from engine.training.config import RunConfig
+from kiln_lab.engine.results import ModelHandle
+from kiln_lab.engine.training.config import RunConfig
 
 
 @dataclass(frozen=True)

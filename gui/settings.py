@@ -19,7 +19,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from engine.paths import user_config_dir
+from kiln_lab.engine.paths import user_config_dir
 
 SETTINGS_VERSION = 2
 MAX_RECENT = 8

@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from gui.engine_link import STOP_GRACE_MS, Call, RemoteTask, shared_link
+from kiln_lab.gui.engine_link import STOP_GRACE_MS, Call, RemoteTask, shared_link
 
 
 class TrainingRunner(QObject):

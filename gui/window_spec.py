@@ -15,14 +15,14 @@ from typing import Any, Protocol
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QStyle, QWidget
 
-from gui.pages.data_page import DataPage
-from gui.pages.evaluate_page import EvaluatePage
-from gui.pages.export_page import ExportPage
-from gui.pages.model_page import ModelPage
-from gui.pages.runs_page import RunsPage
-from gui.pages.train_page import TrainPage
-from gui.session import Session
-from gui.settings import AppSettings
+from kiln_lab.gui.pages.data_page import DataPage
+from kiln_lab.gui.pages.evaluate_page import EvaluatePage
+from kiln_lab.gui.pages.export_page import ExportPage
+from kiln_lab.gui.pages.model_page import ModelPage
+from kiln_lab.gui.pages.runs_page import RunsPage
+from kiln_lab.gui.pages.train_page import TrainPage
+from kiln_lab.gui.session import Session
+from kiln_lab.gui.settings import AppSettings
 
 SP = QStyle.StandardPixmap
 

@@ -32,10 +32,10 @@ from typing import Any
 import shiboken6
 from PySide6.QtCore import QObject, QThread, Signal
 
-from engine.events import Progress
-from engine.worker.protocol import TaskError, describe_error
-from gui.engine_link import Call, RemoteTask, shared_link
-from gui.live_tasks import live_tasks
+from kiln_lab.engine.events import Progress
+from kiln_lab.engine.worker.protocol import TaskError, describe_error
+from kiln_lab.gui.engine_link import Call, RemoteTask, shared_link
+from kiln_lab.gui.live_tasks import live_tasks
 
 # Workers that are still running are kept alive here (with the engine's remote tasks): a worker
 # dropped by its owner must not be garbage-collected while its thread runs.

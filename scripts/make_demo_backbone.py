@@ -45,8 +45,8 @@ def feature_extractor():
 
 
 def source_data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    from engine.data import load_dataset
-    from engine.training.config import DataConfig
+    from kiln_lab.engine.data import load_dataset
+    from kiln_lab.engine.training.config import DataConfig
 
     dataset = load_dataset(DataConfig(source="demo:digits"))  # the default split: val 0.2, seed 42
     train = np.asarray(dataset.splits["train"])

@@ -52,7 +52,7 @@ def make_hub_savedmodel(folder: Path, *, size: int = 16, channels: int = 3, seed
 
 def _trust(folder: Path) -> None:
     """The test made this folder, so it says yes to it, as a person would with --trust-file."""
-    from engine.export.trust import trust
+    from kiln_lab.engine.export.trust import trust
 
     trust(folder)
 
@@ -101,9 +101,9 @@ def make_h5_classifier(path: Path, *, size: int = 8, channels: int = 1, classes:
 
 def image_dataset(n: int = 96, *, size: int = 8, channels: int = 1, classes: int = 3, seed: int = 0):
     """A learnable synthetic image classification `Dataset` (class = which quadrant is bright)."""
-    from engine.data.arrays import ArrayLoader
-    from engine.data.dataset import CLASSIFICATION, IMAGE, Dataset
-    from engine.data.split import stratified_split
+    from kiln_lab.engine.data.arrays import ArrayLoader
+    from kiln_lab.engine.data.dataset import CLASSIFICATION, IMAGE, Dataset
+    from kiln_lab.engine.data.split import stratified_split
 
     rng = np.random.default_rng(seed)
     y = np.arange(n) % classes
@@ -140,7 +140,7 @@ def moved(before: list[np.ndarray], variables) -> list[bool]:
 
 
 def finetune_config(backbone: str, **model):
-    from engine.training.config import RunConfig
+    from kiln_lab.engine.training.config import RunConfig
 
     recipe = {"kind": "finetune", "backbone": backbone, "head_dropout": 0.0, **model}
     return RunConfig().replace(model=recipe, train={"epochs": 3, "batch_size": 16, "learning_rate": 0.01})

@@ -24,7 +24,7 @@ def _private_kiln_data_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
 @pytest.fixture
 def tiny_config():
     """A from-scratch MLP on the digits demo that trains in about a second."""
-    from engine.training.config import RunConfig
+    from kiln_lab.engine.training.config import RunConfig
 
     return RunConfig().replace(
         model={"arch": "mlp", "depth": 1, "width": 16},

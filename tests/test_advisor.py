@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.analysis.advisor import Advice, advise, required_gain
-from engine.analysis.advisor_probes import linear_probe
-from engine.analysis.logme import logme
-from engine.data import load_dataset
-from engine.data.arrays import dataset_from_arrays
+from kiln_lab.engine.analysis.advisor import Advice, advise, required_gain
+from kiln_lab.engine.analysis.advisor_probes import linear_probe
+from kiln_lab.engine.analysis.logme import logme
+from kiln_lab.engine.data import load_dataset
+from kiln_lab.engine.data.arrays import dataset_from_arrays
 from tests.synthetic_images import hue_only_blobs
 
 
@@ -127,9 +127,9 @@ def test_oriented_gratings_are_not_called_for_fine_tuning_against_a_blind_raw_pr
 
 def test_the_front_door_passes_the_cut_layer_to_the_advisor(monkeypatch):
     """Merge of issue 20 with the worker's front door: `api.advise` takes --cut-layer's value too."""
-    import engine.analysis.advisor as advisor
-    from engine import api
-    from engine.data.config import DataConfig
+    import kiln_lab.engine.analysis.advisor as advisor
+    from kiln_lab.engine import api
+    from kiln_lab.engine.data.config import DataConfig
 
     seen = {}
 

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from engine.errors import BackboneUnavailable, ModelError
+from kiln_lab.engine.errors import BackboneUnavailable, ModelError
 from tests.backbone_fixtures import make_h5_classifier, make_hub_savedmodel, make_keras3_export
 
 
@@ -17,7 +17,7 @@ def hub_folder(tmp_path_factory):
 
 
 def test_catalogue_offers_the_offline_demo_first_with_full_metadata():
-    from engine.models.catalogue import find_entry, load_catalogue, offline_entries
+    from kiln_lab.engine.models.catalogue import find_entry, load_catalogue, offline_entries
 
     entries = load_catalogue()
     assert entries[0].name == "demo" and offline_entries()[0].name == "demo"
@@ -33,8 +33,8 @@ def test_catalogue_offers_the_offline_demo_first_with_full_metadata():
 
 @pytest.mark.parametrize("handle", ["https://tfhub.dev/kiln-tests/no-such-model/1", "kaggle:kiln/none/tensorFlow2/x/1"])
 def test_unreachable_handle_gives_one_sentence_quickly(handle, tmp_path):
-    from engine.events import EventRecorder, Progress
-    from engine.models.backbones.hub import resolve_handle
+    from kiln_lab.engine.events import EventRecorder, Progress
+    from kiln_lab.engine.models.backbones.hub import resolve_handle
 
     sink = EventRecorder()
     started = time.perf_counter()
@@ -47,14 +47,14 @@ def test_unreachable_handle_gives_one_sentence_quickly(handle, tmp_path):
 
 
 def test_unknown_backbone_lists_what_is_accepted():
-    from engine.models.backbones import load_backbone
+    from kiln_lab.engine.models.backbones import load_backbone
 
     with pytest.raises(BackboneUnavailable, match="catalogue name"):
         load_backbone("no_such_backbone")
 
 
 def test_hub_format_savedmodel_is_a_keras3_layer_with_its_variables(hub_folder):
-    from engine.models.backbones import load_backbone
+    from kiln_lab.engine.models.backbones import load_backbone
 
     backbone = load_backbone(str(hub_folder))
     layer = backbone.layer
@@ -69,7 +69,7 @@ def test_hub_format_savedmodel_is_a_keras3_layer_with_its_variables(hub_folder):
 
 
 def test_keras3_export_folder_is_a_backbone(tmp_path):
-    from engine.models.backbones import load_backbone
+    from kiln_lab.engine.models.backbones import load_backbone
 
     backbone = load_backbone(str(make_keras3_export(tmp_path / "export")))
     assert backbone.layer.endpoint == "serve" and not backbone.layer.accepts_training
@@ -87,7 +87,7 @@ def test_keras3_export_folder_is_a_backbone(tmp_path):
     ],
 )
 def test_keras_applications_build_offline_with_their_preprocessing(name, size, features):
-    from engine.models.backbones import load_backbone
+    from kiln_lab.engine.models.backbones import load_backbone
 
     backbone = load_backbone(name, input_size=(size, size), pretrained=False)
     assert backbone.feature_shape == (features,) and backbone.card.source == "keras_applications"
@@ -102,7 +102,7 @@ def test_keras_application_without_cached_weights_offline_is_unavailable(monkeyp
     import keras
     from keras.src.utils import file_utils
 
-    from engine.models.backbones import load_backbone
+    from kiln_lab.engine.models.backbones import load_backbone
 
     cached = os.path.join(keras.config.keras_home() if hasattr(keras.config, "keras_home") else "~/.keras", "models")
     name = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_96_no_top.h5"
@@ -118,14 +118,14 @@ def test_keras_application_without_cached_weights_offline_is_unavailable(monkeyp
 
 
 def test_own_h5_model_is_cut_below_its_classifier(tmp_path):
-    from engine.models.backbones import load_backbone
+    from kiln_lab.engine.models.backbones import load_backbone
 
     path = make_h5_classifier(tmp_path / "mine.h5")
     backbone = load_backbone(str(path))
     # the features the old classifier read: its input, past the Dropout in between
     assert backbone.layer.layers[-1].name == "hidden" and backbone.feature_shape == (16,)
     assert backbone.input_range == (0.0, 255.0)  # the model starts with its own Rescaling
-    from engine.models.backbones.model_file import open_model_file
+    from kiln_lab.engine.models.backbones.model_file import open_model_file
 
     assert open_model_file(path, cut_layer="conv2").feature_shape == (8, 8, 8)
     with pytest.raises(ModelError, match="no layer called 'nope'"):
@@ -133,7 +133,7 @@ def test_own_h5_model_is_cut_below_its_classifier(tmp_path):
 
 
 def test_channel_adapter_converts_gray_and_colour():
-    from engine.models.channels import channel_adapter
+    from kiln_lab.engine.models.channels import channel_adapter
 
     gray = np.arange(8, dtype="float32").reshape(2, 2, 2, 1)
     rgb = np.asarray(channel_adapter(1, 3)(gray))
@@ -169,7 +169,7 @@ def test_a_tarball_with_members_outside_its_folder_is_named_as_unsafe_not_a_netw
     import io
     import tarfile
 
-    from engine.models.backbones.hub import resolve_handle
+    from kiln_lab.engine.models.backbones.hub import resolve_handle
 
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
@@ -194,7 +194,7 @@ def test_an_all_convolutional_classifier_is_cut_below_its_class_scores(tmp_path)
     """Issue 20.8: a Keras 2 style model with no Dense layer was cut at its 7-way softmax."""
     import keras
 
-    from engine.models.backbones.model_file import open_model_file
+    from kiln_lab.engine.models.backbones.model_file import open_model_file
 
     inputs = keras.Input((16, 16, 1))
     x = keras.layers.Conv2D(8, 3, activation="relu", name="conv1")(inputs)
@@ -221,7 +221,7 @@ def test_advise_takes_a_cut_layer_and_says_where_it_cut(tmp_path, capsys):
     import keras
     import numpy as np
 
-    from engine.cli import main
+    from kiln_lab.engine.cli import main
 
     inputs = keras.Input((16, 16, 1))
     x = keras.layers.Conv2D(8, 3, activation="relu", name="conv1")(inputs)

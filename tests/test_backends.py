@@ -67,12 +67,12 @@ def test_mlp_trains_checkpoints_and_reloads_without_tensorflow(backend: str, tmp
         f"""
         import json, sys
         import numpy as np
-        from engine.data.config import DataConfig
-        from engine.models.recipe import ModelRecipe
-        from engine.training.config import RunConfig, TrainConfig
-        from engine.training.job import run_training
-        from engine.export.save import save_model
-        from engine.errors import KilnError
+        from kiln_lab.engine.data.config import DataConfig
+        from kiln_lab.engine.models.recipe import ModelRecipe
+        from kiln_lab.engine.training.config import RunConfig, TrainConfig
+        from kiln_lab.engine.training.job import run_training
+        from kiln_lab.engine.export.save import save_model
+        from kiln_lab.engine.errors import KilnError
         import keras
 
         config = RunConfig(
@@ -125,10 +125,10 @@ def test_cnn_on_resized_augmented_images_with_mixed_precision_asked_on_jax(tmp_p
         "jax",
         f"""
         import json, sys
-        from engine.data.config import AugmentConfig, DataConfig
-        from engine.models.recipe import ModelRecipe
-        from engine.training.config import RunConfig, TrainConfig
-        from engine.training.job import run_training
+        from kiln_lab.engine.data.config import AugmentConfig, DataConfig
+        from kiln_lab.engine.models.recipe import ModelRecipe
+        from kiln_lab.engine.training.config import RunConfig, TrainConfig
+        from kiln_lab.engine.training.job import run_training
 
         config = RunConfig(
             data=DataConfig(source={str(tmp_path / "halves.npz")!r}, image_size=(16, 16),
@@ -155,9 +155,9 @@ def test_cnn_on_resized_augmented_images_with_mixed_precision_asked_on_jax(tmp_p
 
 
 def test_a_tensorflow_only_strategy_is_refused_with_a_sentence_on_another_backend(monkeypatch) -> None:
-    from engine import runtime
-    from engine.errors import ConfigError
-    from engine.training.distribution import SingleDevice, distribution_strategy
+    from kiln_lab.engine import runtime
+    from kiln_lab.engine.errors import ConfigError
+    from kiln_lab.engine.training.distribution import SingleDevice, distribution_strategy
 
     monkeypatch.setattr(runtime, "keras_backend", lambda: "jax")
     assert isinstance(distribution_strategy("auto"), SingleDevice)
@@ -173,9 +173,9 @@ def test_tensorboard_asked_without_tensorflow_is_one_sentence_before_the_folder(
         backend,
         f"""
         import json
-        from engine.errors import KilnError
-        from engine.training.config import RunConfig
-        from engine.training.job import run_training
+        from kiln_lab.engine.errors import KilnError
+        from kiln_lab.engine.training.config import RunConfig
+        from kiln_lab.engine.training.job import run_training
 
         config = RunConfig().replace(model={{"arch": "mlp", "depth": 1, "width": 8}},
                                      train={{"epochs": 1, "tensorboard": True}})
@@ -199,7 +199,7 @@ def test_the_backend_named_in_keras_json_is_used_when_keras_backend_is_unset(tmp
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
     env["KERAS_HOME"] = str(tmp_path)
     script = (
-        "import json, os, engine, engine.runtime as r, engine.training.job; "
+        "import json, os, kiln_lab.engine as engine, kiln_lab.engine.runtime as r, kiln_lab.engine.training.job; "
         "print(json.dumps([r.keras_backend(), os.environ.get('KERAS_BACKEND')]))"
     )
     done = subprocess.run(

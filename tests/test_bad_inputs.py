@@ -15,14 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.data import load_dataset
-from engine.errors import DataError
+from kiln_lab.engine.data import load_dataset
+from kiln_lab.engine.errors import DataError
 from tests import bad_inputs_corpus as corpus
 
 
 def refused(path: Path | str, **config) -> str:
     """The sentence Kiln refuses ``path`` with (the test fails if it loads)."""
-    from engine.data.config import DataConfig
+    from kiln_lab.engine.data.config import DataConfig
 
     with pytest.raises(DataError) as caught:
         load_dataset(DataConfig(source=str(path), **config))
@@ -116,7 +116,7 @@ def test_infinite_values_in_a_csv_count_as_missing(tmp_path) -> None:
 
 
 def test_a_csv_over_the_memory_budget_is_refused_before_reading(tmp_path, monkeypatch) -> None:
-    import engine.data.csvread as csvread
+    import kiln_lab.engine.data.csvread as csvread
 
     monkeypatch.setattr(csvread, "csv_budget", lambda: 100)
     path = corpus.write_csv(tmp_path, "big.csv", corpus.csv_text())
@@ -140,7 +140,7 @@ def test_a_named_pipe_called_csv_is_refused_without_blocking(tmp_path) -> None:
 
 
 def test_rows_to_predict_from_a_pipe_or_binary_file_are_refused(tmp_path) -> None:
-    from engine.data import load_inputs_for_prediction
+    from kiln_lab.engine.data import load_inputs_for_prediction
 
     summary = load_dataset(str(corpus.write_csv(tmp_path, "train.csv", corpus.csv_text()))).summary()
     for path in (corpus.fifo(tmp_path, "rows.csv"), corpus.random_bytes(tmp_path, "rows2.csv")):
@@ -258,7 +258,7 @@ def test_an_npz_member_that_declares_more_than_it_holds_is_refused(tmp_path) -> 
 
 
 def test_an_npz_over_the_memory_budget_is_refused_before_decompressing(tmp_path, monkeypatch) -> None:
-    import engine.data.numpyfiles as numpyfiles
+    import kiln_lab.engine.data.numpyfiles as numpyfiles
 
     path = tmp_path / "bomb.npz"
     np.savez_compressed(path, x=np.zeros((2000, 500), np.float32), y=np.arange(2000) % 2)  # 4 MB in a few KB
@@ -390,7 +390,7 @@ def test_a_truncated_hdf5_file_is_refused(tmp_path) -> None:
 def test_inspect_exits_2_with_a_sentence_for_bad_files(tmp_path, capsys) -> None:
     import h5py
 
-    from engine.cli import main
+    from kiln_lab.engine.cli import main
 
     external = tmp_path / "ext.h5"
     with h5py.File(external, "w") as handle:
@@ -465,7 +465,7 @@ def test_a_csv_with_tens_of_thousands_of_columns_loads(tmp_path) -> None:
 
 
 def test_train_with_a_5000_character_data_path_exits_2(tmp_path, capsys) -> None:
-    from engine.cli import main
+    from kiln_lab.engine.cli import main
 
     assert main(["train", "--data", str(tmp_path / ("a" * 5000 + ".csv")), "--out", str(tmp_path / "run")]) == 2
     assert "cannot be opened (File name too long)" in " ".join(capsys.readouterr().err.split())
@@ -476,7 +476,7 @@ def test_reading_a_csv_takes_less_memory_than_its_budget_assumes(tmp_path) -> No
     must stay under that many times its size (the costly shape: short numbers, one str each)."""
     import tracemalloc
 
-    from engine.data.csvread import _ROWS_PER_BYTE_OVERHEAD
+    from kiln_lab.engine.data.csvread import _ROWS_PER_BYTE_OVERHEAD
 
     rng = np.random.default_rng(0)
     values = rng.random((10000, 20))

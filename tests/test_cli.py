@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from kiln_lab.engine.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,7 +70,7 @@ def test_usage_errors_exit_2(capsys) -> None:
 
 
 def test_unexpected_failure_exits_1(monkeypatch, tmp_path: Path, capsys) -> None:
-    import engine.training.job as job
+    import kiln_lab.engine.training.job as job
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk on fire")
@@ -117,7 +117,7 @@ def test_a_50mb_config_value_is_refused_in_one_short_paragraph(tmp_path: Path, c
 
 
 def test_sentences_show_control_characters_escaped_and_paths_whole(capsys) -> None:
-    from engine.cli import terminal_paragraph
+    from kiln_lab.engine.cli import terminal_paragraph
 
     sentence = "Unknown class 'a\x1b[31mred\nb' in /tmp/pytest-of-root/some-long-folder-name/data.csv. "
     text = terminal_paragraph(sentence * 3)

@@ -66,7 +66,7 @@ def test_the_clis_extra_plain_modules_and_the_api_load_no_tensorflow() -> None:
 
 def test_every_task_the_cli_calls_is_in_the_api() -> None:
     """``api.NAME(...)`` in the CLI names a function of engine.api (a typo fails here, not in a user's run)."""
-    from engine import api
+    from kiln_lab.engine import api
 
     called = set()
     for path in CLI_FILES:
@@ -81,10 +81,10 @@ def test_the_tasks_the_cli_added_answer_in_plain_values_without_a_model(tmp_path
     """The listing, folder, trust and catalogue tasks `kiln` uses: plain values a worker could send."""
     import pytest
 
-    from engine import api
-    from engine.errors import KilnError
-    from engine.training.config import RunConfig
-    from engine.worker import protocol
+    from kiln_lab.engine import api
+    from kiln_lab.engine.errors import KilnError
+    from kiln_lab.engine.training.config import RunConfig
+    from kiln_lab.engine.worker import protocol
 
     def sent(value: object) -> object:  # through the worker's protocol and its allow-list, as a result
         return protocol.loads(protocol.dumps({"op": "result", "value": value}))["value"]

@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from engine.analysis.bootstrap import bootstrap_mean, paired_bootstrap
-from engine.analysis.budget import Budget
-from engine.analysis.compare import (
+from kiln_lab.engine.analysis.bootstrap import bootstrap_mean, paired_bootstrap
+from kiln_lab.engine.analysis.budget import Budget
+from kiln_lab.engine.analysis.compare import (
     Comparison,
     ComparisonRow,
     compare_approaches,
@@ -18,10 +18,10 @@ from engine.analysis.compare import (
     subsample_training,
     with_test_split,
 )
-from engine.analysis.costs import forward_flops
-from engine.data import load_dataset
-from engine.errors import ConfigError
-from engine.training.config import RunConfig
+from kiln_lab.engine.analysis.costs import forward_flops
+from kiln_lab.engine.data import load_dataset
+from kiln_lab.engine.errors import ConfigError
+from kiln_lab.engine.training.config import RunConfig
 
 
 def test_subsample_keeps_every_class_and_leaves_validation_alone() -> None:
@@ -65,7 +65,7 @@ def _fit_with_budget(budget: Budget, *, epochs: int = 30) -> dict:
     """A tiny model on random labels (it can only overfit, so validation loss soon rises)."""
     import keras
 
-    from engine.analysis.budget import budget_callback
+    from kiln_lab.engine.analysis.budget import budget_callback
 
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
@@ -213,7 +213,7 @@ def test_forward_flops_counts_dense_and_conv_layers_from_their_shapes() -> None:
 def test_class_names_reach_the_markdown_report_as_text() -> None:
     import re
 
-    from engine.analysis.compare_report import markdown_report
+    from kiln_lab.engine.analysis.compare_report import markdown_report
 
     hostile = "<script>x</script>|cell\n| injected | row |"
     labels = [0] * 60 + [1] * 60
@@ -227,8 +227,8 @@ def test_class_names_reach_the_markdown_report_as_text() -> None:
 
 def test_a_table_with_an_image_backbone_is_refused_before_any_run_trains(tmp_path, monkeypatch) -> None:
     """Issue 20.6: the refusal comes before the from-scratch run, and leaves no folder behind."""
-    import engine.training.job as job
-    from engine.errors import KilnError
+    import kiln_lab.engine.training.job as job
+    from kiln_lab.engine.errors import KilnError
 
     def no_training(*args, **kwargs):  # today's code trains from scratch first, then fails
         raise AssertionError("a run was trained before the comparison was checked")
@@ -262,7 +262,7 @@ def test_a_class_whose_repeats_disagree_in_sign_is_never_called_worse() -> None:
 
 def test_runs_cut_off_by_the_cap_while_improving_are_named_with_a_larger_budget() -> None:
     """Issue 20.3: scores at the 200-step cap while still improving, with no warning."""
-    from engine.analysis.budget import still_improving
+    from kiln_lab.engine.analysis.budget import still_improving
 
     budget = Budget(max_steps=200, min_steps=80, patience_steps=50)
     assert still_improving("step_cap", 200, 190, budget)  # best loss 10 steps before the cap
@@ -290,7 +290,7 @@ def test_the_budget_callback_says_a_run_was_still_improving_at_the_cap() -> None
 
 def test_costs_report_cpu_time_and_say_when_wall_times_measured_the_machine() -> None:
     """Issue 20.4: two identical runs took 11.6 s and 39.1 s of wall time."""
-    from engine.analysis.compare_report import cost_rows
+    from kiln_lab.engine.analysis.compare_report import cost_rows
 
     comparison = _comparison({"scratch@1": [[1.0, 0.0], [1.0, 0.0]], "finetune@1": [[1.0, 1.0], [1.0, 1.0]]},
                              higher=True)
@@ -324,7 +324,7 @@ def test_a_tiled_small_share_reports_its_unique_samples() -> None:
 @pytest.mark.slow  # one tiny two-phase fine-tune
 def test_a_two_phase_run_records_what_each_phase_trained(tmp_path) -> None:
     """Issue 20.5: the card said "2,565 trainable" when phase 2 trained 16,693."""
-    from engine.training.job import run_training
+    from kiln_lab.engine.training.job import run_training
 
     config = RunConfig().replace(
         data={"source": "demo:digits"},
@@ -342,7 +342,7 @@ def test_a_two_phase_run_records_what_each_phase_trained(tmp_path) -> None:
 
 def test_the_compare_command_takes_a_cut_layer_and_refuses_a_table_before_training(tmp_path, capsys) -> None:
     """Issues 20.6 and 20.8 through the CLI: exit 2 with the sentence, and no folder left behind."""
-    from engine.cli import main
+    from kiln_lab.engine.cli import main
 
     out = tmp_path / "cmp"
     code = main(["compare", "--data", "demo:housing", "--arch", "mlp", "--cut-layer", "features", "--out", str(out)])
@@ -351,8 +351,8 @@ def test_the_compare_command_takes_a_cut_layer_and_refuses_a_table_before_traini
 
 
 def test_stopping_one_trial_leaves_the_others_running_and_out_of_the_verdict(tmp_path) -> None:
-    from engine.events import BatchEnd, EventRecorder, TrialState
-    from engine.training.control import RunControl
+    from kiln_lab.engine.events import BatchEnd, EventRecorder, TrialState
+    from kiln_lab.engine.training.control import RunControl
 
     dataset = load_dataset("demo:digits")
     base = RunConfig().replace(train={"checkpoint": False})

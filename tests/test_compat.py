@@ -9,13 +9,13 @@ import pytest
 
 
 def test_every_private_api_kiln_uses_exists_in_the_installed_versions() -> None:
-    from engine._compat import private_api_problems
+    from kiln_lab.engine._compat import private_api_problems
 
     assert private_api_problems() == []
 
 
 def test_socket_timeout_is_scoped_and_restored_after_an_error() -> None:
-    from engine.runtime import socket_timeout
+    from kiln_lab.engine.runtime import socket_timeout
 
     before = socket.getdefaulttimeout()
     with socket_timeout(7.5):
@@ -30,7 +30,7 @@ def test_socket_timeout_is_scoped_and_restored_after_an_error() -> None:
 
 
 def test_two_threads_downloading_do_not_leave_each_others_timeout_behind() -> None:
-    from engine.runtime import socket_timeout
+    from kiln_lab.engine.runtime import socket_timeout
 
     before = socket.getdefaulttimeout()
     seen: list[float | None] = []
@@ -49,8 +49,8 @@ def test_two_threads_downloading_do_not_leave_each_others_timeout_behind() -> No
 
 
 def test_require_tensorflow_names_the_backend_in_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine import runtime
-    from engine.errors import KilnError
+    from kiln_lab.engine import runtime
+    from kiln_lab.engine.errors import KilnError
 
     monkeypatch.setattr(runtime, "keras_backend", lambda: "jax")
     with pytest.raises(KilnError, match="TFLite export needs Keras's TensorFlow backend.*jax"):

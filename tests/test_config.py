@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import ConfigError
-from engine.training.config import AugmentConfig, LayerSpec, RunConfig
+from kiln_lab.engine.errors import ConfigError
+from kiln_lab.engine.training.config import AugmentConfig, LayerSpec, RunConfig
 
 
 def _custom_config() -> RunConfig:
@@ -123,7 +123,7 @@ def test_a_config_path_goes_through_the_file_gate(tmp_path) -> None:
     """A pipe named as the config would block the read forever; a link to /dev/zero would never end."""
     import os
 
-    from engine.errors import KilnError
+    from kiln_lab.engine.errors import KilnError
 
     pipe = tmp_path / "run.toml"
     os.mkfifo(pipe)

@@ -6,11 +6,11 @@ import h5py
 import numpy as np
 import pytest
 
-from engine.data import load_dataset
-from engine.data.hdf5 import H5Array, HDF5Loader
-from engine.data.labels import interpret_labels
-from engine.errors import DataError
-from engine.training.config import DataConfig
+from kiln_lab.engine.data import load_dataset
+from kiln_lab.engine.data.hdf5 import H5Array, HDF5Loader
+from kiln_lab.engine.data.labels import interpret_labels
+from kiln_lab.engine.errors import DataError
+from kiln_lab.engine.training.config import DataConfig
 
 
 def _images(n=40, size=(6, 5), channels=None, seed=0):

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.data import load_dataset
-from engine.data.imagefile import BadImage, decode_image, inspect_image
-from engine.data.images import default_image_size
-from engine.errors import DataError
-from engine.events import EventRecorder, Progress
+from kiln_lab.engine.data import load_dataset
+from kiln_lab.engine.data.imagefile import BadImage, decode_image, inspect_image
+from kiln_lab.engine.data.images import default_image_size
+from kiln_lab.engine.errors import DataError
+from kiln_lab.engine.events import EventRecorder, Progress
 
 
 def _noise(size=(12, 16), seed=0) -> np.ndarray:
@@ -192,7 +192,7 @@ def test_scan_reports_progress(tmp_path):
 
 
 def test_scan_can_be_cancelled_midway(tmp_path, monkeypatch):
-    import engine.data.images as images
+    import kiln_lab.engine.data.images as images
 
     _folder(tmp_path, per_class=300, size=(8, 8))
     cancel = threading.Event()

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import engine.data.pipeline as pipeline_module
-from engine.data import DEMOS, load_dataset, load_inputs_for_prediction, make_pipelines
-from engine.data.preview import augmentation_preview, sample_thumbnails, table_preview
-from engine.data.split import stratified_split
-from engine.errors import DataError
-from engine.training.config import AugmentConfig, DataConfig
+import kiln_lab.engine.data.pipeline as pipeline_module
+from kiln_lab.engine.data import DEMOS, load_dataset, load_inputs_for_prediction, make_pipelines
+from kiln_lab.engine.data.preview import augmentation_preview, sample_thumbnails, table_preview
+from kiln_lab.engine.data.split import stratified_split
+from kiln_lab.engine.errors import DataError
+from kiln_lab.engine.training.config import AugmentConfig, DataConfig
 
 
 def _collect(ds):
@@ -163,7 +163,7 @@ def test_pipelines_know_their_length():
 
 
 def test_with_split_returns_a_new_split_and_leaves_the_original() -> None:
-    from engine.data import load_dataset
+    from kiln_lab.engine.data import load_dataset
 
     dataset = load_dataset("demo:digits")
     resplit = dataset.with_split(0.5, 0.1, seed=3)

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from engine.data import encode_rows, load_dataset, load_inputs_for_prediction
-from engine.data.csvread import decode_text, sniff_delimiter
-from engine.data.preview import table_preview
-from engine.errors import DataError
-from engine.training.config import DataConfig
+from kiln_lab.engine.data import encode_rows, load_dataset, load_inputs_for_prediction
+from kiln_lab.engine.data.csvread import decode_text, sniff_delimiter
+from kiln_lab.engine.data.preview import table_preview
+from kiln_lab.engine.errors import DataError
+from kiln_lab.engine.training.config import DataConfig
 
 
 def _write(path, text, encoding="utf-8"):
@@ -152,8 +152,8 @@ def test_housing_demo_takes_another_target_and_task():
 
 
 def test_task_is_validated_and_a_train_flag():
-    from engine.cli import build_parser
-    from engine.errors import ConfigError
+    from kiln_lab.engine.cli import build_parser
+    from kiln_lab.engine.errors import ConfigError
 
     with pytest.raises(ConfigError):
         DataConfig(task="both").validate()

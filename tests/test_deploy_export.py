@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.cli import main
+from kiln_lab.engine.cli import main
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +24,7 @@ def run(tmp_path_factory) -> Path:
 
 
 def _digits_test(record_path: Path):
-    from engine.analysis.deployment import samples_from_record
+    from kiln_lab.engine.analysis.deployment import samples_from_record
 
     samples = samples_from_record(json.loads(record_path.read_text()))
     assert samples is not None and samples.split == "test"
@@ -81,7 +81,7 @@ def test_int8_without_the_runs_data_is_refused_with_a_sentence(run: Path, tmp_pa
 
 
 def test_a_file_that_loses_more_than_the_margin_says_so_plainly() -> None:
-    from engine.analysis.deployment import _scores, _sentence
+    from kiln_lab.engine.analysis.deployment import _scores, _sentence
 
     check = {"format": "tflite", "quantize": "int8", "size_bytes": 20_000, "runtime": "LiteRT 2.3",
              "latency_ms_per_sample": 0.1, "checked_on": "test", "samples": 4, "max_abs_diff": 0.3}

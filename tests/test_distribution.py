@@ -73,7 +73,7 @@ def test_a_killed_worker_run_restarts_from_its_backup_and_completes(tmp_path: Pa
     """Kill worker 1 mid-run; the chief's collective ops then fail or stall, so the whole job is
     started again with the same command (what a cluster scheduler does), and BackupAndRestore
     continues it from the last epoch backed up instead of epoch 1."""
-    from engine.training.checkpoint import read_checkpoint
+    from kiln_lab.engine.training.checkpoint import read_checkpoint
 
     out, epochs = tmp_path / "run", 12
     workers = _start_workers(out, epochs)

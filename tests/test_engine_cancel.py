@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from engine import api
-from engine.data.config import DataConfig
-from engine.errors import Cancelled
-from engine.events import Progress
-from engine.training.config import RunConfig
+from kiln_lab.engine import api
+from kiln_lab.engine.data.config import DataConfig
+from kiln_lab.engine.errors import Cancelled
+from kiln_lab.engine.events import Progress
+from kiln_lab.engine.training.config import RunConfig
 
 pytestmark = pytest.mark.slow
 
@@ -86,7 +86,7 @@ def test_diagnose_stops_between_steps() -> None:
 
 
 def test_showdown_stops_inside_the_first_contender() -> None:
-    from engine import events as ev
+    from kiln_lab.engine import events as ev
 
     sink = CancelAt(lambda e: isinstance(e, ev.BatchEnd))
     with pytest.raises(Cancelled, match="showdown was cancelled"):

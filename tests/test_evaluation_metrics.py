@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.analysis.evaluation import classification_report, regression_report
+from kiln_lab.engine.analysis.evaluation import classification_report, regression_report
 
 
 def _one_hot(pred: list[int], k: int) -> np.ndarray:

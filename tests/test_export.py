@@ -9,14 +9,14 @@ import sys
 import numpy as np
 import pytest
 
-from engine.export import load_model, save_model
-from engine.export.atomic import atomic_dir, atomic_path
-from engine.training.job import run_training
+from kiln_lab.engine.export import load_model, save_model
+from kiln_lab.engine.export.atomic import atomic_dir, atomic_path
+from kiln_lab.engine.training.job import run_training
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from engine.training.config import RunConfig
+    from kiln_lab.engine.training.config import RunConfig
 
     out = tmp_path_factory.mktemp("run")
     config = RunConfig().replace(model={"arch": "cnn", "depth": 1, "width": 4}, train={"epochs": 1})
@@ -98,7 +98,7 @@ def test_every_export_format_predicts_the_same(trained, tmp_path, fmt: str) -> N
         got = loaded.serve(tf.constant(x)).numpy()
         assert (path / "kiln.run.json").exists()
     else:
-        from engine.export.tflite_runtime import run_tflite, tflite_interpreter
+        from kiln_lab.engine.export.tflite_runtime import run_tflite, tflite_interpreter
 
         got = run_tflite(tflite_interpreter(path), x)
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
@@ -108,7 +108,7 @@ def test_exports_into_one_folder_keep_their_own_side_files(trained, tmp_path) ->
     # m.keras, m.h5 and m.tflite side by side: each keeps its own run record and model card.
     import json
 
-    from engine.export.records import find_run_record
+    from kiln_lab.engine.export.records import find_run_record
 
     result, _ = trained
     formats = ("keras", "h5", "tflite")
@@ -125,7 +125,7 @@ def test_tflite_files_run_without_the_deletion_notice_and_prefer_litert(trained,
     import types
     import warnings
 
-    from engine.export.tflite_runtime import run_tflite, tflite_interpreter
+    from kiln_lab.engine.export.tflite_runtime import run_tflite, tflite_interpreter
 
     result, _ = trained
     path = save_model(result.model, tmp_path / "m.tflite", card=False)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.cli import main
+from kiln_lab.engine.cli import main
 
 pytestmark = pytest.mark.slow
 
@@ -54,8 +54,8 @@ def _pictures(folder: Path, count: int) -> list[Path]:
 
 
 def _kiln_says(model_path: Path, record: dict, picture: Path) -> str:
-    from engine.data.inputs import load_inputs_for_prediction
-    from engine.export.save import load_model
+    from kiln_lab.engine.data.inputs import load_inputs_for_prediction
+    from kiln_lab.engine.export.save import load_model
 
     batch = load_inputs_for_prediction([str(picture)], record["dataset"])
     scores = load_model(model_path).predict(batch, verbose=0)[0]
@@ -63,7 +63,7 @@ def _kiln_says(model_path: Path, record: dict, picture: Path) -> str:
 
 
 def _snippet_says(snippet: str, picture: Path, cwd: Path) -> str:
-    from engine.export.snippets import IMAGE_PLACEHOLDER
+    from kiln_lab.engine.export.snippets import IMAGE_PLACEHOLDER
 
     code = NO_KILN + snippet.replace(json.dumps(IMAGE_PLACEHOLDER), json.dumps(str(picture)))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -75,9 +75,9 @@ def _snippet_says(snippet: str, picture: Path, cwd: Path) -> str:
 
 @pytest.mark.parametrize("fmt", ["keras", "h5", "savedmodel", "tflite", "onnx"])
 def test_each_snippet_prints_the_class_kiln_predicts(run: Path, tmp_path: Path, fmt: str) -> None:
-    from engine.export.formats import SUFFIXES, missing_packages
-    from engine.export.save import load_model, save_model
-    from engine.export.snippets import usage_snippet
+    from kiln_lab.engine.export.formats import SUFFIXES, missing_packages
+    from kiln_lab.engine.export.save import load_model, save_model
+    from kiln_lab.engine.export.snippets import usage_snippet
 
     if missing_packages(fmt):
         pytest.skip(f"{fmt} export needs {missing_packages(fmt)}, not installed here")
@@ -94,8 +94,8 @@ def test_each_snippet_prints_the_class_kiln_predicts(run: Path, tmp_path: Path, 
 
 def test_a_table_snippet_encodes_the_row_as_kiln_does(tmp_path: Path) -> None:
     """A CSV model: the snippet's own encoding (standardised numbers, one-hot categories) gives Kiln's input."""
-    from engine.data.inputs import load_inputs_for_prediction
-    from engine.export.snippets import usage_snippet
+    from kiln_lab.engine.data.inputs import load_inputs_for_prediction
+    from kiln_lab.engine.export.snippets import usage_snippet
 
     rng = np.random.default_rng(0)
     lines = ["size,colour,label"] + [
@@ -117,9 +117,9 @@ def test_a_table_snippet_encodes_the_row_as_kiln_does(tmp_path: Path) -> None:
 
 
 def test_a_cancelled_export_says_how_far_it_got(run: Path, tmp_path: Path) -> None:
-    from engine.analysis.deployment import ExportCancelled, export_for_deployment
-    from engine.events import Progress
-    from engine.export.save import load_model
+    from kiln_lab.engine.analysis.deployment import ExportCancelled, export_for_deployment
+    from kiln_lab.engine.events import Progress
+    from kiln_lab.engine.export.save import load_model
 
     model = load_model(run / "model.keras")
     record = json.loads((run / "run.json").read_text())

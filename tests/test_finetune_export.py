@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def tuned(tmp_path_factory):
     """A model fine-tuned (fully) on a Hub-format backbone, with its validation inputs and outputs."""
-    from engine.models.build import build_model
-    from engine.training.compile import compile_for_phase
+    from kiln_lab.engine.models.build import build_model
+    from kiln_lab.engine.training.compile import compile_for_phase
 
     folder = make_hub_savedmodel(tmp_path_factory.mktemp("hub") / "source")
     dataset = image_dataset()
@@ -37,7 +37,7 @@ def tuned(tmp_path_factory):
 def test_reloads_in_a_fresh_process_with_the_fine_tuned_weights(tuned, tmp_path):
     import tensorflow as tf
 
-    from engine.export.save import save_model
+    from kiln_lab.engine.export.save import save_model
 
     model, folder, x, expected = tuned
     path = save_model(model, tmp_path / "tuned.keras")
@@ -46,7 +46,7 @@ def test_reloads_in_a_fresh_process_with_the_fine_tuned_weights(tuned, tmp_path)
         f"""
         import numpy as np
         import engine.models.layers  # registers Kiln's layers with Keras
-        from engine.export.save import load_model
+        from kiln_lab.engine.export.save import load_model
         model = load_model({str(path)!r})
         np.save({str(tmp_path / "y.npy")!r}, model.predict(np.load({str(tmp_path / "x.npy")!r}), verbose=0))
         """
@@ -61,7 +61,7 @@ def test_reloads_in_a_fresh_process_with_the_fine_tuned_weights(tuned, tmp_path)
 
 
 def test_a_file_kiln_did_not_write_needs_trust(tuned, tmp_path):
-    from engine.export.save import UntrustedModel, load_model
+    from kiln_lab.engine.export.save import UntrustedModel, load_model
 
     model, _, x, expected = tuned
     path = tmp_path / "from_elsewhere.keras"
@@ -74,7 +74,7 @@ def test_a_file_kiln_did_not_write_needs_trust(tuned, tmp_path):
 def test_self_contained_exports_run_without_the_source_savedmodel(tuned, tmp_path):
     import tensorflow as tf
 
-    from engine.export.save import save_model
+    from kiln_lab.engine.export.save import save_model
 
     model, folder, x, expected = tuned
     exported = save_model(model, tmp_path / "export", format="savedmodel")
@@ -84,7 +84,7 @@ def test_self_contained_exports_run_without_the_source_savedmodel(tuned, tmp_pat
     try:
         served = tf.saved_model.load(str(exported))
         assert np.allclose(served.serve(tf.constant(x)).numpy(), expected, atol=1e-5)
-        from engine.export.tflite_runtime import tflite_interpreter
+        from kiln_lab.engine.export.tflite_runtime import tflite_interpreter
 
         interpreter = tflite_interpreter(tflite)
         interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], x.shape)

@@ -34,13 +34,13 @@ def dataset():
 
 
 def _build(config, dataset):
-    from engine.models.build import build_model
+    from kiln_lab.engine.models.build import build_model
 
     return build_model(config.model, dataset, epochs=config.train.epochs)
 
 
 def _train(built, config, dataset, phase_index=0, epochs=3):
-    from engine.training.compile import compile_for_phase
+    from kiln_lab.engine.training.compile import compile_for_phase
 
     compile_for_phase(built, built.phases[phase_index], config, task=dataset.task, num_classes=dataset.num_classes)
     x, y = arrays(dataset, built.image_size)
@@ -53,7 +53,7 @@ def _train(built, config, dataset, phase_index=0, epochs=3):
 @pytest.mark.parametrize("source", ["demo", "hub", "keras3", "h5"])
 @pytest.mark.parametrize("freeze", ["all", "none"])
 def test_adam_moves_exactly_the_weights_it_should_and_reloads(source, freeze, sources, dataset, tmp_path):
-    from engine.export.save import load_model, save_model
+    from kiln_lab.engine.export.save import load_model, save_model
 
     config = finetune_config(sources[source], freeze=freeze)
     built = _build(config, dataset)
@@ -109,7 +109,7 @@ def test_partial_savedmodel_backbone_by_variable_groups(sources, dataset):
 
 
 def test_bad_freeze_policy_is_a_sentence(dataset):
-    from engine.errors import ConfigError
+    from kiln_lab.engine.errors import ConfigError
 
     with pytest.raises(ConfigError, match="top:N"):
         _build(finetune_config("demo", freeze="top:many"), dataset)

@@ -15,8 +15,8 @@ def dataset():
 
 def _one_step_deltas(config, dataset, *, phase_index=0, steps=1):
     """Backbone and head weight changes after ``steps`` full-batch steps of one phase."""
-    from engine.models.build import build_model
-    from engine.training.compile import compile_for_phase
+    from kiln_lab.engine.models.build import build_model
+    from kiln_lab.engine.training.compile import compile_for_phase
 
     built = build_model(config.model, dataset, epochs=config.train.epochs)
     for phase in built.phases[:phase_index]:
@@ -80,7 +80,7 @@ def test_l2sp_pulls_the_backbone_back_towards_its_pretrained_weights(dataset):
 def test_finetune_optimizer_round_trips_through_a_keras_file(dataset, tmp_path):
     import keras
 
-    from engine.models.custom_objects import kiln_custom_objects
+    from kiln_lab.engine.models.custom_objects import kiln_custom_objects
 
     config = finetune_config("demo", freeze="none", backbone_lr_mult=0.3, l2sp=0.01)
     _, _, built = _one_step_deltas(config.replace(train={"optimizer": "adamw"}), dataset, steps=2)
@@ -99,9 +99,9 @@ def test_finetune_optimizer_round_trips_through_a_keras_file(dataset, tmp_path):
 
 
 def test_demo_backbone_two_phase_adam_end_to_end_and_resume(tmp_path):
-    from engine.events import EventRecorder, PhaseStarted
-    from engine.training.config import RunConfig
-    from engine.training.job import run_training
+    from kiln_lab.engine.events import EventRecorder, PhaseStarted
+    from kiln_lab.engine.training.config import RunConfig
+    from kiln_lab.engine.training.job import run_training
 
     config = RunConfig().replace(
         model={"kind": "finetune", "backbone": "demo", "two_phase": True, "backbone_lr_mult": 0.5},

@@ -185,7 +185,7 @@ def test_plain_value_modules_reach_no_tensorflow_or_keras() -> None:
 
 
 def test_the_gui_asks_only_for_tasks_the_front_door_serves() -> None:
-    from engine import api
+    from kiln_lab.engine import api
 
     asked = set()
     for path in sorted(GUI.rglob("*.py")):
@@ -205,7 +205,7 @@ def test_a_payload_naming_another_class_is_refused() -> None:
 
     import pytest
 
-    from engine.worker import protocol
+    from kiln_lab.engine.worker import protocol
 
     good = protocol.loads(protocol.dumps({"op": "event", "value": [1, 2.5, "x", {"a": (1,)}]}))
     assert good["value"] == [1, 2.5, "x", {"a": (1,)}]
@@ -226,10 +226,10 @@ def test_a_model_is_not_evaluated_on_data_it_does_not_fit(tmp_path) -> None:
     sentence (classes, columns or channels), never a graph execution error."""
     import pytest
 
-    from engine import api
-    from engine.data.config import DataConfig
-    from engine.errors import KilnError
-    from engine.training.config import RunConfig
+    from kiln_lab.engine import api
+    from kiln_lab.engine.data.config import DataConfig
+    from kiln_lab.engine.errors import KilnError
+    from kiln_lab.engine.training.config import RunConfig
 
     config = RunConfig().replace(model={"kind": "scratch", "arch": "mlp"},
                                  train={"epochs": 1, "batch_size": 128, "checkpoint": False})

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from engine.models.initializers import INITIALIZERS, make_initializer, recommended_initializer
+from kiln_lab.engine.models.initializers import INITIALIZERS, make_initializer, recommended_initializer
 
 FAN_IN, FAN_OUT = 400, 300
 
@@ -36,15 +36,15 @@ def test_kernel_statistics_match_formula(name: str) -> None:
 
 
 def test_unknown_initializer_is_refused_with_the_choices() -> None:
-    from engine.errors import ModelError
+    from kiln_lab.engine.errors import ModelError
 
     with pytest.raises(ModelError, match="he_normal"):
         make_initializer("xavier_magic")
 
 
 def test_model_kernels_use_the_chosen_initializer() -> None:
-    from engine.models.scratch import build_scratch_model
-    from engine.training.config import ModelRecipe
+    from kiln_lab.engine.models.scratch import build_scratch_model
+    from kiln_lab.engine.training.config import ModelRecipe
 
     for name, expected in (("he_normal", math.sqrt(2 / 256)), ("random_normal", 0.5)):
         recipe = ModelRecipe(arch="mlp", depth=1, width=512, kernel_initializer=name, init_scale=0.5)
@@ -55,8 +55,8 @@ def test_model_kernels_use_the_chosen_initializer() -> None:
 
 
 def test_layers_get_different_draws_and_bias_initializer_applies() -> None:
-    from engine.models.scratch import build_scratch_model
-    from engine.training.config import ModelRecipe
+    from kiln_lab.engine.models.scratch import build_scratch_model
+    from kiln_lab.engine.training.config import ModelRecipe
 
     recipe = ModelRecipe(arch="mlp", depth=2, width=32, bias_initializer="ones")
     model = build_scratch_model(recipe, input_shape=(32,), input_kind="vector", task="classification", num_classes=3)

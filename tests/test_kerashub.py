@@ -43,7 +43,7 @@ def preset(tmp_path_factory) -> Path:
 
 
 def test_a_preset_folder_is_recognised_and_opened_with_its_converter(preset: Path) -> None:
-    from engine.models.backbones import describe_spec, load_backbone
+    from kiln_lab.engine.models.backbones import describe_spec, load_backbone
 
     assert describe_spec(str(preset)) == "kerashub"
     assert describe_spec(f"kerashub:{preset}") == "kerashub"
@@ -57,7 +57,7 @@ def test_a_preset_folder_is_recognised_and_opened_with_its_converter(preset: Pat
 
 
 def test_the_converter_normalisation_is_part_of_the_model(preset: Path) -> None:
-    from engine.models.build import build_model
+    from kiln_lab.engine.models.build import build_model
 
     dataset = image_dataset(n=12, size=8, channels=3)
     built = build_model(finetune_config(str(preset)).model, dataset, epochs=1)
@@ -70,14 +70,14 @@ def test_the_converter_normalisation_is_part_of_the_model(preset: Path) -> None:
 def test_fine_tuning_a_preset_with_adam_moves_only_what_is_unfrozen_and_reloads(preset: Path, tmp_path) -> None:
     import keras
 
-    from engine.export import load_model
-    from engine.training.job import run_training
+    from kiln_lab.engine.export import load_model
+    from kiln_lab.engine.training.job import run_training
 
     dataset = image_dataset(n=48, size=8, channels=3)
     config = finetune_config(str(preset), freeze="top:1").replace(
         train={"epochs": 2, "optimizer": "adam", "learning_rate": 0.01, "checkpoint": False}
     )
-    from engine.models.build import build_model
+    from kiln_lab.engine.models.build import build_model
 
     reference = build_model(config.model, dataset, epochs=2)  # the pretrained weights, untouched
     result = run_training(config, dataset=dataset, out_dir=tmp_path / "run")
@@ -98,8 +98,8 @@ def test_fine_tuning_a_preset_with_adam_moves_only_what_is_unfrozen_and_reloads(
 
 
 def test_an_uncached_preset_name_offline_is_one_sentence(monkeypatch) -> None:
-    from engine.errors import BackboneUnavailable
-    from engine.models.backbones import load_backbone
+    from kiln_lab.engine.errors import BackboneUnavailable
+    from kiln_lab.engine.models.backbones import load_backbone
 
     def offline(*args, **kwargs):
         raise ConnectionError("Failed to resolve 'www.kaggle.com'")
@@ -111,7 +111,7 @@ def test_an_uncached_preset_name_offline_is_one_sentence(monkeypatch) -> None:
 
 
 def test_the_catalogue_lists_kerashub_presets() -> None:
-    from engine.models.catalogue import load_catalogue
+    from kiln_lab.engine.models.catalogue import load_catalogue
 
     presets = [e for e in load_catalogue() if e.source == "kerashub"]
     assert {e.handle for e in presets} >= {"resnet_18_imagenet", "mobilenet_v3_small_100_imagenet"}

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from engine.events import EpochEnd, EventRecorder, PreviewPredictions
-from engine.training.control import RunControl
-from engine.training.job import run_training
-from engine.worker import protocol
+from kiln_lab.engine.events import EpochEnd, EventRecorder, PreviewPredictions
+from kiln_lab.engine.training.control import RunControl
+from kiln_lab.engine.training.job import run_training
+from kiln_lab.engine.worker import protocol
 
 
 def test_each_epoch_previews_the_same_samples_spread_over_classes(tiny_config) -> None:
@@ -75,7 +75,7 @@ def test_a_table_regression_previews_rows_with_true_and_predicted_values(tiny_co
 
 
 def test_nobody_listening_means_no_preview_work(tiny_config, monkeypatch) -> None:
-    from engine.training import preview
+    from kiln_lab.engine.training import preview
 
     made = []
     monkeypatch.setattr(preview.LivePreview, "__init__", lambda self, *a, **k: made.append(1) or None)
@@ -85,8 +85,8 @@ def test_nobody_listening_means_no_preview_work(tiny_config, monkeypatch) -> Non
 
 @pytest.mark.slow
 def test_both_fine_tuning_phases_preview_the_same_samples_at_the_backbones_size() -> None:
-    from engine.events import PhaseStarted
-    from engine.training.config import RunConfig
+    from kiln_lab.engine.events import PhaseStarted
+    from kiln_lab.engine.training.config import RunConfig
 
     config = RunConfig().replace(
         model={"kind": "finetune", "backbone": "demo", "two_phase": True},

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from engine.cli import main
+from kiln_lab.engine.cli import main
 
 ARGS = ["train", "--data", "demo:digits", "--arch", "mlp", "--width", "16", "--depth", "1", "--epochs", "2"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.monitors.overfitting import OverfittingWatch, small_data_warning
+from kiln_lab.engine.monitors.overfitting import OverfittingWatch, small_data_warning
 
 
 def test_overfitting_is_flagged_once_after_patience() -> None:
@@ -26,8 +26,8 @@ def test_no_flag_when_both_losses_rise_or_val_improves() -> None:
 
 
 def test_small_data_warning_only_for_scratch_on_few_samples() -> None:
-    from engine.data.arrays import ArrayLoader
-    from engine.data.dataset import Dataset
+    from kiln_lab.engine.data.arrays import ArrayLoader
+    from kiln_lab.engine.data.dataset import Dataset
 
     labels = np.array([0] * 10 + [1] * 100)
     dataset = Dataset(

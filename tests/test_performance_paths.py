@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-import engine.data.pipeline as pipeline_module
-from engine.data import load_dataset, make_pipelines
-from engine.data.imagefile import PILLOW, TF_JPEG, TF_PNG, TF_PNG_ALPHA, inspect_image
+import kiln_lab.engine.data.pipeline as pipeline_module
+from kiln_lab.engine.data import load_dataset, make_pipelines
+from kiln_lab.engine.data.imagefile import PILLOW, TF_JPEG, TF_PNG, TF_PNG_ALPHA, inspect_image
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,14 +100,14 @@ def test_a_file_that_fails_to_decode_later_is_skipped_and_named(tmp_path):
 
 
 def test_memory_cache_holds_uint8_filled_once_then_reshuffled(tmp_path, monkeypatch):
-    import engine.data.imagefile as imagefile
+    import kiln_lab.engine.data.imagefile as imagefile
 
     _folder(tmp_path, per_class=12, suffix="bmp")  # BMP: decoded by Pillow, so calls can be counted
     dataset = load_dataset(str(tmp_path))
     calls = []
     original = imagefile.pillow_pixels
     monkeypatch.setattr(imagefile, "pillow_pixels", lambda *a, **k: calls.append(1) or original(*a, **k))
-    import engine.data.imagedecode as imagedecode
+    import kiln_lab.engine.data.imagedecode as imagedecode
 
     monkeypatch.setattr(imagedecode, "pillow_pixels", imagefile.pillow_pixels)
     pipes = make_pipelines(dataset, batch_size=4, image_size=(8, 8), cache="memory", seed=3)
@@ -141,7 +141,7 @@ def test_memory_budget_reads_available_memory(monkeypatch):
 
 def _cli(*argv: str) -> subprocess.CompletedProcess:
     probe = (
-        "import sys; from engine.cli import main; rc = main(sys.argv[1:]); "
+        "import sys; from kiln_lab.engine.cli import main; rc = main(sys.argv[1:]); "
         "print('TF_LOADED' if 'tensorflow' in sys.modules else 'TF_NOT_LOADED'); sys.exit(rc)"
     )
     return subprocess.run(
@@ -167,8 +167,8 @@ def test_epoch_time_includes_the_callbacks_after_the_batches_and_validation_is_n
 
     import keras
 
-    from engine.events import EpochEnd, EventRecorder
-    from engine.training.job import run_training
+    from kiln_lab.engine.events import EpochEnd, EventRecorder
+    from kiln_lab.engine.training.job import run_training
 
     class SlowEpochEnd(keras.callbacks.Callback):  # stands for a checkpoint that takes its time
         def on_epoch_end(self, epoch, logs=None):
@@ -193,9 +193,9 @@ def test_the_jobs_callbacks_leave_keras_its_background_batch_end(tmp_path):
     import keras
     from keras.src import utils
 
-    from engine.events import ignore_events
-    from engine.training.callbacks import Checkpointer, EpochLearningRate, EventReporter, NanWeightsGuard
-    from engine.training.control import RunControl
+    from kiln_lab.engine.events import ignore_events
+    from kiln_lab.engine.training.callbacks import Checkpointer, EpochLearningRate, EventReporter, NanWeightsGuard
+    from kiln_lab.engine.training.control import RunControl
 
     reporter = EventReporter(ignore_events, RunControl(), epochs=2, steps=3)
     callbacks = [
@@ -212,8 +212,8 @@ def test_the_jobs_callbacks_leave_keras_its_background_batch_end(tmp_path):
 
 
 def test_every_batch_is_counted_once_and_the_epochs_last_batch_is_always_reported(tiny_config):
-    from engine.events import BatchEnd, EventRecorder
-    from engine.training.job import run_training
+    from kiln_lab.engine.events import BatchEnd, EventRecorder
+    from kiln_lab.engine.training.job import run_training
 
     recorder = EventRecorder()
     config = tiny_config.replace(train={"epochs": 2, "batch_size": 128})
@@ -234,9 +234,9 @@ def test_checkpoints_written_in_the_background_are_complete_when_the_run_returns
 
     import pytest
 
-    import engine.training.checkpoint as checkpoint_module
-    from engine.training.checkpoint import read_checkpoint
-    from engine.training.job import run_training
+    import kiln_lab.engine.training.checkpoint as checkpoint_module
+    from kiln_lab.engine.training.checkpoint import read_checkpoint
+    from kiln_lab.engine.training.job import run_training
 
     threads = []
     original = checkpoint_module.write_snapshot
@@ -264,8 +264,8 @@ def test_checkpoints_written_in_the_background_are_complete_when_the_run_returns
 
 
 def test_per_class_figures_from_the_runs_batches_match_a_fresh_pipeline(tiny_config):
-    from engine.monitors.card_facts import per_class_metrics
-    from engine.training.job import run_training
+    from kiln_lab.engine.monitors.card_facts import per_class_metrics
+    from kiln_lab.engine.training.job import run_training
 
     result = run_training(tiny_config)
     pipes = make_pipelines(result.dataset, batch_size=64, image_size=result.image_size, seed=1)
@@ -296,7 +296,7 @@ def test_the_image_pipeline_is_built_without_autograph(tmp_path, monkeypatch):
 def test_a_file_decodes_to_the_same_pixels_alone_or_among_other_kinds(tmp_path):
     """The decode graph holds only the decoders and JPEG scales its files need; the per-file
     switch must still send each file to its own: mixed or alone, the pixels are the same."""
-    from engine.data.images import ImageFileLoader
+    from kiln_lab.engine.data.images import ImageFileLoader
 
     files = []
     for i, (size, suffix) in enumerate(
@@ -316,6 +316,6 @@ def test_a_file_decodes_to_the_same_pixels_alone_or_among_other_kinds(tmp_path):
         alone = ImageFileLoader([path], channels=3, image_size=size, infos=[info]).read(np.arange(1))
         np.testing.assert_array_equal(mixed[i], alone[0], err_msg=path)
     # the JPEGs needed three different scales (1/2, 1/4, 1/8), so the mixed graph switched between them
-    from engine.data.imagefile import jpeg_ratio
+    from kiln_lab.engine.data.imagefile import jpeg_ratio
 
     assert {jpeg_ratio(i.height, i.width, size) for i in infos if i.decoder == TF_JPEG} == {2, 4, 8}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.models.finetune import finetune_phases
-from engine.models.recipe import ModelRecipe
+from kiln_lab.engine.models.finetune import finetune_phases
+from kiln_lab.engine.models.recipe import ModelRecipe
 
 PHASE_TWO = {
     "all": "Unfreeze the whole backbone (batch norm too) and continue at 0.1x the learning rate.",

@@ -59,7 +59,7 @@ def _backbone(source: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> str
         return str(path)
     if source == "keras_applications":
         # Random weights: the same layers as the ImageNet ones, without a download.
-        import engine.models.backbones.applications as applications
+        import kiln_lab.engine.models.backbones.applications as applications
 
         original = applications.open_application
 
@@ -87,7 +87,7 @@ def _backbone(source: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> str
 
 @pytest.mark.parametrize("source", ["demo", "h5_file", "keras_file", "keras_applications", "kerashub"])
 def test_a_fine_tuned_run_loads_in_plain_keras_for_every_channel_count(source, tmp_path, monkeypatch):
-    from engine.training.job import run_training
+    from kiln_lab.engine.training.job import run_training
 
     spec = _backbone(source, tmp_path, monkeypatch)
     expected = {}

@@ -9,9 +9,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from engine.data.arrays import dataset_from_arrays
-from engine.training.config import RunConfig
-from engine.training.job import run_training
+from kiln_lab.engine.data.arrays import dataset_from_arrays
+from kiln_lab.engine.training.config import RunConfig
+from kiln_lab.engine.training.job import run_training
 
 
 def _regression_data(mean: float, spread: float, n: int = 240, seed: int = 0):

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.cli import main
+from kiln_lab.engine.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,7 +57,7 @@ def npz_data(tmp_path: Path) -> Path:
 
 
 def _config(data: Path, epochs: int = 4):
-    from engine.training.config import RunConfig
+    from kiln_lab.engine.training.config import RunConfig
 
     return RunConfig().replace(
         data={"source": str(data)},
@@ -82,7 +82,12 @@ def _planted_lambda(path: Path, marker: Path) -> None:
 
 
 def test_checkpoint_round_trip_restores_weights_and_optimizer_state(tmp_path: Path) -> None:
-    from engine.training.checkpoint import read_checkpoint, restore_optimizer, restore_weights, write_checkpoint
+    from kiln_lab.engine.training.checkpoint import (
+        read_checkpoint,
+        restore_optimizer,
+        restore_weights,
+        write_checkpoint,
+    )
 
     x, y = _arrays()
     model = _tiny_model()
@@ -104,7 +109,7 @@ def test_checkpoint_round_trip_restores_weights_and_optimizer_state(tmp_path: Pa
 
 
 def test_half_written_checkpoints_and_planted_files_are_never_read(tmp_path: Path) -> None:
-    from engine.training.checkpoint import read_checkpoint, write_checkpoint
+    from kiln_lab.engine.training.checkpoint import read_checkpoint, write_checkpoint
 
     model = _tiny_model()
     write_checkpoint(tmp_path, model, {"completed_epochs": 1, "phase_index": 0, "history": {"loss": [1.0]}})
@@ -122,9 +127,9 @@ def test_half_written_checkpoints_and_planted_files_are_never_read(tmp_path: Pat
 
 
 def test_resume_only_under_the_checkpoints_own_config(tmp_path: Path) -> None:
-    from engine.errors import ConfigError
-    from engine.training.checkpoint import Checkpoint, check_resume_config
-    from engine.training.config import RunConfig
+    from kiln_lab.engine.errors import ConfigError
+    from kiln_lab.engine.training.checkpoint import Checkpoint, check_resume_config
+    from kiln_lab.engine.training.config import RunConfig
 
     saved = RunConfig().replace(name="a").to_dict()
     checkpoint = Checkpoint(folder=tmp_path / "checkpoint" / "epoch-0002", completed_epochs=2, phase_index=0,
@@ -157,7 +162,7 @@ def test_an_interrupted_run_resumes_to_the_full_history_without_running_folder_c
 ) -> None:
     import keras
 
-    from engine.training.job import run_training
+    from kiln_lab.engine.training.job import run_training
 
     class StopAfterTwo(keras.callbacks.Callback):  # an interruption after epoch 2 of 4
         def on_epoch_end(self, epoch, logs=None):
@@ -201,8 +206,8 @@ def test_kill_9_mid_run_then_resume_ends_with_every_epoch(npz_data: Path, tmp_pa
     script = textwrap.dedent(
         f"""
         import os, signal, keras
-        from engine.training.config import RunConfig
-        from engine.training.job import run_training
+        from kiln_lab.engine.training.config import RunConfig
+        from kiln_lab.engine.training.job import run_training
 
         class Kill(keras.callbacks.Callback):
             def on_epoch_begin(self, epoch, logs=None):
@@ -237,7 +242,7 @@ def test_a_resumed_run_keeps_the_patience_early_stopping_and_plateau_had_used_up
     training at the same epoch and lower the rate at the same epoch."""
     import keras
 
-    from engine.training.callbacks import ResumedWatchers
+    from kiln_lab.engine.training.callbacks import ResumedWatchers
 
     values = [1.0, 0.8, 0.9, 0.95, 0.97, 0.99]  # best at epoch 2 (1-based), then no improvement
     cut = 4  # interrupted after 4 epochs
@@ -282,7 +287,7 @@ def test_a_resumed_run_keeps_the_patience_early_stopping_and_plateau_had_used_up
 @pytest.mark.slow
 def test_a_run_killed_after_its_last_checkpoint_resumes_to_a_saved_model(npz_data: Path, tmp_path: Path) -> None:
     """kill -9 after the last epoch's checkpoint, before model.keras: --resume writes the model from it."""
-    from engine.training.job import run_training
+    from kiln_lab.engine.training.job import run_training
 
     out = tmp_path / "run"
     first = run_training(_config(npz_data, epochs=2), out_dir=out)
@@ -300,7 +305,7 @@ def test_a_run_killed_after_its_last_checkpoint_resumes_to_a_saved_model(npz_dat
 
 
 def _saved_checkpoint(root: Path) -> Path:
-    from engine.training.checkpoint import write_checkpoint
+    from kiln_lab.engine.training.checkpoint import write_checkpoint
 
     model = _tiny_model()
     model.fit(*_arrays(), batch_size=32, epochs=1, verbose=0)
@@ -322,8 +327,8 @@ def _saved_checkpoint(root: Path) -> Path:
     ],
 )
 def test_a_hand_edited_state_json_is_refused_with_a_sentence(tmp_path: Path, edit, named: str) -> None:
-    from engine.errors import ConfigError
-    from engine.training.checkpoint import STATE, read_checkpoint
+    from kiln_lab.engine.errors import ConfigError
+    from kiln_lab.engine.training.checkpoint import STATE, read_checkpoint
 
     folder = _saved_checkpoint(tmp_path)
     state = json.loads((folder / STATE).read_text())
@@ -335,8 +340,14 @@ def test_a_hand_edited_state_json_is_refused_with_a_sentence(tmp_path: Path, edi
 
 
 def test_damaged_checkpoint_arrays_are_a_sentence(tmp_path: Path) -> None:
-    from engine.errors import ConfigError
-    from engine.training.checkpoint import OPTIMIZER, WEIGHTS, read_checkpoint, restore_optimizer, restore_weights
+    from kiln_lab.engine.errors import ConfigError
+    from kiln_lab.engine.training.checkpoint import (
+        OPTIMIZER,
+        WEIGHTS,
+        read_checkpoint,
+        restore_optimizer,
+        restore_weights,
+    )
 
     folder = _saved_checkpoint(tmp_path)
     for name, restore in ((WEIGHTS, restore_weights), (OPTIMIZER, restore_optimizer)):
@@ -363,7 +374,7 @@ def test_a_damaged_checkpoint_exits_2_on_resume(tmp_path: Path, capsys) -> None:
 def test_a_second_train_on_the_same_folder_is_refused_and_a_killed_holder_blocks_nothing(
     tmp_path: Path, capsys
 ) -> None:
-    from engine.training.run_lock import run_folder_lock
+    from kiln_lab.engine.training.run_lock import run_folder_lock
 
     out = tmp_path / "run"
     script = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.analysis.bias import backbone_caveats, compare_per_class, group_metrics, group_values
+from kiln_lab.engine.analysis.bias import backbone_caveats, compare_per_class, group_metrics, group_values
 
 
 def test_a_planted_class_regression_is_found_and_nothing_else():
@@ -46,8 +46,8 @@ def test_group_gap_with_an_interval():
 
 
 def test_groups_from_a_csv_column(tmp_path):
-    from engine.data import load_dataset
-    from engine.data.config import DataConfig
+    from kiln_lab.engine.data import load_dataset
+    from kiln_lab.engine.data.config import DataConfig
 
     rows = ["x1,x2,region,label"] + [f"{i},{i % 7},{'east' if i % 3 else 'west'},{i % 2}" for i in range(40)]
     path = tmp_path / "table.csv"
@@ -83,8 +83,8 @@ def test_class_and_group_names_reach_terminal_sentences_escaped():
 def test_terminal_progress_escapes_names_in_warnings():
     import io
 
-    from engine.events import RunWarning
-    from engine.training.progress import TerminalProgress
+    from kiln_lab.engine.events import RunWarning
+    from kiln_lab.engine.training.progress import TerminalProgress
 
     stream = io.StringIO()
     TerminalProgress(stream)(RunWarning("Only 2 samples in class 'x\x1b]0;owned\x07\nfake line'.", kind="small_data"))

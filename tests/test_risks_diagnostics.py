@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.analysis.init_diagnostics import LayerDiagnosis, diagnose_model, gradient_verdict
+from kiln_lab.engine.analysis.init_diagnostics import LayerDiagnosis, diagnose_model, gradient_verdict
 
 
 def _stack(depth: int, activation: str, initializer):
@@ -78,7 +78,7 @@ def test_verdict_is_silent_for_gradients_within_an_order_of_magnitude():
 
 @pytest.mark.slow
 def test_kiln_diagnose_prints_the_table_and_the_sentence(capsys):
-    from engine.cli import main
+    from kiln_lab.engine.cli import main
 
     code = main(["diagnose", "--data", "demo:digits", "--arch", "mlp", "--depth", "6", "--width", "16",
                  "--init", "random_normal", "--init-scale", "0.01", "--steps", "1"])

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.monitors import forgetting_callback
-from engine.monitors.forgetting import CKA_WARNING, LinearProbe, linear_cka
+from kiln_lab.engine.monitors import forgetting_callback
+from kiln_lab.engine.monitors.forgetting import CKA_WARNING, LinearProbe, linear_cka
 
 
 def _features(n: int = 80, d: int = 24, seed: int = 0) -> np.ndarray:
@@ -58,9 +58,9 @@ def other_digits(tmp_path_factory) -> str:
 
 
 def _finetune(source: str, out_dir: Path | None, **model):
-    from engine.events import DriftMeasured, EventRecorder, RunWarning
-    from engine.training.config import RunConfig
-    from engine.training.job import run_training
+    from kiln_lab.engine.events import DriftMeasured, EventRecorder, RunWarning
+    from kiln_lab.engine.training.config import RunConfig
+    from kiln_lab.engine.training.job import run_training
 
     config = RunConfig().replace(
         data={"source": source},
@@ -113,8 +113,8 @@ def test_a_frozen_backbone_stays_at_cka_one_and_does_not_warn(other_digits, monk
 
 @pytest.mark.slow
 def test_roll_back_restores_an_earlier_epochs_backbone(hard_run):
-    from engine.export import load_model
-    from engine.monitors.forgetting_callback import roll_back
+    from kiln_lab.engine.export import load_model
+    from kiln_lab.engine.monitors.forgetting_callback import roll_back
 
     out, result, drift, _ = hard_run
     model = load_model(out / "model.keras")
@@ -124,9 +124,9 @@ def test_roll_back_restores_an_earlier_epochs_backbone(hard_run):
 
 
 def test_a_user_named_source_task_is_read_and_an_empty_one_refused():
-    from engine.errors import ConfigError
-    from engine.models.recipe import ModelRecipe
-    from engine.monitors.forgetting import source_task_for
+    from kiln_lab.engine.errors import ConfigError
+    from kiln_lab.engine.models.recipe import ModelRecipe
+    from kiln_lab.engine.monitors.forgetting import source_task_for
 
     task = source_task_for({"source": "keras_file"}, "demo:digits", (8, 8), 3)
     assert task is not None and task.name == "demo:digits"
@@ -138,7 +138,7 @@ def test_a_user_named_source_task_is_read_and_an_empty_one_refused():
 
 
 def test_roll_back_suggests_the_last_kept_epoch_within_both_thresholds(tmp_path):
-    from engine.monitors.forgetting_callback import EPOCH_WEIGHTS_DIR, kept_epochs, suggested_roll_back
+    from kiln_lab.engine.monitors.forgetting_callback import EPOCH_WEIGHTS_DIR, kept_epochs, suggested_roll_back
 
     assert kept_epochs(tmp_path) == []  # a run that kept nothing
     folder = tmp_path / EPOCH_WEIGHTS_DIR
@@ -154,8 +154,8 @@ def test_roll_back_suggests_the_last_kept_epoch_within_both_thresholds(tmp_path)
 
 
 def test_a_multi_worker_fine_tune_says_it_runs_without_the_monitor():
-    from engine.training.config import RunConfig
-    from engine.training.job import unmonitored_note
+    from kiln_lab.engine.training.config import RunConfig
+    from kiln_lab.engine.training.job import unmonitored_note
 
     finetune = RunConfig().replace(model={"kind": "finetune", "backbone": "demo"})
     assert unmonitored_note(finetune) is None
@@ -170,9 +170,9 @@ def test_a_multi_worker_fine_tune_says_it_runs_without_the_monitor():
 @pytest.mark.slow  # a tiny fine-tune of 12 short epochs
 def test_the_monitor_measures_within_its_time_budget_and_always_the_last_epoch(other_digits, tmp_path):
     """Issue 20.9: measuring every epoch made fine-tuning on tiny data ~6x slower."""
-    from engine.events import DriftMeasured, EventRecorder
-    from engine.training.config import RunConfig
-    from engine.training.job import run_training
+    from kiln_lab.engine.events import DriftMeasured, EventRecorder
+    from kiln_lab.engine.training.config import RunConfig
+    from kiln_lab.engine.training.job import run_training
 
     config = RunConfig().replace(
         data={"source": other_digits},

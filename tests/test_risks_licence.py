@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from engine.models.licence import NO_MODIFICATION, NON_COMMERCIAL, PERMISSIVE, UNKNOWN, classify_licence, export_warning
+from kiln_lab.engine.models.licence import (
+    NO_MODIFICATION,
+    NON_COMMERCIAL,
+    PERMISSIVE,
+    UNKNOWN,
+    classify_licence,
+    export_warning,
+)
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from engine.export.model_card import NO_NETWORK
+from kiln_lab.engine.export.model_card import NO_NETWORK
 
 
 def _sha(path) -> str:
@@ -16,8 +16,8 @@ def _sha(path) -> str:
 
 @pytest.mark.slow
 def test_a_from_scratch_run_and_an_export_carry_a_full_card(tiny_config, tmp_path):
-    from engine.export import save_model
-    from engine.training.job import run_training
+    from kiln_lab.engine.export import save_model
+    from kiln_lab.engine.training.job import run_training
 
     out = tmp_path / "run"
     result = run_training(tiny_config.replace(train={"checkpoint": False}), out_dir=out)
@@ -45,8 +45,8 @@ def test_a_from_scratch_run_and_an_export_carry_a_full_card(tiny_config, tmp_pat
 
 @pytest.mark.slow
 def test_a_fine_tuned_run_card_names_the_backbone_licence_caveats_and_drift(tmp_path):
-    from engine.training.config import RunConfig
-    from engine.training.job import run_training
+    from kiln_lab.engine.training.config import RunConfig
+    from kiln_lab.engine.training.job import run_training
 
     config = RunConfig().replace(
         model={"kind": "finetune", "backbone": "demo", "freeze": "all"},
@@ -78,7 +78,7 @@ def _unescaped_pipes(line: str) -> int:
 
 def test_class_names_reach_the_markdown_card_as_text(tmp_path):
     """A class name with HTML, table pipes and a line break cannot add markup, cells or rows."""
-    from engine.export.model_card import build_card, render_markdown
+    from kiln_lab.engine.export.model_card import build_card, render_markdown
 
     model = tmp_path / "model.keras"
     model.write_bytes(b"stand-in")

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from engine.training.job import TRAINING_LOG, run_training
+from kiln_lab.engine.training.job import TRAINING_LOG, run_training
 
 
 def test_every_run_folder_holds_a_csv_log_of_its_epochs(tiny_config, tmp_path) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.models.built import TrainingPhase
-from engine.training.checkpoint import Checkpoint
-from engine.training.job import _phase_plans
+from kiln_lab.engine.models.built import TrainingPhase
+from kiln_lab.engine.training.checkpoint import Checkpoint
+from kiln_lab.engine.training.job import _phase_plans
 
 TWO_PHASES = [TrainingPhase("head", 3), TrainingPhase("unfrozen", 5)]
 

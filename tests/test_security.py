@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.cli import main
+from kiln_lab.engine.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_MODEL = ROOT / "resources" / "backbones" / "kiln-demo-digits-cnn.keras"
@@ -76,9 +76,9 @@ def test_trust_flag_cannot_run_a_lambda(tmp_path: Path, capsys) -> None:
 
 
 def test_a_lambda_is_refused_by_the_gate_even_for_a_trusted_file(tmp_path: Path) -> None:
-    from engine.errors import ModelError
-    from engine.export.save import load_model
-    from engine.export.trust import trust
+    from kiln_lab.engine.errors import ModelError
+    from kiln_lab.engine.export.save import load_model
+    from kiln_lab.engine.export.trust import trust
 
     marker = tmp_path / "marker"
     model = _lambda_model_file(tmp_path / "evil.keras", marker)
@@ -92,8 +92,8 @@ def test_a_lambda_is_refused_by_the_gate_even_for_a_trusted_file(tmp_path: Path)
 
 
 def test_savedmodel_backbone_is_refused_until_trusted_by_hash(tmp_path: Path) -> None:
-    from engine.export.trust import UntrustedModel, is_trusted, trust
-    from engine.models.backbones import load_backbone
+    from kiln_lab.engine.export.trust import UntrustedModel, is_trusted, trust
+    from kiln_lab.engine.models.backbones import load_backbone
 
     marker = tmp_path / "marker"
     folder = _writing_savedmodel(tmp_path / "sm", marker)
@@ -111,7 +111,7 @@ def test_savedmodel_backbone_is_refused_until_trusted_by_hash(tmp_path: Path) ->
 
 
 def test_a_run_config_cannot_run_a_savedmodel_nobody_trusted(tmp_path: Path, capsys) -> None:
-    from engine.training.config import RunConfig
+    from kiln_lab.engine.training.config import RunConfig
 
     marker = tmp_path / "marker"
     folder = _writing_savedmodel(tmp_path / "sm", marker)
@@ -129,10 +129,10 @@ def test_a_file_trusted_in_one_place_opens_as_a_backbone_too(tmp_path: Path) -> 
     """The GUI's yes (load_model(trusted=True)) and the backbone loader share the one registry."""
     import keras
 
-    from engine.export.save import load_model
-    from engine.export.trust import UntrustedModel
-    from engine.models.backbones.model_file import open_model_file
-    from engine.models.layers import SavedModelLayer
+    from kiln_lab.engine.export.save import load_model
+    from kiln_lab.engine.export.trust import UntrustedModel
+    from kiln_lab.engine.models.backbones.model_file import open_model_file
+    from kiln_lab.engine.models.layers import SavedModelLayer
     from tests.backbone_fixtures import make_keras3_export
 
     folder = make_keras3_export(tmp_path / "export", size=8, channels=1)
@@ -153,9 +153,9 @@ def test_a_trusted_model_file_does_not_vouch_for_a_changed_backbone_folder(tmp_p
 
     import keras
 
-    from engine.export.save import load_model
-    from engine.export.trust import UntrustedModel, trust
-    from engine.models.layers import SavedModelLayer
+    from kiln_lab.engine.export.save import load_model
+    from kiln_lab.engine.export.trust import UntrustedModel, trust
+    from kiln_lab.engine.models.layers import SavedModelLayer
 
     folder = tmp_path / "backbone"
     marker = tmp_path / "pwned.txt"
@@ -186,10 +186,10 @@ def test_a_backbone_fetched_again_is_vouched_for_only_by_kiln_s_own_catalogue(tm
 
     import keras
 
-    from engine.export.save import load_model
-    from engine.export.trust import UntrustedModel, trust
-    from engine.models.backbones import hub
-    from engine.models.layers import SavedModelLayer
+    from kiln_lab.engine.export.save import load_model
+    from kiln_lab.engine.export.trust import UntrustedModel, trust
+    from kiln_lab.engine.models.backbones import hub
+    from kiln_lab.engine.models.layers import SavedModelLayer
 
     original = _writing_savedmodel(tmp_path / "cache-then-cleared", tmp_path / "one.txt")
     catalogue = "https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5"
@@ -282,7 +282,7 @@ def test_infinite_learning_rate_is_refused_before_anything_is_written(tmp_path: 
 
 
 def test_an_interrupted_save_leaves_no_temporaries_behind(tmp_path: Path) -> None:
-    from engine.export.atomic import atomic_write_text
+    from kiln_lab.engine.export.atomic import atomic_write_text
 
     target = tmp_path / "run.json"
     dead = tmp_path / ".run.json.tmp-999999999-abc.json"  # a process that no longer runs
@@ -293,7 +293,7 @@ def test_an_interrupted_save_leaves_no_temporaries_behind(tmp_path: Path) -> Non
 
 
 def test_records_are_strict_json(tmp_path: Path) -> None:
-    from engine.export.save import strict_json
+    from kiln_lab.engine.export.save import strict_json
 
     text = strict_json({"loss": [1.0, float("nan"), float("inf")], "x": np.float32("-inf")})
     assert json.loads(text, parse_constant=lambda c: pytest.fail(f"bare {c}")) == {
@@ -304,8 +304,8 @@ def test_records_are_strict_json(tmp_path: Path) -> None:
 
 def test_a_hub_handle_outside_the_catalogue_is_asked_about_too(tmp_path: Path, monkeypatch) -> None:
     """A run config naming any URL would otherwise download and run a graph nobody was asked about."""
-    from engine.export.trust import UntrustedModel
-    from engine.models.backbones import hub, load_backbone
+    from kiln_lab.engine.export.trust import UntrustedModel
+    from kiln_lab.engine.models.backbones import hub, load_backbone
 
     marker = tmp_path / "marker"
     folder = _writing_savedmodel(tmp_path / "downloaded", marker)

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import build_parser, config_from_args
-from engine.errors import ConfigError, KilnError
-from engine.params import Param, declared, default_at, field_type, is_used
-from engine.training.choices import OPTIMIZER_SETTINGS, OPTIMIZERS, SCHEDULE_SETTINGS, SCHEDULES
-from engine.training.config import RunConfig, TrainConfig
-from engine.training.optimizers import scheduled_rate
+from kiln_lab.engine.cli import build_parser, config_from_args
+from kiln_lab.engine.errors import ConfigError, KilnError
+from kiln_lab.engine.params import Param, declared, default_at, field_type, is_used
+from kiln_lab.engine.training.choices import OPTIMIZER_SETTINGS, OPTIMIZERS, SCHEDULE_SETTINGS, SCHEDULES
+from kiln_lab.engine.training.config import RunConfig, TrainConfig
+from kiln_lab.engine.training.optimizers import scheduled_rate
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ("data", "model", "train")
@@ -64,8 +64,8 @@ def with_value(path: str, value: typing.Any) -> RunConfig:
 
 
 def test_every_config_field_is_declared() -> None:
-    from engine.data.config import AugmentConfig, DataConfig
-    from engine.models.recipe import LayerSpec, ModelRecipe
+    from kiln_lab.engine.data.config import AugmentConfig, DataConfig
+    from kiln_lab.engine.models.recipe import LayerSpec, ModelRecipe
 
     for cls in (RunConfig, DataConfig, AugmentConfig, ModelRecipe, LayerSpec, TrainConfig):
         undeclared = [f.name for f in dataclasses.fields(cls) if f.name not in declared(cls) and f.name not in SECTIONS]
@@ -128,7 +128,7 @@ def test_the_error_sentence_says_the_declared_range() -> None:
 
 
 def test_a_layer_checks_only_the_settings_its_type_uses() -> None:
-    from engine.models.recipe import LayerSpec
+    from kiln_lab.engine.models.recipe import LayerSpec
 
     RunConfig().replace(model={"arch": "custom", "layers": (LayerSpec("dropout", rate=0.5),)}).validate()
     with pytest.raises(ConfigError, match=r"model\.layers\[0\]\.units"):
@@ -262,7 +262,7 @@ def test_a_schedule_reads_only_the_settings_it_declares(schedule: str) -> None:
 @pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
 def test_make_optimizer_passes_exactly_the_declared_settings(optimizer: str) -> None:
     pytest.importorskip("keras")
-    from engine.training.optimizers import make_optimizer
+    from kiln_lab.engine.training.optimizers import make_optimizer
 
     train = TrainConfig(optimizer=optimizer, momentum=0.37, weight_decay=0.0123)
     config = make_optimizer(train, 0.01).get_config()
@@ -316,7 +316,7 @@ def test_a_default_config_matches_its_schema_types() -> None:
 
 
 def test_the_schema_in_docs_is_the_generated_one(capsys) -> None:
-    from engine.cli import main
+    from kiln_lab.engine.cli import main
 
     assert main(["config-schema"]) == 0
     printed = json.loads(capsys.readouterr().out)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import api
-from engine.analysis.split_metrics import overfitting_sentence
-from engine.training.config import RunConfig
+from kiln_lab.engine import api
+from kiln_lab.engine.analysis.split_metrics import overfitting_sentence
+from kiln_lab.engine.training.config import RunConfig
 
 
 def _evaluate_on(model, dataset, split, image_size=None) -> dict[str, float]:

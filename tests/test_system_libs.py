@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gui.system_libs import XCB_LIBRARIES, install_sentence, missing_message, uses_xcb
+from kiln_lab.gui.system_libs import XCB_LIBRARIES, install_sentence, missing_message, uses_xcb
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,7 +52,7 @@ def test_only_an_x11_start_is_checked(platform, environ, expected):
 def test_the_app_says_it_in_a_sentence_instead_of_a_qt_abort():
     """``python main.py`` with libxcb-cursor made unloadable: exit status 3, the sentence, no Qt abort."""
     script = (
-        "import sys, gui.system_libs as s\n"
+        "import sys, kiln_lab.gui.system_libs as s\n"
         "real = s._loads\n"
         "s._loads = lambda name: name != 'libxcb-cursor.so.0' and real(name)\n"
         "import main\n"

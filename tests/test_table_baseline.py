@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.analysis.compare import Comparison, ComparisonRow
-from engine.analysis.linear_baseline import linear_baseline
-from engine.data.arrays import dataset_from_arrays
-from engine.training.config import RunConfig
-from engine.training.starting import is_table_source, starting_config, table_defaults
+from kiln_lab.engine.analysis.compare import Comparison, ComparisonRow
+from kiln_lab.engine.analysis.linear_baseline import linear_baseline
+from kiln_lab.engine.data.arrays import dataset_from_arrays
+from kiln_lab.engine.training.config import RunConfig
+from kiln_lab.engine.training.starting import is_table_source, starting_config, table_defaults
 
 
 def _table(task: str, n: int = 400, seed: int = 0):
@@ -44,7 +44,7 @@ def test_a_table_comparison_states_the_linear_baseline() -> None:
     assert "from scratch is below it" in said[0] and "fine-tuning is level with it" in said[0]
     again = Comparison.from_dict(comparison.to_dict())
     assert again.baseline_sentence() == said[0]
-    from engine.analysis.compare_report import markdown_report
+    from kiln_lab.engine.analysis.compare_report import markdown_report
 
     assert "| linear baseline (logistic regression) | 100% |" in markdown_report(comparison)
 
@@ -61,8 +61,8 @@ def test_tables_start_with_defaults_made_to_match_the_baseline() -> None:
 
 
 def test_a_table_model_has_a_linear_path_beside_its_hidden_layers() -> None:
-    from engine.models.recipe import ModelRecipe
-    from engine.models.scratch import build_scratch_model
+    from kiln_lab.engine.models.recipe import ModelRecipe
+    from kiln_lab.engine.models.scratch import build_scratch_model
 
     table = build_scratch_model(ModelRecipe(), input_shape=(6,), input_kind="vector", task="classification",
                                 num_classes=2)
@@ -74,8 +74,8 @@ def test_a_table_model_has_a_linear_path_beside_its_hidden_layers() -> None:
 
 @pytest.mark.slow  # two short trainings on a small table
 def test_kiln_train_on_a_csv_uses_the_table_defaults_unless_a_flag_says_otherwise(tmp_path) -> None:
-    from engine.cli import main
-    from engine.training.config import RunConfig as Config
+    from kiln_lab.engine.cli import main
+    from kiln_lab.engine.training.config import RunConfig as Config
 
     table = tmp_path / "t.csv"
     rng = np.random.default_rng(0)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.training.job import TENSORBOARD_DIR, run_training
+from kiln_lab.engine.training.job import TENSORBOARD_DIR, run_training
 
 
 def _scalars(folder: Path, *, steps: bool = False) -> dict[str, list]:
@@ -47,7 +47,7 @@ def test_a_missing_tensorboard_is_one_sentence_before_anything_is_written(tmp_pa
     # TensorFlow 2.21 no longer installs tensorboard: the run is refused before its folder is touched.
     import sys
 
-    from engine.cli import main
+    from kiln_lab.engine.cli import main
 
     monkeypatch.setitem(sys.modules, "tensorboard", None)  # as if not installed
     out = tmp_path / "run"
@@ -63,8 +63,8 @@ def test_a_missing_tensorboard_is_one_sentence_before_anything_is_written(tmp_pa
 def test_another_backend_without_tensorflow_is_told_to_install_both(monkeypatch) -> None:
     import sys
 
-    import engine.runtime as runtime
-    from engine.errors import KilnError
+    import kiln_lab.engine.runtime as runtime
+    from kiln_lab.engine.errors import KilnError
 
     monkeypatch.setattr(runtime, "keras_backend", lambda: "jax")
     monkeypatch.setitem(sys.modules, "tensorflow", None)  # as on a JAX machine with no TensorFlow
@@ -83,7 +83,7 @@ def test_a_two_phase_run_has_one_step_axis_batch_loss_and_drift(tmp_path) -> Non
     config = finetune_config("demo", two_phase=True).replace(
         train={"epochs": 4, "batch_size": 16, "tensorboard": True, "tensorboard_batches": True, "checkpoint": False}
     )
-    from engine.events import DriftMeasured, EventRecorder, RunStarted
+    from kiln_lab.engine.events import DriftMeasured, EventRecorder, RunStarted
 
     events = EventRecorder()
     run_training(config, sink=events, dataset=image_dataset(n=64, size=16, channels=1), out_dir=tmp_path / "run")
@@ -116,10 +116,10 @@ def _hparams(folder: Path) -> dict:
 @pytest.mark.slow
 def test_a_comparisons_runs_line_up_in_the_hparams_dashboard(tmp_path) -> None:
     pytest.importorskip("tensorboard", reason="the optional tensorboard extra is not installed")
-    from engine.analysis.budget import Budget
-    from engine.analysis.compare import compare_approaches
-    from engine.data import load_dataset
-    from engine.training.config import RunConfig
+    from kiln_lab.engine.analysis.budget import Budget
+    from kiln_lab.engine.analysis.compare import compare_approaches
+    from kiln_lab.engine.data import load_dataset
+    from kiln_lab.engine.training.config import RunConfig
 
     base = RunConfig().replace(train={"checkpoint": False, "tensorboard": True})
     scratch = base.replace(model={"arch": "mlp", "width": 8, "depth": 1})
@@ -141,8 +141,8 @@ def test_a_comparisons_runs_line_up_in_the_hparams_dashboard(tmp_path) -> None:
 @pytest.mark.slow
 def test_a_showdowns_contenders_line_up_in_the_hparams_dashboard(tmp_path) -> None:
     pytest.importorskip("tensorboard", reason="the optional tensorboard extra is not installed")
-    from engine.analysis.showdown import CONTENDERS
-    from engine.cli import main
+    from kiln_lab.engine.analysis.showdown import CONTENDERS
+    from kiln_lab.engine.cli import main
 
     args = ["showdown", "--data", "demo:digits", "--arch", "mlp", "--width", "8", "--depth", "1", "--epochs", "1"]
     assert main([*args, "--out", str(tmp_path), "--tensorboard"]) == 0
@@ -158,8 +158,8 @@ def test_drift_is_logged_only_at_the_epochs_the_monitor_measured(tmp_path, monke
     """The forgetting monitor skips epochs (its time budget): the board must not repeat its last figure."""
     from types import SimpleNamespace
 
-    from engine.monitors.forgetting import DriftRecord
-    from engine.training.tensorboard import RunTensorBoard
+    from kiln_lab.engine.monitors.forgetting import DriftRecord
+    from kiln_lab.engine.training.tensorboard import RunTensorBoard
 
     record = DriftRecord(reference_size=8, source_task=None, cka=[0.9], epochs=[1])
     board = RunTensorBoard(tmp_path, steps_per_epoch=1, drift=SimpleNamespace(record=record))

@@ -9,9 +9,9 @@ import time
 import numpy as np
 import pytest
 
-from engine.events import BatchEnd, EpochEnd, EventRecorder, Failed, Finished, RunStarted, RunWarning
-from engine.training.control import RunControl
-from engine.training.job import run_training
+from kiln_lab.engine.events import BatchEnd, EpochEnd, EventRecorder, Failed, Finished, RunStarted, RunWarning
+from kiln_lab.engine.training.control import RunControl
+from kiln_lab.engine.training.job import run_training
 
 
 def test_loss_decreases_and_events_arrive_in_order(tiny_config) -> None:
@@ -94,7 +94,7 @@ def test_resume_continues_from_the_last_checkpoint(tiny_config, tmp_path) -> Non
 
 
 def test_resume_without_checkpoint_is_a_clear_error(tiny_config, tmp_path) -> None:
-    from engine.errors import ConfigError
+    from kiln_lab.engine.errors import ConfigError
 
     recorder = EventRecorder()
     with pytest.raises(ConfigError, match="no checkpoint"):
@@ -125,8 +125,8 @@ def test_step_schedule_halves_the_rate_every_epoch(tiny_config) -> None:
 
 
 def test_class_weights_are_balanced_on_known_counts() -> None:
-    from engine.data.arrays import dataset_from_arrays
-    from engine.training.job import _class_weights
+    from kiln_lab.engine.data.arrays import dataset_from_arrays
+    from kiln_lab.engine.training.job import _class_weights
 
     # 60 / 30 / 10 samples; the training split keeps the proportions (stratified).
     y = np.array([0] * 60 + [1] * 30 + [2] * 10)
@@ -140,7 +140,7 @@ def test_class_weights_are_balanced_on_known_counts() -> None:
 
 
 def test_bad_config_fails_with_a_sentence(tiny_config) -> None:
-    from engine.errors import ConfigError
+    from kiln_lab.engine.errors import ConfigError
 
     recorder = EventRecorder()
     with pytest.raises(ConfigError):

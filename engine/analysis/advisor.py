@@ -31,11 +31,11 @@ from typing import Any
 
 import numpy as np
 
-from engine.analysis.advisor_probes import ADVICE_CANCELLED, REFERENCE_STEPS
-from engine.analysis.bootstrap import Interval, paired_bootstrap
-from engine.data.dataset import Dataset
-from engine.errors import Cancelled, check_cancelled
-from engine.events import EventSink, Progress, ignore_events
+from kiln_lab.engine.analysis.advisor_probes import ADVICE_CANCELLED, REFERENCE_STEPS
+from kiln_lab.engine.analysis.bootstrap import Interval, paired_bootstrap
+from kiln_lab.engine.data.dataset import Dataset
+from kiln_lab.engine.errors import Cancelled, check_cancelled
+from kiln_lab.engine.events import EventSink, Progress, ignore_events
 
 PICKS = ("from scratch", "frozen features", "partial fine-tune", "full fine-tune", "unsure")
 MAX_TRAIN, MAX_VAL = 1500, 600  # probe sample sizes: enough for the intervals, cheap to fit
@@ -129,7 +129,7 @@ def pick_settings(pick: str, backbone: str | None) -> dict[str, Any] | None:
 
 def default_backbones() -> list[str]:
     """The catalogue's offline backbones: the ones the advisor can probe without a download."""
-    from engine.models.catalogue import offline_entries
+    from kiln_lab.engine.models.catalogue import offline_entries
 
     return [entry.name for entry in offline_entries()]
 
@@ -147,7 +147,7 @@ def advise(
     """
     import time
 
-    from engine.analysis.advisor_probes import (
+    from kiln_lab.engine.analysis.advisor_probes import (
         as_backbone_sees,
         backbone_features,
         linear_probe,
@@ -155,7 +155,7 @@ def advise(
         raw_inputs,
         scratch_reference,
     )
-    from engine.analysis.logme import logme
+    from kiln_lab.engine.analysis.logme import logme
 
     started = time.perf_counter()
     names = list(backbones) if backbones else default_backbones()
@@ -226,7 +226,7 @@ def advise(
 
 def _table_baseline_words(dataset: Dataset) -> str | None:
     """Tables: what a scaled linear model scores, the bar a network trained from scratch must clear."""
-    from engine.analysis.linear_baseline import linear_baseline
+    from kiln_lab.engine.analysis.linear_baseline import linear_baseline
 
     split = next((s for s in ("val", "test") if len(dataset.splits.get(s, [])) > 0), None)
     if split is None or len(dataset.splits.get("train", [])) < 5:

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.data.dataset import Dataset
-from engine.errors import check_cancelled
+from kiln_lab.engine.data.dataset import Dataset
+from kiln_lab.engine.errors import check_cancelled
 
 ADVICE_CANCELLED = "The advisor's check was cancelled."
 
@@ -72,7 +72,7 @@ def as_backbone_sees(
     Colour -> one channel uses the same luminance weights as the model's ChannelAdapter, so
     this measures exactly what a grayscale backbone discards.
     """
-    from engine.data.loader import resize_batch
+    from kiln_lab.engine.data.loader import resize_batch
 
     x = np.asarray(dataset.loader.read(indices, tuple(input_size) if input_size else None), dtype=np.float32)
     have = x.shape[-1]
@@ -92,8 +92,8 @@ def backbone_features(
     A set ``cancel`` raises `Cancelled` at the next batch."""
     import keras
 
-    from engine.models.build import build_model
-    from engine.models.recipe import ModelRecipe
+    from kiln_lab.engine.models.build import build_model
+    from kiln_lab.engine.models.recipe import ModelRecipe
 
     recipe = ModelRecipe(kind="finetune", backbone=name, head_dropout=0.0, cut_layer=cut_layer)
     built = build_model(recipe, dataset, epochs=1)

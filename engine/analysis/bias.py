@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from engine.data.dataset import Dataset
-from engine.data.files import printable
-from engine.errors import DataError
-from engine.models.caveats import backbone_caveats
+from kiln_lab.engine.data.dataset import Dataset
+from kiln_lab.engine.data.files import printable
+from kiln_lab.engine.errors import DataError
+from kiln_lab.engine.models.caveats import backbone_caveats
 
 __all__ = [
     "backbone_caveats", "compare_hits_per_class", "compare_models_per_class", "compare_per_class", "group_metrics",
@@ -169,7 +169,7 @@ def compare_hits_per_class(
     many classes one does not come out "worse" by chance; and a class is called worse (or
     better) only when every repeat moved it the same way.
     """
-    from engine.analysis.bootstrap import bootstrap_mean
+    from kiln_lab.engine.analysis.bootstrap import bootstrap_mean
 
     y_true = np.asarray(y_true, dtype=np.int64)
     baseline_hit = np.atleast_2d(np.asarray(baseline_hit, dtype=np.float64))
@@ -205,8 +205,8 @@ def compare_models_per_class(
     **names: str,
 ) -> ClassComparison:
     """`compare_per_class` for two Keras models on one split of ``dataset`` (same samples for both)."""
-    from engine.analysis.evaluation import predict_split
-    from engine.models.heads import class_probabilities
+    from kiln_lab.engine.analysis.evaluation import predict_split
+    from kiln_lab.engine.models.heads import class_probabilities
 
     if not dataset.is_classification:
         raise DataError("Per-class comparison needs a classification dataset.")
@@ -289,8 +289,8 @@ def group_values(dataset: Dataset, group: str) -> np.ndarray:
     if dataset.source_kind != "csv":
         raise DataError(f"'{group}' names a CSV column, but {dataset.source} is not a CSV file.",
                         hint="Use --group folder for images in class/group/ folders.")
-    from engine.data.csvread import read_csv
-    from engine.data.tabular import is_missing
+    from kiln_lab.engine.data.csvread import read_csv
+    from kiln_lab.engine.data.tabular import is_missing
 
     table = read_csv(Path(dataset.source))
     if group not in table.header:

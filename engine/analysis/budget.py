@@ -16,7 +16,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from engine.errors import ConfigError
+from kiln_lab.engine.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -21,14 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from engine.analysis.budget import Budget
-from engine.analysis.compare_report import write_report
-from engine.analysis.comparison import APPROACH_WORDS, APPROACHES, Comparison, ComparisonRow, scores_key
-from engine.analysis.costs import DEFAULT_DEVICE_WATTS, forward_flops, training_flops
-from engine.data.dataset import Dataset
-from engine.events import EventSink, Progress, TrialState, ignore_events
-from engine.training.config import RunConfig
-from engine.training.control import RunControl
+from kiln_lab.engine.analysis.budget import Budget
+from kiln_lab.engine.analysis.compare_report import write_report
+from kiln_lab.engine.analysis.comparison import APPROACH_WORDS, APPROACHES, Comparison, ComparisonRow, scores_key
+from kiln_lab.engine.analysis.costs import DEFAULT_DEVICE_WATTS, forward_flops, training_flops
+from kiln_lab.engine.data.dataset import Dataset
+from kiln_lab.engine.events import EventSink, Progress, TrialState, ignore_events
+from kiln_lab.engine.training.config import RunConfig
+from kiln_lab.engine.training.control import RunControl
 
 DEFAULT_REPEATS = 2  # measured: demo:digits at 0.1,1.0 takes under two minutes on 2 CPU cores
 DEFAULT_TEST_FRACTION = 0.2
@@ -75,7 +75,7 @@ def with_test_split(dataset: Dataset, val_fraction: float, test_fraction: float,
 
 def per_sample_scores(model: Any, dataset: Dataset, split: str, image_size: Any) -> np.ndarray:
     """1/0 per sample (correct or not) for classification; the absolute error for regression."""
-    from engine.models.heads import class_probabilities
+    from kiln_lab.engine.models.heads import class_probabilities
 
     indices = dataset.splits[split]
     x = dataset.loader.tf_dataset(indices, image_size).batch(128)
@@ -101,7 +101,7 @@ def check_both_apply(scratch: RunConfig, finetune: RunConfig, dataset: Dataset) 
     data (an image backbone on a table, a wrong feature count) raises its `KilnError` now, not
     after a full from-scratch run has been trained and written.
     """
-    from engine.models.build import build_model
+    from kiln_lab.engine.models.build import build_model
 
     for config in (scratch, finetune):
         build_model(config.model, dataset, epochs=1, image_size=config.data.image_size)
@@ -128,8 +128,8 @@ def compare_approaches(
     ``out_dir``, every run is saved as a run folder under ``out_dir/runs`` and the
     comparison writes compare.json, report.html and report.md there.
     """
-    from engine.analysis.budget import budget_callback
-    from engine.training.job import run_training
+    from kiln_lab.engine.analysis.budget import budget_callback
+    from kiln_lab.engine.training.job import run_training
 
     budget = (budget or Budget()).validate()
     control = control or RunControl()
@@ -155,7 +155,7 @@ def compare_approaches(
         comparison.eval_labels = [int(v) for v in dataset.labels[eval_indices]]
         comparison.class_names = [str(name) for name in dataset.class_names]
     if dataset.input_kind == "vector":  # a table: the simple model every network must beat, on the same subsets
-        from engine.analysis.linear_baseline import linear_baseline
+        from kiln_lab.engine.analysis.linear_baseline import linear_baseline
 
         for fraction in sorted(set(fractions)):
             result = linear_baseline(subsample_training(dataset, fraction, seed=base_seed), split=split)

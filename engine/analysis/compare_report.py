@@ -10,8 +10,8 @@ import html
 from pathlib import Path
 from typing import Any
 
-from engine.analysis.comparison import APPROACH_WORDS, Comparison
-from engine.export.markdown import md_text
+from kiln_lab.engine.analysis.comparison import APPROACH_WORDS, Comparison
+from kiln_lab.engine.export.markdown import md_text
 
 COLOURS = {"scratch": "#d9822b", "finetune": "#2b6cb0"}
 
@@ -224,8 +224,8 @@ Budget per run: {esc(_budget_words(comparison.budget))}.</p>
 
 def write_report(comparison: Comparison, out_dir: Path) -> None:
     """compare.json, report.html and report.md in ``out_dir``, each written atomically."""
-    from engine.export.atomic import atomic_write_text
-    from engine.export.save import strict_json
+    from kiln_lab.engine.export.atomic import atomic_write_text
+    from kiln_lab.engine.export.save import strict_json
 
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_dir / "compare.json", strict_json(comparison.to_dict()))  # a diverged run: null, not NaN

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.analysis.bootstrap import Interval, bootstrap_mean, paired_bootstrap
-from engine.analysis.budget import Budget, larger_budget
-from engine.analysis.costs import DEFAULT_DEVICE_WATTS, energy_joules
+from kiln_lab.engine.analysis.bootstrap import Interval, bootstrap_mean, paired_bootstrap
+from kiln_lab.engine.analysis.budget import Budget, larger_budget
+from kiln_lab.engine.analysis.costs import DEFAULT_DEVICE_WATTS, energy_joules
 
 APPROACHES = ("scratch", "finetune")
 APPROACH_WORDS = {"scratch": "from scratch", "finetune": "fine-tuning"}
@@ -375,7 +375,7 @@ class Comparison:
         tables = self._paired_tables(fractions[-1] if fraction is None else fraction)
         if tables is None or tables[0].shape[1] != len(self.eval_labels):
             return None
-        from engine.analysis.bias import compare_hits_per_class
+        from kiln_lab.engine.analysis.bias import compare_hits_per_class
 
         return compare_hits_per_class(
             np.asarray(self.eval_labels), tables[0], tables[1], self.class_names,

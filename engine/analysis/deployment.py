@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import Cancelled, KilnError
-from engine.events import EventSink, Progress, ignore_events
+from kiln_lab.engine.errors import Cancelled, KilnError
+from kiln_lab.engine.events import EventSink, Progress, ignore_events
 
 ACCURACY_MARGIN = 0.01  # a quantised file may lose at most 1 accuracy point on the evaluation split
 MAE_MARGIN = 0.05  # ... or raise the MAE by at most 5 %
@@ -46,9 +46,9 @@ def samples_from_record(record: dict[str, Any] | None) -> ExportSamples | None:
     data = ((record or {}).get("config") or {}).get("data")
     if not data or not data.get("source"):
         return None
-    from engine.data import load_dataset
-    from engine.data.config import DataConfig
-    from engine.schema import from_plain
+    from kiln_lab.engine.data import load_dataset
+    from kiln_lab.engine.data.config import DataConfig
+    from kiln_lab.engine.schema import from_plain
 
     try:
         dataset = load_dataset(from_plain(DataConfig, data, "data"))
@@ -88,10 +88,10 @@ def export_for_deployment(
     ``sink`` hears a `Progress` per stage (write, check, time); ``cancel`` (a `threading.Event`) is
     looked at before each: set before the write, nothing is written; set after it, the file stays
     but is neither checked nor recorded (`ExportCancelled` says which)."""
-    from engine.export.atomic import atomic_write_text
-    from engine.export.model_card import write_model_card
-    from engine.export.records import record_path_for
-    from engine.export.save import save_model, strict_json
+    from kiln_lab.engine.export.atomic import atomic_write_text
+    from kiln_lab.engine.export.model_card import write_model_card
+    from kiln_lab.engine.export.records import record_path_for
+    from kiln_lab.engine.export.save import save_model, strict_json
 
     def stage(done: int, message: str, written: Path | None = None) -> None:
         if cancel is not None and cancel.is_set():
@@ -168,7 +168,7 @@ def _scores(check: dict[str, Any], task: str | None, expected: np.ndarray, got: 
         check.update(metric="mae", keras=before, exported=after, margin=MAE_MARGIN,
                      within_margin=after <= before * (1 + MAE_MARGIN) + 1e-12)
         return
-    from engine.models.heads import class_probabilities
+    from kiln_lab.engine.models.heads import class_probabilities
 
     before = float(np.mean(class_probabilities(expected).argmax(1) == y))
     after = float(np.mean(class_probabilities(got).argmax(1) == y))
@@ -208,7 +208,7 @@ def _runner(path: Path, format: str) -> tuple[Any, str]:
         name = session.get_inputs()[0].name
         return (lambda batch: session.run(None, {name: batch})[0]), f"ONNX Runtime {onnxruntime.__version__}"
     if format == "tflite":
-        from engine.export.tflite_runtime import run_tflite, tflite_interpreter, tflite_runtime_name
+        from kiln_lab.engine.export.tflite_runtime import run_tflite, tflite_interpreter, tflite_runtime_name
 
         interpreter = tflite_interpreter(path)
         return (lambda batch: run_tflite(interpreter, batch)), tflite_runtime_name()

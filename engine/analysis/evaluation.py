@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from engine.data.dataset import Dataset
-from engine.data.numpy_batches import input_batches
-from engine.errors import DataError, check_cancelled
-from engine.events import EventSink, ignore_events
-from engine.models.heads import class_probabilities
+from kiln_lab.engine.data.dataset import Dataset
+from kiln_lab.engine.data.numpy_batches import input_batches
+from kiln_lab.engine.errors import DataError, check_cancelled
+from kiln_lab.engine.events import EventSink, ignore_events
+from kiln_lab.engine.models.heads import class_probabilities
 
 EVALUATION_CANCELLED = "Evaluation cancelled."
 
@@ -62,7 +62,7 @@ def predict_split(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Raw model outputs for every sample of ``split``, and those samples' indices. Progress per
     batch goes to ``sink``; a set ``cancel`` raises `Cancelled` at the next batch."""
-    from engine.analysis.progress import predict_watch
+    from kiln_lab.engine.analysis.progress import predict_watch
 
     indices = dataset.splits.get(split)
     if indices is None or len(indices) == 0:

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from engine.data.dataset import Dataset
-from engine.errors import DataError, check_cancelled
-from engine.events import EventSink, Progress, ignore_events
-from engine.models.recipe import ModelRecipe
+from kiln_lab.engine.data.dataset import Dataset
+from kiln_lab.engine.errors import DataError, check_cancelled
+from kiln_lab.engine.events import EventSink, Progress, ignore_events
+from kiln_lab.engine.models.recipe import ModelRecipe
 
 DIAGNOSIS_CANCELLED = "The layer diagnosis was cancelled."
 
@@ -134,7 +134,7 @@ def diagnose_recipe(
 ) -> InitDiagnostics:
     """Build ``recipe`` for ``dataset`` and diagnose it on one training batch over ``steps`` Adam steps.
     Progress goes to ``sink`` per step; a set ``cancel`` raises `Cancelled` between steps."""
-    from engine.models.build import build_model
+    from kiln_lab.engine.models.build import build_model
 
     if recipe.kind != "scratch":
         raise DataError(

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.data.dataset import Dataset
+from kiln_lab.engine.data.dataset import Dataset
 
 STRENGTHS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 LOGISTIC_STEPS = 400

@@ -13,8 +13,8 @@ import math
 import threading
 from typing import Any
 
-from engine.errors import check_cancelled
-from engine.events import EventSink, Progress
+from kiln_lab.engine.errors import check_cancelled
+from kiln_lab.engine.events import EventSink, Progress
 
 
 def predict_watch(cancel: threading.Event | None, sink: EventSink, task: str, message: str, samples: int,

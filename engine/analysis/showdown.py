@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.data.dataset import Dataset
-from engine.errors import check_cancelled
-from engine.events import EventSink, Progress, ignore_events
-from engine.training.config import RunConfig
-from engine.training.control import RunControl
+from kiln_lab.engine.data.dataset import Dataset
+from kiln_lab.engine.errors import check_cancelled
+from kiln_lab.engine.events import EventSink, Progress, ignore_events
+from kiln_lab.engine.training.config import RunConfig
+from kiln_lab.engine.training.control import RunControl
 
 SHOWDOWN_CANCELLED = "The initializer showdown was cancelled."
 
@@ -118,7 +118,7 @@ def run_showdown(
     contender training at its next batch and keeps the rows that finished; a set ``cancel`` does
     that too (it is watched by a small thread that stops ``control``) and then raises `Cancelled`.
     """
-    from engine.data import load_dataset
+    from kiln_lab.engine.data import load_dataset
 
     config = config.replace(model={"kind": "scratch"}, train={"epochs": epochs, "checkpoint": False})
     config.validate()
@@ -145,7 +145,7 @@ def run_showdown(
 def _run_contenders(showdown: Showdown, config: RunConfig, dataset: Dataset, contenders: tuple[Contender, ...],
                     sink: EventSink, control: RunControl, on_row: Any, out_dir: str | Path | None,
                     cancel: threading.Event | None) -> None:
-    from engine.training.job import run_training
+    from kiln_lab.engine.training.job import run_training
 
     for number, contender in enumerate(contenders, start=1):
         check_cancelled(cancel, SHOWDOWN_CANCELLED)

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.analysis.evaluation import classification_report, predict_split, regression_report
-from engine.data.dataset import Dataset
-from engine.models.heads import class_probabilities
+from kiln_lab.engine.analysis.evaluation import classification_report, predict_split, regression_report
+from kiln_lab.engine.data.dataset import Dataset
+from kiln_lab.engine.models.heads import class_probabilities
 
 SPLITS = ("train", "val", "test")
 SPLIT_NAMES = {"train": "Training", "val": "Validation", "test": "Test"}
@@ -27,7 +27,7 @@ RMSE_RATIO = 1.5  # regression: validation RMSE this many times the training RMS
 
 def _pairs(dataset: Dataset, indices: np.ndarray, image_size: tuple[int, int] | None, batch_size: int) -> Any:
     """``(x, y)`` batches of ``indices`` in order, unaugmented, for ``model.evaluate``."""
-    from engine.runtime import tensorflow_backend
+    from kiln_lab.engine.runtime import tensorflow_backend
 
     labels = dataset.labels[indices].astype(np.int64 if dataset.is_classification else np.float32)
     if tensorflow_backend():

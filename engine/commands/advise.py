@@ -22,8 +22,8 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine import api
-    from engine.data.config import DataConfig
+    from kiln_lab.engine import api
+    from kiln_lab.engine.data.config import DataConfig
 
     # The backbones named, or the default ones when none is.
     advice = api.advise(DataConfig(source=args.data, target=args.target), args.backbone, extra_defaults=False,

@@ -24,8 +24,8 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine import api
-    from engine.data.config import DataConfig
+    from kiln_lab.engine import api
+    from kiln_lab.engine.data.config import DataConfig
 
     # The engine reads the data with the split the baseline's run used, when it is that run's data.
     report = api.bias(str(args.baseline), str(args.candidate), DataConfig(source=args.data, target=args.target),

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.errors import KilnError
+from kiln_lab.engine.errors import KilnError
 
 
 def register(commands: Any) -> None:
@@ -53,10 +53,10 @@ def parse_fractions(text: str) -> tuple[float, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine import api
-    from engine.events import Progress
-    from engine.training.config import RunConfig
-    from engine.training.progress import TerminalProgress
+    from kiln_lab.engine import api
+    from kiln_lab.engine.events import Progress
+    from kiln_lab.engine.training.config import RunConfig
+    from kiln_lab.engine.training.progress import TerminalProgress
 
     fractions = parse_fractions(args.fractions)
     if args.epochs is not None:

@@ -36,7 +36,7 @@ def register(commands: Any) -> None:
 
 def config_from(args: argparse.Namespace) -> Any:
     """The run config the flags describe (always from scratch)."""
-    from engine.training.config import RunConfig
+    from kiln_lab.engine.training.config import RunConfig
 
     config = RunConfig.load(args.config) if args.config else RunConfig()
     model: dict[str, Any] = {"kind": "scratch"}
@@ -54,8 +54,8 @@ def config_from(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine import api
-    from engine.errors import KilnError
+    from kiln_lab.engine import api
+    from kiln_lab.engine.errors import KilnError
 
     if args.steps < 1 or args.batch_size < 1:
         raise KilnError("--steps and --batch-size must be at least 1.")

@@ -8,7 +8,7 @@ from typing import Any
 
 
 def register(commands: Any) -> None:
-    from engine.commands.diagnose import add_model_flags
+    from kiln_lab.engine.commands.diagnose import add_model_flags
 
     showdown = commands.add_parser(
         "showdown", help="Glorot, He, LeCun and plain random normal (std 1.0 and 0.01), trained side by side"
@@ -25,10 +25,10 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine import api
-    from engine.commands.diagnose import config_from
-    from engine.errors import KilnError
-    from engine.training.progress import TerminalProgress
+    from kiln_lab.engine import api
+    from kiln_lab.engine.commands.diagnose import config_from
+    from kiln_lab.engine.errors import KilnError
+    from kiln_lab.engine.training.progress import TerminalProgress
 
     if not 1 <= args.epochs <= 1000:
         raise KilnError("--epochs must be between 1 and 1000.")

@@ -6,17 +6,17 @@ loads inside the functions that need it, so ``engine.data.config`` alone stays p
 
 from __future__ import annotations
 
-from engine._lazy import lazy_exports
+from kiln_lab.engine._lazy import lazy_exports
 
 _EXPORTS = {
     **dict.fromkeys(("CLASSIFICATION", "IMAGE", "REGRESSION", "VECTOR", "Dataset", "SampleLoader", "SkippedFile"),
-                    "engine.data.dataset"),
-    "DEMOS": "engine.data.demo_names",
-    "load_inputs_for_prediction": "engine.data.inputs",
-    "load_dataset": "engine.data.loading",
-    "Pipelines": "engine.data.pipeline",
-    "make_pipelines": "engine.data.pipeline",
-    "encode_rows": "engine.data.tabular",
+                    "kiln_lab.engine.data.dataset"),
+    "DEMOS": "kiln_lab.engine.data.demo_names",
+    "load_inputs_for_prediction": "kiln_lab.engine.data.inputs",
+    "load_dataset": "kiln_lab.engine.data.loading",
+    "Pipelines": "kiln_lab.engine.data.pipeline",
+    "make_pipelines": "kiln_lab.engine.data.pipeline",
+    "encode_rows": "kiln_lab.engine.data.tabular",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -5,8 +5,8 @@ Shared by the NumPy readers (`numpyfiles`, `arrays`) and HDF5 (`hdf5`), below al
 
 from __future__ import annotations
 
-from engine.data.files import printable
-from engine.errors import DataError
+from kiln_lab.engine.data.files import printable
+from kiln_lab.engine.errors import DataError
 
 X_NAMES = ("x", "X", "images", "inputs", "features", "data", "x_train")
 Y_NAMES = ("y", "Y", "labels", "label", "targets", "target", "y_train")

@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from engine.data.dataset import IMAGE, VECTOR, Dataset
-from engine.data.files import printable
-from engine.data.labels import align_classes, interpret_labels, target_stats
-from engine.data.loader import BaseLoader, sorted_read
-from engine.data.split import stratified_split
-from engine.errors import DataError
+from kiln_lab.engine.data.dataset import IMAGE, VECTOR, Dataset
+from kiln_lab.engine.data.files import printable
+from kiln_lab.engine.data.labels import align_classes, interpret_labels, target_stats
+from kiln_lab.engine.data.loader import BaseLoader, sorted_read
+from kiln_lab.engine.data.split import stratified_split
+from kiln_lab.engine.errors import DataError
 
 _STATS_ROWS = 20_000  # enough rows for stable means without a full pass over a huge file
 _STATS_BYTES = 64 * 2**20

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from engine.data.config import AugmentConfig
+from kiln_lab.engine.data.config import AugmentConfig
 
 
 def as_augment_config(augment: Any) -> AugmentConfig | None:

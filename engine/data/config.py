@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.params import check_declared, declared, param
+from kiln_lab.engine.params import check_declared, declared, param
 
 CACHE_MODES: dict[str, str] = {
     "auto": "In memory when the decoded data fits comfortably, else on disk.",
@@ -57,7 +57,7 @@ class AugmentConfig:
     @classmethod
     def parse(cls, text: str) -> AugmentConfig:
         """``"flip,rotation=0.05,zoom"`` (the CLI's ``--augment``): a name alone takes a usual amount."""
-        from engine.errors import ConfigError
+        from kiln_lab.engine.errors import ConfigError
 
         values: dict[str, object] = {}
         numeric = [name for name in declared(cls) if name != "flip"]
@@ -115,7 +115,7 @@ class DataConfig:
 
     def validate(self, where: str = "data") -> None:
         """Raise `ConfigError` for any value out of range; reads no file."""
-        from engine.errors import ConfigError
+        from kiln_lab.engine.errors import ConfigError
 
         if not self.source.strip():
             raise ConfigError("The run config names no data source.", hint="Set data.source to a folder or file.")

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.data.files import memory_budget, printable, read_limited
-from engine.errors import DataError
+from kiln_lab.engine.data.files import memory_budget, printable, read_limited
+from kiln_lab.engine.errors import DataError
 
 CSV_SUFFIXES = frozenset({".csv", ".tsv", ".txt", ".tab", ".dat"})
 DELIMITERS = (",", ";", "\t", "|")

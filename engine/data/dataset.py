@@ -101,7 +101,7 @@ class Dataset:
         """The same samples split anew (stratified for classification); this one is left as it is."""
         import dataclasses
 
-        from engine.data.split import stratified_split
+        from kiln_lab.engine.data.split import stratified_split
 
         splits = stratified_split(
             self.labels, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed,
@@ -127,7 +127,7 @@ class Dataset:
         Names that came from inside the data (classes, features, problems, skipped paths) are
         escaped of control characters, so printing the report cannot drive the terminal.
         """
-        from engine.data.files import printable
+        from kiln_lab.engine.data.files import printable
 
         return {
             "source": printable(self.source, limit=4096),
@@ -148,6 +148,6 @@ class Dataset:
 
 
 def _printable_keys(counts: dict[str, int]) -> dict[str, int]:
-    from engine.data.files import printable
+    from kiln_lab.engine.data.files import printable
 
     return {printable(name): count for name, count in counts.items()}

@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from engine.data.arrays import dataset_from_arrays
-from engine.data.csvread import CsvTable
-from engine.data.dataset import Dataset
-from engine.data.demo_names import DEMOS
-from engine.data.tabular import dataset_from_table
-from engine.errors import DataError
+from kiln_lab.engine.data.arrays import dataset_from_arrays
+from kiln_lab.engine.data.csvread import CsvTable
+from kiln_lab.engine.data.dataset import Dataset
+from kiln_lab.engine.data.demo_names import DEMOS
+from kiln_lab.engine.data.tabular import dataset_from_table
+from kiln_lab.engine.errors import DataError
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources" / "demo"
 

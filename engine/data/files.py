@@ -16,7 +16,7 @@ import unicodedata
 from pathlib import Path
 from typing import BinaryIO
 
-from engine.errors import DataError
+from kiln_lab.engine.errors import DataError
 
 FALLBACK_MEMORY = 4 * 2**30  # assumed free memory when the system cannot say
 # Characters that reorder the text around them ("Trojan Source"); shown escaped like controls.

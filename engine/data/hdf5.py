@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from engine.data.array_names import pick_keys
-from engine.data.arrays import ArrayLoader, dataset_from_arrays
-from engine.data.dataset import Dataset
-from engine.data.files import check_regular_file, human_bytes, memory_budget, printable
-from engine.errors import DataError
+from kiln_lab.engine.data.array_names import pick_keys
+from kiln_lab.engine.data.arrays import ArrayLoader, dataset_from_arrays
+from kiln_lab.engine.data.dataset import Dataset
+from kiln_lab.engine.data.files import check_regular_file, human_bytes, memory_budget, printable
+from kiln_lab.engine.errors import DataError
 
 HDF5_SUFFIXES = frozenset({".h5", ".hdf5", ".hdf", ".he5"})
 # Compression rarely packs real data more than ~1000:1 (deflate's limit is about 1032:1); a
@@ -68,7 +68,7 @@ class HDF5Loader(ArrayLoader):
     ):
         import tensorflow as tf
 
-        from engine.data.loader import resize_batch
+        from kiln_lab.engine.data.loader import resize_batch
 
         indices = np.asarray(indices, dtype=np.int64)
         labels = np.asarray(labels)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.data.imagefile import PILLOW, TF_JPEG, TF_PNG, TF_PNG_ALPHA, BadImage, pillow_pixels, reason_for
+from kiln_lab.engine.data.imagefile import PILLOW, TF_JPEG, TF_PNG, TF_PNG_ALPHA, BadImage, pillow_pixels, reason_for
 
 OK, FAILED_RECORDED, FAILED_IN_TF = 0, 1, 2
 _RATIOS = (1, 2, 4, 8)

@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from engine.data.dataset import CLASSIFICATION, IMAGE, Dataset, SkippedFile
-from engine.data.imagefile import BadImage, ImageInfo, inspect_image, is_image_name, jpeg_ratio
-from engine.data.labels import align_classes
-from engine.data.loader import BaseLoader
-from engine.data.split import stratified_split
-from engine.errors import DataError
-from engine.events import EventSink, Progress
+from kiln_lab.engine.data.dataset import CLASSIFICATION, IMAGE, Dataset, SkippedFile
+from kiln_lab.engine.data.imagefile import BadImage, ImageInfo, inspect_image, is_image_name, jpeg_ratio
+from kiln_lab.engine.data.labels import align_classes
+from kiln_lab.engine.data.loader import BaseLoader
+from kiln_lab.engine.data.split import stratified_split
+from kiln_lab.engine.errors import DataError
+from kiln_lab.engine.events import EventSink, Progress
 
 MAX_DEFAULT_SIDE = 64  # default input size for from-scratch models; callers usually pass their own
 _WINDOW = 256  # files in flight at once while scanning, so cancelling is quick
@@ -75,10 +75,10 @@ class ImageFileLoader(BaseLoader):
     def read(self, indices: np.ndarray, image_size: tuple[int, int] | None = None) -> np.ndarray:
         """The same pixels as the pipeline, as float32; a file that fails to decode reads as zeros."""
         indices = np.asarray(indices, dtype=np.int64)
-        from engine.runtime import tensorflow_backend
+        from kiln_lab.engine.runtime import tensorflow_backend
 
         if not tensorflow_backend():  # Keras on JAX / PyTorch without tf.data: Pillow decodes and resizes
-            from engine.data.imagefile import decode_image
+            from kiln_lab.engine.data.imagefile import decode_image
 
             size = self.sample_shape(image_size)[:2]
             return np.stack([decode_image(self.paths[i], self.channels, size) for i in indices]).astype(np.float32)
@@ -107,7 +107,7 @@ class ImageFileLoader(BaseLoader):
         float32, or uint8 with ``raw``. A file that fails to decode is left out and recorded."""
         import tensorflow as tf
 
-        from engine.data.imagedecode import decode_files
+        from kiln_lab.engine.data.imagedecode import decode_files
 
         size = self.sample_shape(image_size)[:2]
         indices = np.asarray(indices, dtype=np.int64)

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.data.imagefile import BadImage, inspect_image, is_image_name
-from engine.errors import DataError
+from kiln_lab.engine.data.imagefile import BadImage, inspect_image, is_image_name
+from kiln_lab.engine.errors import DataError
 
 
 def load_inputs_for_prediction(
@@ -36,7 +36,7 @@ def load_inputs_for_prediction(
         raise DataError("There is nothing to predict on.", hint="Give at least one image file or row.")
     if kind == "image":
         return _images(items, dataset_summary, preprocessing, image_size)
-    from engine.data.tabular import encode_rows
+    from kiln_lab.engine.data.tabular import encode_rows
 
     rows: list[Any] = []
     for item in items:
@@ -53,7 +53,7 @@ def _typed_row(text: str, prep: dict[str, Any]) -> list[str]:
     """One row typed as text, split on the training file's delimiter (or the one it uses)."""
     import csv
 
-    from engine.data.csvread import sniff_delimiter
+    from kiln_lab.engine.data.csvread import sniff_delimiter
 
     delimiter = prep.get("delimiter") or ","
     if delimiter not in text:
@@ -62,7 +62,7 @@ def _typed_row(text: str, prep: dict[str, Any]) -> list[str]:
 
 
 def _images(items: list[Any], summary: dict[str, Any], prep: dict[str, Any], image_size) -> np.ndarray:
-    from engine.data.loader import resize_batch
+    from kiln_lab.engine.data.loader import resize_batch
 
     shape = list(summary.get("input_shape") or [])
     channels = int(prep.get("channels") or (shape[-1] if len(shape) == 3 else 3))
@@ -86,7 +86,7 @@ def _images(items: list[Any], summary: dict[str, Any], prep: dict[str, Any], ima
         except FileNotFoundError:
             raise DataError(f"The image {path} does not exist.") from None
     if files:  # decoded together, by the same code as the training pipeline (engine/data/images.py)
-        from engine.data.images import ImageFileLoader
+        from kiln_lab.engine.data.images import ImageFileLoader
 
         loader = ImageFileLoader(
             [str(path) for path, _ in files.values()], channels=channels, image_size=size,
@@ -114,7 +114,7 @@ def expand_folders(items: list[Any]) -> list[Any]:
 
 
 def _csv_rows(path: Path, prep: dict[str, Any]) -> list[dict[str, str]]:
-    from engine.data.csvread import read_csv
+    from kiln_lab.engine.data.csvread import read_csv
 
     if not path.exists():
         raise DataError(f"The file {path} does not exist.")

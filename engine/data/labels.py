@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.data.dataset import CLASSIFICATION, REGRESSION
-from engine.data.files import printable
-from engine.errors import DataError
+from kiln_lab.engine.data.dataset import CLASSIFICATION, REGRESSION
+from kiln_lab.engine.data.files import printable
+from kiln_lab.engine.errors import DataError
 
 
 @dataclass

@@ -17,7 +17,7 @@ def resize_batch(batch: Any, image_size: tuple[int, int] | None) -> Any:
     """Resize an ``(N, H, W, C)`` tensor/array with antialiasing (area-correct when shrinking)."""
     if image_size is None:
         return batch
-    from engine.runtime import tensorflow_backend
+    from kiln_lab.engine.runtime import tensorflow_backend
 
     if not tensorflow_backend():  # NumPy batches under JAX / PyTorch: Keras's own resize, back to NumPy
         import keras

@@ -8,10 +8,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from engine.data.config import DataConfig
-from engine.data.dataset import Dataset
-from engine.errors import DataError
-from engine.events import EventSink
+from kiln_lab.engine.data.config import DataConfig
+from kiln_lab.engine.data.dataset import Dataset
+from kiln_lab.engine.errors import DataError
+from kiln_lab.engine.events import EventSink
 
 
 def load_dataset(
@@ -60,11 +60,11 @@ def _load(
             "No data source was given.", hint="Choose a folder of images, a CSV file, an array file or a demo."
         )
     if source.startswith("demo:"):
-        from engine.data.demo import load_demo
+        from kiln_lab.engine.data.demo import load_demo
 
         return load_demo(source[5:].strip(), target=config.target, task=config.task, **split)
 
-    from engine.data.files import check_regular_file, printable
+    from kiln_lab.engine.data.files import check_regular_file, printable
 
     path = Path(source).expanduser()
     try:
@@ -81,16 +81,16 @@ def _load(
     check_regular_file(path, what="data file")  # pipes, devices, link loops: refused before any read
     suffix = path.suffix.lower()
 
-    from engine.data.csvread import CSV_SUFFIXES
-    from engine.data.hdf5 import HDF5_SUFFIXES
+    from kiln_lab.engine.data.csvread import CSV_SUFFIXES
+    from kiln_lab.engine.data.hdf5 import HDF5_SUFFIXES
 
     if suffix in CSV_SUFFIXES:
-        from engine.data.tabular import load_csv
+        from kiln_lab.engine.data.tabular import load_csv
 
         return load_csv(path, target=config.target, task=config.task, **split)
     if suffix == ".npz":
-        from engine.data.arrays import dataset_from_arrays
-        from engine.data.numpyfiles import load_npz
+        from kiln_lab.engine.data.arrays import dataset_from_arrays
+        from kiln_lab.engine.data.numpyfiles import load_npz
 
         x, y, keys = load_npz(path, x_key=config.x_key, y_key=config.y_key)
         return dataset_from_arrays(
@@ -99,10 +99,10 @@ def _load(
     if suffix == ".npy":
         return _load_npy(path, config, split)
     if suffix in HDF5_SUFFIXES:
-        from engine.data.hdf5 import load_hdf5
+        from kiln_lab.engine.data.hdf5 import load_hdf5
 
         return load_hdf5(path, x_key=config.x_key, y_key=config.y_key, **split)
-    from engine.data.imagefile import is_image_name
+    from kiln_lab.engine.data.imagefile import is_image_name
 
     if is_image_name(path):
         raise _single_image_error(path)
@@ -115,8 +115,8 @@ def _load(
 
 def _single_image_error(path: Path) -> DataError:
     """One image file opened as data: say whether it is broken, and what a dataset of images looks like."""
-    from engine.data.files import printable
-    from engine.data.imagefile import BadImage, inspect_image
+    from kiln_lab.engine.data.files import printable
+    from kiln_lab.engine.data.imagefile import BadImage, inspect_image
 
     folder_hint = "A dataset of images is a folder with one subfolder of images per class; open that folder."
     try:
@@ -134,14 +134,14 @@ def _load_folder(path: Path, config: DataConfig, split: dict, progress: EventSin
     has_subfolders = any(p.is_dir() and not p.name.startswith(".") for p in path.iterdir())
     if not has_subfolders and (path / f"{config.x_key}.npy").exists():
         return _load_npy(path, config, split)
-    from engine.data.images import load_image_folder
+    from kiln_lab.engine.data.images import load_image_folder
 
     return load_image_folder(path, progress=progress, cancel=cancel, **split)
 
 
 def _load_npy(path: Path, config: DataConfig, split: dict) -> Dataset:
-    from engine.data.arrays import dataset_from_arrays, npy_pair
-    from engine.data.numpyfiles import open_npy
+    from kiln_lab.engine.data.arrays import dataset_from_arrays, npy_pair
+    from kiln_lab.engine.data.numpyfiles import open_npy
 
     x_path, y_path = npy_pair(path, x_key=config.x_key, y_key=config.y_key)
     x = open_npy(x_path)

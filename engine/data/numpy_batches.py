@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from engine.data.augment import augmentation_layers
-from engine.data.dataset import Dataset
-from engine.data.pipeline_types import Pipelines
-from engine.errors import DataError
+from kiln_lab.engine.data.augment import augmentation_layers
+from kiln_lab.engine.data.dataset import Dataset
+from kiln_lab.engine.data.pipeline_types import Pipelines
+from kiln_lab.engine.errors import DataError
 
 
 def numpy_pipelines(
@@ -107,7 +107,7 @@ def input_batches(loader: Any, indices: np.ndarray, image_size: tuple[int, int] 
     TensorFlow: the loader's tf.data pipeline. JAX / PyTorch: a `keras.utils.PyDataset` of
     NumPy batches read through ``loader.read``, in the order of ``indices``.
     """
-    from engine.runtime import tensorflow_backend
+    from kiln_lab.engine.runtime import tensorflow_backend
 
     if tensorflow_backend():
         return loader.tf_dataset(indices, image_size).batch(batch_size)

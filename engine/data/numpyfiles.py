@@ -16,9 +16,9 @@ from typing import IO
 
 import numpy as np
 
-from engine.data.array_names import pick_keys
-from engine.data.files import check_regular_file, human_bytes, memory_budget, open_regular, printable
-from engine.errors import DataError
+from kiln_lab.engine.data.array_names import pick_keys
+from kiln_lab.engine.data.files import check_regular_file, human_bytes, memory_budget, open_regular, printable
+from kiln_lab.engine.errors import DataError
 
 _NPY_MAGIC = b"\x93NUMPY"
 # What a damaged file can raise from zipfile, zlib and NumPy's readers (an unknown compression

@@ -24,12 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from engine.data.augment import augmentation_layers
-from engine.data.config import CACHE_MODES
-from engine.data.dataset import Dataset
-from engine.data.numpy_batches import numpy_pipelines
-from engine.data.pipeline_types import Pipelines
-from engine.errors import DataError
+from kiln_lab.engine.data.augment import augmentation_layers
+from kiln_lab.engine.data.config import CACHE_MODES
+from kiln_lab.engine.data.dataset import Dataset
+from kiln_lab.engine.data.numpy_batches import numpy_pipelines
+from kiln_lab.engine.data.pipeline_types import Pipelines
+from kiln_lab.engine.errors import DataError
 
 FALLBACK_MEMORY_BUDGET = 2**30  # when the available memory cannot be read
 SHUFFLE_BUFFER_BYTES = 64 * 2**20  # decoded samples the shuffle after a cache may hold (at most the budget)
@@ -59,7 +59,7 @@ def make_pipelines(
     Images come out float32 in 0..255, vectors float32 already encoded; ``y`` is int64 class
     indices (classification) or float32 targets (regression).
     """
-    from engine.runtime import tensorflow_backend
+    from kiln_lab.engine.runtime import tensorflow_backend
 
     if not tensorflow_backend():  # Keras on JAX / PyTorch: NumPy batches, no tf.data (engine/data/numpy_batches.py)
         return numpy_pipelines(dataset, batch_size=batch_size, image_size=image_size, augment=augment, seed=seed)

@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.data.augment import augmentation_layers
-from engine.data.dataset import Dataset
-from engine.errors import DataError
+from kiln_lab.engine.data.augment import augmentation_layers
+from kiln_lab.engine.data.dataset import Dataset
+from kiln_lab.engine.errors import DataError
 
 
 def sample_thumbnails(

@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from engine.data.arrays import ArrayLoader
-from engine.data.csvread import CsvTable, read_csv
-from engine.data.dataset import CLASSIFICATION, REGRESSION, VECTOR, Dataset
-from engine.data.files import printable
-from engine.data.labels import align_classes, target_stats
-from engine.data.split import stratified_split
-from engine.errors import DataError
+from kiln_lab.engine.data.arrays import ArrayLoader
+from kiln_lab.engine.data.csvread import CsvTable, read_csv
+from kiln_lab.engine.data.dataset import CLASSIFICATION, REGRESSION, VECTOR, Dataset
+from kiln_lab.engine.data.files import printable
+from kiln_lab.engine.data.labels import align_classes, target_stats
+from kiln_lab.engine.data.split import stratified_split
+from kiln_lab.engine.errors import DataError
 
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "#n/a", "missing", "-nan"})
 # Infinite values carry no usable magnitude: like NaN in arrays, they count as missing.

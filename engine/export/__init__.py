@@ -6,8 +6,8 @@ alone do not load the saving code.
 
 from __future__ import annotations
 
-from engine._lazy import lazy_exports
+from kiln_lab.engine._lazy import lazy_exports
 
-_EXPORTS = {name: "engine.export.save" for name in ("EXPORT_FORMATS", "load_model", "save_model", "save_run")}
+_EXPORTS = {name: "kiln_lab.engine.export.save" for name in ("EXPORT_FORMATS", "load_model", "save_model", "save_run")}
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -16,8 +16,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from engine.export.atomic import atomic_write_text
-from engine.export.markdown import md_text
+from kiln_lab.engine.export.atomic import atomic_write_text
+from kiln_lab.engine.export.markdown import md_text
 
 NO_NETWORK = (
     "Kiln sent nothing off this machine: no data, model, metric or telemetry was uploaded while "

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from engine.errors import KilnError
+from kiln_lab.engine.errors import KilnError
 
 RUN_RECORD = "run.json"
 COMPARISON_RECORD = "compare.json"

@@ -14,9 +14,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from engine.errors import ModelError
-from engine.export.atomic import atomic_dir, atomic_path, atomic_write_bytes, atomic_write_text
-from engine.export.formats import (  # noqa: F401 - re-exported
+from kiln_lab.engine.errors import ModelError
+from kiln_lab.engine.export.atomic import atomic_dir, atomic_path, atomic_write_bytes, atomic_write_text
+from kiln_lab.engine.export.formats import (  # noqa: F401 - re-exported
     ALL_FORMATS,
     EXPORT_FORMATS,
     MORE_FORMATS,
@@ -25,7 +25,7 @@ from engine.export.formats import (  # noqa: F401 - re-exported
     SUFFIXES,
     format_for_path,
 )
-from engine.export.trust import UntrustedModel, load_keras_file, trust
+from kiln_lab.engine.export.trust import UntrustedModel, load_keras_file, trust
 
 __all__ = ["ALL_FORMATS", "EXPORT_FORMATS", "UntrustedModel", "load_model", "save_model", "save_run", "strict_json"]
 
@@ -55,7 +55,7 @@ def save_model(
             hint="Export from a run folder whose data source is still there, or choose float16.",
         )
     if format in ("savedmodel", "tflite"):
-        from engine.runtime import require_tensorflow
+        from kiln_lab.engine.runtime import require_tensorflow
 
         require_tensorflow("SavedModel export" if format == "savedmodel" else "TFLite export")
     if format == "keras":
@@ -81,11 +81,11 @@ def save_model(
         with atomic_path(path) as tmp:
             model.export(str(tmp), format="onnx", verbose=False)
     if record is not None:
-        from engine.export.records import record_path_for
+        from kiln_lab.engine.export.records import record_path_for
 
         atomic_write_text(record_path_for(path, format), strict_json(record))
     if card:  # every saved model gets its model card (model_card.md / .json) beside it
-        from engine.export.model_card import write_model_card
+        from kiln_lab.engine.export.model_card import write_model_card
 
         write_model_card(path, format, record)
     return path
@@ -123,7 +123,7 @@ def _require_onnx_exporter() -> None:
     import importlib.util
 
     missing = [name for name in ("onnx", "tf2onnx") if importlib.util.find_spec(name) is None]
-    from engine.runtime import tensorflow_backend
+    from kiln_lab.engine.runtime import tensorflow_backend
 
     if not tensorflow_backend():
         missing = [name for name in missing if name != "tf2onnx"]  # JAX and PyTorch export their own way
@@ -150,7 +150,7 @@ def save_run(model: Any, out_dir: str | Path, record: dict[str, Any]) -> None:
     save_model(model, out_dir / "model.keras", card=False)
     atomic_write_text(out_dir / "history.json", strict_json(record.get("history", {})))
     atomic_write_text(out_dir / "run.json", strict_json(record))
-    from engine.export.model_card import write_model_card
+    from kiln_lab.engine.export.model_card import write_model_card
 
     extra = (out_dir / "history.json", out_dir / "run.json")
     if (out_dir / "training_log.csv").is_file():  # the job's CSVLogger table, complete by now

@@ -18,7 +18,7 @@ def tflite_interpreter(path: str | Path, *, num_threads: int | None = None) -> A
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
-        from engine.runtime import require_tensorflow
+        from kiln_lab.engine.runtime import require_tensorflow
 
         require_tensorflow("Running a TFLite file without LiteRT (pip install ai-edge-litert)")
         import tensorflow as tf

@@ -28,8 +28,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from engine.errors import KilnError, ModelError
-from engine.export.atomic import atomic_write_text
+from kiln_lab.engine.errors import KilnError, ModelError
+from kiln_lab.engine.export.atomic import atomic_write_text
 
 # Layer class names whose loading runs code from a SavedModel on disk. Only Kiln's own
 # SavedModelLayer is ever let through (for a trusted file); the others stay refused by safe mode.
@@ -55,7 +55,7 @@ class UntrustedModel(KilnError):
 
 def registry_path() -> Path:
     """In the platform's user data folder (``KILN_DATA_DIR`` overrides it): see engine.paths."""
-    from engine.paths import user_data_dir
+    from kiln_lab.engine.paths import user_data_dir
 
     return user_data_dir() / "trusted_models.json"
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from engine.data.dataset import Dataset
-from engine.events import EventSink, ignore_events
-from engine.models.built import BuiltModel, TrainingPhase
-from engine.models.recipe import ModelRecipe
+from kiln_lab.engine.data.dataset import Dataset
+from kiln_lab.engine.events import EventSink, ignore_events
+from kiln_lab.engine.models.built import BuiltModel, TrainingPhase
+from kiln_lab.engine.models.recipe import ModelRecipe
 
 __all__ = ["BuiltModel", "TrainingPhase", "build_model"]
 
@@ -23,12 +23,12 @@ def build_model(
     ``sink`` receives `Progress` events while a pretrained backbone downloads.
     """
     if recipe.kind == "finetune":
-        from engine.models.finetune import build_finetune_model
+        from kiln_lab.engine.models.finetune import build_finetune_model
 
         return build_finetune_model(recipe, dataset, epochs=epochs, image_size=image_size, sink=sink)
 
-    from engine.models.heads import target_scale_of
-    from engine.models.scratch import build_scratch_model, expand_preset
+    from kiln_lab.engine.models.heads import target_scale_of
+    from kiln_lab.engine.models.scratch import build_scratch_model, expand_preset
 
     input_shape = tuple(dataset.input_shape)
     size = None

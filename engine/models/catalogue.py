@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.errors import ModelError
-from engine.schema import parse_toml
+from kiln_lab.engine.errors import ModelError
+from kiln_lab.engine.schema import parse_toml
 
 BACKBONE_RESOURCES = Path(__file__).resolve().parents[2] / "resources" / "backbones"
 CATALOGUE_PATH = BACKBONE_RESOURCES / "catalogue.toml"

@@ -39,7 +39,7 @@ def backbone_caveats(backbone: dict[str, Any] | None) -> list[str]:
 
 
 def _card_text(backbone: dict[str, Any]) -> str:
-    from engine.models.catalogue import find_entry
+    from kiln_lab.engine.models.catalogue import find_entry
 
     for key in ("name", "handle"):
         entry = find_entry(str(backbone.get(key) or ""))

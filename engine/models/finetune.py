@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from engine.data.dataset import Dataset
-from engine.errors import ConfigError, ModelError
-from engine.events import EventSink, ignore_events
-from engine.models.built import BuiltModel, TrainingPhase
-from engine.models.freeze import (
+from kiln_lab.engine.data.dataset import Dataset
+from kiln_lab.engine.errors import ConfigError, ModelError
+from kiln_lab.engine.events import EventSink, ignore_events
+from kiln_lab.engine.models.built import BuiltModel, TrainingPhase
+from kiln_lab.engine.models.freeze import (
     POLICIES,
     apply_freeze,
     head_epochs_for,
@@ -24,7 +24,7 @@ from engine.models.freeze import (
     second_phase_policy,
     unfreeze_sentence,
 )
-from engine.models.recipe import ModelRecipe
+from kiln_lab.engine.models.recipe import ModelRecipe
 
 __all__ = ["POLICIES", "build_finetune_model", "discriminative_optimizer", "finetune_phases"]
 
@@ -42,7 +42,7 @@ def build_finetune_model(
     ``image_size`` (the run's data.image_size) overrides the backbone's own input size: the
     pipeline resizes to it and the model resizes on to what the backbone needs.
     """
-    from engine.models.backbones import load_backbone
+    from kiln_lab.engine.models.backbones import load_backbone
 
     if not recipe.backbone:
         raise ConfigError("Fine-tuning needs a backbone.", hint="Pick one from the catalogue, e.g. --backbone demo.")
@@ -113,7 +113,7 @@ def discriminative_optimizer(
     """``optimizer`` made backbone-aware: the backbone learns at ``backbone_lr_mult`` x the head's rate,
     and L2-SP (``config.model.l2sp``) pulls it toward its pretrained weights. Serialisable (see
     engine.models.finetune_optimizer), so checkpoints resume with the same state."""
-    from engine.models.finetune_optimizer import finetune_optimizer
+    from kiln_lab.engine.models.finetune_optimizer import finetune_optimizer
 
     l2sp = float(getattr(getattr(config, "model", None), "l2sp", 0.0) or 0.0)
     paths = [variable.path for variable in built.backbone_variables]
@@ -136,8 +136,8 @@ def _freezer(backbone_name: str, policy: str) -> Any:
 def _assemble(recipe: ModelRecipe, dataset: Dataset, backbone: Any, image_size: Any) -> tuple[Any, Any, list[str]]:
     import keras
 
-    from engine.models.channels import channel_adapter
-    from engine.models.heads import head_units_and_activation, regression_output, target_scale_of
+    from kiln_lab.engine.models.channels import channel_adapter
+    from kiln_lab.engine.models.heads import head_units_and_activation, regression_output, target_scale_of
 
     adapters: list[str] = []
     if dataset.input_kind != backbone.input_kind:
@@ -201,6 +201,6 @@ def _assemble(recipe: ModelRecipe, dataset: Dataset, backbone: Any, image_size: 
 
 
 def _custom_objects() -> dict[str, Any]:
-    from engine.models.custom_objects import kiln_custom_objects
+    from kiln_lab.engine.models.custom_objects import kiln_custom_objects
 
     return kiln_custom_objects()

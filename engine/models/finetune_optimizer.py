@@ -22,7 +22,7 @@ from typing import Any
 
 import keras
 
-from engine import _compat
+from kiln_lab.engine import _compat
 
 
 class _BackboneAware:
@@ -125,7 +125,7 @@ _BY_BASE = {"SGD": FinetuneSGD, "Adam": FinetuneAdam, "AdamW": FinetuneAdamW, "R
 
 def finetune_optimizer(optimizer: Any, backbone_paths: list[str], *, backbone_lr_mult: float, l2sp: float) -> Any:
     """The Kiln counterpart of a plain Keras ``optimizer`` (same settings) for fine-tuning."""
-    from engine.errors import ConfigError
+    from kiln_lab.engine.errors import ConfigError
 
     cls = _BY_BASE.get(type(optimizer).__name__)
     if cls is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from engine.errors import ConfigError
+from kiln_lab.engine.errors import ConfigError
 
 POLICIES: dict[str, str] = {
     "all": "Feature extraction: the backbone is frozen; only the new head learns.",
@@ -51,7 +51,7 @@ def unit_names(backbone: Any) -> list[str]:
 
     Batch norm is not counted: a partial policy keeps it frozen anyway.
     """
-    from engine.models.layers import SavedModelLayer
+    from kiln_lab.engine.models.layers import SavedModelLayer
 
     if isinstance(backbone, SavedModelLayer):
         groups = dict.fromkeys(backbone.variable_groups[w.path] for w in backbone.learnable_weights)
@@ -65,7 +65,7 @@ def unit_names(backbone: Any) -> list[str]:
 
 def apply_freeze(backbone: Any, policy: str) -> None:
     """Set the trainable flags of ``backbone`` (a layer or sub-model) for ``policy``."""
-    from engine.models.layers import SavedModelLayer
+    from kiln_lab.engine.models.layers import SavedModelLayer
 
     kind, arg = parse_freeze(policy)
     if kind == "all":

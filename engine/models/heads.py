@@ -36,7 +36,7 @@ def regression_output(outputs: Any, task: str, target_scale: tuple[float, float]
         return outputs
     import keras
 
-    import engine.models.target_loss  # noqa: F401 - registers the loss, so checkpoints holding it load
+    import kiln_lab.engine.models.target_loss  # noqa: F401 - registers the loss, so checkpoints holding it load
 
     mean, std = target_scale
     # float32 even under mixed precision: float16 overflows past 65504 (targets near 1e30 exist).
@@ -63,7 +63,7 @@ def loss_and_metrics(task: str, num_classes: int, model: Any = None) -> tuple[An
         scale = target_scale_in(model) if model is not None else None
         if scale is None:
             return "mse", ["mae"]
-        from engine.models.target_loss import StandardisedMSE
+        from kiln_lab.engine.models.target_loss import StandardisedMSE
 
         return StandardisedMSE(mean=scale[0], std=scale[1]), ["mae"]
     if num_classes == 2:
@@ -97,7 +97,7 @@ def model_for_saving(model: Any) -> Any:
     same layers and weights (shared, not copied) compiled with Keras's own MSE and MAE, both
     in the target's units. Every other model is returned as it is.
     """
-    from engine.models.target_loss import StandardisedMSE
+    from kiln_lab.engine.models.target_loss import StandardisedMSE
 
     if not isinstance(getattr(model, "loss", None), StandardisedMSE):
         return model

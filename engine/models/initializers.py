@@ -50,7 +50,7 @@ def make_initializer(name: str, *, scale: float = 0.05, seed: int | None = None)
     """A Keras initializer instance for ``name`` (see `INITIALIZERS` / `BIAS_INITIALIZERS`)."""
     import keras
 
-    from engine.errors import ModelError
+    from kiln_lab.engine.errors import ModelError
 
     if name == "random_normal":
         return keras.initializers.RandomNormal(mean=0.0, stddev=scale, seed=seed)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.params import check_declared, param
+from kiln_lab.engine.params import check_declared, param
 
 PRESETS: dict[str, str] = {
     "mlp": "Multi-layer perceptron: dense layers on tabular or flattened input.",
@@ -32,7 +32,7 @@ def _activations() -> tuple[str, ...]:
 
 
 def _initializers() -> dict[str, str]:
-    from engine.models.initializers import INITIALIZERS
+    from kiln_lab.engine.models.initializers import INITIALIZERS
 
     return INITIALIZERS
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import keras
 
-from engine import _compat
+from kiln_lab.engine import _compat
 
 # Variable names the optimizers build their slot variables from must be valid TF scope names.
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.\-]")
@@ -134,7 +134,7 @@ class SavedModelLayer(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config: dict[str, Any], custom_objects: Any = None, safe_mode: bool | None = None) -> Any:
-        from engine.export.trust import admit_savedmodel_folder, savedmodel_layers_allowed
+        from kiln_lab.engine.export.trust import admit_savedmodel_folder, savedmodel_layers_allowed
 
         # Same rule as keras.layers.TFSMLayer: opening a SavedModel runs its graph code, so a
         # safe-mode load refuses it, unless the trust gate (engine.export.trust) is loading a
@@ -151,7 +151,7 @@ class SavedModelLayer(keras.layers.Layer):
             folder = resolve_saved_model_folder(config.get("saved_model_path", ""), handle)
             if (folder / "saved_model.pb").exists():  # a missing one is reported by the load, in words
                 if folder != Path(config.get("saved_model_path", "")) and _in_catalogue(handle):
-                    from engine.export.trust import trust
+                    from kiln_lab.engine.export.trust import trust
 
                     trust(folder)  # fetched again for a handle of Kiln's own catalogue, which vouches as at build
                 admit_savedmodel_folder(folder, handle=handle)
@@ -195,7 +195,7 @@ class ChannelAdapter(keras.layers.Layer):
 
 
 def _in_catalogue(handle: str | None) -> bool:
-    from engine.models.catalogue import load_catalogue
+    from kiln_lab.engine.models.catalogue import load_catalogue
 
     return bool(handle) and any(entry.handle == handle and entry.source == "hub" for entry in load_catalogue())
 
@@ -205,19 +205,19 @@ def resolve_saved_model_folder(path: str, handle: str | None) -> Path:
     folder = Path(path)
     if not (folder / "saved_model.pb").exists() and handle:
         # A model saved elsewhere, or after the hub cache was cleared: fetch the handle again.
-        from engine.models.backbones.hub import resolve_handle
+        from kiln_lab.engine.models.backbones.hub import resolve_handle
 
         folder = Path(resolve_handle(handle))
     return folder
 
 
 def _load_saved_model(path: str, handle: str | None) -> Any:
-    from engine.runtime import require_tensorflow
+    from kiln_lab.engine.runtime import require_tensorflow
 
     require_tensorflow("A SavedModel or TF Hub backbone")
     import tensorflow as tf
 
-    from engine.errors import BackboneUnavailable
+    from kiln_lab.engine.errors import BackboneUnavailable
 
     folder = resolve_saved_model_folder(path, handle)
     if not (folder / "saved_model.pb").exists():
@@ -250,7 +250,7 @@ def _find_endpoint(loaded: Any, endpoint: str | None) -> tuple[str, Any, bool]:
             function = loaded.signatures[name]
         if function is not None:
             return name, function, _takes_training(function)
-    from engine.errors import BackboneUnavailable
+    from kiln_lab.engine.errors import BackboneUnavailable
 
     known = sorted(getattr(loaded, "signatures", {}).keys())
     raise BackboneUnavailable(
@@ -291,7 +291,7 @@ def _saved_model_variables(loaded: Any, function: Any) -> tuple[list[Any], set[i
 
 
 def _custom_objects() -> dict[str, Any]:
-    from engine.models.finetune_optimizer import OPTIMIZER_CLASSES
+    from kiln_lab.engine.models.finetune_optimizer import OPTIMIZER_CLASSES
 
     return {"SavedModelLayer": SavedModelLayer, "ChannelAdapter": ChannelAdapter, **OPTIMIZER_CLASSES}
 

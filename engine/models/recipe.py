@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.models.layer_types import ACTIVATIONS, PRESETS, LayerSpec  # LayerSpec: re-exported, configs name it here
-from engine.params import check_declared, param
+from kiln_lab.engine.models.layer_types import (  # LayerSpec: re-exported, configs name it here
+    ACTIVATIONS,
+    PRESETS,
+    LayerSpec,
+)
+from kiln_lab.engine.params import check_declared, param
 
 KINDS: dict[str, str] = {
     "scratch": "Train from scratch: every weight starts random.",
@@ -26,13 +30,13 @@ def _archs() -> dict[str, str]:
 
 
 def _initializers() -> dict[str, str]:
-    from engine.models.initializers import INITIALIZERS
+    from kiln_lab.engine.models.initializers import INITIALIZERS
 
     return INITIALIZERS
 
 
 def _bias_initializers() -> dict[str, str]:
-    from engine.models.initializers import BIAS_INITIALIZERS
+    from kiln_lab.engine.models.initializers import BIAS_INITIALIZERS
 
     return BIAS_INITIALIZERS
 
@@ -116,8 +120,8 @@ class ModelRecipe:
 
     def validate(self, where: str = "model") -> None:
         """Raise `ConfigError` for any value out of range; builds and loads nothing."""
-        from engine.errors import ConfigError
-        from engine.models.freeze import parse_freeze
+        from kiln_lab.engine.errors import ConfigError
+        from kiln_lab.engine.models.freeze import parse_freeze
 
         check_declared(self, where)
         if self.arch == CUSTOM_ARCH and not self.layers and self.kind == "scratch":

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.errors import ModelError
-from engine.models.heads import head_units_and_activation, regression_output
-from engine.models.initializers import make_initializer
-from engine.models.layer_types import ACTIVATIONS, LAYER_TYPES, PRESETS, BuildContext
-from engine.models.recipe import LayerSpec, ModelRecipe
+from kiln_lab.engine.errors import ModelError
+from kiln_lab.engine.models.heads import head_units_and_activation, regression_output
+from kiln_lab.engine.models.initializers import make_initializer
+from kiln_lab.engine.models.layer_types import ACTIVATIONS, LAYER_TYPES, PRESETS, BuildContext
+from kiln_lab.engine.models.recipe import LayerSpec, ModelRecipe
 
 __all__ = ["ACTIVATIONS", "LAYER_TYPES", "PRESETS", "build_scratch_model", "expand_preset"]
 

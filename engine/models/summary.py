@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.models.built import BuiltModel
-from engine.models.recipe import ModelRecipe
+from kiln_lab.engine.models.built import BuiltModel
+from kiln_lab.engine.models.recipe import ModelRecipe
 
 
 def count_weights(weights: list[Any]) -> int:
@@ -27,7 +27,7 @@ def summarize_recipe(
 
     The first phase's freezing is applied, so the trainable count is the one training starts with.
     """
-    from engine.models.build import build_model
+    from kiln_lab.engine.models.build import build_model
 
     built = build_model(recipe, dataset, epochs=epochs, image_size=image_size)
     if built.phases and built.phases[0].prepare is not None:
@@ -68,7 +68,7 @@ def describe_built(built: BuiltModel) -> dict[str, Any]:
 
 
 def _freeze_units(built: BuiltModel) -> list[str]:
-    from engine.models.freeze import unit_names
+    from kiln_lab.engine.models.freeze import unit_names
 
     name = built.info.get("backbone_layer") if isinstance(built.info, dict) else None
     if not name:

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.data.dataset import Dataset
-from engine.data.numpy_batches import input_batches
+from kiln_lab.engine.data.dataset import Dataset
+from kiln_lab.engine.data.numpy_batches import input_batches
 
 
 def run_card_facts(
@@ -25,8 +25,8 @@ def run_card_facts(
     ``batches``: the run's own ``(x, y)`` batches per split (its pipelines, cached by then), read
     instead of building and decoding a new input pipeline for the per-class figures.
     """
-    from engine.models.caveats import backbone_caveats
-    from engine.models.licence import classify_licence
+    from kiln_lab.engine.models.caveats import backbone_caveats
+    from kiln_lab.engine.models.licence import classify_licence
 
     facts: dict[str, Any] = {}
     split = next((s for s in ("test", "val") if len(dataset.splits.get(s, [])) > 0), None)
@@ -50,7 +50,7 @@ def per_class_metrics(
 
     ``batches``: ``(x, y)`` batches of that split (the run's pipeline): the labels come with them.
     """
-    from engine.models.heads import class_probabilities
+    from kiln_lab.engine.models.heads import class_probabilities
 
     if batches is not None:
         outputs, labels = [], []

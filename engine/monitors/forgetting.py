@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.data.dataset import Dataset
-from engine.monitors.forgetting_rules import CKA_WARNING, SOURCE_DROP_WARNING, remedy_changes  # noqa: F401
+from kiln_lab.engine.data.dataset import Dataset
+from kiln_lab.engine.monitors.forgetting_rules import CKA_WARNING, SOURCE_DROP_WARNING, remedy_changes  # noqa: F401
 
 REFERENCE_SIZE = 256
 PROBE_FIT_SIZE = 400
@@ -168,8 +168,8 @@ def source_task_for(
 
     Returns None for a backbone whose source task is not known (CKA is still measured).
     """
-    from engine.data import load_dataset
-    from engine.data.config import DataConfig
+    from kiln_lab.engine.data import load_dataset
+    from kiln_lab.engine.data.config import DataConfig
 
     if source:
         data = load_dataset(DataConfig(source=source))

@@ -17,8 +17,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from engine.events import DriftMeasured, EventSink, RunWarning
-from engine.monitors.forgetting import (
+from kiln_lab.engine.events import DriftMeasured, EventSink, RunWarning
+from kiln_lab.engine.monitors.forgetting import (
     DriftRecord,
     LinearProbe,
     SourceTask,
@@ -203,7 +203,7 @@ def make_forgetting_monitor(
 
 def roll_back(model: Any, run_dir: str | Path, epoch: int) -> Any:
     """Load the weights kept after ``epoch`` (1-based, as the warning names it) into ``model``."""
-    from engine.errors import ModelError
+    from kiln_lab.engine.errors import ModelError
 
     path = Path(run_dir) / EPOCH_WEIGHTS_DIR / epoch_weights_name(epoch)
     if not path.exists():

@@ -5,7 +5,7 @@ Each check returns a plain sentence (or None); the training job sends it as a `R
 
 from __future__ import annotations
 
-from engine.data.dataset import Dataset
+from kiln_lab.engine.data.dataset import Dataset
 
 SMALL_DATA_PER_CLASS = 30
 

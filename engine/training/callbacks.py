@@ -10,8 +10,8 @@ from typing import Any
 
 import keras
 
-from engine.events import BatchEnd, EpochEnd, EventSink, RunWarning
-from engine.training.control import RunControl
+from kiln_lab.engine.events import BatchEnd, EpochEnd, EventSink, RunWarning
+from kiln_lab.engine.training.control import RunControl
 
 
 def _plain(logs: dict[str, Any] | None) -> dict[str, float]:
@@ -66,7 +66,7 @@ class EventReporter(keras.callbacks.Callback):
         self.stopped_by_user = False
         self.nan_detected = False
         self._closer: _EpochCloser | None = None
-        from engine.monitors.overfitting import OverfittingWatch
+        from kiln_lab.engine.monitors.overfitting import OverfittingWatch
 
         self.overfitting = OverfittingWatch()
 
@@ -274,7 +274,7 @@ class Checkpointer(keras.callbacks.Callback):
         it before the next phase's checkpoints and before the run is reported finished) and
         raises what a write raised.
         """
-        from engine.training.checkpoint import snapshot, write_snapshot
+        from kiln_lab.engine.training.checkpoint import snapshot, write_snapshot
 
         self.wait()
         started = time.perf_counter()

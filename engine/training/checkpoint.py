@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.errors import ConfigError
-from engine.export.atomic import process_running
+from kiln_lab.engine.errors import ConfigError
+from kiln_lab.engine.export.atomic import process_running
 
 CHECKPOINT_DIR = "checkpoint"
 FORMAT = 2
@@ -95,7 +95,7 @@ def write_snapshot(root: Path, taken: ModelSnapshot, state: dict[str, Any]) -> P
     """`write_checkpoint` from a `snapshot` (safe on another thread: it touches no model or device)."""
     import numpy as np
 
-    from engine.export.save import strict_json
+    from kiln_lab.engine.export.save import strict_json
 
     root.mkdir(parents=True, exist_ok=True)
     epoch = int(state["completed_epochs"])
@@ -330,8 +330,8 @@ def never_finished_an_epoch(out_dir: Path, config: dict[str, Any]) -> bool:
         held = [name for name in held if name not in ("training_log.csv", "tensorboard")]
     if held != ["config.toml"]:
         return False
-    from engine.errors import KilnError
-    from engine.training.config import RunConfig
+    from kiln_lab.engine.errors import KilnError
+    from kiln_lab.engine.training.config import RunConfig
 
     try:
         saved = RunConfig.load(out_dir / "config.toml").to_dict()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.models.built import BuiltModel, TrainingPhase
-from engine.models.heads import loss_and_metrics
-from engine.training.config import RunConfig
-from engine.training.optimizers import make_optimizer
+from kiln_lab.engine.models.built import BuiltModel, TrainingPhase
+from kiln_lab.engine.models.heads import loss_and_metrics
+from kiln_lab.engine.training.config import RunConfig
+from kiln_lab.engine.training.optimizers import make_optimizer
 
 
 def phase_learning_rate(config: RunConfig, phase: TrainingPhase) -> float:
@@ -24,7 +24,7 @@ def compile_for_phase(
     learning_rate = phase_learning_rate(config, phase)
     optimizer = make_optimizer(config.train, learning_rate)
     if built.backbone_variables and (config.model.backbone_lr_mult != 1.0 or config.model.l2sp > 0):
-        from engine.models.finetune import discriminative_optimizer
+        from kiln_lab.engine.models.finetune import discriminative_optimizer
 
         optimizer = discriminative_optimizer(
             optimizer, built, backbone_lr_mult=config.model.backbone_lr_mult, config=config, learning_rate=learning_rate
@@ -41,6 +41,6 @@ def jit_compile_setting(xla: bool) -> bool:
     (jax.jit is XLA; ``jit_compile=False`` would run every step eagerly, many times slower).
     PyTorch: ``torch.compile`` on or off.
     """
-    from engine.runtime import keras_backend
+    from kiln_lab.engine.runtime import keras_backend
 
     return True if keras_backend() == "jax" else bool(xla)

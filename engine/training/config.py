@@ -12,12 +12,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.data.config import AugmentConfig, DataConfig
-from engine.errors import ConfigError
-from engine.models.recipe import LayerSpec, ModelRecipe
-from engine.params import Param, check_declared, declaration, json_schema, param
-from engine.schema import drop_none, from_plain, parse_toml, to_plain
-from engine.training.choices import OPTIMIZER_SETTINGS, OPTIMIZERS, SCHEDULE_SETTINGS, SCHEDULES, STRATEGIES, users_of
+from kiln_lab.engine.data.config import AugmentConfig, DataConfig
+from kiln_lab.engine.errors import ConfigError
+from kiln_lab.engine.models.recipe import LayerSpec, ModelRecipe
+from kiln_lab.engine.params import Param, check_declared, declaration, json_schema, param
+from kiln_lab.engine.schema import drop_none, from_plain, parse_toml, to_plain
+from kiln_lab.engine.training.choices import (
+    OPTIMIZER_SETTINGS,
+    OPTIMIZERS,
+    SCHEDULE_SETTINGS,
+    SCHEDULES,
+    STRATEGIES,
+    users_of,
+)
 
 __all__ = ["AugmentConfig", "DataConfig", "LayerSpec", "ModelRecipe", "RunConfig", "TrainConfig", "CONFIG_VERSION"]
 
@@ -177,7 +184,7 @@ class RunConfig:
 
     def save(self, path: str | Path) -> None:
         """Write as TOML or JSON by the file's suffix, atomically."""
-        from engine.export.atomic import atomic_write_text
+        from kiln_lab.engine.export.atomic import atomic_write_text
 
         path = Path(path)
         text = self.to_json() if path.suffix.lower() == ".json" else self.to_toml()
@@ -185,7 +192,7 @@ class RunConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> RunConfig:
-        from engine.data.files import read_limited
+        from kiln_lab.engine.data.files import read_limited
 
         path = Path(path)
         try:

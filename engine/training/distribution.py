@@ -7,9 +7,9 @@ import types
 from pathlib import Path
 from typing import Any
 
-from engine.errors import ConfigError
-from engine.training.checkpoint import BACKUP_DIR, read_checkpoint
-from engine.training.choices import STRATEGIES
+from kiln_lab.engine.errors import ConfigError
+from kiln_lab.engine.training.checkpoint import BACKUP_DIR, read_checkpoint
+from kiln_lab.engine.training.choices import STRATEGIES
 
 
 class SingleDevice:
@@ -29,7 +29,7 @@ class SingleDevice:
 
 def distribution_strategy(name: str) -> Any:
     """The strategy ``name`` (one of `STRATEGIES`) stands for on this machine and backend."""
-    from engine.runtime import keras_backend
+    from kiln_lab.engine.runtime import keras_backend
 
     if name not in STRATEGIES:
         raise ConfigError(f"'{name}' is not a distribution strategy.", hint=f"Choose one of: {', '.join(STRATEGIES)}.")
@@ -89,7 +89,7 @@ def adapt_model_to_strategy(model: Any, strategy: Any) -> None:
         return
     import tensorflow as tf
 
-    from engine import _compat
+    from kiln_lab.engine import _compat
 
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return

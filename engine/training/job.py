@@ -36,21 +36,21 @@ from typing import Any
 
 import numpy as np
 
-from engine.data import load_dataset, make_pipelines
-from engine.data.dataset import Dataset
-from engine.data.pipeline_types import Pipelines
-from engine.environment import device_label, environment_report
-from engine.errors import ConfigError, KilnError
-from engine.events import EventSink, Failed, Finished, PhaseStarted, RunStarted, RunWarning, ignore_events
-from engine.export.atomic import atomic_write_text
-from engine.export.save import save_run
-from engine.models.build import build_model
-from engine.models.built import BuiltModel, TrainingPhase
-from engine.models.heads import model_for_saving
-from engine.models.summary import count_weights
-from engine.monitors.card_facts import run_card_facts
-from engine.monitors.overfitting import small_data_warning
-from engine.training.checkpoint import (
+from kiln_lab.engine.data import load_dataset, make_pipelines
+from kiln_lab.engine.data.dataset import Dataset
+from kiln_lab.engine.data.pipeline_types import Pipelines
+from kiln_lab.engine.environment import device_label, environment_report
+from kiln_lab.engine.errors import ConfigError, KilnError
+from kiln_lab.engine.events import EventSink, Failed, Finished, PhaseStarted, RunStarted, RunWarning, ignore_events
+from kiln_lab.engine.export.atomic import atomic_write_text
+from kiln_lab.engine.export.save import save_run
+from kiln_lab.engine.models.build import build_model
+from kiln_lab.engine.models.built import BuiltModel, TrainingPhase
+from kiln_lab.engine.models.heads import model_for_saving
+from kiln_lab.engine.models.summary import count_weights
+from kiln_lab.engine.monitors.card_facts import run_card_facts
+from kiln_lab.engine.monitors.overfitting import small_data_warning
+from kiln_lab.engine.training.checkpoint import (
     CHECKPOINT_DIR,
     Checkpoint,
     check_resume_config,
@@ -60,10 +60,10 @@ from engine.training.checkpoint import (
     restore_optimizer,
     restore_weights,
 )
-from engine.training.compile import compile_for_phase, phase_learning_rate
-from engine.training.config import RunConfig
-from engine.training.control import RunControl
-from engine.training.distribution import (
+from kiln_lab.engine.training.compile import compile_for_phase, phase_learning_rate
+from kiln_lab.engine.training.config import RunConfig
+from kiln_lab.engine.training.control import RunControl
+from kiln_lab.engine.training.distribution import (
     adapt_model_to_strategy,
     backup_callbacks,
     backup_folder,
@@ -71,9 +71,9 @@ from engine.training.distribution import (
     restart_history,
     worker_out_dir,
 )
-from engine.training.optimizers import scheduled_rate
-from engine.training.resume_finish import compile_from_checkpoint, needs_finishing
-from engine.training.run_lock import run_folder_lock
+from kiln_lab.engine.training.optimizers import scheduled_rate
+from kiln_lab.engine.training.resume_finish import compile_from_checkpoint, needs_finishing
+from kiln_lab.engine.training.run_lock import run_folder_lock
 
 TENSORBOARD_DIR = "tensorboard"  # `tensorboard --logdir RUN/tensorboard`
 TRAINING_LOG = "training_log.csv"  # Keras's CSVLogger: one row per epoch, every run
@@ -157,7 +157,7 @@ def unmonitored_note(config: RunConfig) -> str | None:
 
 
 def _explain(exc: Exception) -> str:
-    from engine.errors import is_out_of_memory, out_of_memory_sentence
+    from kiln_lab.engine.errors import is_out_of_memory, out_of_memory_sentence
 
     name = type(exc).__name__
     if is_out_of_memory(exc):
@@ -235,7 +235,7 @@ def _run(
     trackers: list[Any] | None = None,
 ) -> RunResult:
     """The plan, a loop over the phases left, the finish."""
-    from engine.training.callbacks import EventReporter  # imports Keras
+    from kiln_lab.engine.training.callbacks import EventReporter  # imports Keras
 
     plan = _plan_run(config, sink, dataset, out_dir, resume, extra_callbacks)
     tracker = _open_tracker(plan, trackers)  # before the run folder is written
@@ -271,11 +271,11 @@ def _plan_run(
 
     config.validate()
     if out_dir is not None and config.train.tensorboard:
-        from engine.runtime import require_tensorboard
+        from kiln_lab.engine.runtime import require_tensorboard
 
         require_tensorboard()  # before anything is written: a refused run leaves the folder as it was
     if config.train.mlflow:
-        from engine.training.tracking import require_mlflow
+        from kiln_lab.engine.training.tracking import require_mlflow
 
         require_mlflow(config.train.mlflow)
     # Before anything is loaded or written: the checkpoint must exist and match this config.
@@ -343,7 +343,7 @@ def _forgetting_monitor(
         if note:
             sink(RunWarning(note, kind="forgetting"))
         return None
-    from engine.monitors.forgetting_callback import make_forgetting_monitor  # imports Keras
+    from kiln_lab.engine.monitors.forgetting_callback import make_forgetting_monitor  # imports Keras
 
     return make_forgetting_monitor(config, built, dataset, sink=sink, out_dir=out_dir)
 
@@ -421,8 +421,8 @@ def _open_tracker(plan: RunPlan, trackers: list[Any] | None) -> Any | None:
     config = plan.config
     if not config.train.mlflow:
         return None
-    from engine.training.tensorboard import run_hparams  # imports Keras
-    from engine.training.tracking import open_mlflow_run
+    from kiln_lab.engine.training.tensorboard import run_hparams  # imports Keras
+    from kiln_lab.engine.training.tracking import open_mlflow_run
 
     tracker = open_mlflow_run(
         config.train.mlflow,
@@ -440,7 +440,7 @@ def _open_board(plan: RunPlan) -> Any | None:
     config = plan.config
     if plan.out_dir is None or not config.train.tensorboard:
         return None
-    from engine.training.tensorboard import RunTensorBoard, run_hparams  # imports Keras
+    from kiln_lab.engine.training.tensorboard import RunTensorBoard, run_hparams  # imports Keras
 
     return RunTensorBoard(
         plan.out_dir / TENSORBOARD_DIR,
@@ -500,8 +500,8 @@ def _phase_callbacks(
     """
     import keras
 
-    from engine.training.callbacks import Checkpointer, NanWeightsGuard, ResumedWatchers
-    from engine.training.preview import live_preview
+    from kiln_lab.engine.training.callbacks import Checkpointer, NanWeightsGuard, ResumedWatchers
+    from kiln_lab.engine.training.preview import live_preview
 
     config = plan.config
     callbacks: list[Any] = [reporter, NanWeightsGuard(reporter), *plan.extra_callbacks]
@@ -593,7 +593,7 @@ def _finish(
     # per-class metrics, backbone licence and caveats, drift figures: for run.json and the model card
     # The per-class figures read the run's own validation / test batches (cached by now) rather
     # than a new pipeline that would decode the split again.
-    from engine.runtime import tensorflow_backend
+    from kiln_lab.engine.runtime import tensorflow_backend
 
     own = model is built.model and tensorflow_backend() and plan.strategy.num_replicas_in_sync == 1
     splits = {"val": plan.pipelines.val, "test": plan.pipelines.test} if own else None
@@ -635,7 +635,7 @@ def _schedule_and_stopping(
     """The phase's learning-rate schedule and early stopping callbacks (the latter also returned)."""
     import keras
 
-    from engine.training.callbacks import EpochLearningRate
+    from kiln_lab.engine.training.callbacks import EpochLearningRate
 
     monitor = "val_loss" if has_validation else "loss"
     callbacks: list[Any] = []
@@ -698,7 +698,7 @@ def _run_record(
 def _apply_precision(config: RunConfig, sink: EventSink) -> None:
     import keras
 
-    from engine.runtime import accelerators
+    from kiln_lab.engine.runtime import accelerators
 
     if config.train.mixed_precision and accelerators():
         keras.mixed_precision.set_global_policy("mixed_float16")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from engine.errors import ConfigError
-from engine.training.choices import OPTIMIZER_SETTINGS, OPTIMIZERS, SCHEDULES
-from engine.training.config import TrainConfig
+from kiln_lab.engine.errors import ConfigError
+from kiln_lab.engine.training.choices import OPTIMIZER_SETTINGS, OPTIMIZERS, SCHEDULES
+from kiln_lab.engine.training.config import TrainConfig
 
 __all__ = ["OPTIMIZERS", "SCHEDULES", "make_optimizer", "scheduled_rate"]
 

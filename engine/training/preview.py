@@ -18,10 +18,10 @@ from typing import Any
 import keras
 import numpy as np
 
-from engine.data.dataset import Dataset
-from engine.data.preview import to_uint8
-from engine.events import EventSink, PreviewPredictions
-from engine.models.heads import class_probabilities
+from kiln_lab.engine.data.dataset import Dataset
+from kiln_lab.engine.data.preview import to_uint8
+from kiln_lab.engine.events import EventSink, PreviewPredictions
+from kiln_lab.engine.models.heads import class_probabilities
 
 IMAGE_SAMPLES = 8  # pictures in the preview
 ROW_SAMPLES = 5  # table rows in the preview
@@ -178,7 +178,7 @@ def live_preview(plan: Any, reporter: Any) -> list[Any]:
     """The phase's preview callback (a list of one), or none: nobody listens (the sink drops every event),
     or a multi-worker run (each worker would send its own). ``plan``: the job's `RunPlan`;
     ``reporter``: its `EventReporter` (the sink, and whether the loss turned NaN)."""
-    from engine.events import ignore_events
+    from kiln_lab.engine.events import ignore_events
 
     config = plan.config
     if reporter.sink is ignore_events or config.train.distribution == "multiworker":

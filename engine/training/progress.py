@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from engine.events import (
+from kiln_lab.engine.events import (
     BatchEnd,
     DriftMeasured,
     EpochEnd,
@@ -71,7 +71,7 @@ class TerminalProgress:
             self._bar = None
 
     def _print(self, text: str) -> None:
-        from engine.data.files import printable
+        from kiln_lab.engine.data.files import printable
 
         self._close_bar()
         # Names from the data (classes, files) may hold a newline or ESC: shown escaped, never raw.

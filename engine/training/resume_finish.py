@@ -19,8 +19,8 @@ def needs_finishing(model: Any, checkpoint: Any) -> bool:
 
 def compile_from_checkpoint(built: Any, checkpoint: Any, config: Any, dataset: Any, strategy: Any) -> None:
     """Compile ``built.model`` for the checkpoint's phase and restore the saved optimizer state."""
-    from engine.training.checkpoint import restore_optimizer
-    from engine.training.compile import compile_for_phase
+    from kiln_lab.engine.training.checkpoint import restore_optimizer
+    from kiln_lab.engine.training.compile import compile_for_phase
 
     if not built.phases:
         return

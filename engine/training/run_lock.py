@@ -24,7 +24,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from engine.errors import ConfigError
+from kiln_lab.engine.errors import ConfigError
 
 _PID_OFFSET = 16  # the pid is written past the locked byte (Windows locks are mandatory: unreadable)
 _held: dict[str, list[int]] = {}  # lock name -> [descriptor, depth] held by this process
@@ -33,7 +33,7 @@ _guard = threading.Lock()
 
 def lock_path(out_dir: Path) -> Path:
     """The lock file for ``out_dir`` (in Kiln's data folder, named by the folder's full path)."""
-    from engine.paths import user_data_dir
+    from kiln_lab.engine.paths import user_data_dir
 
     key = str(Path(out_dir).expanduser().resolve()) + _worker_suffix()
     return user_data_dir() / "locks" / f"{hashlib.sha256(key.encode('utf-8', 'surrogatepass')).hexdigest()[:32]}.lock"

@@ -10,8 +10,8 @@ without --config). A config opened from a file is never passed through here.
 
 from __future__ import annotations
 
-from engine.data.config import AugmentConfig
-from engine.training.config import RunConfig
+from kiln_lab.engine.data.config import AugmentConfig
+from kiln_lab.engine.training.config import RunConfig
 
 # Mild, label-safe changes: a few degrees and a tenth of zoom. No mirror flip: a flipped digit
 # or letter is another symbol, and Kiln cannot tell photos from text.
@@ -43,7 +43,7 @@ def table_defaults(config: RunConfig, *, keep: set[str] = frozenset()) -> RunCon
 
 def finetune_unavailable_reason(input_kind: str) -> str | None:
     """Why fine-tuning cannot be chosen for data of ``input_kind``, or None when it can."""
-    from engine.models.catalogue import entries_for
+    from kiln_lab.engine.models.catalogue import entries_for
 
     if entries_for(input_kind):
         return None
@@ -59,7 +59,7 @@ def starting_config(config: RunConfig, input_kind: str) -> RunConfig:
     Keeps what a person chose already where it still fits: a test share or augmentation that
     is set, a backbone that takes this kind of data.
     """
-    from engine.models.catalogue import entries_for, find_entry
+    from kiln_lab.engine.models.catalogue import entries_for, find_entry
 
     data: dict[str, object] = {}
     if config.data.test_split == 0:

@@ -19,7 +19,7 @@ from typing import Any
 
 import keras
 
-from engine.training.callbacks import is_number
+from kiln_lab.engine.training.callbacks import is_number
 
 
 class RunTensorBoard(keras.callbacks.Callback):

@@ -21,8 +21,8 @@ from typing import Any
 
 import keras
 
-from engine.errors import KilnError
-from engine.training.callbacks import is_number
+from kiln_lab.engine.errors import KilnError
+from kiln_lab.engine.training.callbacks import is_number
 
 DEFAULT_EXPERIMENT = "kiln"
 INSTALL = "pip install mlflow-skinny"

@@ -29,7 +29,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from engine.worker import protocol
+from kiln_lab.engine.worker import protocol
 
 # The worker runs a little below the window's priority (KILN_ENGINE_NICENESS, default 5): training
 # is background work, and the person keeps using the computer. With two other busy processes on
@@ -79,7 +79,7 @@ class EngineProcess:
         self.expected_exit = False  # set before ending it on purpose (stop grace, shutdown)
 
     def start(self) -> None:
-        from engine.worker.server import serve  # a plain function: spawn pickles it by name
+        from kiln_lab.engine.worker.server import serve  # a plain function: spawn pickles it by name
 
         context = multiprocessing.get_context("spawn")
         parent_conn, child_conn = context.Pipe(duplex=True)
@@ -197,7 +197,7 @@ class ThreadEngine(EngineProcess):
     """
 
     def start(self) -> None:
-        from engine.worker.server import serve
+        from kiln_lab.engine.worker.server import serve
 
         parent_conn, child_conn = multiprocessing.Pipe(duplex=True)
         self._conn = parent_conn

@@ -27,13 +27,13 @@ PROTOCOL_VERSION = 1
 # Modules whose classes a message may name. Each is a plain-value module: it imports neither
 # TensorFlow nor Keras (tests/test_layering.py checks that for every engine module listed).
 ALLOWED_MODULE_PREFIXES = (
-    "engine.events",
-    "engine.errors",
-    "engine.results",
-    "engine.data.config",
-    "engine.models.recipe",
-    "engine.training.config",
-    "engine.worker.protocol",
+    "kiln_lab.engine.events",
+    "kiln_lab.engine.errors",
+    "kiln_lab.engine.results",
+    "kiln_lab.engine.data.config",
+    "kiln_lab.engine.models.recipe",
+    "kiln_lab.engine.training.config",
+    "kiln_lab.engine.worker.protocol",
 )
 # Harmless classes from the standard library and NumPy that plain values are made of.
 ALLOWED_GLOBALS = {
@@ -111,7 +111,7 @@ def loads(data: bytes) -> dict[str, Any]:
 def describe_error(exc: BaseException, task: str) -> TaskError:
     """The sentence and details the window shows for a failed task (``task``: what it was doing,
     in words). The same for an engine task and for the window's own light work."""
-    from engine.errors import KilnError, is_out_of_memory, out_of_memory_sentence
+    from kiln_lab.engine.errors import KilnError, is_out_of_memory, out_of_memory_sentence
 
     if isinstance(exc, KilnError):
         # The input was unusable, nothing broke inside Kiln: the details are what the sentence is

@@ -24,8 +24,8 @@ import threading
 from multiprocessing.connection import Connection
 from typing import Any
 
-from engine.worker import protocol
-from engine.worker.protocol import describe_error
+from kiln_lab.engine.worker import protocol
+from kiln_lab.engine.worker.protocol import describe_error
 
 
 class _Outbox:
@@ -54,7 +54,7 @@ class _Outbox:
 class _Task:
     def __init__(self, call_id: int, name: str, kwargs: dict[str, Any], outbox: _Outbox,
                  retire: Any = None) -> None:
-        from engine.training.control import RunControl
+        from kiln_lab.engine.training.control import RunControl
 
         self.id = call_id
         self.name = name
@@ -73,7 +73,7 @@ class _Task:
         self.outbox.send({"op": "event", "id": self.id, "event": event})
 
     def run(self) -> None:
-        from engine import api
+        from kiln_lab.engine import api
 
         try:
             function = api.TASKS[self.name]
@@ -91,7 +91,7 @@ class _Task:
         except BaseException as exc:  # noqa: BLE001 - every failure reaches the window, the worker lives on
             error = describe_error(exc, words)
             self.outbox.send({"op": "error", "id": self.id, "error": error})
-            from engine.errors import is_out_of_memory
+            from kiln_lab.engine.errors import is_out_of_memory
 
             if is_out_of_memory(exc) and self.retire is not None:
                 # Memory may be left fragmented or half-freed: a fresh process serves the next task.
@@ -158,7 +158,7 @@ def serve(conn: Connection, niceness: int = 0) -> None:
 
     threading.Thread(target=read, name="kiln-worker-reader", daemon=True).start()
     try:
-        from engine import api
+        from kiln_lab.engine import api
 
         info = api.engine_info()
     except BaseException as exc:  # noqa: BLE001 - the window must hear why there is no engine

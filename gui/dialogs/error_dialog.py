@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.workers import WorkerError
+from kiln_lab.gui.workers import WorkerError
 
 
 class ErrorDialog(QDialog):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from engine.export.runs import RunEntry, read_history
-from gui.plots import LivePlot
+from kiln_lab.engine.export.runs import RunEntry, read_history
+from kiln_lab.gui.plots import LivePlot
 
 METRICS = (("accuracy", "Accuracy", "accuracy"), ("mae", "Mean absolute error", "MAE"))
 

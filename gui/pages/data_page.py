@@ -14,14 +14,14 @@ from typing import Any
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QStackedWidget, QVBoxLayout, QWidget
 
-from gui.binding import FormBinding
-from gui.engine_link import Call
-from gui.panels.dataset_view import DatasetView
-from gui.panels.problems_panel import ProblemsPanel
-from gui.panels.scan_panel import ScanPanel
-from gui.panels.start_panel import StartPanel
-from gui.session import Session
-from gui.workers import TaskSlot, Worker, WorkerError
+from kiln_lab.gui.binding import FormBinding
+from kiln_lab.gui.engine_link import Call
+from kiln_lab.gui.panels.dataset_view import DatasetView
+from kiln_lab.gui.panels.problems_panel import ProblemsPanel
+from kiln_lab.gui.panels.scan_panel import ScanPanel
+from kiln_lab.gui.panels.start_panel import StartPanel
+from kiln_lab.gui.session import Session
+from kiln_lab.gui.workers import TaskSlot, Worker, WorkerError
 
 
 class DataPage(QWidget):

@@ -27,17 +27,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.export.runs import metric_words, run_name_for_model
-from gui import theme
-from gui.engine_link import Call
-from gui.panels.try_it_panel import TryItPanel
-from gui.plots import style_plot
-from gui.session import Session
-from gui.widgets.confusion_matrix import ConfusionMatrixPlot
-from gui.widgets.forms import muted_label, title_label
-from gui.widgets.image_grid import ImageGrid
-from gui.widgets.split_metrics_table import SplitMetricsTable
-from gui.workers import TaskSlot, Worker, run_in_background
+from kiln_lab.engine.export.runs import metric_words, run_name_for_model
+from kiln_lab.gui import theme
+from kiln_lab.gui.engine_link import Call
+from kiln_lab.gui.panels.try_it_panel import TryItPanel
+from kiln_lab.gui.plots import style_plot
+from kiln_lab.gui.session import Session
+from kiln_lab.gui.widgets.confusion_matrix import ConfusionMatrixPlot
+from kiln_lab.gui.widgets.forms import muted_label, title_label
+from kiln_lab.gui.widgets.image_grid import ImageGrid
+from kiln_lab.gui.widgets.split_metrics_table import SplitMetricsTable
+from kiln_lab.gui.workers import TaskSlot, Worker, run_in_background
 
 MISCLASSIFIED_SHOWN = 32
 

@@ -36,14 +36,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.export.formats import CHECKED_FORMATS, EXPORT_FORMATS, QUANTISATIONS, SUFFIXES, missing_sentence
-from engine.export.runs import metric_words
-from engine.export.snippets import usage_snippet
-from engine.training.config import RunConfig
-from gui.engine_link import Call
-from gui.session import Session, TrainedModel
-from gui.widgets.forms import muted_label, title_label
-from gui.workers import Worker, WorkerContext, WorkerError, run_in_background
+from kiln_lab.engine.export.formats import CHECKED_FORMATS, EXPORT_FORMATS, QUANTISATIONS, SUFFIXES, missing_sentence
+from kiln_lab.engine.export.runs import metric_words
+from kiln_lab.engine.export.snippets import usage_snippet
+from kiln_lab.engine.training.config import RunConfig
+from kiln_lab.gui.engine_link import Call
+from kiln_lab.gui.session import Session, TrainedModel
+from kiln_lab.gui.widgets.forms import muted_label, title_label
+from kiln_lab.gui.workers import Worker, WorkerContext, WorkerError, run_in_background
 
 FORMAT_LABELS = {
     "keras": "Keras (.keras)",
@@ -290,7 +290,7 @@ class ExportPage(QWidget):
             metrics = trained.record.get("metrics") or {}
             numbers = ", ".join(f"{metric_words(k)} {v:.4g}" for k, v in list(metrics.items())[:4])
             self.model_label.setText(f"<b>{trained.name}</b>, {where}." + (f"<br>{numbers}" if numbers else ""))
-        from engine.models.licence import record_export_warning
+        from kiln_lab.engine.models.licence import record_export_warning
 
         licence = record_export_warning(trained.record if trained is not None else None)
         self.licence_warning.setText(f"Before you share this model: {licence}" if licence else "")
@@ -424,7 +424,8 @@ class ExportPage(QWidget):
     def _on_saved(self, path: str, fmt: str, found: dict | None = None) -> None:
         self.last_export = (fmt, path)
         check = (found or {}).get("check") or {}
-        if self._cancelled and not check:
+        cancelled = self._cancelled or getattr(self._worker, "cancel_requested", False)  # page's or status bar's
+        if cancelled and not check:
             self.save_result.setText(f"Saved {path}: the cancel came after the file was written.")
         else:
             self.save_result.setText(f"Saved {path} (run record and model card beside it).")

@@ -16,18 +16,18 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QButtonGroup, QSplitter, QVBoxLayout, QWidget
 
-from engine.models.recipe import ModelRecipe
-from gui.binding import FormBinding
-from gui.engine_link import Call
-from gui.panels.finetune_panel import FinetunePanel
-from gui.panels.model_summary import ModelSummaryPanel
-from gui.panels.path_card import scrolling
-from gui.panels.scratch_panel import ScratchPanel
-from gui.session import Session
-from gui.widgets.advisor_card import AdvisorCard
-from gui.widgets.compare_view import FractionsDialog
-from gui.widgets.init_diagnostics_card import InitDiagnosticsCard
-from gui.workers import TaskSlot, Worker
+from kiln_lab.engine.models.recipe import ModelRecipe
+from kiln_lab.gui.binding import FormBinding
+from kiln_lab.gui.engine_link import Call
+from kiln_lab.gui.panels.finetune_panel import FinetunePanel
+from kiln_lab.gui.panels.model_summary import ModelSummaryPanel
+from kiln_lab.gui.panels.path_card import scrolling
+from kiln_lab.gui.panels.scratch_panel import ScratchPanel
+from kiln_lab.gui.session import Session
+from kiln_lab.gui.widgets.advisor_card import AdvisorCard
+from kiln_lab.gui.widgets.compare_view import FractionsDialog
+from kiln_lab.gui.widgets.init_diagnostics_card import InitDiagnosticsCard
+from kiln_lab.gui.workers import TaskSlot, Worker
 
 KIND_SCRATCH, KIND_FINETUNE = "scratch", "finetune"
 

@@ -26,15 +26,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.errors import KilnError
-from engine.export.runs import RunEntry, list_runs, read_history, rename_run
-from engine.training.config import RunConfig
-from gui.dialogs.run_curves_dialog import RunCurvesDialog
-from gui.session import Session
-from gui.settings import AppSettings
-from gui.widgets.forms import muted_label, title_label
-from gui.widgets.runs_table import RunsTable
-from gui.workers import WorkerError
+from kiln_lab.engine.errors import KilnError
+from kiln_lab.engine.export.runs import RunEntry, list_runs, read_history, rename_run
+from kiln_lab.engine.training.config import RunConfig
+from kiln_lab.gui.dialogs.run_curves_dialog import RunCurvesDialog
+from kiln_lab.gui.session import Session
+from kiln_lab.gui.settings import AppSettings
+from kiln_lab.gui.widgets.forms import muted_label, title_label
+from kiln_lab.gui.widgets.runs_table import RunsTable
+from kiln_lab.gui.workers import WorkerError
 
 SETTINGS_SECTION = "runs_table"  # the hidden columns and the sort, kept between sessions
 PATHS = (("All paths", ""), ("From scratch", "scratch"), ("Fine-tune", "fine-tune"))

@@ -16,21 +16,21 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
-from engine.export.runs import run_folder_name
-from engine.training.config import TrainConfig
-from gui.dialogs.trust_backbone import ask_trust_backbone
-from gui.engine_link import Call
-from gui.main_thread_gc import defer_full_collections
-from gui.panels.live_preview import LivePreviewPanel
-from gui.panels.run_controls import RunControls, format_duration
-from gui.panels.run_events import RunEvents
-from gui.panels.train_form import TrainForm
-from gui.panels.train_plots import TrainPlots, metric_key
-from gui.plots import PlotRefresher
-from gui.session import RunSummary, Session, TrainedModel
-from gui.training_runner import TrainingRunner
-from gui.widgets.compare_view import CompareDialog
-from gui.workers import TaskSlot, WorkerError
+from kiln_lab.engine.export.runs import run_folder_name
+from kiln_lab.engine.training.config import TrainConfig
+from kiln_lab.gui.dialogs.trust_backbone import ask_trust_backbone
+from kiln_lab.gui.engine_link import Call
+from kiln_lab.gui.main_thread_gc import defer_full_collections
+from kiln_lab.gui.panels.live_preview import LivePreviewPanel
+from kiln_lab.gui.panels.run_controls import RunControls, format_duration
+from kiln_lab.gui.panels.run_events import RunEvents
+from kiln_lab.gui.panels.train_form import TrainForm
+from kiln_lab.gui.panels.train_plots import TrainPlots, metric_key
+from kiln_lab.gui.plots import PlotRefresher
+from kiln_lab.gui.session import RunSummary, Session, TrainedModel
+from kiln_lab.gui.training_runner import TrainingRunner
+from kiln_lab.gui.widgets.compare_view import CompareDialog
+from kiln_lab.gui.workers import TaskSlot, WorkerError
 
 # The page's own names for the form's controls (tests, the window).
 FORM_WIDGETS = (

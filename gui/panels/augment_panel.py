@@ -12,11 +12,11 @@ import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout
 
-from gui.binding import FormBinding
-from gui.engine_link import Call
-from gui.widgets.forms import declared_spin, declared_tooltip
-from gui.widgets.image_grid import ImageGrid
-from gui.workers import TaskSlot
+from kiln_lab.gui.binding import FormBinding
+from kiln_lab.gui.engine_link import Call
+from kiln_lab.gui.widgets.forms import declared_spin, declared_tooltip
+from kiln_lab.gui.widgets.image_grid import ImageGrid
+from kiln_lab.gui.workers import TaskSlot
 
 AUGMENT_PREVIEWS = 12
 

@@ -9,14 +9,14 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QPushButton, QSplitter, QVBoxLayout, QWidget
 
-from gui.binding import FormBinding
-from gui.panels.augment_panel import AugmentPanel
-from gui.panels.problems_panel import ProblemsPanel
-from gui.panels.samples_panel import SamplesPanel
-from gui.panels.split_panel import SplitPanel
-from gui.panels.target_panel import TargetPanel
-from gui.widgets.bar_chart import ClassCountsChart
-from gui.widgets.forms import muted_label, title_label
+from kiln_lab.gui.binding import FormBinding
+from kiln_lab.gui.panels.augment_panel import AugmentPanel
+from kiln_lab.gui.panels.problems_panel import ProblemsPanel
+from kiln_lab.gui.panels.samples_panel import SamplesPanel
+from kiln_lab.gui.panels.split_panel import SplitPanel
+from kiln_lab.gui.panels.target_panel import TargetPanel
+from kiln_lab.gui.widgets.bar_chart import ClassCountsChart
+from kiln_lab.gui.widgets.forms import muted_label, title_label
 
 SOURCE_KINDS = {
     "images": "Image folder",

@@ -21,11 +21,11 @@ from PySide6.QtWidgets import (
     QPushButton,
 )
 
-from engine.training.config import RunConfig
-from gui.binding import FormBinding
-from gui.panels.path_card import PathCard
-from gui.widgets.forms import declared_spin, declared_tooltip, describe_count, enable_used, muted_label, select
-from gui.widgets.freeze_edit import FreezePolicyEdit
+from kiln_lab.engine.training.config import RunConfig
+from kiln_lab.gui.binding import FormBinding
+from kiln_lab.gui.panels.path_card import PathCard
+from kiln_lab.gui.widgets.forms import declared_spin, declared_tooltip, describe_count, enable_used, muted_label, select
+from kiln_lab.gui.widgets.freeze_edit import FreezePolicyEdit
 
 SOURCE_LABELS = {"demo": "ships with Kiln", "keras_applications": "Keras Applications", "hub": "TF Hub / Kaggle"}
 META_ROWS = (
@@ -200,7 +200,7 @@ class FinetunePanel(PathCard):
 
     def set_input_kind(self, input_kind: str) -> None:
         """Offer only the backbones that take ``input_kind`` data; say plainly when there are none."""
-        from engine.training.starting import finetune_unavailable_reason
+        from kiln_lab.engine.training.starting import finetune_unavailable_reason
 
         self.input_kind = input_kind
         reason = finetune_unavailable_reason(input_kind)
@@ -308,8 +308,8 @@ class FinetunePanel(PathCard):
 
 def finetune_plan(config: RunConfig) -> str:
     """What fine-tuning will do with this recipe, phase by phase (the engine's own words for the plan)."""
-    from engine.errors import ConfigError
-    from engine.models.freeze import head_epochs_for, plan_sentence
+    from kiln_lab.engine.errors import ConfigError
+    from kiln_lab.engine.models.freeze import head_epochs_for, plan_sentence
 
     model, epochs = config.model, config.train.epochs
     head = head_epochs_for(model.head_epochs, epochs) if model.two_phase and epochs >= 2 else None
@@ -324,8 +324,8 @@ def _terms_and_limits(name: str | None, entry: dict[str, Any] | None) -> dict[st
     """The licence with its class and note, and the backbone's known limits (engine facts, shown as they come)."""
     if not name:
         return {}
-    from engine.models.caveats import backbone_caveats
-    from engine.models.licence import classify_licence
+    from kiln_lab.engine.models.caveats import backbone_caveats
+    from kiln_lab.engine.models.licence import classify_licence
 
     entry = entry or {}
     verdict = classify_licence(entry.get("licence") or entry.get("license"))

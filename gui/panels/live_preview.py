@@ -28,9 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine import events as ev
-from gui import theme
-from gui.widgets.images import array_to_pixmap
+from kiln_lab.engine import events as ev
+from kiln_lab.gui import theme
+from kiln_lab.gui.widgets.images import array_to_pixmap
 
 TILE = 40  # a thumbnail's side on screen, in pixels (the tab beside the run log is small at 1100x680)
 TILE_WIDTH = TILE + 36  # room for "✗ 6 100%" under it; longer names are elided (the tooltip has them whole)

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from gui.widgets.forms import muted_label
+from kiln_lab.gui.widgets.forms import muted_label
 
 
 class ModelSummaryPanel(QGroupBox):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QFrame, QGroupBox, QRadioButton, QScrollArea, QVBoxLayout, QWidget
 
-from gui.widgets.forms import muted_label
+from kiln_lab.gui.widgets.forms import muted_label
 
 
 def scrolling(body: QWidget) -> QScrollArea:

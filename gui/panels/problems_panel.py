@@ -9,7 +9,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGroupBox, QHeaderView, QTreeWidget, QTreeWidgetItem, QVBoxLayout
 
-from gui.widgets.forms import muted_label
+from kiln_lab.gui.widgets.forms import muted_label
 
 
 class ProblemsPanel(QGroupBox):

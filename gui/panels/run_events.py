@@ -13,9 +13,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from engine import events as ev
-from gui.panels.run_controls import RunControls, format_duration
-from gui.panels.train_plots import TrainPlots, metric_key
+from kiln_lab.engine import events as ev
+from kiln_lab.gui.panels.run_controls import RunControls, format_duration
+from kiln_lab.gui.panels.train_plots import TrainPlots, metric_key
 
 SMOOTHING = 0.3  # exponential moving average weight of a new batch loss point
 

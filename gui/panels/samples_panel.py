@@ -11,9 +11,9 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGroupBox, QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout
 
-from gui.engine_link import Call
-from gui.widgets.image_grid import ClassRows
-from gui.workers import TaskSlot
+from kiln_lab.gui.engine_link import Call
+from kiln_lab.gui.widgets.image_grid import ClassRows
+from kiln_lab.gui.workers import TaskSlot
 
 THUMBNAILS_PER_CLASS = 8
 TABLE_ROWS = 50

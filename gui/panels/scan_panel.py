@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from gui.widgets.forms import muted_label, title_label
+from kiln_lab.gui.widgets.forms import muted_label, title_label
 
 
 class ScanPanel(QWidget):

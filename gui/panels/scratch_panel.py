@@ -14,15 +14,15 @@ from typing import Any
 
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QLabel, QPushButton
 
-from engine.models.initializers import INITIALIZERS, recommended_initializer
-from engine.models.layer_types import PRESETS
-from engine.models.recipe import CUSTOM_ARCH, ModelRecipe
-from engine.models.scratch import expand_preset
-from engine.training.config import RunConfig
-from gui.binding import FormBinding, set_path
-from gui.panels.path_card import PathCard
-from gui.widgets.forms import declared_combo, declared_spin, declared_tooltip, enable_used, muted_label
-from gui.widgets.layer_editor import LayerEditor
+from kiln_lab.engine.models.initializers import INITIALIZERS, recommended_initializer
+from kiln_lab.engine.models.layer_types import PRESETS
+from kiln_lab.engine.models.recipe import CUSTOM_ARCH, ModelRecipe
+from kiln_lab.engine.models.scratch import expand_preset
+from kiln_lab.engine.training.config import RunConfig
+from kiln_lab.gui.binding import FormBinding, set_path
+from kiln_lab.gui.panels.path_card import PathCard
+from kiln_lab.gui.widgets.forms import declared_combo, declared_spin, declared_tooltip, enable_used, muted_label
+from kiln_lab.gui.widgets.layer_editor import LayerEditor
 
 CUSTOM_LABEL = "Custom: the layers below, as edited"
 PRESET_KNOBS = ("model.depth", "model.width", "model.activation", "model.dropout", "model.batch_norm")

@@ -10,8 +10,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QToolButton, QVBoxLayout, QWidget
 
-from gui.binding import FormBinding
-from gui.widgets.forms import declared_spin
+from kiln_lab.gui.binding import FormBinding
+from kiln_lab.gui.widgets.forms import declared_spin
 
 
 class SeedsPanel(QWidget):

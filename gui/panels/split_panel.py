@@ -11,9 +11,9 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QGridLayout, QGroupBox, QLabel, QSlider
 
-from engine.training.config import RunConfig
-from gui.binding import FormBinding
-from gui.widgets.forms import configure_from_declaration, declared_tooltip, muted_label
+from kiln_lab.engine.training.config import RunConfig
+from kiln_lab.gui.binding import FormBinding
+from kiln_lab.gui.widgets.forms import configure_from_declaration, declared_tooltip, muted_label
 
 IMAGE_SIZES = [
     ("As the data (or the backbone's)", None),

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.widgets.forms import muted_label, title_label
+from kiln_lab.gui.widgets.forms import muted_label, title_label
 
 
 class StartPanel(QWidget):
@@ -27,7 +27,7 @@ class StartPanel(QWidget):
 
     def __init__(self) -> None:
         super().__init__()
-        from engine.data.demo_names import DEMOS
+        from kiln_lab.engine.data.demo_names import DEMOS
 
         outer = QVBoxLayout(self)
         outer.setContentsMargins(48, 36, 48, 36)

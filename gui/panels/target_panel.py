@@ -13,8 +13,8 @@ from typing import Any
 
 from PySide6.QtWidgets import QComboBox, QGridLayout, QGroupBox, QLabel
 
-from gui.binding import FormBinding
-from gui.widgets.forms import declared_combo, declared_tooltip, muted_label
+from kiln_lab.gui.binding import FormBinding
+from kiln_lab.gui.widgets.forms import declared_combo, declared_tooltip, muted_label
 
 TASK_WORDS = {"classification": "classes", "regression": "a number"}
 TASK_LABELS = {

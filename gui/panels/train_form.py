@@ -12,11 +12,11 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QLineEdit, QScrollArea, QVBoxLayout, QWidget
 
-from engine.training.config import TrainConfig
-from gui.binding import FormBinding
-from gui.panels.seeds_panel import SeedsPanel
-from gui.session import Session
-from gui.widgets.forms import (
+from kiln_lab.engine.training.config import TrainConfig
+from kiln_lab.gui.binding import FormBinding
+from kiln_lab.gui.panels.seeds_panel import SeedsPanel
+from kiln_lab.gui.session import Session
+from kiln_lab.gui.widgets.forms import (
     LearningRateSpin,
     declared_combo,
     declared_spin,

@@ -24,15 +24,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.plots import LivePlot
-from gui.widgets.compare_view import TrialsView
-from gui.widgets.drift_view import DriftView
-from gui.widgets.log_panel import LogPanel
+from kiln_lab.gui.plots import LivePlot
+from kiln_lab.gui.widgets.compare_view import TrialsView
+from kiln_lab.gui.widgets.drift_view import DriftView
+from kiln_lab.gui.widgets.log_panel import LogPanel
 
 
 def metric_key(task: str, logs: dict[str, float]) -> str | None:
     """The task's headline metric in Keras's log names (the engine decides: accuracy, or MAE)."""
-    from engine.models.heads import headline_metric
+    from kiln_lab.engine.models.heads import headline_metric
 
     return headline_metric(task, logs)
 

@@ -21,10 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.data.imagefile import IMAGE_EXTENSIONS
-from gui.widgets.forms import muted_label
-from gui.widgets.images import array_to_pixmap
-from gui.widgets.top_k_bars import TopKBars
+from kiln_lab.engine.data.imagefile import IMAGE_EXTENSIONS
+from kiln_lab.gui.widgets.forms import muted_label
+from kiln_lab.gui.widgets.images import array_to_pixmap
+from kiln_lab.gui.widgets.top_k_bars import TopKBars
 
 IMAGE_SUFFIXES = IMAGE_EXTENSIONS  # the engine's list: what the decoder reads
 

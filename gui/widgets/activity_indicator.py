@@ -12,7 +12,7 @@ from __future__ import annotations
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QMenu, QProgressBar, QPushButton, QToolButton, QWidget
 
-from gui.workers import Activity, ActivityBoard, activity_board
+from kiln_lab.gui.workers import Activity, ActivityBoard, activity_board
 
 SHOW_AFTER_S = 1.0  # a task shorter than this never flashes a bar and a button
 REFRESH_MS = 250

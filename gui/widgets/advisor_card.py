@@ -16,8 +16,8 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
-from gui.engine_link import Call
-from gui.workers import Worker, WorkerError, run_in_background
+from kiln_lab.gui.engine_link import Call
+from kiln_lab.gui.workers import Worker, WorkerError, run_in_background
 
 
 class AdvisorCard(QGroupBox):

@@ -18,7 +18,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QCursor, QFont, QFontMetricsF, QPainter
 from PySide6.QtWidgets import QApplication, QToolTip, QWidget
 
-from gui import theme
+from kiln_lab.gui import theme
 
 SPLIT_WORDS = {"train": "train", "val": "validation", "test": "test"}
 
@@ -264,7 +264,7 @@ class ClassCountsChart(pg.PlotWidget):
         plot.setYRange(0, max(1.0, float(bottom.max())) * 1.3, padding=0)  # room for the legend
 
     def _restyle(self, _dark: bool = False) -> None:
-        from gui.plots import style_plot
+        from kiln_lab.gui.plots import style_plot
 
         style_plot(self)
         self._draw()

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui import theme
+from kiln_lab.gui import theme
 
 APPROACHES = {"scratch": "From scratch", "finetune": "Fine-tuning"}
 SUMMARY_COLUMNS = ["Approach", "Data", "Train samples", "Score", "Interval", "Runs"]
@@ -147,7 +147,7 @@ class ScoreChart(pg.PlotWidget):
         plot.setYRange(low - span * 0.15, high + span * 0.15, padding=0)
 
     def _restyle(self, _dark: bool = False) -> None:
-        from gui.plots import style_plot
+        from kiln_lab.gui.plots import style_plot
 
         style_plot(self)
         self._draw()

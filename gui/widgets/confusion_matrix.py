@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QWidget
 
-from gui import theme
+from kiln_lab.gui import theme
 
 MAX_LABELLED_CELLS = 400  # above 20x20 classes the numbers would be unreadable; colours remain
 

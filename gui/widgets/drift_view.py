@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui import theme
+from kiln_lab.gui import theme
 
 
 class DriftView(QWidget):
@@ -35,7 +35,7 @@ class DriftView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        from engine.monitors.forgetting_rules import CKA_WARNING
+        from kiln_lab.engine.monitors.forgetting_rules import CKA_WARNING
 
         self.plot = pg.PlotWidget()
         item = self.plot.getPlotItem()
@@ -131,7 +131,7 @@ class DriftView(QWidget):
 
     def _apply_colors(self, _dark: bool = False) -> None:
         """The plot in the theme's colours (it kept a white background in the dark theme)."""
-        from gui.plots import style_plot
+        from kiln_lab.gui.plots import style_plot
 
         style_plot(self.plot)
         colors = theme.plot_colors()
@@ -172,7 +172,7 @@ class DriftView(QWidget):
         self.warning.show()
         self._clear_remedies()
         if model is not None:
-            from engine.monitors.forgetting_rules import remedy_changes
+            from kiln_lab.engine.monitors.forgetting_rules import remedy_changes
 
             for label, changes in remedy_changes(model.backbone_lr_mult, model.l2sp, model.freeze):
                 button = QPushButton(label)
@@ -196,7 +196,7 @@ class DriftView(QWidget):
         super().resizeEvent(event)
         self._arrange_remedies()
         self._fit_details()
-        from gui.plots import fit_legend
+        from kiln_lab.gui.plots import fit_legend
 
         fit_legend(self.plot, self.legend)
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from PySide6.QtWidgets import QAbstractSlider, QComboBox, QDoubleSpinBox, QLabel, QSpinBox, QWidget
 
-from engine.params import Param, declared, default_at, field_type, is_used
-from engine.training.config import RunConfig
+from kiln_lab.engine.params import Param, declared, default_at, field_type, is_used
+from kiln_lab.engine.training.config import RunConfig
 
 SPIN_LIMIT = 2**31 - 1  # QSpinBox holds a C int
 _DEFAULT = object()  # declared_combo: select the setting's default

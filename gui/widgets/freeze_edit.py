@@ -10,9 +10,9 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QWidget
 
-from engine.errors import ConfigError
-from engine.models.freeze import POLICIES, parse_freeze
-from gui.widgets.forms import int_spin
+from kiln_lab.engine.errors import ConfigError
+from kiln_lab.engine.models.freeze import POLICIES, parse_freeze
+from kiln_lab.gui.widgets.forms import int_spin
 
 
 class FreezePolicyEdit(QWidget):

@@ -8,7 +8,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from gui.widgets.images import array_to_pixmap
+from kiln_lab.gui.widgets.images import array_to_pixmap
 
 
 def _clear(layout: QGridLayout) -> None:

@@ -15,11 +15,11 @@ from typing import Any
 
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QTabWidget, QVBoxLayout
 
-import engine.events as ev
-from gui.engine_link import Call
-from gui.widgets.layer_heatmap import LayerHeatmap
-from gui.widgets.showdown_plot import ShowdownPlot
-from gui.workers import TaskSlot, Worker, WorkerError
+import kiln_lab.engine.events as ev
+from kiln_lab.gui.engine_link import Call
+from kiln_lab.gui.widgets.layer_heatmap import LayerHeatmap
+from kiln_lab.gui.widgets.showdown_plot import ShowdownPlot
+from kiln_lab.gui.workers import TaskSlot, Worker, WorkerError
 
 DIAGNOSE_STEPS = 8
 

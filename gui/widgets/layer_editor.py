@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.models.layer_types import LAYER_TYPES
-from engine.models.recipe import LayerSpec
-from gui.widgets.forms import declared_combo, declared_spin, declared_tooltip
+from kiln_lab.engine.models.layer_types import LAYER_TYPES
+from kiln_lab.engine.models.recipe import LayerSpec
+from kiln_lab.gui.widgets.forms import declared_combo, declared_spin, declared_tooltip
 
 # Column headers for the LayerSpec fields a row may use; which ones a row uses, and a new
 # row's values, come from the engine's layer-type registry.

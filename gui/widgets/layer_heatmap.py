@@ -14,7 +14,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from gui import theme
+from kiln_lab.gui import theme
 
 
 class LayerHeatmap(QWidget):

@@ -30,7 +30,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QStyle, QTreeView, QWidget
 
-from engine.export.runs import RunEntry
+from kiln_lab.engine.export.runs import RunEntry
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # the value a column sorts by: a number, a string or None
 ENTRY_ROLE = Qt.ItemDataRole.UserRole  # the row's RunEntry

@@ -10,7 +10,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from gui import theme
+from kiln_lab.gui import theme
 
 
 class ShowdownPlot(QWidget):
@@ -43,7 +43,7 @@ class ShowdownPlot(QWidget):
         return QSize(520, 320)  # a readable plot in a page that scrolls, not pyqtgraph's 480 px
 
     def _restyle(self, _dark: bool = False) -> None:
-        from gui.plots import style_plot
+        from kiln_lab.gui.plots import style_plot
 
         style_plot(self.plot)
         title = "Initializer showdown: loss per epoch"

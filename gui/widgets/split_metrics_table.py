@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.export.runs import metric_words
-from gui.engine_link import Call
-from gui.workers import TaskSlot, Worker
+from kiln_lab.engine.export.runs import metric_words
+from kiln_lab.gui.engine_link import Call
+from kiln_lab.gui.workers import TaskSlot, Worker
 
 SPLIT_TITLES = {"train": "Training", "val": "Validation", "test": "Test"}
 # What each split is, for the column headers' tooltips.

@@ -20,7 +20,7 @@ TIMEOUT_MS = 120_000
 
 @pytest.fixture
 def settings(tmp_path: Path):
-    from gui.settings import AppSettings
+    from kiln_lab.gui.settings import AppSettings
 
     return AppSettings(str(tmp_path / "settings.ini"))
 
@@ -29,7 +29,7 @@ def settings(tmp_path: Path):
 def engine_in_thread() -> Iterator:
     """The engine served on a thread of the test's process (same protocol, same pipe), so a test
     can replace an engine function with ``monkeypatch`` and the engine sees it."""
-    from gui.engine_link import EngineLink, use_link
+    from kiln_lab.gui.engine_link import EngineLink, use_link
 
     link = EngineLink(in_thread=True)
     previous = use_link(link)
@@ -43,7 +43,7 @@ def engine_in_thread() -> Iterator:
 def window(qtbot, settings, tmp_path: Path, request) -> Iterator:
     """The real main window, shown, with its engine ready (a worker process; a thread of this
     process for tests marked ``engine_in_thread``)."""
-    from gui.app import create_window
+    from kiln_lab.gui.app import create_window
 
     if request.node.get_closest_marker("engine_in_thread"):
         request.getfixturevalue("engine_in_thread")
@@ -59,7 +59,7 @@ def window(qtbot, settings, tmp_path: Path, request) -> Iterator:
     if win.train_page.running:
         win.train_page.stop()
         win.train_page.runner.wait(60_000)
-    from gui.workers import running_workers
+    from kiln_lab.gui.workers import running_workers
 
     for worker in running_workers():
         worker.cancel()

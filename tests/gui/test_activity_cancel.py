@@ -36,14 +36,14 @@ def slowed(check: Any, seconds: float = 0.15) -> Any:
 def slow_engine(monkeypatch: pytest.MonkeyPatch, *modules: str) -> None:
     import importlib
 
-    from engine.errors import check_cancelled
+    from kiln_lab.engine.errors import check_cancelled
 
     for name in modules:
         monkeypatch.setattr(importlib.import_module(name), "check_cancelled", slowed(check_cancelled))
 
 
 def error_dialogs() -> list[Any]:
-    from gui.dialogs.error_dialog import ErrorDialog
+    from kiln_lab.gui.dialogs.error_dialog import ErrorDialog
 
     return [w for w in QApplication.topLevelWidgets() if isinstance(w, (ErrorDialog, QMessageBox)) and w.isVisible()]
 
@@ -81,7 +81,7 @@ def test_evaluation_shows_progress_and_cancel_and_the_page_returns_clean(qtbot, 
     load_demo(window)
     small_scratch_model(window)
     train(window, epochs=1)
-    slow_engine(monkeypatch, "engine.analysis.progress")
+    slow_engine(monkeypatch, "kiln_lab.engine.analysis.progress")
     page = window.evaluate_page
     window.go_to("evaluate")
     page.split_combo.setCurrentIndex(page.split_combo.findData("train"))  # many batches
@@ -105,7 +105,7 @@ def test_evaluation_shows_progress_and_cancel_and_the_page_returns_clean(qtbot, 
 
 @pytest.mark.engine_in_thread
 def test_the_advisor_says_what_it_probes_and_esc_cancels_it(qtbot, window, model_page, monkeypatch):
-    slow_engine(monkeypatch, "engine.analysis.advisor", "engine.analysis.advisor_probes")
+    slow_engine(monkeypatch, "kiln_lab.engine.analysis.advisor", "kiln_lab.engine.analysis.advisor_probes")
     card = model_page.advisor
     monkeypatch.setattr(card, "_backbones", lambda: ["demo"])
     worker = card.check()
@@ -124,9 +124,9 @@ def test_the_advisor_says_what_it_probes_and_esc_cancels_it(qtbot, window, model
 
 @pytest.mark.engine_in_thread
 def test_diagnostics_cancel_returns_the_card_to_a_sentence(qtbot, window, model_page, monkeypatch):
-    slow_engine(monkeypatch, "engine.analysis.init_diagnostics")
+    slow_engine(monkeypatch, "kiln_lab.engine.analysis.init_diagnostics")
     card = model_page.init_card
-    monkeypatch.setattr("gui.widgets.init_diagnostics_card.DIAGNOSE_STEPS", 40)
+    monkeypatch.setattr("kiln_lab.gui.widgets.init_diagnostics_card.DIAGNOSE_STEPS", 40)
     worker = card.diagnose()
     wait_for_indicator(qtbot, window, determinate=True)
     assert window.activity_label.text().startswith("Diagnosing the layers")
@@ -163,8 +163,8 @@ def test_export_cannot_be_interrupted_so_its_worker_is_ended_after_the_grace(qtb
                                                                              monkeypatch, tmp_path):
     """A save is one library call: Cancel ends the worker after the grace (the real process), the
     earlier file is untouched, a fresh worker starts, and the page says the export was cancelled."""
-    import gui.engine_link as link_module
-    import gui.widgets.activity_indicator as indicator_module
+    import kiln_lab.gui.engine_link as link_module
+    import kiln_lab.gui.widgets.activity_indicator as indicator_module
 
     load_demo(window)
     small_scratch_model(window)
@@ -183,10 +183,14 @@ def test_export_cannot_be_interrupted_so_its_worker_is_ended_after_the_grace(qtb
     window.activity.cancel_button.click()
     qtbot.waitUntil(lambda: not worker.running, timeout=TIMEOUT_MS)
     wait_until_idle(qtbot, window)
-    assert page.save_result.text().startswith("Export cancelled")
     assert page.save_button.isEnabled()
-    assert not target.exists()
     assert not error_dialogs()
+    if target.exists():
+        # The save beat the grace (a fast machine): the page must say the file was written, not that
+        # the export was cancelled.
+        assert page.save_result.text().endswith("the cancel came after the file was written.")
+        return
+    assert page.save_result.text().startswith("Export cancelled")
     assert link.wait_ready() and link.pid != pid  # a fresh worker serves the next task
 
 
@@ -195,8 +199,8 @@ def test_several_tasks_show_a_count_and_cancel_only_the_one_picked(qtbot, window
     cancels the one picked; nothing is cancelled silently."""
     import threading
 
-    import gui.widgets.activity_indicator as indicator_module
-    from gui.workers import run_in_background
+    import kiln_lab.gui.widgets.activity_indicator as indicator_module
+    from kiln_lab.gui.workers import run_in_background
 
     indicator_module.SHOW_AFTER_S, before = 0.0, indicator_module.SHOW_AFTER_S
     try:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.analysis.advisor import Advice, BackboneReport
-from gui.widgets.advisor_card import AdvisorCard
+from kiln_lab.engine.analysis.advisor import Advice, BackboneReport
+from kiln_lab.gui.widgets.advisor_card import AdvisorCard
 
 
 class FakeSession(QObject):

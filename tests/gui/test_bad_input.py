@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import TIMEOUT_MS
 
-from gui.dialogs.error_dialog import ErrorDialog
+from kiln_lab.gui.dialogs.error_dialog import ErrorDialog
 
 SHOTS = Path(os.environ["KILN_SHOTS"]) if os.environ.get("KILN_SHOTS") else None  # look at the page by eye
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox
 
-from engine.training.config import RunConfig
-from gui.binding import FormBinding, get_path, set_path
-from gui.session import Session
+from kiln_lab.engine.training.config import RunConfig
+from kiln_lab.gui.binding import FormBinding, get_path, set_path
+from kiln_lab.gui.session import Session
 
 
 def test_paths_reach_into_nested_sections():
@@ -48,8 +48,8 @@ def test_a_spin_box_out_of_range_keeps_the_value_and_follows_the_config(qtbot):
 
 
 def test_rotation_shows_in_degrees_and_is_kept_as_a_fraction_of_a_turn(qtbot):
-    from engine.data.config import AugmentConfig
-    from gui.panels.augment_panel import AugmentPanel
+    from kiln_lab.engine.data.config import AugmentConfig
+    from kiln_lab.gui.panels.augment_panel import AugmentPanel
 
     session = Session()
     session.load_config(RunConfig().replace(data={"augment": AugmentConfig(rotation=0.05)}))

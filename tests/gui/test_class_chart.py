@@ -7,7 +7,7 @@ import pyqtgraph as pg
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from gui.widgets.bar_chart import ClassCountsChart, short_names
+from kiln_lab.gui.widgets.bar_chart import ClassCountsChart, short_names
 from tests.gui.test_layout import axis_label_problems
 
 LONG = [f"Long class name number {i:02d} of many" for i in range(40)]

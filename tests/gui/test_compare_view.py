@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
 
-from gui.widgets.forms import select
+from kiln_lab.gui.widgets.forms import select
 
 TIMEOUT_MS = 180_000
 COMPARE_TIMEOUT_MS = 900_000  # four short runs; generous for a loaded 2-core machine
@@ -20,8 +20,8 @@ COMPARE_TIMEOUT_MS = 900_000  # four short runs; generous for a loaded 2-core ma
 @pytest.fixture
 def small_budget(monkeypatch):
     """A comparison small enough for a test: a few dozen steps per run (one repeat comes from the dialog)."""
-    import engine.analysis.compare as compare
-    from engine.analysis.budget import Budget
+    import kiln_lab.engine.analysis.compare as compare
+    from kiln_lab.engine.analysis.budget import Budget
 
     small = functools.partial(
         compare.compare_approaches, budget=Budget(max_steps=20, min_steps=5, patience_steps=10)

@@ -9,8 +9,8 @@ import typing
 import pytest
 from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit, QRadioButton, QSlider
 
-from engine.models.recipe import LayerSpec
-from engine.training.config import RunConfig
+from kiln_lab.engine.models.recipe import LayerSpec
+from kiln_lab.engine.training.config import RunConfig
 
 # Strings, tuples and None-defaults have no generic "other value": each is named here. A new
 # field of such a type fails `test_every_field_is_set` until it gets a value below.
@@ -145,7 +145,7 @@ def test_gui_round_trips_every_field(qtbot, window, full_config, tmp_path):
 
 def test_round_trip_before_tensorflow_loads(qtbot, settings, full_config):
     """No engine yet (no device known, no catalogue): the device options and the backbone are kept."""
-    from gui.app import create_window
+    from kiln_lab.gui.app import create_window
 
     window = create_window(settings)
     qtbot.addWidget(window)
@@ -160,8 +160,8 @@ def bare_window(tmp_path_factory):
     """One window without TensorFlow for the small checks below (a window costs seconds to build)."""
     from PySide6.QtWidgets import QApplication
 
-    from gui.app import create_window
-    from gui.settings import AppSettings
+    from kiln_lab.gui.app import create_window
+    from kiln_lab.gui.settings import AppSettings
 
     QApplication.instance() or QApplication([])
     window = create_window(AppSettings(str(tmp_path_factory.mktemp("bare") / "settings.ini")))

@@ -9,10 +9,10 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractSlider, QComboBox, QDoubleSpinBox, QSpinBox, QWidget
 
-from engine.params import declared, is_used
-from engine.training.choices import OPTIMIZERS, SCHEDULES
-from engine.training.config import RunConfig
-from gui.binding import FormBinding
+from kiln_lab.engine.params import declared, is_used
+from kiln_lab.engine.training.choices import OPTIMIZERS, SCHEDULES
+from kiln_lab.engine.training.config import RunConfig
+from kiln_lab.gui.binding import FormBinding
 
 # Bound controls that show something other than a declared range or option list.
 NOT_DECLARED = {"model.backbone": "the backbone catalogue, plus any handle or file"}
@@ -21,7 +21,7 @@ NOT_DECLARED = {"model.backbone": "the backbone catalogue, plus any handle or fi
 @pytest.fixture
 def window(qtbot, settings, tmp_path: Path):
     """The main window, built but not shown: no TensorFlow is loaded for these checks."""
-    from gui.app import create_window
+    from kiln_lab.gui.app import create_window
 
     win = create_window(settings, runs_folder=str(tmp_path / "runs"))
     qtbot.addWidget(win)

@@ -30,9 +30,9 @@ WALK = textwrap.dedent(
     from pathlib import Path
     from PySide6.QtWidgets import QApplication
     app = QApplication.instance() or QApplication([])
-    from gui.app import create_window
-    from gui.settings import AppSettings
-    from gui.screenshots import wait_until
+    from kiln_lab.gui.app import create_window
+    from kiln_lab.gui.settings import AppSettings
+    from kiln_lab.gui.screenshots import wait_until
 
     out = Path(sys.argv[1])
     win = create_window(AppSettings(str(out / "s.ini")), runs_folder=str(out / "runs"))
@@ -87,7 +87,7 @@ def test_a_full_walk_leaves_no_tensorflow_in_the_windows_process(tmp_path: Path)
     assert found["saved"]
     assert found["heavy"] == [], found["heavy"][:20]
     # The window's engine modules are the front door's client and plain values only.
-    assert "engine.api" not in found["engine"] and "engine.training.job" not in found["engine"]
+    assert "kiln_lab.engine.api" not in found["engine"] and "kiln_lab.engine.training.job" not in found["engine"]
 
 
 def _train_until_first_epoch(qtbot, window, load_demo, epochs: int) -> str:
@@ -120,7 +120,7 @@ def _finish_resumed_run(qtbot, window, out_dir: str, epochs: int) -> None:
 
 @pytest.mark.parametrize(("how", "words"), [(signal.SIGKILL, "was killed"), (signal.SIGABRT, "aborted")])
 def test_a_worker_that_dies_mid_run_leaves_the_window_and_a_resumable_run(qtbot, window, load_demo, how, words):
-    from gui.engine_link import shared_link
+    from kiln_lab.gui.engine_link import shared_link
 
     link = shared_link()
     epochs = 8
@@ -142,8 +142,9 @@ def test_a_worker_that_dies_mid_run_leaves_the_window_and_a_resumable_run(qtbot,
 
 
 def test_stop_past_its_grace_ends_the_worker_and_the_run_resumes(qtbot, window, load_demo, monkeypatch):
-    import gui.training_runner
-    from gui.engine_link import shared_link
+    import kiln_lab.gui.training_runner  # noqa: F401 - loads gui.training_runner
+    from kiln_lab import gui
+    from kiln_lab.gui.engine_link import shared_link
 
     monkeypatch.setattr(gui.training_runner, "STOP_GRACE_MS", 0)  # no batch ends within no time
     link = shared_link()
@@ -162,8 +163,8 @@ def test_a_task_that_runs_out_of_memory_retires_its_worker(monkeypatch) -> None:
     sentence, then the worker says it retires and its loop ends (the client starts a fresh one)."""
     from multiprocessing import Pipe
 
-    from engine import api
-    from engine.worker import protocol, server
+    from kiln_lab.engine import api
+    from kiln_lab.engine.worker import protocol, server
 
     def hungry() -> None:
         raise MemoryError
@@ -189,7 +190,7 @@ def test_a_task_that_runs_out_of_memory_retires_its_worker(monkeypatch) -> None:
 def test_the_link_starts_a_fresh_worker_for_the_next_task_after_a_retirement(qtbot, window) -> None:
     """What the window sees when a worker retires (ends on purpose): no crash dialog, a fresh
     worker, and the next task answered by it."""
-    from gui.engine_link import Call, shared_link
+    from kiln_lab.gui.engine_link import Call, shared_link
 
     link = shared_link()
     old_pid = link.pid
@@ -210,8 +211,8 @@ def test_a_call_cancelled_while_the_engine_loads_starts_stopped(monkeypatch) -> 
     starts with its stop already asked for, so a cancelled scan never runs to the end."""
     from multiprocessing import Pipe
 
-    from engine import api
-    from engine.worker import protocol, server
+    from kiln_lab.engine import api
+    from kiln_lab.engine.worker import protocol, server
 
     loaded = threading.Event()
     seen = {}

@@ -51,8 +51,8 @@ def test_a_quantised_tflite_export_shows_its_check_and_a_snippet(qtbot, window, 
 
 
 def test_a_format_whose_packages_are_missing_says_what_to_install(qtbot, monkeypatch) -> None:
-    from gui.pages.export_page import ExportPage
-    from gui.session import Session
+    from kiln_lab.gui.pages.export_page import ExportPage
+    from kiln_lab.gui.session import Session
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tf2onnx" else real(name, *a))
@@ -68,7 +68,7 @@ def test_a_format_whose_packages_are_missing_says_what_to_install(qtbot, monkeyp
 def test_a_slow_export_shows_cancel_and_stops_before_writing(qtbot, window, load_demo, tiny_model, train,
                                                              monkeypatch, tmp_path: Path) -> None:
     _trained(window, load_demo, tiny_model, train)
-    import engine.analysis.deployment as deployment
+    import kiln_lab.engine.analysis.deployment as deployment
 
     real = deployment.samples_from_record
 
@@ -92,8 +92,8 @@ def test_a_slow_export_shows_cancel_and_stops_before_writing(qtbot, window, load
 
 
 def test_a_model_without_its_input_facts_gets_a_sentence_not_a_snippet(qtbot) -> None:
-    from gui.pages.export_page import ExportPage
-    from gui.session import Session, TrainedModel
+    from kiln_lab.gui.pages.export_page import ExportPage
+    from kiln_lab.gui.session import Session, TrainedModel
 
     session = Session()
     page = ExportPage(session)

@@ -89,7 +89,9 @@ def test_full_flow_from_scratch_on_digits(qtbot, window, load_demo, train, tmp_p
     assert "Accuracy" in evaluate_page.metrics_label.text()
     assert evaluate_page.misclassified.count == min(32, len(report.misclassified))
 
-    from engine import api  # the test reads a sample and predicts in its own process, beside the window's engine
+    from kiln_lab.engine import (
+        api,  # the test reads a sample and predicts in its own process, beside the window's engine
+    )
 
     sample = api.read_samples(window.session.config.data, [int(dataset.splits["val"][0])])[0]
     evaluate_page.try_array(sample)
@@ -107,7 +109,7 @@ def test_full_flow_from_scratch_on_digits(qtbot, window, load_demo, train, tmp_p
 
     # The file reloads: through the engine, and through the window (to evaluate it again). Its
     # prediction is the one the window's engine gave in Try it.
-    from engine.export.save import load_model
+    from kiln_lab.engine.export.save import load_model
 
     reloaded = load_model(target)
     shown = dict(window.evaluate_page.try_it.bars.predictions)
@@ -149,7 +151,7 @@ def test_full_flow_with_the_demo_backbone(qtbot, window, train, tmp_path):
     target = tmp_path / "finetuned.keras"
     worker = window.export_page.save_model_to(str(target), "keras")
     qtbot.waitUntil(lambda: not worker.running, timeout=TIMEOUT_MS)
-    from engine.export.save import load_model
+    from kiln_lab.engine.export.save import load_model
 
     reloaded = load_model(target)
     assert reloaded.count_params() == window.session.trained.params

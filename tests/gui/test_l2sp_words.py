@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gui.app import create_window
+from kiln_lab.gui.app import create_window
 
 
 def test_l2sp_control_explains_itself(qtbot, settings):

@@ -282,7 +282,7 @@ def test_every_page_fits_at_both_sizes(qtbot, window, load_demo, train):
     window.go_to("evaluate")
     qtbot.waitUntil(lambda: window.session.evaluation is not None, timeout=TIMEOUT_MS)
     # The drift tab as a finished fine-tuning run leaves it: figures, a warning, the roll-back row.
-    from engine.events import DriftMeasured
+    from kiln_lab.engine.events import DriftMeasured
 
     drift = window.train_page.plots.drift_view
     for epoch, cka in ((-1, 1.0), (0, 0.95), (1, 0.8)):
@@ -427,8 +427,8 @@ def every_tab_problems(window, page: QWidget) -> list[str]:
 def _comparison_record(stopped: bool = True):
     import numpy as np
 
-    from engine.analysis.comparison import Comparison, ComparisonRow
-    from engine.api import comparison_record
+    from kiln_lab.engine.analysis.comparison import Comparison, ComparisonRow
+    from kiln_lab.engine.api import comparison_record
 
     rng = np.random.default_rng(0)
     scores = {f"{a}@1": [rng.integers(0, 2, 200).astype(float).tolist()] for a in ("scratch", "finetune")}
@@ -453,14 +453,14 @@ def test_train_page_fits_with_a_fine_tune_run_and_a_comparison(qtbot, window, lo
     """The Train page as a two-phase fine-tune leaves it (phases, drift tab with its warning and roll-back,
     an earlier run overlaid) and after a comparison with one run stopped (results button, runs tab):
     nothing cut at 1280x800 or at the minimum size, legends and labels included, in every tab."""
-    from engine import events as ev
-    from gui.session import RunSummary
+    from kiln_lab.engine import events as ev
+    from kiln_lab.gui.session import RunSummary
 
     load_demo(window)
     page = window.train_page
     window.go_to("train")
     dataset = window.session.dataset
-    from gui.pages.train_page import data_identity
+    from kiln_lab.gui.pages.train_page import data_identity
 
     history = {"loss": [2.0, 1.0, 0.6, 0.4], "val_loss": [1.5, 0.9, 0.7, 0.6], "accuracy": [0.4, 0.8, 0.9, 0.95],
                "val_accuracy": [0.5, 0.8, 0.85, 0.9], "learning_rate": [1e-3, 1e-3, 1e-4, 1e-4]}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from engine.analysis.advisor import Advice, BackboneReport
-from gui.pages.model_page import ModelPage
-from gui.session import Session
+from kiln_lab.engine.analysis.advisor import Advice, BackboneReport
+from kiln_lab.gui.pages.model_page import ModelPage
+from kiln_lab.gui.session import Session
 
 CATALOGUE = [{"name": "demo", "title": "Kiln demo CNN", "source": "demo", "input_kind": "image"},
              {"name": "other", "title": "Another CNN", "source": "demo", "input_kind": "image"}]
@@ -142,7 +142,7 @@ def test_the_heatmap_and_showdown_follow_the_dark_theme(qtbot, page):
     from PySide6.QtGui import QColor
     from PySide6.QtWidgets import QApplication
 
-    from gui import theme
+    from kiln_lab.gui import theme
 
     app = QApplication.instance()
     heatmap = page.init_card.heatmap
@@ -161,7 +161,7 @@ def test_radio_buttons_stand_out_in_the_dark_theme(qtbot, page):
     from PySide6.QtGui import QColor
     from PySide6.QtWidgets import QApplication
 
-    from gui import theme
+    from kiln_lab.gui import theme
 
     app = QApplication.instance()
     try:

@@ -9,7 +9,7 @@ from PySide6.QtCore import QEvent, QPointF
 
 
 def _plot(qtbot, **kwargs):
-    from gui.plots import LivePlot
+    from kiln_lab.gui.plots import LivePlot
 
     plot = LivePlot("Loss", y_label="loss", **kwargs)
     qtbot.addWidget(plot)
@@ -28,7 +28,7 @@ def test_empty_plot_says_what_will_appear_until_data_comes(qtbot):
 
 
 def test_refresher_repaints_at_most_one_plot_per_tick(qtbot):
-    from gui.plots import PlotRefresher
+    from kiln_lab.gui.plots import PlotRefresher
 
     plots = [_plot(qtbot) for _ in range(3)]
     for plot in plots:
@@ -131,7 +131,7 @@ def test_a_run_whose_axes_are_already_set_repaints_nothing_when_it_starts(qtbot)
 def test_garbage_collector_defers_full_sweeps_while_a_run_is_live(qtbot, monkeypatch):
     import gc
 
-    from gui import main_thread_gc
+    from kiln_lab.gui import main_thread_gc
 
     collector = main_thread_gc.GuiThreadCollector(interval_ms=60_000)
     collector.timer.stop()  # driven by hand below

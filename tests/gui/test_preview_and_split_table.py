@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import events as ev
+from kiln_lab.engine import events as ev
 from tests.gui.conftest import TIMEOUT_MS, small_scratch_model
 
 
@@ -20,7 +20,7 @@ def _preview(epoch: int, rights: list[bool]) -> ev.PreviewPredictions:
 
 
 def test_the_preview_shows_each_sample_right_or_wrong_and_follows_the_epochs(qtbot) -> None:
-    from gui.panels.live_preview import LivePreviewPanel, verdict_colors
+    from kiln_lab.gui.panels.live_preview import LivePreviewPanel, verdict_colors
 
     panel = LivePreviewPanel()
     qtbot.addWidget(panel)
@@ -44,7 +44,7 @@ def test_the_preview_shows_each_sample_right_or_wrong_and_follows_the_epochs(qtb
 def test_tiles_that_arrive_in_a_hidden_tab_fit_across_when_it_is_shown(qtbot) -> None:
     from PySide6.QtWidgets import QLabel, QTabWidget
 
-    from gui.panels.live_preview import LivePreviewPanel
+    from kiln_lab.gui.panels.live_preview import LivePreviewPanel
 
     tabs = QTabWidget()
     qtbot.addWidget(tabs)
@@ -66,8 +66,8 @@ def test_tiles_that_arrive_in_a_hidden_tab_fit_across_when_it_is_shown(qtbot) ->
 def test_a_deleted_preview_no_longer_follows_the_theme(qtbot) -> None:
     import shiboken6
 
-    from gui import theme
-    from gui.panels.live_preview import LivePreviewPanel
+    from kiln_lab.gui import theme
+    from kiln_lab.gui.panels.live_preview import LivePreviewPanel
 
     panel = LivePreviewPanel()
     panel.on_event(_preview(0, [True, False]))
@@ -76,7 +76,7 @@ def test_a_deleted_preview_no_longer_follows_the_theme(qtbot) -> None:
 
 
 def test_a_table_preview_shows_the_rows_values_true_and_predicted(qtbot) -> None:
-    from gui.panels.live_preview import LivePreviewPanel
+    from kiln_lab.gui.panels.live_preview import LivePreviewPanel
 
     panel = LivePreviewPanel()
     qtbot.addWidget(panel)
@@ -91,7 +91,7 @@ def test_a_table_preview_shows_the_rows_values_true_and_predicted(qtbot) -> None
 
 
 def test_the_split_table_says_when_there_is_no_test_split_and_flags_a_gap(qtbot) -> None:
-    from gui.widgets.split_metrics_table import SplitMetricsTable
+    from kiln_lab.gui.widgets.split_metrics_table import SplitMetricsTable
 
     table = SplitMetricsTable()
     qtbot.addWidget(table)

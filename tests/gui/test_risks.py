@@ -6,14 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.events import DriftMeasured, RunWarning
+from kiln_lab.engine.events import DriftMeasured, RunWarning
 
 
 @pytest.fixture
 def digits_session(qtbot):
-    from engine.data import load_dataset
-    from engine.data.config import DataConfig
-    from gui.session import Session
+    from kiln_lab.engine.data import load_dataset
+    from kiln_lab.engine.data.config import DataConfig
+    from kiln_lab.gui.session import Session
 
     session = Session()
     session.update(model={"kind": "scratch", "arch": "mlp", "depth": 6, "width": 16,
@@ -24,7 +24,7 @@ def digits_session(qtbot):
 
 @pytest.mark.slow
 def test_diagnose_paints_the_layer_heatmap_and_says_the_gradients_vanish(qtbot, digits_session, tmp_path):
-    from gui.widgets.init_diagnostics_card import DIAGNOSE_STEPS, InitDiagnosticsCard
+    from kiln_lab.gui.widgets.init_diagnostics_card import DIAGNOSE_STEPS, InitDiagnosticsCard
 
     card = InitDiagnosticsCard(digits_session)
     qtbot.addWidget(card)
@@ -46,7 +46,7 @@ def test_diagnose_paints_the_layer_heatmap_and_says_the_gradients_vanish(qtbot, 
 
 @pytest.mark.slow
 def test_a_stale_diagnosis_for_an_earlier_recipe_is_dropped(qtbot, digits_session):
-    from gui.widgets.init_diagnostics_card import InitDiagnosticsCard
+    from kiln_lab.gui.widgets.init_diagnostics_card import InitDiagnosticsCard
 
     card = InitDiagnosticsCard(digits_session)
     qtbot.addWidget(card)
@@ -58,8 +58,8 @@ def test_a_stale_diagnosis_for_an_earlier_recipe_is_dropped(qtbot, digits_sessio
 
 
 def test_showdown_plot_overlays_one_curve_per_initializer(qtbot):
-    from engine.analysis.showdown import Showdown, ShowdownRow
-    from gui.widgets.showdown_plot import ShowdownPlot
+    from kiln_lab.engine.analysis.showdown import Showdown, ShowdownRow
+    from kiln_lab.gui.widgets.showdown_plot import ShowdownPlot
 
     plot = ShowdownPlot()
     qtbot.addWidget(plot)
@@ -79,7 +79,7 @@ def test_showdown_plot_overlays_one_curve_per_initializer(qtbot):
 
 
 def test_drift_view_plots_epochs_and_shows_the_forgetting_warning(qtbot, tmp_path):
-    from gui.widgets.drift_view import DriftView
+    from kiln_lab.gui.widgets.drift_view import DriftView
 
     view = DriftView()
     qtbot.addWidget(view)
@@ -100,8 +100,8 @@ def test_drift_view_plots_epochs_and_shows_the_forgetting_warning(qtbot, tmp_pat
 
 
 def test_train_page_routes_drift_events_and_forgetting_warnings(qtbot):
-    from gui.pages.train_page import TrainPage
-    from gui.session import Session
+    from kiln_lab.gui.pages.train_page import TrainPage
+    from kiln_lab.gui.session import Session
 
     session = Session()
     session.update(model={"kind": "finetune", "backbone": "demo", "freeze": "none"})
@@ -125,8 +125,8 @@ def test_train_page_routes_drift_events_and_forgetting_warnings(qtbot):
 
 
 def test_export_page_warns_about_a_restrictive_backbone_licence(qtbot):
-    from gui.pages.export_page import ExportPage
-    from gui.session import Session, TrainedModel
+    from kiln_lab.gui.pages.export_page import ExportPage
+    from kiln_lab.gui.session import Session, TrainedModel
 
     session = Session()
     page = ExportPage(session)
@@ -146,12 +146,12 @@ def test_roll_back_gives_the_trained_model_an_earlier_epochs_weights(qtbot, tmp_
     Evaluate and Export use) that epoch's weights."""
     import keras
 
-    from engine import api
-    from engine.monitors.forgetting_callback import EPOCH_WEIGHTS_DIR
-    from gui.engine_link import Call
-    from gui.pages.train_page import TrainPage
-    from gui.session import Session, TrainedModel
-    from gui.workers import run_in_background
+    from kiln_lab.engine import api
+    from kiln_lab.engine.monitors.forgetting_callback import EPOCH_WEIGHTS_DIR
+    from kiln_lab.gui.engine_link import Call
+    from kiln_lab.gui.pages.train_page import TrainPage
+    from kiln_lab.gui.session import Session, TrainedModel
+    from kiln_lab.gui.workers import run_in_background
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
     kept = tmp_path / EPOCH_WEIGHTS_DIR

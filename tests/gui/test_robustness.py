@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from engine import events as ev
-from engine.errors import DataError, KilnError, ModelError
-from gui.dialogs.error_dialog import ErrorDialog
+from kiln_lab.engine import events as ev
+from kiln_lab.engine.errors import DataError, KilnError, ModelError
+from kiln_lab.gui.dialogs.error_dialog import ErrorDialog
 
 TIMEOUT_MS = 120_000
 
@@ -69,7 +69,7 @@ def test_pause_holds_the_run_and_resume_continues(qtbot, window, load_demo, tiny
 def test_a_crash_in_the_training_worker_shows_a_dialog_and_the_window_survives(
     qtbot, window, load_demo, monkeypatch, train
 ):
-    import engine.training.job as job
+    import kiln_lab.engine.training.job as job
 
     load_demo(window)
     real_run_training = job.run_training
@@ -98,7 +98,7 @@ def test_a_crash_in_the_training_worker_shows_a_dialog_and_the_window_survives(
 
 @pytest.mark.engine_in_thread
 def test_the_engines_failed_sentence_is_what_the_dialog_says(qtbot, window, load_demo, monkeypatch):
-    import engine.training.job as job
+    import kiln_lab.engine.training.job as job
 
     load_demo(window)
 
@@ -115,7 +115,7 @@ def test_the_engines_failed_sentence_is_what_the_dialog_says(qtbot, window, load
 
 @pytest.mark.engine_in_thread
 def test_a_model_that_cannot_be_built_gives_its_sentence(qtbot, window, load_demo, monkeypatch):
-    import engine.models.build as build
+    import kiln_lab.engine.models.build as build
 
     load_demo(window)
 
@@ -137,7 +137,7 @@ def test_a_model_that_cannot_be_built_gives_its_sentence(qtbot, window, load_dem
 
 @pytest.mark.engine_in_thread
 def test_scanning_shows_progress_and_can_be_cancelled(qtbot, window, monkeypatch):
-    import engine.data as data
+    import kiln_lab.engine.data as data
 
     started = threading.Event()
 

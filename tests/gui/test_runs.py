@@ -98,7 +98,7 @@ def _library(folder: Path) -> dict[str, Path]:
 
 
 def _column(page, key: str) -> int:
-    from gui.widgets.runs_table import COLUMN_KEYS
+    from kiln_lab.gui.widgets.runs_table import COLUMN_KEYS
 
     return COLUMN_KEYS.index(key)
 
@@ -117,8 +117,8 @@ def _click_header(qtbot, page, key: str) -> None:
 
 
 def _page(qtbot, runs: Path, settings=None):
-    from gui.pages.runs_page import RunsPage
-    from gui.session import Session
+    from kiln_lab.gui.pages.runs_page import RunsPage
+    from kiln_lab.gui.session import Session
 
     page = RunsPage(Session(), runs_folder=str(runs), settings=settings)
     qtbot.addWidget(page)
@@ -128,8 +128,8 @@ def _page(qtbot, runs: Path, settings=None):
 
 
 def test_runs_library_lists_renames_and_deletes_with_undo(qtbot, tmp_path, monkeypatch):
-    from gui.pages.runs_page import RunsPage
-    from gui.session import Session
+    from kiln_lab.gui.pages.runs_page import RunsPage
+    from kiln_lab.gui.session import Session
 
     (tmp_path / "xdg").mkdir()
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # the trash of this test, not the user's
@@ -167,8 +167,8 @@ def test_runs_library_lists_renames_and_deletes_with_undo(qtbot, tmp_path, monke
 
 
 def test_empty_library_says_what_will_appear(qtbot, tmp_path):
-    from gui.pages.runs_page import RunsPage
-    from gui.session import Session
+    from kiln_lab.gui.pages.runs_page import RunsPage
+    from kiln_lab.gui.session import Session
 
     page = RunsPage(Session(), runs_folder=str(tmp_path / "none-yet"))
     qtbot.addWidget(page)
@@ -179,7 +179,7 @@ def test_empty_library_says_what_will_appear(qtbot, tmp_path):
 
 @pytest.mark.slow
 def test_gui_run_keeps_config_and_train_more_continues_it(qtbot, window, load_demo, train, tmp_path):
-    from engine.training.config import RunConfig
+    from kiln_lab.engine.training.config import RunConfig
 
     load_demo(window)
     small_scratch_model(window)
@@ -255,7 +255,7 @@ def test_runs_filter_box_and_choices_show_how_many_runs(qtbot, tmp_path):
 
 
 def test_column_chooser_hides_and_shows_columns_and_remembers(qtbot, tmp_path):
-    from gui.settings import AppSettings
+    from kiln_lab.gui.settings import AppSettings
 
     _library(tmp_path / "runs")
     settings = AppSettings(str(tmp_path / "settings.ini"))
@@ -298,9 +298,9 @@ def test_rename_keeps_the_comparison_open_and_the_row_selected(qtbot, tmp_path):
 
 def test_evaluate_title_names_the_run_opened(qtbot, tmp_path):
     """Issue 18.13: a run opened from the Runs page was called "Evaluate model"."""
-    from engine.results import ModelHandle
-    from gui.pages.evaluate_page import EvaluatePage
-    from gui.session import Session
+    from kiln_lab.engine.results import ModelHandle
+    from kiln_lab.gui.pages.evaluate_page import EvaluatePage
+    from kiln_lab.gui.session import Session
 
     run = _fake_run(tmp_path / "runs", "leaf-classifier", accuracy=0.9)
     session = Session()
@@ -336,7 +336,7 @@ def test_runs_page_cuts_no_column_with_a_comparison_open(qtbot, window):
 def test_a_runs_settings_and_results_are_read_from_its_record(tmp_path):
     """The table's columns come from run.json: settings from the config, the best validation figure
     over the epochs (highest accuracy, lowest error) and the test figure."""
-    from engine.export.runs import best_validation, list_runs
+    from kiln_lab.engine.export.runs import best_validation, list_runs
 
     tuned = _fake_run(tmp_path, "tuned", accuracy=0.95, kind="finetune", batch_size=16, learning_rate=1e-4, test=0.94)
     (entry,) = list_runs(tmp_path)

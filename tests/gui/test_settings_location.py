@@ -20,7 +20,7 @@ def legacy_place(tmp_path):
 
 
 def test_settings_live_in_kiln_config_dir_and_earlier_ones_come_along(tmp_path, monkeypatch, legacy_place):
-    from gui.settings import AppSettings
+    from kiln_lab.gui.settings import AppSettings
 
     monkeypatch.setenv("KILN_CONFIG_DIR", str(tmp_path / "config"))
     old = QSettings("Kiln", "Kiln")

@@ -35,7 +35,7 @@ def test_tables_open_from_scratch_and_say_why_fine_tuning_is_off(qtbot, window, 
 
 
 def test_a_config_opened_from_a_file_keeps_its_choices(qtbot, window):
-    from engine.training.config import RunConfig
+    from kiln_lab.engine.training.config import RunConfig
 
     config = RunConfig().replace(model={"kind": "scratch", "arch": "mlp"}, data={"source": "demo:digits"})
     window.session.load_config(config)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from engine.training.config import RunConfig
+from kiln_lab.engine.training.config import RunConfig
 from tests.gui.conftest import TIMEOUT_MS, small_scratch_model
 
 

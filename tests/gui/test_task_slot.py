@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from types import SimpleNamespace
 
-from gui.workers import TaskSlot
+from kiln_lab.gui.workers import TaskSlot
 
 
 def test_a_replaced_task_reports_nothing(qtbot):
@@ -48,9 +48,9 @@ def test_a_result_for_inputs_that_changed_is_dropped(qtbot):
 
 
 def test_a_parameter_count_for_an_older_recipe_is_not_painted(qtbot, monkeypatch):
-    import engine.models.summary as summary_module
-    from gui.pages.model_page import ModelPage
-    from gui.session import Session
+    import kiln_lab.engine.models.summary as summary_module
+    from kiln_lab.gui.pages.model_page import ModelPage
+    from kiln_lab.gui.session import Session
 
     release = threading.Event()
     counted = {"params": 999, "trainable": 999, "layers": [], "image_size": None, "phases": [], "freeze_units": []}

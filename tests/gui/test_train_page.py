@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from engine.events import DriftMeasured
+from kiln_lab.engine.events import DriftMeasured
 
 
 def test_train_form_keeps_a_learning_rate_finer_than_its_spin_box(qtbot):
-    from gui.pages.train_page import TrainPage
-    from gui.session import Session
+    from kiln_lab.gui.pages.train_page import TrainPage
+    from kiln_lab.gui.session import Session
 
     session = Session()
     lr = 1.234567891e-4  # the spin box holds 8 decimals: it shows 0.00012346
@@ -25,8 +25,8 @@ def test_train_form_keeps_a_learning_rate_finer_than_its_spin_box(qtbot):
 
 
 def test_drift_view_is_a_tab_beside_the_log_and_the_loss_plot_keeps_its_width(qtbot):
-    from gui.pages.train_page import TrainPage
-    from gui.session import Session
+    from kiln_lab.gui.pages.train_page import TrainPage
+    from kiln_lab.gui.session import Session
 
     session = Session()
     page = TrainPage(session)

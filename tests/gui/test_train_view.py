@@ -44,8 +44,8 @@ def _at_end(log) -> bool:
 
 
 def test_the_run_log_follows_new_lines_after_the_drift_tab_was_in_front(qtbot):
-    from engine.events import DriftMeasured
-    from gui.panels.train_plots import TrainPlots
+    from kiln_lab.engine.events import DriftMeasured
+    from kiln_lab.gui.panels.train_plots import TrainPlots
 
     plots = TrainPlots()
     qtbot.addWidget(plots)
@@ -80,9 +80,9 @@ def test_the_comparison_results_fit_the_window_at_its_minimum_size(qtbot):
     import numpy as np
     from PySide6.QtWidgets import QWidget
 
-    from engine.analysis.comparison import Comparison, ComparisonRow
-    from engine.api import comparison_record
-    from gui.widgets.compare_view import CompareDialog
+    from kiln_lab.engine.analysis.comparison import Comparison, ComparisonRow
+    from kiln_lab.engine.api import comparison_record
+    from kiln_lab.gui.widgets.compare_view import CompareDialog
 
     rng = np.random.default_rng(0)
     scores = {f"{a}@1": [rng.integers(0, 2, 200).astype(float).tolist() for _ in range(2)]
@@ -131,8 +131,8 @@ def test_phase_labels_sit_inside_the_view_clear_of_the_curves_and_readable(qtbot
     from PySide6.QtGui import QColor
     from PySide6.QtWidgets import QApplication
 
-    from gui import theme
-    from gui.panels.train_plots import TrainPlots
+    from kiln_lab.gui import theme
+    from kiln_lab.gui.panels.train_plots import TrainPlots
 
     theme.apply_theme(QApplication.instance(), "light")
     plots = TrainPlots()
@@ -177,7 +177,7 @@ def test_phase_labels_sit_inside_the_view_clear_of_the_curves_and_readable(qtbot
 
 
 def test_phase_labels_of_narrow_phases_do_not_cover_each_other(qtbot):
-    from gui.panels.train_plots import TrainPlots
+    from kiln_lab.gui.panels.train_plots import TrainPlots
 
     plots = TrainPlots()
     qtbot.addWidget(plots)

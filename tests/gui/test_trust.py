@@ -10,7 +10,7 @@ from tests.gui.conftest import TIMEOUT_MS
 
 @pytest.mark.slow
 def test_an_untrusted_savedmodel_backbone_is_asked_about_then_trains(qtbot, window, load_demo, tmp_path):
-    from engine.export.trust import is_trusted
+    from kiln_lab.engine.export.trust import is_trusted
 
     load_demo(window)
     folder = tmp_path / "export"

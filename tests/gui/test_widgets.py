@@ -9,13 +9,13 @@ from PySide6.QtCore import QPointF, QSettings
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 
-from engine.training.config import LayerSpec, RunConfig
+from kiln_lab.engine.training.config import LayerSpec, RunConfig
 
 TIMEOUT_MS = 120_000
 
 
 def test_settings_migrate_from_older_versions(tmp_path):
-    from gui.settings import SETTINGS_VERSION, AppSettings
+    from kiln_lab.gui.settings import SETTINGS_VERSION, AppSettings
 
     path = str(tmp_path / "old.ini")
     old = QSettings(path, QSettings.Format.IniFormat)
@@ -34,8 +34,8 @@ def test_settings_migrate_from_older_versions(tmp_path):
 
 
 def test_window_choices_and_theme_persist(qtbot, tmp_path):
-    from gui.app import create_window
-    from gui.settings import AppSettings
+    from kiln_lab.gui.app import create_window
+    from kiln_lab.gui.settings import AppSettings
 
     path = str(tmp_path / "settings.ini")
     first = create_window(AppSettings(path))
@@ -58,13 +58,13 @@ def test_window_shows_at_once_and_loads_tensorflow_after(qtbot, settings, tmp_pa
     import subprocess
     import sys
 
-    from gui.app import create_window
+    from kiln_lab.gui.app import create_window
 
     settings_path = tmp_path / "probe.ini"
     # In a fresh interpreter: the window shows at once with "Loading TensorFlow…" while its engine
     # process starts, then says the device; TensorFlow never loads in the window's own process.
     probe = (
-        "import sys, time; from gui.app import create_window; from gui.settings import AppSettings; "
+        "import sys, time; from kiln_lab.gui.app import create_window; from kiln_lab.gui.settings import AppSettings; "
         "from PySide6.QtWidgets import QApplication; app = QApplication.instance() or QApplication([]); "
         f"w = create_window(AppSettings({str(settings_path)!r})); w.show(); app.processEvents(); "
         "print('loading', w.device_label.text() == 'Loading TensorFlow…'); w.load_engine(); "
@@ -91,7 +91,7 @@ def test_window_shows_at_once_and_loads_tensorflow_after(qtbot, settings, tmp_pa
 def test_every_numeric_control_has_a_tooltip(qtbot, settings):
     from PySide6.QtWidgets import QAbstractSpinBox, QSlider
 
-    from gui.app import create_window
+    from kiln_lab.gui.app import create_window
 
     win = create_window(settings)
     qtbot.addWidget(win)
@@ -104,8 +104,8 @@ def test_every_numeric_control_has_a_tooltip(qtbot, settings):
 
 
 def test_main_starts_and_quits(qtbot, tmp_path, monkeypatch):
-    import gui.app as app_module
-    from gui.settings import AppSettings
+    import kiln_lab.gui.app as app_module
+    from kiln_lab.gui.settings import AppSettings
 
     monkeypatch.setattr(app_module, "AppSettings", lambda: AppSettings(str(tmp_path / "s.ini")))
     monkeypatch.setattr(app_module, "default_runs_folder", lambda: str(tmp_path / "runs"))
@@ -126,7 +126,7 @@ def test_main_starts_and_quits(qtbot, tmp_path, monkeypatch):
 
 
 def test_live_plot_buffers_and_overlays(qtbot, tmp_path):
-    from gui.plots import CurveBuffer, LivePlot
+    from kiln_lab.gui.plots import CurveBuffer, LivePlot
 
     buffer = CurveBuffer(capacity=4)
     for i in range(100):
@@ -155,7 +155,7 @@ def test_live_plot_buffers_and_overlays(qtbot, tmp_path):
 
 
 def test_worker_reports_progress_result_and_errors(qtbot):
-    from gui.workers import Worker
+    from kiln_lab.gui.workers import Worker
 
     seen = []
     worker = Worker(lambda ctx: [ctx.progress(i) for i in range(3)] and "done", task="counting")
@@ -248,7 +248,7 @@ def test_signals_can_be_emitted_without_end(qtbot):
 
 
 def test_hovering_a_plot_reads_out_the_nearest_values(qtbot):
-    from gui.plots import LivePlot
+    from kiln_lab.gui.plots import LivePlot
 
     plot = LivePlot("Loss", y_label="loss")
     qtbot.addWidget(plot)
@@ -267,7 +267,7 @@ def test_hovering_a_plot_reads_out_the_nearest_values(qtbot):
 
 
 def test_launcher_options_name_what_to_open():
-    from gui.app import parse_arguments
+    from kiln_lab.gui.app import parse_arguments
 
     options = parse_arguments(["--data", "demo:digits", "--model", "m.keras"])
     assert options.data == "demo:digits" and options.model == "m.keras" and options.path is None
@@ -275,8 +275,8 @@ def test_launcher_options_name_what_to_open():
 
 
 def test_help_getting_started_says_the_steps_and_where_runs_are_kept(qtbot, settings, tmp_path):
-    from gui.app import create_window
-    from gui.dialogs.getting_started import GettingStartedDialog
+    from kiln_lab.gui.app import create_window
+    from kiln_lab.gui.dialogs.getting_started import GettingStartedDialog
 
     window = create_window(settings, runs_folder=str(tmp_path / "my-runs"))
     qtbot.addWidget(window)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.errors import BackboneUnavailable
-from engine.events import EventSink, ignore_events
-from engine.models.backbones.spec import Backbone, BackboneCard
+from kiln_lab.engine.errors import BackboneUnavailable
+from kiln_lab.engine.events import EventSink, ignore_events
+from kiln_lab.engine.models.backbones.spec import Backbone, BackboneCard
 
 __all__ = ["Backbone", "BackboneCard", "describe_spec", "load_backbone"]
 
@@ -19,10 +19,10 @@ __all__ = ["Backbone", "BackboneCard", "describe_spec", "load_backbone"]
 def describe_spec(spec: str) -> str:
     """Which kind of source ``spec`` names:
     catalogue | keras_applications | kerashub | hub | savedmodel | keras_file | unknown."""
-    from engine.models.backbones.applications import find_application
-    from engine.models.backbones.hub import is_hub_handle
-    from engine.models.backbones.kerashub import is_kerashub_spec
-    from engine.models.catalogue import find_entry
+    from kiln_lab.engine.models.backbones.applications import find_application
+    from kiln_lab.engine.models.backbones.hub import is_hub_handle
+    from kiln_lab.engine.models.backbones.kerashub import is_kerashub_spec
+    from kiln_lab.engine.models.catalogue import find_entry
 
     if find_entry(spec):
         return "catalogue"
@@ -57,12 +57,12 @@ def load_backbone(
     builds Keras Applications with random weights (offline tests, from-scratch baselines).
     Raises `BackboneUnavailable` with one sentence when it cannot be fetched or opened.
     """
-    from engine.models.backbones.applications import open_application
-    from engine.models.backbones.hub import resolve_handle
-    from engine.models.backbones.kerashub import open_kerashub_preset
-    from engine.models.backbones.model_file import open_model_file
-    from engine.models.backbones.savedmodel import open_saved_model
-    from engine.models.catalogue import catalogue_names, find_entry
+    from kiln_lab.engine.models.backbones.applications import open_application
+    from kiln_lab.engine.models.backbones.hub import resolve_handle
+    from kiln_lab.engine.models.backbones.kerashub import open_kerashub_preset
+    from kiln_lab.engine.models.backbones.model_file import open_model_file
+    from kiln_lab.engine.models.backbones.savedmodel import open_saved_model
+    from kiln_lab.engine.models.catalogue import catalogue_names, find_entry
 
     spec = (spec or "").strip()
     if not spec:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.errors import BackboneUnavailable
-from engine.models.backbones.spec import Backbone, BackboneCard
+from kiln_lab.engine.errors import BackboneUnavailable
+from kiln_lab.engine.models.backbones.spec import Backbone, BackboneCard
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,8 @@ def open_application(
     """
     import keras
 
-    from engine.models.backbones.hub import download_timeout
-    from engine.runtime import socket_timeout
+    from kiln_lab.engine.models.backbones.hub import download_timeout
+    from kiln_lab.engine.runtime import socket_timeout
 
     key = find_application(name)
     if key is None:

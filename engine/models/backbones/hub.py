@@ -15,8 +15,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from engine.errors import BackboneUnavailable
-from engine.events import EventSink, Progress, ignore_events
+from kiln_lab.engine.errors import BackboneUnavailable
+from kiln_lab.engine.events import EventSink, Progress, ignore_events
 
 DEFAULT_TIMEOUT_S = 30.0
 KAGGLE_MODELS = "https://www.kaggle.com/models/"
@@ -28,7 +28,7 @@ _patch_lock = threading.Lock()
 def hub_cache_dir() -> Path:
     """Where downloaded handles are kept: ``TFHUB_CACHE_DIR``, else ``KILN_HUB_CACHE``, else the
     platform's cache folder (``engine.paths.user_cache_dir() / "tfhub"``)."""
-    from engine.paths import user_cache_dir
+    from kiln_lab.engine.paths import user_cache_dir
 
     configured = os.environ.get("TFHUB_CACHE_DIR") or os.environ.get("KILN_HUB_CACHE")
     if configured:
@@ -68,7 +68,7 @@ def resolve_handle(
     handle: str, *, sink: EventSink = ignore_events, timeout: float | None = None, cache_dir: str | Path | None = None
 ) -> str:
     """Download (once) and return the local folder of ``handle``; raises `BackboneUnavailable`."""
-    from engine.runtime import require_tensorflow
+    from kiln_lab.engine.runtime import require_tensorflow
 
     require_tensorflow("A TF Hub or Kaggle backbone")
     url = normalise_handle(handle)
@@ -108,7 +108,7 @@ def _archive_problem(exc: BaseException) -> str | None:
     """
     import tarfile
 
-    from engine.data.files import printable
+    from kiln_lab.engine.data.files import printable
 
     text = str(exc)
     climbing = re.search(r"Relative path '(.*?)' is invalid", text)
@@ -143,8 +143,8 @@ def _download_settings(cache: Path, timeout: float, sink: EventSink, handle: str
     ``tensorflow_hub`` reads its cache folder from the environment and its progress hook is
     process-wide (see `engine._compat.hub_download_hooks`), hence the lock.
     """
-    from engine import _compat
-    from engine.runtime import socket_timeout
+    from kiln_lab.engine import _compat
+    from kiln_lab.engine.runtime import socket_timeout
 
     def on_bytes(total: int) -> None:
         sink(Progress("download", total, None, f"Downloading {handle}: {total / 1e6:.1f} MB"))

@@ -20,8 +20,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from engine.errors import BackboneUnavailable
-from engine.models.backbones.spec import Backbone, BackboneCard
+from kiln_lab.engine.errors import BackboneUnavailable
+from kiln_lab.engine.models.backbones.spec import Backbone, BackboneCard
 
 PREFIX = "kerashub:"
 # The package itself, not an extra of Kiln's: the index's "kiln" is an unrelated project.
@@ -61,7 +61,7 @@ def _keras_hub() -> Any:
 
 def open_kerashub_preset(spec: str, *, meta: dict[str, Any] | None = None, timeout: float | None = None) -> Backbone:
     """Load the preset's backbone and image converter; raises `BackboneUnavailable` with one sentence."""
-    from engine.models.backbones.hub import download_timeout
+    from kiln_lab.engine.models.backbones.hub import download_timeout
 
     keras_hub = _keras_hub()
     preset = preset_of(spec)

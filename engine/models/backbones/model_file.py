@@ -16,8 +16,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from engine.errors import BackboneUnavailable, ModelError
-from engine.models.backbones.spec import Backbone, BackboneCard
+from kiln_lab.engine.errors import BackboneUnavailable, ModelError
+from kiln_lab.engine.models.backbones.spec import Backbone, BackboneCard
 
 _PASS_THROUGH = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "Activation", "Softmax", "GaussianNoise")
 _SCALING_LAYERS = ("Rescaling", "Normalization")
@@ -106,8 +106,8 @@ def cut_candidates(model: Any) -> list[str]:
 
 def _load(path: Path) -> Any:
     """Open the file through the one trust gate (engine.export.trust), as `kiln predict` does."""
-    from engine.export.trust import UntrustedModel, load_keras_file
-    from engine.models.custom_objects import kiln_custom_objects
+    from kiln_lab.engine.export.trust import UntrustedModel, load_keras_file
+    from kiln_lab.engine.models.custom_objects import kiln_custom_objects
 
     if path.suffix.lower() not in (".keras", ".h5", ".hdf5"):
         raise BackboneUnavailable(

@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from engine.errors import BackboneUnavailable
-from engine.models.backbones.spec import Backbone, BackboneCard
+from kiln_lab.engine.errors import BackboneUnavailable
+from kiln_lab.engine.models.backbones.spec import Backbone, BackboneCard
 
 SIDE_CAR = "kiln_backbone.json"
 DEFAULT_RANGE = (0.0, 1.0)  # the TF Hub convention for image models
@@ -43,12 +43,12 @@ def open_saved_model(
     """
     import numpy as np
 
-    from engine.models.layers import SavedModelLayer
+    from kiln_lab.engine.models.layers import SavedModelLayer
 
     folder = Path(folder)
     if not is_saved_model_folder(folder):
         raise BackboneUnavailable(f"{folder} is not a SavedModel folder (it has no saved_model.pb).")
-    from engine.export.trust import require_trusted_folder, trust
+    from kiln_lab.engine.export.trust import require_trusted_folder, trust
 
     if vouched_by_catalogue:
         trust(folder)  # its hash, as first opened: a model saved on it opens it only while it is unchanged
