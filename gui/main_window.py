@@ -224,6 +224,9 @@ class MainWindow(QMainWindow):
         self.device_label = QLabel("Loading TensorFlow…")
         self.device_label.setToolTip("The compute device training will use")
         bar.addWidget(self.activity_label, 1)
+        # A temporary message (a run's end, a restarted engine) is painted where the label is: the label
+        # steps aside while it shows, or the two sentences are drawn over each other.
+        bar.messageChanged.connect(lambda message: self.activity_label.setVisible(not message))
         bar.addPermanentWidget(self.activity)
         bar.addPermanentWidget(self.device_label)
         self._refresh_activity()

@@ -321,6 +321,13 @@ class EvaluatePage(QWidget):
                 if c:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.per_class.setItem(r, c, item)
+        # The table asks for the width of its columns, so the splitter never hides "Support" behind a
+        # sideways scrollbar (the per-split column beside the views took that room at 1280 wide).
+        table, header = self.per_class, self.per_class.horizontalHeader()
+        first = max(table.sizeHintForColumn(0), header.sectionSizeHint(0))
+        rest = sum(header.sectionSize(c) for c in range(1, table.columnCount()))
+        frame = 2 * table.frameWidth() + table.verticalScrollBar().sizeHint().width() + 4
+        table.setMinimumWidth(first + rest + frame)
 
     def _show_misclassified(self, report: Any, pictures: Any) -> None:
         names = report.class_names
