@@ -120,7 +120,9 @@ class EvaluatePage(QWidget):
         layout = QVBoxLayout(panel)
         layout.setContentsMargins(0, 0, 0, 0)
         top = QSplitter(Qt.Orientation.Horizontal)
-        matrix_box = QGroupBox("Confusion matrix (rows: true class, colour: share of the row)")
+        # Short enough for the narrower matrix beside the per-split column; the colour rule is a tooltip.
+        matrix_box = QGroupBox("Confusion matrix (rows: true class)")
+        matrix_box.setToolTip("Each row is a true class; a cell's colour is its share of that row's samples")
         matrix_layout = QVBoxLayout(matrix_box)
         self.confusion = ConfusionMatrixPlot()
         matrix_layout.addWidget(self.confusion)
