@@ -16,6 +16,7 @@ from PIL import Image
 
 import kiln_lab.engine.data.pipeline as pipeline_module
 from kiln_lab.engine.data import load_dataset, make_pipelines
+from kiln_lab.engine.data.config import DataConfig
 from kiln_lab.engine.data.imagefile import PILLOW, TF_JPEG, TF_PNG, TF_PNG_ALPHA, inspect_image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -319,3 +320,53 @@ def test_a_file_decodes_to_the_same_pixels_alone_or_among_other_kinds(tmp_path):
     from kiln_lab.engine.data.imagefile import jpeg_ratio
 
     assert {jpeg_ratio(i.height, i.width, size) for i in infos if i.decoder == TF_JPEG} == {2, 4, 8}
+
+
+def _class_picture(colour: int, size: tuple[int, int], seed: int) -> np.ndarray:
+    """Noise around one grey level: big enough files to damage in the middle, and the mean says the class."""
+    noise = np.random.default_rng(seed).integers(-8, 9, (*size, 3))
+    return (colour + noise).astype(np.uint8)
+
+
+def test_late_failures_in_every_decode_group_are_named_once_and_labels_stay_with_their_pictures(tmp_path):
+    """Files are decoded in groups (decoder, JPEG scale, resize) merged back in order. Files that
+    fail in the middle of a group or at its end must each be named once, and every picture
+    that survives must still arrive with its own label, in the fixed-order (cached) stream and
+    in the reshuffled (uncached) one."""
+    sizes = [(20, 20), (40, 44), (90, 96), (10, 12)]  # at 16x16: JPEG scales 1, 2, 4, and an enlarge
+    broken: set[str] = set()
+    for k, name in enumerate(("a", "b", "c")):
+        folder = tmp_path / name
+        folder.mkdir()
+        colour = 40 + 80 * k  # each class its own flat colour, so a picture shows its class
+        for i in range(10):
+            size = sizes[i % len(sizes)]
+            suffix = "png" if i % 5 == 4 else "jpg"
+            path = folder / f"{i}.{suffix}"
+            Image.fromarray(_class_picture(colour, size, seed=10 * k + i)).save(path, quality=95)
+            if (k, i) in {(0, 1), (1, 9), (2, 4), (2, 5)}:  # middle and last places, JPEG and PNG
+                data = bytearray(path.read_bytes())
+                middle = len(data) // 2
+                data[middle - 40 : middle + 40] = (b"\xff\xd8" if suffix == "jpg" else b"\x00\x13") * 40
+                path.write_bytes(bytes(data))
+                broken.add(f"{name}/{path.name}")
+    # The only file of its group (a PNG to enlarge): no later file of the group reveals its failure.
+    lone = tmp_path / "a" / "lone.png"
+    Image.fromarray(_class_picture(40, (12, 10), seed=99)).save(lone)
+    data = bytearray(lone.read_bytes())
+    data[len(data) // 2 - 20 : len(data) // 2 + 20] = b"\x00\x13" * 20
+    lone.write_bytes(bytes(data))
+    broken.add("a/lone.png")
+    for cache in ("memory", "none"):
+        dataset = load_dataset(DataConfig(source=str(tmp_path), val_split=0.0, test_split=0.0))
+        assert dataset.num_samples == 31 and dataset.skipped == []  # headers and end markers look fine
+        pipes = make_pipelines(dataset, batch_size=4, image_size=(16, 16), cache=cache, seed=5)
+        for _ in range(2):  # two passes: each failure is still named once
+            seen = 0
+            for x, y in pipes.train:
+                for picture, label in zip(x.numpy(), y.numpy(), strict=True):
+                    assert abs(float(picture.mean()) - (40 + 80 * int(label))) < 12, (cache, int(label))
+                seen += int(y.shape[0])
+            assert seen == 31 - len(broken), cache
+        named = [Path(s.path).parent.name + "/" + Path(s.path).name for s in dataset.loader.late_skips]
+        assert sorted(named) == sorted(broken), cache

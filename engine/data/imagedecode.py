@@ -1,20 +1,30 @@
 """Image files -> decoded, resized uint8 tensors inside tf.data, in parallel.
 
-Each file's decoder was chosen from its header at scan time (`engine.data.imagefile`):
+Each file's route was settled from its header at scan time (`engine.data.imagefile`):
 TensorFlow's own JPEG/PNG decoders for plain 8-bit files (JPEGs at a reduced DCT scale when
 the target is much smaller), Pillow inside ``tf.numpy_function`` for the rest. Every route
 ends in the same resize (area average when shrinking, bilinear when enlarging), so training,
 previews and predict see the same pixels for the same file.
 
+**One decode map per route.** Files are grouped by what their decode needs (decoder, JPEG
+scale, shrink or enlarge), each group gets a straight-line map with no per-file branching,
+and ``choose_from_datasets`` takes the groups' outputs back in the files' order. A per-file
+``tf.switch_case`` / ``tf.cond`` would trace and instantiate every branch before the first
+batch: on a 2-core machine that was most of Kiln's pipeline build (0.12 s of graph building
+and 0.12 s of instantiation for a folder of JPEGs and PNGs, against 0.04 s for Keras's single
+map); see docs/PERFORMANCE.md.
+
 A file that passed the scan but fails to decode (corrupt data in the middle) is dropped
-from the stream and recorded through ``on_skip``; the run goes on without it. Files are read
-by position in a known order, so a gap in the positions names the file that failed.
+from the stream and recorded through ``on_skip``; the run goes on without it. Each group's
+files are read by rank in a known order, so a gap in a group's ranks names the file that
+failed; a marker after the last file names the failures no later file revealed.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,14 +32,34 @@ import numpy as np
 from kiln_lab.engine.data.imagefile import PILLOW, TF_JPEG, TF_PNG, TF_PNG_ALPHA, BadImage, pillow_pixels, reason_for
 
 OK, FAILED_RECORDED, FAILED_IN_TF = 0, 1, 2
-_RATIOS = (1, 2, 4, 8)
 
 SkipRecorder = Callable[[str, str], None]  # (path, reason)
 
 
+@dataclass(frozen=True, order=True)
+class Route:
+    """How one group of files is decoded: the decoder, the JPEG scale (TF_JPEG only) and the
+    resize (``shrink``: area average; False: antialiased bilinear; None: decided per file, for
+    Pillow, whose output size the header cannot promise)."""
+
+    decoder: int
+    ratio: int = 1
+    shrink: bool | None = None
+
+
+def route_for(decoder: int, ratio: int, height: int, width: int, size: tuple[int, int], legacy_pillow: bool) -> Route:
+    """The route of one file from its header: decoder, JPEG scale and size (after EXIF orientation)."""
+    if legacy_pillow or decoder == PILLOW:
+        return Route(PILLOW)
+    scale = int(ratio) if decoder == TF_JPEG else 1
+    # libjpeg's scaled output is ceil(side / scale); PNGs decode at their full size.
+    out_h, out_w = -(-int(height) // scale), -(-int(width) // scale)
+    return Route(int(decoder), scale, bool(out_h >= size[0] and out_w >= size[1]))
+
+
 def decode_files(
     paths: list[str],
-    decoders: np.ndarray,
+    routes: list[Route],
     ratios: np.ndarray,
     labels: np.ndarray,
     *,
@@ -42,75 +72,109 @@ def decode_files(
 ):
     """Unbatched ``(uint8 image (H, W, C), label)`` for the files, in order; shuffled once by
     ``order_seed`` (the same order every iteration, as a cache wants), or afresh every
-    iteration by ``shuffle_seed`` (file names are shuffled, so nothing big is buffered)."""
+    iteration by ``shuffle_seed`` (file names are shuffled, so nothing big is buffered).
+    ``routes`` holds each file's `Route` (see `route_for`), ``ratios`` its JPEG scale (which
+    Pillow's route reads per file)."""
     import tensorflow as tf
 
     count = len(paths)
+    kinds = sorted(set(routes)) or [Route(PILLOW)]
+    group_of = np.array([kinds.index(r) for r in routes], dtype=np.int64)
+    members = [np.flatnonzero(group_of == g).astype(np.int64) for g in range(len(kinds))]
+    labels = np.asarray(labels)
     table = (
         tf.constant([os.fsencode(p) for p in paths] or [b""], dtype=tf.string),
-        tf.constant(np.asarray(decoders, np.int32).reshape(-1) if count else np.zeros(1, np.int32)),
+        tf.constant(labels if count else np.zeros(1, labels.dtype)),
         tf.constant(np.asarray(ratios, np.int32).reshape(-1) if count else np.ones(1, np.int32)),
-        tf.constant(np.asarray(labels) if count else np.zeros(1, np.asarray(labels).dtype)),
     )
-    decoders = np.asarray(decoders, np.int32).reshape(-1)
-    ratios = np.asarray(ratios, np.int32).reshape(-1)
-    decode = _decoder_graph(
-        channels,
-        size,
-        on_skip,
-        legacy_pillow,
-        kinds={int(k) for k in decoders},
-        jpeg_ratios={int(r) for r in ratios[decoders == TF_JPEG]},
-    )
+    decoders = [_route_graph(route, channels, size, on_skip, legacy_pillow) for route in kinds]
     blank = tf.zeros((*size, channels), tf.uint8)
-    # Plain graph code (tf.cond, tf.switch_case): AutoGraph would only re-parse it, which cost
-    # 1-2 s of the first batch (most of the pipeline build) on a 2-core machine.
+    no_label = tf.zeros((), tf.as_dtype(labels.dtype))
+    # Plain graph code: AutoGraph would only re-parse it, which cost 1-2 s of the first batch
+    # (most of the pipeline build) on a 2-core machine.
     plain = tf.autograph.experimental.do_not_convert
+    groups = len(kinds)
+    sizes = [len(m) for m in members]
+    # Per place in the files-by-group table: its group and its rank within the group. The end
+    # marker counts as group ``groups`` with no files.
+    place_group = tf.constant(np.repeat(np.arange(groups, dtype=np.int64), sizes))
+    place_rank = tf.constant(np.concatenate([np.arange(n, dtype=np.int64) for n in sizes]) if count else [0])
+    group_sizes = tf.constant(np.asarray([*sizes, 0], np.int64))
+    end = tf.data.Dataset.from_tensors(
+        (blank, no_label, tf.constant(groups, tf.int64), tf.constant(0, tf.int64), tf.constant(OK))
+    )
 
-    def one_pass(order):
-        @plain
-        def load(position):
-            index = tf.gather(order, tf.minimum(position, count - 1))
-            label = tf.gather(table[3], index)
+    def one_pass(orders, choices):
+        """``orders[g]``: group g's files (indices) in reading order; ``choices``: the group of
+        each place in the stream."""
+        by_group = tf.concat(orders, 0) if groups > 1 else orders[0]
+        streams = []
+        for g in range(groups):
 
-            def real():
-                return decode(tf.gather(table[0], index), tf.gather(table[1], index), tf.gather(table[2], index))
+            @plain
+            def load(rank, files=orders[g], decode=decoders[g], g=g):
+                index = tf.gather(files, rank)
+                image, status = decode(tf.gather(table[0], index), tf.gather(table[2], index))
+                return image, tf.gather(table[1], index), tf.constant(g, tf.int64), rank, status
 
-            # Position ``count`` is an end marker, so a failure among the last files is noticed too.
-            image, status = tf.cond(tf.equal(position, count), lambda: (blank, tf.constant(OK)), real)
-            return image, label, position, status
+            decoded = tf.data.Dataset.range(sizes[g]).map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            streams.append(decoded.ignore_errors())  # a decode that raises is dropped here
+        if groups == 1:
+            merged = streams[0]
+        else:
+            # A group that dropped a file runs out one place early: its last place is skipped.
+            places = tf.data.Dataset.from_tensor_slices(choices)
+            merged = tf.data.Dataset.choose_from_datasets(streams, places, stop_on_empty_dataset=False)
 
         @plain
         def notice_gaps(expected, element):
-            image, label, position, status = element
+            image, label, g, rank, status = element
+            wanted = tf.gather(expected, g)
+            at_end = tf.equal(g, groups)
 
             def record():
-                missing = tf.gather(order, tf.range(expected, position))
+                # Missing: in this group, ranks from the one expected up to this one; at the end
+                # marker, every group's ranks from the one expected on.
+                limit = tf.where(at_end, tf.constant(np.iinfo(np.int64).max, tf.int64), rank)
+                mine = tf.logical_or(at_end, tf.equal(place_group, g))
+                unseen = tf.logical_and(place_rank >= tf.gather(expected, place_group), place_rank < limit)
+                missing = tf.boolean_mask(by_group, tf.logical_and(mine, unseen))
                 done = tf.numpy_function(lambda idx: _record_tf_failures(idx, paths, on_skip), [missing], tf.int32)
                 return tf.reshape(done, ())
 
-            # A position missing from the sequence is a file whose TensorFlow decode raised (and
-            # was dropped by ignore_errors). Only then does Python run.
-            recorded = tf.cond(tf.greater(position, expected), record, lambda: tf.constant(0))
+            # Ranks missing from a group's sequence are files whose TensorFlow decode raised (and
+            # were dropped by ignore_errors). Only then does Python run.
+            tail = tf.logical_and(at_end, tf.reduce_any(expected[:groups] < group_sizes[:groups]))
+            gap = tf.logical_or(tail, tf.greater(rank, wanted))
+            recorded = tf.cond(gap, record, lambda: tf.constant(0))
             with tf.control_dependencies([recorded]):
-                keep = tf.logical_and(tf.less(position, count), tf.equal(status, OK))
-                return position + 1, (image, label, keep)
+                keep = tf.logical_and(tf.less(rank, tf.gather(group_sizes, g)), tf.equal(status, OK))
+                return tf.tensor_scatter_nd_update(expected, [[g]], [rank + 1]), (image, label, keep)
 
-        positions = tf.data.Dataset.range(count + 1)
-        ds = positions.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).ignore_errors()
-        ds = ds.scan(tf.constant(0, tf.int64), notice_gaps)
-        return ds.filter(plain(_kept)).map(plain(_without_flag))
+        checked = merged.concatenate(end).scan(tf.zeros((groups + 1,), tf.int64), notice_gaps)
+        return checked.filter(plain(_kept)).map(plain(_without_flag))
 
     if shuffle_seed is not None:  # a new permutation per iteration, reproducible from the seed
+        # Each group shuffled on its own and the groups' places shuffled: a uniform permutation.
+        member_tables = [tf.constant(m) for m in members]
+        group_places = tf.constant(group_of)
+
+        @plain
+        def shuffled_pass(seed):
+            orders = [
+                tf.gather(m, tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), [seed, g]))
+                for g, (m, n) in enumerate(zip(member_tables, sizes, strict=True))
+            ]
+            choices = tf.random.experimental.stateless_shuffle(group_places, [seed, groups + 7])
+            return one_pass(orders, choices)
+
         seeds = tf.data.Dataset.random(seed=shuffle_seed, rerandomize_each_iteration=True).take(1)
-        orders = seeds.map(
-            plain(lambda s: tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64), [s, 7]))
-        )
-        return orders.flat_map(plain(one_pass))
+        return seeds.flat_map(shuffled_pass)
     # A fixed order needs no flat_map: the pipeline is built once, with no function to instantiate
     # at the first element (which delays the first batch).
     fixed = np.arange(count) if order_seed is None else np.random.default_rng(order_seed).permutation(count)
-    return one_pass(tf.constant(fixed, dtype=tf.int64))
+    placed = group_of[fixed]
+    return one_pass([tf.constant(fixed[placed == g]) for g in range(groups)], tf.constant(placed))
 
 
 def _kept(image, label, keep):
@@ -121,100 +185,74 @@ def _without_flag(image, label, keep):
     return image, label
 
 
-def _decoder_graph(
-    channels: int,
-    size: tuple[int, int],
-    on_skip: SkipRecorder,
-    legacy_pillow: bool,
-    *,
-    kinds: set[int] | None = None,
-    jpeg_ratios: set[int] | None = None,
-):
-    """The per-file decode as graph code; only the decoders (``kinds``) and JPEG scales
-    (``jpeg_ratios``) the files need are built: each branch is traced before the first batch
-    and switched per file, so a folder of plain JPEGs gets one straight decode."""
+def _route_graph(route: Route, channels: int, size: tuple[int, int], on_skip: SkipRecorder, legacy_pillow: bool):
+    """``(path, JPEG scale) -> (uint8 (H, W, C), status)`` for one route, as straight-line graph
+    code (TensorFlow's JPEG decoder takes its scale from the route: it must be fixed in the graph)."""
     import tensorflow as tf
 
     height, width = int(size[0]), int(size[1])
 
-    def pillow(path, ratio):
-        def read(raw_path, raw_ratio):
-            where = os.fsdecode(raw_path)
-            try:
-                pixels = pillow_pixels(where, channels, int(raw_ratio), (height, width) if legacy_pillow else None)
-                return pixels, np.int32(OK)
-            except BadImage as bad:
-                on_skip(where, bad.reason)
-            except Exception as exc:  # noqa: BLE001 - any broken file is a skip, never a failed run
-                on_skip(where, reason_for(exc))
-            return np.zeros((1, 1, channels), np.uint8), np.int32(FAILED_RECORDED)
-
-        pixels, status = tf.numpy_function(read, [path, ratio], [tf.uint8, tf.int32], stateful=False)
+    def finish(pixels):
         pixels.set_shape((None, None, channels))
-        status.set_shape(())
-        return pixels, status
+        return _resize(pixels, height, width, shrink=route.shrink)
 
-    scales = sorted(r for r in (jpeg_ratios or _RATIOS) if r in _RATIOS) or [1]
+    if route.decoder == PILLOW:
 
-    def jpeg(path, ratio):
+        def decode_pillow(path, ratio):
+            def read(raw_path, raw_ratio):
+                where = os.fsdecode(raw_path)
+                try:
+                    pixels = pillow_pixels(where, channels, int(raw_ratio), (height, width) if legacy_pillow else None)
+                    return pixels, np.int32(OK)
+                except BadImage as bad:
+                    on_skip(where, bad.reason)
+                except Exception as exc:  # noqa: BLE001 - any broken file is a skip, never a failed run
+                    on_skip(where, reason_for(exc))
+                return np.zeros((1, 1, channels), np.uint8), np.int32(FAILED_RECORDED)
+
+            pixels, status = tf.numpy_function(read, [path, ratio], [tf.uint8, tf.int32], stateful=False)
+            status.set_shape(())
+            return finish(pixels), status
+
+        return decode_pillow
+    def jpeg(path, _ratio):
         data = tf.io.read_file(path)
-        if len(scales) == 1:
-            return tf.io.decode_jpeg(data, channels=channels, ratio=scales[0]), tf.constant(OK)
-        branches = [lambda r=r: tf.io.decode_jpeg(data, channels=channels, ratio=r) for r in scales]
-        # ratio 1, 2, 4, 8 -> its place among the scales built
-        places = tf.constant([scales.index(r) if r in scales else 0 for r in _RATIOS], tf.int32)
-        log2 = tf.cast(tf.math.log(tf.cast(ratio, tf.float32)) / np.log(2.0) + 0.5, tf.int32)
-        return tf.switch_case(tf.gather(places, log2), branches), tf.constant(OK)
+        return finish(tf.io.decode_jpeg(data, channels=channels, ratio=route.ratio)), tf.constant(OK)
 
-    def png(path, ratio):
-        return tf.io.decode_png(tf.io.read_file(path), channels=channels), tf.constant(OK)
+    def png(path, _ratio):
+        return finish(tf.io.decode_png(tf.io.read_file(path), channels=channels)), tf.constant(OK)
 
-    def png_alpha(path, ratio):
+    def png_alpha(path, _ratio):
         rgba = tf.cast(tf.io.decode_png(tf.io.read_file(path), channels=4), tf.int32)
         alpha = rgba[..., 3:]
         # Composite on white, rounded as integers: transparent -> 255, opaque -> unchanged.
         rgb = (rgba[..., :3] * alpha + 255 * (255 - alpha) + 127) // 255
         if channels == 1:  # ITU-R 601-2 luma, the weights Pillow's convert("L") uses
             rgb = (rgb[..., 0:1] * 299 + rgb[..., 1:2] * 587 + rgb[..., 2:3] * 114 + 500) // 1000
-        return tf.cast(rgb, tf.uint8), tf.constant(OK)
+        return finish(tf.cast(rgb, tf.uint8)), tf.constant(OK)
 
-    routes = {PILLOW: pillow, TF_JPEG: jpeg, TF_PNG: png, TF_PNG_ALPHA: png_alpha}
-    used = [k for k in routes if kinds is None or k in kinds] or [PILLOW]
-
-    def decode(path, decoder, ratio):
-        if legacy_pillow:
-            pixels, status = pillow(path, ratio)
-        elif len(used) == 1:
-            pixels, status = routes[used[0]](path, ratio)
-        else:
-            places = tf.constant([used.index(k) if k in used else 0 for k in range(len(routes))], tf.int32)
-            pixels, status = tf.switch_case(
-                tf.gather(places, decoder), [lambda f=routes[k]: f(path, ratio) for k in used]
-            )
-        pixels.set_shape((None, None, channels))
-        return _resize(pixels, height, width), status
-
-    return decode
+    return {TF_JPEG: jpeg, TF_PNG: png, TF_PNG_ALPHA: png_alpha}[route.decoder]
 
 
-def _resize(pixels: Any, height: int, width: int):
+def _resize(pixels: Any, height: int, width: int, *, shrink: bool | None = None):
     """To (height, width) as uint8 (what the cache holds): an area average when shrinking (a box
-    filter: no aliasing, and cheaper than an antialiased bilinear), bilinear when enlarging."""
+    filter: no aliasing, cheaper than an antialiased bilinear, and a same-size image comes back
+    unchanged), antialiased bilinear when enlarging. ``shrink`` None: decided from the pixels'
+    shape at run time (Pillow's output, whose size the header cannot promise)."""
     import tensorflow as tf
 
-    shape = tf.shape(pixels)
-    same = tf.logical_and(tf.equal(shape[0], height), tf.equal(shape[1], width))
-    shrink = tf.logical_and(tf.greater_equal(shape[0], height), tf.greater_equal(shape[1], width))
+    def area():
+        return tf.image.resize(pixels, (height, width), method="area")
 
-    def resize():
-        scaled = tf.cond(
-            shrink,
-            lambda: tf.image.resize(pixels, (height, width), method="area"),
-            lambda: tf.image.resize(pixels, (height, width), method="bilinear", antialias=True),
-        )
-        return tf.cast(tf.round(tf.clip_by_value(scaled, 0.0, 255.0)), tf.uint8)
+    def bilinear():
+        return tf.image.resize(pixels, (height, width), method="bilinear", antialias=True)
 
-    out = tf.cond(same, lambda: tf.identity(pixels), resize)
+    if shrink is None:
+        shape = tf.shape(pixels)
+        scaled = tf.cond(tf.logical_and(shape[0] >= height, shape[1] >= width), area, bilinear)
+    else:
+        scaled = area() if shrink else bilinear()
+    out = tf.cast(tf.round(tf.clip_by_value(scaled, 0.0, 255.0)), tf.uint8)
     out.set_shape((height, width, pixels.shape[-1]))
     return out
 

@@ -107,16 +107,21 @@ class ImageFileLoader(BaseLoader):
         float32, or uint8 with ``raw``. A file that fails to decode is left out and recorded."""
         import tensorflow as tf
 
-        from kiln_lab.engine.data.imagedecode import decode_files
+        from kiln_lab.engine.data.imagedecode import decode_files, route_for
 
         size = self.sample_shape(image_size)[:2]
         indices = np.asarray(indices, dtype=np.int64)
         labels = np.asarray(labels)
-        ratios = [jpeg_ratio(int(h), int(w), size) for h, w in zip(self.heights[indices], self.widths[indices])]
+        heights, widths = self.heights[indices], self.widths[indices]
+        ratios = [jpeg_ratio(int(h), int(w), size) for h, w in zip(heights, widths, strict=True)]
+        routes = [
+            route_for(int(d), r, int(h), int(w), size, self.legacy_pillow)
+            for d, r, h, w in zip(self.decoders[indices], ratios, heights, widths, strict=True)
+        ]
         ds = decode_files(
             [os.fsdecode(p) if isinstance(p, bytes) else str(p) for p in self.paths[indices]],
-            self.decoders[indices],
-            ratios,
+            routes,
+            np.asarray(ratios, np.int32),
             labels,
             channels=self.channels,
             size=size,

@@ -133,8 +133,9 @@ def make_pipelines(
         # cache, reshuffle through the bounded buffer, which refills quickly from the cache.
         regroup = block > 1
         n = len(indices)
-        streams[split] = finish(ds, True, regroup, n).concatenate(finish(later, True, regroup, n).repeat())
-        return finish(later, True, regroup, n)
+        later_epochs = finish(later, True, regroup, n)  # one graph for both: each map is traced anew
+        streams[split] = finish(ds, True, regroup, n).concatenate(later_epochs.repeat())
+        return later_epochs
 
     return Pipelines(
         train=build("train", True),
