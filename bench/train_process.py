@@ -34,6 +34,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench._pairs import interleaved_rounds, paired_ratio  # noqa: E402
 
 PLAIN_SCRIPT = r'''
 import os, sys
@@ -127,11 +130,9 @@ def main() -> None:
         for arch in args.archs.split(","):
             run_kiln(arch, 1, folder)  # warm-up: the OS file cache, Python's bytecode cache
             run_plain(arch, 1, folder)
-            rows: dict[str, list[dict[str, float]]] = {name: [] for name in VARIANTS}
-            names = list(VARIANTS)
-            for index in range(args.repeats):
-                for name in names if index % 2 == 0 else names[::-1]:
-                    rows[name].append(VARIANTS[name](arch, args.epochs, folder))
+            rows = interleaved_rounds(
+                list(VARIANTS), [arch], args.repeats, lambda group, name: VARIANTS[name](group, args.epochs, folder)
+            )[arch]
             print(f"\n{arch}, {args.epochs} epochs: seconds, medians of {args.repeats} interleaved rounds")
             print(f"{'':<8}{'total':>8}{'to epoch 1':>12}{'later epochs':>14}{'wrap-up':>9}")
             for name, runs in rows.items():
@@ -141,12 +142,12 @@ def main() -> None:
                 report[f"{arch}.{name}"] = med
             print("  ratio kiln / plain, median (range) of the per-round pairs:")
             for metric in ("total_s", "to_epoch1_s", "later_epochs_s", "wrap_up_s"):
-                ratios = [k[metric] / p[metric] for k, p in zip(rows["kiln"], rows["plain"], strict=True)]
-                med = statistics.median(ratios)
-                report[f"{arch}.ratio.{metric}"] = {"median": round(med, 3), "low": round(min(ratios), 3),
-                                                    "high": round(max(ratios), 3)}
-                goal = "  (target <= 1.03: " + ("met)" if med <= 1.03 else "NOT met)") if metric == "total_s" else ""
-                print(f"    {metric:<16}{med:6.2f} ({min(ratios):.2f}-{max(ratios):.2f}){goal}")
+                ratio = paired_ratio([k[metric] for k in rows["kiln"]], [p[metric] for p in rows["plain"]])
+                report[f"{arch}.ratio.{metric}"] = {"median": round(ratio.median, 3), "low": round(ratio.low, 3),
+                                                    "high": round(ratio.high, 3)}
+                met = ratio.median <= 1.03
+                goal = "  (target <= 1.03: " + ("met)" if met else "NOT met)") if metric == "total_s" else ""
+                print(f"    {metric:<16}{ratio.median:6.2f} ({ratio.low:.2f}-{ratio.high:.2f}){goal}")
     print(f"\nload average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))

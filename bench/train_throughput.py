@@ -37,6 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._pairs import interleaved_rounds, paired_ratio  # noqa: E402
 from kiln_lab.engine.runtime import import_tensorflow_quietly  # noqa: E402
 
 BATCH = 32
@@ -127,33 +128,26 @@ def main() -> None:
     for arch in args.archs.split(","):  # warm-up: first imports and graph caches, not timed
         run_kiln(arch, 1)
         run_bare_fit(arch, 1)
-    results: dict[str, dict[str, list[dict[str, float]]]] = {}
-    names = list(VARIANTS)
-    for round_index in range(args.repeats):
-        order = names if round_index % 2 == 0 else names[::-1]  # interleaved, alternating order
-        for arch in args.archs.split(","):
-            for name in order:
-                results.setdefault(arch, {}).setdefault(name, []).append(VARIANTS[name](arch, args.epochs))
+    results = interleaved_rounds(
+        list(VARIANTS), args.archs.split(","), args.repeats, lambda arch, name: VARIANTS[name](arch, args.epochs)
+    )
     report: dict[str, dict[str, float]] = {}
     for arch, rows in results.items():
-        base = rows["bare_fit"]
+        base = [b["fit"] for b in rows["bare_fit"]]
         print(f"\n{arch}: seconds, medians of {args.repeats} interleaved rounds ({args.epochs} epochs each)")
         print(f"  {'':<20}{'fit s':>8}{'call s':>8}   fit / bare fit, median (range)")
         for name, values in rows.items():
-            ratios = [v["fit"] / b["fit"] for v, b in zip(values, base, strict=True)]
+            ratio = paired_ratio([v["fit"] for v in values], base)
             fit = statistics.median(v["fit"] for v in values)
             call = statistics.median(v["call"] for v in values)
             report[f"{arch}.{name}"] = {
                 "fit_seconds": round(fit, 3),
                 "call_seconds": round(call, 3),
-                "fit_ratio_to_bare_fit": round(statistics.median(ratios), 3),
-                "ratio_low": round(min(ratios), 3),
-                "ratio_high": round(max(ratios), 3),
+                "fit_ratio_to_bare_fit": round(ratio.median, 3),
+                "ratio_low": round(ratio.low, 3),
+                "ratio_high": round(ratio.high, 3),
             }
-            print(
-                f"  {name:<20}{fit:>8.2f}{call:>8.2f}   {statistics.median(ratios):.3f} "
-                f"({min(ratios):.2f}-{max(ratios):.2f})"
-            )
+            print(f"  {name:<20}{fit:>8.2f}{call:>8.2f}   {ratio.median:.3f} ({ratio.low:.2f}-{ratio.high:.2f})")
     met = all(report[f"{a}.kiln"]["fit_ratio_to_bare_fit"] <= 1.03 for a in results)
     verdict = "met" if met else "NOT met"
     print(f"\ntarget: the job's fit <= 1.03x a bare fit on the same stream, checkpoints on: {verdict}")

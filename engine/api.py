@@ -289,12 +289,13 @@ def export_model(model: ModelHandle, path: str, *, format: str = "keras", record
     The write itself is one library call (``model.save``, the TFLite converter) that cannot be
     interrupted: a cancel is honoured before it starts; one that arrives during the write lets the
     window end the worker after its grace, and the atomic write leaves any earlier file unchanged."""
-    from kiln_lab.engine.errors import check_cancelled
+    from kiln_lab.engine.errors import ExportCancelled, cancel_requested
     from kiln_lab.engine.events import Progress
     from kiln_lab.engine.export.save import save_model
 
     keras_model = _model(model)
-    check_cancelled(cancel, EXPORT_CANCELLED)
+    if cancel_requested(cancel):
+        raise ExportCancelled()
     sink(Progress("export", 0, None, f"Writing {Path(path).name}"))
     return str(save_model(keras_model, path, format=format, record=record))
 
@@ -307,20 +308,18 @@ def export_for_deployment(model: ModelHandle, path: str, *, format: str, record:
     data is not here): accuracy before and after, size, latency, in the record and the model card.
     ``sink`` hears a `Progress` per stage; ``cancel`` stops before the next one (nothing written when
     set before the write)."""
-    from kiln_lab.engine.analysis.deployment import ExportCancelled, samples_from_record
     from kiln_lab.engine.analysis.deployment import export_for_deployment as export
+    from kiln_lab.engine.analysis.deployment import samples_from_record
+    from kiln_lab.engine.errors import ExportCancelled, cancel_requested
     from kiln_lab.engine.events import Progress
 
-    if cancel is not None and cancel.is_set():
-        raise ExportCancelled(None)
+    if cancel_requested(cancel):
+        raise ExportCancelled()
     sink(Progress("export", 0, 3, "Reading the run's data to check the file on"))
     samples = samples_from_record(record or {})
     written, check = export(_model(model), path, format=format, record=record, quantize=quantize, samples=samples,
                             sink=sink, cancel=cancel)
     return {"path": str(written), "check": to_record(check), "random_inputs": samples is None}
-
-
-EXPORT_CANCELLED = "Export cancelled; any earlier file at that path is unchanged."
 
 
 def roll_back(model: ModelHandle, epoch: int) -> ModelHandle:

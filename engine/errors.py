@@ -7,6 +7,7 @@ environment failure and is reported with details.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 
@@ -48,13 +49,33 @@ class Cancelled(KilnError):
     The GUI shows its sentence where the task's results would have been, never as an error."""
 
 
-def check_cancelled(cancel: Any, sentence: str) -> None:
-    """Raise `Cancelled` with ``sentence`` when ``cancel`` (a `threading.Event`, or anything with
-    ``is_set``/``stop_requested``; None = never) is set. Tasks call it between units of work."""
+class ExportCancelled(Cancelled):
+    """An export (any format, checked or not) was cancelled; the sentence says how far it got.
+
+    ``written``: the file, when the cancel came after it was written (it stays, but is neither
+    checked nor recorded); None when nothing was written, and then any earlier file at that path is
+    unchanged, since every export writes atomically (temp file + rename)."""
+
+    def __init__(self, written: str | Path | None = None) -> None:
+        self.written = Path(written) if written is not None else None
+        super().__init__(
+            f"Export cancelled: {self.written.name} was written but not checked." if self.written is not None
+            else "Export cancelled before anything was written; any earlier file at that path is unchanged."
+        )
+
+
+def cancel_requested(cancel: Any) -> bool:
+    """True when ``cancel`` (a `threading.Event`, or anything with ``is_set``/``stop_requested``;
+    None = never) is set."""
     if cancel is None:
-        return
-    flagged = cancel.is_set() if hasattr(cancel, "is_set") else bool(getattr(cancel, "stop_requested", False))
-    if flagged:
+        return False
+    return cancel.is_set() if hasattr(cancel, "is_set") else bool(getattr(cancel, "stop_requested", False))
+
+
+def check_cancelled(cancel: Any, sentence: str) -> None:
+    """Raise `Cancelled` with ``sentence`` when ``cancel`` is set (see `cancel_requested`). Tasks call
+    it between units of work."""
+    if cancel_requested(cancel):
         raise Cancelled(sentence)
 
 

@@ -1,15 +1,11 @@
-"""Ship Kiln under one import package, ``kiln_lab``, while the repository keeps its layout.
+"""Rewrite imports of Kiln's bare top-level names to the one import package, ``kiln_lab``.
 
 Issue 19.8: the top-level names ``engine``, ``gui``, ``main`` and ``resources`` clash with other
-installs. After this script, every import says ``kiln_lab.engine...`` (``kiln_lab.gui...``,
-``kiln_lab.main``); the repository still has engine/, gui/, resources/ and main.py at its root:
-
-- ``kiln_lab/__init__.py`` (in the repository only) points the package at the repository root, so
-  a bare checkout (``python main.py``, ``PYTHONPATH=.``, pytest) imports ``kiln_lab.engine`` from
-  ./engine without any install;
-- ``setup.py`` maps ``kiln_lab`` to the repository root (``package_dir``), so a wheel holds
-  kiln_lab/engine, kiln_lab/gui, kiln_lab/resources and kiln_lab/main.py and nothing else at the
-  top; the editable install maps the same names to the checkout.
+installs, so every import says ``kiln_lab.engine...`` (``kiln_lab.gui...``, ``kiln_lab.main``) while
+the repository keeps engine/, gui/, resources/ and main.py at its root. What makes that work
+(``kiln_lab/__init__.py``, ``setup.py``, tests/test_packaging.py) lives in the repository and is
+maintained there; this script only rewrites imports, and ``--check`` says if a file still uses the
+bare names.
 
 The rewrite works by rules, not by a list of files, so it applies to code it has never seen:
 
@@ -259,167 +255,9 @@ def rewrite_document(text: str) -> str:
     return "".join(out)
 
 
-SHIM = '''"""Kiln's one import package (issue 19.8): ``kiln_lab.engine``, ``kiln_lab.gui``, ``kiln_lab.main``.
-
-In the repository, engine/, gui/, resources/ and main.py stay at the root (the layout is part of
-the design); this file, which only the repository has, points the package at that root, so a bare
-checkout (``python main.py``, ``PYTHONPATH=.``, pytest) imports them without an install. A wheel
-holds them inside kiln_lab/ itself (setup.py maps the package to the repository root) and has no
-such file.
-"""
-
-import os
-
-__path__ = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
-'''
-
-SETUP = '''"""The one thing pyproject.toml cannot say: ship engine/, gui/, resources/ and main.py as kiln_lab.*.
-
-The repository keeps them at its root (issue 19.8); ``package_dir`` maps the import package
-``kiln_lab`` to the root, so a wheel holds kiln_lab/engine, kiln_lab/gui, kiln_lab/resources and
-kiln_lab/main.py and nothing else at its top level. Every sub-package is found by rule, so a new one
-ships without an edit here; data files come from the sub-packages only (resources/: the demo data,
-the demo backbone and the catalogue), never the root's README or pyproject. Everything else is in
-pyproject.toml.
-"""
-
-from setuptools import find_namespace_packages, setup
-from setuptools.command.build_py import build_py
-
-PARTS = ["engine", "gui", "resources"]
-DATA = ["*.toml", "*.json", "*.qss", "*.svg", "*.png", "*.md", "*.npz", "*.keras"]
-found = sorted(
-    name for name in find_namespace_packages(include=[f"{part}*" for part in PARTS]) if "__pycache__" not in name
-)
-packages = [f"kiln_lab.{name}" for name in found]
-
-
-class BuildPy(build_py):
-    """The root's only module in the package is main.py: not this file."""
-
-    def find_package_modules(self, package, package_dir):
-        modules = super().find_package_modules(package, package_dir)
-        return [m for m in modules if not (package == "kiln_lab" and m[1] == "setup")]
-
-
-setup(
-    cmdclass={"build_py": BuildPy},
-    package_dir={"kiln_lab": "."},
-    packages=["kiln_lab", *packages],
-    package_data={name: DATA for name in packages},
-    exclude_package_data={"kiln_lab": ["*"]},
-)
-'''
-
-
-def _drop_table(text: str, name: str) -> str:
-    """Remove a TOML table (its header, the comment lines just above it, and its lines up to the next table)."""
-    lines = text.split("\n")
-    out: list[str] = []
-    skipping = False
-    for line in lines:
-        if line.strip() == f"[{name}]":
-            while out and out[-1].startswith("#"):
-                out.pop()
-            skipping = True
-            continue
-        if skipping and line.startswith("["):
-            skipping = False
-        if not skipping:
-            out.append(line)
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(out))
-
-
 def rewrite_pyproject(text: str) -> str:
-    """Entry points into kiln_lab.main; packages and their data move to setup.py (they are computed)."""
-    text = re.sub(r'= "main:(\w+)"', rf'= "{PACKAGE}.main:\1"', text)
-    for table in ("tool.setuptools", "tool.setuptools.packages.find", "tool.setuptools.package-data"):
-        text = _drop_table(text, table)
-    if "[tool.ruff.lint.isort]" not in text and "[tool.ruff.lint]" in text:
-        text = text.rstrip("\n") + '\n\n[tool.ruff.lint.isort]\nknown-first-party = ["kiln_lab"]\n'
-    return text
-
-
-PACKAGING_TESTS = '''
-
-# -- one import package (issue 19.8; written by scripts/namespace_imports.py) ----------------------
-
-OLD_NAMES = ("engine", "gui", "main", "resources")
-
-
-def _python_files() -> list[Path]:
-    skip = {".git", "build", "dist", "__pycache__"}
-    return [p for p in sorted(ROOT.rglob("*.py"))
-            if not skip & set(p.relative_to(ROOT).parts) and not p.relative_to(ROOT).parts[0].startswith(".venv")]
-
-
-def test_no_module_imports_kiln_by_the_old_top_level_names() -> None:
-    import ast
-
-    found = []
-    for path in _python_files():
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
-            found += [f"{path.relative_to(ROOT)}:{node.lineno} {n}" for n in names if n.split(".")[0] in OLD_NAMES]
-    assert not found, found
-
-
-def test_the_rewrite_has_nothing_left_to_do() -> None:
-    import subprocess
-    import sys
-
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "namespace_imports.py"), "--check"],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout
-
-
-@pytest.mark.slow
-def test_the_wheel_holds_only_kiln_lab_at_its_top_level(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-    import zipfile
-
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-                           "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-3000:]
-    (wheel,) = tmp_path.glob("kiln_lab-*.whl")
-    names = zipfile.ZipFile(wheel).namelist()
-    tops = {name.split("/")[0] for name in names}
-    assert {t for t in tops if not t.endswith(".dist-info")} == {"kiln_lab"}, tops
-    for needed in ("kiln_lab/main.py", "kiln_lab/engine/api.py", "kiln_lab/gui/app.py",
-                   "kiln_lab/resources/demo/digits.npz", "kiln_lab/resources/backbones/catalogue.toml"):
-        assert needed in names, needed
-    assert not [n for n in names if n.count("/") == 1 and n.startswith("kiln_lab/") and n != "kiln_lab/main.py"]
-    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "kiln = kiln_lab.main:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
-'''
-PACKAGING_MARK = "# -- one import package (issue 19.8"
-
-
-def rewrite_packaging_test(text: str) -> str:
-    """tests/test_packaging.py gets the tests that hold the rewrite in place (once)."""
-    if PACKAGING_MARK in text:
-        return text
-    if "import pytest" not in text:
-        text = text.replace("from packaging.requirements import Requirement",
-                            "import pytest\nfrom packaging.requirements import Requirement")
-    return text.rstrip("\n") + "\n" + PACKAGING_TESTS
-
-
-README_OLD = """It adds
-the top-level packages `engine`, `gui`, `main` and `resources`, so give it its own virtual
-environment (as above) or `pipx install .`, not an environment shared with other tools."""
-README_NEW = """It installs
-one import package, `kiln_lab` (`from kiln_lab.engine import api`), so nothing of it clashes with
-another install's `engine` or `gui`. The repository keeps `engine/`, `gui/`, `resources/` and
-`main.py` at its root; `kiln_lab/__init__.py` points the package there, so `python main.py` also
-runs from a checkout that was never installed (its dependencies installed), and the wheel ships
-them inside `kiln_lab/` (`setup.py`)."""
-
-
-def rewrite_readme(text: str) -> str:
-    return rewrite_document(text).replace(README_OLD, README_NEW)
+    """Entry points name a module path too: ``= "main:run"`` -> ``= "kiln_lab.main:run"``."""
+    return re.sub(r'= "main:(\w+)"', rf'= "{PACKAGE}.main:\1"', text)
 
 
 def _files() -> list[Path]:
@@ -438,12 +276,8 @@ def plan() -> dict[Path, str]:
     changes: dict[Path, str] = {}
     for path in _files():
         relative = path.relative_to(ROOT)
-        if relative.as_posix() == "tests/test_packaging.py":
-            kind = lambda text: rewrite_packaging_test(rewrite_python(text))  # noqa: E731
-        elif path.suffix == ".py":
+        if path.suffix == ".py":
             kind = rewrite_python
-        elif relative.as_posix() == "README.md":
-            kind = rewrite_readme
         elif path.suffix in (".md", ".txt", ".sh") or relative.parts[0] == ".ci":
             kind = rewrite_document
         elif relative.as_posix() == "pyproject.toml":
@@ -454,10 +288,6 @@ def plan() -> dict[Path, str]:
         new = kind(old)
         if new != old:
             changes[path] = new
-    for relative, text in ((Path(PACKAGE) / "__init__.py", SHIM), (Path("setup.py"), SETUP)):
-        path = ROOT / relative
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            changes[path] = text
     return changes
 
 
@@ -496,7 +326,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         return 1 if changes else 0
     for path, text in changes.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     # Import order: kiln_lab.* sorts differently from engine/gui/main; ruff puts each block right.
     python_files = [str(p) for p in changes if p.suffix == ".py"]

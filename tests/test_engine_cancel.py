@@ -16,7 +16,7 @@ import pytest
 
 from kiln_lab.engine import api
 from kiln_lab.engine.data.config import DataConfig
-from kiln_lab.engine.errors import Cancelled
+from kiln_lab.engine.errors import Cancelled, ExportCancelled
 from kiln_lab.engine.events import Progress
 from kiln_lab.engine.training.config import RunConfig
 
@@ -101,11 +101,18 @@ def test_exports_honour_a_cancel_before_they_write(trained: Any, tmp_path) -> No
     cancel = threading.Event()
     cancel.set()
     target = tmp_path / "model.keras"
-    with pytest.raises(Cancelled, match="Export cancelled"):
-        api.export_model(trained, str(target), cancel=cancel)
-    with pytest.raises(Cancelled, match="Export cancelled"):
-        api.export_for_deployment(trained, str(tmp_path / "model.tflite"), format="tflite", cancel=cancel)
-    assert list(tmp_path.iterdir()) == []  # nothing written
+    target.write_text("an earlier export")
+    # Both exports end with the one ExportCancelled (a Cancelled), which says nothing was written.
+    for export in (lambda: api.export_model(trained, str(target), cancel=cancel),
+                   lambda: api.export_for_deployment(trained, str(tmp_path / "model.tflite"), format="tflite",
+                                                     cancel=cancel)):
+        with pytest.raises(ExportCancelled) as raised:
+            export()
+        assert isinstance(raised.value, Cancelled) and raised.value.written is None
+        assert raised.value.sentence == ("Export cancelled before anything was written; any earlier file at that "
+                                         "path is unchanged.")
+    assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]  # nothing written
+    assert target.read_text() == "an earlier export"
     sink = CancelAt(lambda e: False)
     assert api.export_model(trained, str(target), sink=sink, cancel=sink.cancel) == str(target)
     assert sink.progress("export")  # the write is announced (the window shows it, busy)

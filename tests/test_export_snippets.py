@@ -117,7 +117,8 @@ def test_a_table_snippet_encodes_the_row_as_kiln_does(tmp_path: Path) -> None:
 
 
 def test_a_cancelled_export_says_how_far_it_got(run: Path, tmp_path: Path) -> None:
-    from kiln_lab.engine.analysis.deployment import ExportCancelled, export_for_deployment
+    from kiln_lab.engine.analysis.deployment import export_for_deployment
+    from kiln_lab.engine.errors import ExportCancelled
     from kiln_lab.engine.events import Progress
     from kiln_lab.engine.export.save import load_model
 

@@ -71,3 +71,29 @@ def test_a_store_that_cannot_be_reached_refuses_the_run_before_its_folder(tmp_pa
     assert main([*ARGS, "--out", str(out), "--mlflow", "http://127.0.0.1:9"]) == 2
     assert "could not open a run" in " ".join(capsys.readouterr().err.split())
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_an_interrupted_run_closes_its_mlflow_run_as_failed(tiny_config, tmp_path, monkeypatch) -> None:
+    # Ctrl-C mid-phase is a KeyboardInterrupt, no Exception: the MLflow run must not stay RUNNING.
+    pytest.importorskip("mlflow", reason="the optional mlflow extra is not installed")
+    pytest.importorskip("sqlalchemy", reason="a sqlite:/// MLflow store needs sqlalchemy")
+    pytest.importorskip("alembic", reason="a sqlite:/// MLflow store needs alembic")
+    import keras
+    from mlflow import MlflowClient
+
+    from kiln_lab.engine.training.job import run_training
+
+    class Interrupts(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            if batch == 2:
+                raise KeyboardInterrupt
+
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    config = tiny_config.replace(train={"epochs": 1, "checkpoint": False, "mlflow": uri})
+    with pytest.raises(KeyboardInterrupt):
+        run_training(config, out_dir=tmp_path / "run", callbacks=(Interrupts(),))
+    client = MlflowClient(tracking_uri=uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("kiln").experiment_id])
+    assert run.info.status == "FAILED"

@@ -34,7 +34,7 @@ def test_the_tensorflow_free_install_lists_every_other_dependency() -> None:
     assert without == {name: spec for name, spec in core.items() if name not in TENSORFLOW}
 
 
-# -- one import package (issue 19.8; written by scripts/namespace_imports.py) ----------------------
+# -- one import package (issue 19.8; scripts/namespace_imports.py does the rewrite) ------------------
 
 OLD_NAMES = ("engine", "gui", "main", "resources")
 
@@ -64,6 +64,21 @@ def test_the_rewrite_has_nothing_left_to_do() -> None:
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "namespace_imports.py"), "--check"],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout
+
+
+def test_the_rewrite_finds_the_bare_names() -> None:
+    # --check passing above means nothing if the rewrite stopped seeing the bare names.
+    # (namespace_imports: keep-strings, so the samples below stay bare.)
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("namespace_imports", ROOT / "scripts" / "namespace_imports.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.rewrite_python("from engine.api import train\nimport gui\n") == (
+        "from kiln_lab.engine.api import train\nfrom kiln_lab import gui\n")
+    assert script.rewrite_python('patch("engine.api.train")\n') == 'patch("kiln_lab.engine.api.train")\n'
+    assert script.rewrite_document("    python -m gui.screenshots\n") == "    python -m kiln_lab.gui.screenshots\n"
+    assert script.rewrite_pyproject('kiln = "main:main"\n') == 'kiln = "kiln_lab.main:main"\n'
 
 
 @pytest.mark.slow

@@ -168,3 +168,53 @@ def test_drift_is_logged_only_at_the_epochs_the_monitor_measured(tmp_path, monke
     for epoch in (1, 2, 3):
         board._log_drift(epoch)
     assert logged == [(1, {"drift/cka": 0.9})]
+
+
+
+def _fails_at(epoch: int, batch: int):
+    """A user callback that raises at ``batch`` of ``epoch``: the run fails mid-phase."""
+    import keras
+
+    class FailsMidPhase(keras.callbacks.Callback):
+        def on_epoch_begin(self, current: int, logs: dict | None = None) -> None:
+            self.epoch = current
+
+        def on_train_batch_end(self, current: int, logs: dict | None = None) -> None:
+            if self.epoch == epoch and current == batch:
+                raise RuntimeError("the run broke mid-phase")
+
+    return FailsMidPhase()
+
+
+def _open_files_under(folder: Path) -> list[str]:
+    """Files under ``folder`` this process holds open (Linux: /proc/self/fd)."""
+    found = []
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = Path(fd.readlink())
+        except OSError:  # the listing's own descriptor, closed by now
+            continue
+        if folder in target.parents:
+            found.append(str(target))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads open files from /proc")
+def test_a_run_that_raises_mid_phase_closes_its_writer(tiny_config, tmp_path) -> None:
+    # Each write is flushed at once (tf.summary's context), so what a writer left open costs is its
+    # event files, held open for the rest of the process (the app's engine worker lives on).
+    pytest.importorskip("tensorboard", reason="the optional tensorboard extra is not installed")
+    from kiln_lab.engine.events import EventRecorder, RunStarted
+
+    config = tiny_config.replace(train={"epochs": 2, "tensorboard": True, "tensorboard_batches": True,
+                                        "checkpoint": False})
+    events = EventRecorder()
+    logs = tmp_path / "run" / TENSORBOARD_DIR
+    with pytest.raises(RuntimeError, match="broke mid-phase"):
+        # Kiln's writer comes after the user's callbacks, so it logs epoch 1's batches 0 and 1 only.
+        run_training(config, sink=events, out_dir=tmp_path / "run", callbacks=(_fails_at(epoch=1, batch=2),))
+    assert _open_files_under(logs) == []
+    steps = events.of_type(RunStarted)[0].steps_per_epoch
+    train = _scalars(logs / "train", steps=True)
+    assert [step for step, _ in train["epoch_loss"]] == [0]  # epoch 1 never finished
+    assert [step for step, _ in train["batch_loss"]] == list(range(1, steps + 3))

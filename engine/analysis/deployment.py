@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from kiln_lab.engine.errors import Cancelled, KilnError
+from kiln_lab.engine.errors import ExportCancelled, KilnError, cancel_requested
 from kiln_lab.engine.events import EventSink, Progress, ignore_events
 
 ACCURACY_MARGIN = 0.01  # a quantised file may lose at most 1 accuracy point on the evaluation split
@@ -94,7 +94,7 @@ def export_for_deployment(
     from kiln_lab.engine.export.save import save_model, strict_json
 
     def stage(done: int, message: str, written: Path | None = None) -> None:
-        if cancel is not None and cancel.is_set():
+        if cancel_requested(cancel):
             raise ExportCancelled(written)
         sink(Progress("export", done, 3, message))
 
@@ -111,17 +111,6 @@ def export_for_deployment(
         atomic_write_text(record_path_for(path, format), strict_json(full))
     write_model_card(path, format, full)
     return path, check
-
-
-class ExportCancelled(Cancelled):
-    """The export was cancelled; ``written`` is the file if it had been written already."""
-
-    def __init__(self, written: Path | None) -> None:
-        self.written = written
-        super().__init__(
-            f"Export cancelled: {written.name} was written but not checked." if written is not None
-            else "Export cancelled before anything was written."
-        )
 
 
 def deployment_check(
@@ -145,7 +134,7 @@ def deployment_check(
     expected = np.asarray(model.predict(x, batch_size=64, verbose=0), dtype=np.float64)
     got_rows = []
     for i in range(0, len(x), 64):
-        if cancel is not None and cancel.is_set():
+        if cancel_requested(cancel):
             raise ExportCancelled(path)
         got_rows.append(np.asarray(run(x[i : i + 64]), dtype=np.float64))
     got = np.concatenate(got_rows)

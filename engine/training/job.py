@@ -18,7 +18,7 @@ A run is a plan and a loop over its phases (`_run` reads as that):
 
 Every run folder keeps Keras's `CSVLogger` table (``training_log.csv``); ``--tensorboard``
 adds one `RunTensorBoard` writer for the whole run (`_open_board`, opened before the loop
-and closed after it) and ``--mlflow URI`` an MLflow run (`_open_tracker`, opened before the
+and closed after it, also when a phase raises) and ``--mlflow URI`` an MLflow run (`_open_tracker`, opened before the
 run folder is written, finished with the saved model as its artifacts).
 """
 
@@ -126,16 +126,18 @@ def run_training(
                 config, sink, control, dataset, Path(out_dir) if out_dir else None, resume, callbacks, trackers
             )
     except KilnError as exc:
-        _fail_trackers(trackers)
         sink(Failed(exc.sentence, traceback.format_exc()))
         raise
     except Exception as exc:  # noqa: BLE001 - reported, then re-raised for the caller
-        _fail_trackers(trackers)
         sink(Failed(_explain(exc), traceback.format_exc()))
         raise
+    finally:
+        _fail_trackers(trackers)
 
 
 def _fail_trackers(trackers: list[Any]) -> None:
+    # A tracker the run finished is closed already (`fail` does nothing then); one left open
+    # because the run raised, or was interrupted (Ctrl-C is no Exception), ends FAILED.
     for tracker in trackers:
         tracker.fail()
 
@@ -243,18 +245,22 @@ def _run(
     reporter = EventReporter(sink, control, epochs=config.train.epochs, steps=plan.pipelines.steps_per_epoch)
     board = _open_board(plan)
     trained = _Trained()
-    for step in plan.phases_left:
-        fitted, seconds, early = _train_phase(plan, step, reporter, sink, model_info, board=board, tracker=tracker)
-        trained.fit_seconds += seconds
-        trained.epochs_run += len(fitted.get("loss", []))
-        for key, values in fitted.items():
-            plan.history.setdefault(key, []).extend(values)
-        reason = _stop_reason(reporter, early)
-        if reason is not None:
-            trained.reason = reason
-            break
-    if board is not None:
-        board.close()
+    try:
+        for step in plan.phases_left:
+            fitted, seconds, early = _train_phase(plan, step, reporter, sink, model_info, board=board, tracker=tracker)
+            trained.fit_seconds += seconds
+            trained.epochs_run += len(fitted.get("loss", []))
+            for key, values in fitted.items():
+                plan.history.setdefault(key, []).extend(values)
+            reason = _stop_reason(reporter, early)
+            if reason is not None:
+                trained.reason = reason
+                break
+    finally:
+        # Also when a phase raises (or Ctrl-C): the writer flushes what it buffered since the last
+        # epoch and lets go of its event files.
+        if board is not None:
+            board.close()
     return _finish(plan, trained, model_info, sink, tracker)
 
 

@@ -463,12 +463,13 @@ class ExportPage(QWidget):
         self.report.show()
 
     def _on_save_error(self, error: WorkerError) -> None:
-        # A cancel ends here too (no on_cancelled): the engine's own sentence says how far the export
-        # got ("written but not checked"); a worker ended after the grace has none, so the page says it.
+        # A cancel ends here too (no on_cancelled): both exports raise the engine's ExportCancelled,
+        # whose sentence says how far the export got (nothing written / written but not checked). A
+        # worker ended after the grace sends none; the write it ended was atomic, so the page says so.
         if error.kind == "ExportCancelled":
             self.save_result.setText(error.sentence)
             return
-        if error.kind == "Cancelled" or getattr(self._worker, "cancel_requested", False):
+        if getattr(self._worker, "cancel_requested", False):
             self.save_result.setText("Export cancelled; any earlier file there is unchanged.")
             return
         self.save_result.setText("Not saved; any earlier file there is unchanged.")

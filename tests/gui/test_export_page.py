@@ -86,7 +86,8 @@ def test_a_slow_export_shows_cancel_and_stops_before_writing(qtbot, window, load
     assert page.export_progress.isVisible()
     page.cancel_button.click()
     qtbot.waitUntil(lambda: not worker.running, timeout=TIMEOUT_MS)
-    assert page.save_result.text() == "Export cancelled before anything was written."
+    assert page.save_result.text() == ("Export cancelled before anything was written; any earlier file at that "
+                                       "path is unchanged.")
     assert not target.exists()
     assert not page.cancel_button.isVisible() and page.save_button.isEnabled()
 
