@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -254,3 +255,35 @@ def test_links_to_images_outside_the_folder_are_skipped_not_read(tmp_path):
     assert skipped["innocent.png"] == skipped["secret.png"] == "a link to a file outside the data folder, not read"
     assert dataset.class_names == ["cats", "dogs"]
     assert any("outside the data folder" in problem for problem in dataset.problems)
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.002])
+def test_the_scan_reads_in_one_thread_from_memory_and_in_many_when_reads_wait(tmp_path, monkeypatch, delay):
+    """Headers in the page cache are read in the calling thread (threads only queue on the GIL);
+    reads that wait (a slow disk, a network share: here a 2 ms sleep) go to a pool after the
+    first few files. Either way the results come back in the files' order."""
+    import time
+
+    import kiln_lab.engine.data.images as images
+
+    _folder(tmp_path, per_class=60, size=(8, 8))
+    threads: list[str] = []
+    original = images._inspect
+
+    def inspect(path):
+        threads.append(threading.current_thread().name)
+        time.sleep(delay)
+        return original(path)
+
+    monkeypatch.setattr(images, "_inspect", inspect)
+    monkeypatch.setattr(images, "SLOW_FILE_S", 0.001)  # between the two cases, whatever the machine
+    dataset = load_dataset(str(tmp_path))
+    assert dataset.num_samples == 120
+    expected = [str(tmp_path / c / name) for c in ("cats", "dogs") for name in sorted(os.listdir(tmp_path / c))]
+    assert dataset.paths == expected
+    pooled = [name for name in threads if name.startswith("kiln-scan")]
+    if delay:
+        assert threads[: images._PROBE] == [threading.current_thread().name] * images._PROBE
+        assert len(pooled) == 120 - images._PROBE
+    else:
+        assert pooled == []

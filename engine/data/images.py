@@ -28,7 +28,9 @@ from kiln_lab.engine.errors import DataError
 from kiln_lab.engine.events import EventSink, Progress
 
 MAX_DEFAULT_SIDE = 64  # default input size for from-scratch models; callers usually pass their own
-_WINDOW = 256  # files in flight at once while scanning, so cancelling is quick
+_WINDOW = 256  # files read between progress reports (and in flight at once in threads)
+_PROBE = 32  # the first files, read in one thread to see whether the reads wait on a disk
+SLOW_FILE_S = 0.0005  # a header read slower than this on average waits on the disk or network
 DECODER = "tensorflow"  # preprocessing["decoder"] of new runs; "pillow" = decoded and resized by Pillow
 
 
@@ -152,12 +154,16 @@ def load_image_folder(
         problems.append(
             f"{len(loose)} image(s) directly in {root.name}/ were ignored: only images inside a class subfolder count."
         )
+    real_root = root.resolve()
     candidates: list[tuple[str, Path]] = []
+    to_check: list[bool] = []  # True: the real file may lie outside the folder (a link on the way)
     others = 0
     for class_dir in class_dirs:
-        for path in _files_under(class_dir):
+        dir_inside = _lies_inside(class_dir, real_root)
+        for path, is_link in _files_under(class_dir):
             if is_image_name(path):
                 candidates.append((class_dir.name, path))
+                to_check.append(is_link or not dir_inside)
             else:
                 others += 1
     if others:
@@ -168,7 +174,7 @@ def load_image_folder(
             hint="Make one subfolder per class (for example cats/ and dogs/) and put that class's images inside.",
         )
 
-    candidates, outside = _inside(root, candidates)
+    candidates, outside = _inside(real_root, candidates, to_check)
     infos = scan_files([path for _, path in candidates], progress=progress, cancel=cancel)
     skipped = outside + [
         SkippedFile(str(path), info.reason)
@@ -242,26 +248,48 @@ def load_image_folder(
 def scan_files(
     paths: list[Path], *, progress: EventSink | None = None, cancel: threading.Event | None = None
 ) -> list[ImageInfo | BadImage]:
-    """Read every file's header (in threads: the reads wait on the disk), in order."""
+    """Read every file's header, in order.
+
+    One thread reads while the files come from memory (the page cache: about 50 us a file,
+    where a pool of threads only queues on the GIL and was slower); a window of files averaging
+    over `SLOW_FILE_S` means the reads wait on a disk or a network share, and the rest go to a
+    pool of threads, whose waits overlap.
+    """
     total = len(paths)
     results: list[ImageInfo | BadImage] = []
     last_report = 0.0
     _report(progress, 0, total)
-    workers = max(2, min(8, 2 * (os.cpu_count() or 2)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kiln-scan") as pool:
-        for start in range(0, total, _WINDOW):
+    pool: ThreadPoolExecutor | None = None
+    window = _PROBE
+    try:
+        while len(results) < total:
             _check_cancel(cancel)
-            futures = [pool.submit(_inspect, path) for path in paths[start : start + _WINDOW]]
-            for future in futures:
-                if cancel is not None and cancel.is_set():
-                    for pending in futures:
-                        pending.cancel()
-                    _check_cancel(cancel)
-                results.append(future.result())
-                now = time.monotonic()
-                if now - last_report > 0.1:  # about ten events a second, however fast the scan
-                    last_report = now
-                    _report(progress, len(results), total)
+            chunk = paths[len(results) : len(results) + window]
+            started = time.perf_counter()
+            if pool is None:
+                for path in chunk:
+                    results.append(_inspect(path))
+                    if cancel is not None and cancel.is_set():
+                        _check_cancel(cancel)
+                if (time.perf_counter() - started) / len(chunk) > SLOW_FILE_S:
+                    workers = max(2, min(8, 2 * (os.cpu_count() or 2)))
+                    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kiln-scan")
+            else:
+                futures = [pool.submit(_inspect, path) for path in chunk]
+                for future in futures:
+                    if cancel is not None and cancel.is_set():
+                        for pending in futures:
+                            pending.cancel()
+                        _check_cancel(cancel)
+                    results.append(future.result())
+            window = _WINDOW
+            now = time.monotonic()
+            if now - last_report > 0.1:  # about ten events a second, however fast the scan
+                last_report = now
+                _report(progress, len(results), total)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
     _report(progress, total, total)
     return results
 
@@ -280,34 +308,55 @@ def _inspect(path: Path) -> ImageInfo | BadImage:
         return bad
 
 
-def _inside(root: Path, candidates: list[tuple[str, Path]]) -> tuple[list[tuple[str, Path]], list[SkippedFile]]:
-    """The candidates whose real file lies inside ``root``, and the others as skipped files.
+def _inside(
+    real_root: Path, candidates: list[tuple[str, Path]], to_check: list[bool]
+) -> tuple[list[tuple[str, Path]], list[SkippedFile]]:
+    """The candidates whose real file lies inside ``real_root``, and the others as skipped files.
 
     A symbolic link in the folder may point anywhere (``~/.ssh/id_rsa.png``); Kiln reads only
-    what lies in the folder the person named. Links that stay inside it are followed.
+    what lies in the folder the person named. Links that stay inside it are followed. Only the
+    candidates ``to_check`` (a link, or under a class folder that is a link) are resolved: a
+    plain file in a plain folder inside the root lies inside it, and resolving every file cost
+    more than reading its header.
     """
-    real_root = root.resolve()
     kept: list[tuple[str, Path]] = []
     outside: list[SkippedFile] = []
-    for name, path in candidates:
-        try:
-            inside = path.resolve().is_relative_to(real_root)
-        except (OSError, RuntimeError):  # a link loop: the scan reports it in its own words
-            inside = True
-        if inside:
+    for (name, path), check in zip(candidates, to_check, strict=True):
+        if not check or _lies_inside(path, real_root):
             kept.append((name, path))
         else:
             outside.append(SkippedFile(str(path), "a link to a file outside the data folder, not read"))
     return kept, outside
 
 
-def _files_under(folder: Path) -> Iterator[Path]:
-    """Files in ``folder`` and its subfolders (nested folders belong to the same class), sorted."""
-    for current, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if not name.startswith("."):
-                yield Path(current) / name
+def _lies_inside(path: Path, real_root: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(real_root)
+    except (OSError, RuntimeError):  # a link loop: the scan reports it in its own words
+        return True
+
+
+def _files_under(folder: Path) -> Iterator[tuple[Path, bool]]:
+    """Files in ``folder`` and its subfolders (nested folders belong to the same class), sorted,
+    each with whether it is a symbolic link. Linked subfolders are not entered (as ``os.walk``)."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError:
+        return
+    subfolders = []
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        if not is_dir:
+            yield Path(entry.path), entry.is_symlink()
+        elif not entry.is_symlink():
+            subfolders.append(entry.path)
+    for sub in subfolders:
+        yield from _files_under(Path(sub))
 
 
 def _describe_skipped(skipped: list[SkippedFile], root: Path, show: int = 3) -> str:
