@@ -357,9 +357,14 @@ def test_late_failures_in_every_decode_group_are_named_once_and_labels_stay_with
     data[len(data) // 2 - 20 : len(data) // 2 + 20] = b"\x00\x13" * 20
     lone.write_bytes(bytes(data))
     broken.add("a/lone.png")
+    # Pillow's route (a BMP): cut short, which its header cannot show.
+    bmp = tmp_path / "b" / "cut.bmp"
+    Image.fromarray(_class_picture(120, (30, 30), seed=98)).save(bmp)
+    bmp.write_bytes(bmp.read_bytes()[:-900])
+    broken.add("b/cut.bmp")
     for cache in ("memory", "none"):
         dataset = load_dataset(DataConfig(source=str(tmp_path), val_split=0.0, test_split=0.0))
-        assert dataset.num_samples == 31 and dataset.skipped == []  # headers and end markers look fine
+        assert dataset.num_samples == 32 and dataset.skipped == []  # headers and end markers look fine
         pipes = make_pipelines(dataset, batch_size=4, image_size=(16, 16), cache=cache, seed=5)
         for _ in range(2):  # two passes: each failure is still named once
             seen = 0
@@ -367,6 +372,25 @@ def test_late_failures_in_every_decode_group_are_named_once_and_labels_stay_with
                 for picture, label in zip(x.numpy(), y.numpy(), strict=True):
                     assert abs(float(picture.mean()) - (40 + 80 * int(label))) < 12, (cache, int(label))
                 seen += int(y.shape[0])
-            assert seen == 31 - len(broken), cache
+            assert seen == 32 - len(broken), cache
         named = [Path(s.path).parent.name + "/" + Path(s.path).name for s in dataset.loader.late_skips]
         assert sorted(named) == sorted(broken), cache
+        reasons = {Path(s.path).name: s.reason for s in dataset.loader.late_skips}
+        assert reasons["cut.bmp"].startswith("truncated") or "image file is truncated" in reasons["cut.bmp"]
+    # A broken file read last of all: no later file shows the gap, the end of the stream must.
+    # (PNGs: TensorFlow's route, where only the gap check names a failure; the damage above
+    # sends a JPEG to Pillow, whose route names its own failures.)
+    tail = tmp_path / "tail"
+    for k, name in enumerate(("x", "y")):
+        (tail / name).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(_class_picture(60 + 80 * k, (40, 44), seed=i)).save(tail / name / f"{i}.png")
+    last = tail / "y" / "1.png"
+    data = bytearray(last.read_bytes())
+    data[len(data) // 2 - 40 : len(data) // 2 + 40] = b"\x00\x13" * 40
+    last.write_bytes(bytes(data))
+    loader = load_dataset(DataConfig(source=str(tail), val_split=0.0, test_split=0.0)).loader
+    assert set(loader.decoders.tolist()) == {TF_PNG}
+    pixels = loader.read(np.arange(4), (16, 16))
+    assert [Path(s.path).name for s in loader.late_skips] == ["1.png"]
+    assert pixels[3].max() == 0 and pixels[0].max() > 0  # a file that failed reads as zeros

@@ -31,8 +31,6 @@ import numpy as np
 
 from kiln_lab.engine.data.imagefile import PILLOW, TF_JPEG, TF_PNG, TF_PNG_ALPHA, BadImage, pillow_pixels, reason_for
 
-OK, FAILED_RECORDED, FAILED_IN_TF = 0, 1, 2
-
 SkipRecorder = Callable[[str, str], None]  # (path, reason)
 
 
@@ -80,7 +78,7 @@ def decode_files(
     count = len(paths)
     kinds = sorted(set(routes)) or [Route(PILLOW)]
     group_of = np.array([kinds.index(r) for r in routes], dtype=np.int64)
-    members = [np.flatnonzero(group_of == g).astype(np.int64) for g in range(len(kinds))]
+    sizes = np.bincount(group_of, minlength=len(kinds)).tolist() if count else [0]
     labels = np.asarray(labels)
     table = (
         tf.constant([os.fsencode(p) for p in paths] or [b""], dtype=tf.string),
@@ -88,85 +86,66 @@ def decode_files(
         tf.constant(np.asarray(ratios, np.int32).reshape(-1) if count else np.ones(1, np.int32)),
     )
     decoders = [_route_graph(route, channels, size, on_skip, legacy_pillow) for route in kinds]
-    blank = tf.zeros((*size, channels), tf.uint8)
-    no_label = tf.zeros((), tf.as_dtype(labels.dtype))
+    groups = len(kinds)
+    group_of_file = tf.constant(group_of)
     # Plain graph code: AutoGraph would only re-parse it, which cost 1-2 s of the first batch
     # (most of the pipeline build) on a 2-core machine.
     plain = tf.autograph.experimental.do_not_convert
-    groups = len(kinds)
-    sizes = [len(m) for m in members]
-    # Per place in the files-by-group table: its group and its rank within the group. The end
-    # marker counts as group ``groups`` with no files.
-    place_group = tf.constant(np.repeat(np.arange(groups, dtype=np.int64), sizes))
-    place_rank = tf.constant(np.concatenate([np.arange(n, dtype=np.int64) for n in sizes]) if count else [0])
-    group_sizes = tf.constant(np.asarray([*sizes, 0], np.int64))
+    # After the last file: a marker at place ``count``, so failures among the last files are noticed too.
     end = tf.data.Dataset.from_tensors(
-        (blank, no_label, tf.constant(groups, tf.int64), tf.constant(0, tf.int64), tf.constant(OK))
+        (tf.zeros((*size, channels), tf.uint8), tf.zeros((), tf.as_dtype(labels.dtype)), tf.constant(count, tf.int64))
     )
 
-    def one_pass(orders, choices):
-        """``orders[g]``: group g's files (indices) in reading order; ``choices``: the group of
-        each place in the stream."""
-        by_group = tf.concat(orders, 0) if groups > 1 else orders[0]
+    def one_pass(order, group_places):
+        """The files ``order`` (indices) in that order; ``group_places[g]``: the places in it of
+        group g's files."""
         streams = []
         for g in range(groups):
 
             @plain
-            def load(rank, files=orders[g], decode=decoders[g], g=g):
-                index = tf.gather(files, rank)
-                image, status = decode(tf.gather(table[0], index), tf.gather(table[2], index))
-                return image, tf.gather(table[1], index), tf.constant(g, tf.int64), rank, status
+            def load(rank, places=group_places[g], decode=decoders[g]):
+                place = tf.gather(places, rank)
+                index = tf.gather(order, place)
+                image = decode(tf.gather(table[0], index), tf.gather(table[2], index))
+                return image, tf.gather(table[1], index), place
 
-            decoded = tf.data.Dataset.range(sizes[g]).map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-            streams.append(decoded.ignore_errors())  # a decode that raises is dropped here
+            streams.append(
+                tf.data.Dataset.range(sizes[g]).map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            )
         if groups == 1:
             merged = streams[0]
         else:
-            # A group that dropped a file runs out one place early: its last place is skipped.
-            places = tf.data.Dataset.from_tensor_slices(choices)
-            merged = tf.data.Dataset.choose_from_datasets(streams, places, stop_on_empty_dataset=False)
+            # A decode that raises reaches the merge as an error in its place, which the
+            # ignore_errors below drops; the group's next file fills its next place.
+            places = tf.data.Dataset.from_tensor_slices(tf.gather(group_of_file, order))
+            merged = tf.data.Dataset.choose_from_datasets(streams, places)
+
+        def record(missing):
+            return _record_tf_failures(missing, paths, on_skip)
 
         @plain
         def notice_gaps(expected, element):
-            image, label, g, rank, status = element
-            wanted = tf.gather(expected, g)
-            at_end = tf.equal(g, groups)
-
-            def record():
-                # Missing: in this group, ranks from the one expected up to this one; at the end
-                # marker, every group's ranks from the one expected on.
-                limit = tf.where(at_end, tf.constant(np.iinfo(np.int64).max, tf.int64), rank)
-                mine = tf.logical_or(at_end, tf.equal(place_group, g))
-                unseen = tf.logical_and(place_rank >= tf.gather(expected, place_group), place_rank < limit)
-                missing = tf.boolean_mask(by_group, tf.logical_and(mine, unseen))
-                done = tf.numpy_function(lambda idx: _record_tf_failures(idx, paths, on_skip), [missing], tf.int32)
-                return tf.reshape(done, ())
-
-            # Ranks missing from a group's sequence are files whose TensorFlow decode raised (and
-            # were dropped by ignore_errors). Only then does Python run.
-            tail = tf.logical_and(at_end, tf.reduce_any(expected[:groups] < group_sizes[:groups]))
-            gap = tf.logical_or(tail, tf.greater(rank, wanted))
-            recorded = tf.cond(gap, record, lambda: tf.constant(0))
+            image, label, place = element
+            # A place missing from the sequence is a file whose decode raised (dropped by
+            # ignore_errors). Only then does Python run, to name it.
+            recorded = tf.cond(
+                tf.greater(place, expected),
+                lambda: tf.reshape(tf.numpy_function(record, [order[expected:place]], tf.int32), ()),
+                lambda: tf.constant(0),
+            )
             with tf.control_dependencies([recorded]):
-                keep = tf.logical_and(tf.less(rank, tf.gather(group_sizes, g)), tf.equal(status, OK))
-                return tf.tensor_scatter_nd_update(expected, [[g]], [rank + 1]), (image, label, keep)
+                return place + 1, (image, label, tf.less(place, count))
 
-        checked = merged.concatenate(end).scan(tf.zeros((groups + 1,), tf.int64), notice_gaps)
+        checked = merged.ignore_errors().concatenate(end).scan(tf.constant(0, tf.int64), notice_gaps)
         return checked.filter(plain(_kept)).map(plain(_without_flag))
 
     if shuffle_seed is not None:  # a new permutation per iteration, reproducible from the seed
-        # Each group shuffled on its own and the groups' places shuffled: a uniform permutation.
-        member_tables = [tf.constant(m) for m in members]
-        group_places = tf.constant(group_of)
 
         @plain
         def shuffled_pass(seed):
-            orders = [
-                tf.gather(m, tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), [seed, g]))
-                for g, (m, n) in enumerate(zip(member_tables, sizes, strict=True))
-            ]
-            choices = tf.random.experimental.stateless_shuffle(group_places, [seed, groups + 7])
-            return one_pass(orders, choices)
+            order = tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64), [seed, 7])
+            places = tf.gather(group_of_file, order)
+            return one_pass(order, [tf.where(tf.equal(places, g))[:, 0] for g in range(groups)])
 
         seeds = tf.data.Dataset.random(seed=shuffle_seed, rerandomize_each_iteration=True).take(1)
         return seeds.flat_map(shuffled_pass)
@@ -174,7 +153,7 @@ def decode_files(
     # at the first element (which delays the first batch).
     fixed = np.arange(count) if order_seed is None else np.random.default_rng(order_seed).permutation(count)
     placed = group_of[fixed]
-    return one_pass([tf.constant(fixed[placed == g]) for g in range(groups)], tf.constant(placed))
+    return one_pass(tf.constant(fixed), [tf.constant(np.flatnonzero(placed == g)) for g in range(groups)])
 
 
 def _kept(image, label, keep):
@@ -186,8 +165,9 @@ def _without_flag(image, label, keep):
 
 
 def _route_graph(route: Route, channels: int, size: tuple[int, int], on_skip: SkipRecorder, legacy_pillow: bool):
-    """``(path, JPEG scale) -> (uint8 (H, W, C), status)`` for one route, as straight-line graph
-    code (TensorFlow's JPEG decoder takes its scale from the route: it must be fixed in the graph)."""
+    """``(path, JPEG scale) -> uint8 (H, W, C)`` for one route, as straight-line graph code
+    (TensorFlow's JPEG decoder takes its scale from the route: it must be fixed in the graph).
+    A file that fails raises, and the stream drops it (see `decode_files`)."""
     import tensorflow as tf
 
     height, width = int(size[0]), int(size[1])
@@ -196,31 +176,25 @@ def _route_graph(route: Route, channels: int, size: tuple[int, int], on_skip: Sk
         pixels.set_shape((None, None, channels))
         return _resize(pixels, height, width, shrink=route.shrink)
 
-    if route.decoder == PILLOW:
+    def pillow(path, ratio):
+        def read(raw_path, raw_ratio):
+            where = os.fsdecode(raw_path)
+            try:
+                return pillow_pixels(where, channels, int(raw_ratio), (height, width) if legacy_pillow else None)
+            except BadImage as bad:
+                on_skip(where, bad.reason)
+                raise
+            except Exception as exc:  # noqa: BLE001 - any broken file is a skip, never a failed run
+                on_skip(where, reason_for(exc))
+                raise
 
-        def decode_pillow(path, ratio):
-            def read(raw_path, raw_ratio):
-                where = os.fsdecode(raw_path)
-                try:
-                    pixels = pillow_pixels(where, channels, int(raw_ratio), (height, width) if legacy_pillow else None)
-                    return pixels, np.int32(OK)
-                except BadImage as bad:
-                    on_skip(where, bad.reason)
-                except Exception as exc:  # noqa: BLE001 - any broken file is a skip, never a failed run
-                    on_skip(where, reason_for(exc))
-                return np.zeros((1, 1, channels), np.uint8), np.int32(FAILED_RECORDED)
+        return finish(tf.numpy_function(read, [path, ratio], tf.uint8, stateful=False))
 
-            pixels, status = tf.numpy_function(read, [path, ratio], [tf.uint8, tf.int32], stateful=False)
-            status.set_shape(())
-            return finish(pixels), status
-
-        return decode_pillow
     def jpeg(path, _ratio):
-        data = tf.io.read_file(path)
-        return finish(tf.io.decode_jpeg(data, channels=channels, ratio=route.ratio)), tf.constant(OK)
+        return finish(tf.io.decode_jpeg(tf.io.read_file(path), channels=channels, ratio=route.ratio))
 
     def png(path, _ratio):
-        return finish(tf.io.decode_png(tf.io.read_file(path), channels=channels)), tf.constant(OK)
+        return finish(tf.io.decode_png(tf.io.read_file(path), channels=channels))
 
     def png_alpha(path, _ratio):
         rgba = tf.cast(tf.io.decode_png(tf.io.read_file(path), channels=4), tf.int32)
@@ -229,9 +203,9 @@ def _route_graph(route: Route, channels: int, size: tuple[int, int], on_skip: Sk
         rgb = (rgba[..., :3] * alpha + 255 * (255 - alpha) + 127) // 255
         if channels == 1:  # ITU-R 601-2 luma, the weights Pillow's convert("L") uses
             rgb = (rgb[..., 0:1] * 299 + rgb[..., 1:2] * 587 + rgb[..., 2:3] * 114 + 500) // 1000
-        return finish(tf.cast(rgb, tf.uint8)), tf.constant(OK)
+        return finish(tf.cast(rgb, tf.uint8))
 
-    return {TF_JPEG: jpeg, TF_PNG: png, TF_PNG_ALPHA: png_alpha}[route.decoder]
+    return {PILLOW: pillow, TF_JPEG: jpeg, TF_PNG: png, TF_PNG_ALPHA: png_alpha}[route.decoder]
 
 
 def _resize(pixels: Any, height: int, width: int, *, shrink: bool | None = None):
@@ -270,4 +244,4 @@ def _record_tf_failures(indices: np.ndarray, paths: list[str], on_skip: SkipReco
         except Exception as exc:  # noqa: BLE001 - we only want the words
             reason = reason_for(exc)
         on_skip(where, reason)
-    return np.int32(FAILED_RECORDED)
+    return np.int32(len(indices))
