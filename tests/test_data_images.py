@@ -287,3 +287,24 @@ def test_the_scan_reads_in_one_thread_from_memory_and_in_many_when_reads_wait(tm
         assert len(pooled) == 120 - images._PROBE
     else:
         assert pooled == []
+
+
+def test_a_second_scan_of_an_unchanged_folder_reads_no_header_again(tmp_path, monkeypatch):
+    """The Data page scans a folder, then the training run scans it again in the same engine
+    process: unchanged files are not read twice; a file changed in between is."""
+    import kiln_lab.engine.data.images as images
+
+    _folder(tmp_path, per_class=3)
+    read: list[str] = []
+    original = images.inspect_image
+    monkeypatch.setattr(images, "inspect_image", lambda path: read.append(Path(path).name) or original(path))
+    first = load_dataset(str(tmp_path))
+    assert len(read) == 6
+    read.clear()
+    changed = tmp_path / "cats" / "1.png"
+    Image.fromarray(_noise((30, 20), seed=5)).save(changed)  # new size: the first scan's facts are stale
+    second = load_dataset(str(tmp_path))
+    assert read == ["1.png"]
+    index = second.paths.index(str(changed))
+    assert (second.loader.heights[index], second.loader.widths[index]) == (30, 20)
+    assert first.paths == second.paths

@@ -31,6 +31,8 @@ MAX_DEFAULT_SIDE = 64  # default input size for from-scratch models; callers usu
 _WINDOW = 256  # files read between progress reports (and in flight at once in threads)
 _PROBE = 32  # the first files, read in one thread to see whether the reads wait on a disk
 SLOW_FILE_S = 0.0005  # a header read slower than this on average waits on the disk or network
+_HEADERS: dict[tuple, ImageInfo | BadImage] = {}  # header facts by (path, inode, size, times); see _inspect
+_HEADERS_LIMIT = 500_000  # about 100 MB of entries
 DECODER = "tensorflow"  # preprocessing["decoder"] of new runs; "pillow" = decoded and resized by Pillow
 
 
@@ -302,10 +304,27 @@ def default_image_size(sizes: list[tuple[int, int]]) -> tuple[int, int]:
 
 
 def _inspect(path: Path) -> ImageInfo | BadImage:
+    """The file's header facts, from this process's memo when the file is unchanged since it was
+    read (same inode, size, change and modification times): the Data page's scan and the
+    training run's scan of the same folder read each header once."""
     try:
-        return inspect_image(path)
+        stat_now = os.stat(path)
+        key = (os.fspath(path), stat_now.st_dev, stat_now.st_ino, stat_now.st_size, stat_now.st_mtime_ns,
+               stat_now.st_ctime_ns)
+    except OSError:
+        key = None  # inspect_image reports it in its own words
+    known = _HEADERS.get(key) if key is not None else None
+    if known is not None:
+        return known
+    try:
+        found: ImageInfo | BadImage = inspect_image(path)
     except BadImage as bad:
-        return bad
+        found = bad
+    if key is not None:
+        if len(_HEADERS) >= _HEADERS_LIMIT:
+            _HEADERS.clear()  # a bound on memory; the next scans read their headers again
+        _HEADERS[key] = found
+    return found
 
 
 def _inside(
