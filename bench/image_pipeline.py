@@ -2,10 +2,11 @@
 
     python bench/image_pipeline.py [--images 3000] [--repeats 3] [--json OUT]
     python bench/image_pipeline.py --quick        # 1000 images, 2 rounds: about a minute
+    python bench/image_pipeline.py --images 300 --sides 1200 2400 --repeats 2   # camera-sized photos
 
-A folder of generated JPEG and PNG files of mixed sizes (80-400 pixels a side, 5 classes) is
-made once under ``$KILN_BENCH_DIR`` (default: the temp folder) and reused. Every image is
-read at 64x64, batch 32, all files in training (no validation split).
+A folder of generated JPEG and PNG files of mixed sizes (80-400 pixels a side by default,
+``--sides`` for others, 5 classes) is made once under ``$KILN_BENCH_DIR`` (default: the temp
+folder) and reused. Every image is read at 64x64, batch 32, all files in training (no validation split).
 
 **The clock starts at the call the person waits on** and every figure counts from there:
 
@@ -46,8 +47,11 @@ BATCH = 32
 LATER_EPOCHS = 2
 
 
-def make_image_folder(root: Path, count: int, seed: int = 0, classes: int = 5) -> Path:
-    """``count`` JPEG/PNG files (two thirds JPEG) of mixed sizes in ``classes`` class folders; kept if present."""
+def make_image_folder(
+    root: Path, count: int, seed: int = 0, classes: int = 5, sides: tuple[int, int] = (80, 400)
+) -> Path:
+    """``count`` JPEG/PNG files (two thirds JPEG), each side drawn from ``sides``, in ``classes``
+    class folders; kept if present."""
     from PIL import Image
 
     done = root / ".complete"
@@ -56,7 +60,7 @@ def make_image_folder(root: Path, count: int, seed: int = 0, classes: int = 5) -
     rng = np.random.default_rng(seed)
     for i in range(count):
         k = i % classes
-        height, width = (int(v) for v in rng.integers(80, 400, 2))
+        height, width = (int(v) for v in rng.integers(sides[0], sides[1], 2))
         y, x = np.mgrid[0:height, 0:width]
         base = np.stack([x * (k + 1) * 255 // width, y * 255 // height, np.full((height, width), 40 * k)], -1)
         pixels = (base + rng.integers(0, 24, (height, width, 3))).clip(0, 255).astype(np.uint8)
@@ -160,6 +164,10 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=3000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="1000 images, 2 rounds")
+    parser.add_argument(
+        "--sides", type=int, nargs=2, default=(80, 400), metavar=("LO", "HI"),
+        help="picture sides drawn from LO..HI pixels (default 80 400; photos: 1200 2400 with --images 300)",
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--child", nargs=2, metavar=("VARIANT", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -169,7 +177,9 @@ def main() -> None:
     if args.quick:
         args.images, args.repeats = 1000, 2
     base = Path(os.environ.get("KILN_BENCH_DIR") or tempfile.gettempdir())
-    root = make_image_folder(base / f"kiln-bench-images-{args.images}", args.images)
+    sides = tuple(args.sides)
+    name = f"kiln-bench-images-{args.images}" + ("" if sides == (80, 400) else f"-{sides[0]}-{sides[1]}")
+    root = make_image_folder(base / name, args.images, sides=sides)
     run_in_subprocess("kiln", root)  # warm-up: the OS file cache, not kept
     names = list(VARIANTS)
     rounds: dict[str, list[dict]] = {name: [] for name in names}
@@ -178,7 +188,8 @@ def main() -> None:
         for name in names if index % 2 == 0 else names[::-1]:
             rounds[name].append(run_in_subprocess(name, root))
     print(
-        f"{args.images} images at {SIZE[0]}x{SIZE[1]}, batch {BATCH}; medians of {args.repeats} interleaved rounds, "
+        f"{args.images} images ({sides[0]}-{sides[1]} px a side) at {SIZE[0]}x{SIZE[1]}, batch {BATCH}; "
+        f"medians of {args.repeats} interleaved rounds, "
         f"each variant in a fresh process; load average {load:.1f} -> {os.getloadavg()[0]:.1f}"
     )
     report: dict[str, dict] = {"medians": {}, "ratios": {}}
