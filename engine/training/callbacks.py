@@ -174,31 +174,38 @@ class _EpochCloser(keras.callbacks.Callback):
 class NanWeightsGuard(keras.callbacks.Callback):
     """Keeps the last finite weights so a NaN blow-up does not ruin the model.
 
-    The copy stays where the weights live (device variables, assigned in place each epoch), so
-    no epoch pays a device-to-host copy of the whole model; only a blow-up copies them back.
+    The copy stays where the weights live (on the device), so no epoch pays a device-to-host
+    copy of the whole model; only a blow-up puts it back. It is taken when the fit begins and
+    at the end of every epoch but the fit's last (nothing trains after that one, so its copy
+    would never be put back).
 
-    On TensorFlow the copies are plain ``tf.Variable``s read and assigned with one op each
-    (`_TensorFlowCopies`): Keras's own variable and assign wrappers cost two to three times as
-    much per weight, paid at every epoch's end and at every fit's start. A ``tf.function`` over
-    all weights would be one call per epoch, but tracing it costs 15-60 ms per fit (measured on
-    the digits MLP), more than a hundred epochs of the eager copy save. Other backends keep
-    Keras variables.
+    On TensorFlow the copy is one read op per weight (`_TensorFlowValues`): called between
+    epochs, while tf.data's threads fill the next batches, each eager op costs about 0.1 ms on a
+    busy 2-core machine, and Keras variables as copies took three ops per weight to make and two
+    per epoch. A ``tf.function`` over all weights would be one call per epoch, but tracing it
+    costs 15-60 ms per fit (digits MLP), more than a hundred epochs of eager copies. Other
+    backends keep Keras variables (`_KerasCopies`).
     """
 
     def __init__(self, reporter: EventReporter):
         super().__init__()
         self.reporter = reporter
         self._backup: Any = None
+        self._last_epoch = -1
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        weights = list(self.model.weights)
         from kiln_lab.engine.runtime import tensorflow_backend
 
-        self._backup = _TensorFlowCopies(weights) if tensorflow_backend() else _KerasCopies(weights)
+        self._last_epoch = int(self.params.get("epochs") or 0) - 1 if self.params else -1
+        weights = list(self.model.weights)
+        self._backup = _TensorFlowValues(weights) if tensorflow_backend() else _KerasCopies(weights)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if not self.reporter.nan_detected and self._backup is not None:
-            self._backup.take()
+        if self.reporter.nan_detected or self._backup is None:
+            return
+        if epoch >= self._last_epoch >= 0 or self.model.stop_training:
+            return  # the fit ends here: no epoch follows whose blow-up this copy would undo
+        self._backup.take()
 
     def on_train_end(self, logs: dict | None = None) -> None:
         if self.reporter.nan_detected and self._backup is not None:
@@ -226,28 +233,29 @@ class _KerasCopies:
             weight.assign(copy.value)
 
 
-class _TensorFlowCopies:
-    """Device copies of ``weights`` as plain ``tf.Variable``s: one read and one assign op per weight.
+class _TensorFlowValues:
+    """The values of ``weights`` as TensorFlow read them: one ``ReadVariableOp`` per weight.
 
-    ``read_value()`` hands the assign a tensor (never the variable itself, which a new variable
-    would alias); TensorFlow copies a shared buffer before any in-place update (copy on write),
-    so training on never changes a copy (`test_the_nan_guards_copy_is_the_last_finite_epochs_weights`).
+    A read is a snapshot: the tensor may share the variable's buffer, and TensorFlow copies a
+    shared buffer before it updates a variable in place (copy on write, XLA included), so
+    training on never changes what was read (`test_the_nan_guards_copy_is_the_last_finite_epochs_weights`).
+    The copy is made only by the first update after a read, as assigning into a second
+    variable would have made it. Not for JAX (its train step donates the weights' buffers) nor
+    PyTorch (its optimizers update tensors in place).
     """
 
     def __init__(self, weights: list[Any]):
-        import tensorflow as tf
-
         self.weights = weights
         self.variables = [w.value for w in weights]  # the tf.Variable under each Keras variable
-        self.copies = [tf.Variable(v.read_value(), trainable=False, name="kiln_nan_backup") for v in self.variables]
+        self.values: list[Any] = []
+        self.take()
 
     def take(self) -> None:
-        for copy, variable in zip(self.copies, self.variables, strict=True):
-            copy.assign(variable.read_value(), read_value=False)
+        self.values = [variable.value() for variable in self.variables]
 
     def put_back(self) -> None:
-        for copy, weight in zip(self.copies, self.weights, strict=True):
-            weight.assign(copy.read_value())  # through Keras: a replicated weight is assigned on every replica
+        for weight, value in zip(self.weights, self.values, strict=True):
+            weight.assign(value)  # through Keras: a replicated weight is assigned on every replica
 
 
 class EpochLearningRate(keras.callbacks.Callback):
