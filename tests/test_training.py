@@ -196,3 +196,16 @@ def test_the_nan_guards_copy_is_the_last_finite_epochs_weights(jit) -> None:
     assert any(not np.array_equal(a, b) for a, b in zip(last_finite, trained_on, strict=True)), "epoch 3 trained"
     for restored, kept in zip(model.get_weights(), last_finite, strict=True):
         np.testing.assert_array_equal(restored, kept)
+
+
+def test_the_learning_rate_an_epoch_reports_is_the_optimizers_now() -> None:
+    import keras
+
+    from kiln_lab.engine.training.callbacks import current_learning_rate
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.Adam(0.125), "mse")
+    assert current_learning_rate(model) == 0.125  # exact in float32
+    model.optimizer.learning_rate.assign(0.5)  # what ReduceLROnPlateau and the epoch schedules do
+    assert current_learning_rate(model) == 0.5
+    assert np.isnan(current_learning_rate(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])))
