@@ -153,6 +153,18 @@ def ignore_events(event: Event) -> None:
     """A sink that drops everything."""
 
 
+def sink_takes(sink: EventSink, kind: type) -> bool:
+    """Whether ``sink`` does anything with events of type ``kind``.
+
+    A sink may name the kinds it drops in an ``ignored_events`` attribute (the terminal's
+    progress drops the live preview), so the work done only to make such events (a preview's
+    prediction after every epoch) is skipped; `ignore_events` takes none.
+    """
+    if sink is ignore_events:
+        return False
+    return kind not in getattr(sink, "ignored_events", ())
+
+
 @dataclass
 class EventRecorder:
     """A sink that keeps every event; handy in tests and for run records."""

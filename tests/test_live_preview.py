@@ -83,6 +83,28 @@ def test_nobody_listening_means_no_preview_work(tiny_config, monkeypatch) -> Non
     assert made == []
 
 
+def test_a_terminal_run_makes_no_preview_but_a_listener_that_shows_one_does(tiny_config, monkeypatch) -> None:
+    """The CLI's progress shows no preview pane: its run skips the per-epoch predictions (issue 22)."""
+    import io
+
+    from kiln_lab.engine.events import sink_takes
+    from kiln_lab.engine.training import preview
+    from kiln_lab.engine.training.progress import TerminalProgress
+
+    made = []
+    original = preview.LivePreview.__init__
+    monkeypatch.setattr(
+        preview.LivePreview, "__init__", lambda self, *a, **k: made.append(1) or original(self, *a, **k)
+    )
+    terminal = TerminalProgress(io.StringIO())
+    assert not sink_takes(terminal, PreviewPredictions) and sink_takes(terminal, EpochEnd)
+    run_training(tiny_config.replace(train={"epochs": 1}), sink=terminal)
+    assert made == [] and "epoch 1/1" in terminal.stream.getvalue()
+    recorder = EventRecorder()
+    run_training(tiny_config.replace(train={"epochs": 1}), sink=recorder)
+    assert made == [1] and len(recorder.of_type(PreviewPredictions)) == 1
+
+
 @pytest.mark.slow
 def test_both_fine_tuning_phases_preview_the_same_samples_at_the_backbones_size() -> None:
     from kiln_lab.engine.events import PhaseStarted

@@ -162,3 +162,50 @@ def test_early_stopping_ends_a_run_that_stops_improving(tiny_config) -> None:
     result = run_training(config)
     assert result.reason == "early_stopping" and result.stopped
     assert len(result.history["loss"]) == 3  # the best epoch, then two without improvement
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_the_nan_guards_copy_is_the_last_finite_epochs_weights(jit) -> None:
+    """The guard's device copy (plain tf.Variables on TensorFlow) is the weights at the last finite
+    epoch's end: training on changes the weights, never the copy, and a blow-up puts that copy back."""
+    import keras
+
+    from kiln_lab.engine.events import ignore_events
+    from kiln_lab.engine.training.callbacks import EventReporter, NanWeightsGuard
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.Adam(0.05), "mse", jit_compile=jit)
+    reporter = EventReporter(ignore_events, RunControl(), epochs=3, steps=4)
+    at_epoch_end: list[list[np.ndarray]] = []
+
+    class BlowUpInEpoch3(keras.callbacks.Callback):  # before the guard, as the reporter is
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 2:
+                reporter.nan_detected = True
+
+    class Snapshot(keras.callbacks.Callback):  # after the guard: what its copy should hold
+        def on_epoch_end(self, epoch, logs=None):
+            at_epoch_end.append([w.copy() for w in self.model.get_weights()])
+
+    x = np.random.default_rng(0).normal(size=(32, 4)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+    model.fit(x, y, batch_size=8, epochs=3, verbose=0,
+              callbacks=[BlowUpInEpoch3(), NanWeightsGuard(reporter), Snapshot()])
+    last_finite, trained_on = at_epoch_end[1], at_epoch_end[2]
+    assert any(not np.array_equal(a, b) for a, b in zip(last_finite, trained_on, strict=True)), "epoch 3 trained"
+    for restored, kept in zip(model.get_weights(), last_finite, strict=True):
+        np.testing.assert_array_equal(restored, kept)
+
+
+def test_the_learning_rate_an_epoch_reports_is_the_optimizers_now() -> None:
+    import keras
+
+    from kiln_lab.engine.training.callbacks import current_learning_rate
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.Adam(0.125), "mse")
+    assert current_learning_rate(model) == 0.125  # exact in float32
+    model.optimizer.learning_rate.assign(0.5)  # what ReduceLROnPlateau and the epoch schedules do
+    assert current_learning_rate(model) == 0.5
+    assert np.isnan(current_learning_rate(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])))

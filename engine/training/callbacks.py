@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,13 @@ def is_number(value: Any) -> bool:
 
 def current_learning_rate(model: Any) -> float:
     try:
-        return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+        rate = model.optimizer.learning_rate
+        inner = getattr(rate, "value", None)  # on TensorFlow, the tf.Variable under the Keras variable
+        if callable(getattr(inner, "value", None)):
+            # One ReadVariableOp, read at every epoch's end on the training thread: the NumPy
+            # conversion adds an identity op, each about 0.1-0.2 ms while tf.data fills batches.
+            return float(inner.value())
+        return float(keras.ops.convert_to_numpy(rate))
     except (AttributeError, TypeError, ValueError):
         return float("nan")
 
@@ -174,32 +181,88 @@ class _EpochCloser(keras.callbacks.Callback):
 class NanWeightsGuard(keras.callbacks.Callback):
     """Keeps the last finite weights so a NaN blow-up does not ruin the model.
 
-    The copy stays where the weights live (device variables, assigned in place each epoch), so
-    no epoch pays a device-to-host copy of the whole model; only a blow-up copies them back.
+    The copy stays where the weights live (on the device), so no epoch pays a device-to-host
+    copy of the whole model; only a blow-up puts it back. It is taken when the fit begins and
+    at the end of every epoch but the fit's last (nothing trains after that one, so its copy
+    would never be put back).
+
+    On TensorFlow the copy is one read op per weight (`_TensorFlowValues`): called between
+    epochs, while tf.data's threads fill the next batches, each eager op costs about 0.1 ms on a
+    busy 2-core machine, and Keras variables as copies took three ops per weight to make and two
+    per epoch. A ``tf.function`` over all weights would be one call per epoch, but tracing it
+    costs 15-60 ms per fit (digits MLP), more than a hundred epochs of eager copies. Other
+    backends keep Keras variables (`_KerasCopies`).
     """
 
     def __init__(self, reporter: EventReporter):
         super().__init__()
         self.reporter = reporter
-        self._backup: list[Any] | None = None
+        self._backup: Any = None
+        self._last_epoch = -1
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        # ops.copy: a Variable made straight from another one would share its storage under TensorFlow.
-        self._backup = [
-            keras.Variable(keras.ops.copy(w.value), dtype=w.dtype, trainable=False, name="kiln_nan_backup")
-            for w in self.model.weights
-        ]
+        from kiln_lab.engine.runtime import tensorflow_backend
+
+        self._last_epoch = int(self.params.get("epochs") or 0) - 1 if self.params else -1
+        weights = list(self.model.weights)
+        self._backup = _TensorFlowValues(weights) if tensorflow_backend() else _KerasCopies(weights)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if not self.reporter.nan_detected and self._backup is not None:
-            for copy, weight in zip(self._backup, self.model.weights, strict=True):
-                copy.assign(keras.ops.copy(weight.value))
+        if self.reporter.nan_detected or self._backup is None:
+            return
+        if epoch >= self._last_epoch >= 0 or self.model.stop_training:
+            return  # the fit ends here: no epoch follows whose blow-up this copy would undo
+        self._backup.take()
 
     def on_train_end(self, logs: dict | None = None) -> None:
         if self.reporter.nan_detected and self._backup is not None:
-            for copy, weight in zip(self._backup, self.model.weights, strict=True):
-                weight.assign(copy.value)
+            self._backup.put_back()
         self._backup = None
+
+
+class _KerasCopies:
+    """Device copies of ``weights`` as Keras variables (any backend)."""
+
+    def __init__(self, weights: list[Any]):
+        self.weights = weights
+        # ops.copy: a Variable made straight from another one would share its storage under TensorFlow.
+        self.copies = [
+            keras.Variable(keras.ops.copy(w.value), dtype=w.dtype, trainable=False, name="kiln_nan_backup")
+            for w in weights
+        ]
+
+    def take(self) -> None:
+        for copy, weight in zip(self.copies, self.weights, strict=True):
+            copy.assign(keras.ops.copy(weight.value))
+
+    def put_back(self) -> None:
+        for copy, weight in zip(self.copies, self.weights, strict=True):
+            weight.assign(copy.value)
+
+
+class _TensorFlowValues:
+    """The values of ``weights`` as TensorFlow read them: one ``ReadVariableOp`` per weight.
+
+    A read is a snapshot: the tensor may share the variable's buffer, and TensorFlow copies a
+    shared buffer before it updates a variable in place (copy on write, XLA included), so
+    training on never changes what was read (`test_the_nan_guards_copy_is_the_last_finite_epochs_weights`).
+    The copy is made only by the first update after a read, as assigning into a second
+    variable would have made it. Not for JAX (its train step donates the weights' buffers) nor
+    PyTorch (its optimizers update tensors in place).
+    """
+
+    def __init__(self, weights: list[Any]):
+        self.weights = weights
+        self.variables = [w.value for w in weights]  # the tf.Variable under each Keras variable
+        self.values: list[Any] = []
+        self.take()
+
+    def take(self) -> None:
+        self.values = [variable.value() for variable in self.variables]
+
+    def put_back(self) -> None:
+        for weight, value in zip(self.weights, self.values, strict=True):
+            weight.assign(value)  # through Keras: a replicated weight is assigned on every replica
 
 
 class EpochLearningRate(keras.callbacks.Callback):
@@ -243,7 +306,7 @@ class Checkpointer(keras.callbacks.Callback):
         self.config = config
         self._next_write = 0.0  # perf_counter time before which a write is skipped
         self._pending: dict[str, Any] | None = None  # the newest state not yet written
-        self._writer: threading.Thread | None = None  # the background write in progress
+        self._writer: Future | None = None  # the background write in progress
         self._error: BaseException | None = None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -291,17 +354,36 @@ class Checkpointer(keras.callbacks.Callback):
             took = time.perf_counter() - started
             self._next_write = started + took / self.COST_SHARE
 
-        self._writer = threading.Thread(target=write, name="kiln-checkpoint", daemon=False)
-        self._writer.start()
+        self._writer = _checkpoint_writer().submit(write)
 
     def wait(self) -> None:
         """Until the checkpoint being written is on disk; re-raises its error, if any."""
         if self._writer is not None:
-            self._writer.join()
+            self._writer.result()  # write() keeps its own error in self._error
             self._writer = None
         if self._error is not None:
             error, self._error = self._error, None
             raise error
+
+
+_writer_pool: ThreadPoolExecutor | None = None
+_writer_pool_lock = threading.Lock()
+
+
+def _checkpoint_writer() -> ThreadPoolExecutor:
+    """The process's one checkpoint-writing thread, started by the first checkpoint.
+
+    A new ``threading.Thread`` per checkpoint made the training thread wait in ``start()``
+    until the new thread ran: 2-3 ms a checkpoint on a busy 2-core machine, the largest part
+    of `Checkpointer.on_epoch_end`. One worker keeps the writes in order; its thread is not a
+    daemon, so a write under way when the process ends is finished (concurrent.futures joins
+    its workers at exit), as before.
+    """
+    global _writer_pool
+    with _writer_pool_lock:
+        if _writer_pool is None:
+            _writer_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kiln-checkpoint")
+        return _writer_pool
 
 
 class ResumedWatchers(keras.callbacks.Callback):

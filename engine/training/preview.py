@@ -175,13 +175,14 @@ class LivePreview(keras.callbacks.Callback):
 
 
 def live_preview(plan: Any, reporter: Any) -> list[Any]:
-    """The phase's preview callback (a list of one), or none: nobody listens (the sink drops every event),
-    or a multi-worker run (each worker would send its own). ``plan``: the job's `RunPlan`;
-    ``reporter``: its `EventReporter` (the sink, and whether the loss turned NaN)."""
-    from kiln_lab.engine.events import ignore_events
+    """The phase's preview callback (a list of one), or none: nobody listens (the sink drops every
+    event, or previews: a terminal), or a multi-worker run (each worker would send its own).
+    ``plan``: the job's `RunPlan`; ``reporter``: its `EventReporter` (the sink, and whether the
+    loss turned NaN)."""
+    from kiln_lab.engine.events import sink_takes
 
     config = plan.config
-    if reporter.sink is ignore_events or config.train.distribution == "multiworker":
+    if not sink_takes(reporter.sink, PreviewPredictions) or config.train.distribution == "multiworker":
         return []
     return [
         LivePreview(

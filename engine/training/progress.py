@@ -12,6 +12,7 @@ from kiln_lab.engine.events import (
     Event,
     Failed,
     PhaseStarted,
+    PreviewPredictions,
     Progress,
     RunStarted,
     RunWarning,
@@ -19,6 +20,9 @@ from kiln_lab.engine.events import (
 
 
 class TerminalProgress:
+    # A terminal shows no preview pane: the job then skips the per-epoch preview predictions.
+    ignored_events = frozenset({PreviewPredictions})
+
     def __init__(self, stream: Any = None) -> None:
         self.stream = stream or sys.stderr
         self.interactive = hasattr(self.stream, "isatty") and self.stream.isatty()
