@@ -62,15 +62,32 @@ def _kiln_says(model_path: Path, record: dict, picture: Path) -> str:
     return record["dataset"]["class_names"][int(np.argmax(scores))]
 
 
+# Printed between two pictures' runs of the snippet, so each run's last line can be told apart.
+NEXT_PICTURE = "--- kiln test: next picture ---"
+
+
 def _snippet_says(snippet: str, picture: Path, cwd: Path) -> str:
+    return _snippet_says_each(snippet, [picture], cwd)[0]
+
+
+def _snippet_says_each(snippet: str, pictures: list[Path], cwd: Path) -> list[str]:
+    """The snippet's last printed line for each picture: the whole snippet runs once per picture, as
+    written, in its own namespace, all in one fresh process (one TensorFlow start, not one a picture)."""
     from kiln_lab.engine.export.snippets import IMAGE_PLACEHOLDER
 
-    code = NO_KILN + snippet.replace(json.dumps(IMAGE_PLACEHOLDER), json.dumps(str(picture)))
+    runs = [snippet.replace(json.dumps(IMAGE_PLACEHOLDER), json.dumps(str(picture))) for picture in pictures]
+    code = NO_KILN + (
+        f"for _code in {runs!r}:\n"
+        "    exec(compile(_code, '<snippet>', 'exec'), {'__name__': '__main__'})\n"
+        f"    print({NEXT_PICTURE!r}, flush=True)\n"
+    )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     done = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout.strip().splitlines()[-1]
+    said = done.stdout.split(NEXT_PICTURE + "\n")
+    assert said[-1] == "" and len(said) == len(pictures) + 1, done.stdout[-2000:]
+    return [chunk.strip().splitlines()[-1] for chunk in said[:-1]]
 
 
 @pytest.mark.parametrize("fmt", ["keras", "h5", "savedmodel", "tflite", "onnx"])
@@ -88,8 +105,9 @@ def test_each_snippet_prints_the_class_kiln_predicts(run: Path, tmp_path: Path, 
     assert "(1, 8, 8, 1)" in snippet and "'L'" in snippet  # this model's input: 8x8 greyscale
     assert json.dumps(record["dataset"]["class_names"]) in snippet
     pictures = _pictures(tmp_path, 3)
-    for picture in pictures:
-        assert _snippet_says(snippet, picture, tmp_path) == _kiln_says(run / "model.keras", record, picture), picture
+    said = _snippet_says_each(snippet, pictures, tmp_path)
+    for picture, snippet_said in zip(pictures, said, strict=True):
+        assert snippet_said == _kiln_says(run / "model.keras", record, picture), picture
 
 
 def test_a_table_snippet_encodes_the_row_as_kiln_does(tmp_path: Path) -> None:

@@ -8,14 +8,78 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any Qt import: no screen o
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import time  # noqa: E402
+import weakref  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import shiboken6  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 TIMEOUT_MS = 120_000
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item):
+    """Delete the widgets a test leaves behind before the next test starts.
+
+    pytest-qt closes each widget a test registered and calls ``deleteLater``, but a deferred
+    delete posted outside a running event loop is never carried out by ``processEvents``: every
+    window, page and plot (with its timers) stayed alive for the rest of the worker's session, and
+    each theme change restyled all of them (the dark-theme tests took 25-50 s in the full suite,
+    under 1 s alone; every new window applies the theme too). This runs after pytest-qt's
+    teardown, so the closed widgets are gone.
+    """
+    result = yield
+    from PySide6.QtCore import QEvent
+
+    app = QApplication.instance()
+    if app is not None:
+        app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        _delete_menus_of_deleted_plots()
+    return result
+
+
+_PLOT_ITEMS: weakref.WeakSet = weakref.WeakSet()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _track_plot_items() -> Iterator[None]:
+    """Note every pyqtgraph PlotItem made, so its menus can be deleted after the plot (below)."""
+    import pyqtgraph as pg
+
+    made = pg.PlotItem.__init__
+
+    def init(self, *args, **kwargs) -> None:
+        made(self, *args, **kwargs)
+        _PLOT_ITEMS.add(self)
+
+    pg.PlotItem.__init__ = init
+    yield
+    pg.PlotItem.__init__ = made
+
+
+def _delete_menus_of_deleted_plots() -> None:
+    """pyqtgraph gives each plot parentless context menus (the ViewBox's, the PlotItem's 'Plot
+    Options' with its sub-menus): ~100 menus and their widgets per window. Signal connections
+    between them and the plot form cycles through Qt that Python's collector cannot see, so they
+    outlived their plots (thousands per worker, each restyled by every theme change). Only menus
+    whose plot's Qt object is already deleted are deleted here."""
+    import pyqtgraph as pg
+
+    for view in list(pg.ViewBox.AllViews):
+        if not shiboken6.isValid(view):
+            _delete(view.__dict__.get("menu"))
+    for plot in list(_PLOT_ITEMS):
+        if not shiboken6.isValid(plot):
+            _delete(plot.__dict__.get("ctrlMenu"))
+            _PLOT_ITEMS.discard(plot)
+
+
+def _delete(widget) -> None:
+    if widget is not None and shiboken6.isValid(widget):
+        shiboken6.delete(widget)
 
 
 @pytest.fixture

@@ -123,7 +123,7 @@ def test_a_worker_that_dies_mid_run_leaves_the_window_and_a_resumable_run(qtbot,
     from kiln_lab.gui.engine_link import shared_link
 
     link = shared_link()
-    epochs = 8
+    epochs = 4  # after the first checkpoint, three epochs (seconds) are left to kill or stop it in
     out_dir = _train_until_first_epoch(qtbot, window, load_demo, epochs)
     config_before = window.session.config
     old_pid = link.pid
@@ -148,7 +148,7 @@ def test_stop_past_its_grace_ends_the_worker_and_the_run_resumes(qtbot, window, 
 
     monkeypatch.setattr(gui.training_runner, "STOP_GRACE_MS", 0)  # no batch ends within no time
     link = shared_link()
-    epochs = 8
+    epochs = 4  # after the first checkpoint, three epochs (seconds) are left to kill or stop it in
     out_dir = _train_until_first_epoch(qtbot, window, load_demo, epochs)
     old_pid = link.pid
     window.train_page.stop()

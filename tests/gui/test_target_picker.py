@@ -26,8 +26,10 @@ def write_flats(path: Path, rows: int = 120) -> str:
 
 def open_table(qtbot, window, source: str):
     window.open_dataset(source)
-    qtbot.waitUntil(lambda: window.session.dataset is not None and window.session.dataset.source == source,
-                    timeout=TIMEOUT_MS)
+    # Until the scan's task has ended too: the page takes no other target while it is scanning, and
+    # the dataset arrives a message before the task's end (a column picked between them was lost).
+    qtbot.waitUntil(lambda: window.session.dataset is not None and window.session.dataset.source == source
+                    and not window.data_page.scanning, timeout=TIMEOUT_MS)
     return window.data_page.view.target
 
 
