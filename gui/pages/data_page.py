@@ -114,13 +114,24 @@ class DataPage(QWidget):
                 self.failure.setVisible(True)
             self.failed.emit("Cannot use this data", error)
 
+        loaded: list[bool] = []
+
+        def on_result(opened: Any) -> None:
+            loaded.append(True)
+            self._on_loaded(opened.config, opened.dataset)
+
+        def on_finished() -> None:
+            self.busy.emit("")
+            if loaded:  # a target or split picked between the result and the scan's end was held back
+                self._on_config_changed(self.session.config)
+
         worker = self.scan_slot.start(
             Call.of("open_dataset", config=config, fresh=fresh),
             task="scanning the dataset",
             on_progress=self._on_scan_progress,
-            on_result=lambda opened: self._on_loaded(opened.config, opened.dataset),
+            on_result=on_result,
             on_error=on_error,
-            on_finished=lambda: self.busy.emit(""),
+            on_finished=on_finished,
         )
         return worker
 

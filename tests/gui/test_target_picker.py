@@ -26,8 +26,8 @@ def write_flats(path: Path, rows: int = 120) -> str:
 
 def open_table(qtbot, window, source: str):
     window.open_dataset(source)
-    # Until the scan's task has ended too: the page takes no other target while it is scanning, and
-    # the dataset arrives a message before the task's end (a column picked between them was lost).
+    # Until the scan's task has ended too: the dataset arrives a message before the task's end, and a
+    # column picked between them is read only then (see test_a_column_picked_as_the_scan_ends_is_not_lost).
     qtbot.waitUntil(lambda: window.session.dataset is not None and window.session.dataset.source == source
                     and not window.data_page.scanning, timeout=TIMEOUT_MS)
     return window.data_page.view.target
@@ -143,3 +143,22 @@ def test_chosen_target_and_task_reach_training_evaluation_and_the_saved_config(q
     report = window.session.evaluation
     assert report.task == "regression" and "mae" in report.metrics  # rooms as a number: MAE, not accuracy
     assert window.session.trained is not None
+
+
+def test_a_column_picked_as_the_scan_ends_is_not_lost(qtbot, window, tmp_path):
+    """The scan's result shows the table a moment before the scan's task ends; a column picked in
+    that moment (here: as soon as the page says the data is loaded) is read once the scan is done."""
+    picked = []
+
+    def pick_now(_source: str) -> None:
+        panel = window.data_page.view.target
+        assert window.data_page.scanning  # still inside the scan: the moment the choice was dropped
+        panel.column_combo.setCurrentIndex(panel.column_combo.findData("rooms"))
+        picked.append(True)
+
+    window.data_page.loaded.connect(pick_now)
+    window.open_dataset(write_flats(tmp_path / "flats.csv"))
+    qtbot.waitUntil(lambda: bool(picked), timeout=TIMEOUT_MS)
+    window.data_page.loaded.disconnect(pick_now)
+    wait_for_target(qtbot, window, "rooms", "classification")
+    assert window.data_page.view.target.column_combo.currentData() == "rooms"
