@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
+import shiboken6
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QLabel, QWidget
@@ -79,6 +80,7 @@ class LivePlot(pg.PlotWidget):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent=parent)
+        release_menus_with(self)
         self._title = title
         self._buffers: dict[str, CurveBuffer] = {}
         self._items: dict[str, pg.PlotDataItem] = {}
@@ -600,8 +602,36 @@ def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float,
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
+def release_menus_with(widget: pg.PlotWidget) -> None:
+    """Delete the plot's context menus when the widget goes.
+
+    pyqtgraph gives each plot parentless menus (the ViewBox's, the PlotItem's "Plot Options"
+    and its sub-menus: about a hundred widgets a window). Signal connections between them and
+    the plot form cycles through Qt that Python's collector cannot see, so every closed dialog
+    or window with plots kept them alive, and every theme change restyled them all.
+    """
+    if getattr(widget, "_kiln_menus_released", False):
+        return
+    widget._kiln_menus_released = True
+    item = widget.getPlotItem()
+    view = item.getViewBox()
+
+    def menus() -> list[object]:
+        return [m for m in (item.__dict__.get("ctrlMenu"), view.__dict__.get("menu")) if m is not None]
+
+    made = menus()  # a plot that turns its menu off later drops it (still alive, in the same cycles)
+
+    def release(*_args: object) -> None:
+        for menu in {id(m): m for m in [*made, *menus()]}.values():
+            if shiboken6.isValid(menu):
+                menu.deleteLater()
+
+    widget.destroyed.connect(release)
+
+
 def style_plot(widget: pg.PlotWidget, title: str = "") -> None:
-    """Theme colours for a plain pyqtgraph plot (backgrounds, axes, title)."""
+    """Theme colours for a plain pyqtgraph plot (backgrounds, axes, title); its menus go with it."""
+    release_menus_with(widget)
     colors = theme.plot_colors()
     widget.setBackground(colors.background)
     plot = widget.getPlotItem()

@@ -8,6 +8,7 @@ from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QWidget
 
 from kiln_lab.gui import theme
+from kiln_lab.gui.plots import release_menus_with
 
 MAX_LABELLED_CELLS = 400  # above 20x20 classes the numbers would be unreadable; colours remain
 
@@ -15,6 +16,7 @@ MAX_LABELLED_CELLS = 400  # above 20x20 classes the numbers would be unreadable;
 class ConfusionMatrixPlot(pg.PlotWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent=parent)
+        release_menus_with(self)
         self.matrix = np.zeros((0, 0), dtype=np.int64)
         self._names: list[str] = []
         self._texts: list[pg.TextItem] = []

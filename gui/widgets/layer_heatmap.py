@@ -15,6 +15,7 @@ from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from kiln_lab.gui import theme
+from kiln_lab.gui.plots import release_menus_with
 
 
 class LayerHeatmap(QWidget):
@@ -23,6 +24,7 @@ class LayerHeatmap(QWidget):
     def __init__(self, title: str = "log10 gradient norm per layer", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.plot = pg.PlotWidget()
+        release_menus_with(self.plot)
         item = self.plot.getPlotItem()
         item.setTitle(title, justify="left")
         item.setLabel("bottom", "optimizer step (0 = at initialisation)")

@@ -152,3 +152,26 @@ def test_garbage_collector_defers_full_sweeps_while_a_run_is_live(qtbot, monkeyp
         assert collector.check() is None  # nothing due
     finally:
         collector.deleteLater()
+
+
+def test_a_plots_context_menus_go_when_the_plot_goes(qtbot):
+    """pyqtgraph's parentless context menus outlived every closed plot (cycles through Qt), about a
+    hundred widgets a window, each restyled by every theme change; they are deleted with the plot."""
+    import shiboken6
+    from PySide6.QtWidgets import QApplication, QDialog, QVBoxLayout
+
+    from kiln_lab.gui.plots import LivePlot
+    from kiln_lab.gui.widgets.confusion_matrix import ConfusionMatrixPlot
+
+    dialog = QDialog()
+    layout = QVBoxLayout(dialog)
+    plots = [LivePlot("loss", y_label="loss"), ConfusionMatrixPlot()]
+    for plot in plots:
+        layout.addWidget(plot)
+    menus = [m for p in plots for m in (p.getPlotItem().ctrlMenu, p.getPlotItem().getViewBox().menu) if m is not None]
+    assert len(menus) == 3  # the confusion matrix turns its view's menu off (and drops it)
+    assert all(shiboken6.isValid(m) for m in menus)
+    dialog.deleteLater()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)  # the dialog, then the menus
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert not any(shiboken6.isValid(m) for m in menus)
