@@ -21,6 +21,7 @@ import socket
 import sys
 import tempfile
 import threading
+import warnings
 from collections.abc import Iterator
 
 from kiln_lab.engine.errors import KilnError
@@ -139,6 +140,17 @@ def socket_timeout(seconds: float | None) -> Iterator[None]:
             yield
         finally:
             socket.setdefaulttimeout(saved)
+
+
+@contextlib.contextmanager
+def end_of_data_expected() -> Iterator[None]:
+    """Around ``evaluate`` / ``predict`` on data of unknown length (an image folder's pipeline,
+    which leaves out a file that fails to decode, cannot promise one): Keras then warns "Your
+    input ran out of data; interrupting training" when the data ends, which is simply the end
+    here. Other warnings pass."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
+        yield
 
 
 def import_tensorflow_quietly() -> None:

@@ -394,3 +394,26 @@ def test_late_failures_in_every_decode_group_are_named_once_and_labels_stay_with
     pixels = loader.read(np.arange(4), (16, 16))
     assert [Path(s.path).name for s in loader.late_skips] == ["1.png"]
     assert pixels[3].max() == 0 and pixels[0].max() > 0  # a file that failed reads as zeros
+
+
+def test_scoring_an_image_folder_says_nothing_about_data_running_out(tmp_path):
+    """An image folder's pipeline cannot promise its length (a file that fails to decode is left
+    out), and Keras warns "Your input ran out of data; interrupting training" whenever such data
+    ends in evaluate or predict: in a terminal that read as a failed run. The ends are expected."""
+    import warnings
+
+    import keras
+
+    from kiln_lab.engine.analysis.split_metrics import score_split
+    from kiln_lab.engine.training.job import _final_metrics
+
+    dataset = load_dataset(DataConfig(source=str(_folder(tmp_path, per_class=6, suffix="png")), val_split=0.5))
+    pipes = make_pipelines(dataset, batch_size=4, image_size=(8, 8), cache="memory")
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(2)])
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        metrics = _final_metrics(model, pipes, {"loss": [1.0]})
+        scores = score_split(model, dataset, "val", image_size=(8, 8))
+    assert "val_loss" in metrics and "loss" in scores
+    assert not [w for w in caught if "ran out of data" in str(w.message)]

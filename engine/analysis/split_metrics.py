@@ -17,6 +17,7 @@ import numpy as np
 from kiln_lab.engine.analysis.evaluation import classification_report, predict_split, regression_report
 from kiln_lab.engine.data.dataset import Dataset
 from kiln_lab.engine.models.heads import class_probabilities
+from kiln_lab.engine.runtime import end_of_data_expected
 
 SPLITS = ("train", "val", "test")
 SPLIT_NAMES = {"train": "Training", "val": "Validation", "test": "Test"}
@@ -55,7 +56,8 @@ def score_split(
 ) -> dict[str, float]:
     """The model's compiled loss and metrics on ``split`` (``model.evaluate``) and the task's others."""
     indices = np.asarray(dataset.splits[split], dtype=np.int64)
-    compiled = model.evaluate(_pairs(dataset, indices, image_size, batch_size), verbose=0, return_dict=True)
+    with end_of_data_expected():
+        compiled = model.evaluate(_pairs(dataset, indices, image_size, batch_size), verbose=0, return_dict=True)
     values = {str(k): float(v) for k, v in compiled.items()}
     outputs, order = predict_split(model, dataset, split, image_size=image_size, batch_size=batch_size)
     truth = dataset.labels[order]

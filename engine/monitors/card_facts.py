@@ -14,6 +14,7 @@ import numpy as np
 
 from kiln_lab.engine.data.dataset import Dataset
 from kiln_lab.engine.data.numpy_batches import input_batches
+from kiln_lab.engine.runtime import end_of_data_expected
 
 
 def run_card_facts(
@@ -61,7 +62,8 @@ def per_class_metrics(
         truth = np.concatenate(labels).astype(np.int64).reshape(-1)
     else:
         indices = np.asarray(dataset.splits[split])
-        outputs = model.predict(input_batches(dataset.loader, indices, image_size, 64), verbose=0)
+        with end_of_data_expected():
+            outputs = model.predict(input_batches(dataset.loader, indices, image_size, 64), verbose=0)
         predicted = class_probabilities(np.asarray(outputs)).argmax(axis=1)
         truth = dataset.labels[indices].astype(np.int64)
     rows = []

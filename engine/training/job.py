@@ -50,6 +50,7 @@ from kiln_lab.engine.models.heads import model_for_saving
 from kiln_lab.engine.models.summary import count_weights
 from kiln_lab.engine.monitors.card_facts import run_card_facts
 from kiln_lab.engine.monitors.overfitting import small_data_warning
+from kiln_lab.engine.runtime import end_of_data_expected
 from kiln_lab.engine.training.checkpoint import (
     CHECKPOINT_DIR,
     Checkpoint,
@@ -755,7 +756,8 @@ def _final_metrics(
     for prefix, data in (("val_", pipelines.val), ("test_", pipelines.test)):
         if data is None or (prefix == "val_" and reused):
             continue
-        scores = model.evaluate(data, verbose=0, return_dict=True)
+        with end_of_data_expected():
+            scores = model.evaluate(data, verbose=0, return_dict=True)
         metrics.update({prefix + k: float(v) for k, v in scores.items()})
     return metrics
 
