@@ -297,7 +297,11 @@ def test_a_second_scan_of_an_unchanged_folder_reads_no_header_again(tmp_path, mo
     _folder(tmp_path, per_class=3)
     read: list[str] = []
     original = images.inspect_image
-    monkeypatch.setattr(images, "inspect_image", lambda path: read.append(Path(path).name) or original(path))
+    def counted(path, *rest):
+        read.append(Path(path).name)
+        return original(path, *rest)
+
+    monkeypatch.setattr(images, "inspect_image", counted)
     first = load_dataset(str(tmp_path))
     assert len(read) == 6
     read.clear()

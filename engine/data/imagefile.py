@@ -57,7 +57,7 @@ def is_image_name(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
-def inspect_image(path: str | Path) -> ImageInfo:
+def inspect_image(path: str | Path, status: os.stat_result | None = None) -> ImageInfo:
     """Read the header of ``path`` (not its pixels): size, colour, and which decoder will read it.
 
     A JPEG or PNG that does not end with its end marker is decoded once here, so a truncated
@@ -66,7 +66,7 @@ def inspect_image(path: str | Path) -> ImageInfo:
     """
     path = Path(path)
     try:
-        info = os.stat(path)
+        info = status if status is not None else os.stat(path)  # the caller's, when it has one
         if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
             raise BadImage("not a regular file (a pipe, socket or device)")
         if info.st_size == 0:

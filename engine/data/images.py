@@ -308,16 +308,16 @@ def _inspect(path: Path) -> ImageInfo | BadImage:
     read (same inode, size, change and modification times): the Data page's scan and the
     training run's scan of the same folder read each header once."""
     try:
-        stat_now = os.stat(path)
+        stat_now: os.stat_result | None = os.stat(path)
         key = (os.fspath(path), stat_now.st_dev, stat_now.st_ino, stat_now.st_size, stat_now.st_mtime_ns,
                stat_now.st_ctime_ns)
     except OSError:
-        key = None  # inspect_image reports it in its own words
+        stat_now, key = None, None  # inspect_image reports it in its own words
     known = _HEADERS.get(key) if key is not None else None
     if known is not None:
         return known
     try:
-        found: ImageInfo | BadImage = inspect_image(path)
+        found: ImageInfo | BadImage = inspect_image(path, stat_now)
     except BadImage as bad:
         found = bad
     if key is not None:

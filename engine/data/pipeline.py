@@ -82,6 +82,12 @@ def make_pipelines(
     # paid before the first batch); these are plain graph code and need no converting.
     plain = tf.autograph.experimental.do_not_convert
 
+    # Image files: tf.data's default graph rewrites cost ~20 ms of CPU each time an iterator is
+    # made (before the first batch) and bought no throughput here: the decode maps are parallel
+    # and prefetched already (docs/PERFORMANCE.md, round 6).
+    lean = tf.data.Options()
+    lean.experimental_optimization.apply_default_optimizations = False
+
     def as_float(ds):
         if not raw:
             return ds
@@ -97,13 +103,8 @@ def make_pipelines(
         ds = as_float(ds)
         if training and augmenter is not None:
             ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
-        return ds.prefetch(tf.data.AUTOTUNE).with_options(lean) if raw else ds.prefetch(tf.data.AUTOTUNE)
-
-    # Image files: tf.data's default graph rewrites cost ~20 ms of CPU each time an iterator is
-    # made (before the first batch) and bought no throughput here: the decode maps are parallel
-    # and prefetched already (docs/PERFORMANCE.md, round 6).
-    lean = tf.data.Options()
-    lean.experimental_optimization.apply_default_optimizations = False
+        ds = ds.prefetch(tf.data.AUTOTUNE)
+        return ds.with_options(lean) if raw else ds
 
     streams: dict[str, Any] = {}
 
