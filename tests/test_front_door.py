@@ -40,6 +40,7 @@ PLAIN_VALUE_MODULES = {
     "engine.export.snippets",  # the Export page's load-and-call snippets (text from the run record)
     "engine.export.runs",  # the run folders' plain files: list, read history, rename
     "engine.data.imagefile",  # image file name suffixes
+    "engine.data.imageheader",  # plain JPEG / PNG header fields (the standard library only)
     "engine.models.licence",  # licence classes and their notes
     "engine.models.caveats",  # a backbone's known limits, in words
     "engine.models.catalogue",  # the backbone catalogue (a TOML file)

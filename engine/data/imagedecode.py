@@ -15,9 +15,12 @@ and 0.12 s of instantiation for a folder of JPEGs and PNGs, against 0.04 s for K
 map); see docs/PERFORMANCE.md.
 
 A file that passed the scan but fails to decode (corrupt data in the middle) is dropped
-from the stream and recorded through ``on_skip``; the run goes on without it. Each group's
-files are read by rank in a known order, so a gap in a group's ranks names the file that
-failed; a marker after the last file names the failures no later file revealed.
+from the stream and recorded through ``on_skip``; the run goes on without it. A decode that
+succeeds sets the file's mark in a boolean variable; an empty block made after the last file
+of every pass reads the marks, names the files left unmarked (Python runs once a pass, not
+once a file) and clears them for the next pass. This replaced a per-file ``scan`` with a
+``tf.cond`` and a filter and map after it: three functions fewer to trace and instantiate
+before the first batch (docs/PERFORMANCE.md, round 7).
 """
 
 from __future__ import annotations
@@ -64,104 +67,109 @@ def decode_files(
     channels: int,
     size: tuple[int, int],
     on_skip: SkipRecorder,
-    order_seed: int | None = None,
+    block: int = 1,
     shuffle_seed: int | None = None,
     legacy_pillow: bool = False,
 ):
-    """Unbatched ``(uint8 image (H, W, C), label)`` for the files, in order; shuffled once by
-    ``order_seed`` (the same order every iteration, as a cache wants), or afresh every
-    iteration by ``shuffle_seed`` (file names are shuffled, so nothing big is buffered).
-    ``routes`` holds each file's `Route` (see `route_for`), ``ratios`` its JPEG scale (which
-    Pillow's route reads per file)."""
+    """Blocks of up to ``block`` files, ``(uint8 images (n, H, W, C), labels (n,))``, in order,
+    or shuffled afresh every iteration by ``shuffle_seed`` (file names are shuffled, so nothing
+    big is buffered). Every pass ends with one empty block: its making names the files that
+    failed in that pass (``rebatch`` or ``unbatch`` after it drops it). ``routes`` holds each
+    file's `Route` (see `route_for`), ``ratios`` its JPEG scale (which Pillow's route reads per file)."""
     import tensorflow as tf
 
     count = len(paths)
     kinds = sorted(set(routes)) or [Route(PILLOW)]
-    group_of = np.array([kinds.index(r) for r in routes], dtype=np.int64)
-    sizes = np.bincount(group_of, minlength=len(kinds)).tolist() if count else [0]
+    group_of = np.array([kinds.index(r) for r in routes], dtype=np.int64).reshape(-1)
     labels = np.asarray(labels)
-    table = (
-        tf.constant([os.fsencode(p) for p in paths] or [b""], dtype=tf.string),
-        tf.constant(labels if count else np.zeros(1, labels.dtype)),
-        tf.constant(np.asarray(ratios, np.int32).reshape(-1) if count else np.ones(1, np.int32)),
+    label_dtype = tf.as_dtype(labels.dtype)
+    columns = (  # what a group's files carry into their decode: path, JPEG scale, label, file index
+        np.array([os.fsencode(p) for p in paths], dtype=object).reshape(-1),
+        np.asarray(ratios, np.int32).reshape(-1),
+        labels.reshape(-1),
+        np.arange(count, dtype=np.int64),
     )
-    decoders = [_route_graph(route, channels, size, on_skip, legacy_pillow) for route in kinds]
+    with tf.init_scope(), tf.device("/cpu:0"):
+        # One mark per file, set by a decode that succeeded; the end of a pass reads and clears them.
+        decoded = tf.Variable(tf.zeros([max(count, 1)], tf.bool), trainable=False, name="kiln_decoded")
+    loads = [_route_load(route, channels, size, on_skip, legacy_pillow, decoded) for route in kinds]
     groups = len(kinds)
-    group_of_file = tf.constant(group_of)
-    # Plain graph code: AutoGraph would only re-parse it, which cost 1-2 s of the first batch
-    # (most of the pipeline build) on a 2-core machine.
-    plain = tf.autograph.experimental.do_not_convert
-    # After the last file: a marker at place ``count``, so failures among the last files are noticed too.
-    end = tf.data.Dataset.from_tensors(
-        (tf.zeros((*size, channels), tf.uint8), tf.zeros((), tf.as_dtype(labels.dtype)), tf.constant(count, tf.int64))
-    )
+    plain = tf.autograph.experimental.do_not_convert  # graph code already; AutoGraph would only re-parse it
 
-    def one_pass(order, group_places):
-        """The files ``order`` (indices) in that order; ``group_places[g]``: the places in it of
-        group g's files."""
-        streams = []
-        for g in range(groups):
-
-            @plain
-            def load(rank, places=group_places[g], decode=decoders[g]):
-                place = tf.gather(places, rank)
-                index = tf.gather(order, place)
-                image = decode(tf.gather(table[0], index), tf.gather(table[2], index))
-                return image, tf.gather(table[1], index), place
-
-            streams.append(
-                tf.data.Dataset.range(sizes[g]).map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-            )
+    def merged(group_streams, selector):
+        streams = [s.map(loads[g], num_parallel_calls=tf.data.AUTOTUNE) for g, s in enumerate(group_streams)]
         if groups == 1:
-            merged = streams[0]
-        else:
-            # A decode that raises reaches the merge as an error in its place, which the
-            # ignore_errors below drops; the group's next file fills its next place.
-            places = tf.data.Dataset.from_tensor_slices(tf.gather(group_of_file, order))
-            merged = tf.data.Dataset.choose_from_datasets(streams, places)
-
-        def record(missing):
-            return _record_tf_failures(missing, paths, on_skip)
-
-        @plain
-        def notice_gaps(expected, element):
-            image, label, place = element
-            # A place missing from the sequence is a file whose decode raised (dropped by
-            # ignore_errors). Only then does Python run, to name it.
-            recorded = tf.cond(
-                tf.greater(place, expected),
-                lambda: tf.reshape(tf.numpy_function(record, [order[expected:place]], tf.int32), ()),
-                lambda: tf.constant(0),
-            )
-            with tf.control_dependencies([recorded]):
-                return place + 1, (image, label, tf.less(place, count))
-
-        checked = merged.ignore_errors().concatenate(end).scan(tf.constant(0, tf.int64), notice_gaps)
-        return checked.filter(plain(_kept)).map(plain(_without_flag))
+            return streams[0].ignore_errors()
+        # A decode that raises reaches the merge as an error in its place, which ignore_errors
+        # drops; the group's next file fills its next place.
+        return tf.data.Dataset.choose_from_datasets(streams, selector).ignore_errors()
 
     if shuffle_seed is not None:  # a new permutation per iteration, reproducible from the seed
+        table = tuple(tf.constant(c if count else c[:0]) for c in columns[:3])
+        group_of_file = tf.constant(group_of)
 
         @plain
         def shuffled_pass(seed):
             order = tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64), [seed, 7])
             places = tf.gather(group_of_file, order)
-            return one_pass(order, [tf.where(tf.equal(places, g))[:, 0] for g in range(groups)])
+            group_streams = []
+            for g in range(groups):
+                files = tf.boolean_mask(order, tf.equal(places, g))
+                group_streams.append(
+                    tf.data.Dataset.from_tensor_slices((*(tf.gather(c, files) for c in table), files))
+                )
+            return merged(group_streams, tf.data.Dataset.from_tensor_slices(places))
 
         seeds = tf.data.Dataset.random(seed=shuffle_seed, rerandomize_each_iteration=True).take(1)
-        return seeds.flat_map(shuffled_pass)
-    # A fixed order needs no flat_map: the pipeline is built once, with no function to instantiate
-    # at the first element (which delays the first batch).
-    fixed = np.arange(count) if order_seed is None else np.random.default_rng(order_seed).permutation(count)
-    placed = group_of[fixed]
-    return one_pass(tf.constant(fixed), [tf.constant(np.flatnonzero(placed == g)) for g in range(groups)])
+        files = seeds.flat_map(shuffled_pass)
+    else:  # a fixed order: built once, with no function to instantiate at the first element
+        group_streams = [
+            tf.data.Dataset.from_tensor_slices(tuple(c[group_of == g] for c in columns)) for g in range(groups)
+        ]
+        files = merged(group_streams, tf.data.Dataset.from_tensor_slices(group_of))
+
+    @plain
+    def end_of_pass(_):
+        def record(marks):
+            missing = np.flatnonzero(~np.asarray(marks)[:count])
+            if missing.size:
+                _record_tf_failures(missing, paths, on_skip)
+            return np.int32(missing.size)
+
+        named = tf.numpy_function(record, [decoded.read_value()], tf.int32, stateful=True)
+        with tf.control_dependencies([named]):
+            cleared = decoded.assign(tf.zeros_like(decoded))
+        with tf.control_dependencies([cleared]):
+            return tf.zeros((0, *size, channels), tf.uint8), tf.zeros((0,), label_dtype)
+
+    # The end block is made after the last file's decode has finished (concatenate reads it
+    # only then), so every mark of the pass is in. padded_batch, not batch: the same blocks (the
+    # pictures all have one size), but its shapes come from its own arguments; batch takes them
+    # from choose_from_datasets, whose shapes TensorFlow 2.21 misreports to a later concatenate
+    # ("Incompatible shapes at component 0 ... got []" when the iterator is made).
+    return files.padded_batch(block).concatenate(tf.data.Dataset.range(1).map(end_of_pass))
 
 
-def _kept(image, label, keep):
-    return keep
+def _route_load(
+    route: Route, channels: int, size: tuple[int, int], on_skip: SkipRecorder, legacy_pillow: bool, decoded
+):
+    """``(path, JPEG scale, label, index) -> (uint8 (H, W, C), label)`` for one route's files,
+    as straight-line graph code (TensorFlow's JPEG decoder takes its scale from the route: it
+    must be fixed in the graph). A file that decodes sets its mark in ``decoded``; one that
+    fails raises, and the stream drops it (see `decode_files`)."""
+    import tensorflow as tf
 
+    decode = _route_graph(route, channels, size, on_skip, legacy_pillow)
 
-def _without_flag(image, label, keep):
-    return image, label
+    @tf.autograph.experimental.do_not_convert
+    def load(path, ratio, label, index):
+        image = decode(path, ratio)
+        with tf.control_dependencies([image]):  # marked only once the decode has succeeded
+            marked = decoded.scatter_nd_update(tf.reshape(index, (1, 1)), tf.constant([True]))
+        with tf.control_dependencies([marked]):
+            return tf.identity(image), label
+
+    return load
 
 
 def _route_graph(route: Route, channels: int, size: tuple[int, int], on_skip: SkipRecorder, legacy_pillow: bool):

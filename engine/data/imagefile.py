@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from kiln_lab.engine.data.imageheader import plain_header
+
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 
 # Modes whose pixels carry no colour; a folder of only these trains on one channel.
@@ -64,13 +66,22 @@ def inspect_image(path: str | Path, status: os.stat_result | None = None) -> Ima
     file is reported now rather than while training. Raises `BadImage` with a plain reason:
     zero bytes, not a regular file, not an image, truncated, too large, unreadable.
     """
-    path = Path(path)
     try:
         info = status if status is not None else os.stat(path)  # the caller's, when it has one
         if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
             raise BadImage("not a regular file (a pipe, socket or device)")
         if info.st_size == 0:
             raise BadImage("zero bytes (the file is empty)")
+        plain = plain_header(path, info.st_size, MAX_DECODE_PIXELS)  # most files: no Pillow needed
+        if plain is not None:
+            height, width, gray, kind, orientation = plain
+            if orientation in (5, 6, 7, 8):  # these EXIF orientations turn the picture by 90 degrees
+                width, height = height, width
+            if kind == "jpeg":
+                decoder = TF_JPEG if orientation in (0, 1) else PILLOW
+            else:
+                decoder = TF_PNG if kind == "png" else TF_PNG_ALPHA
+            return ImageInfo(height=height, width=width, gray=gray, decoder=decoder)
         with warnings.catch_warnings():  # Pillow's bomb warning: the pixel budget below decides
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(path)

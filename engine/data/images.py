@@ -90,7 +90,7 @@ class ImageFileLoader(BaseLoader):
         rows = np.arange(len(indices))
         for start in range(0, len(indices), 256):
             chunk = slice(start, start + 256)
-            for pixels, row in self.tf_pairs(indices[chunk], rows[chunk], image_size, raw=True).batch(64):
+            for pixels, row in self.tf_pairs(indices[chunk], rows[chunk], image_size, raw=True, block=64):
                 out[row.numpy()] = pixels.numpy()
         return out
 
@@ -106,9 +106,13 @@ class ImageFileLoader(BaseLoader):
         shuffle: bool = False,
         seed: int | None = None,
         raw: bool = False,
+        block: int | None = None,
     ):
         """Decoded ``(x, y)`` in the order of ``indices`` (``shuffle``: a fresh order every iteration);
-        float32, or uint8 with ``raw``. A file that fails to decode is left out and recorded."""
+        float32, or uint8 with ``raw``. A file that fails to decode is left out and recorded.
+
+        ``block``: ``(x, y)`` come in blocks of up to that many samples, and every pass ends with
+        an empty block (see `decode_files`), which ``rebatch`` drops; None: single samples."""
         import tensorflow as tf
 
         from kiln_lab.engine.data.imagedecode import decode_files, route_for
@@ -130,9 +134,12 @@ class ImageFileLoader(BaseLoader):
             channels=self.channels,
             size=size,
             on_skip=self.record_skip,
+            block=block or 32,
             shuffle_seed=(0 if seed is None else seed) if shuffle else None,
             legacy_pillow=self.legacy_pillow,
         )
+        if block is None:
+            ds = ds.unbatch()
         to_float = tf.autograph.experimental.do_not_convert(lambda x, y: (tf.cast(x, tf.float32), y))
         return ds if raw else ds.map(to_float)
 

@@ -116,30 +116,35 @@ def make_pipelines(
         if training and mode != "none":  # fill the cache in a random order: any window of it mixes classes
             indices = indices[np.random.default_rng(seed).permutation(len(indices))]
         labels = dataset.labels[indices].astype(label_dtype)
-        ds = _pairs(dataset, indices, labels, size, shuffle=training and mode == "none", seed=seed, raw=raw)
         # Training caches small blocks of samples: a later epoch shuffles and regroups blocks, a
         # few times fewer elements than samples to move, and each batch still draws on
-        # batch_size / block places of the cache.
-        block = max(1, batch_size // 8) if training and mode != "none" else 1
-        if block > 1:
-            ds = ds.batch(block)
+        # batch_size / block places of the cache. Image files come in blocks anyway (whole
+        # batches where nothing is reshuffled), each pass ending in an empty one (its end check).
+        block = max(1, batch_size // 8) if training and mode != "none" else (batch_size if raw else 1)
+        shuffle = training and mode == "none"
+        if raw:
+            ds = dataset.loader.tf_pairs(indices, labels, size, shuffle=shuffle, seed=seed, raw=True, block=block)
+        else:
+            ds = _pairs(dataset, indices, labels, size, shuffle=shuffle, seed=seed)
+            if block > 1:
+                ds = ds.batch(block)
+        regroup = raw or block > 1
+        n = len(indices)
         if mode == "memory":
             ds = ds.cache()
         elif mode == "disk":
             ds = ds.cache(_cache_file(split))
         if not training:
-            return finish(ds, False)
+            return finish(ds, False, regroup, n)
         if mode == "none":
-            streams[split] = finish(ds, True).repeat()
-            return finish(ds, True)
+            streams[split] = finish(ds, True, regroup, n).repeat()
+            return finish(ds, True, regroup, n)
         # The buffer counts against the memory budget too (past it, memory stays flat in the data size).
         buffer_bytes = min(SHUFFLE_BUFFER_BYTES, memory_budget())
         buffer = min(len(indices), max(batch_size * 4, buffer_bytes // element_bytes))
         later = ds.shuffle(max(1, buffer // block), seed=seed, reshuffle_each_iteration=True)
         # Epoch 1 reads the decoders in the (already random) fill order; later epochs, from the
         # cache, reshuffle through the bounded buffer, which refills quickly from the cache.
-        regroup = block > 1
-        n = len(indices)
         later_epochs = finish(later, True, regroup, n)  # one graph for both: each map is traced anew
         streams[split] = finish(ds, True, regroup, n).concatenate(later_epochs.repeat())
         return later_epochs
@@ -230,13 +235,11 @@ def _sample_shape(dataset: Dataset, size: tuple[int, int] | None) -> tuple[int, 
     return tuple(dataset.input_shape)
 
 
-def _pairs(dataset: Dataset, indices, labels, size, *, shuffle: bool, seed: int, raw: bool = False):
+def _pairs(dataset: Dataset, indices, labels, size, *, shuffle: bool, seed: int):
     import tensorflow as tf
 
     loader = dataset.loader
-    if raw:
-        ds = loader.tf_pairs(indices, labels, size, shuffle=shuffle, seed=seed, raw=True)
-    elif hasattr(loader, "tf_pairs"):
+    if hasattr(loader, "tf_pairs"):
         ds = loader.tf_pairs(indices, labels, size, shuffle=shuffle, seed=seed)
     else:  # a loader with only the protocol's tf_dataset: zip, then shuffle decoded pairs
         ds = tf.data.Dataset.zip((loader.tf_dataset(indices, size), tf.data.Dataset.from_tensor_slices(labels)))
