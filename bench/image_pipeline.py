@@ -139,6 +139,7 @@ def _child(name: str, root: Path) -> None:
 
     import_tensorflow_quietly()
     import keras  # noqa: F401 - imported before the clock, as TensorFlow is
+
     # Kiln's own modules too, as Keras's image_dataset_from_directory is with keras: the clock
     # times the call, not Python loading code (`kiln train` pays both in its start-up, which
     # bench/train_process.py compares whole).
@@ -197,7 +198,7 @@ def main() -> None:
         f"medians of {args.repeats} interleaved rounds, "
         f"each variant in a fresh process; load average {load:.1f} -> {os.getloadavg()[0]:.1f}"
     )
-    report: dict[str, dict] = {"medians": {}, "ratios": {}}
+    report: dict[str, dict] = {"medians": {}, "ratios": {}, "rounds": rounds}
     for when in ("fresh", "warm"):
         print(f"\n{when} ({'first call in a new process' if when == 'fresh' else 'second call, same process'}):")
         print(f"{'':<22}{'scan s':>8}{'built s':>9}{'1st batch s':>12}{'epoch 1 s':>11}{'later img/s':>13}")

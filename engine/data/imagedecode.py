@@ -78,6 +78,8 @@ def decode_files(
     file's `Route` (see `route_for`), ``ratios`` its JPEG scale (which Pillow's route reads per file)."""
     import tensorflow as tf
 
+    from kiln_lab.engine.data.hostmap import host_map
+
     count = len(paths)
     kinds = sorted(set(routes)) or [Route(PILLOW)]
     group_of = np.array([kinds.index(r) for r in routes], dtype=np.int64).reshape(-1)
@@ -97,7 +99,7 @@ def decode_files(
     plain = tf.autograph.experimental.do_not_convert  # graph code already; AutoGraph would only re-parse it
 
     def merged(group_streams, selector):
-        streams = [s.map(loads[g], num_parallel_calls=tf.data.AUTOTUNE) for g, s in enumerate(group_streams)]
+        streams = [host_map(s, loads[g]) for g, s in enumerate(group_streams)]
         if groups == 1:
             return streams[0].ignore_errors()
         # A decode that raises reaches the merge as an error in its place, which ignore_errors
@@ -147,7 +149,7 @@ def decode_files(
     # pictures all have one size), but its shapes come from its own arguments; batch takes them
     # from choose_from_datasets, whose shapes TensorFlow 2.21 misreports to a later concatenate
     # ("Incompatible shapes at component 0 ... got []" when the iterator is made).
-    return files.padded_batch(block).concatenate(tf.data.Dataset.range(1).map(end_of_pass))
+    return files.padded_batch(block).concatenate(host_map(tf.data.Dataset.range(1), end_of_pass))
 
 
 def _route_load(

@@ -115,6 +115,7 @@ class ImageFileLoader(BaseLoader):
         an empty block (see `decode_files`), which ``rebatch`` drops; None: single samples."""
         import tensorflow as tf
 
+        from kiln_lab.engine.data.hostmap import host_map
         from kiln_lab.engine.data.imagedecode import decode_files, route_for
 
         size = self.sample_shape(image_size)[:2]
@@ -141,7 +142,7 @@ class ImageFileLoader(BaseLoader):
         if block is None:
             ds = ds.unbatch()
         to_float = tf.autograph.experimental.do_not_convert(lambda x, y: (tf.cast(x, tf.float32), y))
-        return ds if raw else ds.map(to_float)
+        return ds if raw else host_map(ds, to_float)
 
 
 def load_image_folder(

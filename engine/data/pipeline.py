@@ -91,7 +91,10 @@ def make_pipelines(
     def as_float(ds):
         if not raw:
             return ds
-        return ds.map(plain(lambda x, y: (tf.cast(x, tf.float32), y)), num_parallel_calls=tf.data.AUTOTUNE)
+        from kiln_lab.engine.data.hostmap import host_map
+
+        # A cast on the host: its map starts without the multi-device set-up (engine/data/hostmap.py).
+        return host_map(ds, plain(lambda x, y: (tf.cast(x, tf.float32), y)))
 
     def finish(ds, training: bool, blocks: bool = False, count: int = 0):
         if blocks:
