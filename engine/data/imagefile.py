@@ -55,8 +55,8 @@ class BadImage(Exception):
         self.reason = reason
 
 
-def is_image_name(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+def is_image_name(path: str | os.PathLike) -> bool:
+    return os.path.splitext(os.fspath(path))[1].lower() in IMAGE_EXTENSIONS
 
 
 def inspect_image(path: str | Path, status: os.stat_result | None = None) -> ImageInfo:

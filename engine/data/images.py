@@ -165,7 +165,7 @@ def load_image_folder(
             f"{len(loose)} image(s) directly in {root.name}/ were ignored: only images inside a class subfolder count."
         )
     real_root = root.resolve()
-    candidates: list[tuple[str, Path]] = []
+    candidates: list[tuple[str, str]] = []
     to_check: list[bool] = []  # True: the real file may lie outside the folder (a link on the way)
     others = 0
     for class_dir in class_dirs:
@@ -256,7 +256,7 @@ def load_image_folder(
 
 
 def scan_files(
-    paths: list[Path], *, progress: EventSink | None = None, cancel: threading.Event | None = None
+    paths: list[str] | list[Path], *, progress: EventSink | None = None, cancel: threading.Event | None = None
 ) -> list[ImageInfo | BadImage]:
     """Read every file's header, in order.
 
@@ -311,7 +311,7 @@ def default_image_size(sizes: list[tuple[int, int]]) -> tuple[int, int]:
     return max(1, int(round(height * scale))), max(1, int(round(width * scale)))
 
 
-def _inspect(path: Path) -> ImageInfo | BadImage:
+def _inspect(path: str | Path) -> ImageInfo | BadImage:
     """The file's header facts, from this process's memo when the file is unchanged since it was
     read (same inode, size, change and modification times): the Data page's scan and the
     training run's scan of the same folder read each header once."""
@@ -336,8 +336,8 @@ def _inspect(path: Path) -> ImageInfo | BadImage:
 
 
 def _inside(
-    real_root: Path, candidates: list[tuple[str, Path]], to_check: list[bool]
-) -> tuple[list[tuple[str, Path]], list[SkippedFile]]:
+    real_root: Path, candidates: list[tuple[str, str]], to_check: list[bool]
+) -> tuple[list[tuple[str, str]], list[SkippedFile]]:
     """The candidates whose real file lies inside ``real_root``, and the others as skipped files.
 
     A symbolic link in the folder may point anywhere (``~/.ssh/id_rsa.png``); Kiln reads only
@@ -346,10 +346,10 @@ def _inside(
     plain file in a plain folder inside the root lies inside it, and resolving every file cost
     more than reading its header.
     """
-    kept: list[tuple[str, Path]] = []
+    kept: list[tuple[str, str]] = []
     outside: list[SkippedFile] = []
     for (name, path), check in zip(candidates, to_check, strict=True):
-        if not check or _lies_inside(path, real_root):
+        if not check or _lies_inside(Path(path), real_root):
             kept.append((name, path))
         else:
             outside.append(SkippedFile(str(path), "a link to a file outside the data folder, not read"))
@@ -363,9 +363,10 @@ def _lies_inside(path: Path, real_root: Path) -> bool:
         return True
 
 
-def _files_under(folder: Path) -> Iterator[tuple[Path, bool]]:
+def _files_under(folder: Path | str) -> Iterator[tuple[str, bool]]:
     """Files in ``folder`` and its subfolders (nested folders belong to the same class), sorted,
-    each with whether it is a symbolic link. Linked subfolders are not entered (as ``os.walk``)."""
+    each with whether it is a symbolic link. Linked subfolders are not entered (as ``os.walk``).
+    Paths as strings: a Path object per file cost the scan more than a plain header read."""
     try:
         entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
     except OSError:
@@ -379,11 +380,11 @@ def _files_under(folder: Path) -> Iterator[tuple[Path, bool]]:
         except OSError:
             is_dir = False
         if not is_dir:
-            yield Path(entry.path), entry.is_symlink()
+            yield entry.path, entry.is_symlink()
         elif not entry.is_symlink():
             subfolders.append(entry.path)
     for sub in subfolders:
-        yield from _files_under(Path(sub))
+        yield from _files_under(sub)
 
 
 def _describe_skipped(skipped: list[SkippedFile], root: Path, show: int = 3) -> str:
