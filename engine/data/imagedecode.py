@@ -75,7 +75,11 @@ def decode_files(
     or shuffled afresh every iteration by ``shuffle_seed`` (file names are shuffled, so nothing
     big is buffered). Every pass ends with one empty block: its making names the files that
     failed in that pass (``rebatch`` or ``unbatch`` after it drops it). ``routes`` holds each
-    file's `Route` (see `route_for`), ``ratios`` its JPEG scale (which Pillow's route reads per file)."""
+    file's `Route` (see `route_for`), ``ratios`` its JPEG scale (which Pillow's route reads per file).
+
+    The marks are shared by the dataset's iterators: one pass at a time (as Keras and Kiln read
+    a pipeline), or a pass ending during another would clear marks the other still needs. A pass
+    cut short leaves success marks set, which a later pass of the same files sets again."""
     import tensorflow as tf
 
     from kiln_lab.engine.data.hostmap import host_map
