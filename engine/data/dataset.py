@@ -51,6 +51,8 @@ class SampleLoader(Protocol):
 #   tf_pairs(indices, labels, image_size, *, shuffle=False, seed=None) -> tf.data.Dataset of (x, y)
 # which `make_pipelines` prefers: it shuffles indices before decoding, so the shuffle buffer
 # holds numbers rather than decoded pictures. A loader without it still works (zip + shuffle).
+# A loader with ``raw_pixels = True`` (image files) also takes ``raw=True, block=N``: uint8
+# pixels in blocks of N, each pass ending with an empty block (engine/data/imagedecode.py).
 
 
 @dataclass
