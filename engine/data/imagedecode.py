@@ -19,7 +19,7 @@ from the stream and recorded through ``on_skip``; the run goes on without it. A 
 succeeds sets the file's mark in a boolean variable; an empty block made after the last file
 of every pass reads the marks, names the files left unmarked (Python runs once a pass, not
 once a file) and clears them for the next pass. This replaced a per-file ``scan`` with a
-``tf.cond`` and a filter and map after it: three functions fewer to trace and instantiate
+``tf.cond`` and a filter and map after it: four functions fewer to trace and instantiate
 before the first batch (docs/PERFORMANCE.md, round 7).
 """
 
@@ -86,7 +86,7 @@ def decode_files(
 
     count = len(paths)
     kinds = sorted(set(routes)) or [Route(PILLOW)]
-    group_of = np.array([kinds.index(r) for r in routes], dtype=np.int64).reshape(-1)
+    group_of = np.array([kinds.index(r) for r in routes], dtype=np.int64)
     labels = np.asarray(labels)
     label_dtype = tf.as_dtype(labels.dtype)
     columns = (  # what a group's files carry into their decode: path, JPEG scale, label, file index
@@ -111,7 +111,7 @@ def decode_files(
         return tf.data.Dataset.choose_from_datasets(streams, selector).ignore_errors()
 
     if shuffle_seed is not None:  # a new permutation per iteration, reproducible from the seed
-        table = tuple(tf.constant(c if count else c[:0]) for c in columns[:3])
+        table = tuple(tf.constant(c) for c in columns[:3])
         group_of_file = tf.constant(group_of)
 
         @plain

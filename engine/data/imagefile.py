@@ -75,8 +75,7 @@ def inspect_image(path: str | Path, status: os.stat_result | None = None) -> Ima
         plain = plain_header(path, info.st_size, MAX_DECODE_PIXELS)  # most files: no Pillow needed
         if plain is not None:
             height, width, gray, kind, orientation = plain
-            if orientation in (5, 6, 7, 8):  # these EXIF orientations turn the picture by 90 degrees
-                width, height = height, width
+            height, width = _upright(height, width, orientation)
             if kind == "jpeg":
                 decoder = TF_JPEG if orientation in (0, 1) else PILLOW
             else:
@@ -86,10 +85,8 @@ def inspect_image(path: str | Path, status: os.stat_result | None = None) -> Ima
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(path)
         with img:
-            width, height = img.size
             orientation = _orientation(img)
-            if orientation in (5, 6, 7, 8):  # these EXIF orientations turn the picture by 90 degrees
-                width, height = height, width
+            height, width = _upright(img.size[1], img.size[0], orientation)
             gray = _is_gray(img)
             decoder = _decoder_for(img, orientation)
             pixels = width * height
@@ -115,6 +112,11 @@ def inspect_image(path: str | Path, status: os.stat_result | None = None) -> Ima
     if width < 1 or height < 1:
         raise BadImage("wrong shape (the image has no pixels)")
     return ImageInfo(height=height, width=width, gray=gray, decoder=decoder)
+
+
+def _upright(height: int, width: int, orientation: int) -> tuple[int, int]:
+    """(height, width) as shown: EXIF orientations 5-8 turn the picture by 90 degrees."""
+    return (width, height) if orientation in (5, 6, 7, 8) else (height, width)
 
 
 def reason_for(exc: BaseException) -> str:
